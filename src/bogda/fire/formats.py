@@ -1,0 +1,1206 @@
+"""Read satellite fire-point files into one normalised Polars frame (fire.md §2).
+
+Every reader maps columns **by name** (fire.md §2.2), decides the sensor per row, normalises times to UTC and
+confidence to a class, and returns a :class:`ReadResult`: the detections, the rejected rows (file, line, field,
+reason, raw text) and the unmapped columns. Bad rows never stop a file; a bad file raises
+:class:`FireFormatError` with a message that says what was found and what was expected.
+
+Detection frame schema (:data:`DETECTION_SCHEMA`)
+-------------------------------------------------
+=================  ==============  ===============================================================================
+column             type            meaning
+=================  ==============  ===============================================================================
+source_file        str             file name the row came from
+line_no            i64             1-based line in the file (JSON: record number; xlsx: sheet row)
+product            str             file family: firms_csv, firms_api, firms_archive, firms_json, gis_export,
+                                   ahi_wlf, cspp_afimg, fy_table, cn_table
+sensor             str             MODIS | VIIRS | AHI | AGRI | MERSI, decided per row (§2.1)
+satellite          str             Terra, Aqua, S-NPP, NOAA-20, NOAA-21, Himawari-8/9, FY-4A/4B, FY-3D, or raw
+satellite_raw      str             as written
+acq_time_utc       datetime[UTC]   acquisition time
+date_bjt           date            Beijing date of acq_time_utc: every daily rule uses it
+lat, lon           f64 [deg]       WGS-84 pixel centre (never shifted: satellite products are WGS-84, §2.5)
+scan_km, track_km  f64 [km]        pixel size along scan / track (nominal when absent; AHI √area)
+pixel_area_km2     f64 [km²]
+bt_mir_k           f64 [K]         ~3.9 µm brightness temperature (MODIS band 21/22, VIIRS I-4)
+bt_tir_k           f64 [K]         ~11 µm brightness temperature (MODIS band 31, VIIRS I-5)
+frp_mw             f64 [MW]        fire radiative power; null when the unit is unknown (AHI, FY intensity)
+frp_raw, frp_unit  f64, str        as written, and the unit the file states
+confidence_raw     str             as written
+confidence_class   str             low | nominal | high | null (§2.3)
+daynight           str             D | N (AHI/CSPP: solar zenith > 90° → N)
+version            str             product version as written
+processing         str             NRT | SP (NRT when the version contains "NRT"; AHI/CSPP/FY are NRT)
+firms_type         i16             FIRMS archive type: 0 vegetation, 1 volcano, 2 static land source, 3 offshore
+persistent_anomaly i16             CSPP ≥ 2.1 persistent-anomaly flag
+hot_group          i64             AHI Hot(ID) / NSMC 火区号 (−9999 = none → null)
+qf                 i16             AHI quality flag (0 normal, 1 saturated, 2 low confidence)
+extra              str             JSON object of the unmapped columns
+=================  ==============  ===============================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bogda.fire.config import NOMINAL_PIXEL_KM, FireConfig
+from bogda.timeutil import BEIJING_NAME
+
+DETECTION_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_no": pl.Int64(),
+    "product": pl.String(),
+    "sensor": pl.String(),
+    "satellite": pl.String(),
+    "satellite_raw": pl.String(),
+    "acq_time_utc": pl.Datetime("us", "UTC"),
+    "date_bjt": pl.Date(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "scan_km": pl.Float64(),
+    "track_km": pl.Float64(),
+    "pixel_area_km2": pl.Float64(),
+    "bt_mir_k": pl.Float64(),
+    "bt_tir_k": pl.Float64(),
+    "frp_mw": pl.Float64(),
+    "frp_raw": pl.Float64(),
+    "frp_unit": pl.String(),
+    "confidence_raw": pl.String(),
+    "confidence_class": pl.String(),
+    "daynight": pl.String(),
+    "version": pl.String(),
+    "processing": pl.String(),
+    "firms_type": pl.Int16(),
+    "persistent_anomaly": pl.Int16(),
+    "hot_group": pl.Int64(),
+    "qf": pl.Int16(),
+    "extra": pl.String(),
+}
+
+SUPPORTED_FORMATS = (
+    "FIRMS CSV (area API, 24h/48h/7d, yearly archive, GIS/shapefile re-export)",
+    "FIRMS download JSON (array of objects)",
+    "FIRMS download zip DL_FIRE_* (CSV/JSON/shapefile DBF inside)",
+    "shapefile attribute table (.dbf)",
+    "Himawari-8/9 AHI L2 WLF CSV",
+    "CSPP VIIRS AFIMG ASCII",
+    "FY-3D/FY-4 fire-point tables (FPT/FPA/FPB/FBJ TXT) and Chinese fire tables (纬度/经度/火区号…)",
+    "straw-burning bulletin lists (xlsx/CSV, via read_bulletin)",
+)
+
+
+class FireFormatError(ValueError):
+    """A whole file cannot be read (no lat/lon/time, API error text, unsupported format, ambiguous dates)."""
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One row that was kept out of the detections, with the reason (fire.md §6)."""
+
+    file: str
+    line: int
+    field: str
+    reason: str
+    raw: str
+
+
+@dataclass
+class ReadResult:
+    """Outcome of reading one file."""
+
+    source_file: str
+    product: str
+    detections: pl.DataFrame
+    rejected: list[RejectedRow] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        """Data rows read (= ok + bad; duplicates are counted later, at de-duplication)."""
+        return self.detections.height + len(self.rejected)
+
+    def rejected_frame(self) -> pl.DataFrame:
+        """The rejected rows as a frame (file, line, field, reason, raw)."""
+        return pl.DataFrame(
+            [r.__dict__ for r in self.rejected],
+            schema={"file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String, "raw": pl.String},
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# §2.2 header mapping
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "lat": ("latitude", "lat", "纬度", "中心纬度"),
+    "lon": ("longitude", "lon", "lng", "long", "经度", "中心经度"),
+    "acq_date": ("acq_date", "date", "时间", "卫星过境日期", "日期"),
+    "acq_time": ("acq_time", "time", "过境时间"),
+    "year": ("year",),
+    "month": ("month",),
+    "day": ("day",),
+    "bt_mir": ("brightness", "bright_ti4"),
+    "bt_tir": ("bright_t31", "bright_ti5", "bright_1", "bright_t3", "bright_ti"),
+    "scan": ("scan",),
+    "track": ("track",),
+    "satellite": ("satellite", "卫星"),
+    "instrument": ("instrument",),
+    "version": ("version",),
+    "frp": ("frp",),
+    "intensity": ("火点强度",),
+    "confidence": ("confidence", "reliability", "火点可信度", "可信度"),
+    "daynight": ("daynight",),
+    "type": ("type",),
+    "pixel_area": ("area", "像元面积"),
+    "hot_group": ("hot", "火区号"),
+    "qf": ("qf",),
+    "persistent_anomaly": ("persistent_anomaly",),
+    "province": ("省",),
+    "city": ("市", "设区市"),
+    "county": ("县",),
+    "township": ("乡镇",),
+}
+_ALIAS_TO_CANON = {alias: canon for canon, aliases in _ALIASES.items() for alias in aliases}
+_UNIT_RE = re.compile(r"^(.*?)\s*[(（]([^)）]*)[)）]\s*$")
+
+
+def normalise_header(name: str) -> tuple[str, str | None]:
+    """Normalise a column header and return it with its trailing unit, if any (fire.md §2.2).
+
+    Strips a BOM, quotes, a leading ``#``, spaces and leading underscores, lower-cases, and removes a trailing
+    ``(unit)``.
+
+    >>> normalise_header('\\ufeff"# FRP(Wm^-2)"')
+    ('frp', 'Wm^-2')
+    >>> normalise_header("_version")
+    ('version', None)
+    >>> normalise_header("县(市、区)")
+    ('县', '市、区')
+    """
+    s = name.replace("\ufeff", "").strip().strip("\"'").strip()
+    s = s.lstrip("#").strip().lstrip("_").strip()
+    unit = None
+    m = _UNIT_RE.match(s)
+    if m and m.group(1):
+        s, unit = m.group(1), m.group(2).strip()
+    return s.lower().replace(" ", ""), unit
+
+
+def map_headers(headers: Sequence[str]) -> tuple[dict[str, int], dict[str, str | None], list[str]]:
+    """Map raw headers to canonical names: (canon → column index, canon → unit, unmapped raw headers)."""
+    mapping: dict[str, int] = {}
+    units: dict[str, str | None] = {}
+    unmapped: list[str] = []
+    for i, raw in enumerate(headers):
+        norm, unit = normalise_header(raw)
+        canon = _ALIAS_TO_CANON.get(norm)
+        if canon is None or canon in mapping:
+            unmapped.append(raw)
+            continue
+        mapping[canon] = i
+        units[canon] = unit
+    return mapping, units, unmapped
+
+
+# --------------------------------------------------------------------------------------------------------------
+# §2.3 value encodings
+
+_SATELLITES = {
+    "t": "Terra",
+    "terra": "Terra",
+    "a": "Aqua",
+    "aqua": "Aqua",
+    "n": "S-NPP",
+    "npp": "S-NPP",
+    "snpp": "S-NPP",
+    "s-npp": "S-NPP",
+    "suomi-npp": "S-NPP",
+    "suominpp": "S-NPP",
+    "n20": "NOAA-20",
+    "j1": "NOAA-20",
+    "j01": "NOAA-20",
+    "noaa-20": "NOAA-20",
+    "noaa20": "NOAA-20",
+    "n21": "NOAA-21",
+    "j2": "NOAA-21",
+    "j02": "NOAA-21",
+    "noaa-21": "NOAA-21",
+    "noaa21": "NOAA-21",
+    "h08": "Himawari-8",
+    "h8": "Himawari-8",
+    "himawari-8": "Himawari-8",
+    "h09": "Himawari-9",
+    "h9": "Himawari-9",
+    "himawari-9": "Himawari-9",
+    "fy4a": "FY-4A",
+    "fy-4a": "FY-4A",
+    "fy4b": "FY-4B",
+    "fy-4b": "FY-4B",
+    "fy3d": "FY-3D",
+    "fy-3d": "FY-3D",
+}
+SATELLITE_SENSOR = {
+    "Terra": "MODIS",
+    "Aqua": "MODIS",
+    "S-NPP": "VIIRS",
+    "NOAA-20": "VIIRS",
+    "NOAA-21": "VIIRS",
+    "Himawari-8": "AHI",
+    "Himawari-9": "AHI",
+    "FY-4A": "AGRI",
+    "FY-4B": "AGRI",
+    "FY-3D": "MERSI",
+}
+_INSTRUMENTS = {"modis": "MODIS", "viirs": "VIIRS", "ahi": "AHI", "agri": "AGRI", "mersi": "MERSI", "mersi-ii": "MERSI"}
+_TEXT_CONFIDENCE = {"l": "low", "low": "low", "n": "nominal", "nominal": "nominal", "h": "high", "high": "high"}
+
+
+def satellite_name(raw: str | None) -> str | None:
+    """Canonical satellite name for a code as written, or None when unknown (fire.md §2.3).
+
+    >>> satellite_name("N20"), satellite_name("T"), satellite_name("j01"), satellite_name("X")
+    ('NOAA-20', 'Terra', 'NOAA-20', None)
+    """
+    if raw is None:
+        return None
+    return _SATELLITES.get(raw.strip().lower())
+
+
+def _num(col: str) -> pl.Expr:
+    return pl.col(col).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _present(col: str) -> pl.Expr:
+    return pl.col(col).is_not_null() & (pl.col(col).str.strip_chars() != "")
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y%m%d")
+_SLASH_DATE = r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$"
+
+
+def _date_order(values: pl.Series, profile_order: str | None) -> str | None:
+    """Decide MM/DD vs DD/MM for ``NN/NN/YYYY`` dates; None when the file has none (fire.md §2.3)."""
+    parts = values.str.extract_groups(_SLASH_DATE)
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    if first.is_null().all():
+        return None
+    if profile_order in ("mdy", "dmy"):
+        return profile_order
+    if (first > 12).any():
+        return "dmy"
+    if (second > 12).any():
+        return "mdy"
+    raise FireFormatError(
+        "ambiguous date order: dates are written NN/NN/YYYY and no first or second part exceeds 12; "
+        "state the order (date_order='mdy' or 'dmy') in the import profile"
+    )
+
+
+def _date_expr(order: str | None) -> pl.Expr:
+    s = pl.col("acq_date").str.strip_chars()
+    # Excel serial days (1900 date system; 1899-12-30 absorbs Excel's 1900 leap-year bug)
+    serial = s.str.extract(r"^(\d{5})(?:\.0+)?$").cast(pl.Int32, strict=False)
+    candidates = [s.str.slice(0, 10).str.to_date(f, strict=False) for f in _DATE_FORMATS[:2]]
+    candidates += [s.str.to_date(f, strict=False) for f in _DATE_FORMATS[2:]]
+    candidates.append(pl.lit(date(1899, 12, 30)) + pl.duration(days=serial))
+    if order is not None:
+        fmt = "%m/%d/%Y" if order == "mdy" else "%d/%m/%Y"
+        candidates.append(s.str.to_date(fmt, strict=False))
+    return pl.coalesce(candidates)
+
+
+def _time_exprs() -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(hour, minute, seconds) from acq_time text: H:MM[:SS[.f]] as written, or 1–4 digits left-padded to HHMM."""
+    s = pl.col("acq_time").str.strip_chars()
+    colon = s.str.extract_groups(r"^(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?$")
+    digits = s.str.extract(r"^(\d{1,4})(?:\.0+)?$").str.zfill(4)
+    hour = pl.coalesce(colon.struct.field("1"), digits.str.slice(0, 2)).cast(pl.Int32, strict=False)
+    minute = pl.coalesce(colon.struct.field("2"), digits.str.slice(2, 2)).cast(pl.Int32, strict=False)
+    sec = colon.struct.field("3").cast(pl.Float64, strict=False).fill_null(0.0)
+    return hour, minute, sec
+
+
+def solar_zenith_deg(when: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Solar zenith angle [deg] (NOAA low-precision formulas, error ≪ 1°: enough to split day from night).
+
+    Parameters
+    ----------
+    when : ndarray of datetime64 (UTC)
+    lat, lon : ndarray [deg]
+    """
+    t = when.astype("datetime64[s]").astype(np.int64) / 86400.0  # days since 1970-01-01
+    doy = (t - np.floor(t / 365.2425) * 365.2425) + 1.0
+    hours = (t % 1.0) * 24.0
+    g = 2.0 * np.pi / 365.0 * (doy - 1.0 + (hours - 12.0) / 24.0)
+    decl = (
+        0.006918
+        - 0.399912 * np.cos(g)
+        + 0.070257 * np.sin(g)
+        - 0.006758 * np.cos(2 * g)
+        + 0.000907 * np.sin(2 * g)
+        - 0.002697 * np.cos(3 * g)
+        + 0.00148 * np.sin(3 * g)
+    )
+    eqtime = 229.18 * (
+        0.000075 + 0.001868 * np.cos(g) - 0.032077 * np.sin(g) - 0.014615 * np.cos(2 * g) - 0.040849 * np.sin(2 * g)
+    )
+    true_solar_min = hours * 60.0 + eqtime + 4.0 * lon
+    ha = np.radians(true_solar_min / 4.0 - 180.0)
+    phi = np.radians(lat)
+    cos_z = np.sin(phi) * np.sin(decl) + np.cos(phi) * np.cos(decl) * np.cos(ha)
+    return np.degrees(np.arccos(np.clip(cos_z, -1.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What a reader knows about a file besides its columns."""
+
+    source_file: str
+    product: str
+    satellite: str | None = None  # from the file name (AHI, CSPP, FY)
+    sensor: str | None = None
+    acq_time_utc: datetime | None = None  # one time for the whole file (CSPP mid-point, FY start)
+    frp_unit: str | None = "MW"
+    frp_is_mw: bool = True
+    date_order: str | None = None
+    daynight_from_sun: bool = False
+    default_processing: str = "SP"
+
+
+def normalise_rows(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str | None]],
+    line_nos: Sequence[int],
+    ctx: FileContext,
+    config: FireConfig | None = None,
+) -> ReadResult:
+    """Turn a table of text cells into the detection frame (the shared core of every reader).
+
+    Parameters
+    ----------
+    headers : sequence of str
+        Column headers as written (mapped by name, §2.2).
+    rows : sequence of sequences of str
+        Cells as text; a row with the wrong number of cells is rejected.
+    line_nos : sequence of int
+        1-based line (record) number of each row.
+    ctx : FileContext
+    config : FireConfig
+
+    Raises
+    ------
+    FireFormatError
+        When lat, lon or a time source is missing, or dates are ambiguous.
+    """
+    cfg = config or FireConfig()
+    mapping, units, unmapped = map_headers(headers)
+    has_time = "acq_date" in mapping or {"year", "month", "day"} <= mapping.keys() or ctx.acq_time_utc is not None
+    missing = [n for n in ("lat", "lon") if n not in mapping] + ([] if has_time else ["time"])
+    if missing:
+        raise FireFormatError(
+            f"{ctx.source_file}: missing {', '.join(missing)}; headers found: {list(headers)}; expected aliases: "
+            f"lat {_ALIASES['lat']}, lon {_ALIASES['lon']}, date {_ALIASES['acq_date']} or Year+Month+Day"
+        )
+    width = len(headers)
+    rejected: list[RejectedRow] = []
+    good_rows: list[Sequence[str | None]] = []
+    good_lines: list[int] = []
+    for row, line in zip(rows, line_nos, strict=True):
+        if len(row) != width:
+            rejected.append(
+                RejectedRow(ctx.source_file, line, "*", f"expected {width} fields, found {len(row)}", _raw(row))
+            )
+            continue
+        good_rows.append(row)
+        good_lines.append(line)
+
+    cols = list(zip(*good_rows, strict=True)) if good_rows else [() for _ in headers]
+    data: dict[str, list[str | None]] = {}
+    for canon, idx in mapping.items():
+        data[canon] = [None if v is None else str(v) for v in cols[idx]]
+    extra_cols = {f"x{i}": list(cols[headers.index(h)]) for i, h in enumerate(unmapped)}
+    frame = pl.DataFrame(
+        {**data, **extra_cols, "line_no": good_lines},
+        schema={**dict.fromkeys(data, pl.String), **dict.fromkeys(extra_cols, pl.String), "line_no": pl.Int64},
+    )
+    frame = frame.with_row_index("_row")
+    for canon in _ALIASES:
+        if canon not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(canon))
+
+    order = _date_order(frame["acq_date"].drop_nulls(), ctx.date_order) if frame.height else None
+    hour, minute, sec = _time_exprs()
+    date_from_ymd = pl.date(
+        _num("year").cast(pl.Int32, strict=False),
+        _num("month").cast(pl.Int32, strict=False),
+        _num("day").cast(pl.Int32, strict=False),
+    )
+    the_date = pl.coalesce(_date_expr(order), date_from_ymd)
+    frame = frame.with_columns(
+        _date=the_date,
+        _h=hour,
+        _m=minute,
+        _s=sec,
+        _lat=_num("lat"),
+        _lon=_num("lon"),
+    )
+    if ctx.acq_time_utc is not None:
+        fixed = pl.lit(ctx.acq_time_utc).cast(pl.Datetime("us", "UTC"))
+        time_expr = pl.when(_present("acq_date") | _present("year")).then(None).otherwise(fixed)
+    else:
+        time_expr = pl.lit(None, dtype=pl.Datetime("us", "UTC"))
+    has_clock = _present("acq_time")
+    from_fields = (
+        pl.col("_date").cast(pl.Datetime("us"))
+        + pl.duration(hours=pl.col("_h").fill_null(0), minutes=pl.col("_m").fill_null(0))
+        + pl.duration(microseconds=(pl.col("_s") * 1e6).round(0).cast(pl.Int64))
+    ).dt.replace_time_zone("UTC")
+    if ctx.acq_time_utc is not None:
+        frame = frame.with_columns(acq_time_utc=pl.coalesce(from_fields, time_expr))
+    else:
+        frame = frame.with_columns(acq_time_utc=from_fields)
+
+    # row errors, first reason wins for the `field` column, all reasons are listed
+    numeric = ["bt_mir", "bt_tir", "scan", "track", "frp", "intensity", "pixel_area"]
+    checks: list[tuple[str, pl.Expr, str]] = [
+        ("lat", pl.col("_lat").is_null(), "latitude is missing or not a number"),
+        ("lon", pl.col("_lon").is_null(), "longitude is missing or not a number"),
+        ("lat", (pl.col("_lat").abs() > 90), "latitude outside [-90, 90]"),
+        ("lon", (pl.col("_lon").abs() > 180), "longitude outside [-180, 180]"),
+        (
+            "acq_date",
+            pl.col("_date").is_null() & (_present("acq_date") | _present("year")),
+            "date not recognised",
+        ),
+        (
+            "acq_date",
+            pl.col("_date").is_null() & ~_present("acq_date") & ~_present("year") & pl.lit(ctx.acq_time_utc is None),
+            "date is missing",
+        ),
+        ("acq_time", has_clock & (pl.col("_h").is_null() | pl.col("_m").is_null()), "time not recognised"),
+        ("acq_time", has_clock & (pl.col("_h") > 23), "hour > 23"),
+        ("acq_time", has_clock & (pl.col("_m") > 59), "minute > 59"),
+    ]
+    checks += [(c, _present(c) & _num(c).is_null(), f"{c} is not a number") for c in numeric]
+    reason = pl.concat_str(
+        [pl.when(cond.fill_null(False)).then(pl.lit(f"{fld}: {msg}")) for fld, cond, msg in checks],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    frame = frame.with_columns(_reason=reason)
+    bad = frame.filter(pl.col("_reason").is_not_null() & (pl.col("_reason") != ""))
+    if bad.height:
+        raw_rows = {line: row for row, line in zip(good_rows, good_lines, strict=True)}
+        for line, why in zip(bad["line_no"].to_list(), bad["_reason"].to_list(), strict=True):
+            rejected.append(RejectedRow(ctx.source_file, line, why.split(":", 1)[0], why, _raw(raw_rows[line])))
+    frame = frame.filter(pl.col("_reason").is_null() | (pl.col("_reason") == ""))
+    rejected.sort(key=lambda r: r.line)
+
+    detections = _finish(frame, ctx, cfg, units, unmapped)
+    warnings: list[str] = []
+    unknown = detections.filter(pl.col("satellite").is_null() & pl.col("satellite_raw").is_not_null())
+    if unknown.height:
+        warnings.append(f"unknown satellite codes kept raw: {sorted(set(unknown['satellite_raw'].to_list()))}")
+    if unmapped:
+        warnings.append(f"unmapped columns kept in extra: {unmapped}")
+    detections = detections.with_columns(pl.coalesce("satellite", "satellite_raw").alias("satellite"))
+    return ReadResult(ctx.source_file, ctx.product, detections, rejected, unmapped, warnings)
+
+
+def _raw(row: Sequence[str | None]) -> str:
+    return ",".join("" if v is None else str(v) for v in row)
+
+
+def _finish(
+    frame: pl.DataFrame, ctx: FileContext, cfg: FireConfig, units: Mapping[str, str | None], unmapped: list[str]
+) -> pl.DataFrame:
+    """Derive sensor, satellite, footprint, confidence class and the other canonical columns."""
+    sat_raw = pl.coalesce(pl.col("satellite").str.strip_chars(), pl.lit(ctx.satellite, dtype=pl.String))
+    sat = sat_raw.str.to_lowercase().replace_strict(_SATELLITES, default=None, return_dtype=pl.String)
+    by_instrument = (
+        pl.col("instrument").str.strip_chars().str.to_lowercase().replace_strict(_INSTRUMENTS, default=None)
+    )
+    by_columns = (
+        pl.when(pl.lit("bt_mir_col_viirs" in units)).then(pl.lit("VIIRS")).otherwise(pl.lit(None, dtype=pl.String))
+    )
+    frame = frame.with_columns(satellite_raw=sat_raw, satellite=sat)
+    by_satellite = pl.col("satellite").replace_strict(SATELLITE_SENSOR, default=None, return_dtype=pl.String)
+    sensor = pl.coalesce(by_instrument, by_satellite, pl.lit(ctx.sensor, dtype=pl.String), by_columns)
+    frame = frame.with_columns(sensor=sensor)
+    # `bright_ti4` names a VIIRS file, `brightness` a MODIS one: the last resort of §2.1
+    col_sensor = units.get("__bt_mir_sensor")
+    if col_sensor:
+        frame = frame.with_columns(pl.col("sensor").fill_null(pl.lit(col_sensor)))
+
+    area_given = _num("pixel_area")
+    nominal = pl.col("sensor").replace_strict(NOMINAL_PIXEL_KM, default=None, return_dtype=pl.Float64)
+    ahi_side = area_given.sqrt()
+    scan = pl.coalesce(_num("scan"), pl.when(pl.col("sensor") == "AHI").then(ahi_side), nominal, ahi_side)
+    track = pl.coalesce(_num("track"), pl.when(pl.col("sensor") == "AHI").then(ahi_side), nominal, ahi_side)
+    frame = frame.with_columns(scan_km=scan, track_km=track)
+    frame = frame.with_columns(pixel_area_km2=pl.coalesce(area_given, pl.col("scan_km") * pl.col("track_km")))
+
+    frp_unit = units.get("frp") or ctx.frp_unit
+    frp_is_mw = ctx.frp_is_mw and (units.get("frp") is None or units.get("frp", "").lower() == "mw")
+    frp_raw = pl.coalesce(_num("frp"), _num("intensity"))
+    frame = frame.with_columns(
+        frp_raw=frp_raw,
+        frp_mw=(_num("frp") if frp_is_mw else pl.lit(None, dtype=pl.Float64)),
+        frp_unit=pl.when(_present("frp")).then(pl.lit(frp_unit)).otherwise(pl.lit(None, dtype=pl.String)),
+    )
+
+    conf = pl.col("confidence").str.strip_chars()
+    conf_num = conf.cast(pl.Float64, strict=False)
+    text_class = conf.str.to_lowercase().replace_strict(_TEXT_CONFIDENCE, default=None, return_dtype=pl.String)
+    qf = _num("qf").cast(pl.Int16, strict=False)
+    modis_class = (
+        pl.when(conf_num < cfg.modis_low_below)
+        .then(pl.lit("low"))
+        .when(conf_num >= cfg.modis_high_from)
+        .then(pl.lit("high"))
+        .when(conf_num.is_not_null())
+        .then(pl.lit("nominal"))
+    )
+    fy_map = {str(k): v for k, v in cfg.fy_confidence_map.items()}
+    conf_class = (
+        pl.when(text_class.is_not_null())
+        .then(text_class)
+        .when(pl.col("sensor") == "VIIRS")
+        .then(conf_num.replace_strict({7.0: "low", 8.0: "nominal", 9.0: "high"}, default=None, return_dtype=pl.String))
+        .when(pl.col("sensor") == "MODIS")
+        .then(modis_class)
+        .when(pl.col("sensor") == "AHI")
+        .then(
+            pl.when(qf == 2)
+            .then(pl.lit("low"))
+            .otherwise(conf_num.replace_strict({1.0: "low", 3.0: "nominal", 5.0: "high"}, default=None))
+        )
+        .otherwise(conf.replace_strict(fy_map, default=None, return_dtype=pl.String) if fy_map else pl.lit(None))
+    )
+    version = pl.col("version").str.strip_chars()
+    processing = (
+        pl.when(version.str.to_uppercase().str.contains("NRT"))
+        .then(pl.lit("NRT"))
+        .when(version.is_not_null() & (version != ""))
+        .then(pl.lit("SP"))
+        .otherwise(pl.lit(ctx.default_processing))
+    )
+    hot = _num("hot_group").cast(pl.Int64, strict=False)
+    frame = frame.with_columns(
+        confidence_raw=conf,
+        confidence_class=conf_class,
+        version=version,
+        processing=processing,
+        firms_type=_num("type").cast(pl.Int16, strict=False),
+        persistent_anomaly=_num("persistent_anomaly").cast(pl.Int16, strict=False),
+        hot_group=pl.when(hot == -9999).then(None).otherwise(hot),
+        qf=qf,
+        bt_mir_k=_num("bt_mir"),
+        bt_tir_k=_num("bt_tir"),
+        lat=pl.col("_lat"),
+        lon=pl.col("_lon"),
+        daynight=pl.col("daynight").str.strip_chars().str.to_uppercase().str.slice(0, 1),
+        source_file=pl.lit(ctx.source_file),
+        product=pl.lit(ctx.product),
+    )
+    extra_names = [c for c in frame.columns if re.fullmatch(r"x\d+", c)]
+    admin = [c for c in ("province", "city", "county", "township") if frame[c].null_count() < frame.height]
+    if extra_names or admin:
+        renamed = [pl.col(f"x{i}").alias(name) for i, name in enumerate(unmapped)]
+        renamed += [pl.col(c).str.replace_all(r"\s+", "") for c in admin]
+        extra = pl.struct(renamed).struct.json_encode()
+    else:
+        extra = pl.lit(None, dtype=pl.String)
+    frame = frame.with_columns(extra=extra)
+    if ctx.daynight_from_sun and frame.height:
+        zen = solar_zenith_deg(
+            frame["acq_time_utc"].dt.replace_time_zone(None).to_numpy(), frame["lat"].to_numpy(), frame["lon"].to_numpy()
+        )
+        frame = frame.with_columns(
+            daynight=pl.coalesce(pl.col("daynight"), pl.Series(np.where(zen > 90.0, "N", "D"), dtype=pl.String))
+        )
+    frame = frame.with_columns(
+        date_bjt=pl.col("acq_time_utc").dt.convert_time_zone(BEIJING_NAME).dt.date(),
+    )
+    return frame.select([pl.col(c).cast(t) for c, t in DETECTION_SCHEMA.items()])
+
+
+def empty_detections() -> pl.DataFrame:
+    """An empty frame with :data:`DETECTION_SCHEMA`."""
+    return pl.DataFrame(schema=DETECTION_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Readers
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    for d in (",", "\t", ";", "|"):
+        if d in header_line:
+            return d
+    return " "
+
+
+def _split_lines(lines: list[str], delimiter: str) -> list[list[str]]:
+    if delimiter == " ":
+        return [ln.split() for ln in lines]
+    return list(csv.reader(lines, delimiter=delimiter))
+
+
+def read_csv_text(
+    text: str, source_file: str, *, product: str | None = None, config: FireConfig | None = None, **ctx_kw: object
+) -> ReadResult:
+    """Read a FIRMS-style CSV (any column order; §2.4 CSV families) from text.
+
+    The product is recognised from the columns: ``type`` → firms_archive, ``instrument`` with unpadded times →
+    firms_api, DBF names (``_version``, ``bright_1``) → gis_export, else firms_csv. A body whose first line lacks
+    latitude/longitude (the API's "Invalid MAP_KEY" answer) is a file error.
+    """
+    lines = text.replace("\ufeff", "").splitlines()
+    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
+    if not numbered:
+        raise FireFormatError(f"{source_file}: empty file (no header)")
+    header_line_no, header = numbered[0]
+    lowered = header.lower()
+    if not any(k in lowered for k in ("lat", "纬度")):
+        raise FireFormatError(
+            f"{source_file}: first line has no latitude/longitude header (API error text?): {header[:120]!r}"
+        )
+    delimiter = _sniff_delimiter(header)
+    headers = _split_lines([header], delimiter)[0]
+    body = numbered[1:]
+    rows = _split_lines([ln for _, ln in body], delimiter)
+    norm = {normalise_header(h)[0] for h in headers}
+    if product is None:
+        if "type" in norm:
+            product = "firms_archive"
+        elif {"_version", "bright_1"} & {h.strip().lower() for h in headers}:
+            product = "gis_export"
+        elif "instrument" in norm:
+            product = "firms_api"
+        elif "纬度" in norm or "中心纬度" in norm:
+            product = "cn_table"
+        else:
+            product = "firms_csv"
+    ctx = FileContext(source_file=source_file, product=product, **ctx_kw)  # type: ignore[arg-type]
+    if "bright_ti4" in norm or "bright_ti5" in norm:
+        ctx_units = {"__bt_mir_sensor": "VIIRS"}
+    elif "brightness" in norm:
+        ctx_units = {"__bt_mir_sensor": "MODIS"}
+    else:
+        ctx_units = {}
+    result = normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
+    if ctx_units:
+        # rows whose sensor was not decided by instrument or satellite: decide by the column names
+        result.detections = _fill_sensor(result.detections, ctx_units["__bt_mir_sensor"], config)
+    _ = header_line_no
+    return result
+
+
+def _fill_sensor(frame: pl.DataFrame, sensor: str, config: FireConfig | None) -> pl.DataFrame:
+    missing = frame["sensor"].is_null()
+    if not missing.any():
+        return frame
+    cfg = config or FireConfig()
+    nominal = NOMINAL_PIXEL_KM[sensor]
+    return frame.with_columns(
+        sensor=pl.col("sensor").fill_null(pl.lit(sensor)),
+        scan_km=pl.col("scan_km").fill_null(nominal),
+        track_km=pl.col("track_km").fill_null(nominal),
+    ).with_columns(
+        pixel_area_km2=pl.col("pixel_area_km2").fill_null(pl.col("scan_km") * pl.col("track_km")),
+        confidence_class=pl.when(pl.col("confidence_class").is_null() & (pl.lit(sensor) == "MODIS"))
+        .then(
+            pl.when(pl.col("confidence_raw").cast(pl.Float64, strict=False) < cfg.modis_low_below)
+            .then(pl.lit("low"))
+            .when(pl.col("confidence_raw").cast(pl.Float64, strict=False) >= cfg.modis_high_from)
+            .then(pl.lit("high"))
+            .when(pl.col("confidence_raw").cast(pl.Float64, strict=False).is_not_null())
+            .then(pl.lit("nominal"))
+        )
+        .otherwise(pl.col("confidence_class")),
+    )
+
+
+def read_firms_json(text: str, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
+    """Read a FIRMS download-service JSON file: an array of objects, times and confidence as strings (§2.4).
+
+    ``line_no`` is the 1-based record number.
+    """
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FireFormatError(f"{source_file}: not valid JSON ({exc})") from None
+    if isinstance(records, dict) and records.get("type") == "FeatureCollection":
+        records = [{**(f.get("properties") or {})} for f in records.get("features", [])]
+    if not isinstance(records, list):
+        raise FireFormatError(f"{source_file}: expected a JSON array of fire records")
+    headers: list[str] = []
+    seen: set[str] = set()
+    for rec in records:
+        if isinstance(rec, dict):
+            for k in rec:
+                if k not in seen:
+                    seen.add(k)
+                    headers.append(k)
+    rows: list[list[str | None]] = []
+    for rec in records:
+        if not isinstance(rec, dict):
+            rows.append([])
+            continue
+        rows.append([None if rec.get(h) is None else str(rec.get(h)) for h in headers])
+    ctx = FileContext(source_file=source_file, product="firms_json")
+    result = normalise_rows(headers, rows, list(range(1, len(rows) + 1)), ctx, config)
+    norm = {normalise_header(h)[0] for h in headers}
+    if "bright_ti4" in norm:
+        result.detections = _fill_sensor(result.detections, "VIIRS", config)
+    elif "brightness" in norm:
+        result.detections = _fill_sensor(result.detections, "MODIS", config)
+    return result
+
+
+_AHI_NAME = re.compile(r"^(H0\d)_(\d{8})_(\d{4})_L2WLF", re.IGNORECASE)
+
+
+def read_ahi_wlf(text: str, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
+    """Read a Himawari-8/9 AHI L2 Wild Fire CSV (JAXA P-Tree, §2.4).
+
+    Line 1 gives the observation window, line 2 the ``#``-prefixed header. Pixels are on a 0.02° grid;
+    scan = track = √Area. FRP's unit (the header says W m⁻²) is unresolved, so ``frp_mw`` is null and the value is
+    kept in ``frp_raw``. Day/night comes from the solar zenith angle.
+    """
+    lines = text.replace("\ufeff", "").splitlines()
+    header_idx = next((i for i, ln in enumerate(lines) if "lat" in ln.lower() and "lon" in ln.lower()), None)
+    if header_idx is None:
+        raise FireFormatError(f"{source_file}: no AHI WLF header line (# ID,Year,Month,Day,Time(UTC),Lat,Lon,…)")
+    headers = next(csv.reader([lines[header_idx]]))
+    body = [(i + 1, ln) for i, ln in enumerate(lines) if i > header_idx and ln.strip() and not ln.startswith("#")]
+    rows = list(csv.reader([ln for _, ln in body]))
+    m = _AHI_NAME.match(Path(source_file).name)
+    ctx = FileContext(
+        source_file=source_file,
+        product="ahi_wlf",
+        satellite=m.group(1) if m else None,
+        sensor="AHI",
+        frp_unit="W m-2 (unresolved)",
+        frp_is_mw=False,
+        daynight_from_sun=True,
+        default_processing="NRT",
+    )
+    return normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
+
+
+_CSPP_NAME = re.compile(r"AFIMG_([a-z0-9]+)_d(\d{8})_t(\d{7})_e(\d{7})", re.IGNORECASE)
+_CSPP_COLUMNS = (
+    ("latitude", "latitude"),
+    ("longitude", "longitude"),
+    ("brightness temperature", "bright_ti4"),
+    ("along-scan", "scan"),
+    ("along-track", "track"),
+    ("confidence", "confidence"),
+    ("radiative power", "frp"),
+    ("persistent", "persistent_anomaly"),
+)
+
+
+def _cspp_time(day: str, hhmmssf: str) -> datetime:
+    base = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
+    return base + timedelta(
+        hours=int(hhmmssf[0:2]), minutes=int(hhmmssf[2:4]), seconds=int(hhmmssf[4:6]) + int(hhmmssf[6]) / 10
+    )
+
+
+def read_cspp_afimg(text: str, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
+    """Read a CSPP VIIRS Active Fires I-band ASCII file (§2.4).
+
+    Columns are named from the ``# column N: …`` comments (the 7-column CSPP 1.x layout when absent; CSPP ≥ 2.1
+    adds "persistent anomaly"). Platform and time come from the file name: acquisition time = mid-point of the
+    granule's start and end (an end before the start rolls over midnight).
+    """
+    m = _CSPP_NAME.search(Path(source_file).name)
+    if not m:
+        raise FireFormatError(f"{source_file}: CSPP file name must match AFIMG_<sat>_d<date>_t<start>_e<end>")
+    start = _cspp_time(m.group(2), m.group(3))
+    end = _cspp_time(m.group(2), m.group(4))
+    if end < start:
+        end += timedelta(days=1)
+    mid = start + (end - start) / 2
+    lines = text.splitlines()
+    described: dict[int, str] = {}
+    for ln in lines:
+        cm = re.match(r"^#\s*column\s+(\d+)\s*:\s*(.*)$", ln, re.IGNORECASE)
+        if cm:
+            desc = cm.group(2).lower()
+            name = next((n for key, n in _CSPP_COLUMNS if key in desc), f"column_{cm.group(1)}")
+            described[int(cm.group(1))] = name
+    body = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = [re.split(r"[,\s]+", ln.strip()) for _, ln in body]
+    n_cols = max((len(r) for r in rows), default=len(described) or 7)
+    if described:
+        headers = [described.get(i + 1, f"column_{i + 1}") for i in range(max(n_cols, len(described)))]
+    else:
+        headers = [n for _, n in _CSPP_COLUMNS][:n_cols]
+    ctx = FileContext(
+        source_file=source_file,
+        product="cspp_afimg",
+        satellite=m.group(1),
+        sensor="VIIRS",
+        acq_time_utc=mid,
+        daynight_from_sun=True,
+        default_processing="NRT",
+    )
+    return normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
+
+
+_FY_NAME = re.compile(r"^(FY\d[A-D])[-_].*?_(\d{14})_(\d{14})_", re.IGNORECASE)
+
+
+def read_fy_table(text: str, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
+    """Read an FY-4A/4B AGRI or FY-3D MERSI fire table (FPT/FPA/FPB/FBJ TXT) or a Chinese fire table.
+
+    No sample of these products is available (fire.md §9), so the reader relies on the §2.2 header aliases
+    (纬度, 经度, 火区号, 像元面积, 火点强度, 火点可信度 …) with the delimiter sniffed from the header line; the
+    satellite and, when the table has no time column, the observation start time come from the standard NSMC
+    file name ``FY4A-_AGRI--_N_DISK_1047E_L2-_FPT-_MULT_NOM_{start}_{end}_…``. 火点强度 has no stated unit: it
+    goes to ``frp_raw`` and ``frp_mw`` stays null. Confidence classes come from ``FireConfig.fy_confidence_map``.
+    """
+    name = Path(source_file).name
+    m = _FY_NAME.match(name)
+    sat = m.group(1) if m else None
+    start = datetime.strptime(m.group(2), "%Y%m%d%H%M%S").replace(tzinfo=UTC) if m else None
+    lines = text.replace("\ufeff", "").splitlines()
+    header_idx = next((i for i, ln in enumerate(lines) if "纬度" in ln or "lat" in ln.lower()), None)
+    if header_idx is None:
+        raise FireFormatError(f"{source_file}: no header with 纬度/经度 (or latitude/longitude) found")
+    delimiter = _sniff_delimiter(lines[header_idx])
+    headers = _split_lines([lines[header_idx].lstrip("#")], delimiter)[0]
+    body = [(i + 1, ln) for i, ln in enumerate(lines) if i > header_idx and ln.strip() and not ln.startswith("#")]
+    rows = _split_lines([ln for _, ln in body], delimiter)
+    sensor = None
+    if sat:
+        sensor = "AGRI" if sat.upper().startswith("FY4") else "MERSI"
+    ctx = FileContext(
+        source_file=source_file,
+        product="fy_table" if m else "cn_table",
+        satellite=sat,
+        sensor=sensor,
+        acq_time_utc=start,
+        frp_unit="unknown",
+        frp_is_mw=False,
+        default_processing="NRT",
+    )
+    return normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
+
+
+def read_dbf(data: bytes, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
+    """Read the attribute table (.dbf, dBase III) of a FIRMS shapefile; field names are ≤ 10 characters.
+
+    ``line_no`` is the 1-based record number; records marked deleted are skipped.
+    """
+    if len(data) < 32:
+        raise FireFormatError(f"{source_file}: too short for a DBF file")
+    n_rec = int.from_bytes(data[4:8], "little")
+    header_len = int.from_bytes(data[8:10], "little")
+    rec_len = int.from_bytes(data[10:12], "little")
+    fields: list[tuple[str, int]] = []
+    pos = 32
+    while pos < header_len - 1 and data[pos] != 0x0D:
+        name = data[pos : pos + 11].split(b"\x00", 1)[0].decode("ascii", "replace")
+        fields.append((name, data[pos + 16]))
+        pos += 32
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    for i in range(n_rec):
+        off = header_len + i * rec_len
+        rec = data[off : off + rec_len]
+        if not rec or rec[0:1] == b"*":
+            continue
+        cells: list[str | None] = []
+        p = 1
+        for _, width in fields:
+            cells.append(rec[p : p + width].decode("utf-8", "replace").strip() or None)
+            p += width
+        rows.append(cells)
+        lines.append(i + 1)
+    headers = [f for f, _ in fields]
+    ctx = FileContext(source_file=source_file, product="firms_shapefile")
+    result = normalise_rows(headers, rows, lines, ctx, config)
+    norm = {normalise_header(h)[0] for h in headers}
+    result.detections = _fill_sensor(result.detections, "VIIRS" if "bright_ti4" in norm else "MODIS", config)
+    return result
+
+
+def _read_zip(data: bytes, source_file: str, config: FireConfig | None) -> ReadResult:
+    results: list[ReadResult] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            low = name.lower()
+            inner = f"{source_file}!{name}"
+            if low.endswith(".csv"):
+                results.append(read_csv_text(zf.read(name).decode("utf-8-sig"), inner, config=config))
+            elif low.endswith(".json"):
+                results.append(read_firms_json(zf.read(name).decode("utf-8-sig"), inner, config=config))
+            elif low.endswith(".dbf"):
+                results.append(read_dbf(zf.read(name), inner, config=config))
+    if not results:
+        raise FireFormatError(f"{source_file}: zip holds no fire CSV, JSON or DBF; supported: {SUPPORTED_FORMATS}")
+    return ReadResult(
+        source_file,
+        "firms_zip",
+        pl.concat([r.detections for r in results]),
+        [row for r in results for row in r.rejected],
+        sorted({u for r in results for u in r.unmapped}),
+        [w for r in results for w in r.warnings],
+    )
+
+
+def read_fire_file(path: str | Path, *, config: FireConfig | None = None, date_order: str | None = None) -> ReadResult:
+    """Read any supported fire-point file into the normalised detection frame.
+
+    Parameters
+    ----------
+    path : str or Path
+    config : FireConfig, optional
+    date_order : {"mdy", "dmy"}, optional
+        The import profile's order for ``NN/NN/YYYY`` dates.
+
+    Raises
+    ------
+    FireFormatError
+        For an unsupported format (KML included), a body without header, API error text, missing lat/lon/time
+        or ambiguous dates. Straw-burning bulletin lists are not detections: use :func:`read_bulletin`.
+    """
+    p = Path(path)
+    name = p.name
+    low = name.lower()
+    data = p.read_bytes()
+    if low.endswith(".zip"):
+        return _read_zip(data, name, config)
+    if low.endswith(".dbf"):
+        return read_dbf(data, name, config=config)
+    if low.endswith((".xlsx", ".xlsm")):
+        headers, rows, lines = _xlsx_rows(p)
+        norm = {normalise_header(h)[0] for h in headers}
+        if "中心经度" in norm or ("省" in norm and "县" in norm):
+            raise FireFormatError(f"{name}: this is a bulletin list (时间, 中心经度, 省, 市, 县): use read_bulletin")
+        ctx = FileContext(source_file=name, product="cn_table", date_order=date_order)
+        return normalise_rows(headers, rows, lines, ctx, config)
+    if not low.endswith((".csv", ".txt", ".json", ".tsv")):
+        raise FireFormatError(f"{name}: unsupported format; supported: {'; '.join(SUPPORTED_FORMATS)}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")
+    stripped = text.lstrip()
+    if low.endswith(".json") or stripped.startswith(("[", "{")):
+        return read_firms_json(text, name, config=config)
+    if _CSPP_NAME.search(name) or stripped.startswith("# Active Fires"):
+        return read_cspp_afimg(text, name, config=config)
+    if _AHI_NAME.match(name) or (stripped.startswith("#") and "hot(id)" in text[:400].lower()):
+        return read_ahi_wlf(text, name, config=config)
+    if _FY_NAME.match(name) or ("纬度" in text[:400] and "火" in text[:400]):
+        return read_fy_table(text, name, config=config)
+    first = stripped.splitlines()[0] if stripped else ""
+    if "中心经度" in first:
+        raise FireFormatError(f"{name}: this is a bulletin list (时间, 中心经度, 省, 市, 县): use read_bulletin")
+    return read_csv_text(text, name, config=config, date_order=date_order)
+
+
+def read_fire_files(paths: Iterable[str | Path], *, config: FireConfig | None = None) -> list[ReadResult]:
+    """Read several files (each independently: one bad file does not stop the others is the caller's choice)."""
+    return [read_fire_file(p, config=config) for p in paths]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# De-duplication (§3.1)
+
+KEY_COLUMNS = ("processing", "satellite", "acq_time_utc", "lat4", "lon4")
+
+
+def detection_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """The upsert key (satellite, acq_time_utc, round(lat, 4), round(lon, 4)), with NRT and SP kept apart."""
+    return frame.select(
+        "processing", "satellite", "acq_time_utc", lat4=pl.col("lat").round(4), lon4=pl.col("lon").round(4)
+    )
+
+
+def deduplicate(frame: pl.DataFrame, existing: pl.DataFrame | None = None) -> tuple[pl.DataFrame, int]:
+    """Drop rows whose key repeats within ``frame`` or already exists in ``existing`` (fire.md §3.1).
+
+    Returns
+    -------
+    (unique rows, number of duplicates)
+    """
+    keyed = frame.with_columns(lat4=pl.col("lat").round(4), lon4=pl.col("lon").round(4))
+    unique = keyed.unique(subset=list(KEY_COLUMNS), keep="first", maintain_order=True)
+    if existing is not None and existing.height:
+        old = detection_keys(existing).unique()
+        unique = unique.join(old, on=list(KEY_COLUMNS), how="anti", nulls_equal=True)
+    return unique.drop("lat4", "lon4"), frame.height - unique.height
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bulletin lists (§2.4 last row)
+
+BULLETIN_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_no": pl.Int64(),
+    "date_bjt": pl.Date(),
+    "lat": pl.Float64(),
+    "lon": pl.Float64(),
+    "province": pl.String(),
+    "city": pl.String(),
+    "county": pl.String(),
+    "township": pl.String(),
+    "satellite_text": pl.String(),
+}
+_DMS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*°\s*(?:(\d+(?:\.\d+)?)\s*['′’]\s*)?(?:(\d+(?:\.\d+)?)\s*(?:\"|″|”|'')\s*)?([NSEW])?\s*$")
+
+
+def parse_degrees(text: str | float | int | None) -> float | None:
+    """Decimal degrees from a decimal number or a DMS string (ASCII or Unicode primes).
+
+    >>> round(parse_degrees("116°14'37.289\\"E"), 6)
+    116.243691
+    >>> parse_degrees("44.5"), parse_degrees(None)
+    (44.5, None)
+    """
+    if text is None:
+        return None
+    if isinstance(text, int | float):
+        return float(text)
+    s = text.strip()
+    try:
+        return float(s)
+    except ValueError:
+        pass
+    m = _DMS.match(s)
+    if not m:
+        return None
+    deg = float(m.group(1)) + float(m.group(2) or 0) / 60 + float(m.group(3) or 0) / 3600
+    return -deg if m.group(4) in ("S", "W") else deg
+
+
+def _cell_text(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S") if (v.hour or v.minute or v.second) else v.strftime("%Y-%m-%d")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer() and not math.isinf(v):
+        return str(int(v))
+    return str(v)
+
+
+def _xlsx_rows(path: Path) -> tuple[list[str], list[list[str | None]], list[int]]:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        ws = wb.worksheets[0]
+        headers: list[str] | None = None
+        rows: list[list[str | None]] = []
+        lines: list[int] = []
+        for i, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in row]
+            if headers is None:
+                if any(c for c in cells):
+                    while cells and cells[-1] is None:
+                        cells.pop()
+                    headers = [c or f"column_{j + 1}" for j, c in enumerate(cells)]
+                continue
+            if not any(c for c in cells):
+                continue
+            cells = cells[: len(headers)] + [None] * (len(headers) - len(cells))
+            rows.append(cells)
+            lines.append(i)
+    finally:
+        wb.close()
+    if headers is None:
+        raise FireFormatError(f"{path.name}: empty workbook")
+    return headers, rows, lines
+
+
+def read_bulletin(path: str | Path) -> tuple[pl.DataFrame, list[RejectedRow]]:
+    """Read a straw-burning bulletin list (xlsx or CSV: 时间, 中心经度, 中心纬度, 省, 市, 县 [, 乡镇, 卫星过境日期]).
+
+    These are points published in MEE/provincial bulletins, not detections (they go to ``bulletin_fire_point``).
+    Coordinates may be decimal or DMS; all whitespace and line breaks inside admin names are deleted (PDF
+    extraction leaves them). Datum: WGS-84 unless configured otherwise by the caller.
+    """
+    p = Path(path)
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        headers, rows, lines = _xlsx_rows(p)
+    else:
+        text = p.read_bytes().decode("utf-8-sig")
+        all_lines = text.splitlines()
+        headers = next(csv.reader([all_lines[0]]))
+        body = [(i + 1, ln) for i, ln in enumerate(all_lines) if i > 0 and ln.strip()]
+        rows = [list(r) for r in csv.reader([ln for _, ln in body])]
+        lines = [n for n, _ in body]
+    mapping, _, _ = map_headers(headers)
+    need = [n for n in ("lat", "lon", "acq_date") if n not in mapping]
+    if need:
+        raise FireFormatError(f"{p.name}: bulletin list lacks {need}; headers found: {headers}")
+    sat_idx = next((i for i, h in enumerate(headers) if "卫星" in h), None)
+    out: list[dict[str, object]] = []
+    rejected: list[RejectedRow] = []
+
+    def cell(row: list[str | None], key: str) -> str | None:
+        idx = mapping.get(key)
+        return row[idx] if idx is not None and idx < len(row) else None
+
+    def clean(v: str | None) -> str | None:
+        return re.sub(r"\s+", "", v) if v is not None else None
+
+    for row, line in zip(rows, lines, strict=True):
+        lat = parse_degrees(cell(row, "lat"))
+        lon = parse_degrees(cell(row, "lon"))
+        raw_date = cell(row, "acq_date") or ""
+        day: date | None = None
+        for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日"):
+            try:
+                day = datetime.strptime(raw_date.strip()[: len(raw_date.strip())].split(" ")[0], fmt).date()
+                break
+            except ValueError:
+                continue
+        why = []
+        if lat is None or not -90 <= lat <= 90:
+            why.append("lat: not a valid latitude")
+        if lon is None or not -180 <= lon <= 180:
+            why.append("lon: not a valid longitude")
+        if day is None:
+            why.append("date: not recognised")
+        if why:
+            rejected.append(RejectedRow(p.name, line, why[0].split(":")[0], "; ".join(why), _raw(row)))
+            continue
+        out.append(
+            {
+                "source_file": p.name,
+                "line_no": line,
+                "date_bjt": day,
+                "lat": lat,
+                "lon": lon,
+                "province": clean(cell(row, "province")),
+                "city": clean(cell(row, "city")),
+                "county": clean(cell(row, "county")),
+                "township": clean(cell(row, "township")),
+                "satellite_text": row[sat_idx] if sat_idx is not None and sat_idx < len(row) else None,
+            }
+        )
+    return pl.DataFrame(out, schema=BULLETIN_SCHEMA), rejected
