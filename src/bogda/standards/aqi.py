@@ -1,0 +1,755 @@
+"""Individual and overall Air Quality Index (IAQI, AQI) of HJ 633-2012 and HJ 633-2026.
+
+Arithmetic is exact and vectorised. A concentration is fixed to an integer number of micro-units
+(``round(c · 10⁶)``, exact for inputs with at most six decimals) and the IAQI formula of HJ 633-2026 4.2.6 /
+HJ 633-2012 6.2 is evaluated on integers::
+
+    IAQI = IAQI_Lo + ceil((IAQI_Hi − IAQI_Lo) · (C − BP_Lo) / (BP_Hi − BP_Lo))
+
+so an exact-integer result is never ceiled up by one (which a float implementation does, e.g. for some CO
+values). IAQI and AQI are rounded **up** to integers ("全部向上进位取整数").
+
+Version selection: every public function takes ``standard`` (``"2012"`` or ``"2026"``). When it is ``None`` the
+version follows the data's timestamps (``ts``): HJ 633-2026 applies from 2026-03-01 00:00 Beijing time
+(:func:`standard_for`). Missing values are ``NaN`` in NumPy results and null in Polars results.
+
+Item labels used in results (``primary_pollutant`` …): ``SO2``, ``NO2``, ``CO``, ``PM10``, ``PM2.5``, ``O3_1h``,
+``O3_8h`` (HJ 212-2017 codes in :mod:`bogda.standards.pollutants`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from functools import cache
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from bogda.standards._data import table
+from bogda.standards.pollutants import POLLUTANTS, pollutant_code
+
+STANDARDS = ("2012", "2026")
+"""AQI technical regulation versions: HJ 633-2012 and HJ 633-2026."""
+
+SWITCH_DATE = date(2026, 3, 1)
+"""First Beijing calendar day on which HJ 633-2026 (and GB 3095-2026) apply."""
+
+SWITCH_UTC = datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
+"""2026-03-01 00:00 Beijing time, in UTC."""
+
+IAQI_LEVELS = (0, 50, 100, 150, 200, 300, 400, 500)
+"""IAQI values of the breakpoint columns (HJ 633-2026 Table 3, HJ 633-2012 Table 1)."""
+
+IAQI_CAP = 500
+"""IAQI given to a concentration above the top breakpoint. Neither version writes this rule; both give the AQI
+range as ending at 500 ("1~500" in 2026, "0~500" in 2012), so the cap is inferred (standards.md §1.1)."""
+
+SCALE = 10**6
+"""Fixed-point scale of concentrations in the integer kernel (1 unit = 10⁻⁶ µg/m³, or mg/m³ for CO)."""
+
+_MAX_INPUT = 1e7  # above every top breakpoint; clipping first keeps the int64 kernel far from overflow
+
+
+# --------------------------------------------------------------------------------------------------
+# version selection
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_standard(standard: str) -> str:
+    s = str(standard).strip()
+    s = {"HJ 633-2012": "2012", "HJ 633-2026": "2026"}.get(s, s)
+    if s not in STANDARDS:
+        raise ValueError(f"standard must be '2012' or '2026', not {standard!r}")
+    return s
+
+
+def standard_for(ts: datetime | date | str) -> str:
+    """AQI standard version in force at ``ts``: ``"2026"`` from 2026-03-01 Beijing time, else ``"2012"``.
+
+    ``ts`` is an aware datetime (a naive one is read as UTC, the storage convention), a Beijing calendar
+    ``date``, or an ISO string. Use the interval **start** of the observation (architecture.md §4).
+
+    >>> standard_for(datetime(2026, 2, 28, 15, 59, tzinfo=UTC)), standard_for(datetime(2026, 2, 28, 16, tzinfo=UTC))
+    ('2012', '2026')
+    >>> standard_for(date(2025, 12, 31)), standard_for("2026-03-01")
+    ('2012', '2026')
+    """
+    if isinstance(ts, str):
+        ts = date.fromisoformat(ts) if len(ts.strip()) == 10 else datetime.fromisoformat(ts)
+    if isinstance(ts, datetime):
+        aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+        return "2026" if aware >= SWITCH_UTC else "2012"
+    return "2026" if ts >= SWITCH_DATE else "2012"
+
+
+def is_2026(ts: npt.ArrayLike | pl.Series) -> np.ndarray:
+    """Vectorised :func:`standard_for`: boolean array, True where HJ 633-2026 applies.
+
+    ``ts``: Polars datetime/date series (a naive datetime column is read as UTC), a NumPy ``datetime64``
+    array (UTC) or a NumPy ``date``-like array.
+
+    >>> is_2026(pl.Series([datetime(2026, 2, 28, 16, tzinfo=UTC), datetime(2026, 2, 28, 15, tzinfo=UTC)])).tolist()
+    [True, False]
+    """
+    if isinstance(ts, pl.Series):
+        if ts.dtype == pl.Date:
+            return (ts >= SWITCH_DATE).fill_null(False).to_numpy()
+        s = ts if getattr(ts.dtype, "time_zone", None) else ts.dt.replace_time_zone("UTC")
+        return (s.dt.convert_time_zone("UTC") >= SWITCH_UTC).fill_null(False).to_numpy()
+    arr = np.asarray(ts)
+    if arr.dtype.kind == "M":
+        if arr.dtype == np.dtype("datetime64[D]"):
+            return arr >= np.datetime64(SWITCH_DATE.isoformat(), "D")
+        return arr >= np.datetime64("2026-02-28T16:00", "m")
+    return np.array([standard_for(t) == "2026" for t in arr.ravel()], dtype=bool).reshape(arr.shape)
+
+
+def _resolve(standard: str | None, ts: object, n: int) -> str | np.ndarray:
+    """A single version string, or a boolean 'is 2026' array of length ``n`` when derived from ``ts``."""
+    if standard is not None:
+        return _check_standard(standard)
+    if ts is None:
+        raise ValueError("give the standard version ('2012' or '2026') or the data's timestamps (ts=...)")
+    if isinstance(ts, datetime | date | str):
+        return standard_for(ts)
+    mask = is_2026(ts)
+    if mask.shape != (n,):
+        raise ValueError(f"ts has shape {mask.shape}, the data has {n} values")
+    if mask.all():
+        return "2026"
+    if not mask.any():
+        return "2012"
+    return mask
+
+
+# --------------------------------------------------------------------------------------------------
+# breakpoints
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """One breakpoint row of HJ 633 (concentrations for IAQI 0, 50, … in :data:`IAQI_LEVELS`)."""
+
+    standard: str
+    code: str
+    averaging: str
+    unit: str
+    concentrations: tuple[Fraction, ...]
+    """Concentration at each breakpoint [µg/m³; CO mg/m³], as many as the row has (5, 6 or 8)."""
+    above_table: str
+    """Rule above the last breakpoint: ``""`` (cap at :data:`IAQI_CAP`), ``fixed_200`` (SO2 1h, 2026),
+    ``fixed_300`` (O3 8h, 2026) or ``not_computed`` (SO2 1h and O3 8h, 2012)."""
+    source: str
+    scaled: np.ndarray = field(repr=False, compare=False)
+    iaqi: np.ndarray = field(repr=False, compare=False)
+
+    @property
+    def top(self) -> Fraction:
+        """Highest tabulated concentration."""
+        return self.concentrations[-1]
+
+    @property
+    def above_value(self) -> int | None:
+        """IAQI above the last breakpoint (None = not computed)."""
+        return {"": IAQI_CAP, "fixed_200": 200, "fixed_300": 300, "not_computed": None}[self.above_table]
+
+
+_AVERAGING = {"1h": "1h", "hour": "1h", "8h": "8h", "24h": "24h", "day": "24h", "daily": "24h"}
+
+
+@cache
+def breakpoints(pollutant: str, averaging: str, standard: str) -> Breakpoints:
+    """Breakpoint row for a pollutant and averaging time (HJ 633-2026 Table 3; HJ 633-2012 Table 1).
+
+    PM10 and PM2.5 have only 24 h rows; asking for ``1h`` returns the 24 h row, because 1 h PM values are read
+    against the 24 h breakpoints (HJ 633-2026 4.2.4; the same choice for 2012 real-time data is [R]).
+
+    >>> bp = breakpoints("PM2.5", "24h", "2026")
+    >>> [int(c) for c in bp.concentrations]
+    [0, 35, 60, 115, 150, 250, 350, 500]
+    >>> breakpoints("SO2", "1h", "2012").above_table
+    'not_computed'
+    """
+    code = pollutant_code(pollutant)
+    avg = _AVERAGING.get(str(averaging).lower())
+    if avg is None:
+        raise ValueError(f"averaging must be '1h', '8h' or '24h', not {averaging!r}")
+    std = _check_standard(standard)
+    if code in ("a34004", "a34002"):
+        avg = "24h"
+    for row in table("hj633_iaqi_breakpoints"):
+        if row["standard"] == std and row["code"] == code and row["averaging"] == avg:
+            conc = tuple(Fraction(row[f"iaqi_{v}"]) for v in IAQI_LEVELS if row[f"iaqi_{v}"] != "")
+            return Breakpoints(
+                standard=std,
+                code=code,
+                averaging=avg,
+                unit=row["unit"],
+                concentrations=conc,
+                above_table=row["above_table"],
+                source=row["source"],
+                scaled=np.array([int(c * SCALE) for c in conc], dtype=np.int64),
+                iaqi=np.array(IAQI_LEVELS[: len(conc)], dtype=np.int64),
+            )
+    raise ValueError(f"HJ 633-{std} has no {avg} breakpoints for {POLLUTANTS[code].name}")
+
+
+# --------------------------------------------------------------------------------------------------
+# IAQI kernel
+# --------------------------------------------------------------------------------------------------
+
+
+def _as_float_array(values: npt.ArrayLike | pl.Series) -> np.ndarray:
+    if isinstance(values, pl.Series):
+        return values.cast(pl.Float64).to_numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def _iaqi_kernel(conc: np.ndarray, bp: Breakpoints) -> np.ndarray:
+    """IAQI as int64 with -1 for 'no IAQI' (missing, negative, or not computed above the table)."""
+    valid = np.isfinite(conc) & (conc >= 0)
+    x = np.minimum(np.where(valid, conc, 0.0), _MAX_INPUT)
+    c = np.rint(x * SCALE).astype(np.int64)
+    bpc = bp.scaled
+    top = bpc[-1]
+    above = c > top
+    c = np.minimum(c, top)
+    j = np.clip(np.searchsorted(bpc, c, side="left"), 1, len(bpc) - 1)
+    lo = bpc[j - 1]
+    den = bpc[j] - lo
+    il = bp.iaqi[j - 1]
+    num = (bp.iaqi[j] - il) * (c - lo)
+    out = il + (num + den - 1) // den  # ceiling of a non-negative rational, exactly
+    above_value = bp.above_value
+    out = np.where(above, -1 if above_value is None else above_value, out)
+    return np.where(valid, out, -1)
+
+
+def _iaqi_int(conc: np.ndarray, code: str, averaging: str, standard: str | np.ndarray) -> np.ndarray:
+    if isinstance(standard, str):
+        return _iaqi_kernel(conc, breakpoints(code, averaging, standard))
+    return np.where(
+        standard,
+        _iaqi_kernel(conc, breakpoints(code, averaging, "2026")),
+        _iaqi_kernel(conc, breakpoints(code, averaging, "2012")),
+    )
+
+
+def _to_float(i: np.ndarray) -> np.ndarray:
+    return np.where(i < 0, np.nan, i.astype(np.float64))
+
+
+def iaqi(
+    conc: npt.ArrayLike | pl.Series,
+    pollutant: str,
+    averaging: str = "24h",
+    standard: str | None = None,
+    *,
+    ts: object = None,
+) -> np.ndarray:
+    """Individual AQI of one pollutant (HJ 633-2026 4.2.6 eq. 1; HJ 633-2012 6.2), exact and vectorised.
+
+    Parameters
+    ----------
+    conc : array_like or polars.Series [µg/m³; CO mg/m³]
+        Concentrations as published; not rounded here (rounding belongs to the statistic that produced them,
+        HJ 633-2026 4.2.2). NaN/null or negative → no IAQI.
+    pollutant : str
+        HJ 212-2017 code or alias (``"PM2.5"``, ``"a34004"`` …).
+    averaging : {"1h", "8h", "24h"}
+        Breakpoint row. PM 1 h values use the 24 h row (HJ 633-2026 4.2.4).
+    standard : {"2012", "2026"}, optional
+        Defaults to the version in force at ``ts`` (:func:`standard_for`).
+    ts : datetime, date or array, optional
+        Interval start of each value; used only when ``standard`` is None.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        Integer-valued IAQI, NaN where none. Above the top breakpoint: :data:`IAQI_CAP` (500); SO2 1 h > 800:
+        200 (2026) or NaN (2012, use the 24 h IAQI); O3 8 h > 800: 300 (2026) or NaN (2012, use O3 1 h).
+
+    >>> iaqi([52, 35, 35.1, 0, -1, 600, np.nan], "PM2.5", "24h", "2026").tolist()
+    [84.0, 50.0, 51.0, 0.0, nan, 500.0, nan]
+    >>> iaqi([52], "PM2.5", "24h", "2012").tolist()   # 71.25 -> ceil
+    [72.0]
+    >>> iaqi([801], "SO2", "1h", "2026").tolist(), iaqi([801], "SO2", "1h", "2012").tolist()
+    ([200.0], [nan])
+    """
+    x = _as_float_array(conc)
+    std = _resolve(standard, ts, x.shape[0] if x.ndim else 1)
+    return _to_float(_iaqi_int(x, pollutant_code(pollutant), averaging, std))
+
+
+# --------------------------------------------------------------------------------------------------
+# inverse
+# --------------------------------------------------------------------------------------------------
+
+
+def concentration_at(value: float | int | Fraction, pollutant: str, averaging: str, standard: str) -> Fraction:
+    """Concentration at which the *unrounded* IAQI equals ``value`` (inverse of HJ 633 eq. 1), exactly.
+
+    ``value`` must lie in the tabulated IAQI range (0 … the IAQI of the last breakpoint).
+
+    >>> concentration_at(84, "PM2.5", "24h", "2026"), float(concentration_at(72, "PM2.5", "24h", "2012"))
+    (Fraction(52, 1), 52.6)
+    """
+    bp = breakpoints(pollutant, averaging, standard)
+    v = Fraction(value)
+    levels = [Fraction(int(i)) for i in bp.iaqi]
+    if v < 0 or v > levels[-1]:
+        raise ValueError(f"IAQI {value} outside the table of {bp.code} {bp.averaging} (0..{levels[-1]})")
+    for k in range(1, len(levels)):
+        if v <= levels[k]:
+            c_lo, c_hi = bp.concentrations[k - 1], bp.concentrations[k]
+            return c_lo + (v - levels[k - 1]) * (c_hi - c_lo) / (levels[k] - levels[k - 1])
+    raise AssertionError("unreachable")
+
+
+def concentration_range(
+    aqi_value: npt.ArrayLike, pollutant: str, averaging: str = "24h", standard: str = "2026"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concentrations whose IAQI is exactly the integer ``aqi_value``: the interval (lo, hi].
+
+    For forecasts and displays (e.g. "AQI 120 with PM2.5 primary" → the PM2.5 range). Because the IAQI is a
+    ceiling, IAQI = n for lo < C ≤ hi with lo = C(n−1), hi = C(n); IAQI 0 is C = 0 only (lo = hi = 0). Where a
+    value is also given to everything above the table (500 cap; SO2 1 h 200 and O3 8 h 300 in 2026) hi is
+    +inf. Values that cannot occur give NaN.
+
+    Returns
+    -------
+    (lo, hi) : tuple of numpy.ndarray of float64 [µg/m³; CO mg/m³]
+        lo exclusive (except for IAQI 0), hi inclusive.
+
+    >>> lo, hi = concentration_range([84, 500, 0], "PM2.5", "24h", "2026")
+    >>> lo.tolist(), hi.tolist()
+    ([51.5, 498.5, 0.0], [52.0, inf, 0.0])
+    """
+    bp = breakpoints(pollutant, averaging, standard)
+    a = np.atleast_1d(np.asarray(aqi_value, dtype=np.float64))
+    top_iaqi = int(bp.iaqi[-1])
+    lo = np.full(a.shape, np.nan)
+    hi = np.full(a.shape, np.nan)
+    # the inverse is piecewise linear, so evaluating it exactly at every integer IAQI once is enough
+    table_c = np.array([float(concentration_at(v, bp.code, bp.averaging, bp.standard)) for v in range(top_iaqi + 1)])
+    ok = np.isfinite(a) & (a == np.round(a)) & (a >= 0)
+    n = np.where(ok, a, 0).astype(np.int64)
+    inside = ok & (n <= top_iaqi)
+    lo[inside] = table_c[np.maximum(n[inside] - 1, 0)]
+    hi[inside] = table_c[n[inside]]
+    lo[inside & (n == 0)] = 0.0
+    above = bp.above_value
+    if above is not None:
+        at = ok & (n == above)
+        hi[at] = np.inf
+        if above > top_iaqi:  # the 500 cap of a row whose table stops below 500 (not in HJ 633; kept general)
+            lo[at] = float(bp.top)
+    return lo, hi
+
+
+# --------------------------------------------------------------------------------------------------
+# categories
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Category:
+    """An AQI level (HJ 633-2026 Table 1; HJ 633-2012 Table 2)."""
+
+    level: int
+    level_zh: str
+    name_zh: str
+    name_en: str
+    key: str
+    hex: str
+    rgb: tuple[int, int, int]
+    cmyk: tuple[int, int, int, int]
+    aqi_min_2012: int
+    aqi_min_2026: int
+    aqi_max: int
+    """Upper end of the level; 500 for level 6 (AQI is capped at 500)."""
+
+
+@cache
+def categories() -> tuple[Category, ...]:
+    """The six AQI levels with Chinese and English names and the official colours.
+
+    English names are the usual MEE translations, not from the standard.
+
+    >>> [(c.name_zh, c.hex) for c in categories()][:2]
+    [('优', '#00E400'), ('良', '#FFFF00')]
+    """
+    return tuple(
+        Category(
+            level=int(r["level"]),
+            level_zh=r["level_zh"],
+            name_zh=r["category_zh"],
+            name_en=r["category_en"],
+            key=r["key"],
+            hex=r["hex"],
+            rgb=(int(r["r"]), int(r["g"]), int(r["b"])),
+            cmyk=(int(r["c"]), int(r["m"]), int(r["y"]), int(r["k"])),
+            aqi_min_2012=int(r["aqi_min_2012"]),
+            aqi_min_2026=int(r["aqi_min_2026"]),
+            aqi_max=int(r["aqi_max"]),
+        )
+        for r in table("aqi_categories")
+    )
+
+
+_LEVEL_EDGES = np.array([50, 100, 150, 200, 300])
+
+
+def category(aqi: npt.ArrayLike | pl.Series) -> np.ndarray:
+    """AQI level 1–6 (0 where the AQI is missing), HJ 633-2026 Table 1 / HJ 633-2012 Table 2.
+
+    Levels: ≤50 优, 51–100 良, 101–150 轻度, 151–200 中度, 201–300 重度, >300 严重. The level bounds are the same in
+    both versions (2026 starts level 1 at AQI 1, 2012 at 0; an AQI of 0 is level 1 in both).
+
+    >>> category([0, 50, 51, 100, 101, 200, 201, 300, 301, 500, np.nan]).tolist()
+    [1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 0]
+    """
+    a = _as_float_array(aqi)
+    lvl = np.searchsorted(_LEVEL_EDGES, np.where(np.isfinite(a), a, 0), side="left") + 1
+    return np.where(np.isfinite(a) & (a >= 0), lvl, 0).astype(np.int8)
+
+
+def category_labels(levels: npt.ArrayLike, field: str = "name_zh") -> np.ndarray:
+    """Map levels (1–6, 0 = missing → None) to a :class:`Category` field, vectorised.
+
+    >>> category_labels([1, 6, 0], "name_en").tolist()
+    ['Excellent', 'Severely polluted', None]
+    >>> category_labels([3], "hex").tolist()
+    ['#FF7E00']
+    """
+    lut = np.array([None] + [getattr(c, field) for c in categories()], dtype=object)
+    lv = np.asarray(levels, dtype=np.int64)
+    return lut[np.where((lv >= 0) & (lv <= 6), lv, 0)]
+
+
+@cache
+def health_advice(level: int, standard: str = "2026") -> dict[str, str]:
+    """Health effects and advice for an AQI level (package default ``aqi_health_advice.csv``).
+
+    The texts are bogda's paraphrase of the HJ 633-2012 information table [R], with the two HJ 633-2026
+    wording changes (青少年儿童, 心血管系统疾病) in the 2026 rows; a bureau may replace the file.
+
+    >>> health_advice(3, "2026")["advice_zh"][:5]
+    '青少年儿童'
+    """
+    std = _check_standard(standard)
+    for r in table("aqi_health_advice"):
+        if r["standard"] == std and int(r["level"]) == int(level):
+            return dict(r)
+    raise ValueError(f"no health advice for level {level!r} (levels are 1..6)")
+
+
+# --------------------------------------------------------------------------------------------------
+# AQI over items
+# --------------------------------------------------------------------------------------------------
+
+_ITEM_ALIASES = {
+    "o3_1h": ("a05024", "1h"),
+    "o3_8h": ("a05024", "8h"),
+    "o3-1h": ("a05024", "1h"),
+    "o3-8h": ("a05024", "8h"),
+    "a05024_1h": ("a05024", "1h"),
+    "a05024_8h": ("a05024", "8h"),
+}
+
+_LABEL = {"a21026": "SO2", "a21004": "NO2", "a21005": "CO", "a34002": "PM10", "a34004": "PM2.5"}
+
+HOURLY_ITEMS = {
+    "2026": ("SO2", "NO2", "CO", "O3_1h", "PM10", "PM2.5"),
+    "2012": ("SO2", "NO2", "CO", "O3_1h", "PM10", "PM2.5"),
+}
+"""Items of the real-time (hourly) AQI: 1 h averages (HJ 633-2026 4.2.4; HJ 633-2012 5.2 [R for PM])."""
+
+DAILY_ITEMS = {
+    "2026": ("SO2", "NO2", "CO", "PM10", "PM2.5", "O3_8h"),
+    "2012": ("SO2", "NO2", "CO", "PM10", "PM2.5", "O3_1h", "O3_8h"),
+}
+"""Items of the daily AQI: 24 h means, O3 daily max 8 h (and O3 daily max 1 h in 2012) (HJ 633-2026 4.2.3;
+HJ 633-2012 5.1)."""
+
+
+def item_key(name: str, default_o3: str = "1h") -> tuple[str, str]:
+    """Label and averaging of an AQI item name: (``"O3_8h"``, ``"8h"``), (``"PM2.5"``, …).
+
+    >>> item_key("o3_8h"), item_key("pm25", "8h"), item_key("O3", "8h")
+    (('O3_8h', '8h'), ('PM2.5', '24h'), ('O3_8h', '8h'))
+    """
+    k = str(name).strip().lower()
+    if k in _ITEM_ALIASES:
+        code, avg = _ITEM_ALIASES[k]
+    else:
+        code = pollutant_code(name)
+        avg = default_o3 if code == "a05024" else "24h"
+    label = f"O3_{avg}" if code == "a05024" else _LABEL[code]
+    return label, avg
+
+
+@dataclass
+class AqiResult:
+    """AQI of many records (NumPy arrays of equal length)."""
+
+    aqi: np.ndarray
+    """AQI (float64, integer-valued; NaN when no item has an IAQI)."""
+    iaqi: dict[str, np.ndarray]
+    """IAQI per item label."""
+    primary: np.ndarray
+    """Primary pollutant labels joined by ``,`` (object array; None when AQI ≤ 50 or missing)."""
+    level: np.ndarray
+    """Level 1–6, 0 = missing."""
+    missing: np.ndarray
+    """Number of required items without an IAQI."""
+    publishable: np.ndarray
+    """True when the AQI may be published (complete, or 2026 5.3.1: AQI > 100 despite missing items)."""
+    exceeding: np.ndarray
+    """Exceeding pollutants (IAQI > 100), HJ 633-2012 only; None otherwise (deleted in 2026)."""
+
+    def to_polars(self) -> pl.DataFrame:
+        """The result as a frame (``iaqi_<item>``, ``aqi``, ``primary_pollutant``, ``level``, …)."""
+        cols: dict[str, pl.Series] = {
+            f"iaqi_{k}": pl.Series(f"iaqi_{k}", v, nan_to_null=True).cast(pl.Int16) for k, v in self.iaqi.items()
+        }
+        cols["aqi"] = pl.Series("aqi", self.aqi, nan_to_null=True).cast(pl.Int16)
+        cols["primary_pollutant"] = pl.Series("primary_pollutant", self.primary, dtype=pl.String)
+        cols["level"] = pl.Series("level", self.level, dtype=pl.Int8)
+        cols["missing"] = pl.Series("missing", self.missing, dtype=pl.Int8)
+        cols["publishable"] = pl.Series("publishable", self.publishable, dtype=pl.Boolean)
+        cols["exceeding_pollutant"] = pl.Series("exceeding_pollutant", self.exceeding, dtype=pl.String)
+        return pl.DataFrame(cols)
+
+
+def _label_lut(labels: Sequence[str]) -> np.ndarray:
+    n = len(labels)
+    return np.array(
+        [None] + [",".join(labels[i] for i in range(n) if m >> i & 1) for m in range(1, 1 << n)], dtype=object
+    )
+
+
+def combine(
+    iaqis: Mapping[str, np.ndarray],
+    standard: str | np.ndarray,
+    *,
+    required: Iterable[str] | None = None,
+) -> AqiResult:
+    """AQI, primary pollutant(s), level and publishability from integer-valued IAQIs (HJ 633-2026 4.3, 5.3).
+
+    AQI = max IAQI over the items present. Primary pollutant: when AQI > 50, every item whose IAQI equals the
+    AQI (ties → all). Missing items (HJ 633-2026 5.3.1): the AQI is computed from the others and is
+    publishable only if AQI > 100. For 2012 a record with missing items is not publishable (default [R]).
+
+    Parameters
+    ----------
+    iaqis : mapping of item label → array
+        IAQI per item (NaN = none).
+    standard : "2012", "2026" or boolean array (True = 2026)
+    required : iterable of str, optional
+        Items of the site's monitoring plan (default: all keys). Items outside it are not counted as missing
+        (HJ 633-2026 5.3.2).
+
+    >>> r = combine({"PM2.5": np.array([84.0, 30, np.nan]), "PM10": np.array([84.0, 20, 120])}, "2026")
+    >>> r.aqi.tolist(), r.primary.tolist(), r.publishable.tolist()
+    ([84.0, 30.0, 120.0], ['PM2.5,PM10', None, 'PM10'], [True, True, True])
+    """
+    labels = list(iaqis)
+    req = set(labels if required is None else required)
+    stack = np.vstack([np.asarray(iaqis[k], dtype=np.float64) for k in labels])
+    have = np.isfinite(stack)
+    filled = np.where(have, stack, -1.0)
+    aqi = filled.max(axis=0)
+    any_have = have.any(axis=0)
+    aqi = np.where(any_have, aqi, np.nan)
+    weights = (1 << np.arange(len(labels), dtype=np.int64))[:, None]
+    lut = _label_lut(labels)
+    top = (filled == aqi[None, :]) & have & (aqi > 50)[None, :]
+    primary = lut[(top * weights).sum(axis=0)]
+    exceed_mask = ((filled > 100) * weights).sum(axis=0)
+    exceeding = lut[exceed_mask]
+    missing = (~have[[i for i, k in enumerate(labels) if k in req]]).sum(axis=0) if req else np.zeros(len(aqi))
+    complete = missing == 0
+    publish_2026 = any_have & (complete | (aqi > 100))
+    publish_2012 = any_have & complete
+    if isinstance(standard, str):
+        publishable = publish_2026 if standard == "2026" else publish_2012
+        if standard == "2026":
+            exceeding = np.full(len(aqi), None, dtype=object)
+    else:
+        publishable = np.where(standard, publish_2026, publish_2012)
+        exceeding = np.where(standard, None, exceeding)
+    return AqiResult(
+        aqi=aqi,
+        iaqi=dict(zip(labels, stack, strict=True)),
+        primary=primary,
+        level=category(aqi),
+        missing=missing.astype(np.int8),
+        publishable=publishable,
+        exceeding=exceeding,
+    )
+
+
+def _columns(data: Mapping[str, npt.ArrayLike] | pl.DataFrame) -> dict[str, object]:
+    if isinstance(data, pl.DataFrame):
+        return {c: data.get_column(c) for c in data.columns}
+    return dict(data)
+
+
+def _find(cols: Mapping[str, object], label: str, default_o3: str) -> object | None:
+    for name, values in cols.items():
+        try:
+            lab, _ = item_key(name, default_o3)
+        except KeyError:
+            continue
+        if lab == label:
+            return values
+    return None
+
+
+def _aqi_generic(
+    data: Mapping[str, npt.ArrayLike] | pl.DataFrame,
+    items_by_std: Mapping[str, Sequence[str]],
+    default_o3: str,
+    standard: str | None,
+    ts: object,
+    ts_col: str,
+    not_monitored: Iterable[str],
+    fallback: Mapping[str, object] | None = None,
+) -> AqiResult | pl.DataFrame:
+    cols = _columns(data)
+    if ts is None and standard is None and isinstance(data, pl.DataFrame) and ts_col in data.columns:
+        ts = data.get_column(ts_col)
+    n = len(next(iter(cols.values()))) if cols else 0
+    std = _resolve(standard, ts, n)
+    wanted = list(dict.fromkeys([*items_by_std["2012"], *items_by_std["2026"]]))
+    skip = {item_key(x, default_o3)[0] for x in not_monitored}
+    iaqis: dict[str, np.ndarray] = {}
+    for label in wanted:
+        in_2012, in_2026 = label in items_by_std["2012"], label in items_by_std["2026"]
+        values = _find(cols, label, default_o3)
+        if values is None:
+            iaqis[label] = np.full(n, np.nan)
+            continue
+        code, avg = ("a05024", label[3:]) if label.startswith("O3_") else (pollutant_code(label), "24h")
+        if default_o3 == "1h" and not label.startswith("O3_"):
+            avg = "1h"
+        x = _as_float_array(values)
+        val = _iaqi_int(x, code, avg, std)
+        if fallback and label in fallback and fallback[label] is not None:
+            # HJ 633-2012 Table 1 note 2: SO2 1 h above 800 → report the SO2 IAQI from its 24 h average
+            alt = _iaqi_int(_as_float_array(fallback[label]), code, "24h", std)
+            val = np.where((val < 0) & np.isfinite(x) & (x > 0), alt, val)
+        out = _to_float(val)
+        if not (in_2012 and in_2026):
+            use = np.asarray(std == "2026") if isinstance(std, str) else std
+            out = np.where(use if in_2026 else ~use, out, np.nan)
+        iaqis[label] = out
+    if isinstance(std, str):
+        iaqis = {k: v for k, v in iaqis.items() if k in items_by_std[std]}
+        required = [k for k in items_by_std[std] if k not in skip]
+        res = combine(iaqis, std, required=required)
+    else:
+        res = _combine_mixed(iaqis, std, items_by_std, skip)
+    if isinstance(data, pl.DataFrame):
+        return pl.concat([data, res.to_polars()], how="horizontal")
+    return res
+
+
+def _combine_mixed(
+    iaqis: dict[str, np.ndarray], mask: np.ndarray, items_by_std: Mapping[str, Sequence[str]], skip: set[str]
+) -> AqiResult:
+    r12 = combine(
+        {k: iaqis[k] for k in items_by_std["2012"]}, "2012", required=[k for k in items_by_std["2012"] if k not in skip]
+    )
+    r26 = combine(
+        {k: iaqis[k] for k in items_by_std["2026"]}, "2026", required=[k for k in items_by_std["2026"] if k not in skip]
+    )
+    return AqiResult(
+        aqi=np.where(mask, r26.aqi, r12.aqi),
+        iaqi=iaqis,
+        primary=np.where(mask, r26.primary, r12.primary),
+        level=np.where(mask, r26.level, r12.level).astype(np.int8),
+        missing=np.where(mask, r26.missing, r12.missing).astype(np.int8),
+        publishable=np.where(mask, r26.publishable, r12.publishable),
+        exceeding=np.where(mask, None, r12.exceeding),
+    )
+
+
+def aqi_hourly(
+    data: Mapping[str, npt.ArrayLike] | pl.DataFrame,
+    standard: str | None = None,
+    *,
+    ts: object = None,
+    ts_col: str = "ts",
+    so2_24h: npt.ArrayLike | pl.Series | None = None,
+    not_monitored: Iterable[str] = (),
+) -> AqiResult | pl.DataFrame:
+    """Real-time (hourly) AQI from 1 h average concentrations (HJ 633-2026 4.2.4; HJ 633-2012 5.2).
+
+    Parameters
+    ----------
+    data : mapping of pollutant → array, or wide polars.DataFrame
+        1 h averages of SO2, NO2, CO, O3, PM10, PM2.5 [µg/m³; CO mg/m³], keyed by HJ 212 code or name
+        (``O3`` means the 1 h value here). PM 1 h values are read against the 24 h breakpoints (2026 4.2.4;
+        the same for 2012 is [R], and reproduces CNEMC's published 2019 AQI).
+    standard : {"2012", "2026"}, optional
+        Default: by timestamp (``ts`` or the frame's ``ts_col``), :func:`standard_for`.
+    so2_24h : array, optional
+        SO2 24 h (moving) average, used under 2012 when SO2 1 h > 800 (HJ 633-2012 Table 1 note 2).
+        Under 2026 SO2 1 h > 800 gives IAQI 200.
+    not_monitored : iterable of str
+        Items not in the site's monitoring plan (not counted as missing, HJ 633-2026 5.3.2).
+
+    Returns
+    -------
+    AqiResult, or the frame with ``iaqi_<item>``, ``aqi``, ``primary_pollutant``, ``level``, ``missing``,
+    ``publishable``, ``exceeding_pollutant`` appended.
+
+    >>> r = aqi_hourly({"PM2.5": [209], "PM10": [290], "SO2": [7], "NO2": [97], "CO": [3.8], "O3": [5]}, "2012")
+    >>> int(r.aqi[0]), r.primary[0], int(r.level[0])
+    (259, 'PM2.5', 5)
+    """
+    fb = {"SO2": so2_24h} if so2_24h is not None else None
+    return _aqi_generic(data, HOURLY_ITEMS, "1h", standard, ts, ts_col, not_monitored, fb)
+
+
+def aqi_daily(
+    data: Mapping[str, npt.ArrayLike] | pl.DataFrame,
+    standard: str | None = None,
+    *,
+    ts: object = None,
+    ts_col: str = "ts",
+    not_monitored: Iterable[str] = (),
+) -> AqiResult | pl.DataFrame:
+    """Daily AQI (HJ 633-2026 4.2.3 and 4.3; HJ 633-2012 5.1).
+
+    Parameters
+    ----------
+    data : mapping of item → array, or wide polars.DataFrame
+        24 h means of SO2, NO2, CO, PM10, PM2.5 and the O3 daily maximum 8 h mean (key ``O3_8h``, or ``O3``);
+        for 2012 also the O3 daily maximum 1 h value (``O3_1h``). Concentrations as the statistic published them
+        (rounded per GB/T 8170 by :func:`bogda.standards.evaluation.daily_means`) [µg/m³; CO mg/m³].
+    standard : {"2012", "2026"}, optional
+        Default: by the day (``ts`` / ``ts_col``: the day's interval start, or a Beijing ``date``).
+
+    >>> d = {"SO2": [10], "NO2": [30], "CO": [0.8], "PM10": [130], "PM2.5": [52], "O3_8h": [90], "O3_1h": [120]}
+    >>> r26, r12 = aqi_daily(d, "2026"), aqi_daily(d, "2012")
+    >>> (int(r26.aqi[0]), r26.primary[0]), (int(r12.aqi[0]), r12.primary[0])
+    ((104, 'PM10'), (90, 'PM10'))
+    """
+    return _aqi_generic(data, DAILY_ITEMS, "8h", standard, ts, ts_col, not_monitored)
+
+
+def primary_pollutants(iaqis: Mapping[str, npt.ArrayLike]) -> np.ndarray:
+    """Primary pollutant labels from IAQIs: items with the maximum IAQI when it exceeds 50 (HJ 633-2026 4.3).
+
+    >>> primary_pollutants({"PM10": [120, 40], "O3_8h": [120, 45]}).tolist()
+    ['PM10,O3_8h', None]
+    """
+    return combine({k: np.asarray(v, dtype=np.float64) for k, v in iaqis.items()}, "2026").primary
