@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from datetime import UTC, date, datetime
 from fractions import Fraction
@@ -33,7 +34,7 @@ def oracle(conc: str, code: str, averaging: str, standard: str) -> int | None:
         return None
     if c > bps[-1][0]:
         return {"": 500, "fixed_200": 200, "fixed_300": 300, "not_computed": None}[row["above_table"]]
-    for (c_lo, i_lo), (c_hi, i_hi) in zip(bps, bps[1:], strict=False):
+    for (c_lo, i_lo), (c_hi, i_hi) in itertools.pairwise(bps):
         if c <= c_hi:
             return math.ceil(i_lo + Fraction(i_hi - i_lo) * (c - c_lo) / (c_hi - c_lo))
     raise AssertionError
