@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from sqlalchemy import func, select, text
 
-from bogda.store import Store, series
+from bogda.store import Store, blocks, series
 from bogda.store.schema import observation_revision, site
 
 T0 = datetime(2026, 1, 31, 22, tzinfo=UTC)  # batch crosses a month edge: two PostgreSQL partitions
@@ -162,7 +162,8 @@ def test_sqlite_block_cache_is_invalidated_by_corrections(sqlite_store: Store) -
     first = series.read(st, sites=[sid], now=now)
     with st.engine.connect() as conn:
         cached = conn.execute(select(func.count()).select_from(observation_block)).scalar()
-    assert cached == 2  # the frame spans two 30-day blocks
+    span = blocks.BLOCK_SECONDS["hour"]
+    assert cached == len({int((T0 + timedelta(hours=i)).timestamp()) // span for i in range(3)})
     assert series.read(st, sites=[sid], now=now).equals(first)  # served from the cache, same frame
     series.write_long(st, _frame(sid, [1.0, 7.0, None], flag="N"), resolution="hour", reason="audit fix")
     assert series.read(st, sites=[sid], now=now)["value"].to_list() == [1.0, 7.0, None]
