@@ -43,11 +43,11 @@ class Subject:
         return max(1, 86400 // self.step_s)
 
     def hit(self, rule_id: str, params: Params, i0: int, i1: int, **kw: object) -> Hit:
+        kw.setdefault("subject_kind", self.kind)
         return make_hit(
             rule_id,
             params,
             subject_id=self.subject_id,
-            subject_kind=self.kind,
             enterprise_id=self.enterprise_id,
             i0=i0,
             i1=i1,
