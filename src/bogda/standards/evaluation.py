@@ -1,0 +1,700 @@
+"""Evaluation statistics: data-validity rules, daily values, O3 8 h, period statistics, day counts.
+
+Rules from GB 3095-2012/2026 Table 4 (data validity) [V] and HJ 663-2013 (evaluation) [R, recalled — the named
+defaults below make each recalled rule visible and replaceable]. HJ 663-2026 (in force 2026-03-01) was not
+obtained; its rules are assumed equal to HJ 663-2013 until read.
+
+Time convention (architecture.md §4): observations carry the UTC **start** of their hour. The natural day is the
+Beijing calendar day: the hours starting 00:00 … 23:00 Beijing time (= hours ending 01:00 … 24:00, HJ 663).
+
+Two layers:
+
+* array kernels on a dense hourly cube ``x[site, hour]`` whose hour 0 starts at 00:00 Beijing time of the first
+  day (:class:`HourlyCube`, :func:`hourly_cube`): :func:`daily_mean_array`, :func:`moving_8h_array`,
+  :func:`daily_max_8h_array`, :func:`daily_max_1h_array`;
+* Polars wrappers over long frames (``site, ts, parameter, value``): :func:`daily_means`, :func:`o3_8h`,
+  :func:`daily_concentrations`, :func:`period_statistics`, :func:`annual_evaluation`, :func:`aggregate_sites`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from bogda.standards.aqi import category
+from bogda.standards.limits import limit
+from bogda.standards.pollutants import POLLUTANTS, pollutant_code
+from bogda.standards.rounding import round_half_even, round_half_even_expr
+from bogda.timeutil import BEIJING_NAME, beijing_date, day_start_utc
+
+# --- named validity rules ------------------------------------------------------------------------------
+
+MIN_HOURS_DAILY = 20
+"""24 h mean: ≥ 20 hourly values in the natural day (GB 3095-2012/2026 Table 4) [V]."""
+
+MIN_HOURS_8H = 6
+"""O3 8 h mean: ≥ 6 hourly values in the 8 hours (GB 3095 Table 4) [V]."""
+
+MIN_WINDOWS_MDA8 = 14
+"""O3 daily max 8 h: ≥ 14 valid 8 h values among the day's 17 windows, unless the maximum already exceeds the
+limit (HJ 663-2013) [R]."""
+
+MDA8_FIRST_WINDOW, MDA8_LAST_WINDOW = 0, 16
+"""The day's 8 h windows start 00:00 … 16:00 Beijing (hours 1–8 … 17–24; none reaches into the next day) [R]."""
+
+MIN_HOURS_MAX_1H = 20
+"""O3 daily max 1 h value (2012 daily AQI item): valid with ≥ 20 hourly values — bogda default [R]."""
+
+MIN_DAYS_YEAR = 324
+"""Annual mean: ≥ 324 daily values per year (GB 3095 Table 4) [V]."""
+
+MIN_DAYS_MONTH, MIN_DAYS_FEBRUARY = 27, 25
+"""Monthly: ≥ 27 daily values per month, February ≥ 25 (GB 3095 Table 4) [V]; the same day counts are applied
+to the percentile statistics of CO and O3 (HJ 663-2013) [R]."""
+
+PERCENTILES: dict[str, float] = {"a21026": 98, "a21004": 98, "a34002": 95, "a34004": 95, "a21005": 95, "O3_8h": 90}
+"""Percentile evaluated per item (HJ 663-2013): SO2/NO2 24 h 98th, PM10/PM2.5 24 h 95th, CO 24 h 95th, O3 daily
+max 8 h 90th [R]."""
+
+MEAN_ITEMS = ("a21026", "a21004", "a34002", "a34004")
+"""Items with a period (annual) mean (HJ 663-2013) [R]."""
+
+DAILY_COLUMNS = ("a21026", "a21004", "a21005", "a34002", "a34004", "O3_8h", "O3_1h")
+"""Columns of the wide daily frame: 24 h means of the five items, O3 daily max 8 h and daily max 1 h."""
+
+
+def _decimals(code: str) -> int:
+    return POLLUTANTS[code].decimals if code in POLLUTANTS else 0
+
+
+# --- percentile ----------------------------------------------------------------------------------------
+
+
+def percentile(values: npt.ArrayLike, p: float, axis: int = -1) -> np.ndarray:
+    """Percentile of HJ 663 (NaN ignored): k = 1 + (n−1)·p/100, m = X_s + (X_{s+1} − X_s)(k − s) [R].
+
+    That is NumPy's ``linear`` method.
+
+    >>> round(float(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)), 6)  # k = 9.55: 9 + (10 - 9)·0.55
+    9.55
+    """
+    return np.nanpercentile(np.asarray(values, dtype=np.float64), p, axis=axis, method="linear")
+
+
+# --- dense hourly cube ---------------------------------------------------------------------------------
+
+
+@dataclass
+class HourlyCube:
+    """Dense hourly data: ``values[parameter][site, hour]`` (NaN = missing), hour 0 = 00:00 Beijing of day 0."""
+
+    sites: np.ndarray
+    first_day: date
+    values: dict[str, np.ndarray]
+
+    @property
+    def n_days(self) -> int:
+        """Number of whole Beijing days covered."""
+        return next(iter(self.values.values())).shape[1] // 24
+
+    @property
+    def days(self) -> list[date]:
+        """Beijing dates of the day axis."""
+        return [self.first_day + timedelta(days=i) for i in range(self.n_days)]
+
+
+def hourly_cube(
+    frame: pl.DataFrame,
+    *,
+    site: str = "site",
+    ts: str = "ts",
+    parameter: str = "parameter",
+    value: str = "value",
+) -> HourlyCube:
+    """Scatter a long hourly frame into a :class:`HourlyCube` (whole Beijing days, NaN where absent).
+
+    ``ts`` is the UTC (aware, or naive = UTC) start of each hour. Parameters are normalised to HJ 212 codes.
+    Duplicate (site, ts, parameter) rows raise ``ValueError`` naming the first one: a daily mean must never
+    silently pick one of two values.
+
+    >>> from datetime import datetime, UTC
+    >>> f = pl.DataFrame({"site": ["A"], "ts": [datetime(2026, 3, 1, 16, tzinfo=UTC)], "parameter": ["PM2.5"],
+    ...                   "value": [10.0]})
+    >>> c = hourly_cube(f)
+    >>> c.first_day, c.values["a34004"].shape, int(np.nanargmax(c.values["a34004"]))
+    (datetime.date(2026, 3, 2), (1, 24), 0)
+    """
+    tcol = pl.col(ts)
+    if frame.schema[ts].time_zone is None:  # type: ignore[union-attr]
+        tcol = tcol.dt.replace_time_zone("UTC")
+    f = frame.select(
+        pl.col(site).cast(pl.String).alias("site"),
+        tcol.dt.convert_time_zone("UTC").alias("ts"),
+        pl.col(parameter).cast(pl.String).alias("parameter"),
+        pl.col(value).cast(pl.Float64).alias("value"),
+    )
+    params = {p: _param_key(p) for p in f["parameter"].unique().to_list() if p is not None}
+    f = f.with_columns(pl.col("parameter").replace_strict(params, default=None))
+    dup = f.filter(pl.struct("site", "ts", "parameter").is_duplicated())
+    if dup.height:
+        r = dup.row(0, named=True)
+        raise ValueError(f"{dup.height} duplicate hourly rows, e.g. site {r['site']} ts {r['ts']} {r['parameter']}")
+    first = f.select(pl.col("ts").dt.convert_time_zone(BEIJING_NAME).dt.date().min()).item()
+    last = f.select(pl.col("ts").dt.convert_time_zone(BEIJING_NAME).dt.date().max()).item()
+    n_hours = ((last - first).days + 1) * 24
+    t0 = day_start_utc(first)
+    sites = np.array(sorted(f["site"].unique().to_list()), dtype=object)
+    f = f.with_columns(
+        pl.col("site").replace_strict({s: i for i, s in enumerate(sites)}, return_dtype=pl.Int64).alias("i"),
+        ((pl.col("ts") - pl.lit(t0)).dt.total_seconds() // 3600).cast(pl.Int64).alias("h"),
+    )
+    values: dict[str, np.ndarray] = {}
+    for key in sorted({v for v in params.values() if v is not None}):
+        part = f.filter(pl.col("parameter") == key)
+        arr = np.full((len(sites), n_hours), np.nan)
+        arr[part["i"].to_numpy(), part["h"].to_numpy()] = part["value"].to_numpy()
+        values[key] = arr
+    return HourlyCube(sites=sites, first_day=first, values=values)
+
+
+def _param_key(name: str) -> str | None:
+    try:
+        return pollutant_code(name)
+    except KeyError:
+        return name
+
+
+# --- array kernels -------------------------------------------------------------------------------------
+
+
+def daily_mean_array(x: np.ndarray, min_hours: int = MIN_HOURS_DAILY) -> tuple[np.ndarray, np.ndarray]:
+    """Natural-day means of a dense hourly array ``x[site, hour]`` (GB 3095 Table 4: ≥ 20 hours).
+
+    Returns ``(mean[site, day], n_hours[site, day])``; the mean is NaN where fewer than ``min_hours`` hours are
+    valid. Not rounded (see :func:`round_half_even`).
+
+    >>> x = np.r_[np.full(20, 10.0), np.full(4, np.nan), np.full(19, 5.0), np.full(5, np.nan)][None, :]
+    >>> m, n = daily_mean_array(x)
+    >>> m.tolist(), n.tolist()
+    ([[10.0, nan]], [[20, 19]])
+    """
+    s, h = x.shape
+    days = x.reshape(s, h // 24, 24)
+    ok = np.isfinite(days)
+    n = ok.sum(axis=2)
+    total = np.where(ok, days, 0.0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n >= min_hours, total / np.maximum(n, 1), np.nan)
+    return mean, n
+
+
+def moving_8h_array(x: np.ndarray, min_hours: int = MIN_HOURS_8H) -> tuple[np.ndarray, np.ndarray]:
+    """8 h moving mean at each hour t over hours t−7 … t (interval starts), valid with ≥ 6 values (GB 3095).
+
+    Returns ``(mean[site, hour], n[site, hour])``; the first 7 hours only see the hours available in the array.
+
+    >>> m, n = moving_8h_array(np.arange(10, dtype=float)[None, :])
+    >>> float(m[0, 7]), float(m[0, 9]), bool(np.isnan(m[0, 4])), int(n[0, 4])
+    (3.5, 5.5, True, 5)
+    """
+    ok = np.isfinite(x)
+    csum = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(np.where(ok, x, 0.0), axis=1)], axis=1)
+    ccnt = np.concatenate([np.zeros((x.shape[0], 1), dtype=np.int64), np.cumsum(ok, axis=1)], axis=1)
+    lo = np.maximum(np.arange(x.shape[1]) - 7, 0)
+    hi = np.arange(x.shape[1]) + 1
+    total = csum[:, hi] - csum[:, lo]
+    n = ccnt[:, hi] - ccnt[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n >= min_hours, total / np.maximum(n, 1), np.nan)
+    return mean, n
+
+
+def daily_max_8h_array(
+    x: np.ndarray,
+    *,
+    min_hours: int = MIN_HOURS_8H,
+    min_windows: int = MIN_WINDOWS_MDA8,
+    exceed_limit: float | None = 160.0,
+    decimals: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """O3 daily maximum 8 h mean (GB 3095 "一个自然日内8小时滑动平均的最大值"; HJ 663 window rules [R]).
+
+    The day's 17 windows start 00:00 … 16:00 Beijing (:data:`MDA8_FIRST_WINDOW` … :data:`MDA8_LAST_WINDOW`). Each
+    8 h mean needs ≥ ``min_hours`` values; the day is valid with ≥ ``min_windows`` valid windows, or with fewer
+    when the maximum exceeds ``exceed_limit`` (Class-2 8 h limit 160 µg/m³ by default; None disables it).
+    The 8 h means are rounded by GB/T 8170 to ``decimals`` before the maximum (rounding is monotone, so this is
+    the rounded maximum).
+
+    Returns ``(mda8[site, day], n_windows[site, day])``.
+
+    >>> day = np.full(24, 100.0); day[10:18] = 200.0
+    >>> m, n = daily_max_8h_array(day[None, :])
+    >>> m.tolist(), n.tolist()
+    ([[200.0]], [[17]])
+    """
+    s, h = x.shape
+    d = h // 24
+    days = x.reshape(s, d, 24)
+    ok = np.isfinite(days)
+    csum = np.concatenate([np.zeros((s, d, 1)), np.cumsum(np.where(ok, days, 0.0), axis=2)], axis=2)
+    ccnt = np.concatenate([np.zeros((s, d, 1), dtype=np.int64), np.cumsum(ok, axis=2)], axis=2)
+    starts = np.arange(MDA8_FIRST_WINDOW, MDA8_LAST_WINDOW + 1)
+    total = csum[:, :, starts + 8] - csum[:, :, starts]
+    n = ccnt[:, :, starts + 8] - ccnt[:, :, starts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(n >= min_hours, total / np.maximum(n, 1), np.nan)
+    means = round_half_even(means, decimals)
+    n_windows = np.isfinite(means).sum(axis=2)
+    mx = np.max(np.where(np.isfinite(means), means, -np.inf), axis=2)
+    valid = (n_windows >= min_windows) | ((n_windows > 0) & (exceed_limit is not None) & (mx > (exceed_limit or 0)))
+    return np.where(valid, mx, np.nan), n_windows
+
+
+def daily_max_1h_array(x: np.ndarray, min_hours: int = MIN_HOURS_MAX_1H) -> np.ndarray:
+    """Daily maximum of hourly values, valid with ≥ ``min_hours`` hours (:data:`MIN_HOURS_MAX_1H` [R]).
+
+    >>> daily_max_1h_array(np.r_[np.arange(24.0), np.full(24, np.nan)][None, :]).tolist()
+    [[23.0, nan]]
+    """
+    s, h = x.shape
+    days = x.reshape(s, h // 24, 24)
+    n = np.isfinite(days).sum(axis=2)
+    mx = np.max(np.where(np.isfinite(days), days, -np.inf), axis=2)
+    return np.where(n >= min_hours, mx, np.nan)
+
+
+def daily_arrays(cube: HourlyCube, *, rounded: bool = True, o3_limit: float | None = 160.0) -> dict[str, np.ndarray]:
+    """The daily AQI inputs of every site and day from a cube: 24 h means, ``O3_8h`` and ``O3_1h`` [site, day].
+
+    Daily values are rounded by GB/T 8170 (integers, CO one decimal; HJ 633-2026 4.2.2) when ``rounded``.
+
+    >>> x = np.full((1, 24), 52.4)
+    >>> daily_arrays(HourlyCube(np.array(["A"]), date(2026, 3, 1), {"a34004": x}))["a34004"].tolist()
+    [[52.0]]
+    """
+    out: dict[str, np.ndarray] = {}
+    for code in ("a21026", "a21004", "a21005", "a34002", "a34004"):
+        if code in cube.values:
+            m, _ = daily_mean_array(cube.values[code])
+            out[code] = round_half_even(m, _decimals(code)) if rounded else m
+    if "a05024" in cube.values:
+        o3 = cube.values["a05024"]
+        out["O3_8h"], _ = daily_max_8h_array(o3, exceed_limit=o3_limit, decimals=0 if rounded else 15)
+        out["O3_1h"] = daily_max_1h_array(o3)
+    return out
+
+
+# --- frame wrappers ------------------------------------------------------------------------------------
+
+
+def _long_daily(cube: HourlyCube, arrays: Mapping[str, np.ndarray], counts: Mapping[str, np.ndarray]) -> pl.DataFrame:
+    parts = []
+    n_sites, n_days = len(cube.sites), cube.n_days
+    site_col = np.repeat(cube.sites, n_days)
+    day_col = np.tile(np.array(cube.days, dtype="datetime64[D]"), n_sites)
+    for key, arr in arrays.items():
+        parts.append(
+            pl.DataFrame(
+                {
+                    "site": site_col.astype(str),
+                    "date": day_col,
+                    "parameter": np.full(n_sites * n_days, key),
+                    "value": pl.Series(arr.ravel(), nan_to_null=True),
+                    "n": counts[key].ravel().astype(np.int32),
+                }
+            )
+        )
+    out = pl.concat(parts) if parts else pl.DataFrame()
+    return out.with_columns(pl.col("value").is_not_null().alias("valid"))
+
+
+def daily_means(
+    hourly: pl.DataFrame,
+    *,
+    min_hours: int = MIN_HOURS_DAILY,
+    rounded: bool = True,
+    site: str = "site",
+    ts: str = "ts",
+    parameter: str = "parameter",
+    value: str = "value",
+) -> pl.DataFrame:
+    """Natural-day (Beijing) means per site and parameter from a long hourly frame (GB 3095 Table 4).
+
+    Returns a long frame ``site, date, parameter, value, n, valid``: ``n`` is the number of valid hours,
+    ``value`` is null when ``n < min_hours``; values are rounded by GB/T 8170 when ``rounded``
+    (HJ 633-2026 4.2.2: integers, CO one decimal). Every site-day of the covered range appears.
+
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2026, 3, 1, 16, tzinfo=UTC)  # 00:00 Beijing, 2026-03-02
+    >>> f = pl.DataFrame({"site": "A", "ts": [t0 + timedelta(hours=i) for i in range(24)],
+    ...                   "parameter": "a21005", "value": [0.85] * 12 + [0.95] * 12})
+    >>> daily_means(f).select("date", "value", "n").row(0)
+    (datetime.date(2026, 3, 2), 0.9, 24)
+    """
+    cube = hourly_cube(hourly, site=site, ts=ts, parameter=parameter, value=value)
+    arrays, counts = {}, {}
+    for key, x in cube.values.items():
+        m, n = daily_mean_array(x, min_hours)
+        arrays[key] = round_half_even(m, _decimals(key)) if rounded else m
+        counts[key] = n
+    return _long_daily(cube, arrays, counts)
+
+
+def o3_8h(
+    hourly: pl.DataFrame,
+    *,
+    site: str = "site",
+    ts: str = "ts",
+    parameter: str = "parameter",
+    value: str = "value",
+    min_hours: int = MIN_HOURS_8H,
+) -> pl.DataFrame:
+    """O3 8 h moving means (real-time item) from a long hourly frame: ``site, ts, value, n``.
+
+    ``ts`` is the start of the last hour of the window (hours t−7 … t); null when fewer than 6 values.
+
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2026, 3, 1, 16, tzinfo=UTC)
+    >>> f = pl.DataFrame({"site": "A", "ts": [t0 + timedelta(hours=i) for i in range(8)], "parameter": "O3",
+    ...                   "value": [float(v) for v in range(8)]})
+    >>> o3_8h(f).filter(pl.col("value").is_not_null())["value"].to_list()
+    [2.5, 3.0, 3.5, 4.0, 4.5]
+    """
+    cube = hourly_cube(hourly, site=site, ts=ts, parameter=parameter, value=value)
+    if "a05024" not in cube.values:
+        return pl.DataFrame(
+            schema={"site": pl.String, "ts": pl.Datetime("us", "UTC"), "value": pl.Float64, "n": pl.Int32}
+        )
+    m, n = moving_8h_array(cube.values["a05024"], min_hours)
+    t0 = day_start_utc(cube.first_day)
+    hours = m.shape[1]
+    times = pl.datetime_range(t0, t0 + timedelta(hours=hours - 1), "1h", eager=True, time_zone="UTC")
+    return pl.DataFrame(
+        {
+            "site": np.repeat(cube.sites, hours).astype(str),
+            "ts": pl.concat([times] * len(cube.sites)),
+            "value": pl.Series(m.ravel(), nan_to_null=True),
+            "n": n.ravel().astype(np.int32),
+        }
+    ).filter(pl.col("n") > 0)
+
+
+def daily_concentrations(
+    hourly: pl.DataFrame,
+    *,
+    rounded: bool = True,
+    o3_limit: float | None = 160.0,
+    site: str = "site",
+    ts: str = "ts",
+    parameter: str = "parameter",
+    value: str = "value",
+) -> pl.DataFrame:
+    """Wide daily frame ready for :func:`bogda.standards.aqi.aqi_daily`: ``site, date, ts`` (the day's UTC start)
+    and the columns of :data:`DAILY_COLUMNS` that the data allow (HJ 633-2026 4.2.3; HJ 663).
+
+    >>> from datetime import datetime, timedelta, UTC
+    >>> t0 = datetime(2026, 3, 1, 16, tzinfo=UTC)
+    >>> f = pl.DataFrame({"site": "A", "ts": [t0 + timedelta(hours=i) for i in range(24)],
+    ...                   "parameter": "PM2.5", "value": 52.0})
+    >>> daily_concentrations(f).select("date", "a34004").row(0)
+    (datetime.date(2026, 3, 2), 52.0)
+    """
+    cube = hourly_cube(hourly, site=site, ts=ts, parameter=parameter, value=value)
+    arrays = daily_arrays(cube, rounded=rounded, o3_limit=o3_limit)
+    n_sites, n_days = len(cube.sites), cube.n_days
+    cols: dict[str, object] = {
+        "site": np.repeat(cube.sites, n_days).astype(str),
+        "date": np.tile(np.array(cube.days, dtype="datetime64[D]"), n_sites),
+    }
+    for k, arr in arrays.items():
+        cols[k] = pl.Series(k, arr.ravel(), nan_to_null=True)
+    out = pl.DataFrame(cols)
+    return out.with_columns(
+        pl.col("date")
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone(BEIJING_NAME)
+        .dt.convert_time_zone("UTC")
+        .alias("ts")
+    )
+
+
+def aggregate_sites(
+    frame: pl.DataFrame,
+    area_of: Mapping[str, str] | pl.DataFrame,
+    *,
+    site: str = "site",
+    keys: Sequence[str] = ("ts", "parameter"),
+    value: str = "value",
+    area: str = "area",
+) -> pl.DataFrame:
+    """Station → county → prefecture: arithmetic mean of the area's stations per time step and parameter [R].
+
+    Averages concentrations, never AQIs (standards.md §3, §8); compute the area AQI from the result. Stations
+    without a value at a time step are left out of that step's mean; ``n_sites`` counts the ones used.
+    ``area_of`` maps site → area (or is a frame with columns ``site`` and ``area``); apply twice for
+    county → prefecture, or map every station to the prefecture directly (the official city value is the mean of
+    all its evaluation stations).
+
+    >>> f = pl.DataFrame({"site": ["A", "B", "C"], "ts": [1, 1, 1], "parameter": "PM2.5", "value": [10.0, 20.0, None]})
+    >>> aggregate_sites(f, {"A": "X", "B": "X", "C": "X"}).select("area", "value", "n_sites").row(0)
+    ('X', 15.0, 2)
+    """
+    mapping = (
+        area_of
+        if isinstance(area_of, pl.DataFrame)
+        else pl.DataFrame({site: list(area_of), area: list(area_of.values())})
+    )
+    joined = frame.join(mapping.select(pl.col(site).cast(frame.schema[site]), pl.col(area)), on=site, how="inner")
+    return (
+        joined.group_by([area, *keys])
+        .agg(pl.col(value).mean().alias(value), pl.col(value).count().alias("n_sites"))
+        .sort([area, *keys])
+    )
+
+
+# --- period statistics and evaluation ------------------------------------------------------------------
+
+
+def _period_expr(period: str) -> pl.Expr:
+    if period == "year":
+        return pl.col("date").dt.year().cast(pl.String)
+    if period == "month":
+        return pl.col("date").dt.strftime("%Y-%m")
+    if period == "all":
+        return pl.lit("all")
+    raise ValueError(f"period must be 'year', 'month' or 'all', not {period!r}")
+
+
+def _required_days_expr() -> pl.Expr:
+    return pl.when(pl.col("date").dt.month() == 2).then(MIN_DAYS_FEBRUARY).otherwise(MIN_DAYS_MONTH)
+
+
+def period_statistics(
+    daily: pl.DataFrame,
+    *,
+    period: str = "year",
+    dust_deducted: bool = False,
+    dust: str = "dust_affected",
+    site: str = "site",
+) -> pl.DataFrame:
+    """Period statistics per site and item from a wide daily frame (HJ 663-2013 [R]; validity GB 3095 Table 4).
+
+    For each item of :data:`DAILY_COLUMNS` present (O3_1h excluded): ``n_days``, ``mean`` (SO2, NO2, PM10, PM2.5),
+    ``percentile`` (:data:`PERCENTILES`) and ``valid``: a year needs ≥ 324 days and ≥ 27 in every month
+    (February ≥ 25); a month ≥ 27 (25). Statistics are rounded by GB/T 8170 (CO one decimal).
+
+    ``dust_deducted``: drop PM10/PM2.5 values of days whose ``dust`` column is true (环办监测〔2016〕120号: sand/dust
+    days are deducted for assessment and ranking). The day-level rule is [R] and pluggable via that column.
+
+    >>> import datetime as dt
+    >>> days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    >>> d = pl.DataFrame({"site": "A", "date": days, "a34004": [float(i % 50) for i in range(365)]})
+    >>> period_statistics(d).select("parameter", "n_days", "mean", "percentile", "valid").row(0)
+    ('a34004', 365, 24.0, 47.0, True)
+    """
+    items = [c for c in DAILY_COLUMNS if c in daily.columns and c != "O3_1h"]
+    base = daily
+    if dust_deducted and dust in daily.columns:
+        base = daily.with_columns(
+            [pl.when(pl.col(dust)).then(None).otherwise(pl.col(c)).alias(c) for c in items if c in ("a34002", "a34004")]
+        )
+    long = (
+        base.select(site, "date", *items)
+        .unpivot(index=[site, "date"], variable_name="parameter", value_name="value")
+        .drop_nulls("value")
+        .with_columns(_period_expr(period).alias("period"))
+    )
+    month_counts = long.group_by(site, "period", "parameter", pl.col("date").dt.strftime("%Y-%m").alias("m")).agg(
+        pl.len().alias("n"), (pl.col("date").dt.month() == 2).first().alias("feb")
+    )
+    month_ok = month_counts.group_by(site, "period", "parameter").agg(
+        (pl.col("n") >= pl.when(pl.col("feb")).then(MIN_DAYS_FEBRUARY).otherwise(MIN_DAYS_MONTH)).all().alias("m_ok"),
+        pl.len().alias("n_months"),
+    )
+    stats = []
+    for item in items:
+        part = long.filter(pl.col("parameter") == item)
+        p = PERCENTILES.get(item)
+        aggs = [pl.len().alias("n_days")]
+        aggs.append(
+            pl.col("value").mean().alias("mean") if item in MEAN_ITEMS else pl.lit(None, pl.Float64).alias("mean")
+        )
+        aggs.append(
+            pl.col("value").quantile(p / 100, "linear").alias("percentile")
+            if p
+            else pl.lit(None, pl.Float64).alias("percentile")
+        )
+        aggs.append(pl.lit(p, pl.Float64).alias("p"))
+        stats.append(part.group_by(site, "period", "parameter").agg(aggs))
+    if not stats:
+        return pl.DataFrame()
+    out = pl.concat(stats).join(month_ok, on=[site, "period", "parameter"], how="left")
+    if period == "year":
+        valid = (pl.col("n_days") >= MIN_DAYS_YEAR) & pl.col("m_ok") & (pl.col("n_months") == 12)
+    elif period == "month":
+        valid = pl.col("m_ok")
+    else:
+        valid = pl.lit(True)
+    dec = pl.col("parameter").replace_strict({"a21005": 1}, default=0, return_dtype=pl.Int64)
+    return (
+        out.with_columns(valid.alias("valid"))
+        .with_columns(
+            pl.when(dec == 1)
+            .then(round_half_even_expr(pl.col(c), 1))
+            .otherwise(round_half_even_expr(pl.col(c), 0))
+            .alias(c)
+            for c in ("mean", "percentile")
+        )
+        .drop("m_ok", "n_months")
+        .sort(site, "period", "parameter")
+    )
+
+
+_LIMIT_OF = {
+    ("a21026", "mean"): ("annual",),
+    ("a21004", "mean"): ("annual",),
+    ("a34002", "mean"): ("annual",),
+    ("a34004", "mean"): ("annual",),
+    ("a21026", "percentile"): ("24h",),
+    ("a21004", "percentile"): ("24h",),
+    ("a34002", "percentile"): ("24h",),
+    ("a34004", "percentile"): ("24h",),
+    ("a21005", "percentile"): ("24h",),
+    ("O3_8h", "percentile"): ("8h",),
+}
+
+
+def compliance(stats: pl.DataFrame, *, stage: str = "2026", area_class: int = 2) -> pl.DataFrame:
+    """Compare period statistics with GB 3095 limits: one row per (site, period, parameter, statistic).
+
+    Columns added: ``limit``, ``compliant`` (rounded statistic ≤ limit), ``exceedance_multiple`` ((C − S)/S,
+    0 when compliant). Annual means → annual limits; percentiles → 24 h limits (O3: 8 h limit) (HJ 663 [R]).
+
+    >>> s = pl.DataFrame({"site": "A", "period": "2025", "parameter": "a34004", "n_days": 365, "mean": 36.0,
+    ...                   "percentile": 70.0, "p": 95.0, "valid": True})
+    >>> compliance(s, stage="2012").select("statistic", "limit", "compliant").rows()
+    [('mean', 35.0, False), ('percentile', 75.0, True)]
+    """
+    long = stats.unpivot(
+        index=[c for c in stats.columns if c not in ("mean", "percentile")],
+        on=["mean", "percentile"],
+        variable_name="statistic",
+        value_name="value",
+    ).drop_nulls("value")
+    lim = {(p, s): limit("O3" if p == "O3_8h" else p, avg[0], stage, area_class) for (p, s), avg in _LIMIT_OF.items()}
+    lim_frame = pl.DataFrame(
+        {"parameter": [k[0] for k in lim], "statistic": [k[1] for k in lim], "limit": list(lim.values())}
+    )
+    out = long.join(lim_frame, on=["parameter", "statistic"], how="inner")
+    return out.with_columns(
+        (pl.col("value") <= pl.col("limit")).alias("compliant"),
+        ((pl.col("value") - pl.col("limit")).clip(lower_bound=0) / pl.col("limit")).alias("exceedance_multiple"),
+    ).sort([c for c in ("site", "period", "parameter", "statistic") if c in out.columns])
+
+
+def day_counts(daily_aqi: pl.DataFrame, *, period: str = "year", site: str = "site", aqi: str = "aqi") -> pl.DataFrame:
+    """Good-day ratio and days per category per site and period (HJ 663 / standards.md §4).
+
+    ``good_day_ratio`` = days with AQI ≤ 100 / days with a valid AQI × 100 [%]; ``heavy_days`` = AQI > 200
+    (重度及以上), ``severe_days`` = AQI > 300; ``days_level_1`` … ``days_level_6``.
+
+    >>> import datetime as dt
+    >>> days = [dt.date(2025, 1, i) for i in (1, 2, 3, 4)]
+    >>> d = pl.DataFrame({"site": "A", "date": days, "aqi": [40, 120, 250, None]})
+    >>> day_counts(d).select("valid_days", "good_days", "good_day_ratio", "heavy_days", "days_level_5").row(0)
+    (3, 1, 33.33333333333333, 1, 1)
+    """
+    f = daily_aqi.drop_nulls(aqi).with_columns(
+        _period_expr(period).alias("period"),
+        pl.col(aqi)
+        .map_batches(lambda s: pl.Series(category(s.to_numpy()), dtype=pl.Int8), return_dtype=pl.Int8)
+        .alias("_level"),
+    )
+    return (
+        f.group_by(site, "period")
+        .agg(
+            pl.len().alias("valid_days"),
+            (pl.col(aqi) <= 100).sum().alias("good_days"),
+            (pl.col(aqi) > 200).sum().alias("heavy_days"),
+            (pl.col(aqi) > 300).sum().alias("severe_days"),
+            *[(pl.col("_level") == lv).sum().alias(f"days_level_{lv}") for lv in range(1, 7)],
+        )
+        .with_columns((pl.col("good_days") / pl.col("valid_days") * 100).alias("good_day_ratio"))
+        .sort(site, "period")
+    )
+
+
+def good_day_ratio(aqi_values: npt.ArrayLike) -> float:
+    """Good-day ratio [%] of a sequence of daily AQIs (NaN = no valid AQI that day, not counted).
+
+    >>> round(good_day_ratio([50, 100, 101, np.nan]), 2)
+    66.67
+    """
+    a = np.asarray(aqi_values, dtype=np.float64)
+    valid = np.isfinite(a)
+    return float((a[valid] <= 100).sum() / valid.sum() * 100) if valid.any() else float("nan")
+
+
+def annual_evaluation(
+    daily: pl.DataFrame,
+    *,
+    standard: str = "2026",
+    stage: str | None = None,
+    area_class: int = 2,
+    dust_deducted: bool = False,
+    site: str = "site",
+) -> dict[str, pl.DataFrame]:
+    """Annual evaluation of a wide daily frame (with an ``aqi`` column from :func:`aqi_daily`, or computed here).
+
+    Returns ``{"statistics": …, "compliance": …, "days": …}``: :func:`period_statistics`, :func:`compliance`
+    against GB 3095 ``stage`` (default: the one of ``standard``: ``"2012"`` or ``"2026"`` transitional; pass
+    ``"2031"`` for the final stage) and :func:`day_counts`. Daily AQI uses HJ 633-``standard``.
+
+    >>> import datetime as dt
+    >>> days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    >>> d = pl.DataFrame({"site": "A", "date": days, "a34004": 40.0, "a34002": 80.0})
+    >>> ev = annual_evaluation(d, standard="2012")
+    >>> ev["compliance"].filter(pl.col("statistic") == "mean").select("parameter", "compliant").rows()
+    [('a34002', False), ('a34004', False)]
+    >>> ev["days"].select("good_day_ratio").item()
+    100.0
+    """
+    from bogda.standards.aqi import aqi_daily
+
+    if "aqi" not in daily.columns:
+        items = {c: daily[c] for c in DAILY_COLUMNS if c in daily.columns}
+        daily = daily.with_columns(pl.Series("aqi", aqi_daily(items, standard).aqi, nan_to_null=True))
+    stats = period_statistics(daily, period="year", dust_deducted=dust_deducted, site=site)
+    return {
+        "statistics": stats,
+        "compliance": compliance(stats, stage=stage or standard, area_class=area_class),
+        "days": day_counts(daily, period="year", site=site),
+    }
+
+
+def exceedance_days(daily: pl.DataFrame, *, stage: str = "2026", area_class: int = 2) -> pl.DataFrame:
+    """Per item, whether each day's (rounded) value exceeds its GB 3095 24 h (O3: 8 h) limit.
+
+    >>> import datetime as dt
+    >>> d = pl.DataFrame({"site": "A", "date": [dt.date(2026, 3, 1)], "a34004": [61.0], "O3_8h": [150.0]})
+    >>> exceedance_days(d).select("exceed_a34004", "exceed_O3_8h").row(0)
+    (True, False)
+    """
+    cols = []
+    for c in ("a21026", "a21004", "a21005", "a34002", "a34004", "O3_8h"):
+        if c in daily.columns:
+            s = limit("O3" if c == "O3_8h" else c, "8h" if c == "O3_8h" else "24h", stage, area_class)
+            cols.append((pl.col(c) > s).alias(f"exceed_{c}"))
+    return daily.with_columns(cols)
+
+
+def to_date(value: date | datetime) -> date:
+    """A Beijing date from a date or aware datetime (helper for callers building period keys)."""
+    if isinstance(value, datetime):
+        return beijing_date(value)
+    return value
