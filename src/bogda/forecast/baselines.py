@@ -1,0 +1,160 @@
+"""Baseline forecasts reported beside every model score (forecast.md §3.3).
+
+Pure functions over the (n_stations, n_hours) arrays of a :class:`~bogda.forecast.features.Panel` (hour
+position ``t`` is Beijing day ``t // 24``, Beijing hour ``t % 24``) and the (n_stations, n_days) daily arrays.
+Climatologies and damping coefficients use training targets only; the caller passes the training mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bogda.forecast.features import Panel, SeriesCache, beijing_calendar
+
+STALE_AFTER_H = 24
+"""Persistence older than this [h] marks the series stale; climatology replaces it (forecast.md §3.2)."""
+
+
+def persistence(cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Last valid value at or before issue position ``t`` and a ``stale`` flag (age > 24 h or none)."""
+    val, age = cache.last_valid(var, s, t)
+    return val, age > STALE_AFTER_H
+
+
+def daily_persistence(daily: np.ndarray, s: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Last valid daily mean at or before ``day`` (forecast.md §3.3); NaN when there is none.
+
+    >>> d = np.array([[1.0, np.nan, np.nan, 4.0]])
+    >>> daily_persistence(d, np.array([0, 0, 0]), np.array([1, 2, 3])).tolist()
+    [1.0, 1.0, 4.0]
+    """
+    pos = np.broadcast_to(np.arange(daily.shape[1]), daily.shape)
+    last = np.maximum.accumulate(np.where(np.isfinite(daily), pos, -1), axis=1)
+    idx = last[s, np.clip(day, 0, daily.shape[1] - 1)]
+    return np.where(idx >= 0, daily[s, np.maximum(idx, 0)], np.nan)
+
+
+def seasonal_naive(cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray, lead: int = 1) -> np.ndarray:
+    """Same hour yesterday for target ``t + lead``: the last valid value at or before ``t + lead − 24``
+    (reported at 1 h only, forecast.md §3.3); NaN when none is within 24 h."""
+    val, age = cache.last_valid(var, s, t + lead - 24)
+    return np.where(age <= STALE_AFTER_H, val, np.nan)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Climatologies
+# --------------------------------------------------------------------------------------------------------------
+
+
+def climatology_month_hour(panel: Panel, x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Training mean by (month, Beijing hour) per station: table (n_stations, 12, 24), NaN where empty.
+
+    ``train`` is a boolean mask over hour positions (the training targets).
+    """
+    cal = beijing_calendar(panel, np.arange(panel.n_hours))
+    key = ((cal["month"] - 1) * 24 + cal["hour"]).astype(np.int64)
+    return _group_mean(x, key, train, 12 * 24).reshape(x.shape[0], 12, 24)
+
+
+def climatology_hour(panel: Panel, x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Training mean by Beijing hour of day per station: table (n_stations, 24) (short archives)."""
+    key = (np.arange(panel.n_hours) % 24).astype(np.int64)
+    return _group_mean(x, key, train, 24)
+
+
+def _group_mean(x: np.ndarray, key: np.ndarray, train: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.full((x.shape[0], n_groups), np.nan)
+    for i in range(x.shape[0]):
+        ok = train & np.isfinite(x[i])
+        tot = np.bincount(key[ok], weights=x[i, ok], minlength=n_groups)
+        cnt = np.bincount(key[ok], minlength=n_groups)
+        out[i] = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+def hourly_clim_array(panel: Panel, table: np.ndarray) -> np.ndarray:
+    """Expand a (n_st, 12, 24) or (n_st, 24) climatology table to every hour position: (n_st, n_hours)."""
+    t = np.arange(panel.n_hours)
+    if table.ndim == 2:
+        return table[:, t % 24]
+    cal = beijing_calendar(panel, t)
+    return table[:, cal["month"].astype(np.int64) - 1, (t % 24)]
+
+
+def _day_of_year(panel: Panel) -> np.ndarray:
+    cal = beijing_calendar(panel, np.arange(panel.n_days) * 24)
+    return cal["doy"].astype(np.int64), cal["month"].astype(np.int64)
+
+
+def circular_doy_distance(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """min(|Δ|, 366 − |Δ|) between days of year (forecast.md §3.3).
+
+    >>> circular_doy_distance(np.array([1, 1, 200]), np.array([366, 16, 180])).tolist()
+    [1, 15, 20]
+    """
+    d = np.abs(np.asarray(a) - np.asarray(b))
+    return np.minimum(d, 366 - d)
+
+
+def climatology_doy(panel: Panel, daily: np.ndarray, train_days: np.ndarray, halfwidth: int = 15) -> np.ndarray:
+    """Daily climatology: mean of training daily means within ±``halfwidth`` days of the day of year.
+
+    Returns a table (n_stations, 367) indexed by day of year 1..366 (column 0 unused).
+    """
+    doy, _ = _day_of_year(panel)
+    out = np.full((daily.shape[0], 367), np.nan)
+    for d in range(1, 367):
+        near = train_days & (circular_doy_distance(doy, d) <= halfwidth)
+        vals = np.where(near[None, :], daily, np.nan)
+        cnt = np.isfinite(vals).sum(axis=1)
+        out[:, d] = np.where(cnt > 0, np.nansum(vals, axis=1) / np.maximum(cnt, 1), np.nan)
+    return out
+
+
+def climatology_daily_month(panel: Panel, daily: np.ndarray, train_days: np.ndarray) -> np.ndarray:
+    """Training mean of daily means by month: table (n_stations, 13), column 0 unused."""
+    _, month = _day_of_year(panel)
+    return np.concatenate([np.full((daily.shape[0], 1), np.nan), _group_mean(daily, month - 1, train_days, 12)], axis=1)
+
+
+def climatology_daily_constant(daily: np.ndarray, train_days: np.ndarray) -> np.ndarray:
+    """Training mean per station as a (n_stations, 1) table (archives shorter than a year, forecast.md §8.12)."""
+    vals = np.where(train_days[None, :], daily, np.nan)
+    cnt = np.isfinite(vals).sum(axis=1)
+    return (np.where(cnt > 0, np.nansum(vals, axis=1) / np.maximum(cnt, 1), np.nan))[:, None]
+
+
+def daily_clim_array(panel: Panel, table: np.ndarray, *, by: str = "doy") -> np.ndarray:
+    """Expand a daily climatology table to every day position: (n_stations, n_days)."""
+    if table.shape[1] == 1:
+        return np.repeat(table, panel.n_days, axis=1)
+    doy, month = _day_of_year(panel)
+    return table[:, doy] if by == "doy" else table[:, month]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Damped persistence
+# --------------------------------------------------------------------------------------------------------------
+
+
+def fit_damping(anomaly_issue: np.ndarray, anomaly_target: np.ndarray) -> float:
+    """Least-squares slope through the origin: a = Σxz / Σx² over finite training pairs (forecast.md §3.3).
+
+    >>> fit_damping(np.array([1.0, 2.0, np.nan]), np.array([0.5, 1.0, 3.0]))
+    0.5
+    """
+    x = np.asarray(anomaly_issue, dtype=float)
+    z = np.asarray(anomaly_target, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(z)
+    den = float(np.sum(x[ok] ** 2))
+    return float(np.sum(x[ok] * z[ok]) / den) if den > 0 else 0.0
+
+
+def damped_persistence(clim_target: np.ndarray, a: float, pers: np.ndarray, clim_issue: np.ndarray) -> np.ndarray:
+    """clim(target) + a·(persistence − clim(issue)); climatology alone where persistence is missing.
+
+    >>> damped_persistence(np.array([50.0, 50.0]), 0.5, np.array([100.0, np.nan]), np.array([60.0, 60.0])).tolist()
+    [70.0, 50.0]
+    """
+    anom = pers - clim_issue
+    return clim_target + a * np.where(np.isfinite(anom), anom, 0.0)

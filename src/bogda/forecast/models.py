@@ -1,0 +1,404 @@
+"""LightGBM direct multi-horizon models with quantiles (forecast.md §3.4).
+
+Direct, never recursive: one *model set* per daily horizon D+k and per hourly lead block (a block ``(lo, hi)``
+with ``lo == hi`` is a single-lead model; wider blocks draw one random lead per (station, origin) row and carry
+the lead as a feature). A set = ``mean`` (L2) + quantiles α 0.1/0.5/0.9, pooled over stations (the station index
+is a categorical feature). Every set records which inputs it used (weather mode, neighbours, feature names),
+so a forecast can say whether it ran with or without NWP.
+
+Training is single-threaded and deterministic (``num_threads=1``, ``deterministic=True``, fixed seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+
+from bogda.forecast.features import DailyCache, FeatureContext, SeriesCache, daily_features, hourly_features
+
+WEATHER_MODES: tuple[str, ...] = ("none", "observed_proxy", "nwp")
+"""``none``: observations up to issue time only; ``observed_proxy``: observed weather at the target time as a
+perfect forecast (an upper bound, never operational skill); ``nwp``: archived or live NWP (forecast.md §3.9)."""
+
+HOURLY_BLOCKS: tuple[tuple[int, int], ...] = ((1, 1), (2, 6), (7, 24), (25, 48), (49, 72))
+"""Hourly lead blocks [h] (forecast.md §5, default)."""
+
+QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """LightGBM settings (forecast.md §3.4). ``early_stopping`` > 0 selects the rounds on a time-ordered
+    validation tail of the training rows (``valid_fraction``), then refits on all rows with max(50, 1.1·best).
+    """
+
+    name: str
+    learning_rate: float
+    num_leaves: int = 31
+    min_child_samples: int = 40
+    bagging_fraction: float = 0.8
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    max_bin: int = 63
+    rounds_mean: int = 200
+    rounds_quantile: int = 120
+    max_rows: int = 40_000
+    early_stopping: int = 0
+    valid_fraction: float = 1 / 6
+    n_seeds: int = 1
+
+    def params(self, objective: str, alpha: float | None = None, seed: int = 0) -> dict[str, object]:
+        p: dict[str, object] = {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "feature_fraction": self.feature_fraction,
+            "lambda_l2": self.lambda_l2,
+            "max_bin": self.max_bin,
+            "num_threads": 1,
+            "deterministic": True,
+            "force_row_wise": True,
+            "seed": seed,
+            "verbosity": -1,
+        }
+        if alpha is not None:
+            p["alpha"] = alpha
+        return p
+
+
+FAST = Profile("fast", learning_rate=0.05)
+"""Production profile (forecast.md §3.4, defaults)."""
+
+REFERENCE = Profile(
+    "reference", learning_rate=0.03, rounds_mean=4000, rounds_quantile=120, max_rows=80_000, early_stopping=200
+)
+"""Benchmark profile: lr 0.03, ≤ 4000 rounds, patience 200 on the last sixth of training (≈ 6 of 36 months).
+Quantile models keep the ``fast`` round budget (they do not enter the point scores)."""
+
+PROFILES = {"fast": FAST, "reference": REFERENCE}
+
+
+@dataclass
+class ModelSet:
+    """One horizon's models: ``mean`` + quantiles, and the record of the inputs they used."""
+
+    horizon: str
+    boosters: dict[str, list[lgb.Booster]]
+    feature_names: list[str]
+    inputs: dict[str, object] = field(default_factory=dict)
+    calibration: dict[str, float] = field(default_factory=dict)
+
+    def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """``mean``, ``p10``, ``p50``, ``p90``: quantiles sorted if crossing and everything clipped at 0."""
+        out = {k: np.mean([b.predict(x, num_threads=1) for b in bs], axis=0) for k, bs in self.boosters.items()}
+        for k, c in self.calibration.items():
+            out[k] = np.expm1(np.log1p(np.maximum(out[k], 0.0)) + c)
+        qs = [k for k in ("p10", "p50", "p90") if k in out]
+        if qs:
+            stacked = np.sort(np.column_stack([out[k] for k in qs]), axis=1)
+            for i, k in enumerate(qs):
+                out[k] = stacked[:, i]
+        return {k: np.maximum(v, 0.0) for k, v in out.items()}
+
+
+def _station_categorical(names: Sequence[str]) -> list[int]:
+    return [i for i, n in enumerate(names) if n == "station"]
+
+
+def fit_model_set(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    profile: Profile,
+    *,
+    horizon: str,
+    order: np.ndarray | None = None,
+    quantiles: Sequence[float] = QUANTILES,
+    seed: int = 0,
+    inputs: dict[str, object] | None = None,
+) -> ModelSet:
+    """Fit ``mean`` (L2) and quantile boosters on rows with a finite target.
+
+    ``order`` (e.g. target time) orders rows for the time-ordered early-stopping split of the ``reference``
+    profile; it is never a random split (forecast.md §3.4).
+    """
+    ok = np.isfinite(y)
+    x, y = x[ok], y[ok]
+    order = order[ok] if order is not None else np.arange(y.size, dtype=float)
+    cat = _station_categorical(names)
+    rounds = profile.rounds_mean
+    best = valid_rmse = None
+    cut = np.quantile(order, 1 - profile.valid_fraction) if y.size > 200 else np.inf
+    tr, va = order < cut, order >= cut
+    dtr = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
+    if profile.early_stopping and va.any():
+        dva = lgb.Dataset(x[va], y[va], reference=dtr)
+        b = lgb.train(
+            profile.params("regression", seed=seed),
+            dtr,
+            num_boost_round=profile.rounds_mean,
+            valid_sets=[dva],
+            callbacks=[lgb.early_stopping(profile.early_stopping, verbose=False)],
+        )
+        best = int(b.best_iteration or profile.rounds_mean)
+        valid_rmse = float(b.best_score["valid_0"]["l2"]) ** 0.5
+        rounds = max(50, round(1.1 * best))
+    data = lgb.Dataset(x, y, feature_name=names, categorical_feature=cat, free_raw_data=False)
+    boosters: dict[str, list[lgb.Booster]] = {
+        "mean": [
+            lgb.train(profile.params("regression", seed=seed + i), data, num_boost_round=rounds)
+            for i in range(profile.n_seeds)
+        ]
+    }
+    # Quantile models learn on the earlier rows and are calibrated on the later ones (split conformal, in log
+    # space): raw GBM quantiles are too narrow out of sample.
+    qdata = dtr if va.any() else data
+    calibration: dict[str, float] = {}
+    for q in quantiles:
+        key = f"p{round(q * 100):d}"
+        b = lgb.train(profile.params("quantile", alpha=q, seed=seed), qdata, num_boost_round=profile.rounds_quantile)
+        boosters[key] = [b]
+        if va.any() and tr.any():
+            pred = np.maximum(b.predict(x[va], num_threads=1), 0.0)
+            calibration[key] = float(np.quantile(np.log1p(np.maximum(y[va], 0.0)) - np.log1p(pred), q))
+    rec = dict(inputs or {})
+    rec.update(
+        {
+            "n_rows": int(y.size),
+            "rounds_mean": rounds,
+            "best_iteration": best,
+            "valid_rmse": valid_rmse,
+            "profile": profile.name,
+            "quantile_calibration": calibration,
+        }
+    )
+    return ModelSet(horizon, boosters, list(names), rec, calibration)
+
+
+def _with_station(x: np.ndarray, names: list[str], s: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    return np.column_stack([x, s.astype(float)]), [*names, "station"]
+
+
+def _sample(rng: np.random.Generator, n: int, cap: int) -> np.ndarray:
+    return np.sort(rng.choice(n, size=cap, replace=False)) if n > cap else np.arange(n)
+
+
+def _inputs(ctx: FeatureContext, weather_mode: str, names: list[str]) -> dict[str, object]:
+    return {
+        "weather_mode": weather_mode,
+        "neighbours": bool(ctx.neighbours is not None and (ctx.neighbours >= 0).any()),
+        "observed_weather": list(ctx.weather_vars),
+        "features": names,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hourly
+# --------------------------------------------------------------------------------------------------------------
+
+
+def hourly_training_rows(
+    ctx: FeatureContext,
+    block: tuple[int, int],
+    *,
+    train_start: int,
+    train_end: int,
+    max_rows: int,
+    seed: int = 0,
+    stations: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(station, origin, lead) rows whose target lies in [train_start, train_end] and is valid.
+
+    Origins are sampled with a fixed seed down to ``max_rows`` (forecast.md §3.4).
+    """
+    rng = np.random.default_rng(seed + 1000 * block[0] + block[1])
+    y = ctx.panel.data[ctx.target]
+    idx = np.arange(y.shape[0]) if stations is None else np.asarray(stations)
+    lo, hi = block
+    s_all, t_all = [], []
+    for i in idx:
+        t = np.arange(max(train_start - lo, 0), train_end - lo + 1)
+        s_all.append(np.full(t.size, i))
+        t_all.append(t)
+    s = np.concatenate(s_all)
+    t = np.concatenate(t_all)
+    lead = rng.integers(lo, hi + 1, size=t.size)
+    tgt = t + lead
+    ok = (tgt >= train_start) & (tgt <= train_end) & np.isfinite(y[s, np.clip(tgt, 0, y.shape[1] - 1)])
+    s, t, lead = s[ok], t[ok], lead[ok]
+    keep = _sample(rng, s.size, max_rows)
+    return s[keep], t[keep], lead[keep]
+
+
+def train_hourly(
+    ctx: FeatureContext,
+    *,
+    train_start: int,
+    train_end: int,
+    blocks: Sequence[tuple[int, int]] = HOURLY_BLOCKS,
+    profile: Profile = FAST,
+    weather_mode: str = "none",
+    future: SeriesCache | None = None,
+    future_vars: Sequence[str] = (),
+    quantiles: Sequence[float] = QUANTILES,
+    seed: int = 0,
+    stations: Sequence[int] | None = None,
+) -> dict[tuple[int, int], ModelSet]:
+    """Train one model set per lead block on targets in [train_start, train_end] (hour positions)."""
+    _check_mode(weather_mode, future)
+    out = {}
+    for block in blocks:
+        s, t, lead = hourly_training_rows(
+            ctx,
+            block,
+            train_start=train_start,
+            train_end=train_end,
+            max_rows=profile.max_rows,
+            seed=seed,
+            stations=stations,
+        )
+        x, names = hourly_features(ctx, s, t, lead, future=future, future_vars=future_vars)
+        x, names = _with_station(x, names, s)
+        y = ctx.cache.at(ctx.target, s, t + lead)
+        out[block] = fit_model_set(
+            x,
+            y,
+            names,
+            profile,
+            horizon=f"{block[0]}-{block[1]}h",
+            order=t + lead,
+            quantiles=quantiles,
+            seed=seed,
+            inputs=_inputs(ctx, weather_mode, names),
+        )
+    return out
+
+
+def predict_hourly(
+    models: dict[tuple[int, int], ModelSet],
+    ctx: FeatureContext,
+    s: np.ndarray,
+    t: np.ndarray,
+    lead: int,
+    *,
+    future: SeriesCache | None = None,
+    future_vars: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
+    """Forecast ``lead`` hours ahead from issue positions ``t`` of stations ``s`` with the covering block."""
+    block = next((b for b in models if b[0] <= lead <= b[1]), None)
+    if block is None:
+        raise KeyError(f"no model block covers lead {lead} h; blocks: {sorted(models)}")
+    x, names = hourly_features(ctx, s, t, np.full(t.shape, lead), future=future, future_vars=future_vars)
+    x, names = _with_station(x, names, s)
+    _check_names(models[block], names)
+    return models[block].predict(x)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Daily
+# --------------------------------------------------------------------------------------------------------------
+
+
+def train_daily(
+    ctx: FeatureContext,
+    daily: DailyCache,
+    *,
+    train_start_day: int,
+    train_end_day: int,
+    horizons: Sequence[int] = tuple(range(1, 8)),
+    profile: Profile = FAST,
+    weather_mode: str = "none",
+    future: DailyCache | None = None,
+    issue_hour: int = 23,
+    quantiles: Sequence[float] = QUANTILES,
+    seed: int = 0,
+    stations: Sequence[int] | None = None,
+) -> dict[int, ModelSet]:
+    """Train one model set per daily horizon D+k on target days in [train_start_day, train_end_day]."""
+    _check_mode(weather_mode, future)
+    ymat = daily.mean[ctx.target]
+    idx = np.arange(ymat.shape[0]) if stations is None else np.asarray(stations)
+    out = {}
+    for k in horizons:
+        rng = np.random.default_rng(seed + 7 * k)
+        days = np.arange(max(train_start_day - k, 0), train_end_day - k + 1)
+        s = np.repeat(idx, days.size)
+        d = np.tile(days, idx.size)
+        ok = np.isfinite(ymat[s, d + k])
+        s, d = s[ok], d[ok]
+        keep = _sample(rng, s.size, profile.max_rows)
+        s, d = s[keep], d[keep]
+        x, names = daily_features(ctx, daily, s, d, k, issue_hour=issue_hour, future=future)
+        x, names = _with_station(x, names, s)
+        out[k] = fit_model_set(
+            x,
+            ymat[s, d + k],
+            names,
+            profile,
+            horizon=f"D+{k}",
+            order=(d + k).astype(float),
+            quantiles=quantiles,
+            seed=seed,
+            inputs=_inputs(ctx, weather_mode, names),
+        )
+    return out
+
+
+def predict_daily(
+    models: dict[int, ModelSet],
+    ctx: FeatureContext,
+    daily: DailyCache,
+    s: np.ndarray,
+    day: np.ndarray,
+    k: int,
+    *,
+    future: DailyCache | None = None,
+    issue_hour: int = 23,
+) -> dict[str, np.ndarray]:
+    """Forecast the daily mean of ``day + k`` issued at ``issue_hour`` (Beijing) of ``day``."""
+    x, names = daily_features(ctx, daily, s, day, k, issue_hour=issue_hour, future=future)
+    x, names = _with_station(x, names, s)
+    _check_names(models[k], names)
+    return models[k].predict(x)
+
+
+def _check_mode(weather_mode: str, future: object) -> None:
+    if weather_mode not in WEATHER_MODES:
+        raise ValueError(f"weather_mode must be one of {WEATHER_MODES}, not {weather_mode!r}")
+    if (weather_mode == "none") != (future is None):
+        raise ValueError(f"weather_mode {weather_mode!r} and the future-weather input disagree")
+
+
+def _check_names(ms: ModelSet, names: list[str]) -> None:
+    if names != ms.feature_names:
+        raise ValueError(
+            f"features differ from those the {ms.horizon} model was trained with "
+            f"(weather mode {ms.inputs.get('weather_mode')!r}); retrain or pass the same inputs"
+        )
+
+
+def exceedance_probability(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, threshold: float) -> np.ndarray:
+    """P(X > threshold) from the lognormal quantile function of forecast.md §3.5.
+
+    q(u) = exp(ln q50 + σ·Φ⁻¹(u)), σ = ln(q90/q50)/1.2816 above the median and ln(q50/q10)/1.2816 below;
+    concentrations are floored at 1.
+
+    >>> float(exceedance_probability(np.array([50.0]), np.array([100.0]), np.array([200.0]), 100.0)[0])
+    0.5
+    >>> round(float(exceedance_probability(np.array([50.0]), np.array([100.0]), np.array([200.0]), 200.0)[0]), 3)
+    0.1
+    """
+    from scipy.special import ndtr
+
+    q10, q50, q90 = (np.maximum(np.asarray(v, dtype=float), 1.0) for v in (p10, p50, p90))
+    z_up = np.log(threshold / q50)
+    sig = np.where(z_up >= 0, np.log(q90 / q50), np.log(q50 / q10)) / 1.2816
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(sig > 0, z_up / np.where(sig > 0, sig, 1.0), np.where(z_up >= 0, np.inf, -np.inf))
+    return 1.0 - ndtr(z)
