@@ -220,6 +220,9 @@ class ReadResult:
         CNEMC only: hours whose set of ``type`` rows is incomplete (monitoring.md §5, ``incomplete_row_set``).
     attrs : pl.DataFrame or None
         Text fields of the source kept beside the values (level, primary pollutant, rank …).
+    feed : pl.DataFrame or None
+        ``ts, parameter`` of every interval and parameter the source delivered a row for, even with all cells
+        empty: completeness tells a feed gap (no row) from a station gap (row, no value) with it.
     stats : dict
         Counts (rows, cells, empty cells, values, rejected, duplicates …) and the parse time [s].
     """
@@ -233,6 +236,7 @@ class ReadResult:
     incomplete_row_sets: pl.DataFrame | None = None
     attrs: pl.DataFrame | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    feed: pl.DataFrame | None = None
 
     def rejected_frame(self) -> pl.DataFrame:
         """The rejections as a frame (file, line, column, reason, raw)."""
@@ -700,7 +704,12 @@ def read_cnemc(
         incomplete_row_sets=float(incomplete.height),
     )
     stats["seconds"] = time.perf_counter() - t0
-    return ReadResult(frame, rejected, "cnemc", file, "end", tuple(sites), incomplete, None, stats)
+    feed = (
+        good.select("ts", pl.col("type").replace_strict({k: v[0] for k, v in CNEMC_TYPES.items()}).alias("parameter"))
+        .unique()
+        .sort("ts", "parameter")
+    )
+    return ReadResult(frame, rejected, "cnemc", file, "end", tuple(sites), incomplete, None, stats, feed)
 
 
 # ---------------------------------------------------------------------------------------------- stations
@@ -882,7 +891,14 @@ def read_pm25in(
     stats = _base_stats(table, t0)
     stats.update(values=float(frame.height), rejected=float(len(rejected)), identical_duplicates=float(n_identical))
     sites = tuple(sorted(good["site_code"].unique().to_list()))
-    return ReadResult(frame, rejected, "pm25in", file, "end", sites, None, attrs, stats)
+    present = [v[0] for k, v in PM25IN_COLUMNS.items() if k in good.columns]
+    feed = (
+        good.select("ts")
+        .unique()
+        .join(pl.DataFrame({"parameter": present}, schema={"parameter": pl.String}), how="cross")
+        .sort("ts", "parameter")
+    )
+    return ReadResult(frame, rejected, "pm25in", file, "end", sites, None, attrs, stats, feed)
 
 
 # ----------------------------------------------------------------------------------------- aqistudy daily
