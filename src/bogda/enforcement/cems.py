@@ -145,7 +145,8 @@ def wet_to_dry(c_wet: np.ndarray | float, x_sw: np.ndarray | float) -> np.ndarra
     100.0
     """
     x = np.asarray(x_sw, dtype=np.float64)
-    return np.where((x >= 0) & (x < 1), np.asarray(c_wet, dtype=np.float64) / (1.0 - x), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((x >= 0) & (x < 1), np.asarray(c_wet, dtype=np.float64) / (1.0 - x), np.nan)
 
 
 def convert_o2(

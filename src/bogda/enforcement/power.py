@@ -287,21 +287,26 @@ def under_loaded(
     *,
     pair: MeterPair,
 ) -> list[Hit]:
-    """E03: both ON and P_t < 50 % of its own trailing 7-day median ON power for ≥ 30 min; or the day's
-    P_t/P_p (energy while both ON) < 50 % of its trailing 30-day median."""
+    """E03: both ON and P_t < 50 % of its own trailing 7-day median ON power for ≥ 30 min while production runs at
+    ≥ 50 % of its own 7-day median (so a treatment load that follows a light production load is not a clue); or the
+    day's P_t/P_p (energy while both ON) < 50 % of its trailing 30-day median."""
     both = (sp == ON) & (st == ON)
     days = subj.days(len(pt))
     ds, de = _bounds(days)
     pd_ = subj.per_day
-    t_on = np.where(both, pt, np.nan)
-    dm = day_matrix(t_on, ds, pd_)
-    cnt = (~np.isnan(dm)).sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        daily_med = np.where(cnt > 0, np.nanmedian(np.where(cnt[:, None] > 0, dm, 0.0), axis=1), np.nan)
-    med7 = _trailing_median(daily_med, params["e03.median_days"], 3)
     day_pos = np.searchsorted(ds, np.arange(len(pt)), side="right") - 1
+
+    def own_median(x: np.ndarray) -> np.ndarray:
+        dm = day_matrix(np.where(both, x, np.nan), ds, pd_)
+        cnt = (~np.isnan(dm)).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            daily_med = np.where(cnt > 0, np.nanmedian(np.where(cnt[:, None] > 0, dm, 0.0), axis=1), np.nan)
+        return _trailing_median(daily_med, params["e03.median_days"], 3)[day_pos]
+
+    med7, med7_p = own_median(pt), own_median(pp)
     with np.errstate(invalid="ignore"):
-        low = both & (pt < params["e03.ratio"] * med7[day_pos])
+        # treatment idles while production runs at its usual level (a fan following a light load is not a clue)
+        low = both & (pt < params["e03.ratio"] * med7) & (pp >= params["e03.ratio"] * med7_p)
     hits = []
     min_n = max(1, math.ceil(params["e03.min_minutes"] * 60 / subj.step_s))
     for a, b in zip(*rk.long_runs(low, min_n), strict=True):
