@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
-from sharedata import require_shared
 
 from bogda.enforcement.rules import Params, resolve_params
 from bogda.timeutil import utc_column
+from sharedata import require_shared
 
 
 @pytest.fixture(scope="session")
@@ -48,9 +48,7 @@ def steel() -> pl.DataFrame:
     path = require_shared("cems", "steel_plant_15min_2018_jan_sep.csv")
     df = pl.read_csv(path)
     end = utc_column(pl.col("interval_end").str.to_datetime("%Y-%m-%d %H:%M"))
-    return df.select(
-        (end - pl.duration(minutes=15)).alias("ts_utc"), (pl.col("Usage_kWh") * 4).alias("p_kw")
-    )
+    return df.select((end - pl.duration(minutes=15)).alias("ts_utc"), (pl.col("Usage_kWh") * 4).alias("p_kw"))
 
 
 @pytest.fixture(scope="session")

@@ -95,7 +95,7 @@ def test_night_day_labelled(params, hourly_ts):
 
 # ----------------------------------------------------------- two-meter series built from the steel file
 def _pair(steel, params):
-    p, thr, sp = _steel_states(steel, params)
+    p, _thr, sp = _steel_states(steel, params)
     pt = np.where(sp == ON, 0.3 * p, 3.0)  # a fan following production
     tthr = pw.learn_threshold(pt, 900, params)
     return p, sp, pt, tthr
@@ -112,7 +112,7 @@ def test_pair_original_is_clear(steel, params, hourly_ts):
 
 
 def test_treatment_off_injection(steel, params, hourly_ts):
-    p, sp, pt, tthr = _pair(steel, params)
+    _p, sp, pt, tthr = _pair(steel, params)
     on_idx = np.flatnonzero(sp == ON)
     k0 = on_idx[5000]
     a = k0 - (k0 - np.flatnonzero(sp[:k0] != ON)[-1]) + 1  # start of that production run
@@ -126,7 +126,7 @@ def test_treatment_off_injection(steel, params, hourly_ts):
 
 
 def test_late_start_injection(steel, params, hourly_ts):
-    p, sp, pt, tthr = _pair(steel, params)
+    _p, sp, pt, tthr = _pair(steel, params)
     starts, _ = pw._edges(sp)
     a = starts[starts > 5000][0]
     pt2 = pt.copy()
