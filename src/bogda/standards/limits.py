@@ -89,7 +89,7 @@ def limit(pollutant: str, averaging: str, stage: str = "2026", area_class: int =
     if area_class not in (1, 2):
         raise ValueError(f"area_class must be 1 or 2, not {area_class!r}")
     for r in table("gb3095_limits"):
-        if r["stage"] == stage and (r["code"] or r["pollutant"]) == key and r["averaging"] == averaging:
+        if r["stage"] == stage and key in (r["code"], r["pollutant"]) and r["averaging"] == averaging:
             return float(r[f"class_{area_class}"])
     raise ValueError(f"GB 3095 stage {stage} has no {averaging} limit for {pollutant!r}")
 
