@@ -715,7 +715,7 @@ def read_cnemc(
 # ---------------------------------------------------------------------------------------------- stations
 
 
-_NAME_SUFFIX = re.compile(r"[（(](对照点|停运[^）)]*)[）)]")
+_NAME_SUFFIX = re.compile(r"[（(](对照点|[^（()）]*停运[^（()）]*)[）)]")
 _STATION_ALIASES = {
     "监测点编码": "station_code",
     "监测点名称": "station_name",
@@ -746,9 +746,9 @@ def read_stations(src: str | Path | bytes, *, name: str | None = None) -> pl.Dat
     -------
     pl.DataFrame
         ``station_code, station_name, base_name, city, longitude [°], latitude [°], is_control (bool),
-        decommissioned (停运 date text or null), national (code matches ``^\\d{4}A$``)`` plus every other column of
-        the file as text, and ``problem`` (null, or why a row is unusable: no code, bad code, bad coordinates,
-        duplicate code). Rows are never dropped.
+        decommissioned (the 停运 marker, e.g. "停运200629", "20190222停运", "已停运", or null), national (code
+        matches ``^\\d{4}A$``)`` plus every other column of the file as text, ``problem`` (null, or why a row is
+        unusable: no code, bad code, bad coordinates, duplicate code) and ``line``. Rows are never dropped.
     """
     table, file = _table(src, name)
     rename = {c: _STATION_ALIASES[c] for c in table.header if c in _STATION_ALIASES}
@@ -761,7 +761,7 @@ def read_stations(src: str | Path | bytes, *, name: str | None = None) -> pl.Dat
     names = df["station_name"].fill_null("")
     df = df.with_columns(
         pl.Series("base_name", [station_base_name(n) for n in names], dtype=pl.String),
-        pl.col("station_name").str.extract(r"停运(\d+)").alias("decommissioned"),
+        pl.col("station_name").str.extract(r"[（(]([^（()）]*停运[^（()）]*)[）)]").alias("decommissioned"),
         pl.col("longitude").cast(pl.Float64, strict=False).alias("_lon"),
         pl.col("latitude").cast(pl.Float64, strict=False).alias("_lat"),
     )
@@ -1011,10 +1011,11 @@ def read_prsa(
         & pl.col("_hour").is_between(0, 23)
     ).fill_null(False)
     df = df.with_columns(
-        pl.when(date_ok).then(pl.date(pl.col("_year"), pl.col("_month"), pl.col("_day"))).alias("_date")
+        pl.when(date_ok)
+        .then(pl.format("{}-{}-{}", "_year", "_month", "_day").str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+        .alias("_date")
     )
-    # pl.date accepts 2019-02-31 as null only in some versions: check the round trip
-    date_ok = date_ok & (pl.col("_date").dt.day() == pl.col("_day")).fill_null(False)
+    date_ok = date_ok & pl.col("_date").is_not_null()
     reason = (
         pl.when(pl.col("site_code").is_null())
         .then(pl.format("unknown station '{}'", pl.col("station").fill_null("")))
