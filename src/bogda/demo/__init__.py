@@ -1,0 +1,1 @@
+"""The Changji demo: real boundaries and national stations, simulated enterprises and data (floor 7)."""

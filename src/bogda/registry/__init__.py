@@ -1,0 +1,1 @@
+"""Floor 3: the registry — places and the grid, sites, devices, people (architecture.md §4)."""
