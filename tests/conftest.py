@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sharedata import require_shared
 from sqlalchemy import create_engine, text
 
 from bogda.store import Store, connect
+from sharedata import require_shared
 
 PG_ADMIN_URL = os.environ.get("BOGDA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -35,7 +35,7 @@ def pg_database() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server"
+    except Exception as exc:
         admin.dispose()
         reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
         if os.environ.get("CI") == "true":
@@ -77,5 +77,47 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     """An empty, migrated SQLite store only (for tests of SQLite-specific behaviour)."""
     st = connect(f"sqlite:///{tmp_path / 'bogda.db'}")
+    yield st
+    st.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the Changji demo region with 7 days of simulated data, built once per session.
+
+    Users: ``admin`` (password in ``demo_template.with_name("admin_password")``) and ``operator`` /
+    ``operator-pass-1`` (prefecture operator).
+    """
+    from bogda.demo.region import build_demo_region
+    from bogda.demo.simulate import load_recent
+    from bogda.registry.people import add_user
+
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "demo.db"
+    st = connect(f"sqlite:///{path}")
+    region = build_demo_region(st)
+    load_recent(st, region.stations)
+    with st.begin() as conn:
+        add_user(
+            conn,
+            login="operator",
+            password="operator-pass-1",
+            roles=["prefecture_operator"],
+            scope_place_id=region.places["652300"],
+            display_name="值班员",
+        )
+    (folder / "admin_password").write_text(region.admin_password or "")
+    st.dispose()
+    return path
+
+
+@pytest.fixture
+def demo_store(demo_template: Path, tmp_path: Path) -> Iterator[Store]:
+    """A private copy of the demo region (SQLite)."""
+    import shutil
+
+    path = tmp_path / "demo.db"
+    shutil.copyfile(demo_template, path)
+    st = connect(f"sqlite:///{path}")
     yield st
     st.dispose()
