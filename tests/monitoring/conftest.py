@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,6 @@ from bogda.monitoring.ingest import ReadResult, read_cnemc
 from sharedata import require_shared
 
 CNEMC_2019 = ("xinjiang", "cnemc_xinjiang_sites_2019_dev.csv.gz")
-WINDOW_2019 = (datetime(2018, 12, 31, 15, tzinfo=UTC), datetime(2019, 11, 14, 15, tzinfo=UTC))
-"""Interval starts of rows 2019-01-01 H 0 … 2019-11-14 H 23 (7 632 hours), monitoring.md §7."""
 
 
 @pytest.fixture(scope="session")
