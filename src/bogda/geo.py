@@ -96,9 +96,7 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Float, Float]:
     return lon_a + d_lon, lat_a + d_lat
 
 
-def gcj02_to_wgs84(
-    lon: ArrayLike, lat: ArrayLike, *, tol: float = 1e-9, max_iter: int = 10
-) -> tuple[Float, Float]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *, tol: float = 1e-9, max_iter: int = 10) -> tuple[Float, Float]:
     """Inverse transform GCJ-02 → WGS-84 by fixed-point iteration on the forward formula, vectorised.
 
     Parameters

@@ -530,9 +530,7 @@ def _finish(
     """Derive sensor, satellite, footprint, confidence class and the other canonical columns."""
     sat_raw = pl.coalesce(pl.col("satellite").str.strip_chars(), pl.lit(ctx.satellite, dtype=pl.String))
     sat = sat_raw.str.to_lowercase().replace_strict(_SATELLITES, default=None, return_dtype=pl.String)
-    by_instrument = (
-        pl.col("instrument").str.strip_chars().str.to_lowercase().replace_strict(_INSTRUMENTS, default=None)
-    )
+    by_instrument = pl.col("instrument").str.strip_chars().str.to_lowercase().replace_strict(_INSTRUMENTS, default=None)
     by_columns = (
         pl.when(pl.lit("bt_mir_col_viirs" in units)).then(pl.lit("VIIRS")).otherwise(pl.lit(None, dtype=pl.String))
     )
@@ -627,7 +625,9 @@ def _finish(
     frame = frame.with_columns(extra=extra)
     if ctx.daynight_from_sun and frame.height:
         zen = solar_zenith_deg(
-            frame["acq_time_utc"].dt.replace_time_zone(None).to_numpy(), frame["lat"].to_numpy(), frame["lon"].to_numpy()
+            frame["acq_time_utc"].dt.replace_time_zone(None).to_numpy(),
+            frame["lat"].to_numpy(),
+            frame["lon"].to_numpy(),
         )
         frame = frame.with_columns(
             daynight=pl.coalesce(pl.col("daynight"), pl.Series(np.where(zen > 90.0, "N", "D"), dtype=pl.String))
@@ -1068,7 +1068,9 @@ BULLETIN_SCHEMA: dict[str, pl.DataType] = {
     "township": pl.String(),
     "satellite_text": pl.String(),
 }
-_DMS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*°\s*(?:(\d+(?:\.\d+)?)\s*['′’]\s*)?(?:(\d+(?:\.\d+)?)\s*(?:\"|″|”|'')\s*)?([NSEW])?\s*$")
+_DMS = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*°\s*(?:(\d+(?:\.\d+)?)\s*['′’]\s*)?(?:(\d+(?:\.\d+)?)\s*(?:\"|″|”|'')\s*)?([NSEW])?\s*$"
+)
 
 
 def parse_degrees(text: str | float | int | None) -> float | None:

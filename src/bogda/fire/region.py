@@ -117,4 +117,3 @@ def assign_region(
         in_bbox=pl.Series(in_bbox),
         in_area=pl.Series(in_area),
     )
-
