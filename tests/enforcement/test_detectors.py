@@ -209,8 +209,8 @@ def test_step_drop_real(gas_turbine, params, year):
     assert d.step_drop(df["NOX"].to_numpy(), ld, Subject("gt"), params, "NOX") == []
     co = d.step_drop(df["CO"].to_numpy(), ld, Subject("gt"), params, "CO")
     assert len(co) <= 1
-    if co:  # the one CO event found: 2012 rows 456–527 (CO/load falls to ~0.27 of its 30-day level)
-        assert (year, co[0].i0, co[0].i1) == (2012, 456, 527)
+    if co:  # the one CO event found: 2012 from row 456 (CO/load falls to ~0.2 of its 30-day level for days)
+        assert (year, co[0].i0) == (2012, 456) and co[0].metrics["drop_factor"] < 0.3
 
 
 def test_campd_co2_is_derived_and_heat_rate_clear(campd, params):

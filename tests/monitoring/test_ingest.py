@@ -18,6 +18,8 @@ from bogda.monitoring.ingest import (
     FileRefused,
     ReadResult,
     decode_text,
+    diff_refetch,
+    hours_from_minutes,
     poll_windows,
     read_aqistudy,
     read_cnemc,
@@ -490,3 +492,63 @@ def test_poll_windows() -> None:
     assert kinds["daily"][0] == utc(2019, 1, 3, 18)
     assert kinds["weekly"][0] == utc(2018, 12, 7, 18)
     assert [k for k, _, _ in poll_windows(utc(2019, 1, 7, 18, 30))] == ["hourly", "daily"]
+
+
+# ------------------------------------------------------------------------------ minutes → hours, revisions
+
+
+def minute_frame(n_valid: int, step: int = 1, flag_bad: int = 0) -> pl.DataFrame:
+    """PM2.5 minute values every ``step`` min from 08:00 Beijing; the last ``flag_bad`` carry flag D."""
+    records = []
+    n = n_valid + flag_bad
+    for i in range(n):
+        t = datetime(2026, 3, 1, 8, i * step).strftime("%Y%m%d%H%M%S")
+        flag = "D" if i >= n_valid else "N"
+        records.append(
+            {"site_code": "S", "cn": "2051", "data_time": t, "values": {"a34004": {"Avg": str(10 + i), "Flag": flag}}}
+        )
+    return read_hj212_values(records).frame
+
+
+@pytest.mark.parametrize(
+    ("n_valid", "step", "flag_bad", "expected"),
+    [
+        (45, 1, 0, 32.0),  # 45 one-minute values: mean of 10..54
+        (44, 1, 10, None),  # 44 valid minutes (+ 10 flagged D) is not enough
+        (9, 5, 0, 14.0),  # 9 five-minute values cover 45 min
+        (8, 5, 0, None),
+        (60, 1, 0, 39.5),
+    ],
+)
+def test_hours_from_minutes(n_valid: int, step: int, flag_bad: int, expected: float | None) -> None:
+    hours = hours_from_minutes(minute_frame(n_valid, step, flag_bad))
+    if expected is None:
+        assert hours.height == 0
+    else:
+        assert hours.rows() == [("S", utc(2026, 3, 1, 0), "a34004", expected, "hour", "µg/m³", "N")]
+
+
+def test_hours_from_minutes_skips_hours_with_a_2061_value() -> None:
+    mins = minute_frame(60)
+    have = read_hj212_values(
+        [{"site_code": "S", "cn": "2061", "data_time": "20260301080000", "values": {"a34004": {"Avg": "7"}}}]
+    ).frame
+    assert hours_from_minutes(mins, have).height == 0
+
+
+def test_diff_refetch() -> None:
+    def long(rows: list[tuple[str, int, float]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            [(s, utc(2019, 1, 1, h), "a34004", v, "hour", "µg/m³", None) for s, h, v in rows],
+            schema=list(LONG_SCHEMA.items()),
+            orient="row",
+        )
+
+    stored = long([("A", 1, 10.0), ("B", 1, 20.0), ("A", 2, 30.0), ("C", 3, 5.0)])
+    fetched = long([("A", 1, 10.0), ("B", 1, 21.0), ("A", 4, 1.0)])
+    complete = pl.DataFrame({"ts": [utc(2019, 1, 1, 2)], "parameter": ["a34004"]})
+    d = diff_refetch(stored, fetched, complete=complete)
+    got = {(s, ts.hour): c for s, ts, c in d.select("site_code", "ts", "change").iter_rows()}
+    assert got == {("A", 1): "unchanged", ("B", 1): "changed", ("A", 2): "withdrawn", ("C", 3): "unchanged",
+                   ("A", 4): "new"}  # fmt: skip
+    assert diff_refetch(stored, fetched).filter(pl.col("change") == "withdrawn").height == 0

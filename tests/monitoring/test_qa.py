@@ -381,3 +381,12 @@ def test_completeness_2019(qa_2019: pl.DataFrame, cnemc_2019: ReadResult) -> Non
 
     any_1490 = qa_2019.filter((pl.col("site_code") == "1490A") & pl.col("parameter").is_in(POLLUTANTS))
     assert round(any_1490.select("ts").n_unique() / 7632 * 100, 1) == 94.2
+
+
+def test_qa_is_idempotent_and_handles_empty_frames() -> None:
+    f = frame(series([20, 200, 20, 50, 50, 50, 50, 50, 50, 50, 50]))
+    once = apply_qa(f)
+    twice = apply_qa(once)
+    assert once.equals(twice)
+    empty = apply_qa(f.clear())
+    assert empty.height == 0 and {"flag", "qa_reason"} <= set(empty.columns)

@@ -1,0 +1,3 @@
+from bogda.cli import main
+
+main()
