@@ -1195,6 +1195,113 @@ def read_hj212_values(
     return ReadResult(frame, rejected, "hj212", file, "start", tuple(sites), None, None, stats)
 
 
+# ------------------------------------------------------------------------------------- minute → hour
+
+
+def hours_from_minutes(
+    minutes: pl.DataFrame,
+    hours: pl.DataFrame | None = None,
+    *,
+    min_valid_minutes: int = 45,
+    interval_minutes: int | None = None,
+) -> pl.DataFrame:
+    """Hourly values from HJ 212 minute data (CN 2051) where no CN 2061 hour exists (monitoring.md §2.3).
+
+    GB 3095-2012 §7 (data validity): an hourly mean needs at least 45 minutes of valid data in the hour. A minute
+    value is valid when its source flag is absent or normal (``N``; 2005 air ``3``); each covers
+    ``interval_minutes`` (the device's MinInterval; default: the smallest step between consecutive values of the
+    series, at most 60).
+
+    Parameters
+    ----------
+    minutes : pl.DataFrame
+        Long frame of ``resolution == "min"`` values.
+    hours : pl.DataFrame, optional
+        Hourly values already received (CN 2061); those (site, parameter, hour) are not derived again.
+
+    Returns
+    -------
+    pl.DataFrame
+        Long frame (:data:`LONG_SCHEMA`) of derived hours: mean of the valid values, ``source_flag = "N"``.
+    """
+    mins = minutes.filter(pl.col("resolution") == "min")
+    if mins.height == 0:
+        return empty_frame()
+    valid = pl.col("source_flag").is_null() | pl.col("source_flag").is_in(["N", "3"])
+    key = ["site_code", "parameter"]
+    mins = mins.sort(*key, "ts")
+    if interval_minutes is None:
+        step = (pl.col("ts") - pl.col("ts").shift(1)).over(key).dt.total_minutes()
+        mins = mins.with_columns(step.alias("_step"))
+        mins = mins.with_columns(
+            pl.col("_step").filter(pl.col("_step") > 0).min().over(key).fill_null(1).clip(1, 60).alias("_interval")
+        )
+    else:
+        mins = mins.with_columns(pl.lit(interval_minutes).alias("_interval"))
+    agg = (
+        mins.filter(valid)
+        .with_columns(pl.col("ts").dt.truncate("1h").alias("_hour"))
+        .group_by(*key, "_hour")
+        .agg(
+            pl.col("value").mean().alias("value"),
+            pl.col("unit").first(),
+            (pl.col("ts").n_unique() * pl.col("_interval").first()).alias("_covered"),
+        )
+        .filter(pl.col("_covered") >= min_valid_minutes)
+        .rename({"_hour": "ts"})
+    )
+    if hours is not None and hours.height:
+        have = hours.filter(pl.col("resolution") == "hour").select(*key, "ts").unique()
+        agg = agg.join(have, on=[*key, "ts"], how="anti")
+    return (
+        agg.with_columns(pl.lit("hour").alias("resolution"), pl.lit("N").alias("source_flag"))
+        .select(list(LONG_SCHEMA))
+        .sort(*key, "ts")
+    )
+
+
+# ------------------------------------------------------------------------------------------- revisions
+
+
+def diff_refetch(stored: pl.DataFrame, fetched: pl.DataFrame, *, complete: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Compare a re-fetch of late data with what is stored (monitoring.md §2.5).
+
+    Parameters
+    ----------
+    stored, fetched : pl.DataFrame
+        Long frames (``site_code, ts, parameter, value, resolution``) of the same window.
+    complete : pl.DataFrame, optional
+        ``ts, parameter`` rows the re-fetch delivered completely (e.g. ``ReadResult.feed``). A stored value absent
+        from a complete re-fetch of its hour and parameter is ``withdrawn`` (flagged, never deleted); without
+        ``complete`` nothing is withdrawn.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``site_code, ts, parameter, resolution, old_value, new_value, change`` with ``change`` ∈ ``new``,
+        ``unchanged``, ``changed`` (a correction version), ``withdrawn``.
+    """
+    key = ["site_code", "ts", "parameter", "resolution"]
+    old = stored.select(*key, pl.col("value").alias("old_value"))
+    new = fetched.select(*key, pl.col("value").alias("new_value"))
+    both = old.join(new, on=key, how="full", coalesce=True)
+    if complete is not None:
+        done = complete.select("ts", "parameter").unique().with_columns(pl.lit(True).alias("_complete"))
+        both = both.join(done, on=["ts", "parameter"], how="left")
+    else:
+        both = both.with_columns(pl.lit(None, dtype=pl.Boolean).alias("_complete"))
+    change = (
+        pl.when(pl.col("old_value").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("new_value").is_null())
+        .then(pl.when(pl.col("_complete").fill_null(False)).then(pl.lit("withdrawn")).otherwise(pl.lit("unchanged")))
+        .when(pl.col("old_value") == pl.col("new_value"))
+        .then(pl.lit("unchanged"))
+        .otherwise(pl.lit("changed"))
+    )
+    return both.with_columns(change.alias("change")).drop("_complete").sort(key)
+
+
 # --------------------------------------------------------------------------------------------- polling
 
 
@@ -1238,7 +1345,9 @@ __all__ = [
     "ReadResult",
     "Rejection",
     "decode_text",
+    "diff_refetch",
     "empty_frame",
+    "hours_from_minutes",
     "poll_windows",
     "read_aqistudy",
     "read_cnemc",

@@ -164,6 +164,7 @@ def apply_qa(
         none): the rows of ruled parameters first, sorted by site, parameter, resolution and time, then the others
         in input order (sorting millions of rows costs more than the QA itself).
     """
+    frame = frame.drop("flag", "qa_reason", strict=False)  # re-running QA replaces earlier flags
     if "source_flag" not in frame.columns:
         frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("source_flag"))
     if site_overrides:
