@@ -139,6 +139,8 @@ def test_pm25in_real() -> None:
     assert r.rejected == []
     assert len(r.sites) == 14 and "1495A" in r.sites and "2690A" in r.sites
     assert r.frame.filter(pl.col("site_code") == "1495A").height == 0
+    per_hour = r.frame.filter(pl.col("parameter").is_in(["aqi_pub", *POLLUTANTS])).group_by("site_code", "ts").len()
+    assert per_hour.filter(pl.col("len") == 7).height == 1_923  # complete rows (§7.9)
     assert r.attrs is not None and r.attrs.height == 2_234
     multi = r.attrs.filter(pl.col("primary_pollution").str.contains(","))
     assert multi.height > 0 and not multi["primary_pollution"].str.contains("\n").any()
@@ -245,14 +247,15 @@ def test_cnemc_encodings_bom_blank_lines_trailing_commas_repeated_headers() -> N
         "",
         "20190101,1,CO,1.5,,0.4,",
         "   ",
-        HEADER + ",",
+        "\ufeff" + HEADER + ",",
+        ",,,,,,",
         "20190101,2,PM2.5,11,,,",
     ]
     text = "\r\n".join([HEADER + ",", *body]) + "\r\n"
     for data in (text.encode("utf-8"), b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("gb18030")):
         r = read_cnemc(data, name="x.csv")
         assert r.rejected == []
-        assert r.stats["repeated_headers"] == 1 and r.stats["blank_lines"] == 2
+        assert r.stats["repeated_headers"] == 1 and r.stats["blank_lines"] == 3
         assert r.frame.height == 6
         assert r.sites == ("1490A", "2691A", "CJ-M001")  # a non-national code is first-class
         co = r.frame.filter(pl.col("parameter") == "a21005").sort("site_code")

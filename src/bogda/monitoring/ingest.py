@@ -346,8 +346,11 @@ def _read_table(text: str, file: str, encoding: str) -> _Table:
     if '"' in text:
         return _read_table_quoted(text, file, encoding)
     raw = pl.DataFrame({"raw": text.split("\n")}).with_row_index("_line", offset=1)
-    raw = raw.with_columns(pl.col("raw").str.strip_chars_end("\r"), pl.col("_line").cast(pl.Int64))
-    blank = raw["raw"].str.strip_chars() == ""
+    # a BOM can also start a line inside the text: daily files concatenated with `cat`
+    raw = raw.with_columns(
+        pl.col("raw").str.strip_chars_end("\r").str.strip_chars_start("\ufeff"), pl.col("_line").cast(pl.Int64)
+    )
+    blank = raw["raw"].str.strip_chars(", \t") == ""  # an all-empty row is a blank line, as in the quoted path
     nonblank = raw.filter(~blank)
     n_blank = int(blank.sum()) - (1 if text.endswith("\n") else 0)
     if nonblank.height == 0:
@@ -392,6 +395,8 @@ def _read_table_quoted(text: str, file: str, encoding: str) -> _Table:
     prev_end = 0
     for row in reader:
         start, prev_end = prev_end + 1, reader.line_num
+        if row:
+            row[0] = row[0].lstrip("\ufeff")
         if not row or all(not f.strip() for f in row):
             blank += 1
             continue
@@ -1032,9 +1037,7 @@ def read_prsa(
     columns: dict[str, tuple[str, str]] = {}
     factors: dict[str, float] = {}
     for col, (param, canon) in PRSA_COLUMNS.items():
-        if col not in good.columns or (
-            not weather and not param.startswith("a3") and not param.startswith("a2") and param != "a05024"
-        ):
+        if col not in good.columns or (not weather and param not in POLLUTANTS):
             continue
         unit = declared.get(col)
         if unit is None or (unit != canon and (unit, canon) not in _UNIT_FACTORS):
