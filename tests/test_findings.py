@@ -98,3 +98,17 @@ def test_query_orders_by_severity_then_time(store: Store) -> None:
     assert [r["dedupe_key"] for r in rows] == ["c", "b", "d", "a"]
     rows, total = F.query(store, kinds=["alarm"], limit=2, offset=1)
     assert total == 3 and [r["dedupe_key"] for r in rows] == ["d", "a"]
+
+
+def test_audit_rows_commit_with_their_write(store: Store) -> None:
+    from bogda import audit
+
+    with store.begin() as conn:
+        audit.record(conn, action="finding.dismiss", login="op", target="finding:1", detail={"reason": "x"})
+    with pytest.raises(RuntimeError), store.begin() as conn:
+        audit.record(conn, action="finding.dismiss", login="op", target="finding:2")
+        raise RuntimeError("write failed")
+    rows = audit.entries(store, action_prefix="finding.")
+    assert [r["target"] for r in rows] == ["finding:1"]
+    with store.begin() as conn, pytest.raises(ValueError):
+        audit.record(conn, action="")
