@@ -27,9 +27,9 @@ from bogda.timeutil import BEIJING
 _SENSOR_RANK = {"VIIRS": 0, "MODIS": 1, "MERSI": 1, "AGRI": 2, "AHI": 2}  # finest resolution first
 
 
-def _event_id(satellite: str, t: datetime, lat: float, lon: float) -> str:
-    digest = hashlib.sha1(f"{satellite}|{t.isoformat()}|{lat:.4f}|{lon:.4f}".encode()).hexdigest()[:12]
-    return f"FE{t:%Y%m%d}-{digest}"
+def _event_id(seed: str, prefix: str) -> str:
+    """Deterministic event id from its first cluster (satellite|time|alarm lat|alarm lon)."""
+    return prefix + hashlib.sha1(seed.encode()).hexdigest()[:12]
 
 
 class _UnionFind:
@@ -86,7 +86,8 @@ def track_events(
     late = np.maximum(ri, rj)
     horizon = int((cfg.footprint_recent + cfg.event_close).total_seconds() * 1e6)
     keep = (t_us[late] - t_us[early]) <= horizon
-    pairs = np.unique(np.column_stack([late[keep], early[keep]]), axis=0) if keep.any() else np.empty((0, 2), int)
+    code = np.unique(late[keep] * len(cid) + early[keep])  # sorted by (late, early), cheaper than unique(axis=0)
+    pairs = np.column_stack([code // len(cid), code % len(cid)])
     # candidates of each cluster rank: the earlier cluster ranks it touches
     starts = np.searchsorted(pairs[:, 0], np.arange(len(cid) + 1)).tolist()
     earlier = pairs[:, 1].tolist()
@@ -121,16 +122,20 @@ def track_events(
         last_us[oldest] = max(last_us[oldest], tk)
 
     root_of = np.array([uf.find(k) for k in range(len(cid))], dtype=np.int64)
-    sat = cl["satellite"].to_list()
     times = cl["acq_time_utc"].to_list()
-    alat = cl["alarm_lat"].to_numpy()
-    alon = cl["alarm_lon"].to_numpy()
-    ids = {
-        int(r): _event_id(sat[r], times[r], float(alat[r]), float(alon[r]))
-        for r in set(root_of.tolist()) | set(merged_into)
-    }
+    seeds = cl.select(
+        pl.format(
+            "{}|{}|{}|{}",
+            "satellite",
+            pl.col("acq_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S"),
+            pl.col("alarm_lat").round(4),
+            pl.col("alarm_lon").round(4),
+        ),
+        pl.col("acq_time_utc").dt.strftime("FE%Y%m%d-"),
+    ).rows()
+    ids = {r: _event_id(*seeds[r]) for r in set(root_of.tolist()) | set(merged_into)}
     cluster_events = pl.DataFrame(
-        {"cluster_id": cid.astype(np.int64), "event_id": [ids[int(r)] for r in root_of]},
+        {"cluster_id": cid.astype(np.int64), "event_id": [ids[r] for r in root_of.tolist()]},
         schema={"cluster_id": pl.Int64, "event_id": pl.String},
     )
     asof_us = int(asof.timestamp() * 1e6) if asof is not None else int(t_us.max())
@@ -274,8 +279,43 @@ class Alert:
 
 @dataclass
 class AlertPlan:
-    alerts: list[Alert] = field(default_factory=list)
-    drafts: list[FindingDraft] = field(default_factory=list)
+    """Outcome of :func:`plan_alerts`.
+
+    ``frame`` holds one row per alert (alert_id, kind, event_id, cluster_id, created_at, lon, lat, dedupe_key,
+    suppressed_by, action, severity) with the cluster's evidence columns; :attr:`alerts` and :attr:`drafts` turn it
+    into records (built on access: a whole-globe run has tens of thousands).
+    """
+
+    frame: pl.DataFrame = field(default_factory=pl.DataFrame)
+    county_names: Mapping[str, str] = field(default_factory=dict)
+    nearest_source: Mapping[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        if self.frame.height == 0:
+            return []
+        cols = ["alert_id", "kind", "event_id", "cluster_id", "created_at", "lon", "lat", "dedupe_key", "suppressed_by"]
+        return [Alert(*r) for r in self.frame.select(cols).iter_rows()]
+
+    @property
+    def drafts(self) -> list[FindingDraft]:
+        if self.frame.height == 0:
+            return []
+        rows = self.frame.filter(pl.col("action").is_not_null())
+        return [
+            _draft(
+                r["action"],
+                r["severity"],
+                r,
+                _evidence(r, self.county_names, self.nearest_source.get(r["cluster_id"])),
+                r["dedupe_key"],
+            )
+            for r in rows.iter_rows(named=True)
+        ]
+
+    def n(self, kind: str) -> int:
+        """Number of alerts of a kind (new, still_detected, suppressed, escalated)."""
+        return 0 if self.frame.height == 0 else int((self.frame["kind"] == kind).sum())
 
 
 def _bjt(t: datetime) -> datetime:
@@ -324,7 +364,7 @@ def plan_alerts(
     """
     cfg = config or FireConfig()
     names = dict(county_names or {})
-    plan = AlertPlan()
+    plan = AlertPlan(county_names=names, nearest_source=dict(nearest_source or {}))
     cl = clusters.join(cluster_events, on="cluster_id").sort("acq_time_utc", "cluster_id")
     if "dispatchable" in cl.columns:
         cl = cl.filter(pl.col("dispatchable"))
@@ -375,57 +415,96 @@ def plan_alerts(
     for pa in alerts:
         a_index.add(pa.lon, pa.lat)
     life = cfg.event_sleep + cfg.event_close
-    sources = nearest_source or {}
-    seq = 0
-    for row, busy in zip(cl.iter_rows(named=True), crowded, strict=True):
-        t: datetime = row["acq_time_utc"]
-        lon, lat = float(row["alarm_lon"]), float(row["alarm_lat"])
-        ev = row["event_id"]
-        cid = int(row["cluster_id"])
-        seq += 1
-        alert_id = f"FA{t:%Y%m%d%H%M}-{cid}-{seq}"
-        evidence = _evidence(row, names, sources.get(cid))
-        if busy:
+    cl = cl.with_columns(
+        _key=pl.format("fire:{}:{}", pl.col("event_id"), pl.col("acq_time_utc").dt.strftime("%Y%m%d%H%M"))
+    )
+    times = cl["acq_time_utc"].to_list()
+    lons = cl["alarm_lon"].to_list()
+    lats = cl["alarm_lat"].to_list()
+    evs = cl["event_id"].to_list()
+    keys = cl["_key"].to_list()
+    cids = cl["cluster_id"].to_list()
+    n_tot = cl["_n"].to_list()
+    frp_tot = cl["_frp"].fill_null(0.0).to_list()
+    # decisions: (row, kind, dedupe_key, suppressed_by, action, severity); uncrowded rows are plain "new"
+    out: list[tuple[int, str, str | None, str | None, str | None, str | None]] = []
+    for k in (i for i, busy in enumerate(crowded) if busy):
+        t, lon, lat = times[k], lons[k], lats[k]
 
-            def is_open(k: int, t: datetime = t) -> bool:
-                last = f_last[k]
-                return findings[k].is_open and (last is None or t - last <= life)
+        def is_open(m: int, t: datetime = t) -> bool:
+            last = f_last[m]
+            return findings[m].is_open and (last is None or t - last <= life)
 
-            near = _nearest_in(f_index, is_open, lon, lat, cfg.attach_km)
-            if near is not None:
-                f = findings[near]
-                if f_last[near] is not None:
-                    f_last[near] = t
-                plan.alerts.append(Alert(alert_id, "still_detected", ev, cid, t, lon, lat, f.dedupe_key))
-                plan.drafts.append(_draft("attach", "medium", row, evidence, f.dedupe_key))
-                n_now, frp_now = row["_n"], row["_frp"] or 0.0
-                grown = (f.first_n_pixels and n_now >= cfg.escalation_factor * f.first_n_pixels) or (
-                    f.first_sum_frp and frp_now >= cfg.escalation_factor * f.first_sum_frp
-                )
-                if grown and not f.escalated:
-                    findings[near] = replace(f, escalated=True)
-                    plan.alerts.append(Alert(alert_id + "e", "escalated", ev, cid, t, lon, lat, f.dedupe_key))
-                    plan.drafts.append(_draft("escalate", "high", row, evidence, f.dedupe_key))
-                continue
+        near = _nearest_in(f_index, is_open, lon, lat, cfg.attach_km)
+        if near is not None:
+            f = findings[near]
+            if f_last[near] is not None:
+                f_last[near] = t
+            out.append((k, "still_detected", f.dedupe_key, None, "attach", "medium"))
+            grown = (f.first_n_pixels and n_tot[k] >= cfg.escalation_factor * f.first_n_pixels) or (
+                f.first_sum_frp and frp_tot[k] >= cfg.escalation_factor * f.first_sum_frp
+            )
+            if grown and not f.escalated:
+                findings[near] = replace(f, escalated=True)
+                out.append((k, "escalated", f.dedupe_key, None, "escalate", "high"))
+            continue
 
-            def recent(k: int, t: datetime = t) -> bool:
-                return timedelta(0) <= t - alerts[k].created_at <= cfg.suppress_window
+        def recent(m: int, t: datetime = t) -> bool:
+            return timedelta(0) <= t - alerts[m].created_at <= cfg.suppress_window
 
-            prev = _nearest_in(a_index, recent, lon, lat, cfg.suppress_km)
-            if prev is not None:
-                by = alerts[prev]
-                plan.alerts.append(Alert(alert_id, "suppressed", ev, cid, t, lon, lat, by.dedupe_key, by.alert_id))
-                continue
-        key = f"fire:{ev}:{t:%Y%m%d%H%M}"
-        plan.alerts.append(Alert(alert_id, "new", ev, cid, t, lon, lat, key))
-        plan.drafts.append(_draft("new", "medium", row, evidence, key))
-        if busy:
-            alerts.append(PastAlert(alert_id, t, lon, lat, key))
-            a_index.add(lon, lat)
-            findings.append(OpenFinding(key, lon, lat, "open", ev, int(row["_n"]), float(row["_frp"] or 0.0)))
-            f_last.append(t)
-            f_index.add(lon, lat)
+        prev = _nearest_in(a_index, recent, lon, lat, cfg.suppress_km)
+        if prev is not None:
+            by = alerts[prev]
+            out.append((k, "suppressed", by.dedupe_key, by.alert_id, None, None))
+            continue
+        out.append((k, "new", keys[k], None, "new", "medium"))
+        alerts.append(PastAlert(_alert_id(t, cids[k]), t, lon, lat, keys[k]))
+        a_index.add(lon, lat)
+        findings.append(OpenFinding(keys[k], lon, lat, "open", evs[k], int(n_tot[k]), float(frp_tot[k])))
+        f_last.append(t)
+        f_index.add(lon, lat)
+    dec_schema = {
+        "_r": pl.Int64,
+        "kind": pl.String,
+        "dedupe_key": pl.String,
+        "suppressed_by": pl.String,
+        "action": pl.String,
+        "severity": pl.String,
+        "_seq": pl.Int64,
+    }
+    busy_dec = pl.DataFrame([(*d, n) for n, d in enumerate(out, start=1)], schema=dec_schema, orient="row")
+    quiet = (
+        cl.with_row_index("_r")
+        .filter(~pl.Series(crowded))
+        .select(
+            pl.col("_r").cast(pl.Int64),
+            kind=pl.lit("new"),
+            dedupe_key="_key",
+            suppressed_by=pl.lit(None, dtype=pl.String),
+            action=pl.lit("new"),
+            severity=pl.lit("medium"),
+            _seq=pl.lit(0, dtype=pl.Int64),
+        )
+    )
+    dec = pl.concat([busy_dec, quiet]).sort("_r", "_seq")
+    frame = dec.join(cl.with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64)), on="_r", how="left")
+    frame = frame.with_columns(
+        alert_id=pl.format(
+            "FA{}-{}{}",  # = _alert_id(), plus "e" for the escalation of the same cluster
+            pl.col("acq_time_utc").dt.strftime("%Y%m%d%H%M"),
+            pl.col("cluster_id"),
+            pl.when(pl.col("kind") == "escalated").then(pl.lit("e")).otherwise(pl.lit("")),
+        ),
+        created_at="acq_time_utc",
+        lon="alarm_lon",
+        lat="alarm_lat",
+    )
+    plan.frame = frame.drop("_r", "_seq")
     return plan
+
+
+def _alert_id(t: datetime, cluster_id: int) -> str:
+    return f"FA{t:%Y%m%d%H%M}-{cluster_id}"
 
 
 class _PointIndex:

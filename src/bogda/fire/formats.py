@@ -382,7 +382,7 @@ class FileContext:
 
 def normalise_rows(
     headers: Sequence[str],
-    rows: Sequence[Sequence[str | None]],
+    rows: Sequence[Sequence[str | None]] | pl.DataFrame,
     line_nos: Sequence[int],
     ctx: FileContext,
     config: FireConfig | None = None,
@@ -416,25 +416,33 @@ def normalise_rows(
         )
     width = len(headers)
     rejected: list[RejectedRow] = []
-    good_rows: list[Sequence[str | None]] = []
-    good_lines: list[int] = []
-    for row, line in zip(rows, line_nos, strict=True):
-        if len(row) != width:
-            rejected.append(
-                RejectedRow(ctx.source_file, line, "*", f"expected {width} fields, found {len(row)}", _raw(row))
-            )
-            continue
-        good_rows.append(row)
-        good_lines.append(line)
-
-    cols = list(zip(*good_rows, strict=True)) if good_rows else [() for _ in headers]
-    data: dict[str, list[str | None]] = {}
-    for canon, idx in mapping.items():
-        data[canon] = [None if v is None else str(v) for v in cols[idx]]
-    extra_cols = {f"x{i}": list(cols[headers.index(h)]) for i, h in enumerate(unmapped)}
-    frame = pl.DataFrame(
-        {**data, **extra_cols, "line_no": good_lines},
-        schema={**dict.fromkeys(data, pl.String), **dict.fromkeys(extra_cols, pl.String), "line_no": pl.Int64},
+    if isinstance(rows, pl.DataFrame):
+        raw = rows  # columns c0…c{width-1} of text and line_no, already width-checked
+    else:
+        good_rows: list[Sequence[str | None]] = []
+        good_lines: list[int] = []
+        for row, line in zip(rows, line_nos, strict=True):
+            if len(row) != width:
+                rejected.append(
+                    RejectedRow(ctx.source_file, line, "*", f"expected {width} fields, found {len(row)}", _raw(row))
+                )
+                continue
+            good_rows.append(row)
+            good_lines.append(line)
+        cols = list(zip(*good_rows, strict=True)) if good_rows else [() for _ in headers]
+        raw = pl.DataFrame(
+            {
+                **{f"c{i}": [None if v is None else str(v) for v in col] for i, col in enumerate(cols)},
+                "line_no": good_lines,
+            },
+            schema={**{f"c{i}": pl.String for i in range(width)}, "line_no": pl.Int64},
+        )
+    unmapped_idx = [i for i in range(width) if i not in set(mapping.values())]
+    frame = raw.select(
+        *[pl.col(f"c{idx}").alias(canon) for canon, idx in mapping.items()],
+        *[pl.col(f"c{idx}").alias(f"x{k}") for k, idx in enumerate(unmapped_idx)],
+        pl.col("line_no"),
+        _raw=pl.concat_str([pl.col(f"c{i}").fill_null("") for i in range(width)], separator=","),
     )
     frame = frame.with_row_index("_row")
     for canon in _ALIASES:
@@ -503,9 +511,8 @@ def normalise_rows(
     frame = frame.with_columns(_reason=reason)
     bad = frame.filter(pl.col("_reason").is_not_null() & (pl.col("_reason") != ""))
     if bad.height:
-        raw_rows = {line: row for row, line in zip(good_rows, good_lines, strict=True)}
-        for line, why in zip(bad["line_no"].to_list(), bad["_reason"].to_list(), strict=True):
-            rejected.append(RejectedRow(ctx.source_file, line, why.split(":", 1)[0], why, _raw(raw_rows[line])))
+        for line, why, text in bad.select("line_no", "_reason", "_raw").iter_rows():
+            rejected.append(RejectedRow(ctx.source_file, line, why.split(":", 1)[0], why, text))
     frame = frame.filter(pl.col("_reason").is_null() | (pl.col("_reason") == ""))
     rejected.sort(key=lambda r: r.line)
 
@@ -654,6 +661,30 @@ def _sniff_delimiter(header_line: str) -> str:
     return " "
 
 
+def _table_from_lines(
+    lines: list[str], line_nos: list[int], width: int, delimiter: str, source_file: str
+) -> tuple[pl.DataFrame | list[list[str]], list[RejectedRow]]:
+    """Split delimited lines into a frame of text columns ``c0…`` (vectorised when no field is quoted).
+
+    Rows with the wrong number of fields are returned as rejected rows.
+    """
+    if delimiter == " " or any('"' in ln for ln in lines[:1]) or '"' in "".join(lines[:200]):
+        return _split_lines(lines, delimiter), []
+    ser = pl.Series("l", lines, dtype=pl.String)
+    if ser.str.contains('"', literal=True).any():
+        return _split_lines(lines, delimiter), []
+    parts = pl.DataFrame({"p": ser.str.split(delimiter), "line_no": pl.Series(line_nos, dtype=pl.Int64), "l": ser})
+    n = parts["p"].list.len()
+    ok = n == width
+    rejected = [
+        RejectedRow(source_file, line, "*", f"expected {width} fields, found {k}", text)
+        for line, k, text in parts.filter(~ok).with_columns(k=n.filter(~ok)).select("line_no", "k", "l").iter_rows()
+    ]
+    good = parts.filter(ok)
+    table = good.select(*[pl.col("p").list.get(i).alias(f"c{i}") for i in range(width)], "line_no")
+    return table, rejected
+
+
 def _split_lines(lines: list[str], delimiter: str) -> list[list[str]]:
     if delimiter == " ":
         return [ln.split() for ln in lines]
@@ -682,7 +713,9 @@ def read_csv_text(
     delimiter = _sniff_delimiter(header)
     headers = _split_lines([header], delimiter)[0]
     body = numbered[1:]
-    rows = _split_lines([ln for _, ln in body], delimiter)
+    rows, pre_rejected = _table_from_lines(
+        [ln for _, ln in body], [n for n, _ in body], len(headers), delimiter, source_file
+    )
     norm = {normalise_header(h)[0] for h in headers}
     if product is None:
         if "type" in norm:
@@ -703,6 +736,8 @@ def read_csv_text(
     else:
         ctx_units = {}
     result = normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
+    if pre_rejected:
+        result.rejected = sorted(pre_rejected + result.rejected, key=lambda r: r.line)
     if ctx_units:
         # rows whose sensor was not decided by instrument or satellite: decide by the column names
         result.detections = _fill_sensor(result.detections, ctx_units["__bt_mir_sensor"], config)
