@@ -344,7 +344,10 @@ def _read_table(text: str, file: str, encoding: str) -> _Table:
     may hold commas and line breaks) goes through the csv module.
     """
     if '"' in text:
-        return _read_table_quoted(text, file, encoding)
+        plain = _unquote_simple(text)
+        if plain is None:
+            return _read_table_quoted(text, file, encoding)
+        text = plain
     raw = pl.DataFrame({"raw": text.split("\n")}).with_row_index("_line", offset=1)
     # a BOM can also start a line inside the text: daily files concatenated with `cat`
     raw = raw.with_columns(
@@ -380,6 +383,21 @@ def _read_table(text: str, file: str, encoding: str) -> _Table:
         ],
     )
     return _Table(header, frame, rejected, int(nonblank["_line"][0]), encoding, repeated, n_blank, dups)
+
+
+def _unquote_simple(text: str) -> str | None:
+    """``text`` without its quotes when no quoted field holds a comma, line break or escaped quote, else None.
+
+    Quoting like PRSA's (``"NNE"``, ``"Dongsi"``) then costs nothing; anything subtler takes the csv module.
+    """
+    if '""' in text:
+        return None
+    parts = text.split('"')
+    if len(parts) % 2 == 0:
+        return None  # unbalanced quotes
+    if any("," in q or "\n" in q or "\r" in q for q in parts[1::2]):
+        return None
+    return "".join(parts)
 
 
 def _read_table_quoted(text: str, file: str, encoding: str) -> _Table:
