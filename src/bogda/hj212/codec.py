@@ -383,10 +383,8 @@ def parse_frame(
             key, eq, value = item.partition("=")
             if not eq:
                 notes.append("item_without_equals")
-            i = key.rfind("-")
-            if i >= 0:
-                code = key[:i]
-                suffix = key[i + 1 :]
+            code, dash, suffix = key.rpartition("-")
+            if dash:
                 group = pollutants.get(code)
                 if group is None:
                     pollutants[code] = {suffix: value}
