@@ -210,24 +210,51 @@ def _as_float_array(values: npt.ArrayLike | pl.Series) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+_CHUNK = 1 << 16
+"""Values per chunk of the kernel: temporaries stay in cache and large inputs cause no page-fault storms."""
+
+
+@cache
+def _segments(bp: Breakpoints) -> tuple[np.ndarray, ...]:
+    s = bp.scaled.astype(np.float64)
+    i = bp.iaqi.astype(np.float64)
+    den = s[1:] - s[:-1]
+    return s[1:-1].copy(), s[:-1].copy(), i[1:] - i[:-1], den - 1, den, i[:-1].copy()
+
+
 def _iaqi_kernel(conc: np.ndarray, bp: Breakpoints) -> np.ndarray:
-    """IAQI as int64 with -1 for 'no IAQI' (missing, negative, or not computed above the table)."""
-    valid = np.isfinite(conc) & (conc >= 0)
-    x = np.minimum(np.where(valid, conc, 0.0), _MAX_INPUT)
-    c = np.rint(x * SCALE).astype(np.int64)
-    bpc = bp.scaled
-    top = bpc[-1]
-    above = c > top
-    c = np.minimum(c, top)
-    j = np.clip(np.searchsorted(bpc, c, side="left"), 1, len(bpc) - 1)
-    lo = bpc[j - 1]
-    den = bpc[j] - lo
-    il = bp.iaqi[j - 1]
-    num = (bp.iaqi[j] - il) * (c - lo)
-    out = il + (num + den - 1) // den  # ceiling of a non-negative rational, exactly
+    """IAQI as int16 with -1 for 'no IAQI' (missing, negative, or not computed above the table).
+
+    Exactness: C is fixed to micro-units, c = rint(C·10⁶), an exact integer in float64. With the segment's
+    BP_Lo = lo, d = BP_Hi − BP_Lo and ΔI = IAQI_Hi − IAQI_Lo (all integers), IAQI = IAQI_Lo + ⌈ΔI·(c − lo)/d⌉ =
+    IAQI_Lo + ⌊(ΔI·(c − lo) + d − 1)/d⌋. The numerator is an integer below 2⁵³, so it is exact; the true quotient
+    q has a fractional part of at most 1 − 1/d (d < 3·10⁹), while the float division errs by less than
+    q·2⁻⁵² < 10⁻¹³, so the floor of the float quotient is the exact floor. Same result as integer floor
+    division, but SIMD-fast.
+    """
+    inner, seg_lo, seg_di, seg_dm1, seg_den, seg_il = _segments(bp)
+    top = float(bp.scaled[-1]) / SCALE
     above_value = bp.above_value
-    out = np.where(above, -1 if above_value is None else above_value, out)
-    return np.where(valid, out, -1)
+    n = conc.shape[0]
+    out = np.empty(n, dtype=np.int16)
+    for s in range(0, n, _CHUNK):
+        x = conc[s : s + _CHUNK]
+        c = np.fmin(x, top)  # NaN → top; masked below
+        np.fmax(c, 0.0, out=c)
+        c *= SCALE
+        np.rint(c, out=c)
+        j = np.searchsorted(inner, c, side="left")
+        c -= seg_lo[j]
+        c *= seg_di[j]
+        c += seg_dm1[j]
+        c /= seg_den[j]
+        np.floor(c, out=c)
+        c += seg_il[j]
+        o = out[s : s + _CHUNK]
+        o[:] = c
+        o[x > top] = -1 if above_value is None else above_value
+        o[~(x >= 0)] = -1  # NaN and negative values have no IAQI
+    return out
 
 
 def _iaqi_int(conc: np.ndarray, code: str, averaging: str, standard: str | np.ndarray) -> np.ndarray:
@@ -241,7 +268,14 @@ def _iaqi_int(conc: np.ndarray, code: str, averaging: str, standard: str | np.nd
 
 
 def _to_float(i: np.ndarray) -> np.ndarray:
-    return np.where(i < 0, np.nan, i.astype(np.float64))
+    out = i.astype(np.float64)
+    out[i < 0] = np.nan
+    return out
+
+
+def _to_int(v: npt.ArrayLike) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float64)
+    return np.where(np.isfinite(a), a, -1).astype(np.int16)
 
 
 def iaqi(
@@ -281,8 +315,8 @@ def iaqi(
     >>> iaqi([801], "SO2", "1h", "2026").tolist(), iaqi([801], "SO2", "1h", "2012").tolist()
     ([200.0], [nan])
     """
-    x = _as_float_array(conc)
-    std = _resolve(standard, ts, x.shape[0] if x.ndim else 1)
+    x = np.atleast_1d(_as_float_array(conc))
+    std = _resolve(standard, ts, x.shape[0])
     return _to_float(_iaqi_int(x, pollutant_code(pollutant), averaging, std))
 
 
@@ -496,47 +530,120 @@ def item_key(name: str, default_o3: str = "1h") -> tuple[str, str]:
 
 @dataclass
 class AqiResult:
-    """AQI of many records (NumPy arrays of equal length)."""
+    """AQI of many records (NumPy arrays of equal length).
 
-    aqi: np.ndarray
-    """AQI (float64, integer-valued; NaN when no item has an IAQI)."""
-    iaqi: dict[str, np.ndarray]
-    """IAQI per item label."""
-    primary: np.ndarray
-    """Primary pollutant labels joined by ``,`` (object array; None when AQI ≤ 50 or missing)."""
+    Held as small integers (``-1`` = none) and bit masks; the float/label views are computed on access.
+    """
+
+    labels: tuple[str, ...]
+    """Item labels, in bit order of the masks."""
+    aqi_int: np.ndarray
+    """AQI as int16, -1 when no item has an IAQI."""
+    iaqi_int: dict[str, np.ndarray]
+    """IAQI per item as int16, -1 = none."""
+    primary_mask: np.ndarray
+    """Bit i set when item i is a primary pollutant (uint16)."""
+    exceeding_mask: np.ndarray
+    """Bit i set when item i exceeds IAQI 100, HJ 633-2012 records only (uint16; the notion was deleted in 2026)."""
     level: np.ndarray
     """Level 1–6, 0 = missing."""
     missing: np.ndarray
     """Number of required items without an IAQI."""
     publishable: np.ndarray
     """True when the AQI may be published (complete, or 2026 5.3.1: AQI > 100 despite missing items)."""
-    exceeding: np.ndarray
-    """Exceeding pollutants (IAQI > 100), HJ 633-2012 only; None otherwise (deleted in 2026)."""
+
+    @property
+    def aqi(self) -> np.ndarray:
+        """AQI (float64, integer-valued; NaN when no item has an IAQI)."""
+        return _to_float(self.aqi_int)
+
+    @property
+    def iaqi(self) -> dict[str, np.ndarray]:
+        """IAQI per item label (float64, NaN = none)."""
+        return {k: _to_float(v) for k, v in self.iaqi_int.items()}
+
+    @property
+    def primary(self) -> np.ndarray:
+        """Primary pollutant labels joined by ``,`` (object array; None when AQI ≤ 50 or missing)."""
+        return _label_lut(self.labels)[self.primary_mask]
+
+    @property
+    def exceeding(self) -> np.ndarray:
+        """Exceeding pollutants (IAQI > 100), HJ 633-2012 only; None otherwise."""
+        return _label_lut(self.labels)[self.exceeding_mask]
 
     def to_polars(self) -> pl.DataFrame:
         """The result as a frame (``iaqi_<item>``, ``aqi``, ``primary_pollutant``, ``level``, …)."""
-        cols: dict[str, pl.Series] = {
-            f"iaqi_{k}": pl.Series(f"iaqi_{k}", v, nan_to_null=True).cast(pl.Int16) for k, v in self.iaqi.items()
-        }
-        cols["aqi"] = pl.Series("aqi", self.aqi, nan_to_null=True).cast(pl.Int16)
-        cols["primary_pollutant"] = pl.Series("primary_pollutant", self.primary, dtype=pl.String)
-        cols["level"] = pl.Series("level", self.level, dtype=pl.Int8)
-        cols["missing"] = pl.Series("missing", self.missing, dtype=pl.Int8)
-        cols["publishable"] = pl.Series("publishable", self.publishable, dtype=pl.Boolean)
-        cols["exceeding_pollutant"] = pl.Series("exceeding_pollutant", self.exceeding, dtype=pl.String)
+        lut = {m: v for m, v in enumerate(_label_lut(self.labels).tolist()) if v is not None}
+
+        def decode(name: str, mask: np.ndarray) -> pl.Series:
+            return pl.Series(name, mask, dtype=pl.UInt16).replace_strict(lut, default=None, return_dtype=pl.String)
+
+        def nullable(name: str, v: np.ndarray) -> pl.Series:
+            s = pl.Series(name, v, dtype=pl.Int16)
+            return s.set(s < 0, None) if (v < 0).any() else s
+
+        cols = [nullable(f"iaqi_{k}", v) for k, v in self.iaqi_int.items()]
+        cols += [
+            nullable("aqi", self.aqi_int),
+            decode("primary_pollutant", self.primary_mask),
+            pl.Series("level", self.level, dtype=pl.Int8),
+            pl.Series("missing", self.missing, dtype=pl.Int8),
+            pl.Series("publishable", self.publishable, dtype=pl.Boolean),
+            decode("exceeding_pollutant", self.exceeding_mask),
+        ]
         return pl.DataFrame(cols)
 
 
-def _label_lut(labels: Sequence[str]) -> np.ndarray:
+@cache
+def _label_lut_cached(labels: tuple[str, ...]) -> np.ndarray:
     n = len(labels)
     return np.array(
         [None] + [",".join(labels[i] for i in range(n) if m >> i & 1) for m in range(1, 1 << n)], dtype=object
     )
 
 
+def _label_lut(labels: Sequence[str]) -> np.ndarray:
+    return _label_lut_cached(tuple(labels))
+
+
+def _combine_int(iaqis: Mapping[str, np.ndarray], standard: str, required: Iterable[str] | None = None) -> AqiResult:
+    labels = tuple(iaqis)
+    req = set(labels if required is None else required)
+    arrays = [iaqis[k] for k in labels]
+    n = len(arrays[0]) if arrays else 0
+    aqi = np.full(n, -1, dtype=np.int16)
+    for a in arrays:
+        np.maximum(aqi, a, out=aqi)
+    above50 = aqi > 50
+    primary = np.zeros(n, dtype=np.uint16)
+    exceeding = np.zeros(n, dtype=np.uint16)
+    missing = np.zeros(n, dtype=np.int8)
+    for i, (k, a) in enumerate(zip(labels, arrays, strict=True)):
+        bit = np.uint16(1 << i)
+        primary |= ((a == aqi) & above50).view(np.uint8) * bit
+        if standard == "2012":
+            exceeding |= (a > 100).view(np.uint8) * bit
+        if k in req:
+            missing += a < 0
+    have = aqi >= 0
+    complete = missing == 0
+    publishable = have & (complete | (aqi > 100)) if standard == "2026" else have & complete
+    return AqiResult(
+        labels=labels,
+        aqi_int=aqi,
+        iaqi_int=dict(zip(labels, arrays, strict=True)),
+        primary_mask=primary,
+        exceeding_mask=exceeding,
+        level=category(aqi),
+        missing=missing,
+        publishable=publishable,
+    )
+
+
 def combine(
     iaqis: Mapping[str, np.ndarray],
-    standard: str | np.ndarray,
+    standard: str,
     *,
     required: Iterable[str] | None = None,
 ) -> AqiResult:
@@ -550,7 +657,7 @@ def combine(
     ----------
     iaqis : mapping of item label → array
         IAQI per item (NaN = none).
-    standard : "2012", "2026" or boolean array (True = 2026)
+    standard : {"2012", "2026"}
     required : iterable of str, optional
         Items of the site's monitoring plan (default: all keys). Items outside it are not counted as missing
         (HJ 633-2026 5.3.2).
@@ -559,40 +666,7 @@ def combine(
     >>> r.aqi.tolist(), r.primary.tolist(), r.publishable.tolist()
     ([84.0, 30.0, 120.0], ['PM2.5,PM10', None, 'PM10'], [True, True, True])
     """
-    labels = list(iaqis)
-    req = set(labels if required is None else required)
-    stack = np.vstack([np.asarray(iaqis[k], dtype=np.float64) for k in labels])
-    have = np.isfinite(stack)
-    filled = np.where(have, stack, -1.0)
-    aqi = filled.max(axis=0)
-    any_have = have.any(axis=0)
-    aqi = np.where(any_have, aqi, np.nan)
-    weights = (1 << np.arange(len(labels), dtype=np.int64))[:, None]
-    lut = _label_lut(labels)
-    top = (filled == aqi[None, :]) & have & (aqi > 50)[None, :]
-    primary = lut[(top * weights).sum(axis=0)]
-    exceed_mask = ((filled > 100) * weights).sum(axis=0)
-    exceeding = lut[exceed_mask]
-    missing = (~have[[i for i, k in enumerate(labels) if k in req]]).sum(axis=0) if req else np.zeros(len(aqi))
-    complete = missing == 0
-    publish_2026 = any_have & (complete | (aqi > 100))
-    publish_2012 = any_have & complete
-    if isinstance(standard, str):
-        publishable = publish_2026 if standard == "2026" else publish_2012
-        if standard == "2026":
-            exceeding = np.full(len(aqi), None, dtype=object)
-    else:
-        publishable = np.where(standard, publish_2026, publish_2012)
-        exceeding = np.where(standard, None, exceeding)
-    return AqiResult(
-        aqi=aqi,
-        iaqi=dict(zip(labels, stack, strict=True)),
-        primary=primary,
-        level=category(aqi),
-        missing=missing.astype(np.int8),
-        publishable=publishable,
-        exceeding=exceeding,
-    )
+    return _combine_int({k: _to_int(v) for k, v in iaqis.items()}, _check_standard(standard), required)
 
 
 def _columns(data: Mapping[str, npt.ArrayLike] | pl.DataFrame) -> dict[str, object]:
@@ -628,13 +702,14 @@ def _aqi_generic(
     n = len(next(iter(cols.values()))) if cols else 0
     std = _resolve(standard, ts, n)
     wanted = list(dict.fromkeys([*items_by_std["2012"], *items_by_std["2026"]]))
+    if isinstance(std, str):
+        wanted = [k for k in wanted if k in items_by_std[std]]
     skip = {item_key(x, default_o3)[0] for x in not_monitored}
     iaqis: dict[str, np.ndarray] = {}
     for label in wanted:
-        in_2012, in_2026 = label in items_by_std["2012"], label in items_by_std["2026"]
         values = _find(cols, label, default_o3)
         if values is None:
-            iaqis[label] = np.full(n, np.nan)
+            iaqis[label] = np.full(n, -1, dtype=np.int16)
             continue
         code, avg = ("a05024", label[3:]) if label.startswith("O3_") else (pollutant_code(label), "24h")
         if default_o3 == "1h" and not label.startswith("O3_"):
@@ -644,16 +719,10 @@ def _aqi_generic(
         if fallback and label in fallback and fallback[label] is not None:
             # HJ 633-2012 Table 1 note 2: SO2 1 h above 800 → report the SO2 IAQI from its 24 h average
             alt = _iaqi_int(_as_float_array(fallback[label]), code, "24h", std)
-            val = np.where((val < 0) & np.isfinite(x) & (x > 0), alt, val)
-        out = _to_float(val)
-        if not (in_2012 and in_2026):
-            use = np.asarray(std == "2026") if isinstance(std, str) else std
-            out = np.where(use if in_2026 else ~use, out, np.nan)
-        iaqis[label] = out
+            val = np.where((val < 0) & (x > 0), alt, val)
+        iaqis[label] = val
     if isinstance(std, str):
-        iaqis = {k: v for k, v in iaqis.items() if k in items_by_std[std]}
-        required = [k for k in items_by_std[std] if k not in skip]
-        res = combine(iaqis, std, required=required)
+        res = _combine_int(iaqis, std, [k for k in items_by_std[std] if k not in skip])
     else:
         res = _combine_mixed(iaqis, std, items_by_std, skip)
     if isinstance(data, pl.DataFrame):
@@ -664,20 +733,22 @@ def _aqi_generic(
 def _combine_mixed(
     iaqis: dict[str, np.ndarray], mask: np.ndarray, items_by_std: Mapping[str, Sequence[str]], skip: set[str]
 ) -> AqiResult:
-    r12 = combine(
-        {k: iaqis[k] for k in items_by_std["2012"]}, "2012", required=[k for k in items_by_std["2012"] if k not in skip]
-    )
-    r26 = combine(
-        {k: iaqis[k] for k in items_by_std["2026"]}, "2026", required=[k for k in items_by_std["2026"] if k not in skip]
-    )
+    """Rows of both versions: each row takes the result of its own version (item sets differ)."""
+    labels = tuple(iaqis)
+    parts = {}
+    for std in ("2012", "2026"):
+        sub = {k: (v if k in items_by_std[std] else np.full(len(v), -1, dtype=np.int16)) for k, v in iaqis.items()}
+        parts[std] = _combine_int(sub, std, [k for k in items_by_std[std] if k not in skip])
+    r12, r26 = parts["2012"], parts["2026"]
     return AqiResult(
-        aqi=np.where(mask, r26.aqi, r12.aqi),
-        iaqi=iaqis,
-        primary=np.where(mask, r26.primary, r12.primary),
+        labels=labels,
+        aqi_int=np.where(mask, r26.aqi_int, r12.aqi_int),
+        iaqi_int={k: np.where(mask, r26.iaqi_int[k], r12.iaqi_int[k]) for k in labels},
+        primary_mask=np.where(mask, r26.primary_mask, r12.primary_mask),
+        exceeding_mask=np.where(mask, 0, r12.exceeding_mask).astype(np.uint16),
         level=np.where(mask, r26.level, r12.level).astype(np.int8),
         missing=np.where(mask, r26.missing, r12.missing).astype(np.int8),
         publishable=np.where(mask, r26.publishable, r12.publishable),
-        exceeding=np.where(mask, None, r12.exceeding),
     )
 
 

@@ -30,7 +30,7 @@ from bogda.standards.aqi import category
 from bogda.standards.limits import limit
 from bogda.standards.pollutants import POLLUTANTS, pollutant_code
 from bogda.standards.rounding import round_half_even, round_half_even_expr
-from bogda.timeutil import BEIJING_NAME, beijing_date, day_start_utc
+from bogda.timeutil import BEIJING_NAME, beijing_date, day_start_utc, from_epoch
 
 # --- named validity rules ------------------------------------------------------------------------------
 
@@ -134,31 +134,44 @@ def hourly_cube(
         tcol = tcol.dt.replace_time_zone("UTC")
     f = frame.select(
         pl.col(site).cast(pl.String).alias("site"),
-        tcol.dt.convert_time_zone("UTC").alias("ts"),
+        tcol.dt.epoch("s").alias("t"),
         pl.col(parameter).cast(pl.String).alias("parameter"),
         pl.col(value).cast(pl.Float64).alias("value"),
     )
-    params = {p: _param_key(p) for p in f["parameter"].unique().to_list() if p is not None}
-    f = f.with_columns(pl.col("parameter").replace_strict(params, default=None))
-    dup = f.filter(pl.struct("site", "ts", "parameter").is_duplicated())
-    if dup.height:
-        r = dup.row(0, named=True)
-        raise ValueError(f"{dup.height} duplicate hourly rows, e.g. site {r['site']} ts {r['ts']} {r['parameter']}")
-    first = f.select(pl.col("ts").dt.convert_time_zone(BEIJING_NAME).dt.date().min()).item()
-    last = f.select(pl.col("ts").dt.convert_time_zone(BEIJING_NAME).dt.date().max()).item()
-    n_hours = ((last - first).days + 1) * 24
-    t0 = day_start_utc(first)
+    bad = f.filter(pl.col("site").is_null() | pl.col("t").is_null() | pl.col("parameter").is_null())
+    if bad.height:
+        raise ValueError(f"{bad.height} hourly rows without site, time or parameter (first: row {bad.row(0)})")
+    names = f["parameter"].unique().to_list()
+    keys = sorted({_param_key(p) for p in names})
+    param_index = {p: keys.index(_param_key(p)) for p in names}
     sites = np.array(sorted(f["site"].unique().to_list()), dtype=object)
-    f = f.with_columns(
-        pl.col("site").replace_strict({s: i for i, s in enumerate(sites)}, return_dtype=pl.Int64).alias("i"),
-        ((pl.col("ts") - pl.lit(t0)).dt.total_seconds() // 3600).cast(pl.Int64).alias("h"),
+    t_min, t_max = f["t"].min(), f["t"].max()
+    first = beijing_date(from_epoch(t_min))  # type: ignore[arg-type]
+    last = beijing_date(from_epoch(t_max))  # type: ignore[arg-type]
+    n_hours = ((last - first).days + 1) * 24
+    t0 = int(day_start_utc(first).timestamp())
+    n_sites = len(sites)
+    keyed = f.select(
+        (
+            (
+                pl.col("parameter").replace_strict(param_index, return_dtype=pl.Int64) * n_sites
+                + pl.col("site").replace_strict({x: k for k, x in enumerate(sites)}, return_dtype=pl.Int64)
+            )
+            * n_hours
+            + (pl.col("t") - t0) // 3600
+        ).alias("key"),
+        "value",
     )
-    values: dict[str, np.ndarray] = {}
-    for key in sorted({v for v in params.values() if v is not None}):
-        part = f.filter(pl.col("parameter") == key)
-        arr = np.full((len(sites), n_hours), np.nan)
-        arr[part["i"].to_numpy(), part["h"].to_numpy()] = part["value"].to_numpy()
-        values[key] = arr
+    if keyed["key"].n_unique() != keyed.height:  # cheap check first; locate the duplicates only when present
+        dup = keyed["key"].is_duplicated()
+        k = int(keyed.filter(dup)["key"][0])
+        p_i, rest = divmod(k, n_sites * n_hours)
+        s_i, h_i = divmod(rest, n_hours)
+        when = from_epoch(t0 + 3600 * h_i).isoformat()
+        raise ValueError(f"{int(dup.sum())} duplicate hourly rows, e.g. site {sites[s_i]} ts {when} {keys[p_i]}")
+    cube = np.full((len(keys), n_sites, n_hours), np.nan)
+    cube.reshape(-1)[keyed["key"].to_numpy()] = keyed["value"].to_numpy()
+    values = {key: cube[n] for n, key in enumerate(keys)}
     return HourlyCube(sites=sites, first_day=first, values=values)
 
 
@@ -241,17 +254,23 @@ def daily_max_8h_array(
     d = h // 24
     days = x.reshape(s, d, 24)
     ok = np.isfinite(days)
-    csum = np.concatenate([np.zeros((s, d, 1)), np.cumsum(np.where(ok, days, 0.0), axis=2)], axis=2)
-    ccnt = np.concatenate([np.zeros((s, d, 1), dtype=np.int64), np.cumsum(ok, axis=2)], axis=2)
-    starts = np.arange(MDA8_FIRST_WINDOW, MDA8_LAST_WINDOW + 1)
-    total = csum[:, :, starts + 8] - csum[:, :, starts]
-    n = ccnt[:, :, starts + 8] - ccnt[:, :, starts]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(n >= min_hours, total / np.maximum(n, 1), np.nan)
-    means = round_half_even(means, decimals)
-    n_windows = np.isfinite(means).sum(axis=2)
-    mx = np.max(np.where(np.isfinite(means), means, -np.inf), axis=2)
-    valid = (n_windows >= min_windows) | ((n_windows > 0) & (exceed_limit is not None) & (mx > (exceed_limit or 0)))
+    first, last = MDA8_FIRST_WINDOW, MDA8_LAST_WINDOW + 1
+    # window sums by cumulative sums along the hour axis: window k covers hours k … k+7 of the day
+    csum = np.zeros((s, d, 25))
+    np.cumsum(np.where(ok, days, 0.0), axis=2, out=csum[:, :, 1:])
+    ccnt = np.zeros((s, d, 25), dtype=np.int16)
+    np.cumsum(ok, axis=2, out=ccnt[:, :, 1:])
+    total = csum[:, :, first + 8 : last + 8] - csum[:, :, first:last]
+    n = ccnt[:, :, first + 8 : last + 8] - ccnt[:, :, first:last]
+    enough = n >= min_hours
+    np.divide(total, n, out=total, where=enough)
+    total[~enough] = -np.inf
+    mx = total.max(axis=2)
+    n_windows = enough.sum(axis=2)
+    # GB/T 8170 rounding is monotone, so the rounded maximum is the maximum of the rounded 8 h means
+    mx = round_half_even(np.where(n_windows > 0, mx, np.nan), decimals)
+    limit_ok = (n_windows > 0) & (mx > exceed_limit) if exceed_limit is not None else np.zeros(mx.shape, bool)
+    valid = (n_windows >= min_windows) | limit_ok
     return np.where(valid, mx, np.nan), n_windows
 
 
@@ -461,17 +480,23 @@ def aggregate_sites(
 
 
 def _period_expr(period: str) -> pl.Expr:
+    """Integer period key (year, or year·100 + month, or 0 for the whole span)."""
     if period == "year":
-        return pl.col("date").dt.year().cast(pl.String)
+        return pl.col("date").dt.year().cast(pl.Int32)
     if period == "month":
-        return pl.col("date").dt.strftime("%Y-%m")
+        return pl.col("date").dt.year().cast(pl.Int32) * 100 + pl.col("date").dt.month().cast(pl.Int32)
     if period == "all":
-        return pl.lit("all")
+        return pl.lit(0, pl.Int32)
     raise ValueError(f"period must be 'year', 'month' or 'all', not {period!r}")
 
 
-def _required_days_expr() -> pl.Expr:
-    return pl.when(pl.col("date").dt.month() == 2).then(MIN_DAYS_FEBRUARY).otherwise(MIN_DAYS_MONTH)
+def _period_label(period: str) -> pl.Expr:
+    """Display form of the integer period key: ``2025``, ``2025-02`` or ``all``."""
+    if period == "year":
+        return pl.col("period").cast(pl.String)
+    if period == "month":
+        return pl.format("{}-{}", pl.col("period") // 100, (pl.col("period") % 100).cast(pl.String).str.zfill(2))
+    return pl.lit("all")
 
 
 def period_statistics(
@@ -503,17 +528,20 @@ def period_statistics(
         base = daily.with_columns(
             [pl.when(pl.col(dust)).then(None).otherwise(pl.col(c)).alias(c) for c in items if c in ("a34002", "a34004")]
         )
-    long = (
-        base.select(site, "date", *items)
-        .unpivot(index=[site, "date"], variable_name="parameter", value_name="value")
-        .drop_nulls("value")
-        .with_columns(_period_expr(period).alias("period"))
+    keyed = base.select(
+        site,
+        _period_expr(period).alias("period"),
+        (pl.col("date").dt.year().cast(pl.Int32) * 100 + pl.col("date").dt.month().cast(pl.Int32)).alias("_m"),
+        *items,
     )
-    month_counts = long.group_by(site, "period", "parameter", pl.col("date").dt.strftime("%Y-%m").alias("m")).agg(
-        pl.len().alias("n"), (pl.col("date").dt.month() == 2).first().alias("feb")
+    long = keyed.unpivot(index=[site, "period", "_m"], variable_name="parameter", value_name="value").drop_nulls(
+        "value"
     )
+    month_counts = long.group_by(site, "period", "parameter", "_m").agg(pl.len().alias("n"))
     month_ok = month_counts.group_by(site, "period", "parameter").agg(
-        (pl.col("n") >= pl.when(pl.col("feb")).then(MIN_DAYS_FEBRUARY).otherwise(MIN_DAYS_MONTH)).all().alias("m_ok"),
+        (pl.col("n") >= pl.when(pl.col("_m") % 100 == 2).then(MIN_DAYS_FEBRUARY).otherwise(MIN_DAYS_MONTH))
+        .all()
+        .alias("m_ok"),
         pl.len().alias("n_months"),
     )
     stats = []
@@ -552,6 +580,7 @@ def period_statistics(
         )
         .drop("m_ok", "n_months")
         .sort(site, "period", "parameter")
+        .with_columns(_period_label(period).alias("period"))
     )
 
 
@@ -626,6 +655,7 @@ def day_counts(daily_aqi: pl.DataFrame, *, period: str = "year", site: str = "si
         )
         .with_columns((pl.col("good_days") / pl.col("valid_days") * 100).alias("good_day_ratio"))
         .sort(site, "period")
+        .with_columns(_period_label(period).alias("period"))
     )
 
 
