@@ -82,8 +82,11 @@ def _meter_frame(steel, pt):
 
 
 def test_meters_and_plans_on_steel(steel, params):
+    from bogda.enforcement import power as pw
+
     p = steel["p_kw"].to_numpy()
-    pt = np.where(p > 57.0, 40.0 + 0.1 * p, 3.0)
+    sp = pw.detect_state(p, pw.learn_threshold(p, 900, params), 900, params)
+    pt = np.where(sp == pw.ON, 40.0 + 0.1 * p, 3.0)  # treatment running whenever production runs
     meters = [Meter("P1", "E1", "production"), Meter("T1", "E1", "treatment")]
     pairs = [MeterPair("P1", "T1", "E1")]
     clean = cat.run_catalogue_full(None, _meter_frame(steel, pt), [], meters, None, params, pairs=pairs)

@@ -276,8 +276,8 @@ def trailing_daily_baseline(daily: np.ndarray, base_days: int, min_days: int) ->
     mad = np.full(nd, np.nan)
     ok = cnt >= min_days
     if ok.any():
-        med[ok] = np.nanmedian(view[ok], axis=1)
-        mad[ok] = np.nanmedian(np.abs(view[ok] - med[ok, None]), axis=1)
+        med[ok] = rk.nanmedian_rows(view[ok])
+        mad[ok] = rk.nanmedian_rows(np.abs(view[ok] - med[ok, None]))
     return med, mad
 
 
@@ -292,24 +292,31 @@ def day_matrix(x: np.ndarray, day_starts: np.ndarray, per_day: int) -> np.ndarra
     return m
 
 
-def trailing_hourly_baseline(day_mat: np.ndarray, base_days: int, min_days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Median and MAD of all values of the ``base_days`` days *before* each day (NaN with < ``min_days`` days
-    holding data). The MAD is over hourly values: a noisy series (low-level CO) fails the gate."""
+def trailing_hourly_baseline(
+    day_mat: np.ndarray, base_days: int, min_days: int, stride: int = 7
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD of all values of the ``base_days`` days before each day (NaN with < ``min_days`` days
+    holding data). The MAD is over hourly values, so a noisy series (low-level CO) fails the gate.
+
+    The baseline is refreshed every ``stride`` days (day d uses the ``base_days`` days before the first day of
+    its stride block): strictly prior data, and 7× fewer sorts of (days × 720) values (enforcement.md §8).
+    """
     nd, pd_ = day_mat.shape
+    anchors = np.arange(0, nd, stride)
     pad = np.vstack((np.full((base_days, pd_), np.nan), day_mat))
-    view = np.lib.stride_tricks.sliding_window_view(pad, base_days, axis=0)[:nd]  # (nd, pd_, base_days)
-    flat = view.reshape(nd, -1)
+    view = np.lib.stride_tricks.sliding_window_view(pad, base_days, axis=0)[anchors]  # (na, pd_, base_days)
+    flat = view.reshape(len(anchors), -1)
     has = (~np.isnan(day_mat)).any(axis=1).astype(np.int64)
-    cnt = np.convolve(
-        np.concatenate((np.zeros(base_days, dtype=np.int64), has)), np.ones(base_days, dtype=np.int64), "valid"
-    )[:nd]
-    med = np.full(nd, np.nan)
-    mad = np.full(nd, np.nan)
+    csum = np.concatenate(([0], np.cumsum(has)))
+    cnt = csum[anchors] - csum[np.maximum(anchors - base_days, 0)]
+    med_a = np.full(len(anchors), np.nan)
+    mad_a = np.full(len(anchors), np.nan)
     ok = cnt >= min_days
     if ok.any():
-        med[ok] = np.nanmedian(flat[ok], axis=1)
-        mad[ok] = np.nanmedian(np.abs(flat[ok] - med[ok, None]), axis=1)
-    return med, mad
+        med_a[ok] = rk.nanmedian_rows(flat[ok])
+        mad_a[ok] = rk.nanmedian_rows(np.abs(flat[ok] - med_a[ok, None]))
+    idx = np.arange(nd) // stride
+    return med_a[idx], mad_a[idx]
 
 
 def change_point_l2(y: np.ndarray) -> int | None:
@@ -359,7 +366,7 @@ def step_drop(
     med, mad = trailing_hourly_baseline(daily, params["drop.base_days"], params["drop.min_history_days"])
     cnt = (~np.isnan(daily)).sum(axis=1)
     with np.errstate(invalid="ignore"):
-        day_med = np.where(cnt >= pd_ // 2, np.nanmedian(np.where(cnt[:, None] > 0, daily, 0.0), axis=1), np.nan)
+        day_med = np.where(cnt >= pd_ // 2, rk.nanmedian_rows(daily), np.nan)
         robust_sd = 1.4826 * mad  # MAD scaled to a standard deviation
         fire = (day_med < med + np.log(params["drop.ratio"])) & (robust_sd <= params["drop.gate_mad"])
     s, e = rk.runs(fire)
@@ -507,13 +514,8 @@ def flow_load_break(flow: np.ndarray, load: np.ndarray, subj: Subject, params: P
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where((ld > 0) & (f >= 0), f / ld, np.nan)
     days = subj.days(len(f))
-    ds, de = _bounds(days)
-    daily = np.array(
-        [
-            np.nanmedian(ratio[a : b + 1]) if (~np.isnan(ratio[a : b + 1])).any() else np.nan
-            for a, b in zip(ds, de, strict=True)
-        ]
-    )
+    ds, _de = _bounds(days)
+    daily = rk.nanmedian_rows(day_matrix(ratio, ds, subj.per_day))
     med, _ = trailing_daily_baseline(daily, params["flow.base_days"], min(params["flow.base_days"], 7))
     day_pos = np.searchsorted(ds, np.arange(len(f)), side="right") - 1
     with np.errstate(invalid="ignore"):
@@ -562,6 +564,9 @@ def derived_channels(cols: dict[str, np.ndarray], params: Params, base: tuple[st
             if ok.sum() < min(w, len(r)) * 0.5:
                 continue
             ww = min(w, len(r))
+            first = r[ok][:ww]  # a derived series is constant in every window, so in the first one too
+            if np.std(first) > params["derived.cv"] * abs(np.mean(first)):
+                continue
             n, s1, s2 = _rolling_moments(r, ww)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = s1 / n
@@ -600,7 +605,7 @@ def residual_break(
     mu, sd = X[ok].mean(axis=0), X[ok].std(axis=0)
     sd[sd == 0] = 1.0
     Z = (X - mu) / sd
-    Z = np.column_stack((Z, Z**2))
+    Z = np.column_stack((Z, Z[:, :1] ** 2))  # curvature in the first feature (load) only
     A = np.column_stack((np.ones(ok.sum()), Z[ok]))
     reg = params["resid.ridge_alpha"] * np.eye(A.shape[1])
     reg[0, 0] = 0.0
@@ -608,8 +613,9 @@ def residual_break(
     pred = np.full(len(y), np.nan)
     pred[ok] = A @ coef
     res = y - pred
-    med = np.nanmedian(res)
-    mad = 1.4826 * np.nanmedian(np.abs(res - med))
+    rv = res[ok]
+    med = float(np.median(rv))
+    mad = 1.4826 * float(np.median(np.abs(rv - med)))
     if not mad > 0:
         return []
     z = (res - med) / mad

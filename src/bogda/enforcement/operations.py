@@ -11,7 +11,7 @@ import numpy as np
 
 from bogda.enforcement import runs as rk
 from bogda.enforcement.cems import Mark, beijing_hour
-from bogda.enforcement.detectors import Subject, _bounds, day_matrix, trailing_hourly_baseline
+from bogda.enforcement.detectors import Subject, _bounds, day_matrix, trailing_daily_baseline
 from bogda.enforcement.rules import Hit, Params
 
 
@@ -59,12 +59,13 @@ def o2_low(
     o2: np.ndarray, c_meas: np.ndarray, subj: Subject, params: Params, *, band: tuple[float, float], channel: str
 ) -> list[Hit]:
     """C06 nitrogen dilution: O2 < band low − 3 pp for ≥ 3 h while the pollutant drops below ``o2.drop_ratio``
-    × its trailing 30-day median."""
+    × the trailing 30-day median of its daily medians."""
     o2 = np.asarray(o2, dtype=np.float64)
     c = np.asarray(c_meas, dtype=np.float64)
     days = subj.days(len(c))
     ds, _ = _bounds(days)
-    med, _ = trailing_hourly_baseline(day_matrix(c, ds, subj.per_day), 30, 7)
+    daily = rk.nanmedian_rows(day_matrix(c, ds, subj.per_day))
+    med, _ = trailing_daily_baseline(daily, 30, 7)
     day_pos = np.searchsorted(ds, np.arange(len(c)), side="right") - 1
     with np.errstate(invalid="ignore"):
         cond = (o2 >= 0) & (o2 < band[0] - params["o2.band_margin_pp"]) & (c < params["o2.drop_ratio"] * med[day_pos])

@@ -87,7 +87,9 @@ def otsu_threshold(values: np.ndarray, bins: int = 256) -> tuple[float, float]:
     with np.errstate(invalid="ignore", divide="ignore"):
         sb = (mt * w0 - m) ** 2 / (w0 * (1 - w0))
     sb = np.where(np.isfinite(sb), sb, 0.0)
-    k = int(np.argmax(sb))
+    # an empty valley gives a plateau of equal σ_B²: take its middle, not its lower edge
+    best = np.flatnonzero(sb >= sb.max() * (1 - 1e-9))
+    k = int(best[len(best) // 2])
     var_t = float(np.sum(p * (centers - mt) ** 2))
     return float(edges[k + 1]), float(sb[k] / var_t) if var_t > 0 else 0.0
 
@@ -300,7 +302,7 @@ def under_loaded(
         dm = day_matrix(np.where(both, x, np.nan), ds, pd_)
         cnt = (~np.isnan(dm)).sum(axis=1)
         with np.errstate(invalid="ignore"):
-            daily_med = np.where(cnt > 0, np.nanmedian(np.where(cnt[:, None] > 0, dm, 0.0), axis=1), np.nan)
+            daily_med = np.where(cnt > 0, rk.nanmedian_rows(dm), np.nan)
         return _trailing_median(daily_med, params["e03.median_days"], 3)[day_pos]
 
     med7, med7_p = own_median(pt), own_median(pp)
@@ -363,7 +365,7 @@ def _trailing_median(daily: np.ndarray, days: int, min_days: int) -> np.ndarray:
     out = np.full(nd, np.nan)
     ok = cnt >= min_days
     if ok.any():
-        out[ok] = np.nanmedian(view[ok], axis=1)
+        out[ok] = rk.nanmedian_rows(view[ok])
     return out
 
 

@@ -123,3 +123,21 @@ def ffill_index(valid: np.ndarray) -> np.ndarray:
     """Index of the last position ``<= i`` where ``valid`` is true (``-1`` before the first)."""
     idx = np.where(valid, np.arange(len(valid)), -1)
     return np.maximum.accumulate(idx) if len(idx) else idx
+
+
+def nanmedian_rows(m: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row), by one sort: ``np.nanmedian`` falls back to a
+    per-row Python loop when NaNs are present, which is ~100× slower on (days × hours) matrices.
+
+    >>> nanmedian_rows(np.array([[1.0, np.nan, 3.0, 2.0], [np.nan] * 4]))
+    array([ 2., nan])
+    """
+    a = np.sort(np.asarray(m, dtype=np.float64), axis=1)  # NaN sorts last
+    n = (~np.isnan(a)).sum(axis=1)
+    rows = np.arange(a.shape[0])
+    lo = np.maximum((n - 1) // 2, 0)
+    hi = np.maximum(n // 2, 0)
+    hi = np.minimum(hi, a.shape[1] - 1)
+    out = 0.5 * (a[rows, lo] + a[rows, hi])
+    out[n == 0] = np.nan
+    return out
