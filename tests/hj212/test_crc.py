@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bogda.hj212.crc import (
     TABLE,
+    VariantPinner,
     crc_hex,
     crc_hj212,
     crc_hj212_bitwise,
@@ -77,3 +78,15 @@ def test_variant_round_trip(data, variant):
     printed = variant_crc_hex(data, variant)
     assert crc_matches(data, printed, (variant,)) == variant
     assert crc_matches(data, printed.lower(), (variant,)) == variant
+
+
+def test_variant_pinning(public):
+    """P055 (byte-swapped Modbus) three times in a row pins the variant; a standard CRC resets the count."""
+    from bogda.hj212.codec import parse_frame
+
+    p055 = parse_frame(public["P055"].frame, crc_mode="auto")
+    p001 = parse_frame(public["P001"].frame, crc_mode="auto")
+    pinner = VariantPinner(pin_frames=3)
+    seq = [p055, p055, p001, p055, p055, p055, p055]
+    assert [pinner.observe(r.crc_algorithm) for r in seq] == [None, None, None, None, None, "modbus_byteswapped", None]
+    assert pinner.pinned == "modbus_byteswapped"

@@ -20,6 +20,7 @@ __all__ = [
     "CRC_MODES",
     "CRC_VARIANTS",
     "TABLE",
+    "VariantPinner",
     "crc_hex",
     "crc_hj212",
     "crc_hj212_bitwise",
@@ -154,3 +155,39 @@ def crc_matches(data: bytes | bytearray | memoryview, given: str, variants: Iter
         if v == "modbus_byteswapped" and g == f"{_swap(modbus):04X}":
             return v
     return None
+
+
+class VariantPinner:
+    """Decide when a device in ``crc_mode = auto`` has shown its CRC variant often enough to pin it (spec §3.3).
+
+    Feed the algorithm under which each accepted frame's CRC verified (``ParseResult.crc_algorithm``); after
+    ``pin_frames`` consecutive frames with the same Modbus variant, :meth:`observe` returns that variant once,
+    for the caller to store as the device's ``crc_mode`` and report. A standard CRC resets the count.
+
+    >>> p = VariantPinner(pin_frames=3)
+    >>> [p.observe(a) for a in ("modbus_byteswapped", "modbus_byteswapped", "hj212", "modbus_byteswapped",
+    ...                         "modbus_byteswapped", "modbus_byteswapped")]
+    [None, None, None, None, None, 'modbus_byteswapped']
+    """
+
+    __slots__ = ("count", "pin_frames", "pinned", "variant")
+
+    def __init__(self, pin_frames: int = 3) -> None:
+        self.pin_frames = pin_frames
+        self.variant: str | None = None
+        self.count = 0
+        self.pinned: str | None = None
+
+    def observe(self, algorithm: str | None) -> str | None:
+        if self.pinned is not None or algorithm not in ("modbus_be", "modbus_byteswapped"):
+            if algorithm == "hj212":
+                self.variant, self.count = None, 0
+            return None
+        if algorithm == self.variant:
+            self.count += 1
+        else:
+            self.variant, self.count = algorithm, 1
+        if self.count >= self.pin_frames:
+            self.pinned = algorithm
+            return algorithm
+        return None
