@@ -57,7 +57,7 @@ def test_outside_china_unchanged(lon: float, lat: float) -> None:
 def test_vectorised_and_geometry() -> None:
     lon = np.array([89.20444, 87.51575])
     lat = np.array([44.91296, 43.3578])
-    glon, glat = wgs84_to_gcj02(lon, lat)
+    glon, _ = wgs84_to_gcj02(lon, lat)
     assert glon.shape == (2,)
     poly = shapely.box(89.0, 44.0, 89.5, 44.5)
     back = geometry_gcj02_to_wgs84(geometry_wgs84_to_gcj02(poly))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from sharedata import require_shared
 
 from bogda.fire.formats import read_fire_file
 from bogda.fire.region import Boundary, read_boundaries
+from sharedata import require_shared
 
 CHANGJI_COUNTIES = ("652301", "652302", "652323", "652324", "652325", "652327", "652328")
 URUMQI_COUNTIES = ("650102", "650103", "650104", "650105", "650106", "650107", "650109", "650121")
