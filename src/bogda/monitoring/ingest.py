@@ -1332,6 +1332,7 @@ def poll_windows(now: datetime, *, lookback_hours: int = 3) -> list[tuple[str, d
     Every hour at HH:25 the last ``lookback_hours``; daily at 02:30 Beijing the last 72 h; weekly (Monday 02:30
     Beijing) the last 30 days. Returns ``(kind, start, end)`` in UTC, hour-aligned, ``end`` exclusive.
 
+    >>> from datetime import UTC
     >>> [(k, s.isoformat()) for k, s, _ in poll_windows(datetime(2019, 1, 2, 2, 30, tzinfo=UTC))]
     [('hourly', '2019-01-01T23:00:00+00:00')]
     """
