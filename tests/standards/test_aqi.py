@@ -338,3 +338,24 @@ def test_inverse_roundtrip(row: tuple[str, str, str], n: int) -> None:
     c = A.concentration_at(n, code, avg, std)
     assert A.iaqi([float(c)], code, avg, std)[0] == n
     assert A.iaqi([float(A.concentration_at(n - Fraction(1, 2), code, avg, std))], code, avg, std)[0] == n
+
+
+def test_2012_o3_8h_above_800_is_not_missing() -> None:
+    d = {"SO2": [5], "NO2": [20], "CO": [0.5], "PM10": [40], "PM2.5": [20], "O3_8h": [850], "O3_1h": [900]}
+    r = A.aqi_daily(d, "2012")
+    assert np.isnan(r.iaqi["O3_8h"][0])  # not computed: the O3 IAQI comes from the 1 h value
+    assert r.aqi.tolist() == [350] and r.primary.tolist() == ["O3_1h"]  # 300 + 100·100/200
+    assert r.missing.tolist() == [0] and r.publishable.tolist() == [True]
+
+
+@pytest.mark.parametrize(("standard", "code", "averaging"), ROWS)
+def test_exhaustive_published_grid(standard: str, code: str, averaging: str) -> None:
+    """Every concentration on the published grid (integers; CO 0.1 mg/m³) up to 10 % above the top."""
+    bp = A.breakpoints(code, averaging, standard)
+    step = Fraction(1, 10) if code == "a21005" else Fraction(1)
+    n = int(bp.top * Fraction(11, 10) / step) + 1
+    grid = [step * k for k in range(n)]
+    got = A.iaqi(np.array([float(c) for c in grid]), code, averaging, standard)
+    expected = [oracle(str(c), code, averaging, standard) for c in grid]
+    exp = np.array([np.nan if e is None else e for e in expected], dtype=float)
+    np.testing.assert_array_equal(got, exp)

@@ -210,6 +210,9 @@ def _as_float_array(values: npt.ArrayLike | pl.Series) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+NOT_COMPUTED = -2
+"""Internal IAQI code: 'not computed' (HJ 633-2012 SO2 1 h or O3 8 h above 800) — no IAQI, but not missing data."""
+
 _CHUNK = 1 << 16
 """Values per chunk of the kernel: temporaries stay in cache and large inputs cause no page-fault storms."""
 
@@ -223,7 +226,7 @@ def _segments(bp: Breakpoints) -> tuple[np.ndarray, ...]:
 
 
 def _iaqi_kernel(conc: np.ndarray, bp: Breakpoints) -> np.ndarray:
-    """IAQI as int16 with -1 for 'no IAQI' (missing, negative, or not computed above the table).
+    """IAQI as int16: -1 for no value (missing, negative), :data:`NOT_COMPUTED` (-2) above a 2012 table.
 
     Exactness: C is fixed to micro-units, c = rint(C·10⁶), an exact integer in float64. With the segment's
     BP_Lo = lo, d = BP_Hi − BP_Lo and ΔI = IAQI_Hi − IAQI_Lo (all integers), IAQI = IAQI_Lo + ⌈ΔI·(c − lo)/d⌉ =
@@ -252,7 +255,7 @@ def _iaqi_kernel(conc: np.ndarray, bp: Breakpoints) -> np.ndarray:
         c += seg_il[j]
         o = out[s : s + _CHUNK]
         o[:] = c
-        o[x > top] = -1 if above_value is None else above_value
+        o[x > top] = NOT_COMPUTED if above_value is None else above_value
         o[~(x >= 0)] = -1  # NaN and negative values have no IAQI
     return out
 
@@ -625,7 +628,7 @@ def _combine_int(iaqis: Mapping[str, np.ndarray], standard: str, required: Itera
         if standard == "2012":
             exceeding |= (a > 100).view(np.uint8) * bit
         if k in req:
-            missing += a < 0
+            missing += a == -1  # NOT_COMPUTED is not missing data
     have = aqi >= 0
     complete = missing == 0
     publishable = have & (complete | (aqi > 100)) if standard == "2026" else have & complete
@@ -719,7 +722,7 @@ def _aqi_generic(
         if fallback and label in fallback and fallback[label] is not None:
             # HJ 633-2012 Table 1 note 2: SO2 1 h above 800 → report the SO2 IAQI from its 24 h average
             alt = _iaqi_int(_as_float_array(fallback[label]), code, "24h", std)
-            val = np.where((val < 0) & (x > 0), alt, val)
+            val = np.where(val == NOT_COMPUTED, alt, val)
         iaqis[label] = val
     if isinstance(std, str):
         res = _combine_int(iaqis, std, [k for k in items_by_std[std] if k not in skip])
