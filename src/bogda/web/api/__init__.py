@@ -1,0 +1,18 @@
+"""REST API under ``/api/v1`` (architecture §3): small routers with OpenAQ-style query classes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """All API routes, to be included under :data:`PREFIX`."""
+    # imported here: the routers depend on bogda.web.auth, which itself uses bogda.web.api.common
+    from bogda.web.api import findings, health, places, sites
+
+    router = APIRouter()
+    for module in (health, places, sites, findings):
+        router.include_router(module.router)
+    return router

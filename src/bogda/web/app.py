@@ -1,0 +1,67 @@
+"""The bogda web application: REST API under ``/api/v1`` and the NiceGUI operator console on one FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+import bogda
+from bogda.config import Settings, get_settings
+from bogda.store import Store, connect
+from bogda.web import auth
+from bogda.web.api import PREFIX, api_router
+from bogda.web.api.common import JSON, http_error, validation_error
+
+API_DESCRIPTION = """\
+REST API of bogda. Lists answer `{"meta": {...}, "results": [...]}` (OpenAQ-style) with `page`/`limit`
+(limit ≤ 1000); `/places` answers GeoJSON (WGS-84). Errors answer `{"detail", "errors": [{"field", "in",
+"reason"}]}`. Log in with the console's session cookie or HTTP Basic; `/health` is public.
+"""
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None, *, console: bool = True) -> FastAPI:
+    """Build the web application.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: the process settings (:func:`bogda.config.get_settings`).
+    store : Store, optional
+        Default: the store at ``settings.database_url`` (migrated).
+    console : bool
+        Mount the NiceGUI console (NiceGUI keeps process-wide state, so one console per process; API tests
+        build the app without it).
+    """
+    settings = settings or get_settings()
+    store = store or connect(settings.database_url)
+    app = FastAPI(
+        title="bogda",
+        version=bogda.__version__,
+        description=API_DESCRIPTION,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,  # Swagger UI loads its scripts from a CDN; bureaus run on closed networks
+        redoc_url=None,
+        default_response_class=JSON,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.login_limiter = auth.RateLimiter(settings.web.login_attempts_per_minute)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key(),
+        session_cookie=auth.SESSION_COOKIE,
+        max_age=settings.web.session_hours * 3600,
+        same_site="lax",
+        https_only=False,
+    )
+    app.include_router(api_router(), prefix=PREFIX)
+    app.include_router(auth.router)
+    if console:
+        from bogda.web.ui import mount_console
+
+        mount_console(app, settings, store)
+    return app
