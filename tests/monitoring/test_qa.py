@@ -390,3 +390,15 @@ def test_qa_is_idempotent_and_handles_empty_frames() -> None:
     assert once.equals(twice)
     empty = apply_qa(f.clear())
     assert empty.height == 0 and {"flag", "qa_reason"} <= set(empty.columns)
+
+
+def test_silences() -> None:
+    rows = series([10, None, None, None, 12, 13], site="A") + series([5, 5, None, 5, 5, 5], "a21026", site="B")
+    qa = apply_qa(frame(rows))
+    got = silences(qa, sites=["A", "B", "C"], start=T0, end=T0 + 6 * H)
+    assert got.select("site_code", "start", "hours", "feed_gap_hours").rows() == [
+        ("A", T0 + H, 3, 1),  # at T0+2h no station sent anything
+        ("B", T0 + 2 * H, 1, 1),
+        ("C", T0, 6, 1),
+    ]
+    assert silences(qa, sites=["A", "B"], start=T0, end=T0 + 6 * H, min_hours=2)["site_code"].to_list() == ["A"]
