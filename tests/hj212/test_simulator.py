@@ -273,3 +273,20 @@ async def test_run_devices_against_a_minimal_acker():
 async def test_run_devices_loopback_only():
     with pytest.raises(ValueError, match="loopback"):
         await run_devices("10.0.0.1", 20212, fleet(1), start=START, end=START)
+
+
+@pytest.mark.parametrize(
+    ("version", "flag", "warnings"),
+    [
+        ("2005", None, ["no_QN", "no_Flag", "MN_not_24_hex (2017 EPC-96 form)"]),  # 2005 uploads: no QN, no Flag
+        ("2025", "9", []),
+    ],
+)
+def test_versions(version, flag, warnings):
+    sim = Simulator(make_fleet(3, kinds="cems:1,wastewater:1,air:1", version=version, seed=2), seed=2)
+    for f in sim.frames(START, START + timedelta(minutes=2)):
+        r = parse_frame(f.data)
+        assert r.valid and r.Flag == flag and r.warnings == warnings
+        assert f.ack_expected is (version != "2005")
+        if f.ack_expected:
+            assert parse_frame(data_response(r)).Flag == "8"
