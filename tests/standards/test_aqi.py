@@ -359,3 +359,20 @@ def test_exhaustive_published_grid(standard: str, code: str, averaging: str) -> 
     expected = [oracle(str(c), code, averaging, standard) for c in grid]
     exp = np.array([np.nan if e is None else e for e in expected], dtype=float)
     np.testing.assert_array_equal(got, exp)
+
+
+def test_long_frame_input_is_pivoted_and_versions_follow_ts() -> None:
+    t = [datetime(2026, 2, 28, 15, tzinfo=UTC), datetime(2026, 2, 28, 16, tzinfo=UTC)]
+    long = pl.DataFrame(
+        {
+            "site": ["A"] * 4,
+            "ts": [t[0], t[0], t[1], t[1]],
+            "parameter": ["a34004", "a34002", "a34004", "a34002"],
+            "value": [52.0, 40.0, 52.0, 40.0],
+        }
+    )
+    out = A.aqi_hourly(long)
+    assert out["aqi"].to_list() == [72, 84]
+    assert out["missing"].to_list() == [4, 4] and not out["publishable"].any()  # AQI ≤ 100 with missing items
+    with pytest.raises(ValueError, match="duplicate"):
+        A.aqi_hourly(pl.concat([long, long]))

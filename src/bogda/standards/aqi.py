@@ -672,6 +672,32 @@ def combine(
     return _combine_int({k: _to_int(v) for k, v in iaqis.items()}, _check_standard(standard), required)
 
 
+def wide_from_long(
+    frame: pl.DataFrame,
+    *,
+    index: Sequence[str] = ("site", "ts"),
+    parameter: str = "parameter",
+    value: str = "value",
+) -> pl.DataFrame:
+    """Pivot a long frame (``site, ts, parameter, value``) to one column per parameter, as the AQI functions use.
+
+    Duplicate (index, parameter) rows raise ``ValueError`` rather than being silently aggregated.
+
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> long = pl.DataFrame({"site": "A", "ts": t, "parameter": ["a34004", "a34002"], "value": [52.0, 40.0]})
+    >>> wide_from_long(long).columns
+    ['site', 'ts', 'a34004', 'a34002']
+    """
+    idx = [c for c in index if c in frame.columns]
+    dup = frame.select(*idx, parameter).is_duplicated()
+    if dup.any():
+        raise ValueError(
+            f"{int(dup.sum())} duplicate rows for the same {[*idx, parameter]}, e.g. {frame.filter(dup).row(0)}"
+        )
+    return frame.pivot(on=parameter, index=idx, values=value, maintain_order=True)
+
+
 def _columns(data: Mapping[str, npt.ArrayLike] | pl.DataFrame) -> dict[str, object]:
     if isinstance(data, pl.DataFrame):
         return {c: data.get_column(c) for c in data.columns}
@@ -699,6 +725,8 @@ def _aqi_generic(
     not_monitored: Iterable[str],
     fallback: Mapping[str, object] | None = None,
 ) -> AqiResult | pl.DataFrame:
+    if isinstance(data, pl.DataFrame) and {"parameter", "value"} <= set(data.columns):
+        data = wide_from_long(data)
     cols = _columns(data)
     if ts is None and standard is None and isinstance(data, pl.DataFrame) and ts_col in data.columns:
         ts = data.get_column(ts_col)
@@ -768,7 +796,7 @@ def aqi_hourly(
 
     Parameters
     ----------
-    data : mapping of pollutant → array, or wide polars.DataFrame
+    data : mapping of pollutant → array, or polars.DataFrame (wide, or long ``site, ts, parameter, value``)
         1 h averages of SO2, NO2, CO, O3, PM10, PM2.5 [µg/m³; CO mg/m³], keyed by HJ 212 code or name
         (``O3`` means the 1 h value here). PM 1 h values are read against the 24 h breakpoints (2026 4.2.4;
         the same for 2012 is [R], and reproduces CNEMC's published 2019 AQI).
@@ -805,7 +833,7 @@ def aqi_daily(
 
     Parameters
     ----------
-    data : mapping of item → array, or wide polars.DataFrame
+    data : mapping of item → array, or polars.DataFrame (wide, or long ``site, ts, parameter, value``)
         24 h means of SO2, NO2, CO, PM10, PM2.5 and the O3 daily maximum 8 h mean (key ``O3_8h``, or ``O3``);
         for 2012 also the O3 daily maximum 1 h value (``O3_1h``). Concentrations as the statistic published them
         (rounded per GB/T 8170 by :func:`bogda.standards.evaluation.daily_means`) [µg/m³; CO mg/m³].

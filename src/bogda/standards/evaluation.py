@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -721,10 +721,3 @@ def exceedance_days(daily: pl.DataFrame, *, stage: str = "2026", area_class: int
             s = limit("O3" if c == "O3_8h" else c, "8h" if c == "O3_8h" else "24h", stage, area_class)
             cols.append((pl.col(c) > s).alias(f"exceed_{c}"))
     return daily.with_columns(cols)
-
-
-def to_date(value: date | datetime) -> date:
-    """A Beijing date from a date or aware datetime (helper for callers building period keys)."""
-    if isinstance(value, datetime):
-        return beijing_date(value)
-    return value
