@@ -55,5 +55,7 @@ def test_rows_with_missing_items_use_the_available_items(cnemc: pl.DataFrame) ->
     partial = partial.filter(pl.any_horizontal([pl.col(k).is_not_null() for k in ITEMS]))
     result = aqi_hourly({k: partial[k] for k in ITEMS}, "2012")
     match = np.asarray(result.aqi == partial["AQI"].to_numpy())
-    # CNEMC sometimes publishes an AQI that includes an item it did not publish; most rows still agree
-    assert match.mean() > 0.9, f"only {match.sum()} of {len(match)} partial rows agree"
+    # The archive lost some items of a few hours (e.g. 2019-04-24 23:00) whose AQI CNEMC computed from the full
+    # set (2019: 33 of 23,251 partial rows); every other partial row agrees.
+    print(f"CNEMC 2019 partial rows: {len(match)} checked, {int(match.sum())} matched")
+    assert match.mean() > 0.995, f"only {match.sum()} of {len(match)} partial rows agree"
