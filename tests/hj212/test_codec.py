@@ -15,6 +15,7 @@ from bogda.hj212 import codes
 from bogda.hj212.codec import (
     ERRORS,
     WARNINGS,
+    build_command,
     build_frame,
     build_upload,
     data_response,
@@ -27,6 +28,7 @@ from bogda.hj212.codec import (
     parse_frame,
     recall_command,
     request_response,
+    system_time_frame,
     time_sync_command,
 )
 from bogda.timeutil import BEIJING
@@ -110,6 +112,9 @@ def test_lenient_acceptance(public, pid, crc_mode, accepted):
 
 def test_lenient_reports_algorithm(public):
     assert parse_frame(public["P055"].frame, crc_mode="auto").crc_algorithm == "modbus_byteswapped"
+    assert parse_frame(public["P055"].frame, crc_mode="auto").crc_ok
+    assert not parse_frame(public["P055"].frame, crc_mode="hj212").crc_ok
+    assert not parse_frame(public["P030"].frame).crc_ok
     assert parse_frame(public["P052"].frame).accepted_with == ["length_mismatch", "cp_not_closed"]
     assert parse_frame(public["P001"].frame).crc_algorithm == "hj212"
 
@@ -273,6 +278,17 @@ def test_commands_match_the_standard_examples(public):
     assert sync == public["P005"].frame + b"\r\n"
     hour = datetime(2016, 8, 1, 8, tzinfo=BEIJING)
     assert recall_command("2061", **dev, begin=hour, end=hour) == public["P013"].frame + b"\r\n"
+
+
+def test_system_time_frame_serves_an_inbound_1011():
+    request = parse_frame(build_command("1011", st="21", mn="DXCBZ000000005", pw="123456", qn="20210409111933000"))
+    assert request.role == "request"
+    now = datetime(2021, 4, 9, 3, 19, 33, tzinfo=UTC)
+    answer = parse_frame(system_time_frame(request, now))
+    assert answer.valid and answer.role == "upload" and not answer.ack_requested
+    assert (answer.CN, answer.QN, answer.MN, answer.cp_fields) == (
+        "1011", "20210409111933000", "DXCBZ000000005", {"SystemTime": "20210409111933"}
+    )  # fmt: skip
 
 
 def test_recall_command_version_0_and_checks():

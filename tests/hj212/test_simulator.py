@@ -160,6 +160,11 @@ def test_faults_parse_rejects_unknown():
     with pytest.raises(ValueError, match="outside"):
         FaultConfig.parse("crc=2")
     assert AnswerConfig.parse("qnrtn=2,silent=0.5") == AnswerConfig(qnrtn=2, silent=0.5)
+    drift = FaultConfig.parse("crc=0.1,clock_drift_s=300")
+    assert drift.clock_drift_s == 300 and drift.probabilities == {"crc": 0.1}
+    devices = fleet()
+    Simulator(devices, faults=drift, seed=1)
+    assert all(0 < abs(d.clock_offset_s) <= 300 for d in devices)
 
 
 # ------------------------------------------------------------------------------------ answers
@@ -264,10 +269,33 @@ async def test_run_devices_against_a_minimal_acker():
     assert report.sent == expected_acks
     assert report.acked == expected_acks - bad_crc and report.unacked == bad_crc
     assert report.resent == bad_crc  # re_count = 1: each unanswered frame is re-sent once
+    assert report.missing_acks == 0 and report.unexpected_acks == 0
     assert {(a["mn"], a["qn"]) for a in report.acked_log} <= {(m["mn"], m["qn"]) for m in report.manifest}
     assert commands_sent.is_set() and report.commands == len(devices)
     answered = [parse_frame(f) for f in received if parse_frame(f).CN in ("9011", "9012", "1011")]
     assert Counter(a.CN for a in answered) == {"9011": 3, "1011": 3, "9012": 3}
+
+
+async def test_run_devices_reconnects_after_drop_conn():
+    async def handle(reader, writer):
+        framer = FrameReader()
+        while chunk := await reader.read(65536):
+            for item in framer.feed(chunk):
+                r = parse_frame(item.data)
+                if r.accepted and r.ack_requested:
+                    writer.write(data_response(r))
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        report = await run_devices(
+            "127.0.0.1", port, fleet(2), start=START, end=START + timedelta(minutes=10),
+            faults=FaultConfig.parse("drop_conn=0.2,clock_drift_s=120"), seed=3, timeout_s=20, linger_s=0.05,
+        )  # fmt: skip
+    drops = sum("drop_conn" in m["faults"] for m in report.manifest)
+    assert drops > 0 and report.connections == 2 + drops
+    assert report.sent == report.acked == len(report.manifest) and report.missing_acks == 0
 
 
 async def test_run_devices_loopback_only():

@@ -45,6 +45,7 @@ __all__ = [
     "parse_frame",
     "recall_command",
     "request_response",
+    "system_time_frame",
     "time_sync_command",
 ]
 
@@ -157,6 +158,12 @@ class ParseResult:
     def valid(self) -> bool:
         """Strict verdict: no errors (warnings never reject)."""
         return not self.errors
+
+    @property
+    def crc_ok(self) -> bool:
+        """The CRC verified under some algorithm this parse allowed (the standard one, or the Modbus variant that
+        lenient ``crc_mode`` accepted)."""
+        return self.crc_algorithm is not None
 
     @property
     def ST(self) -> str | None:
@@ -792,6 +799,21 @@ def request_response(request: ParseResult, qn_rtn: int) -> bytes:
 def execution_response(request: ParseResult, exe_rtn: int) -> bytes:
     """9012 execution result with ``ExeRtn`` [HJ 212-2017 Table 7] (spec §3.8)."""
     return _answer_to(request, "9012", {"ExeRtn": str(exe_rtn)}, "standard")
+
+
+def system_time_frame(request: ParseResult, now: datetime, *, qn: str | None = None) -> bytes:
+    """The 1011 data frame that serves an inbound 1011 request (spec §3.5, §3.8): ``SystemTime`` = ``now`` in
+    Beijing time, the request's ST/PW/MN, Flag = version << 2 (no answer wanted); ``qn`` defaults to the request's.
+    """
+    header = [
+        ("QN", qn if qn is not None else request.request_qn),
+        ("ST", request.header.get("ST")),
+        ("CN", "1011"),
+        ("PW", request.header.get("PW")),
+        ("MN", request.header.get("MN")),
+        ("Flag", str(request.version << 2)),
+    ]
+    return build_frame(build_segment(header, f"SystemTime={format_n14(now)}"))
 
 
 def build_command(

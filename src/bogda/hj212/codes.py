@@ -242,6 +242,32 @@ FLAGS_2005_AIR: dict[str, tuple[str, str]] = {
     "3": ("正常", "normal"),
 }
 NORMAL_FLAGS: frozenset[str] = frozenset({"N", "3"})
+
+
+def interval_flag(flags: list[str], *, flue_gas: bool) -> str:
+    """Flag of an interval from the flags of its samples [HJ 212-2017 Tables C.16-C.18 notes; spec §3.7].
+
+    Flue gas: ``N`` when at least 75 % of the samples are ``N``, else ``D``. Waste water (and other media): one
+    abnormal sample makes the interval abnormal (its flag is the first non-normal one). A source stopped for the
+    whole interval keeps ``F`` (a stop is not a fault).
+
+    >>> interval_flag(["N", "N", "N", "C"], flue_gas=True), interval_flag(["N", "C", "C", "N"], flue_gas=True)
+    ('N', 'D')
+    >>> interval_flag(["N", "N", "T", "D"], flue_gas=False), interval_flag(["F", "F"], flue_gas=True)
+    ('T', 'F')
+    """
+    if not flags:
+        raise ValueError("an interval needs at least one sample flag")
+    abnormal = [f for f in flags if f not in NORMAL_FLAGS]
+    if not abnormal:
+        return flags[0]
+    if all(f == "F" for f in flags):
+        return "F"
+    if flue_gas:
+        return "N" if len(flags) - len(abnormal) >= 0.75 * len(flags) else "D"
+    return abnormal[0]
+
+
 RUNNING_STATE: dict[str, tuple[str, str]] = {
     "0": ("关闭", "off"),
     "1": ("运行", "running"),

@@ -388,7 +388,7 @@ class SimDevice:
                 item["Cou"] = _fmt(sum(vs) * seconds / 1000.0, 2)  # L -> m³
             elif (m.cou == "mass_air" and flows) or (m.cou == "mass_water" and flows):
                 item["Cou"] = _fmt(sum(v * q for v, q in zip(vs, flows, strict=True)) * seconds / 1e6, 4)  # kg
-            item["Flag"] = _aggregate_flag([self.flag(m.code, t) for t in times], flue_gas=self.kind == "cems")
+            item["Flag"] = codes.interval_flag([self.flag(m.code, t) for t in times], flue_gas=self.kind == "cems")
             out[m.code] = item
         return out
 
@@ -538,19 +538,6 @@ def _fmt(v: float, decimals: int) -> str:
     return f"{v:.{decimals}f}"
 
 
-def _aggregate_flag(flags: list[str], *, flue_gas: bool) -> str:
-    """Flag of an interval from its samples [HJ 212-2017 C.16-C.18 notes]: flue gas N when >= 75 % N, else the
-    most frequent other flag (F when all stopped); water and air: any abnormal sample marks the interval."""
-    if all(f == "N" for f in flags):
-        return "N"
-    if flue_gas:
-        if flags.count("N") >= 0.75 * len(flags):
-            return "N"
-        others = [f for f in flags if f != "N"]
-        return max(sorted(set(others)), key=others.count)
-    return next(f for f in flags if f != "N")
-
-
 def _interval(cn: str, min_interval_min: int) -> timedelta:
     if cn == "2051":
         return timedelta(minutes=min_interval_min)
@@ -657,24 +644,30 @@ class FaultConfig:
     """Fault probabilities per frame (spec §3.10 ``--fault``)."""
 
     probabilities: dict[str, float] = field(default_factory=dict)
+    clock_drift_s: float = 0.0
+    """Bound of each device's clock error [s]; applied by :class:`Simulator` (a 1012 resets it)."""
 
     @classmethod
     def parse(cls, text: str) -> FaultConfig:
-        """``"crc=0.01,glued=0.05"`` -> FaultConfig; unknown names raise ``ValueError``.
+        """``"crc=0.01,glued=0.05,clock_drift_s=300"`` -> FaultConfig; unknown names raise ``ValueError``.
 
         >>> FaultConfig.parse("crc=0.01, glued=0.05").probabilities
         {'crc': 0.01, 'glued': 0.05}
         """
         probs: dict[str, float] = {}
+        drift = 0.0
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = part.partition("=")
+            if name == "clock_drift_s":
+                drift = abs(float(value))
+                continue
             if name not in FAULT_NAMES:
                 raise ValueError(f"unknown fault {name!r}; expected one of {', '.join(FAULT_NAMES)}")
             p = float(value)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"fault probability {name}={value} outside [0, 1]")
             probs[name] = p
-        return cls(probs)
+        return cls(probs, drift)
 
 
 @dataclass(frozen=True, slots=True)
@@ -746,6 +739,10 @@ class Simulator:
         self.faults = faults or FaultConfig()
         self.seed = seed
         self._rngs = {d.mn: random.Random(f"{seed}|faults|{d.mn}") for d in devices}
+        if self.faults.clock_drift_s:
+            for d in devices:
+                drift = random.Random(f"{seed}|drift|{d.mn}")
+                d.clock_offset_s = drift.uniform(-self.faults.clock_drift_s, self.faults.clock_drift_s)
 
     def frames(self, start: datetime, end: datetime) -> Iterator[SimFrame]:
         """Every upload of every device with ``start <= t_sent < end``, ordered by (t_sent, device index)."""
@@ -856,6 +853,11 @@ class RunReport:
     acked: int = 0
     resent: int = 0
     unacked: int = 0
+    missing_acks: int = 0
+    """Frames the gateway should have acked (``ack_expected``) but did not: authentication or parse refusals that
+    were not injected (the CLI exits non-zero)."""
+    unexpected_acks: int = 0
+    """Frames acked although an injected fault should have made the gateway refuse them."""
     commands: int = 0
     connections: int = 0
     acked_log: list[dict[str, object]] = field(default_factory=list)
@@ -907,9 +909,13 @@ async def run_devices(
 
     async def session(mn: str) -> None:
         device = by_mn[mn]
-        writes = per_device[mn]
-        if not writes:
-            return
+        todo = per_device[mn]
+        while todo:  # one pass per connection; a drop_conn fault closes it and the device reconnects
+            todo = await connection(device, todo)
+
+    async def connection(
+        device: SimDevice, writes: list[tuple[bytes, tuple[SimFrame, ...]]]
+    ) -> list[tuple[bytes, tuple[SimFrame, ...]]]:
         reader, writer = await asyncio.open_connection(host, port)
         report.connections += 1
         framer = FrameReader(detect_scanners=False, max_junk_before_first_frame=0)
@@ -937,8 +943,9 @@ async def run_devices(
                             writer.write(out)
 
         receiver = asyncio.create_task(receive())
+        rest: list[tuple[bytes, tuple[SimFrame, ...]]] = []
         try:
-            for data, carried in writes:
+            for i, (data, carried) in enumerate(writes):
                 await limiter.wait(max(1, len(carried)))
                 waiting = []
                 for f in carried:  # registered before writing: the 9014 may come back at once
@@ -951,13 +958,16 @@ async def run_devices(
                 for f, fut in waiting:
                     await _await_ack(f, fut, pending, writer, report, over_time_s, re_count)
                 if any("drop_conn" in f.faults for f in carried):
+                    rest = writes[i + 1 :]
                     break
-            await asyncio.sleep(linger_s)
+            else:
+                await asyncio.sleep(linger_s)
         finally:
             receiver.cancel()
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+        return rest
 
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(session(mn) for mn in per_device)), timeout_s)
@@ -985,6 +995,8 @@ async def _await_ack(
         except TimeoutError:
             continue
         report.acked += 1
+        if not frame.ack_expected:
+            report.unexpected_acks += 1
         report.acked_log.append(
             {"mn": frame.mn, "cn": frame.cn, "qn": qn, "data_time": frame.data_time.isoformat(),
              "t_ack": datetime.now(UTC).isoformat()}
@@ -992,6 +1004,8 @@ async def _await_ack(
         return
     pending.pop(qn, None)
     report.unacked += 1
+    if frame.ack_expected:
+        report.missing_acks += 1
 
 
 class _RateLimiter:
