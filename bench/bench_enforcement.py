@@ -146,18 +146,24 @@ def main() -> None:
     if args.memory:
         tracemalloc.start()
     t = time.perf_counter()
+    cpu0 = time.process_time()
     run = cat.run_catalogue_full(cems_df, meter_df, outlets, meters, None, params, pairs=pairs)
     t_rules = time.perf_counter() - t
     t = time.perf_counter()
     drafts = [clues.draft_from_hit(h, run.frames.get(h.subject_id), params=params, with_plot=False)
               for h in run.hits]  # fmt: skip
     t_clues = time.perf_counter() - t
+    cpu = time.process_time() - cpu0
     peak = 0
     if args.memory:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     total = t_rules + t_clues
     mem = f"; traced peak {peak / 2**30:.2f} GiB" if args.memory else ""
+    print(
+        f"CPU time of the process (what one uncontended core needs): {cpu:.1f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(
         f"catalogue: rules {t_rules:.1f} s + clue assembly {t_clues:.1f} s = {total:.1f} s "
         f"(target < 60 s); {len(run.hits):,} hits, {len(drafts):,} drafts, {len(run.errors)} rule errors{mem}"
