@@ -233,3 +233,17 @@ def test_daily_means_reproduce_cnemc_24h_values(shared_data: Path) -> None:
     assert (diff.filter(ug) == 0).mean() > 0.999, j.filter(ug & (diff > 0)).head(10)
     assert diff.filter(ug).max() <= 1
     assert diff.filter(~ug).max() <= 0.1 + 1e-9
+
+
+def test_area_o3_paths_differ_when_stations_peak_at_different_hours() -> None:
+    a = [50.0] * 24
+    b = [50.0] * 24
+    a[0:8] = [250.0] * 8  # station A peaks in the first window, B in the last one
+    b[16:24] = [250.0] * 8
+    f = pl.concat([hourly_frame(a, "O3", "A"), hourly_frame(b, "O3", "B")])
+    hourly_path = E.area_daily_concentrations(f, {"A": "X", "B": "X"})
+    station_path = E.area_daily_concentrations(f, {"A": "X", "B": "X"}, o3_path="station_mda8")
+    assert hourly_path["O3_8h"].item() == 150.0  # city hourly mean: 150 in both peak windows
+    assert station_path["O3_8h"].item() == 250.0  # mean of the stations' MDA8 (250, 250)
+    with pytest.raises(ValueError, match="o3_path"):
+        E.area_daily_concentrations(f, {"A": "X"}, o3_path="max")

@@ -37,11 +37,13 @@ from bogda.standards.aqi import (
     is_2026,
     primary_pollutants,
     standard_for,
+    wide_from_long,
 )
 from bogda.standards.composite import composite_from_statistics, composite_index, rank, year_on_year
 from bogda.standards.evaluation import (
     aggregate_sites,
     annual_evaluation,
+    area_daily_concentrations,
     compliance,
     daily_concentrations,
     daily_means,
@@ -71,6 +73,7 @@ __all__ = [
     "annual_evaluation",
     "aqi_daily",
     "aqi_hourly",
+    "area_daily_concentrations",
     "breakpoints",
     "categories",
     "category",
@@ -107,5 +110,6 @@ __all__ = [
     "warning_level",
     "warning_rules",
     "water_class",
+    "wide_from_long",
     "year_on_year",
 ]
