@@ -162,7 +162,7 @@ PROFILES: dict[str, DeviceProfile] = {
         "22",
         (
             FactorModel("a34004", 32.0, 0.4, 0, diurnal=0.25, peak_hour=22.0, seasonal=0.8),  # PM2.5 µg/m³
-            FactorModel("a34002", 65.0, 0.4, 0, diurnal=0.2, peak_hour=21.0, seasonal=0.5),  # PM10 µg/m³
+            FactorModel("a34002", 30.0, 0.5, 0, diurnal=0.3, peak_hour=16.0, seasonal=0.2),  # PM10 = PM2.5 + coarse
             FactorModel("a21026", 9.0, 0.35, 0, diurnal=0.2, peak_hour=11.0, seasonal=0.7),  # SO2 µg/m³
             FactorModel("a21004", 28.0, 0.35, 0, diurnal=0.35, peak_hour=20.0, seasonal=0.4),  # NO2 µg/m³
             FactorModel("a21005", 0.8, 0.3, 3, diurnal=0.2, peak_hour=20.0, seasonal=0.5),  # CO mg/m³
@@ -328,6 +328,11 @@ class SimDevice:
                 return 140.0 * load / 100.0 * math.exp(model.sigma * z)
             if model.code == "a01011":
                 return 15.0 * load / 100.0 * math.exp(model.sigma * z)
+        if self.kind == "air" and model.code == "a34002":
+            # PM10 contains PM2.5: the model's base describes the coarse fraction (dust, wind-blown).
+            fine = next(m for m in self.profile.factors if m.code == "a34004")
+            coarse = model.base * (1 + model.diurnal * daily) * (1 + model.seasonal * season)
+            return self.value(fine, t) + coarse * math.exp(model.sigma * z - model.sigma**2 / 2)
         if model.additive:
             v = model.base + model.diurnal * daily + model.seasonal * season + model.sigma * z
         else:
