@@ -127,7 +127,10 @@ def test_lenient_max_segment_len(public):
 
 
 # ------------------------------------------------------------------------------------ synthetic defects
-GOOD = "QN=20160801085857223;ST=32;CN=2011;PW=123456;MN=010000A8900016F000169DC0;Flag=5;CP=&&DataTime=20160801085857;a21026-Rtd=1&&"  # noqa: E501
+GOOD = (
+    "QN=20160801085857223;ST=32;CN=2011;PW=123456;MN=010000A8900016F000169DC0;Flag=5;"
+    "CP=&&DataTime=20160801085857;a21026-Rtd=1&&"
+)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -252,7 +252,7 @@ class SimDevice:
             key = self._keys[code] = f"{self.seed}|{self.mn}|{code}"
         return key
 
-    def _cached(self, name: str, t: datetime, compute) -> float | bool:
+    def _cached(self, name: str, t: datetime, compute: Callable[[datetime], float | bool]) -> float | bool:
         # load() and stopped() are asked for by every factor of a frame: compute once per instant.
         k = (name, t.timestamp())
         v = self._memo.get(k)
@@ -688,16 +688,23 @@ class AnswerConfig:
     @classmethod
     def parse(cls, text: str) -> AnswerConfig:
         """``"qnrtn=2,silent=0.5"`` -> AnswerConfig."""
-        kwargs: dict[str, float | int] = {}
+        ints: dict[str, int] = {}
+        floats: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = part.partition("=")
             if name in ("qnrtn", "exe"):
-                kwargs[name] = int(value)
+                ints[name] = int(value)
             elif name in ("delay", "silent", "missing_9011"):
-                kwargs[name] = float(value)
+                floats[name] = float(value)
             else:
                 raise ValueError(f"unknown answer option {name!r}")
-        return cls(**kwargs)  # type: ignore[arg-type]
+        return cls(
+            qnrtn=ints.get("qnrtn", 1),
+            exe=ints.get("exe", 1),
+            delay=floats.get("delay", 0.0),
+            silent=floats.get("silent", 0.0),
+            missing_9011=floats.get("missing_9011", 0.0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
