@@ -10,7 +10,7 @@ import pytest
 from bogda.forecast import verify as v
 
 F = np.array([10.0, 80.0, 160.0, 200.0, 40.0, np.nan])
-O = np.array([20.0, 70.0, 100.0, 260.0, 160.0, 50.0])
+OBS = np.array([20.0, 70.0, 100.0, 260.0, 160.0, 50.0])
 # errors on the 5 scored pairs: −10, 10, 60, −60, −120
 
 
@@ -24,13 +24,13 @@ O = np.array([20.0, 70.0, 100.0, 260.0, 160.0, 50.0])
     ],
 )
 def test_point_errors(func, expected):
-    assert func(F, O) == pytest.approx(expected)
+    assert func(F, OBS) == pytest.approx(expected)
 
 
 def test_r2_uses_mean_of_scored_observations():
-    o = O[:5]
+    o = OBS[:5]
     sst = np.sum((o - o.mean()) ** 2)
-    assert v.r2(F, O) == pytest.approx(1 - 21800 / sst)
+    assert v.r2(F, OBS) == pytest.approx(1 - 21800 / sst)
 
 
 def test_empty_scores_are_null():
@@ -57,12 +57,12 @@ def test_levels(value, level):
 
 def test_level_accuracy_hand_case():
     # levels f: 0,2,4,4,1 ; o: 0,1,2,5,4  → exact 1/5 ; |Δ| ≤ 1: 0,1,−,1,− → 3/5
-    assert v.level_accuracy(F, O) == pytest.approx(1 / 5)
-    assert v.level_accuracy(F, O, tolerance=1) == pytest.approx(3 / 5)
+    assert v.level_accuracy(F, OBS) == pytest.approx(1 / 5)
+    assert v.level_accuracy(F, OBS, tolerance=1) == pytest.approx(3 / 5)
 
 
 def test_contingency_and_scores():
-    t = v.contingency(F, O, 150.0)
+    t = v.contingency(F, OBS, 150.0)
     # f>150: 160, 200 ; o>150: 260, 160 → hit (200/260), false alarm (160/100), miss (40/160), 2 negatives
     assert (t.a, t.b, t.c, t.d) == (1, 1, 1, 2)
     assert v.threat_score(t) == pytest.approx(1 / 3)
@@ -98,7 +98,7 @@ def test_coverage_and_pinball():
 
 
 def test_point_scores_table_keys():
-    s = v.point_scores(F, O, bands=v.PM25_BANDS_2012, thresholds=(75, 150))
+    s = v.point_scores(F, OBS, bands=v.PM25_BANDS_2012, thresholds=(75, 150))
     assert s["n"] == 5
     assert s["TS_gt150"] == pytest.approx(1 / 3)
     assert s["level_acc_pm1"] == pytest.approx(3 / 5)

@@ -43,7 +43,8 @@ from bogda.forecast.features import (
 )
 from bogda.forecast.models import (
     PROFILES,
-    REFERENCE,
+    PROTOCOL,
+    QUANTILES,
     Profile,
     exceedance_probability,
     predict_daily,
@@ -198,7 +199,8 @@ class ProtocolConfig:
     hourly_leads: tuple[int, ...] = (1, 24, 48, 72)
     daily_horizons: tuple[int, ...] = tuple(range(1, 8))
     issue_hour: int = 23
-    profile: Profile = REFERENCE
+    profile: Profile = PROTOCOL
+    quantiles: tuple[float, ...] = QUANTILES
     climatology: str = "seasonal"  # "seasonal": month×hour and ±15 d; "short": hour of day and training mean
     min_train_days: int = 365
     neighbour_km: float = 50.0
@@ -207,6 +209,7 @@ class ProtocolConfig:
     valid_days: int | None = None  # early-stopping tail [days]; None: the profile's fraction
     stations_to_score: tuple[str, ...] | None = None
     seed: int = 0
+    model: bool = True  # False: baselines only (also what a station with too short a history gets)
 
 
 @dataclass
@@ -379,21 +382,27 @@ def _fit_and_score(
     out: list[_Pairs] = []
     inputs: dict[str, object] = {}
     ss = np.asarray(score_st)
+    fit_st = trainable or score_st  # baselines (climatology, damping) fit on these stations' training targets
 
     # ---- hourly ----
-    if cfg.hourly_leads and trainable:
+    if cfg.hourly_leads:
         blocks = [(h, h) for h in cfg.hourly_leads]
-        models = train_hourly(
-            ctx,
-            train_start=fit_start * 24,
-            train_end=(fit_end + 1) * 24 - 1,
-            blocks=blocks,
-            profile=profile,
-            weather_mode=mode,
-            future=future,
-            future_vars=fvars,
-            seed=cfg.seed,
-            stations=trainable,
+        models = (
+            {}
+            if not (cfg.model and trainable)
+            else train_hourly(
+                ctx,
+                train_start=fit_start * 24,
+                train_end=(fit_end + 1) * 24 - 1,
+                blocks=blocks,
+                profile=profile,
+                weather_mode=mode,
+                future=future,
+                future_vars=fvars,
+                seed=cfg.seed,
+                stations=trainable,
+                quantiles=cfg.quantiles,
+            )
         )
         inputs.update({f"hourly_{b[0]}h": m.inputs for b, m in models.items()})
         tgt_all = np.arange(te0 * 24, (te1 + 1) * 24)
@@ -405,15 +414,18 @@ def _fit_and_score(
             t = tgt - lead
             pers, stale = bl.persistence(cache, cfg.target, s, t)
             pers_f = np.where(stale, clim_h[s, tgt], pers)
-            tr_s = np.repeat(np.asarray(trainable), h_train.sum())
-            tr_t = np.tile(np.flatnonzero(h_train), len(trainable))
+            tr_s = np.repeat(np.asarray(fit_st), h_train.sum())
+            tr_t = np.tile(np.flatnonzero(h_train), len(fit_st))
             tr_ok = (tr_t - lead >= 0) & h_train[np.maximum(tr_t - lead, 0)]
             tr_s, tr_t = tr_s[tr_ok], tr_t[tr_ok]
             p_tr, st_tr = bl.persistence(cache, cfg.target, tr_s, tr_t - lead)
-            a = bl.fit_damping(
-                np.where(st_tr, np.nan, p_tr - clim_h[tr_s, tr_t - lead]), y[tr_s, tr_t] - clim_h[tr_s, tr_t]
+            a = bl.fit_damping_by_station(
+                np.where(st_tr, np.nan, p_tr - clim_h[tr_s, tr_t - lead]),
+                y[tr_s, tr_t] - clim_h[tr_s, tr_t],
+                tr_s,
+                len(panel.stations),
             )
-            damped = bl.damped_persistence(clim_h[s, tgt], a, np.where(stale, np.nan, pers), clim_h[s, t])
+            damped = bl.damped_persistence(clim_h[s, tgt], a[s], np.where(stale, np.nan, pers), clim_h[s, t])
             methods = {
                 "persistence": pers_f,
                 "climatology_month_hour" if seasonal else "climatology_hour": clim_h[s, tgt],
@@ -422,28 +434,32 @@ def _fit_and_score(
             if lead == 1:
                 sn = bl.seasonal_naive(cache, cfg.target, s, t, 1)
                 methods["seasonal_naive_24h"] = np.where(np.isfinite(sn), sn, clim_h[s, tgt])
-            pred = predict_hourly(models, ctx, s, t, lead, future=future, future_vars=fvars)
-            methods[f"lgbm_{mode}"] = pred["mean"]
-            out.append(
-                _Pairs(
-                    "hourly", f"{lead}h", s, y[s, tgt], methods, {k: pred[k] for k in ("p10", "p50", "p90")}, {"a": a}
-                )
-            )
+            qs = None
+            if models:
+                pred = predict_hourly(models, ctx, s, t, lead, future=future, future_vars=fvars)
+                methods[f"lgbm_{mode}"] = pred["mean"]
+                qs = {k: pred[k] for k in ("p10", "p50", "p90") if k in pred} or None
+            out.append(_Pairs("hourly", f"{lead}h", s, y[s, tgt], methods, qs))
 
     # ---- daily ----
-    if cfg.daily_horizons and trainable:
-        dmodels = train_daily(
-            ctx,
-            dm,
-            train_start_day=fit_start,
-            train_end_day=fit_end,
-            horizons=cfg.daily_horizons,
-            profile=profile,
-            weather_mode=mode,
-            future=dfuture,
-            issue_hour=cfg.issue_hour,
-            seed=cfg.seed,
-            stations=trainable,
+    if cfg.daily_horizons:
+        dmodels = (
+            {}
+            if not (cfg.model and trainable)
+            else train_daily(
+                ctx,
+                dm,
+                train_start_day=fit_start,
+                train_end_day=fit_end,
+                horizons=cfg.daily_horizons,
+                profile=profile,
+                weather_mode=mode,
+                future=dfuture,
+                issue_hour=cfg.issue_hour,
+                seed=cfg.seed,
+                stations=trainable,
+                quantiles=cfg.quantiles,
+            )
         )
         inputs.update({f"daily_D+{k}": m.inputs for k, m in dmodels.items()})
         tdays = np.arange(te0, te1 + 1)
@@ -455,12 +471,15 @@ def _fit_and_score(
             d0 = dd - k
             pers = bl.daily_persistence(yd, s, d0)
             pers_f = np.where(np.isfinite(pers), pers, clim_d[s, dd])
-            tr_s = np.repeat(np.asarray(trainable), d_train.sum())
-            tr_d = np.tile(np.flatnonzero(d_train), len(trainable))
+            tr_s = np.repeat(np.asarray(fit_st), d_train.sum())
+            tr_d = np.tile(np.flatnonzero(d_train), len(fit_st))
             okd = (tr_d - k >= 0) & d_train[np.maximum(tr_d - k, 0)]
             tr_s, tr_d = tr_s[okd], tr_d[okd]
-            a = bl.fit_damping(
-                bl.daily_persistence(yd, tr_s, tr_d - k) - clim_d[tr_s, tr_d - k], yd[tr_s, tr_d] - clim_d[tr_s, tr_d]
+            a = bl.fit_damping_by_station(
+                bl.daily_persistence(yd, tr_s, tr_d - k) - clim_d[tr_s, tr_d - k],
+                yd[tr_s, tr_d] - clim_d[tr_s, tr_d],
+                tr_s,
+                len(panel.stations),
             )
             methods = {
                 "persistence": pers_f,
@@ -468,17 +487,18 @@ def _fit_and_score(
             }
             if clim_dm is not None:
                 methods["climatology_month"] = clim_dm[s, dd]
-            methods["damped_persistence"] = bl.damped_persistence(clim_d[s, dd], a, pers, clim_d[s, d0])
-            pred = predict_daily(dmodels, ctx, dm, s, d0, k, future=dfuture, issue_hour=cfg.issue_hour)
-            methods[f"lgbm_{mode}"] = pred["mean"]
-            rates = {}
-            ytr = yd[np.asarray(trainable)][:, d_train]
+            methods["damped_persistence"] = bl.damped_persistence(clim_d[s, dd], a[s], pers, clim_d[s, d0])
+            qs = None
+            if dmodels:
+                pred = predict_daily(dmodels, ctx, dm, s, d0, k, future=dfuture, issue_hour=cfg.issue_hour)
+                methods[f"lgbm_{mode}"] = pred["mean"]
+                qs = {q: pred[q] for q in ("p10", "p50", "p90") if q in pred} or None
+            rates: dict[float, float] = {}
+            ytr = yd[np.asarray(fit_st)][:, d_train]
+            ytr = ytr[np.isfinite(ytr)]
             for thr in DAILY_THRESHOLDS:
-                rates[thr] = float(np.nanmean(ytr > thr) if np.isfinite(ytr).any() else np.nan)
-            rates["a"] = a
-            out.append(
-                _Pairs("daily", f"D+{k}", s, yd[s, dd], methods, {q: pred[q] for q in ("p10", "p50", "p90")}, rates)
-            )
+                rates[thr] = float(np.mean(ytr > thr)) if ytr.size else float("nan")
+            out.append(_Pairs("daily", f"D+{k}", s, yd[s, dd], methods, qs, rates))
     return out, inputs
 
 
@@ -639,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--stations", default="Dongsi", help="PRSA station name(s), comma-separated, or 'all'")
     ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     ap.add_argument("--out", type=Path, default=Path("backtest_out"), help="folder for the score tables")
-    ap.add_argument("--profile", choices=sorted(PROFILES), default="reference")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="protocol")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = ProtocolConfig(profile=PROFILES[args.profile])

@@ -150,7 +150,25 @@ def fit_damping(anomaly_issue: np.ndarray, anomaly_target: np.ndarray) -> float:
     return float(np.sum(x[ok] * z[ok]) / den) if den > 0 else 0.0
 
 
-def damped_persistence(clim_target: np.ndarray, a: float, pers: np.ndarray, clim_issue: np.ndarray) -> np.ndarray:
+def fit_damping_by_station(
+    anomaly_issue: np.ndarray, anomaly_target: np.ndarray, station: np.ndarray, n_stations: int
+) -> np.ndarray:
+    """:func:`fit_damping` per station (each series gets its own a per lead); 0 where a station has no pairs.
+
+    >>> fit_damping_by_station(np.array([1.0, 2.0, 1.0]), np.array([0.5, 1.0, 1.0]), np.array([0, 0, 1]), 3).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    x = np.asarray(anomaly_issue, dtype=float)
+    z = np.asarray(anomaly_target, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(z)
+    num = np.bincount(station[ok], weights=x[ok] * z[ok], minlength=n_stations)
+    den = np.bincount(station[ok], weights=x[ok] ** 2, minlength=n_stations)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def damped_persistence(
+    clim_target: np.ndarray, a: float | np.ndarray, pers: np.ndarray, clim_issue: np.ndarray
+) -> np.ndarray:
     """clim(target) + a·(persistence − clim(issue)); climatology alone where persistence is missing.
 
     >>> damped_persistence(np.array([50.0, 50.0]), 0.5, np.array([100.0, np.nan]), np.array([60.0, 60.0])).tolist()

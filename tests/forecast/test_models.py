@@ -1,0 +1,124 @@
+"""LightGBM direct multi-horizon model sets on synthetic data (forecast.md §3.4)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from bogda.forecast import baselines as bl
+from bogda.forecast.features import (
+    POLLUTANTS,
+    WEATHER,
+    DailyCache,
+    FeatureContext,
+    SeriesCache,
+    neighbour_table,
+    panel_from_frame,
+)
+from bogda.forecast.models import (
+    FAST,
+    exceedance_probability,
+    predict_daily,
+    predict_hourly,
+    train_daily,
+    train_hourly,
+)
+from bogda.forecast.synthetic import synthetic_frame
+
+SMALL = replace(FAST, rounds_mean=40, rounds_quantile=20, max_rows=4000)
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    frame, coords = synthetic_frame(n_stations=3, n_days=120, seed=3)
+    panel = panel_from_frame(frame, [*POLLUTANTS, *WEATHER], coords=coords)
+    y = panel.data["a34004"]
+    train = np.zeros(panel.n_hours, bool)
+    train[: 90 * 24] = True
+    clim = bl.hourly_clim_array(panel, bl.climatology_month_hour(panel, y, train))
+    return FeatureContext(panel, "a34004", neighbour_table(panel.stations, coords), clim, None, WEATHER)
+
+
+def test_hourly_blocks_predict_sorted_nonnegative_quantiles_and_record_inputs(ctx):
+    models = train_hourly(ctx, train_start=0, train_end=90 * 24 - 1, blocks=[(1, 1), (2, 6)], profile=SMALL)
+    assert set(models) == {(1, 1), (2, 6)}
+    rec = models[(2, 6)].inputs
+    assert rec["weather_mode"] == "none" and rec["neighbours"] is True and rec["n_rows"] > 1000
+    assert "lead" in rec["features"] and not any(f.startswith("fut_") for f in rec["features"])
+    s = np.zeros(200, dtype=np.int64)
+    t = np.arange(95 * 24, 95 * 24 + 200)
+    out = predict_hourly(models, ctx, s, t, 4)
+    assert set(out) == {"mean", "p10", "p50", "p90"}
+    assert (out["p10"] <= out["p50"]).all() and (out["p50"] <= out["p90"]).all()
+    assert (out["mean"] >= 0).all()
+    with pytest.raises(KeyError, match="no model block covers lead 30"):
+        predict_hourly(models, ctx, s, t, 30)
+
+
+def test_hourly_model_beats_climatology_at_one_hour(ctx):
+    models = train_hourly(ctx, train_start=0, train_end=90 * 24 - 1, blocks=[(1, 1)], profile=SMALL, quantiles=())
+    s = np.repeat(np.arange(3), 25 * 24)
+    tgt = np.tile(np.arange(92 * 24, 117 * 24), 3)
+    obs = ctx.panel.data["a34004"][s, tgt]
+    f = predict_hourly(models, ctx, s, tgt - 1, 1)["mean"]
+    ok = np.isfinite(obs)
+    rmse_model = np.sqrt(np.mean((f[ok] - obs[ok]) ** 2))
+    train = np.zeros(ctx.panel.n_hours, bool)
+    train[: 90 * 24] = True
+    clim = bl.hourly_clim_array(ctx.panel, bl.climatology_hour(ctx.panel, ctx.panel.data["a34004"], train))
+    rmse_clim = np.sqrt(np.mean((clim[s, tgt][ok] - obs[ok]) ** 2))
+    assert rmse_model < 0.6 * rmse_clim
+
+
+def test_training_is_deterministic(ctx):
+    kw = dict(train_start=0, train_end=60 * 24 - 1, blocks=[(7, 24)], profile=SMALL, quantiles=(0.5,))
+    a = train_hourly(ctx, **kw)[(7, 24)]
+    b = train_hourly(ctx, **kw)[(7, 24)]
+    s, t = np.zeros(50, dtype=np.int64), np.arange(70 * 24, 70 * 24 + 50)
+    np.testing.assert_array_equal(
+        predict_hourly({(7, 24): a}, ctx, s, t, 12)["mean"], predict_hourly({(7, 24): b}, ctx, s, t, 12)["mean"]
+    )
+
+
+def test_weather_mode_must_match_inputs(ctx):
+    future = SeriesCache(ctx.panel)
+    with pytest.raises(ValueError, match="disagree"):
+        train_hourly(ctx, train_start=0, train_end=1000, blocks=[(1, 1)], weather_mode="none", future=future)
+    with pytest.raises(ValueError, match="weather_mode must be"):
+        train_hourly(ctx, train_start=0, train_end=1000, blocks=[(1, 1)], weather_mode="guess")
+    models = train_hourly(
+        ctx,
+        train_start=0,
+        train_end=60 * 24 - 1,
+        blocks=[(1, 1)],
+        profile=SMALL,
+        quantiles=(),
+        weather_mode="observed_proxy",
+        future=future,
+        future_vars=WEATHER,
+    )
+    assert models[(1, 1)].inputs["weather_mode"] == "observed_proxy"
+    assert "fut_ws10_mean" in models[(1, 1)].feature_names
+    with pytest.raises(ValueError, match="retrain or pass the same inputs"):
+        predict_hourly(models, ctx, np.array([0]), np.array([70 * 24]), 1)  # NWP-trained set, no NWP given
+
+
+def test_daily_horizons(ctx):
+    dm = DailyCache(ctx.panel, list(POLLUTANTS), WEATHER)
+    models = train_daily(ctx, dm, train_start_day=0, train_end_day=89, horizons=(1, 3), profile=SMALL)
+    assert set(models) == {1, 3} and models[3].horizon == "D+3"
+    s = np.zeros(10, dtype=np.int64)
+    out = predict_daily(models, ctx, dm, s, np.arange(95, 105), 3)
+    assert out["mean"].shape == (10,) and np.isfinite(out["p90"]).all()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "expected"),
+    # q10 = 50, q50 = 100, q90 = 200: σ = ln 2 / 1.2816 on both sides, so P(X > q90) = 0.1, P(X > q10) = 0.9
+    [(100.0, 0.5), (200.0, 0.1), (50.0, 0.9)],
+)
+def test_exceedance_probability_lognormal(threshold, expected):
+    p = exceedance_probability(np.array([50.0]), np.array([100.0]), np.array([200.0]), threshold)
+    assert p[0] == pytest.approx(expected, abs=1e-4)
