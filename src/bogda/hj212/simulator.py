@@ -292,11 +292,10 @@ class SimDevice:
         """Data flag [HJ 212-2017 Table 8]: F stopped, C daily 15-min calibration, M maintenance, D rare fault."""
         if self.stopped(t):
             return "F"
-        h = _beijing_hour(t)
+        h, day, _ = _instant(t.timestamp())
         cal = 1.0 + 3.0 * _uniform(self._key("cal"), 0)
         if cal <= h < cal + 0.25:
             return "C"
-        day = _beijing_day(t)
         if _uniform(self._key("maint"), day) < 1 / 30 and 10.0 <= h < 12.0:
             return "M"
         slot = int(t.timestamp() // 60)
@@ -314,10 +313,8 @@ class SimDevice:
             t = datetime.fromtimestamp(ts, UTC)
         key = self._key(model.code)
         z = _smooth(key, ts, 3600.0) * 0.8 + _smooth(key + "f", ts, 300.0) * 0.6
-        h = _beijing_hour(t)
+        h, _, season = _instant(t.timestamp())
         daily = math.cos(2 * math.pi * (h - model.peak_hour) / 24.0)
-        doy = t.astimezone(BEIJING).timetuple().tm_yday
-        season = math.cos(2 * math.pi * (doy - 15) / 365.25)
         if self.kind == "cems":
             load = self.load(t)
             if model.code == "i33400":
@@ -553,13 +550,20 @@ def _interval(cn: str, min_interval_min: int) -> timedelta:
     raise ValueError(f"CN {cn} has no interval")
 
 
+@lru_cache(maxsize=65_536)
+def _instant(ts: float) -> tuple[float, int, float]:
+    """(Beijing hour of day [h], Beijing day ordinal, seasonal phase cos(day of year)) of a Unix time [s]."""
+    b = datetime.fromtimestamp(ts, BEIJING)
+    doy = b.timetuple().tm_yday
+    return b.hour + b.minute / 60.0 + b.second / 3600.0, b.toordinal(), math.cos(2 * math.pi * (doy - 15) / 365.25)
+
+
 def _beijing_hour(t: datetime) -> float:
-    b = t.astimezone(BEIJING)
-    return b.hour + b.minute / 60.0 + b.second / 3600.0
+    return _instant(t.timestamp())[0]
 
 
 def _beijing_day(t: datetime) -> int:
-    return t.astimezone(BEIJING).toordinal()
+    return _instant(t.timestamp())[1]
 
 
 def _ceil(t: datetime, step: timedelta) -> datetime:
