@@ -27,17 +27,26 @@ from bogda.hj212.codec import (
     parse_frame,
     recall_command,
     request_response,
+    system_time_frame,
     time_sync_command,
 )
-from bogda.hj212.crc import crc_hj212, crc_modbus
+from bogda.hj212.crc import VariantPinner, crc_hj212, crc_modbus
+from bogda.hj212.framing import FrameReader, FramerStats, StreamItem
+from bogda.hj212.reassembly import AssembledMessage, PacketAssembler
 
 __all__ = [
     "ERRORS",
     "MAX_SEGMENT_LEN",
     "WARNINGS",
+    "AssembledMessage",
     "FlagInfo",
+    "FrameReader",
+    "FramerStats",
     "Measurement",
+    "PacketAssembler",
     "ParseResult",
+    "StreamItem",
+    "VariantPinner",
     "build_answer",
     "build_command",
     "build_frame",
@@ -53,5 +62,6 @@ __all__ = [
     "parse_frame",
     "recall_command",
     "request_response",
+    "system_time_frame",
     "time_sync_command",
 ]
