@@ -247,3 +247,28 @@ def test_area_o3_paths_differ_when_stations_peak_at_different_hours() -> None:
     assert station_path["O3_8h"].item() == 250.0  # mean of the stations' MDA8 (250, 250)
     with pytest.raises(ValueError, match="o3_path"):
         E.area_daily_concentrations(f, {"A": "X"}, o3_path="max")
+
+
+def test_array_annual_statistics_equal_frame_version() -> None:
+    rng = np.random.default_rng(5)
+    days = [dt.date(2025, 1, 1) + timedelta(days=i) for i in range(365)]
+    x = rng.gamma(2, 20, (3, 365)).round()
+    x[rng.random((3, 365)) < np.array([[0.01], [0.08], [0.3]])] = np.nan
+    co = rng.gamma(2, 0.4, (3, 365)).round(1)
+    arr = E.annual_statistics_arrays({"a34004": x, "a21005": co}, days)
+    frame = pl.DataFrame(
+        {
+            "site": np.repeat(["S0", "S1", "S2"], 365),
+            "date": days * 3,
+            "a34004": pl.Series(x.ravel(), nan_to_null=True),
+            "a21005": co.ravel(),
+        }
+    )
+    st = E.period_statistics(frame)
+    for item in ("a34004", "a21005"):
+        part = st.filter(pl.col("parameter") == item).sort("site")
+        assert part["n_days"].to_list() == arr[item]["n_days"].tolist()
+        assert part["valid"].to_list() == arr[item]["valid"].tolist()
+        assert part["percentile"].to_list() == arr[item]["percentile"].tolist()
+        if item == "a34004":
+            assert part["mean"].to_list() == arr[item]["mean"].tolist()

@@ -43,6 +43,7 @@ from bogda.standards.composite import composite_from_statistics, composite_index
 from bogda.standards.evaluation import (
     aggregate_sites,
     annual_evaluation,
+    annual_evaluation_arrays,
     area_daily_concentrations,
     compliance,
     daily_concentrations,
@@ -71,6 +72,7 @@ __all__ = [
     "AqiResult",
     "aggregate_sites",
     "annual_evaluation",
+    "annual_evaluation_arrays",
     "aqi_daily",
     "aqi_hourly",
     "area_daily_concentrations",

@@ -767,3 +767,105 @@ def area_daily_concentrations(
         )
         out = out.drop("O3_8h").join(o3, on=["site", "date"], how="left")
     return out
+
+
+def percentile_rows(x: np.ndarray, p: float) -> np.ndarray:
+    """HJ 663 percentile of each row of ``x`` (NaN ignored), vectorised; NaN for a row without values [R].
+
+    k = 1 + (n−1)·p/100 on the row's n sorted valid values; m = X_s + (X_{s+1} − X_s)(k − s).
+
+    >>> percentile_rows(np.array([[1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10], [5, np.nan, np.nan, 1, 3, *[np.nan] * 5]]), 50)
+    array([5.5, 3. ])
+    """
+    xs = np.sort(x, axis=1)  # NaN sorts last
+    n = np.isfinite(xs).sum(axis=1)
+    k = 1 + (np.maximum(n, 1) - 1) * (p / 100.0)
+    s = np.floor(k).astype(np.int64)
+    rows = np.arange(x.shape[0])
+    lo = xs[rows, s - 1]
+    hi = xs[rows, np.minimum(s, np.maximum(n, 1) - 1)]
+    out = lo + (hi - lo) * (k - s)
+    return np.where(n > 0, out, np.nan)
+
+
+def annual_statistics_arrays(daily: Mapping[str, np.ndarray], days: Sequence[date]) -> dict[str, dict[str, np.ndarray]]:
+    """Array form of :func:`period_statistics` for one calendar year: ``daily[item][site, day]`` (NaN = invalid).
+
+    Returns ``{item: {"n_days", "mean", "percentile", "valid"}}`` with the same rules and GB/T 8170 rounding.
+
+    >>> import datetime as dt
+    >>> days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    >>> r = annual_statistics_arrays({"a34004": np.array([[float(i % 50) for i in range(365)]])}, days)
+    >>> r["a34004"]["mean"].tolist(), r["a34004"]["percentile"].tolist(), r["a34004"]["valid"].tolist()
+    ([24.0], [47.0], [True])
+    """
+    months = np.array([d.month for d in days])
+    if len({d.year for d in days}) != 1:
+        raise ValueError("annual_statistics_arrays takes the days of one calendar year")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for item, x in daily.items():
+        if item == "O3_1h":
+            continue
+        ok = np.isfinite(x)
+        n = ok.sum(axis=1)
+        month_ok = np.ones(x.shape[0], dtype=bool)
+        for m in range(1, 13):
+            need = MIN_DAYS_FEBRUARY if m == 2 else MIN_DAYS_MONTH
+            month_ok &= ok[:, months == m].sum(axis=1) >= need
+        dec = _decimals(item)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(ok, x, 0.0).sum(axis=1) / n
+        p = PERCENTILES.get(item)
+        out[item] = {
+            "n_days": n,
+            "mean": round_half_even(mean, dec) if item in MEAN_ITEMS else np.full(len(n), np.nan),
+            "percentile": round_half_even(percentile_rows(x, p), dec) if p else np.full(len(n), np.nan),
+            "valid": (n >= MIN_DAYS_YEAR) & month_ok,
+        }
+    return out
+
+
+def annual_evaluation_arrays(
+    daily: Mapping[str, np.ndarray],
+    days: Sequence[date],
+    aqi: np.ndarray,
+    *,
+    stage: str = "2026",
+    area_class: int = 2,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Array form of :func:`annual_evaluation` for one year: statistics, compliance and day counts per site.
+
+    ``daily[item][site, day]`` and ``aqi[site, day]`` (NaN = invalid day). Returns the statistics of
+    :func:`annual_statistics_arrays` with ``compliant_mean`` / ``compliant_percentile`` added per item
+    (GB 3095 ``stage``), and ``{"days": {"valid_days", "good_days", "good_day_ratio", "heavy_days",
+    "severe_days", "days_level_1" … "days_level_6"}}``.
+
+    >>> import datetime as dt
+    >>> days = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(365)]
+    >>> ev = annual_evaluation_arrays({"a34004": np.full((1, 365), 31.0)}, days, np.full((1, 365), 90.0))
+    >>> ev["a34004"]["compliant_mean"].tolist(), ev["days"]["good_day_ratio"].tolist()
+    ([False], [100.0])
+    """
+    out = annual_statistics_arrays(daily, days)
+    for item, st in out.items():
+        for stat in ("mean", "percentile"):
+            key = (item, stat)
+            if key in _LIMIT_OF:
+                lim = limit("O3" if item == "O3_8h" else item, _LIMIT_OF[key][0], stage, area_class)
+                st[f"compliant_{stat}"] = np.where(np.isfinite(st[stat]), st[stat] <= lim, False)
+    a = np.asarray(aqi, dtype=np.float64)
+    ok = np.isfinite(a)
+    valid_days = ok.sum(axis=1)
+    level = category(a.ravel()).reshape(a.shape)
+    d: dict[str, np.ndarray] = {
+        "valid_days": valid_days,
+        "good_days": (ok & (a <= 100)).sum(axis=1),
+        "heavy_days": (ok & (a > 200)).sum(axis=1),
+        "severe_days": (ok & (a > 300)).sum(axis=1),
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d["good_day_ratio"] = d["good_days"] / valid_days * 100
+    for lv in range(1, 7):
+        d[f"days_level_{lv}"] = (level == lv).sum(axis=1)
+    out["days"] = d
+    return out
