@@ -384,3 +384,30 @@ def test_measurements_aliases_and_unit_hook(public):
 )
 def test_parse_decimal(text, value):
     assert parse_decimal(text) == value
+
+
+_TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:", min_size=1, max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        _TOKEN.filter(lambda c: "-" not in c),
+        st.dictionaries(_TOKEN, st.text(alphabet="0123456789.-+NFMSDCTB", max_size=10), min_size=1, max_size=4),
+        max_size=12,
+    ),
+    st.sampled_from(["2011", "2051", "2061", "2031"]),
+    st.integers(0, 2),
+)
+def test_build_parse_round_trip(pollutants, cn, version):
+    """Whatever factors a device puts in, the parser gives back exactly (values verbatim)."""
+    frame = build_upload(
+        cn, st="31", mn="010000A8900016F000169DC0", pw="123456", qn="20260301080000000",
+        data_time="20260301080000", pollutants=pollutants, version=version,
+    )  # fmt: skip
+    for raw in (frame, bytearray(frame), memoryview(frame)):
+        r = parse_frame(raw)
+        assert r.valid and r.accepted
+        assert r.pollutants == pollutants
+        assert r.cp_fields == {"DataTime": "20260301080000"}
+        assert (r.version, r.CN) == (version, cn)
