@@ -305,3 +305,76 @@ def test_bulletin_list(fire_dir: Path) -> None:
     xj = b.filter(pl.col("province") == "新疆")
     assert xj.height == 59
     assert xj.filter(pl.col("city") == "昌吉回族自治州").height == 9  # after removing line breaks
+
+
+def _dbf(fields: list[tuple[str, int]], records: list[list[str]]) -> bytes:
+    """A minimal dBase III file (character fields), as FIRMS shapefiles carry their attributes."""
+    header_len = 32 + 32 * len(fields) + 1
+    rec_len = 1 + sum(w for _, w in fields)
+    out = bytearray(b"\x03\x7c\x01\x01")
+    out += len(records).to_bytes(4, "little") + header_len.to_bytes(2, "little") + rec_len.to_bytes(2, "little")
+    out += bytes(20)
+    for name, width in fields:
+        out += name.encode().ljust(11, b"\x00") + b"C" + bytes(4) + bytes([width, 0]) + bytes(14)
+    out += b"\x0d"
+    for rec in records:
+        out += b" " + b"".join(v.encode().ljust(w) for v, (_, w) in zip(rec, fields, strict=True))
+    return bytes(out + b"\x1a")
+
+
+def test_zip_with_dbf_csv_and_json(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    fields = [
+        ("LATITUDE", 10),
+        ("LONGITUDE", 10),
+        ("BRIGHT_TI4", 8),
+        ("ACQ_DATE", 10),
+        ("ACQ_TIME", 4),
+        ("SATELLITE", 3),
+        ("CONFIDENCE", 7),
+        ("FRP", 6),
+    ]
+    dbf = _dbf(fields, [["44.9", "89.2", "340.1", "2025-11-18", "0512", "N", "nominal", "3.2"]])
+    csv_text = f"{HEADER}\n44.9,89.2,320,1,1,2025-11-18,0349,T,50,6.1NRT,290,5,D\n"
+    js = json.dumps(
+        [
+            {
+                "latitude": 44.9,
+                "longitude": 89.2,
+                "brightness": 330,
+                "acq_date": "2025-11-18",
+                "acq_time": "0530",
+                "satellite": "Aqua",
+                "confidence": "85",
+            }
+        ]
+    )
+    z = tmp_path / "DL_FIRE_SV-C2_1.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("fire_nrt_SV-C2_1.dbf", dbf)
+        zf.writestr("fire_archive_M-C61_1.csv", csv_text)
+        zf.writestr("fire_nrt_M-C61_1.json", js)
+    r = read_fire_file(z)
+    d = r.detections.sort("acq_time_utc")
+    assert d["satellite"].to_list() == ["Terra", "S-NPP", "Aqua"]
+    assert d["sensor"].to_list() == ["MODIS", "VIIRS", "MODIS"]
+    assert d["confidence_class"].to_list() == ["nominal", "nominal", "high"]
+    assert d["source_file"].to_list()[1] == "DL_FIRE_SV-C2_1.zip!fire_nrt_SV-C2_1.dbf"
+
+
+def test_xlsx_fire_table(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["序号", "纬度", "经度", "卫星过境日期", "过境时间", "卫星", "火点可信度"])
+    ws.append([1, 44.91, 89.20, datetime(2025, 6, 1), "0305", "FY3D", "90"])
+    ws.append([2, "x", 89.20, datetime(2025, 6, 1), "0305", "FY3D", "90"])
+    f = tmp_path / "fires.xlsx"
+    wb.save(f)
+    r = read_fire_file(f)
+    assert r.detections["acq_time_utc"].to_list() == [datetime(2025, 6, 1, 3, 5, tzinfo=UTC)]
+    assert r.detections["sensor"].to_list() == ["MERSI"]
+    assert [(x.line, x.field) for x in r.rejected] == [(3, "lat")]

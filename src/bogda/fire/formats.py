@@ -516,7 +516,11 @@ def normalise_rows(
     frame = frame.filter(pl.col("_reason").is_null() | (pl.col("_reason") == ""))
     rejected.sort(key=lambda r: r.line)
 
-    detections = _finish(frame, ctx, cfg, units, unmapped)
+    norm = {normalise_header(h)[0] for h in headers}
+    column_sensor = (
+        "VIIRS" if {"bright_ti4", "bright_ti5"} & norm else "MODIS" if {"brightness", "bright_t31"} & norm else None
+    )
+    detections = _finish(frame, ctx, cfg, units, unmapped, column_sensor)
     warnings: list[str] = []
     unknown = detections.filter(pl.col("satellite").is_null() & pl.col("satellite_raw").is_not_null())
     if unknown.height:
@@ -532,23 +536,25 @@ def _raw(row: Sequence[str | None]) -> str:
 
 
 def _finish(
-    frame: pl.DataFrame, ctx: FileContext, cfg: FireConfig, units: Mapping[str, str | None], unmapped: list[str]
+    frame: pl.DataFrame,
+    ctx: FileContext,
+    cfg: FireConfig,
+    units: Mapping[str, str | None],
+    unmapped: list[str],
+    column_sensor: str | None,
 ) -> pl.DataFrame:
     """Derive sensor, satellite, footprint, confidence class and the other canonical columns."""
     sat_raw = pl.coalesce(pl.col("satellite").str.strip_chars(), pl.lit(ctx.satellite, dtype=pl.String))
     sat = sat_raw.str.to_lowercase().replace_strict(_SATELLITES, default=None, return_dtype=pl.String)
     by_instrument = pl.col("instrument").str.strip_chars().str.to_lowercase().replace_strict(_INSTRUMENTS, default=None)
-    by_columns = (
-        pl.when(pl.lit("bt_mir_col_viirs" in units)).then(pl.lit("VIIRS")).otherwise(pl.lit(None, dtype=pl.String))
-    )
     frame = frame.with_columns(satellite_raw=sat_raw, satellite=sat)
     by_satellite = pl.col("satellite").replace_strict(SATELLITE_SENSOR, default=None, return_dtype=pl.String)
-    sensor = pl.coalesce(by_instrument, by_satellite, pl.lit(ctx.sensor, dtype=pl.String), by_columns)
+    # §2.1: instrument, else satellite code, else the file's kind, else the columns (`bright_ti4` → VIIRS,
+    # `brightness` → MODIS); decided per row because GIS re-exports mix VIIRS rows under MODIS names
+    sensor = pl.coalesce(
+        by_instrument, by_satellite, pl.lit(ctx.sensor, dtype=pl.String), pl.lit(column_sensor, dtype=pl.String)
+    )
     frame = frame.with_columns(sensor=sensor)
-    # `bright_ti4` names a VIIRS file, `brightness` a MODIS one: the last resort of §2.1
-    col_sensor = units.get("__bt_mir_sensor")
-    if col_sensor:
-        frame = frame.with_columns(pl.col("sensor").fill_null(pl.lit(col_sensor)))
 
     area_given = _num("pixel_area")
     nominal = pl.col("sensor").replace_strict(NOMINAL_PIXEL_KM, default=None, return_dtype=pl.Float64)
@@ -704,7 +710,7 @@ def read_csv_text(
     numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
     if not numbered:
         raise FireFormatError(f"{source_file}: empty file (no header)")
-    header_line_no, header = numbered[0]
+    _, header = numbered[0]
     lowered = header.lower()
     if not any(k in lowered for k in ("lat", "纬度")):
         raise FireFormatError(
@@ -729,45 +735,10 @@ def read_csv_text(
         else:
             product = "firms_csv"
     ctx = FileContext(source_file=source_file, product=product, **ctx_kw)  # type: ignore[arg-type]
-    if "bright_ti4" in norm or "bright_ti5" in norm:
-        ctx_units = {"__bt_mir_sensor": "VIIRS"}
-    elif "brightness" in norm:
-        ctx_units = {"__bt_mir_sensor": "MODIS"}
-    else:
-        ctx_units = {}
     result = normalise_rows(headers, rows, [n for n, _ in body], ctx, config)
     if pre_rejected:
         result.rejected = sorted(pre_rejected + result.rejected, key=lambda r: r.line)
-    if ctx_units:
-        # rows whose sensor was not decided by instrument or satellite: decide by the column names
-        result.detections = _fill_sensor(result.detections, ctx_units["__bt_mir_sensor"], config)
-    _ = header_line_no
     return result
-
-
-def _fill_sensor(frame: pl.DataFrame, sensor: str, config: FireConfig | None) -> pl.DataFrame:
-    missing = frame["sensor"].is_null()
-    if not missing.any():
-        return frame
-    cfg = config or FireConfig()
-    nominal = NOMINAL_PIXEL_KM[sensor]
-    return frame.with_columns(
-        sensor=pl.col("sensor").fill_null(pl.lit(sensor)),
-        scan_km=pl.col("scan_km").fill_null(nominal),
-        track_km=pl.col("track_km").fill_null(nominal),
-    ).with_columns(
-        pixel_area_km2=pl.col("pixel_area_km2").fill_null(pl.col("scan_km") * pl.col("track_km")),
-        confidence_class=pl.when(pl.col("confidence_class").is_null() & (pl.lit(sensor) == "MODIS"))
-        .then(
-            pl.when(pl.col("confidence_raw").cast(pl.Float64, strict=False) < cfg.modis_low_below)
-            .then(pl.lit("low"))
-            .when(pl.col("confidence_raw").cast(pl.Float64, strict=False) >= cfg.modis_high_from)
-            .then(pl.lit("high"))
-            .when(pl.col("confidence_raw").cast(pl.Float64, strict=False).is_not_null())
-            .then(pl.lit("nominal"))
-        )
-        .otherwise(pl.col("confidence_class")),
-    )
 
 
 def read_firms_json(text: str, source_file: str, *, config: FireConfig | None = None) -> ReadResult:
@@ -798,13 +769,7 @@ def read_firms_json(text: str, source_file: str, *, config: FireConfig | None = 
             continue
         rows.append([None if rec.get(h) is None else str(rec.get(h)) for h in headers])
     ctx = FileContext(source_file=source_file, product="firms_json")
-    result = normalise_rows(headers, rows, list(range(1, len(rows) + 1)), ctx, config)
-    norm = {normalise_header(h)[0] for h in headers}
-    if "bright_ti4" in norm:
-        result.detections = _fill_sensor(result.detections, "VIIRS", config)
-    elif "brightness" in norm:
-        result.detections = _fill_sensor(result.detections, "MODIS", config)
-    return result
+    return normalise_rows(headers, rows, list(range(1, len(rows) + 1)), ctx, config)
 
 
 _AHI_NAME = re.compile(r"^(H0\d)_(\d{8})_(\d{4})_L2WLF", re.IGNORECASE)
@@ -972,10 +937,7 @@ def read_dbf(data: bytes, source_file: str, *, config: FireConfig | None = None)
         lines.append(i + 1)
     headers = [f for f, _ in fields]
     ctx = FileContext(source_file=source_file, product="firms_shapefile")
-    result = normalise_rows(headers, rows, lines, ctx, config)
-    norm = {normalise_header(h)[0] for h in headers}
-    result.detections = _fill_sensor(result.detections, "VIIRS" if "bright_ti4" in norm else "MODIS", config)
-    return result
+    return normalise_rows(headers, rows, lines, ctx, config)
 
 
 def _read_zip(data: bytes, source_file: str, config: FireConfig | None) -> ReadResult:
