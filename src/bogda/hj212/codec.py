@@ -514,10 +514,7 @@ def parse_decimal(value: str | None) -> Decimal | None:
         d = Decimal(value)
     except InvalidOperation:
         return None
-    if not d.is_finite():
-        return None
-    # Normalise leading zeros without touching the significant digits.
-    return d + 0 if value.lstrip("+-").startswith("0") and "." in value else d
+    return d if d.is_finite() else None
 
 
 @dataclass(slots=True)
