@@ -323,3 +323,22 @@ def test_versions(version, flag, warnings):
         assert f.ack_expected is (version != "2005")
         if f.ack_expected:
             assert parse_frame(data_response(r)).Flag == "8"
+
+
+@pytest.mark.parametrize(
+    ("cn", "begin", "end", "count"),
+    [
+        ("2051", START, START + timedelta(hours=1), 7),  # every 10 min, both ends included
+        ("2031", START - timedelta(hours=8), START + timedelta(days=1, hours=-8), 2),  # Beijing midnights
+        ("2041", START - timedelta(hours=8), START + timedelta(days=1, hours=-8), 2),
+    ],
+)
+def test_recall_slot_counts(cn, begin, end, count):
+    device = fleet(1)[0]
+    now = START + timedelta(days=3)
+    answers = [parse_frame(a) for a in device.answer(command_for(device, cn, begin=begin, end=end), now)]
+    assert [a.CN for a in answers] == ["9011", *[cn] * count, "9012"]
+    assert all(a.valid for a in answers)
+    if cn == "2041":
+        assert all(float(a.pollutants["SB1"]["RT"]) <= 24 for a in answers[1:-1])
+    assert [a.data_time for a in answers[1:-1]] == [begin + i * (end - begin) / (count - 1) for i in range(count)]

@@ -365,6 +365,9 @@ class SimDevice:
                 out[m.code] = item
             return out
         length = _interval(cn, self.min_interval_min)
+        if cn == "2041":  # daily running time of the equipment [h] (HJ 212-2017 Table C.19)
+            hours = sum(not self.stopped(data_time + timedelta(minutes=30 + 60 * i)) for i in range(24))
+            return {"SB1": {"RT": f"{hours:.1f}"}}
         n = {"2051": 5, "2061": 12, "2031": 24}[cn]
         times = [data_time + length * ((i + 0.5) / n) for i in range(n)]
         flows = None
@@ -523,13 +526,12 @@ class SimDevice:
                 exe = 3
             if begin is not None and end is not None:
                 earliest = self.history_start or datetime.min.replace(tzinfo=UTC)
-                data_cn = "2031" if cn == "2041" else cn
                 slots = [
                     s
-                    for s in self.slots(data_cn, begin, end)
-                    if earliest <= s and s + _interval(data_cn, self.min_interval_min) <= now
+                    for s in self.slots(cn, begin, end)
+                    if earliest <= s and s + _interval(cn, self.min_interval_min) <= now
                 ]
-                out.extend(self.upload(data_cn, s, now) for s in slots)
+                out.extend(self.upload(cn, s, now) for s in slots)
                 if not slots and exe == 1:
                     exe = 100
         out.append(execution_response(command, exe))
