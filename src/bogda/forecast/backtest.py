@@ -209,6 +209,7 @@ class ProtocolConfig:
     valid_days: int | None = None  # early-stopping tail [days]; None: the profile's fraction
     stations_to_score: tuple[str, ...] | None = None
     seed: int = 0
+    stale_after_h: float = float("inf")  # benchmark: the plain last value; operations use 24 h (§3.2)
     model: bool = True  # False: baselines only (also what a station with too short a history gets)
 
 
@@ -412,13 +413,13 @@ def _fit_and_score(
             keep = np.isfinite(y[s, tgt])
             s, tgt = s[keep], tgt[keep]
             t = tgt - lead
-            pers, stale = bl.persistence(cache, cfg.target, s, t)
+            pers, stale = bl.persistence(cache, cfg.target, s, t, cfg.stale_after_h)
             pers_f = np.where(stale, clim_h[s, tgt], pers)
             tr_s = np.repeat(np.asarray(fit_st), h_train.sum())
             tr_t = np.tile(np.flatnonzero(h_train), len(fit_st))
             tr_ok = (tr_t - lead >= 0) & h_train[np.maximum(tr_t - lead, 0)]
             tr_s, tr_t = tr_s[tr_ok], tr_t[tr_ok]
-            p_tr, st_tr = bl.persistence(cache, cfg.target, tr_s, tr_t - lead)
+            p_tr, st_tr = bl.persistence(cache, cfg.target, tr_s, tr_t - lead, cfg.stale_after_h)
             a = bl.fit_damping_by_station(
                 np.where(st_tr, np.nan, p_tr - clim_h[tr_s, tr_t - lead]),
                 y[tr_s, tr_t] - clim_h[tr_s, tr_t],
@@ -432,7 +433,7 @@ def _fit_and_score(
                 "damped_persistence": damped,
             }
             if lead == 1:
-                sn = bl.seasonal_naive(cache, cfg.target, s, t, 1)
+                sn = bl.seasonal_naive(cache, cfg.target, s, t, 1, cfg.stale_after_h)
                 methods["seasonal_naive_24h"] = np.where(np.isfinite(sn), sn, clim_h[s, tgt])
             qs = None
             if models:

@@ -15,10 +15,16 @@ STALE_AFTER_H = 24
 """Persistence older than this [h] marks the series stale; climatology replaces it (forecast.md §3.2)."""
 
 
-def persistence(cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Last valid value at or before issue position ``t`` and a ``stale`` flag (age > 24 h or none)."""
+def persistence(
+    cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray, max_age: float = STALE_AFTER_H
+) -> tuple[np.ndarray, np.ndarray]:
+    """Last valid value at or before issue position ``t`` and a ``stale`` flag (age > ``max_age`` h, or none).
+
+    Operations use ``max_age`` = 24 h (forecast.md §3.2); the benchmark protocol scores the plain last value
+    (``max_age=inf``), as its reference figures do.
+    """
     val, age = cache.last_valid(var, s, t)
-    return val, age > STALE_AFTER_H
+    return val, age > max_age
 
 
 def daily_persistence(daily: np.ndarray, s: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -34,11 +40,13 @@ def daily_persistence(daily: np.ndarray, s: np.ndarray, day: np.ndarray) -> np.n
     return np.where(idx >= 0, daily[s, np.maximum(idx, 0)], np.nan)
 
 
-def seasonal_naive(cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray, lead: int = 1) -> np.ndarray:
+def seasonal_naive(
+    cache: SeriesCache, var: str, s: np.ndarray, t: np.ndarray, lead: int = 1, max_age: float = STALE_AFTER_H
+) -> np.ndarray:
     """Same hour yesterday for target ``t + lead``: the last valid value at or before ``t + lead − 24``
-    (reported at 1 h only, forecast.md §3.3); NaN when none is within 24 h."""
+    (reported at 1 h only, forecast.md §3.3); NaN when none is within ``max_age`` hours."""
     val, age = cache.last_valid(var, s, t + lead - 24)
-    return np.where(age <= STALE_AFTER_H, val, np.nan)
+    return np.where(age <= max_age, val, np.nan)
 
 
 # --------------------------------------------------------------------------------------------------------------
