@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     app.state.settings = settings
     app.state.store = store
     app.state.login_limiter = auth.RateLimiter(settings.web.login_attempts_per_minute)
+    app.state.credential_cache = auth.CredentialCache(settings.secret_key())
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -148,6 +149,39 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return login, password
 
 
+class CredentialCache:
+    """Recently verified HTTP Basic credentials → user id, for ``ttl`` seconds.
+
+    argon2 verification costs about half a second of CPU on purpose; a script making many calls should not pay
+    it every time. Entries are keyed by an HMAC of login and password (no plain password is kept), the user is
+    re-read (still active?) on every hit, and a password change in this process empties the cache; a change made
+    by another process takes effect here after at most ``ttl`` seconds.
+    """
+
+    def __init__(self, secret: str, ttl: float = 60.0, clock: Any = time.monotonic) -> None:
+        self._secret = secret.encode()
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[bytes, tuple[float, int]] = {}
+
+    def _key(self, login: str, password: str) -> bytes:
+        return hmac.digest(self._secret, f"{login}\0{password}".encode(), "sha256")
+
+    def get(self, login: str, password: str) -> int | None:
+        hit = self._entries.get(self._key(login, password))
+        if hit is None or hit[0] < self.clock():
+            return None
+        return hit[1]
+
+    def put(self, login: str, password: str, user_id: int) -> None:
+        if len(self._entries) > 1000:
+            self._entries.clear()
+        self._entries[self._key(login, password)] = (self.clock() + self.ttl, user_id)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 def basic_user(request: Request) -> UserRecord | None:
     """The user named by HTTP Basic credentials; ``None`` without credentials; 401/429 when they fail."""
     creds = _basic_credentials(request)
@@ -155,6 +189,12 @@ def basic_user(request: Request) -> UserRecord | None:
         return None
     login, password = creds
     store: Store = request.app.state.store
+    cache: CredentialCache = request.app.state.credential_cache
+    if (uid := cache.get(login, password)) is not None:
+        with store.engine.connect() as conn:
+            cached = get_user(conn, user_id=uid)
+        if cached is not None and cached.active:
+            return cached
     limiter: RateLimiter = request.app.state.login_limiter
     ip = client_ip(request)
     keys = limiter_keys(ip, login)
@@ -167,6 +207,7 @@ def basic_user(request: Request) -> UserRecord | None:
         limiter.hit(*keys)
         record_audit(store, "login_failed", login=login, peer=ip, detail={"via": "basic"})
         raise ApiError(401, "Authorization", "wrong login or password", "header", headers=_CHALLENGE)
+    cache.put(login, password, user.id)
     return user
 
 
@@ -268,7 +309,9 @@ def switch_language(request: Request, code: str, next: str = "/") -> Response:
     return RedirectResponse(safe_next(next), status_code=303)
 
 
-def change_own_password(store: Store, user: UserRecord, old: str, new: str, *, peer: str | None) -> None:
+def change_own_password(
+    store: Store, user: UserRecord, old: str, new: str, *, peer: str | None, cache: CredentialCache | None = None
+) -> None:
     """Change ``user``'s password (registry rules) and audit the attempt; ``ValueError`` says why it failed."""
     try:
         with store.begin() as conn:
@@ -278,4 +321,6 @@ def change_own_password(store: Store, user: UserRecord, old: str, new: str, *, p
             store, "password_change_failed", login=user.login, user_id=user.id, peer=peer, detail={"reason": str(exc)}
         )
         raise
+    if cache is not None:
+        cache.clear()
     record_audit(store, "password_change", login=user.login, user_id=user.id, peer=peer)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 from shapely.geometry import mapping, shape
 
 from bogda.registry.places import PlaceRow, list_places
@@ -39,7 +40,8 @@ class PlacesQuery:
             list[str] | None, Query(description=f"Place kind, repeatable: {', '.join(PLACE_KINDS)}.")
         ] = None,
         level: Annotated[
-            list[int] | None, Query(ge=1, le=9, description="Grid level (1 = prefecture), repeatable.")
+            list[Annotated[int, Field(ge=1, le=9)]] | None,
+            Query(description="Grid level (1 = prefecture), repeatable."),
         ] = None,
         parent: Annotated[str | None, Query(description="Only children of this place (id or code).")] = None,
         simplify: Annotated[

@@ -28,6 +28,7 @@ def mount_console(app: FastAPI, settings: Settings, store: Store) -> None:
     nicegui_app.state.settings = settings
     nicegui_app.state.store = store
     nicegui_app.state.login_limiter = app.state.login_limiter
+    nicegui_app.state.credential_cache = app.state.credential_cache
     Storage.path = (settings.data_dir / "nicegui").resolve()
 
     from bogda.web.ui import findings_page, map_page, password_page, stations_page  # noqa: F401  (registers pages)

@@ -39,7 +39,14 @@ def password_page(request: Request) -> Response | None:
                 message.set_text(t("password.weak", lang))
                 return
             try:
-                change_own_password(ctx.store, ctx.user, old.value or "", new.value or "", peer=ctx.peer)
+                change_own_password(
+                    ctx.store,
+                    ctx.user,
+                    old.value or "",
+                    new.value or "",
+                    peer=ctx.peer,
+                    cache=request.app.state.credential_cache,
+                )
             except ValueError as exc:
                 key = "password.wrong_old" if "current password" in str(exc) else "password.rejected"
                 message.set_text(t(key, lang, reason=str(exc)))
