@@ -180,3 +180,20 @@ def test_feedback_candidates(make_detections: Callable) -> None:
     # a candidate does not mask
     f = apply_flags(make_detections([{"acq_time_utc": t, "lon": 88.004, "lat": 44.0}]), registry=c)
     assert f["masked_registry"].to_list() == [False]
+
+
+def test_flag_rows(make_detections: Callable) -> None:
+    src = heat_sources([{"source_id": "P1", "lon": JIMSAR[0], "lat": JIMSAR[1], "datum": "WGS84", "kind": "power"}])
+    rows = [
+        {"acq_time_utc": T0, "lon": JIMSAR[0], "lat": JIMSAR[1], "confidence_class": "low", "confidence_raw": "20"},
+        {"acq_time_utc": T0, "lon": 80.0, "lat": 40.0},
+    ]
+    f = apply_flags(make_detections(rows), registry=src).with_row_index("det_id")
+    from bogda.fire.masks import flag_rows
+
+    fr = flag_rows(f).sort("flag")
+    assert fr.select("detection_id", "flag", "ref_id").rows() == [
+        (0, "low_confidence", None),
+        (0, "masked_registry", "P1"),
+    ]
+    assert fr["reason"].to_list() == ["low_confidence: 20", "masked_registry: P1"]

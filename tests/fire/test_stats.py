@@ -151,3 +151,15 @@ def test_match_bulletin(make_detections: Callable) -> None:
     )
     m = match_bulletin(b, d)
     assert m["matched_row"].to_list() == [0, None, None]
+
+
+def test_prefer_sp(make_detections: Callable) -> None:
+    from bogda.fire.stats import prefer_sp
+
+    rows = [
+        {"acq_time_utc": T0, "lon": 88.0, "lat": 44.0, "processing": "NRT"},
+        {"acq_time_utc": T0, "lon": 88.0, "lat": 44.0, "processing": "SP"},
+        {"acq_time_utc": T0 + timedelta(days=1), "lon": 88.0, "lat": 44.0, "processing": "NRT"},
+    ]
+    out = prefer_sp(make_detections(rows))
+    assert out["processing"].to_list() == ["SP", "NRT"]

@@ -460,3 +460,20 @@ def feedback_candidates(verdicts: pl.DataFrame, *, config: FireConfig | None = N
                     }
                 )
     return pl.DataFrame(rows, schema=HEAT_SOURCE_SCHEMA) if rows else empty_sources()
+
+
+FLAG_NAMES = ("spurious", "masked_registry", "masked_learned", "masked_external", "low_confidence", "outside_area")
+
+
+def flag_rows(flagged: pl.DataFrame, id_column: str = "det_id") -> pl.DataFrame:
+    """The ``detection_flag`` table (fire.md §4): one row per (detection, flag) with ref_id and reason."""
+    parts = []
+    for name in FLAG_NAMES:
+        ref = pl.col(f"{name}_ref") if f"{name}_ref" in flagged.columns else pl.lit(None, dtype=pl.String)
+        reason = pl.col("flag_reasons").list.eval(pl.element().filter(pl.element().str.starts_with(name))).list.first()
+        parts.append(
+            flagged.filter(pl.col(name)).select(
+                pl.col(id_column).alias("detection_id"), flag=pl.lit(name), ref_id=ref, reason=reason
+            )
+        )
+    return pl.concat(parts)

@@ -197,3 +197,14 @@ def match_bulletin(bulletin: pl.DataFrame, detections: pl.DataFrame, config: Fir
         matched_row=pl.Series(np.where(rows >= 0, rows, None).tolist(), dtype=pl.Int64),
         match_km=pl.Series(dist).fill_nan(None),
     )
+
+
+def prefer_sp(frame: pl.DataFrame) -> pl.DataFrame:
+    """History and back-filled statistics use SP rows for a (satellite, Beijing date) when present, else NRT —
+    never both (fire.md §3.1)."""
+    has_sp = frame.group_by("satellite", "date_bjt").agg(_sp=(pl.col("processing") == "SP").any())
+    return (
+        frame.join(has_sp, on=["satellite", "date_bjt"], how="left")
+        .filter(~pl.col("_sp") | (pl.col("processing") == "SP"))
+        .drop("_sp")
+    )
