@@ -378,3 +378,23 @@ def test_xlsx_fire_table(tmp_path: Path) -> None:
     assert r.detections["acq_time_utc"].to_list() == [datetime(2025, 6, 1, 3, 5, tzinfo=UTC)]
     assert r.detections["sensor"].to_list() == ["MERSI"]
     assert [(x.line, x.field) for x in r.rejected] == [(3, "lat")]
+
+
+def test_read_fire_files_reports_bad_files(tmp_path: Path) -> None:
+    from bogda.fire.formats import read_fire_files
+
+    good = tmp_path / "good.csv"
+    good.write_text(f"{HEADER}\n44.9,89.2,320,1,1,2025-11-18,0349,T,50,6.1NRT,290,5,D\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Invalid MAP_KEY.\n")
+    results, errors = read_fire_files([bad, good])
+    assert [r.source_file for r in results] == ["good.csv"]
+    assert list(errors) == ["bad.csv"]
+
+
+def test_date_only_table_warns(tmp_path: Path) -> None:
+    f = tmp_path / "dates.csv"
+    f.write_text("latitude,longitude,acq_date\n44.9,89.2,2025-11-18\n")
+    r = read_fire_file(f)
+    assert r.detections["acq_time_utc"].to_list() == [datetime(2025, 11, 18, tzinfo=UTC)]
+    assert any("no time-of-day" in w for w in r.warnings)

@@ -177,14 +177,13 @@ def _event_table(
         _rank=pl.col("sensor").replace_strict(_SENSOR_RANK, default=3, return_dtype=pl.Int8)
     )
     # event location: alarm point of the latest cluster of the finest-resolution sensor that saw it
+    # event location: alarm point (and its county) of the latest cluster of the finest-resolution sensor
+    has_county = "county_code" in cl.columns
     loc = (
         cl.sort(["_rank", "acq_time_utc"], descending=[False, True])
         .group_by("event_id")
         .first()
-        .select("event_id", lat="alarm_lat", lon="alarm_lon")
-    )
-    px = pixels.select("cluster_id", *(["county_code"] if "county_code" in pixels.columns else [])).join(
-        cluster_events, on="cluster_id"
+        .select("event_id", lat="alarm_lat", lon="alarm_lon", **({"_loc_county": "county_code"} if has_county else {}))
     )
     agg = cl.group_by("event_id").agg(
         first_seen_utc=pl.col("acq_time_utc").min(),
@@ -195,11 +194,14 @@ def _event_table(
         max_frp=pl.col("max_frp").max(),
     )
     ev = agg.join(loc, on="event_id")
-    if "county_code" in px.columns:
-        county = px.group_by("event_id").agg(county_code=pl.col("county_code").drop_nulls().mode().first())
-        ev = ev.join(county, on="event_id", how="left")
+    if "county_code" in pixels.columns:
+        px = pixels.select("cluster_id", "county_code").join(cluster_events, on="cluster_id")
+        county = px.group_by("event_id").agg(_mode=pl.col("county_code").drop_nulls().mode().first())
+        ev = ev.join(county, on="event_id", how="left").with_columns(
+            county_code=pl.coalesce(*(["_loc_county"] if has_county else []), "_mode")
+        )
     else:
-        ev = ev.with_columns(county_code=pl.lit(None, dtype=pl.String))
+        ev = ev.with_columns(county_code=pl.col("_loc_county") if has_county else pl.lit(None, dtype=pl.String))
     quiet = pl.lit(asof_us) - pl.col("last_seen_utc").dt.epoch("us")
     sleep = int(cfg.event_sleep.total_seconds() * 1e6)
     close = int((cfg.event_sleep + cfg.event_close).total_seconds() * 1e6)

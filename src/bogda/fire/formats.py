@@ -13,7 +13,7 @@ column             type            meaning
 source_file        str             file name the row came from
 line_no            i64             1-based line in the file (JSON: record number; xlsx: sheet row)
 product            str             file family: firms_csv, firms_api, firms_archive, firms_json, gis_export,
-                                   ahi_wlf, cspp_afimg, fy_table, cn_table
+                                   firms_shapefile (DBF), ahi_wlf, cspp_afimg, fy_table, cn_table
 sensor             str             MODIS | VIIRS | AHI | AGRI | MERSI, decided per row (§2.1)
 satellite          str             Terra, Aqua, S-NPP, NOAA-20, NOAA-21, Himawari-8/9, FY-4A/4B, FY-3D, or raw
 satellite_raw      str             as written
@@ -527,6 +527,8 @@ def normalise_rows(
         warnings.append(f"unknown satellite codes kept raw: {sorted(set(unknown['satellite_raw'].to_list()))}")
     if unmapped:
         warnings.append(f"unmapped columns kept in extra: {unmapped}")
+    if "acq_time" not in mapping and "year" not in mapping and ctx.acq_time_utc is None:
+        warnings.append("no time-of-day column: acquisition times are 00:00 UTC of the stated date")
     detections = detections.with_columns(pl.coalesce("satellite", "satellite_raw").alias("satellite"))
     return ReadResult(ctx.source_file, ctx.product, detections, rejected, unmapped, warnings)
 
@@ -1017,9 +1019,23 @@ def read_fire_file(path: str | Path, *, config: FireConfig | None = None, date_o
     return read_csv_text(text, name, config=config, date_order=date_order)
 
 
-def read_fire_files(paths: Iterable[str | Path], *, config: FireConfig | None = None) -> list[ReadResult]:
-    """Read several files (each independently: one bad file does not stop the others is the caller's choice)."""
-    return [read_fire_file(p, config=config) for p in paths]
+def read_fire_files(
+    paths: Iterable[str | Path], *, config: FireConfig | None = None
+) -> tuple[list[ReadResult], dict[str, str]]:
+    """Read several files independently: a file error is reported for that file and the others are still read.
+
+    Returns
+    -------
+    (results, errors) : list of ReadResult, dict file name → message
+    """
+    results: list[ReadResult] = []
+    errors: dict[str, str] = {}
+    for p in paths:
+        try:
+            results.append(read_fire_file(p, config=config))
+        except FireFormatError as exc:
+            errors[Path(p).name] = str(exc)
+    return results, errors
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import shapely
 
 from bogda.fire.cluster import cluster_detections, summarise_clusters
 from bogda.fire.config import FireConfig
-from bogda.fire.events import AlertPlan, OpenFinding, PastAlert, nearest_within, plan_alerts, track_events
+from bogda.fire.events import AlertPlan, FindingDraft, OpenFinding, PastAlert, nearest_within, plan_alerts, track_events
 from bogda.fire.formats import deduplicate
 from bogda.fire.masks import apply_flags, learn_sites
 from bogda.fire.region import Boundary, assign_region
@@ -51,7 +51,8 @@ class FireResult:
         return self.detections.filter(pl.col("masked") & pl.col("is_new"))
 
     @property
-    def drafts(self) -> list:
+    def drafts(self) -> list[FindingDraft]:
+        """Finding drafts (new / attach / escalate) for the findings store."""
         return self.plan.drafts
 
 
