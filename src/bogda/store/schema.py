@@ -21,6 +21,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -322,4 +323,322 @@ job_run = Table(
     Column("status", String(16), nullable=False),  # running | ok | failed
     Column("rows", Integer),
     Column("error", Text),
+)
+
+# --- grid: closed-loop tasks (governance.md §3.1–§3.6, §4; migration 0002) -------------------------------------
+
+TASK_STATES = ("NEW", "DISPATCHED", "ACCEPTED", "HANDLING", "REVIEW", "SUSPENDED", "CLOSED", "REOPENED", "CANCELLED")
+
+task = Table(
+    "task",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False, index=True),
+    Column("category", String(32), nullable=False),
+    Column("severity", String(4), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("place_id", Integer, ForeignKey("place.id"), index=True),  # owner grid
+    Column("routed_place_id", Integer, ForeignKey("place.id")),  # what routing chose (override is logged)
+    Column("supervising_place_id", Integer, ForeignKey("place.id")),  # 提级督办: the place that supervises
+    Column("finding_id", Integer, ForeignKey("finding.id")),  # the original finding
+    Column("enterprise_id", Integer, ForeignKey("site.id"), index=True),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("title", String(300), nullable=False),
+    Column("measures", Text),
+    Column("verdict", String(16)),  # confirmed | not_confirmed
+    Column("resume_state", String(16)),  # where SUSPENDED resumes to
+    Column("repeat_of", Integer, ForeignKey("task.id")),
+    Column("repeat_count", Integer, nullable=False, server_default="0"),
+    Column("rework_count", Integer, nullable=False, server_default="0"),
+    Column("escalation_level", Integer, nullable=False, server_default="0"),
+    Column("card", String(8), nullable=False, server_default="none"),
+    Column("overdue", Boolean, nullable=False, server_default="0"),
+    Column("outside_jurisdiction", Boolean, nullable=False, server_default="0"),
+    Column("visible_to_enterprise", Boolean, nullable=False, server_default="0"),
+    Column("sla_key", String(64)),
+    Column("created_by", Integer, ForeignKey("user.id")),
+    Column("created_at", TS, nullable=False),
+    Column("started_at", TS),  # start of the SLA clock (first dispatch of the current cycle)
+    Column("dispatched_at", TS),
+    Column("signed_at", TS),
+    Column("confirmed_at", TS),
+    Column("feedback_at", TS),
+    Column("feedback_by", Integer, ForeignKey("user.id")),
+    Column("reviewed_at", TS),
+    Column("closed_at", TS),
+    Column("cancelled_at", TS),
+    Column("sign_due", TS),
+    Column("site_due", TS),
+    Column("feedback_due", TS),
+    Column("close_due", TS, index=True),
+    Column("case_id", String(64)),
+    Column("petition_id", String(64)),
+    Column("updated_at", TS, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    CheckConstraint(
+        "state IN ('NEW','DISPATCHED','ACCEPTED','HANDLING','REVIEW','SUSPENDED','CLOSED','REOPENED','CANCELLED')",
+        name="state",
+    ),
+    CheckConstraint("severity IN ('P1','P2','P3','P4')", name="severity"),
+    CheckConstraint("card IN ('none','blue','yellow','red')", name="card"),
+)
+
+task_event = Table(
+    "task_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("actor_id", Integer, ForeignKey("user.id")),
+    Column("actor_login", String(64)),  # "system" for the scheduler
+    Column("at", TS, nullable=False, index=True),
+    Column("comment", Text),
+    Column("attachments", JSON, nullable=False, default=list),  # evidence ids
+    Column("detail", JSON, nullable=False, default=dict),  # due times, severity, counters … for replay
+    UniqueConstraint("task_id", "seq"),
+)
+"""Append-only: state and KPIs are rebuilt from it as of any date (governance §3.2)."""
+
+task_finding = Table(
+    "task_finding",
+    metadata,
+    Column("task_id", Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False),
+    Column("finding_id", Integer, ForeignKey("finding.id"), nullable=False, index=True),
+    Column("attached_at", TS, nullable=False),
+    Column("role", String(16), nullable=False),  # original | duplicate | relapse
+    PrimaryKeyConstraint("task_id", "finding_id"),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", Integer, ForeignKey("task.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("stage", String(16), nullable=False),  # site | before | after
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("path", String(300), nullable=False),  # relative to the data directory
+    Column("original_name", String(200)),
+    Column("taken_at", TS),
+    Column("lon", Float),  # WGS-84 after conversion
+    Column("lat", Float),
+    Column("coord_sys", String(8)),  # what the photo said: wgs84 | gcj02 | bd09
+    Column("device", String(128)),
+    Column("flags", JSON, nullable=False, default=list),
+    Column("passed", Boolean, nullable=False),
+    Column("uploader_id", Integer, ForeignKey("user.id")),
+    Column("uploaded_at", TS, nullable=False),
+)
+
+sla_rule = Table(
+    "sla_rule",
+    metadata,
+    Column("source", String(32), nullable=False),  # or "*"
+    Column("severity", String(4), nullable=False),  # or "*"
+    Column("spec", JSON, nullable=False),
+    Column("updated_by", String(64)),
+    Column("updated_at", TS, nullable=False),
+    PrimaryKeyConstraint("source", "severity"),
+)
+"""Overrides of the default SLA table (``bogda.grid.sla.DEFAULT_RULES``), per source × severity."""
+
+holiday = Table(
+    "holiday",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("kind", String(8), nullable=False),  # off | work (调休 working weekend)
+    Column("name", String(64), nullable=False, server_default=""),
+    CheckConstraint("kind IN ('off','work')", name="kind"),
+)
+"""Edits of the shipped holiday table (``bogda/grid/data/holidays.csv``); a row here wins for its day."""
+
+user_capability = Table(
+    "user_capability",
+    metadata,
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("capability", String(32), nullable=False),  # chief | ledger_clerk | warning_issuer
+    PrimaryKeyConstraint("user_id", "capability"),
+)
+
+user_place = Table(
+    "user_place",
+    metadata,
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("place_id", Integer, ForeignKey("place.id"), nullable=False),
+    PrimaryKeyConstraint("user_id", "place_id"),
+)
+"""Further grid places of a grid member (besides ``user.scope_place_id``), governance §3.12."""
+
+# --- monitoring: QA flags, AQI tables, completeness, alarms, dust days, assessments, exports -------------------
+# (monitoring.md §4, forecast.md §3.7; migration 0003). ``ts`` columns are Unix seconds UTC of the interval start,
+# as in ``observation``; derived tables are recomputable from observations for any window.
+
+qa_flag = Table(
+    "qa_flag",
+    metadata,
+    Column("series_id", Integer, ForeignKey("series.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("severity", String(16), nullable=False),  # suspect | invalid | maintenance | valid (a person's override)
+    Column("rule", String(200), nullable=False),  # comma-separated QA rules, or "manual"
+    Column("param_version", String(32), nullable=False, server_default="default"),
+    Column("set_by", String(64), nullable=False, server_default="qa"),  # "qa" or the login of a person
+    Column("reason", Text),
+    Column("set_at", TS, nullable=False),
+    PrimaryKeyConstraint("series_id", "ts"),
+)
+"""QA verdict of flagged observations only (valid values have no row); rows set by a person win over QA re-runs."""
+
+
+def _aqi_columns() -> list[Column]:
+    items = ("so2", "no2", "co", "o3", "o3_8h", "pm10", "pm25")
+    return [
+        Column("target_kind", String(16), nullable=False),  # station | county | park | prefecture | special
+        Column("target_code", String(64), nullable=False),
+        Column("ts", BigInteger, nullable=False),
+        Column("standard", String(4), nullable=False),  # 2012 | 2026
+        Column("aqi", Integer),
+        Column("level", Integer, nullable=False, server_default="0"),
+        Column("primary_pollutant", String(64)),
+        *[Column(f"iaqi_{i}", Integer) for i in items],
+        *[Column(f"c_{i}", Float) for i in items],
+        Column("missing_items", String(64)),
+        Column("n_members", Integer, nullable=False, server_default="1"),
+        Column("status", String(16), nullable=False),  # complete | partial | publishable | no_data | no_station
+        Column("aqi_published", Integer),
+        Column("published_match", Boolean),
+        Column("inputs_hash", String(16), nullable=False),
+        PrimaryKeyConstraint("target_kind", "target_code", "ts", "standard"),
+    ]
+
+
+aqi_hourly = Table("aqi_hourly", metadata, *_aqi_columns())
+"""Real-time AQI per station and area (HJ 633 real-time rules), monitoring.md §3.3."""
+
+aqi_daily = Table("aqi_daily", metadata, *_aqi_columns())
+"""Daily AQI per station and area (HJ 633 daily rules; ts = 00:00 Beijing of the day), monitoring.md §3.3."""
+
+aqi_dirty = Table(
+    "aqi_dirty",
+    metadata,
+    Column("site_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("day_ts", BigInteger, nullable=False),  # 00:00 Beijing of the dirty day, Unix s
+    Column("marked_at", TS, nullable=False),
+    PrimaryKeyConstraint("site_id", "day_ts"),
+)
+"""Station-days whose AQI (and their areas') must be recomputed: written by loads, emptied by ``update_aqi``."""
+
+completeness_day = Table(
+    "completeness_day",
+    metadata,
+    Column("site_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("parameter", String(32), nullable=False),
+    Column("day", Date, nullable=False),  # Beijing date
+    Column("expected", Integer, nullable=False),
+    Column("valid", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+    Column("maintenance", Integer, nullable=False),
+    Column("feed_gap", Integer, nullable=False),
+    Column("no_data", Integer, nullable=False),
+    Column("rate", Float, nullable=False),
+    Column("day_status", String(16), nullable=False),  # reporting | offline | feed_down | never_reported
+    PrimaryKeyConstraint("site_id", "parameter", "day"),
+)
+
+alarm_rule = Table(
+    "alarm_rule",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),  # station | county | prefecture | global
+    Column("scope_code", String(64), nullable=False, server_default="*"),
+    Column("rule", String(32), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("quiet_hours", JSON),  # {"start": "22:00", "end": "07:00", "enabled": true}
+    Column("valid_from", TS, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("updated_by", String(64)),
+    CheckConstraint("scope IN ('station','county','prefecture','global')", name="scope"),
+    Index("ix_alarm_rule_scope", "scope", "scope_code", "rule"),
+)
+
+alarm = Table(
+    "alarm",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("finding_id", Integer, ForeignKey("finding.id"), index=True),
+    Column("dedupe_key", String(200), nullable=False, index=True),
+    Column("rule", String(32), nullable=False),
+    Column("target_kind", String(16), nullable=False),
+    Column("target_code", String(64), nullable=False),
+    Column("pollutant", String(32), nullable=False, server_default="-"),
+    Column("severity", String(16), nullable=False),
+    Column("state", String(16), nullable=False),  # open | acknowledged | dispatched | resolved | closed
+    Column("opened_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("last_value", Float),
+    Column("peak_value", Float),
+    Column("peak_time", TS),
+    Column("threshold", Float),
+    Column("count", Integer, nullable=False, server_default="1"),
+    Column("below_hours", Integer, nullable=False, server_default="0"),
+    Column("notified_severity", String(16)),
+    Column("held", Boolean, nullable=False, server_default="0"),  # notification held for the quiet-hours digest
+    Column("parent_id", Integer, ForeignKey("alarm.id")),  # the county_episode this alarm is a child of
+    Column("ack_by", String(64)),
+    Column("ack_at", TS),
+    Column("closed_at", TS),
+    Column("param_version", String(64)),
+)
+"""Detail row of an ``alarm`` finding (forecast.md §4); the finding is the problem-list entry."""
+
+dust_day = Table(
+    "dust_day",
+    metadata,
+    Column("place_code", String(64), nullable=False),
+    Column("day", Date, nullable=False),  # Beijing date
+    Column("status", String(16), nullable=False),  # official | candidate
+    Column("source", String(64), nullable=False, server_default=""),
+    Column("evidence", JSON, nullable=False, default=dict),
+    PrimaryKeyConstraint("place_code", "day"),
+    CheckConstraint("status IN ('official','candidate')", name="status"),
+)
+
+assessment = Table(
+    "assessment",
+    metadata,
+    Column("target_kind", String(16), nullable=False),
+    Column("target_code", String(64), nullable=False),
+    Column("period", String(32), nullable=False),  # 2019 | 2019-01 | 2019-01-01 | 2019Q1 | custom:<from>..<to>
+    Column("dust_mode", String(16), nullable=False),  # with_dust | dust_excluded
+    Column("metric", String(48), nullable=False),
+    Column("value", Float),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("rank", Integer),
+    Column("limits_version", String(8), nullable=False),
+    Column("computed_at", TS, nullable=False),
+    PrimaryKeyConstraint("target_kind", "target_code", "period", "dust_mode", "metric"),
+)
+
+export_job = Table(
+    "export_job",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("state", String(16), nullable=False),  # queued | running | done | failed | expired
+    Column("progress", Float, nullable=False, server_default="0"),
+    Column("fmt", String(8), nullable=False),
+    Column("query", JSON, nullable=False, default=dict),
+    Column("rows", Integer),
+    Column("path", String(400)),
+    Column("error", Text),
+    Column("created_by", String(64)),
+    Column("created_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("link_expires_at", TS),
+    Column("delete_after", TS),
 )
