@@ -163,3 +163,19 @@ def test_prefer_sp(make_detections: Callable) -> None:
     ]
     out = prefer_sp(make_detections(rows))
     assert out["processing"].to_list() == ["SP", "NRT"]
+
+
+def test_monthly_events_and_changes(make_detections: Callable) -> None:
+    rows = [
+        {"acq_time_utc": datetime(2025, 9, 30, 3, 0, tzinfo=UTC), "lon": 88.0, "lat": 44.0},
+        {"acq_time_utc": datetime(2025, 10, 2, 3, 0, tzinfo=UTC), "lon": 88.0, "lat": 44.0},  # same event, next month
+        {"acq_time_utc": datetime(2025, 10, 2, 3, 0, tzinfo=UTC), "lon": 89.0, "lat": 44.5},
+    ]
+    r = process_detections(make_detections(rows), None)
+    daily = daily_stats(r.detections)
+    m = monthly_stats(daily, events=r.events).filter((pl.col("county_code") == "all") & (pl.col("sensor") == "all"))
+    by = {row["month"]: row for row in m.iter_rows(named=True)}
+    assert (by["2025-09"]["events_new"], by["2025-09"]["events_active"]) == (1, 1)
+    assert (by["2025-10"]["events_new"], by["2025-10"]["events_active"]) == (1, 2)
+    assert (by["2025-10"]["points_dedup"], by["2025-10"]["change_prev_month"]) == (2, 1)
+    assert by["2025-10"]["change_prev_year"] is None

@@ -123,16 +123,32 @@ def monthly_stats(
     )
     out = pl.concat([per_sensor, all_s.select(per_sensor.columns)])
     if events is not None and events.height:
+        bjt = "Asia/Shanghai"
         ev = events.filter(pl.col("status") != "merged").with_columns(
-            month=pl.col("first_seen_utc").dt.convert_time_zone("Asia/Shanghai").dt.strftime("%Y-%m")
+            month=pl.col("first_seen_utc").dt.convert_time_zone(bjt).dt.strftime("%Y-%m"),
+            _m0=pl.col("first_seen_utc").dt.convert_time_zone(bjt).dt.month_start().dt.date(),
+            _m1=pl.col("last_seen_utc").dt.convert_time_zone(bjt).dt.month_start().dt.date(),
         )
+        # an event is active in every Beijing month from its first to its last detection (counted once a month)
+        active = ev.select(
+            "county_code",
+            month=pl.date_ranges("_m0", "_m1", interval="1mo").list.eval(pl.element().dt.strftime("%Y-%m")),
+        ).explode("month")
         en = pl.concat(
             [
                 ev.group_by("county_code", "month").agg(events_new=pl.len()),
                 ev.group_by("month").agg(events_new=pl.len()).with_columns(county_code=pl.lit(PREFECTURE)),
             ],
             how="diagonal",
-        ).with_columns(sensor=pl.lit("all"))
+        )
+        ea = pl.concat(
+            [
+                active.group_by("county_code", "month").agg(events_active=pl.len()),
+                active.group_by("month").agg(events_active=pl.len()).with_columns(county_code=pl.lit(PREFECTURE)),
+            ],
+            how="diagonal",
+        )
+        en = en.join(ea, on=["county_code", "month"], how="full", coalesce=True).with_columns(sensor=pl.lit("all"))
         out = out.join(en, on=["county_code", "month", "sensor"], how="full", coalesce=True)
     if verdicts is not None and verdicts.height:
         v = verdicts.with_columns(
@@ -155,7 +171,20 @@ def monthly_stats(
         )
         out = out.join(vc, on=["county_code", "month", "sensor"], how="full", coalesce=True)
     partial = pl.lit(False) if asof is None else pl.col("month") == asof.strftime("%Y-%m")
-    return out.with_columns(partial=partial).sort("county_code", "month", "sensor")
+    out = out.with_columns(partial=partial)
+    # change of the bulletin-comparable figure against the previous month and the same month a year before
+    ym = pl.col("month").str.slice(0, 4).cast(pl.Int32) * 12 + pl.col("month").str.slice(5, 2).cast(pl.Int32) - 1
+    out = out.with_columns(_ym=ym)
+    for name, lag in (("change_prev_month", 1), ("change_prev_year", 12)):
+        prev = out.select("county_code", "sensor", _ym=pl.col("_ym") + lag, _prev=pl.col("points_dedup")).filter(
+            pl.col("_prev").is_not_null()
+        )
+        out = (
+            out.join(prev, on=["county_code", "sensor", "_ym"], how="left")
+            .with_columns((pl.col("points_dedup") - pl.col("_prev")).alias(name))
+            .drop("_prev")
+        )
+    return out.drop("_ym").sort("county_code", "month", "sensor")
 
 
 def bulletin_monthly(bulletin: pl.DataFrame, by: tuple[str, ...] = ("province",)) -> pl.DataFrame:
