@@ -2,10 +2,16 @@
 
 Modules
 -------
+versions
+    Which version applies when (:func:`standard_for`, :func:`is_2026`).
 aqi
-    IAQI / AQI of HJ 633-2012 and HJ 633-2026, categories, inverse, version selection (:func:`standard_for`).
+    IAQI / AQI of HJ 633-2012 and HJ 633-2026, primary pollutants, missing items, inverse.
+categories
+    The six AQI levels: names (zh/en), official colours, health advice.
+cube
+    Dense hourly cube and the array kernels of the data-validity rules (daily means, O3 8 h, MDA8).
 evaluation
-    HJ 663 / GB 3095 data-validity rules and statistics: daily means, O3 8 h, period evaluation, good-day ratio.
+    HJ 663 / GB 3095 statistics over frames: daily values, period statistics, compliance, day counts, areas.
 limits
     GB 3095-2012 / GB 3095-2026 (transitional and 2031) concentration limits, exceedance.
 composite
@@ -16,6 +22,8 @@ water
     GB 3838-2002 surface-water classes, drinking-water sources, trophic index; GB/T 14848-2017 groundwater [R].
 rounding
     GB/T 8170 rounding.
+pollutants
+    HJ 212-2017 pollutant codes and aliases.
 
 Units: µg/m³ for every air pollutant except CO [mg/m³]; water items mg/L unless stated.
 """

@@ -2,16 +2,18 @@
 
 Arithmetic is exact and vectorised. A concentration is fixed to an integer number of micro-units
 (``round(c · 10⁶)``, exact for inputs with at most six decimals) and the IAQI formula of HJ 633-2026 4.2.6 /
-HJ 633-2012 6.2 is evaluated on integers::
+HJ 633-2012 6.2 is evaluated on those integers (in chunks, with a floor division whose exactness is shown in
+``_iaqi_kernel``)::
 
     IAQI = IAQI_Lo + ceil((IAQI_Hi − IAQI_Lo) · (C − BP_Lo) / (BP_Hi − BP_Lo))
 
 so an exact-integer result is never ceiled up by one (which a float implementation does, e.g. for some CO
 values). IAQI and AQI are rounded **up** to integers ("全部向上进位取整数").
 
-Version selection: every public function takes ``standard`` (``"2012"`` or ``"2026"``). When it is ``None`` the
-version follows the data's timestamps (``ts``): HJ 633-2026 applies from 2026-03-01 00:00 Beijing time
-(:func:`standard_for`). Missing values are ``NaN`` in NumPy results and null in Polars results.
+Version selection (:mod:`bogda.standards.versions`): every public function takes ``standard`` (``"2012"`` or
+``"2026"``). When it is ``None`` the version follows the data's timestamps (``ts``): HJ 633-2026 applies from
+2026-03-01 00:00 Beijing time (:func:`standard_for`). Levels, colours and advice: :mod:`bogda.standards.categories`.
+Missing values are ``NaN`` in NumPy results and null in Polars results.
 
 Item labels used in results (``primary_pollutant`` …): ``SO2``, ``NO2``, ``CO``, ``PM10``, ``PM2.5``, ``O3_1h``,
 ``O3_8h`` (HJ 212-2017 codes in :mod:`bogda.standards.pollutants`).
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from fractions import Fraction
 from functools import cache
 
@@ -30,16 +31,48 @@ import numpy.typing as npt
 import polars as pl
 
 from bogda.standards._data import table
+from bogda.standards.categories import Category, categories, category, category_labels, health_advice
 from bogda.standards.pollutants import POLLUTANTS, pollutant_code
+from bogda.standards.versions import (
+    STANDARDS,
+    SWITCH_DATE,
+    SWITCH_UTC,
+    _check_standard,
+    _resolve,
+    is_2026,
+    standard_for,
+)
 
-STANDARDS = ("2012", "2026")
-"""AQI technical regulation versions: HJ 633-2012 and HJ 633-2026."""
-
-SWITCH_DATE = date(2026, 3, 1)
-"""First Beijing calendar day on which HJ 633-2026 (and GB 3095-2026) apply."""
-
-SWITCH_UTC = datetime(2026, 2, 28, 16, 0, tzinfo=UTC)
-"""2026-03-01 00:00 Beijing time, in UTC."""
+__all__ = [
+    "DAILY_ITEMS",
+    "HOURLY_ITEMS",
+    "IAQI_CAP",
+    "IAQI_LEVELS",
+    "NOT_COMPUTED",
+    "SCALE",
+    "STANDARDS",
+    "SWITCH_DATE",
+    "SWITCH_UTC",
+    "AqiResult",
+    "Breakpoints",
+    "Category",
+    "aqi_daily",
+    "aqi_hourly",
+    "breakpoints",
+    "categories",
+    "category",
+    "category_labels",
+    "combine",
+    "concentration_at",
+    "concentration_range",
+    "health_advice",
+    "iaqi",
+    "is_2026",
+    "item_key",
+    "primary_pollutants",
+    "standard_for",
+    "wide_from_long",
+]
 
 IAQI_LEVELS = (0, 50, 100, 150, 200, 300, 400, 500)
 """IAQI values of the breakpoint columns (HJ 633-2026 Table 3, HJ 633-2012 Table 1)."""
@@ -52,78 +85,6 @@ SCALE = 10**6
 """Fixed-point scale of concentrations in the integer kernel (1 unit = 10⁻⁶ µg/m³, or mg/m³ for CO)."""
 
 _MAX_INPUT = 1e7  # above every top breakpoint; clipping first keeps the int64 kernel far from overflow
-
-
-# --------------------------------------------------------------------------------------------------
-# version selection
-# --------------------------------------------------------------------------------------------------
-
-
-def _check_standard(standard: str) -> str:
-    s = str(standard).strip()
-    s = {"HJ 633-2012": "2012", "HJ 633-2026": "2026"}.get(s, s)
-    if s not in STANDARDS:
-        raise ValueError(f"standard must be '2012' or '2026', not {standard!r}")
-    return s
-
-
-def standard_for(ts: datetime | date | str) -> str:
-    """AQI standard version in force at ``ts``: ``"2026"`` from 2026-03-01 Beijing time, else ``"2012"``.
-
-    ``ts`` is an aware datetime (a naive one is read as UTC, the storage convention), a Beijing calendar
-    ``date``, or an ISO string. Use the interval **start** of the observation (architecture.md §4).
-
-    >>> standard_for(datetime(2026, 2, 28, 15, 59, tzinfo=UTC)), standard_for(datetime(2026, 2, 28, 16, tzinfo=UTC))
-    ('2012', '2026')
-    >>> standard_for(date(2025, 12, 31)), standard_for("2026-03-01")
-    ('2012', '2026')
-    """
-    if isinstance(ts, str):
-        ts = date.fromisoformat(ts) if len(ts.strip()) == 10 else datetime.fromisoformat(ts)
-    if isinstance(ts, datetime):
-        aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-        return "2026" if aware >= SWITCH_UTC else "2012"
-    return "2026" if ts >= SWITCH_DATE else "2012"
-
-
-def is_2026(ts: npt.ArrayLike | pl.Series) -> np.ndarray:
-    """Vectorised :func:`standard_for`: boolean array, True where HJ 633-2026 applies.
-
-    ``ts``: Polars datetime/date series (a naive datetime column is read as UTC), a NumPy ``datetime64``
-    array (UTC) or a NumPy ``date``-like array.
-
-    >>> is_2026(pl.Series([datetime(2026, 2, 28, 16, tzinfo=UTC), datetime(2026, 2, 28, 15, tzinfo=UTC)])).tolist()
-    [True, False]
-    """
-    if isinstance(ts, pl.Series):
-        if ts.dtype == pl.Date:
-            return (ts >= SWITCH_DATE).fill_null(False).to_numpy()
-        s = ts if getattr(ts.dtype, "time_zone", None) else ts.dt.replace_time_zone("UTC")
-        return (s.dt.convert_time_zone("UTC") >= SWITCH_UTC).fill_null(False).to_numpy()
-    arr = np.asarray(ts)
-    if arr.dtype.kind == "M":
-        if arr.dtype == np.dtype("datetime64[D]"):
-            return arr >= np.datetime64(SWITCH_DATE.isoformat(), "D")
-        return arr >= np.datetime64("2026-02-28T16:00", "m")
-    return np.array([standard_for(t) == "2026" for t in arr.ravel()], dtype=bool).reshape(arr.shape)
-
-
-def _resolve(standard: str | None, ts: object, n: int) -> str | np.ndarray:
-    """A single version string, or a boolean 'is 2026' array of length ``n`` when derived from ``ts``."""
-    if standard is not None:
-        return _check_standard(standard)
-    if ts is None:
-        raise ValueError("give the standard version ('2012' or '2026') or the data's timestamps (ts=...)")
-    if isinstance(ts, datetime | date | str):
-        return standard_for(ts)
-    mask = is_2026(ts)
-    if mask.shape != (n,):
-        raise ValueError(f"ts has shape {mask.shape}, the data has {n} values")
-    if mask.all():
-        return "2026"
-    if not mask.any():
-        return "2012"
-    return mask
 
 
 # --------------------------------------------------------------------------------------------------
@@ -387,103 +348,6 @@ def concentration_range(
         if above > top_iaqi:  # the 500 cap of a row whose table stops below 500 (not in HJ 633; kept general)
             lo[at] = float(bp.top)
     return lo, hi
-
-
-# --------------------------------------------------------------------------------------------------
-# categories
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Category:
-    """An AQI level (HJ 633-2026 Table 1; HJ 633-2012 Table 2)."""
-
-    level: int
-    level_zh: str
-    name_zh: str
-    name_en: str
-    key: str
-    hex: str
-    rgb: tuple[int, int, int]
-    cmyk: tuple[int, int, int, int]
-    aqi_min_2012: int
-    aqi_min_2026: int
-    aqi_max: int
-    """Upper end of the level; 500 for level 6 (AQI is capped at 500)."""
-
-
-@cache
-def categories() -> tuple[Category, ...]:
-    """The six AQI levels with Chinese and English names and the official colours.
-
-    English names are the usual MEE translations, not from the standard.
-
-    >>> [(c.name_zh, c.hex) for c in categories()][:2]
-    [('优', '#00E400'), ('良', '#FFFF00')]
-    """
-    return tuple(
-        Category(
-            level=int(r["level"]),
-            level_zh=r["level_zh"],
-            name_zh=r["category_zh"],
-            name_en=r["category_en"],
-            key=r["key"],
-            hex=r["hex"],
-            rgb=(int(r["r"]), int(r["g"]), int(r["b"])),
-            cmyk=(int(r["c"]), int(r["m"]), int(r["y"]), int(r["k"])),
-            aqi_min_2012=int(r["aqi_min_2012"]),
-            aqi_min_2026=int(r["aqi_min_2026"]),
-            aqi_max=int(r["aqi_max"]),
-        )
-        for r in table("aqi_categories")
-    )
-
-
-_LEVEL_EDGES = np.array([50, 100, 150, 200, 300])
-
-
-def category(aqi: npt.ArrayLike | pl.Series) -> np.ndarray:
-    """AQI level 1–6 (0 where the AQI is missing), HJ 633-2026 Table 1 / HJ 633-2012 Table 2.
-
-    Levels: ≤50 优, 51–100 良, 101–150 轻度, 151–200 中度, 201–300 重度, >300 严重. The level bounds are the same in
-    both versions (2026 starts level 1 at AQI 1, 2012 at 0; an AQI of 0 is level 1 in both).
-
-    >>> category([0, 50, 51, 100, 101, 200, 201, 300, 301, 500, np.nan]).tolist()
-    [1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 0]
-    """
-    a = _as_float_array(aqi)
-    lvl = np.searchsorted(_LEVEL_EDGES, np.where(np.isfinite(a), a, 0), side="left") + 1
-    return np.where(np.isfinite(a) & (a >= 0), lvl, 0).astype(np.int8)
-
-
-def category_labels(levels: npt.ArrayLike, field: str = "name_zh") -> np.ndarray:
-    """Map levels (1–6, 0 = missing → None) to a :class:`Category` field, vectorised.
-
-    >>> category_labels([1, 6, 0], "name_en").tolist()
-    ['Excellent', 'Severely polluted', None]
-    >>> category_labels([3], "hex").tolist()
-    ['#FF7E00']
-    """
-    lut = np.array([None] + [getattr(c, field) for c in categories()], dtype=object)
-    lv = np.asarray(levels, dtype=np.int64)
-    return lut[np.where((lv >= 0) & (lv <= 6), lv, 0)]
-
-
-@cache
-def health_advice(level: int, standard: str = "2026") -> dict[str, str]:
-    """Health effects and advice for an AQI level (package default ``aqi_health_advice.csv``).
-
-    The texts are bogda's paraphrase of the HJ 633-2012 information table [R], with the two HJ 633-2026
-    wording changes (青少年儿童, 心血管系统疾病) in the 2026 rows; a bureau may replace the file.
-
-    >>> health_advice(3, "2026")["advice_zh"][:5]
-    '青少年儿童'
-    """
-    std = _check_standard(standard)
-    for r in table("aqi_health_advice"):
-        if r["standard"] == std and int(r["level"]) == int(level):
-            return dict(r)
-    raise ValueError(f"no health advice for level {level!r} (levels are 1..6)")
 
 
 # --------------------------------------------------------------------------------------------------
