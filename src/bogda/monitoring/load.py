@@ -1,0 +1,401 @@
+"""Loading read files into the store, QA flags, and reading QA'd values back (``load_*``, architecture.md §5).
+
+:func:`load_result` writes a :class:`~bogda.monitoring.ingest.ReadResult` (any layout): stations are resolved or
+registered (:func:`~bogda.monitoring.stations.ensure_stations`), values are written idempotently (a changed value is
+a correction kept in ``observation_revision``), QA runs over the written window with up to two days of stored
+context on each side (flat runs, stuck sensors and spikes need their neighbours), and the touched station-days are
+marked dirty for :func:`bogda.monitoring.aqi_tables.update_aqi`.
+
+QA verdicts live in ``qa_flag`` (one row per flagged value; valid values have none); ``observation.flag`` keeps
+the source's own flag (``N`` when the source sends none). A verdict set by a person (``set_by`` not ``qa``) wins
+over later QA runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import and_, delete, select
+
+from bogda.monitoring.ingest import POLLUTANTS, TS_DTYPE, ReadResult, Rejection, read_cnemc
+from bogda.monitoring.qa import DEFAULT_CONFIG, QAConfig, apply_qa
+from bogda.monitoring.stations import ensure_stations
+from bogda.store import Store
+from bogda.store import series as S
+from bogda.store.schema import aqi_dirty, qa_flag, series
+from bogda.timeutil import epoch_seconds, now_utc
+
+CONTEXT = timedelta(hours=48)
+"""Stored values read on each side of a written window so that run and spike rules see their neighbours."""
+
+DAY = 86_400
+BEIJING_OFFSET = 8 * 3600
+
+
+@dataclass
+class LoadReport:
+    """Counts of one load (shown by the CLI, logged in ``job_run``)."""
+
+    file: str
+    source: str
+    values: int = 0
+    inserted: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    created_sites: list[str] = field(default_factory=list)
+    placeholders: list[str] = field(default_factory=list)
+    flagged: dict[str, int] = field(default_factory=dict)
+    dirty_days: int = 0
+    incomplete_row_sets: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def rejected_frame(self) -> pl.DataFrame:
+        return ReadResult(pl.DataFrame(), self.rejected, self.source, self.file, "").rejected_frame()
+
+
+def _site_frame(ids: dict[str, int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"site_code": list(ids), "site_id": list(ids.values())}, schema={"site_code": pl.String, "site_id": pl.Int64}
+    )
+
+
+def load_result(
+    store: Store,
+    result: ReadResult,
+    *,
+    station_list: pl.DataFrame | str | Path | None = None,
+    register_unknown: bool = False,
+    qa_config: QAConfig = DEFAULT_CONFIG,
+    reason: str | None = None,
+    kind: str = "air_station",
+) -> LoadReport:
+    """Write a read file into the store, QA it and mark its station-days dirty.
+
+    Parameters
+    ----------
+    result : ReadResult
+        Output of a ``read_*`` function.
+    station_list : frame or path, optional
+        Station list used to register codes the registry does not know yet.
+    register_unknown : bool
+        Register codes unknown to both as placeholders instead of rejecting their values.
+    reason : str, optional
+        Recorded with corrected values (default: ``re-fetch <file>``).
+    """
+    t0 = time.perf_counter()
+    report = LoadReport(result.file, result.source, rejected=list(result.rejected))
+    if result.incomplete_row_sets is not None:
+        report.incomplete_row_sets = result.incomplete_row_sets.height
+    reg = ensure_stations(
+        store,
+        result.sites,
+        station_list=station_list,
+        register_unknown=register_unknown,
+        kind=kind,
+        source=result.source,
+    )
+    report.created_sites, report.placeholders = reg.created, reg.placeholders
+    for code, why in reg.rejected:
+        n = int((result.frame["site_code"] == code).sum()) if result.frame.height else 0
+        report.rejected.append(Rejection(result.file, None, code, f"{why}: {n} values not loaded"))
+    frame = result.frame.join(_site_frame(reg.ids), on="site_code", how="inner")
+    report.values = frame.height
+    report.seconds["resolve"] = time.perf_counter() - t0
+    if frame.height == 0:
+        return report
+    frame = frame.with_columns(pl.col("source_flag").fill_null("N").str.slice(0, 4).alias("flag"))
+    t1 = time.perf_counter()
+    for resolution, part in frame.partition_by("resolution", as_dict=True).items():
+        res = S.write_long(
+            store,
+            part.select("site_id", "parameter", "ts", "value", "flag", "unit"),
+            resolution=resolution[0],
+            reason=reason or f"re-fetch {result.file}",
+        )
+        report.inserted += res.inserted
+        report.corrected += res.corrected
+        report.unchanged += res.unchanged
+        for row, why in res.rejected:
+            report.rejected.append(Rejection(result.file, None, None, f"store refused row {row}: {why}"))
+    report.seconds["write"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    hourly = frame.filter((pl.col("resolution") == "hour") & pl.col("parameter").is_in(POLLUTANTS))
+    if hourly.height:
+        report.flagged = requalify(
+            store, hourly.select("site_id", "parameter", "ts", "value", "flag"), config=qa_config
+        )
+        if report.inserted or report.corrected:
+            report.dirty_days = mark_dirty(store, hourly.select("site_id", "ts"))
+    report.seconds["qa"] = time.perf_counter() - t2
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def load_cnemc(
+    store: Store,
+    path: str | Path | bytes,
+    *,
+    station_list: pl.DataFrame | str | Path | None = None,
+    register_unknown: bool = False,
+    qa_config: QAConfig = DEFAULT_CONFIG,
+    name: str | None = None,
+) -> LoadReport:
+    """``bogda ingest cnemc PATH``: read a CNEMC daily file and :func:`load_result` it.
+
+    Codes the registry does not know are looked up in ``station_list``; the rest are rejected with their reason
+    unless ``register_unknown`` (monitoring.md §2.4).
+    """
+    from bogda.monitoring.stations import station_sites
+
+    known = set(station_sites(store)["code"].to_list())
+    if station_list is not None:
+        from bogda.monitoring.ingest import read_stations
+
+        sl = read_stations(station_list) if isinstance(station_list, str | Path) else station_list
+        known |= set(sl.filter(pl.col("problem").is_null())["station_code"].to_list())
+        station_list = sl
+    result = read_cnemc(path, name=name, known_codes=known, register_unknown=register_unknown)
+    return load_result(store, result, station_list=station_list, register_unknown=register_unknown, qa_config=qa_config)
+
+
+# --- QA flags --------------------------------------------------------------------------------------------------
+
+
+def _series_ids(store: Store, site_ids: Sequence[int], parameters: Sequence[str]) -> pl.DataFrame:
+    return S.find_series(store, sites=site_ids, parameters=parameters, resolution="hour").select(
+        "series_id", "site_id", "parameter"
+    )
+
+
+def requalify(
+    store: Store,
+    window: pl.DataFrame,
+    *,
+    config: QAConfig = DEFAULT_CONFIG,
+    now: datetime | None = None,
+    inside_from_frame: bool | None = None,
+) -> dict[str, int]:
+    """Re-run QA over the stations and time span of ``window`` and replace their QA rows.
+
+    ``window`` has ``site_id, ts`` (and, for a just-written file, ``parameter, value, flag``). Stored values
+    ``CONTEXT`` either side are read as neighbours; only the verdicts inside the span are written. For spans longer
+    than a week (a bulk load) the values inside are taken from ``window`` itself instead of being read back.
+    Returns the number of values per resulting flag (``suspect``, ``invalid``, ``maintenance``).
+    """
+    sites = window["site_id"].unique().to_list()
+    lo, hi = window["ts"].min(), window["ts"].max() + timedelta(hours=1)
+    if inside_from_frame is None:
+        inside_from_frame = "value" in window.columns and hi - lo > timedelta(days=7)
+    if inside_from_frame:
+        parts = [
+            S.read(store, sites=sites, parameters=POLLUTANTS, start=lo - CONTEXT, end=lo, now=now),
+            window.select("site_id", "parameter", "ts", "value", "flag"),
+            S.read(store, sites=sites, parameters=POLLUTANTS, start=hi, end=hi + CONTEXT, now=now),
+        ]
+        obs = pl.concat([p.with_columns(pl.col("site_id").cast(pl.Int64)) for p in parts])
+    else:
+        obs = S.read(store, sites=sites, parameters=POLLUTANTS, start=lo - CONTEXT, end=hi + CONTEXT, now=now)
+    if obs.height == 0:
+        return {}
+    frame = obs.select(
+        pl.col("site_id").cast(pl.String).alias("site_code"),
+        "ts",
+        "parameter",
+        "value",
+        pl.lit("hour").alias("resolution"),
+        pl.col("flag").alias("source_flag"),
+    )
+    qa = apply_qa(frame, config)
+    flagged = qa.filter((pl.col("flag") != "valid") & (pl.col("ts") >= lo) & (pl.col("ts") < hi))
+    ids = _series_ids(store, sites, POLLUTANTS)
+    rows = flagged.with_columns(pl.col("site_code").cast(pl.Int64).alias("site_id")).join(
+        ids, on=["site_id", "parameter"], how="inner"
+    )
+    stamp = now or now_utc()
+    lo_s, hi_s = epoch_seconds(lo), epoch_seconds(hi)
+    sids = ids["series_id"].to_list()
+    with store.begin() as conn:
+        manual = set()
+        for chunk in _chunks(sids, 500):
+            conn.execute(
+                delete(qa_flag).where(
+                    qa_flag.c.series_id.in_(chunk), qa_flag.c.ts >= lo_s, qa_flag.c.ts < hi_s, qa_flag.c.set_by == "qa"
+                )
+            )
+            manual |= set(
+                conn.execute(
+                    select(qa_flag.c.series_id, qa_flag.c.ts).where(
+                        qa_flag.c.series_id.in_(chunk), qa_flag.c.ts >= lo_s, qa_flag.c.ts < hi_s
+                    )
+                ).all()
+            )
+        records = [
+            {
+                "series_id": sid,
+                "ts": epoch_seconds(ts),
+                "severity": flag,
+                "rule": (reason or "source_flag")[:200],
+                "param_version": "default",
+                "set_by": "qa",
+                "set_at": stamp,
+            }
+            for sid, ts, flag, reason in rows.select("series_id", "ts", "flag", "qa_reason").iter_rows()
+        ]
+        records = [r for r in records if (r["series_id"], r["ts"]) not in manual]
+        if records:
+            conn.execute(qa_flag.insert(), records)
+    counts = rows.group_by("flag").len()
+    return dict(zip(counts["flag"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def set_flag(
+    store: Store,
+    *,
+    site_id: int,
+    parameter: str,
+    ts: datetime,
+    severity: str,
+    by: str,
+    reason: str,
+    now: datetime | None = None,
+) -> None:
+    """A person confirms or overrides the QA verdict of one hourly value (monitoring.md §3.1; audit it upstream).
+
+    ``severity`` ``valid`` clears a QA flag for good (QA re-runs keep a person's row).
+    """
+    if severity not in ("valid", "suspect", "invalid", "maintenance"):
+        raise ValueError(f"severity must be valid, suspect, invalid or maintenance, not {severity!r}")
+    if not reason.strip():
+        raise ValueError("a flag change needs a reason")
+    ids = _series_ids(store, [site_id], [parameter])
+    if ids.height == 0:
+        raise LookupError(f"no hourly series {parameter} at site {site_id}")
+    sid, t = int(ids["series_id"][0]), epoch_seconds(ts)
+    with store.begin() as conn:
+        conn.execute(delete(qa_flag).where(qa_flag.c.series_id == sid, qa_flag.c.ts == t))
+        conn.execute(
+            qa_flag.insert().values(
+                series_id=sid, ts=t, severity=severity, rule="manual", set_by=by, reason=reason, set_at=now or now_utc()
+            )
+        )
+    mark_dirty(store, pl.DataFrame({"site_id": [site_id], "ts": [ts]}, schema={"site_id": pl.Int64, "ts": TS_DTYPE}))
+
+
+def read_qa(
+    store: Store,
+    *,
+    sites: Sequence[int] | None = None,
+    parameters: Sequence[str] = POLLUTANTS,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """Hourly values with their QA verdict: ``site_id, parameter, ts, value, source_flag, flag, qa_reason``."""
+    obs = S.read(store, sites=sites, parameters=parameters, start=start, end=end, now=now)
+    if obs.height == 0:
+        return obs.rename({"flag": "source_flag"}).with_columns(
+            pl.lit(None, pl.String).alias("flag"), pl.lit(None, pl.String).alias("qa_reason")
+        )
+    ids = _series_ids(store, obs["site_id"].unique().to_list(), parameters)
+    lo = epoch_seconds(start) if start else 0
+    hi = epoch_seconds(end) if end else 2**62
+    with store.engine.connect() as conn:
+        flags = []
+        for chunk in _chunks(ids["series_id"].to_list(), 500):
+            flags += conn.execute(
+                select(qa_flag.c.series_id, qa_flag.c.ts, qa_flag.c.severity, qa_flag.c.rule).where(
+                    and_(qa_flag.c.series_id.in_(chunk), qa_flag.c.ts >= lo, qa_flag.c.ts < hi)
+                )
+            ).all()
+    qf = (
+        pl.DataFrame(
+            flags,
+            schema={"series_id": pl.Int64, "ts": pl.Int64, "flag": pl.String, "qa_reason": pl.String},
+            orient="row",
+        )
+        .join(ids, on="series_id")
+        .select(
+            "site_id",
+            "parameter",
+            pl.from_epoch("ts", "s").dt.cast_time_unit("us").dt.replace_time_zone("UTC").alias("ts"),
+            "flag",
+            "qa_reason",
+        )
+    )
+    out = obs.rename({"flag": "source_flag"}).join(qf, on=["site_id", "parameter", "ts"], how="left")
+    return out.with_columns(pl.col("flag").fill_null("valid"))
+
+
+# --- dirty days ------------------------------------------------------------------------------------------------
+
+
+def day_ts_expr(col: str = "ts") -> pl.Expr:
+    """Unix seconds of 00:00 Beijing of the Beijing day holding ``col`` (an aware UTC datetime column)."""
+    e = pl.col(col).dt.epoch("s")
+    return ((e + BEIJING_OFFSET) // DAY) * DAY - BEIJING_OFFSET
+
+
+def mark_dirty(store: Store, rows: pl.DataFrame, *, now: datetime | None = None) -> int:
+    """Mark the Beijing days of ``rows`` (``site_id, ts``) dirty; returns the number of station-days."""
+    days = rows.select(pl.col("site_id").cast(pl.Int64), day_ts_expr().alias("day_ts")).unique()
+    if days.height == 0:
+        return 0
+    stamp = now or now_utc()
+    with store.begin() as conn:
+        have = set()
+        for chunk in _chunks(days["site_id"].unique().to_list(), 500):
+            have |= set(
+                conn.execute(
+                    select(aqi_dirty.c.site_id, aqi_dirty.c.day_ts).where(aqi_dirty.c.site_id.in_(chunk))
+                ).all()
+            )
+        new = [{"site_id": s, "day_ts": d, "marked_at": stamp} for s, d in days.iter_rows() if (s, d) not in have]
+        if new:
+            conn.execute(aqi_dirty.insert(), new)
+    return days.height
+
+
+def _chunks(items: Sequence[Any], size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def series_of(store: Store, site_ids: Sequence[int]) -> pl.DataFrame:
+    """Series rows of sites (all resolutions)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(series.c.id, series.c.site_id, series.c.parameter, series.c.resolution, series.c.unit).where(
+                series.c.site_id.in_(list(site_ids))
+            )
+        ).all()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "series_id": pl.Int64,
+            "site_id": pl.Int64,
+            "parameter": pl.String,
+            "resolution": pl.String,
+            "unit": pl.String,
+        },
+        orient="row",
+    )
+
+
+__all__ = [
+    "LoadReport",
+    "day_ts_expr",
+    "load_cnemc",
+    "load_result",
+    "mark_dirty",
+    "read_qa",
+    "requalify",
+    "series_of",
+    "set_flag",
+]
