@@ -179,3 +179,39 @@ def test_monthly_events_and_changes(make_detections: Callable) -> None:
     assert (by["2025-10"]["events_new"], by["2025-10"]["events_active"]) == (1, 2)
     assert (by["2025-10"]["points_dedup"], by["2025-10"]["change_prev_month"]) == (2, 1)
     assert by["2025-10"]["change_prev_year"] is None
+
+
+def test_bulletin_same_day_neighbours(fire_dir: Path) -> None:
+    """Check 7: same-day nearest neighbour among bulletin points: 204 < 1 km, 655 < 2 km, median 9.1 km."""
+    import numpy as np
+
+    from bogda.fire.events import nearest_within
+
+    b, _ = read_bulletin(fire_dir / "china_straw_burning_fire_points_2016-08_2017-02.xlsx")
+    dist: list[float] = []
+    for _, g in b.group_by("date_bjt"):
+        lon, lat = g["lon"].to_numpy(), g["lat"].to_numpy()
+        for k in range(g.height):
+            others = np.arange(g.height) != k
+            _, d = nearest_within(lon[k : k + 1], lat[k : k + 1], lon[others], lat[others], 20_000.0)
+            dist.append(float(d[0]))
+    arr = np.array(dist)
+    assert ((arr < 1).sum(), (arr < 2).sum()) == (204, 655)
+    assert np.median(arr) == pytest.approx(9.1, abs=0.05)
+
+
+def test_unmatched_bulletin_points_become_drafts(make_detections: Callable) -> None:
+    from bogda.fire.events import bulletin_drafts
+
+    d = apply_flags(make_detections([{"acq_time_utc": T0, "lon": 88.0, "lat": 44.0}]))
+    b = pl.DataFrame(
+        {
+            "date_bjt": [date(2025, 11, 18), date(2025, 11, 18)],
+            "lon": [88.0, 89.0],
+            "lat": [44.0, 44.5],
+            "county": ["昌吉市", "阜康市"],
+        }
+    )
+    drafts = bulletin_drafts(match_bulletin(b, d))
+    assert [x.title for x in drafts] == ["通报火点：阜康市 11月18日（未匹配卫星探测）"]
+    assert drafts[0].evidence["source"] == "bulletin" and drafts[0].kind == "fire"

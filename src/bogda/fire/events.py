@@ -671,3 +671,50 @@ def nearest_within(
     idx[~within] = -1
     dist[~within] = np.inf
     return idx, dist
+
+
+def bulletin_drafts(matched: pl.DataFrame, county_names: Mapping[str, str] | None = None) -> list[FindingDraft]:
+    """Finding drafts for bulletin points no screened detection matched (fire.md §3.8: "unmatched bulletin points
+    may become findings, source=bulletin").
+
+    Parameters
+    ----------
+    matched : DataFrame
+        :func:`bogda.fire.stats.match_bulletin` output (date_bjt, lat, lon, matched_row, optional county_code and
+        the bulletin's province/city/county names).
+    """
+    from bogda.timeutil import day_start_utc
+
+    names = county_names or {}
+    out: list[FindingDraft] = []
+    for r in matched.filter(pl.col("matched_row").is_null()).iter_rows(named=True):
+        lon, lat = float(r["lon"]), float(r["lat"])
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        code = r.get("county_code")
+        place = names.get(code) if code else None
+        place = place or r.get("county") or "辖区"
+        day = r["date_bjt"]
+        out.append(
+            FindingDraft(
+                action="new",
+                kind="fire",
+                severity="medium",
+                detected_at=day_start_utc(day),
+                lon=lon,
+                lat=lat,
+                title=f"通报火点：{place} {day.month}月{day.day}日（未匹配卫星探测）",
+                evidence={
+                    "source": "bulletin",
+                    "date_bjt": day.isoformat(),
+                    "wgs84": [round(lon, 6), round(lat, 6)],
+                    "gcj02": [round(float(glon), 6), round(float(glat), 6)],
+                    "province": r.get("province"),
+                    "city": r.get("city"),
+                    "county": r.get("county"),
+                    "county_code": code,
+                },
+                dedupe_key=f"fire:bulletin:{day.isoformat()}:{lat:.3f}:{lon:.3f}",
+                place_code=code,
+            )
+        )
+    return out
