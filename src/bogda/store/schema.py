@@ -642,3 +642,116 @@ export_job = Table(
     Column("link_expires_at", TS),
     Column("delete_after", TS),
 )
+
+# --- enforcement: clue details, rule evaluations, tuning overrides, cases, production plans -------------------
+# (enforcement.md §2, §5; migration 0004). A clue is a ``finding`` of kind ``clue``; ``clue`` holds its detail
+# record and immutable evidence bundle.
+
+clue = Table(
+    "clue",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("finding_id", Integer, ForeignKey("finding.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("dedupe_key", String(200), nullable=False, index=True),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("supersedes", String(64)),  # bundle_sha256 of the version this one replaced
+    Column("rule_id", String(8), nullable=False, index=True),
+    Column("rule_version", String(16), nullable=False),
+    Column("param_version", String(64), nullable=False),
+    Column("param_sha256", String(64), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),
+    Column("severity", String(4), nullable=False),
+    Column("enterprise_id", Integer, ForeignKey("site.id"), index=True),
+    Column("subject_site_id", Integer, ForeignKey("site.id")),  # outlet or (production) meter
+    Column("meter_ids", JSON, nullable=False, default=list),
+    Column("channel", String(32)),
+    Column("window_start", TS),
+    Column("window_end", TS),
+    Column("metrics", JSON, nullable=False, default=dict),
+    Column("limit_source", String(32)),
+    Column("legal_basis", String(200), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default="NEW"),  # enforcement.md §5 clue status
+    Column("evidence", JSON, nullable=False, default=dict),
+    Column("bundle_sha256", String(64), nullable=False),
+    Column("feedback", JSON, nullable=False, default=list),  # verdicts: [{verdict, reason, by, at}]
+    Column("run_id", Integer, ForeignKey("job_run.id")),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+"""Detail record of a ``clue`` finding (enforcement.md §5): rule, parameter version, window, metrics, evidence."""
+
+clue_eval = Table(
+    "clue_eval",
+    metadata,
+    Column("rule_id", String(8), nullable=False),
+    Column("site_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),  # Beijing date
+    Column("state", String(16), nullable=False),  # fired | clear | not_evaluable
+    Column("reason", String(200)),
+    Column("run_id", Integer, ForeignKey("job_run.id")),
+    PrimaryKeyConstraint("rule_id", "site_id", "day"),
+    CheckConstraint("state IN ('fired','clear','not_evaluable')", name="state"),
+)
+"""Per (rule, subject, Beijing day): ``fired | clear | not_evaluable(reason)`` (enforcement.md §5)."""
+
+rule_override = Table(
+    "rule_override",
+    metadata,
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("rule_id", String(8), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("param_version", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # tuning | manual
+    Column("basis", JSON, nullable=False, default=dict),  # e.g. {"false_positives": 6}
+    Column("updated_by", String(64)),
+    Column("updated_at", TS, nullable=False),
+    PrimaryKeyConstraint("enterprise_id", "key"),
+)
+"""Per-enterprise parameter overrides; dismissal tuning writes ``source='tuning'`` rows (enforcement.md §5)."""
+
+case = Table(
+    "case",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_no", String(64), nullable=False, unique=True),
+    Column("enterprise_id", Integer, ForeignKey("site.id"), index=True),
+    Column("finding_id", Integer, ForeignKey("finding.id"), index=True),  # the originating clue, if any
+    Column("clue_source", String(32)),  # 在线监测 | 用电监控 | 卫星 | 走航 | 视频 | 现场检查 | 信访 …
+    Column("non_site", Boolean, nullable=False, server_default="0"),  # non_site_clue: found without an inspector
+    Column("non_site_evidence", Boolean, nullable=False, server_default="0"),  # decisive evidence is remote data
+    Column("opened_at", TS, nullable=False, index=True),  # registered (立案)
+    Column("decided_at", TS),
+    Column("status", String(16), nullable=False, server_default="open"),  # open | decided | closed | withdrawn
+    Column("decision", String(32)),  # penalty | no_penalty | transferred …
+    Column("fine", Float),  # [yuan]
+    Column("note", Text),
+    Column("created_by", String(64)),
+)
+"""Enforcement cases (立案), minimal: the ledger issue extends it (governance.md §3.7; enforcement.md §5 KPI)."""
+
+plan = Table(
+    "plan",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False, index=True),  # stagger_window | measure | order | grade | baseline
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), index=True),
+    Column("sector", String(64)),  # stagger windows per sector apply to every enterprise of it
+    Column("target", String(64), nullable=False, server_default=""),  # meter code or line id ("" = enterprise)
+    Column("level", String(8)),  # yellow | orange | red
+    Column("grade", String(8)),
+    Column("industry", String(32)),
+    Column("action", String(24)),  # stop | cap_ratio | stop_lines | extend_coking_h | transport_ban
+    Column("value", Float),
+    Column("unit", String(16)),
+    Column("start", TS),
+    Column("end", TS),
+    Column("doc_id", String(128), nullable=False, server_default=""),
+    Column("source", String(16), nullable=False, server_default="manual"),  # manual | warning
+    Column("attrs", JSON, nullable=False, default=dict),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_by", String(64)),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("kind IN ('stagger_window','measure','order','grade','baseline')", name="kind"),
+)
+"""Production plans (architecture §4 ``plan``; enforcement.md §2 "Plans"): one row per plan record."""
