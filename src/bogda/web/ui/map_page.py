@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import shapely
 from fastapi import Request
 from fastapi.responses import Response
 from nicegui import ui
@@ -35,6 +36,8 @@ from bogda.web.ui.stations_page import county_name, load_stations
 
 root_page()
 
+ASPECT_SCALE = 0.72
+"""Horizontal squeeze of the longitude/latitude map: cos(44°), the prefecture's mid latitude."""
 GRID_SERIES = 0
 """Index of the grid series (kept in place, emptied when hidden, so toggling merges instead of resetting)."""
 
@@ -59,6 +62,14 @@ def _top_centre(geom: dict[str, Any]) -> list[float]:
     """Middle of the top edge of an outline's bounding box (where an outline's own label goes)."""
     x0, _, x1, y1 = shape(geom).bounds
     return [round((x0 + x1) / 2, 5), round(y1, 5)]
+
+
+def map_aspect(geoms: list[dict[str, Any]]) -> float:
+    """Width / height of the drawn map (bounding box of the outlines, longitudes squeezed by ASPECT_SCALE)."""
+    if not geoms:
+        return 1.6
+    x0, y0, x1, y1 = shapely.total_bounds([shape(g) for g in geoms])
+    return max(0.5, min(4.0, (x1 - x0) * ASPECT_SCALE / max(y1 - y0, 1e-6)))
 
 
 def chart_options(ctx: Ctx, stations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,11 +166,12 @@ def chart_options(ctx: Ctx, stations: list[dict[str, Any]]) -> dict[str, Any]:
             "map": MAP_NAME,
             "roam": True,
             "scaleLimit": {"min": 0.8, "max": 40},
-            "top": 16,
-            "bottom": 16,
-            "left": 16,
-            "right": 16,
-            "aspectScale": 0.72,  # cos(44°): keeps the mid-latitude shapes true
+            # the chart box has the map's own aspect ratio (see map_aspect), so equal margins keep shapes true
+            "top": "2%",
+            "bottom": "2%",
+            "left": "2%",
+            "right": "2%",
+            "aspectScale": ASPECT_SCALE,
             "label": {"show": True, **label_font},
             "itemStyle": {"areaColor": "#e8eef5", "borderColor": "#5a7596", "borderWidth": 1},
             "emphasis": {"label": {"show": True, **label_font}, "itemStyle": {"areaColor": "#cfdcec"}},
@@ -240,7 +252,9 @@ async def map_page(request: Request) -> Response | None:
     )
     chart_box.clear()
     with chart_box:
-        chart = ui.echart(chart_options(ctx, stations)).classes("w-full bogda-map").style("height: 72vh")
+        aspect = map_aspect([g for r, g in outlines(ctx.store) if ctx.who.sees(r.id) and r.kind != "prefecture"])
+        chart = ui.echart(chart_options(ctx, stations)).classes("w-full bogda-map")
+        chart.style(f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh")
 
     def toggle_grid(on: bool) -> None:
         data = [{"coords": p} for p in grid_paths(visible_cells(ctx.store, ctx.who))] if on else []
