@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -122,39 +122,6 @@ def test_unknown_inputs_are_rejected_with_names() -> None:
         A.iaqi([1], "SO2", "1h")
 
 
-# --- version selection -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ts", "expected"),
-    [
-        (datetime(2026, 2, 28, 15, 59, 59, tzinfo=UTC), "2012"),  # 23:59:59 Beijing on 02-28
-        (datetime(2026, 2, 28, 16, 0, tzinfo=UTC), "2026"),  # 00:00 Beijing on 03-01
-        (datetime(2026, 2, 28, 16, 0), "2026"),  # naive = UTC (storage convention)
-        (date(2026, 2, 28), "2012"),
-        (date(2026, 3, 1), "2026"),
-        ("2025-12-31T23:00:00+08:00", "2012"),
-        ("2026-03-01T00:00:00+08:00", "2026"),
-    ],
-)
-def test_standard_for(ts: object, expected: str) -> None:
-    assert A.standard_for(ts) == expected
-
-
-def test_default_standard_follows_timestamps_per_row() -> None:
-    frame = pl.DataFrame(
-        {
-            "ts": [datetime(2026, 2, 28, 15, tzinfo=UTC), datetime(2026, 2, 28, 16, tzinfo=UTC)],
-            "PM2.5": [52.0, 52.0],
-        }
-    )
-    assert A.iaqi(frame["PM2.5"], "PM2.5", "24h", ts=frame["ts"]).tolist() == [72, 84]
-    np_ts = np.array(["2026-02-28T15:00", "2026-02-28T16:00"], dtype="datetime64[m]")
-    assert A.is_2026(np_ts).tolist() == [False, True]
-    days = np.array(["2026-02-28", "2026-03-01"], dtype="datetime64[D]")
-    assert A.is_2026(days).tolist() == [False, True]
-
-
 def test_daily_frame_mixed_versions() -> None:
     frame = pl.DataFrame(
         {
@@ -226,48 +193,6 @@ def test_aqi_all_missing_is_nan() -> None:
 def test_to_polars_types() -> None:
     r = A.aqi_hourly({"PM2.5": [100.0, np.nan]}, "2026").to_polars()
     assert r.schema["aqi"] == pl.Int16 and r["aqi"].to_list() == [137, None]  # 100 + 40·50/55 = 136.4
-
-
-# --- categories and advice ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("aqi", "level", "zh", "en", "hex_"),
-    [
-        (0, 1, "优", "Excellent", "#00E400"),
-        (50, 1, "优", "Excellent", "#00E400"),
-        (51, 2, "良", "Good", "#FFFF00"),
-        (100, 2, "良", "Good", "#FFFF00"),
-        (101, 3, "轻度污染", "Lightly polluted", "#FF7E00"),
-        (150, 3, "轻度污染", "Lightly polluted", "#FF7E00"),
-        (151, 4, "中度污染", "Moderately polluted", "#FF0000"),
-        (200, 4, "中度污染", "Moderately polluted", "#FF0000"),
-        (201, 5, "重度污染", "Heavily polluted", "#99004C"),
-        (300, 5, "重度污染", "Heavily polluted", "#99004C"),
-        (301, 6, "严重污染", "Severely polluted", "#7E0023"),
-        (500, 6, "严重污染", "Severely polluted", "#7E0023"),
-    ],
-)
-def test_category(aqi: int, level: int, zh: str, en: str, hex_: str) -> None:
-    lv = A.category([aqi])
-    assert lv.tolist() == [level]
-    assert A.category_labels(lv, "name_zh")[0] == zh
-    assert A.category_labels(lv, "name_en")[0] == en
-    assert A.category_labels(lv, "hex")[0] == hex_
-    c = A.categories()[level - 1]
-    assert "#{:02X}{:02X}{:02X}".format(*c.rgb) == hex_
-
-
-def test_health_advice_table_spec_1_4_1() -> None:
-    rows = table("aqi_health_advice")
-    keys = [(r["standard"], r["level"]) for r in rows]
-    assert sorted(keys) == sorted((s, str(lv)) for s in ("2012", "2026") for lv in range(1, 7))
-    for r in rows:
-        assert all(r[k].strip() for k in ("effect_zh", "effect_en", "advice_zh", "advice_en"))
-    for lv in range(1, 7):
-        old, new = A.health_advice(lv, "2012"), A.health_advice(lv, "2026")
-        for k in ("effect_zh", "advice_zh"):
-            assert new[k] == old[k].replace("儿童", "青少年儿童").replace("心脏病", "心血管系统疾病")
 
 
 def test_package_breakpoints_equal_shared_transcription(shared_data: Path) -> None:

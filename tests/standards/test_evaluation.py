@@ -27,20 +27,6 @@ def hourly_frame(values: list[float | None], parameter: str = "a34004", site: st
     )
 
 
-@pytest.mark.parametrize(
-    ("n_valid", "valid"),
-    [(24, True), (20, True), (19, False), (0, False)],
-)
-def test_daily_mean_needs_20_hours(n_valid: int, valid: bool) -> None:
-    vals = [10.0] * n_valid + [None] * (24 - n_valid)
-    out = E.daily_means(hourly_frame(vals))
-    row = out.row(0, named=True)
-    assert row["date"] == dt.date(2025, 7, 1)
-    assert row["n"] == n_valid
-    assert row["valid"] is valid
-    assert row["value"] == (10.0 if valid else None)
-
-
 def test_daily_mean_is_beijing_day_and_rounded_half_even() -> None:
     # 12 h of 34, 12 h of 35 → 34.5 → 34 (GB/T 8170); the next hour belongs to the next Beijing day
     out = E.daily_means(hourly_frame([34.0] * 12 + [35.0] * 12 + [99.0]))
@@ -49,52 +35,6 @@ def test_daily_mean_is_beijing_day_and_rounded_half_even() -> None:
     assert co["value"][0] == 2.2  # 2.25 → 2.2
     raw = E.daily_means(hourly_frame([34.0] * 12 + [35.0] * 12), rounded=False)
     assert raw["value"][0] == 34.5
-
-
-def test_duplicates_are_rejected() -> None:
-    f = pl.concat([hourly_frame([1.0]), hourly_frame([2.0])])
-    with pytest.raises(ValueError, match="duplicate"):
-        E.daily_means(f)
-
-
-@pytest.mark.parametrize(
-    ("day", "expected", "n_windows"),
-    [
-        ([50.0] * 24, 50.0, 17),
-        ([50.0] * 16 + [300.0] * 8, 300.0, 17),  # the last window: hours starting 16:00..23:00
-        ([300.0] * 8 + [50.0] * 16, 300.0, 17),  # the first window: 00:00..07:00
-        ([None] * 10 + [100.0] * 14, None, 9),  # < 14 valid windows, max ≤ 160 → invalid
-        ([None] * 10 + [200.0] * 14, 200.0, 9),  # < 14 windows, but the max exceeds 160 → valid
-    ],
-)
-def test_mda8_windows(day: list[float | None], expected: float | None, n_windows: int) -> None:
-    x = np.array([np.nan if v is None else v for v in day])[None, :]
-    m, n = E.daily_max_8h_array(x)
-    assert n[0, 0] == n_windows
-    assert (np.isnan(m[0, 0]) and expected is None) or m[0, 0] == expected
-
-
-def test_mda8_ignores_next_day() -> None:
-    x = np.r_[np.full(24, 50.0), np.full(24, 400.0)][None, :]
-    m, _ = E.daily_max_8h_array(x)
-    assert m[0].tolist() == [50.0, 400.0]
-
-
-def test_moving_8h_needs_6_of_8() -> None:
-    x = np.array([np.nan, np.nan, 8, 8, 8, 8, 8, 8, 8, 8], dtype=float)[None, :]
-    m, n = E.moving_8h_array(x)
-    assert np.isnan(m[0, 6]) and n[0, 6] == 5
-    assert m[0, 7] == 8 and n[0, 7] == 6
-
-
-def test_percentile_formula() -> None:
-    vals = np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], dtype=float)
-    xs = np.sort(vals)
-    for p in (90, 95, 98):
-        k = 1 + (len(xs) - 1) * p / 100
-        s = int(np.floor(k))
-        expected = xs[s - 1] + (xs[min(s, len(xs) - 1)] - xs[s - 1]) * (k - s)
-        assert E.percentile(vals, p) == pytest.approx(expected, abs=1e-12)
 
 
 def year_daily(value: float, n_days: int = 365, *, drop_month: int | None = None, keep: int = 31) -> pl.DataFrame:

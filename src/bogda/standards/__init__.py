@@ -6,7 +6,7 @@ versions
     Which version applies when (:func:`standard_for`, :func:`is_2026`).
 aqi
     IAQI / AQI of HJ 633-2012 and HJ 633-2026, primary pollutants, missing items, inverse.
-categories
+levels
     The six AQI levels: names (zh/en), official colours, health advice.
 cube
     Dense hourly cube and the array kernels of the data-validity rules (daily means, O3 8 h, MDA8).

@@ -12,7 +12,7 @@ values). IAQI and AQI are rounded **up** to integers ("全部向上进位取整�
 
 Version selection (:mod:`bogda.standards.versions`): every public function takes ``standard`` (``"2012"`` or
 ``"2026"``). When it is ``None`` the version follows the data's timestamps (``ts``): HJ 633-2026 applies from
-2026-03-01 00:00 Beijing time (:func:`standard_for`). Levels, colours and advice: :mod:`bogda.standards.categories`.
+2026-03-01 00:00 Beijing time (:func:`standard_for`). Levels, colours and advice: :mod:`bogda.standards.levels`.
 Missing values are ``NaN`` in NumPy results and null in Polars results.
 
 Item labels used in results (``primary_pollutant`` …): ``SO2``, ``NO2``, ``CO``, ``PM10``, ``PM2.5``, ``O3_1h``,
@@ -31,7 +31,7 @@ import numpy.typing as npt
 import polars as pl
 
 from bogda.standards._data import table
-from bogda.standards.categories import Category, categories, category, category_labels, health_advice
+from bogda.standards.levels import Category, categories, category, category_labels, health_advice
 from bogda.standards.pollutants import POLLUTANTS, pollutant_code
 from bogda.standards.versions import (
     STANDARDS,
