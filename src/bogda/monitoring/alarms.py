@@ -1,0 +1,696 @@
+"""Same-day alarms (当日报警), forecast.md §3.7: rules over QA'd hourly data, written as findings only.
+
+Pure core
+---------
+:func:`triggers` evaluates the per-target rules at one hour from the hourly AQI rows (stations and areas) and the
+station status; :func:`episode_triggers` the county-wide episodes from the alarms open after that; :func:`in_quiet`
+the quiet hours. Every threshold is a parameter (:data:`DEFAULT_RULES`), overridable per place through the
+``alarm_rule`` table (station → county → prefecture → global; the most specific wins, its version goes into the
+alarm's evidence).
+
+=================  ===========================================================================  ===========
+rule               trigger (defaults)                                                           severity
+=================  ===========================================================================  ===========
+``aqi_high``       hourly AQI > 200                                                             high
+``aqi_elevated``   hourly AQI > 150 for ≥ 2 consecutive valid hours                             medium
+``rate_of_rise``   PM2.5 +50 in 1 h or +100 in 3 h, and PM2.5 > 75 [µg/m³]                      medium
+``station_offline`` no value for ≥ 3 h while the feed delivers other stations                   low; medium
+                   (none when the whole feed is down; none for never-reported stations)        after 24 h
+``county_episode`` ≥ 2 evaluation stations and ≥ 50 % of an area's members with an open          high
+                   ``aqi_high``/``aqi_elevated`` alarm, or the area hourly AQI > 200
+=================  ===========================================================================  ===========
+
+Not implemented here: ``neighbour_excess`` and ``imminent`` (needs the forecast).
+
+Service
+-------
+:func:`run_alarms` (HH:05 and after each batch): de-duplication key ``(target, pollutant, rule)``; while open a
+repeat updates the alarm (last value, peak, count) and notifies only on escalation; auto-resolve after 2 h below
+90 % of the threshold; a missing hour never closes an alarm; cool-down 3 h per key after closing, which a higher
+severity bypasses; quiet hours (22:00–07:00 Beijing (d)) hold notifications below ``high`` for a digest
+(``high``, escalations and ``county_episode`` notify at once). The engine writes ``finding`` (kind ``alarm``) and
+its ``alarm`` detail row — never a task.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+
+from bogda.timeutil import to_beijing
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "aqi_high": {"threshold": 200, "severity": "high"},
+    "aqi_elevated": {"threshold": 150, "hours": 2, "severity": "medium"},
+    "rate_of_rise": {"rise_1h": 50, "rise_3h": 100, "floor": 75, "severity": "medium"},
+    "station_offline": {"hours": 3, "escalate_hours": 24, "severity": "low", "escalated_severity": "medium"},
+    "county_episode": {"min_stations": 2, "share": 0.5, "area_aqi": 200, "resolve_hours": 2, "severity": "high"},
+    "_engine": {"resolve_share": 0.9, "resolve_hours": 2, "cooldown_hours": 3},
+}
+"""Rule parameters (all (d), forecast.md §3.7 and §5)."""
+
+DEFAULT_QUIET = {"enabled": True, "start": "22:00", "end": "07:00"}
+"""Quiet hours in Beijing time (d); the duty officer can switch them off."""
+
+POLLUTANT_OF = {
+    "aqi_high": "AQI",
+    "aqi_elevated": "AQI",
+    "rate_of_rise": "a34004",
+    "station_offline": "-",
+    "county_episode": "AQI",
+}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rule that fired at ``ts`` for a target."""
+
+    rule: str
+    target_kind: str
+    target_code: str
+    pollutant: str
+    severity: str
+    value: float | None
+    threshold: float | None
+    ts: datetime
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return dedupe_key(self.target_kind, self.target_code, self.pollutant, self.rule)
+
+
+def dedupe_key(target_kind: str, target_code: str, pollutant: str, rule: str) -> str:
+    """``alarm:<kind>:<code>:<pollutant>:<rule>`` (forecast.md §3.7)."""
+    return f"alarm:{target_kind}:{target_code}:{pollutant}:{rule}"
+
+
+def resolve_params(
+    rules: Sequence[Mapping[str, Any]],
+    *,
+    station: str | None = None,
+    county: str | None = None,
+    prefecture: str | None = None,
+    at: datetime | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Parameters per rule for one target: defaults overlaid by the most specific enabled ``alarm_rule`` row
+    (station → county → prefecture → global) valid at ``at``; returns (params, version per rule).
+
+    A row with ``enabled`` false switches its rule off for the scope (``params["enabled"] = False``).
+    """
+    params = copy.deepcopy(DEFAULT_RULES)
+    versions = dict.fromkeys(params, "default")
+    order = {"global": 0, "prefecture": 1, "county": 2, "station": 3}
+    codes = {"global": "*", "prefecture": prefecture, "county": county, "station": station}
+    best: dict[str, Mapping[str, Any]] = {}
+    for r in rules:
+        scope = r["scope"]
+        if codes.get(scope) is None or (scope != "global" and r["scope_code"] != codes[scope]):
+            continue
+        if at is not None and r.get("valid_from") is not None and r["valid_from"] > at:
+            continue
+        cur = best.get(r["rule"])
+        if cur is None or (order[scope], r.get("version", 1)) > (order[cur["scope"]], cur.get("version", 1)):
+            best[r["rule"]] = r
+    for name, r in best.items():
+        params.setdefault(name, {}).update(r.get("params") or {})
+        params[name]["enabled"] = bool(r.get("enabled", True))
+        versions[name] = f"{r['scope']}:{r['scope_code']}:v{r.get('version', 1)}"
+    return params, versions
+
+
+def in_quiet(ts: datetime, quiet: Mapping[str, Any] = DEFAULT_QUIET) -> bool:
+    """Whether ``ts`` falls inside the quiet hours (Beijing time; a period may wrap midnight).
+
+    >>> from datetime import UTC
+    >>> in_quiet(datetime(2019, 1, 1, 15, tzinfo=UTC)), in_quiet(datetime(2019, 1, 1, 3, tzinfo=UTC))
+    (True, False)
+    """
+    if not quiet or not quiet.get("enabled", True):
+        return False
+    start = time.fromisoformat(str(quiet.get("start", "22:00")))
+    end = time.fromisoformat(str(quiet.get("end", "07:00")))
+    t = to_beijing(ts).time()
+    return (start <= t or t < end) if start > end else (start <= t < end)
+
+
+def triggers(
+    hourly: pl.DataFrame,
+    *,
+    at: datetime,
+    params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    status: pl.DataFrame | None = None,
+) -> list[Trigger]:
+    """Per-target rules at hour ``at`` (the start of the newest complete hour).
+
+    Parameters
+    ----------
+    hourly : pl.DataFrame
+        Hourly AQI rows of the last few hours: ``target_kind, target_code, ts, aqi, c_pm25``.
+    params : mapping target_code → rule params, optional
+        From :func:`resolve_params`; default :data:`DEFAULT_RULES` for every target.
+    status : pl.DataFrame, optional
+        Station status at the end of hour ``at`` (:func:`bogda.monitoring.qa.station_status`:
+        ``site_code, silent_hours, status, feed_down``).
+    """
+    out: list[Trigger] = []
+    by_target = hourly.sort("ts").partition_by(["target_kind", "target_code"], as_dict=True)
+    for (kind, code), rows in by_target.items():
+        p = (params or {}).get(code, DEFAULT_RULES)
+        series = {t: (a, c) for t, a, c in rows.select("ts", "aqi", "c_pm25").iter_rows()}
+        now = series.get(at)
+        if now is None:
+            continue  # a missing hour triggers nothing (and closes nothing)
+        aqi, pm = now
+        r = p["aqi_high"]
+        if r.get("enabled", True) and aqi is not None and aqi > r["threshold"]:
+            out.append(Trigger("aqi_high", kind, code, "AQI", r["severity"], aqi, r["threshold"], at))
+        r = p["aqi_elevated"]
+        if r.get("enabled", True) and aqi is not None:
+            hours = [series.get(at - timedelta(hours=i), (None, None))[0] for i in range(int(r["hours"]))]
+            if all(h is not None and h > r["threshold"] for h in hours):
+                out.append(
+                    Trigger("aqi_elevated", kind, code, "AQI", r["severity"], aqi, r["threshold"], at, {"hours": hours})
+                )
+        r = p["rate_of_rise"]
+        if r.get("enabled", True) and pm is not None and pm > r["floor"]:
+            p1 = series.get(at - timedelta(hours=1), (None, None))[1]
+            p3 = series.get(at - timedelta(hours=3), (None, None))[1]
+            rise1 = pm - p1 if p1 is not None else None
+            rise3 = pm - p3 if p3 is not None else None
+            if (rise1 is not None and rise1 >= r["rise_1h"]) or (rise3 is not None and rise3 >= r["rise_3h"]):
+                out.append(
+                    Trigger(
+                        "rate_of_rise",
+                        kind,
+                        code,
+                        "a34004",
+                        r["severity"],
+                        pm,
+                        r["floor"],
+                        at,
+                        {"rise_1h": rise1, "rise_3h": rise3},
+                    )
+                )
+    if status is not None and status.height:
+        for code, silent, st, feed_down in status.select(
+            "site_code", "silent_hours", "status", "feed_down"
+        ).iter_rows():
+            p = (params or {}).get(code, DEFAULT_RULES)["station_offline"]
+            if not p.get("enabled", True) or feed_down or st != "offline" or silent is None:
+                continue
+            if silent < p["hours"]:
+                continue
+            sev = p["escalated_severity"] if silent >= p["escalate_hours"] else p["severity"]
+            out.append(Trigger("station_offline", "station", code, "-", sev, float(silent), float(p["hours"]), at))
+    return out
+
+
+def episode_triggers(
+    open_station_alarms: pl.DataFrame,
+    members: pl.DataFrame,
+    area_hourly: pl.DataFrame,
+    *,
+    at: datetime,
+    params: Mapping[str, Any] | None = None,
+) -> list[Trigger]:
+    """County-wide episodes: per area, ≥ ``min_stations`` evaluation stations and ≥ ``share`` of its members
+    with an open ``aqi_high``/``aqi_elevated`` alarm at ``at``, or the area hourly AQI above ``area_aqi``.
+
+    ``open_station_alarms``: ``target_code`` of stations in alarm; ``members``: ``site_code, area_kind,
+    area_code``; ``area_hourly``: ``target_kind, target_code, ts, aqi`` of areas.
+    """
+    p = dict(DEFAULT_RULES["county_episode"], **(params or {}))
+    if not p.get("enabled", True):
+        return []
+    alarmed = set(open_station_alarms["target_code"].to_list()) if open_station_alarms.height else set()
+    out = []
+    now_aqi = {
+        (k, c): a for k, c, t, a in area_hourly.select("target_kind", "target_code", "ts", "aqi").iter_rows() if t == at
+    }
+    for (kind, code), part in members.partition_by(["area_kind", "area_code"], as_dict=True).items():
+        sites = part["site_code"].unique().to_list()
+        hit = sorted(s for s in sites if s in alarmed)
+        share = len(hit) / len(sites) if sites else 0.0
+        aqi = now_aqi.get((kind, code))
+        by_members = len(hit) >= p["min_stations"] and share >= p["share"]
+        by_area = aqi is not None and aqi > p["area_aqi"]
+        if by_members or by_area:
+            out.append(
+                Trigger(
+                    "county_episode",
+                    kind,
+                    code,
+                    "AQI",
+                    p["severity"],
+                    aqi,
+                    p["area_aqi"],
+                    at,
+                    {"stations_in_alarm": hit, "members": len(sites), "share": round(share, 3)},
+                )
+            )
+    return out
+
+
+# --- service ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AlarmRun:
+    """What :func:`run_alarms` did at ``at``."""
+
+    at: datetime
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    notify: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    feed_down: bool = False
+
+
+def _rules_rows(conn) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from bogda.store.schema import alarm_rule
+
+    return [dict(r._mapping) for r in conn.execute(select(alarm_rule)).all()]
+
+
+def add_rule(
+    store,
+    *,
+    scope: str,
+    rule: str,
+    params: Mapping[str, Any],
+    scope_code: str = "*",
+    enabled: bool = True,
+    quiet_hours: Mapping[str, Any] | None = None,
+    by: str = "system",
+    valid_from: datetime | None = None,
+) -> int:
+    """Add a new version of a per-place rule (``alarm_rule``); earlier versions stay for the record."""
+    from sqlalchemy import func, select
+
+    from bogda.store.schema import alarm_rule
+    from bogda.timeutil import now_utc
+
+    if scope not in ("station", "county", "prefecture", "global"):
+        raise ValueError(f"scope must be station, county, prefecture or global, not {scope!r}")
+    if rule not in DEFAULT_RULES and rule != "quiet_hours":
+        raise ValueError(f"unknown alarm rule {rule!r}; known: {sorted(DEFAULT_RULES)}")
+    with store.begin() as conn:
+        ver = conn.execute(
+            select(func.max(alarm_rule.c.version)).where(
+                alarm_rule.c.scope == scope, alarm_rule.c.scope_code == scope_code, alarm_rule.c.rule == rule
+            )
+        ).scalar()
+        return int(
+            conn.execute(
+                alarm_rule.insert()
+                .values(
+                    scope=scope,
+                    scope_code=scope_code,
+                    rule=rule,
+                    params=dict(params),
+                    enabled=enabled,
+                    quiet_hours=dict(quiet_hours) if quiet_hours else None,
+                    valid_from=valid_from or now_utc(),
+                    version=(ver or 0) + 1,
+                    updated_by=by,
+                )
+                .returning(alarm_rule.c.id)
+            ).scalar_one()
+        )
+
+
+def run_alarms(store, *, at: datetime | None = None, now: datetime | None = None) -> AlarmRun:
+    """Evaluate the alarm rules for hour ``at`` (default: the last complete hour before ``now``) and file findings.
+
+    Reads ``aqi_hourly`` (stations and areas, the last 4 h), the station status at the end of the hour and the
+    open alarms; writes ``alarm`` rows and ``finding`` rows of kind ``alarm`` only.
+    """
+    from sqlalchemy import select
+
+    from bogda.findings import FindingDraft, raise_finding, set_status
+    from bogda.monitoring.load import read_qa
+    from bogda.monitoring.qa import DEFAULT_CONFIG, station_status
+    from bogda.monitoring.stations import area_members, station_county, station_sites
+    from bogda.store.schema import alarm, aqi_hourly, finding
+    from bogda.timeutil import epoch_seconds, floor_to, now_utc
+
+    now = now or now_utc()
+    at = at or floor_to(now, "hour") - timedelta(hours=1)
+    end = at + timedelta(hours=1)
+    run = AlarmRun(at)
+    lo = epoch_seconds(at - timedelta(hours=3))
+    with store.engine.connect() as conn:
+        res = conn.execute(
+            select(
+                aqi_hourly.c.target_kind,
+                aqi_hourly.c.target_code,
+                aqi_hourly.c.ts,
+                aqi_hourly.c.aqi,
+                aqi_hourly.c.c_pm25,
+            ).where(aqi_hourly.c.ts >= lo, aqi_hourly.c.ts <= epoch_seconds(at))
+        ).all()
+        rules = _rules_rows(conn)
+    hourly = pl.DataFrame(
+        res,
+        schema={
+            "target_kind": pl.String,
+            "target_code": pl.String,
+            "ts": pl.Int64,
+            "aqi": pl.Int64,
+            "c_pm25": pl.Float64,
+        },
+        orient="row",
+    ).with_columns(pl.from_epoch("ts", "s").dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
+    sites = station_sites(store)
+    county = station_county(store)
+    members = area_members(store)
+    prefecture_of = {
+        sid: code
+        for sid, kind, code in members.select("site_id", "area_kind", "area_code").iter_rows()
+        if kind == "prefecture"
+    }
+    code_to_id = dict(zip(sites["code"].to_list(), sites["site_id"].to_list(), strict=True))
+    params: dict[str, dict[str, dict[str, Any]]] = {}
+    versions: dict[str, dict[str, str]] = {}
+    quiet_of: dict[str, Mapping[str, Any]] = {}
+    for code, sid in code_to_id.items():
+        params[code], versions[code] = resolve_params(
+            rules, station=code, county=county.get(sid, (None, None))[0], prefecture=prefecture_of.get(sid), at=at
+        )
+        quiet_of[code] = params[code].get("quiet_hours", DEFAULT_QUIET) or DEFAULT_QUIET
+    for kind, code in members.select("area_kind", "area_code").unique().iter_rows():
+        params[code], versions[code] = resolve_params(
+            rules, county=code if kind == "county" else None, prefecture=code if kind == "prefecture" else None, at=at
+        )
+        quiet_of[code] = params[code].get("quiet_hours", DEFAULT_QUIET) or DEFAULT_QUIET
+    # station status at the end of the hour, from the last day of values
+    obs = read_qa(store, start=end - timedelta(hours=30), end=end, now=now)
+    frame = obs.select(
+        pl.col("site_id")
+        .replace_strict(dict(zip(sites["site_id"], sites["code"], strict=True)), return_dtype=pl.String)
+        .alias("site_code"),
+        "ts",
+        "parameter",
+        "value",
+        pl.lit("hour").alias("resolution"),
+    )
+    ever = set()
+    with store.engine.connect() as conn:
+        from bogda.store.schema import latest, series
+
+        ever = {
+            r[0] for r in conn.execute(select(series.c.site_id).join(latest, latest.c.series_id == series.c.id)).all()
+        }
+    status = station_status(
+        frame, now=end, sites=[c for c, i in code_to_id.items() if i in ever], config=DEFAULT_CONFIG
+    )
+    run.feed_down = bool(status["feed_down"].any()) if status.height else False
+    trig = triggers(hourly, at=at, params=params, status=status)
+    # open alarms
+    with store.engine.connect() as conn:
+        live = [
+            dict(r._mapping)
+            for r in conn.execute(select(alarm).where(alarm.c.state.in_(["open", "acknowledged", "dispatched"]))).all()
+        ]
+    live_by_key = {a["dedupe_key"]: a for a in live}
+    st_in_alarm = {t.target_code for t in trig if t.target_kind == "station" and t.rule in ("aqi_high", "aqi_elevated")}
+    st_in_alarm |= {
+        a["target_code"] for a in live if a["target_kind"] == "station" and a["rule"] in ("aqi_high", "aqi_elevated")
+    }
+    ep = episode_triggers(
+        pl.DataFrame({"target_code": sorted(st_in_alarm)}, schema={"target_code": pl.String}),
+        members.select(pl.col("code").alias("site_code"), "area_kind", "area_code"),
+        hourly.filter(pl.col("target_kind") != "station"),
+        at=at,
+        params=DEFAULT_RULES["county_episode"],
+    )
+    trig += ep
+    fired = {t.key: t for t in trig}
+    engine = DEFAULT_RULES["_engine"]
+    with store.begin() as conn:
+        for key, t in fired.items():
+            sid = code_to_id.get(t.target_code) if t.target_kind == "station" else None
+            evidence = {
+                "rule": t.rule,
+                "value": t.value,
+                "threshold": t.threshold,
+                "hour": at.isoformat(),
+                "param_version": versions.get(t.target_code, {}).get(t.rule, "default"),
+                "detail": t.detail,
+            }
+            cur = live_by_key.get(key)
+            if cur is not None:
+                peak = cur["peak_value"]
+                newpeak = t.value is not None and (peak is None or t.value > peak)
+                escalate = SEVERITY_RANK[t.severity] > SEVERITY_RANK.get(cur["severity"], 0)
+                conn.execute(
+                    alarm.update()
+                    .where(alarm.c.id == cur["id"])
+                    .values(
+                        last_seen_at=at,
+                        last_value=t.value,
+                        count=cur["count"] + 1,
+                        below_hours=0,
+                        peak_value=t.value if newpeak else peak,
+                        peak_time=at if newpeak else cur["peak_time"],
+                        severity=t.severity if escalate else cur["severity"],
+                    )
+                )
+                raise_finding(
+                    conn,
+                    FindingDraft(
+                        "alarm",
+                        t.severity if escalate else cur["severity"],
+                        _title(t, sites),
+                        key,
+                        detected_at=at,
+                        subject_site_id=sid,
+                        evidence=evidence,
+                        cooldown=timedelta(hours=engine["cooldown_hours"]),
+                    ),
+                    now=now,
+                )
+                run.updated.append(key)
+                if escalate:
+                    run.escalated.append(key)
+                    run.notify.append(key)
+                continue
+            # cool-down of a recently closed alarm with the same key
+            last = conn.execute(
+                select(alarm)
+                .where(alarm.c.dedupe_key == key, alarm.c.state.in_(["resolved", "closed"]))
+                .order_by(alarm.c.id.desc())
+                .limit(1)
+            ).first()
+            if last is not None and last.closed_at is not None:
+                in_cool = at < last.closed_at + timedelta(hours=engine["cooldown_hours"])
+                higher = SEVERITY_RANK[t.severity] > SEVERITY_RANK.get(last.severity, 0)
+                if in_cool and not higher:
+                    conn.execute(alarm.update().where(alarm.c.id == last.id).values(count=last.count + 1))
+                    run.suppressed.append(key)
+                    continue
+                if in_cool and higher and last.finding_id is not None:
+                    fst = conn.execute(select(finding.c.status).where(finding.c.id == last.finding_id)).scalar()
+                    if fst in ("resolved", "dismissed"):
+                        set_status(
+                            conn,
+                            last.finding_id,
+                            "open",
+                            by="alarm-engine",
+                            reason=f"escalated to {t.severity} inside the cool-down",
+                            now=now,
+                        )
+            out = raise_finding(
+                conn,
+                FindingDraft(
+                    "alarm",
+                    t.severity,
+                    _title(t, sites),
+                    key,
+                    detected_at=at,
+                    subject_site_id=sid,
+                    evidence=evidence,
+                    cooldown=timedelta(hours=engine["cooldown_hours"]),
+                ),
+                now=now,
+            )
+            quiet = in_quiet(at, quiet_of.get(t.target_code, DEFAULT_QUIET))
+            held = quiet and SEVERITY_RANK[t.severity] < SEVERITY_RANK["high"] and t.rule != "county_episode"
+            conn.execute(
+                alarm.insert().values(
+                    finding_id=out.finding_id,
+                    dedupe_key=key,
+                    rule=t.rule,
+                    target_kind=t.target_kind,
+                    target_code=t.target_code,
+                    pollutant=t.pollutant,
+                    severity=t.severity,
+                    state="open",
+                    opened_at=at,
+                    last_seen_at=at,
+                    last_value=t.value,
+                    peak_value=t.value,
+                    peak_time=at,
+                    threshold=t.threshold,
+                    count=1,
+                    below_hours=0,
+                    notified_severity=None if held else t.severity,
+                    held=held,
+                    param_version=evidence["param_version"],
+                )
+            )
+            run.created.append(key)
+            (run.held if held else run.notify).append(key)
+        # resolution of the alarms that did not fire
+        now_vals = {
+            (k, c): (a, p)
+            for k, c, ts, a, p in hourly.select("target_kind", "target_code", "ts", "aqi", "c_pm25").iter_rows()
+            if ts == at
+        }
+        online = {c for c, s in status.select("site_code", "status").iter_rows() if s == "online"}
+        for a in live:
+            if a["dedupe_key"] in fired:
+                continue
+            resolve = False
+            if a["rule"] == "station_offline":
+                resolve = a["target_code"] in online
+            else:
+                v = now_vals.get((a["target_kind"], a["target_code"]))
+                if v is None:
+                    continue  # a missing hour never closes an alarm
+                value = v[1] if a["rule"] == "rate_of_rise" else v[0]
+                thr = a["threshold"] or 0
+                below = value is not None and value < engine["resolve_share"] * thr
+                hours = a["below_hours"] + 1 if below else 0
+                resolve = hours >= engine["resolve_hours"]
+                conn.execute(alarm.update().where(alarm.c.id == a["id"]).values(below_hours=hours))
+            if resolve:
+                conn.execute(alarm.update().where(alarm.c.id == a["id"]).values(state="resolved", closed_at=at))
+                if a["finding_id"] is not None:
+                    fst = conn.execute(select(finding.c.status).where(finding.c.id == a["finding_id"])).scalar()
+                    if fst in ("open", "acknowledged", "dispatched"):
+                        set_status(
+                            conn,
+                            a["finding_id"],
+                            "resolved",
+                            by="alarm-engine",
+                            reason="auto-resolved",
+                            cooldown=timedelta(hours=engine["cooldown_hours"]),
+                            now=now,
+                        )
+                run.resolved.append(a["dedupe_key"])
+        # episode children: hold the member notifications while an episode is open
+        for t in ep:
+            hit = t.detail.get("stations_in_alarm", [])
+            if hit:
+                parent = conn.execute(
+                    select(alarm.c.id).where(alarm.c.dedupe_key == t.key, alarm.c.state == "open")
+                ).scalar()
+                conn.execute(
+                    alarm.update()
+                    .where(
+                        alarm.c.target_kind == "station",
+                        alarm.c.target_code.in_(hit),
+                        alarm.c.state.in_(["open", "acknowledged"]),
+                        alarm.c.rule.in_(["aqi_high", "aqi_elevated"]),
+                    )
+                    .values(parent_id=parent)
+                )
+    return run
+
+
+def _title(t: Trigger, sites: pl.DataFrame) -> str:
+    names = dict(zip(sites["code"].to_list(), sites["name"].to_list(), strict=True))
+    who = f"{names.get(t.target_code, t.target_code)}（{t.target_code}）"
+    text = {
+        "aqi_high": f"{who} 小时AQI {t.value:.0f} 超过 {t.threshold:.0f}",
+        "aqi_elevated": f"{who} 小时AQI 连续超过 {t.threshold:.0f}",
+        "rate_of_rise": f"{who} PM2.5 快速上升至 {t.value:.0f} µg/m³",
+        "station_offline": f"{who} 离线 {t.value:.0f} 小时",
+        "county_episode": f"{who} 区域性污染过程",
+    }
+    return text.get(t.rule, f"{who} {t.rule}")
+
+
+def acknowledge(store, alarm_id: int, *, by: str, note: str | None = None, now: datetime | None = None) -> None:
+    """The duty officer acknowledges an alarm (its finding goes to ``acknowledged``)."""
+    from sqlalchemy import select
+
+    from bogda.findings import set_status
+    from bogda.store.schema import alarm, finding
+    from bogda.timeutil import now_utc
+
+    now = now or now_utc()
+    with store.begin() as conn:
+        row = conn.execute(select(alarm).where(alarm.c.id == alarm_id)).first()
+        if row is None:
+            raise LookupError(f"alarm {alarm_id} does not exist")
+        if row.state != "open":
+            raise ValueError(f"alarm {alarm_id} is {row.state}, not open")
+        conn.execute(alarm.update().where(alarm.c.id == alarm_id).values(state="acknowledged", ack_by=by, ack_at=now))
+        if row.finding_id is not None:
+            st = conn.execute(select(finding.c.status).where(finding.c.id == row.finding_id)).scalar()
+            if st == "open":
+                set_status(conn, row.finding_id, "acknowledged", by=by, reason=note, now=now)
+
+
+def digest(store, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Alarms whose notification was held during quiet hours: returned once (as the digest) and released."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import alarm
+
+    with store.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(alarm).where(alarm.c.held.is_(True))).all()]
+        if rows:
+            conn.execute(
+                alarm.update()
+                .where(alarm.c.id.in_([r["id"] for r in rows]))
+                .values(held=False, notified_severity=alarm.c.severity)
+            )
+    return rows
+
+
+def list_alarms(store, *, states: Sequence[str] | None = None, limit: int = 200) -> pl.DataFrame:
+    """Alarm rows, newest first."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import alarm
+
+    q = select(alarm).order_by(alarm.c.id.desc()).limit(limit)
+    if states:
+        q = q.where(alarm.c.state.in_(list(states)))
+    with store.engine.connect() as conn:
+        res = conn.execute(q)
+        return pl.DataFrame([dict(r._mapping) for r in res.all()], infer_schema_length=None)
+
+
+__all__ = [
+    "DEFAULT_QUIET",
+    "DEFAULT_RULES",
+    "AlarmRun",
+    "Trigger",
+    "acknowledge",
+    "add_rule",
+    "dedupe_key",
+    "digest",
+    "episode_triggers",
+    "in_quiet",
+    "list_alarms",
+    "resolve_params",
+    "run_alarms",
+    "triggers",
+]
