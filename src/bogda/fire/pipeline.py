@@ -14,9 +14,10 @@ from datetime import datetime
 import polars as pl
 import shapely
 
+from bogda.fire.alerts import AlertPlan, FindingDraft, OpenFinding, PastAlert, nearest_within, plan_alerts
 from bogda.fire.cluster import cluster_detections, summarise_clusters
 from bogda.fire.config import FireConfig
-from bogda.fire.events import AlertPlan, FindingDraft, OpenFinding, PastAlert, nearest_within, plan_alerts, track_events
+from bogda.fire.events import track_events
 from bogda.fire.formats import deduplicate
 from bogda.fire.masks import apply_flags, learn_sites
 from bogda.fire.region import Boundary, assign_region

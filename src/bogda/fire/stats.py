@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from bogda.fire.alerts import nearest_within
 from bogda.fire.cluster import candidate_pairs, footprint_diag_km, link_distance_km
 from bogda.fire.config import POLAR, FireConfig
 from bogda.geo import haversine_km
@@ -209,8 +210,6 @@ def match_bulletin(bulletin: pl.DataFrame, detections: pl.DataFrame, config: Fir
         dd = det.filter(pl.col("date_bjt") == day)
         if dd.height == 0:
             continue
-        from bogda.fire.events import nearest_within
-
         k, d = nearest_within(
             bd["lon"].to_numpy(),
             bd["lat"].to_numpy(),
