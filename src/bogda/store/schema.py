@@ -755,3 +755,47 @@ plan = Table(
     CheckConstraint("kind IN ('stagger_window','measure','order','grade','baseline')", name="kind"),
 )
 """Production plans (architecture §4 ``plan``; enforcement.md §2 "Plans"): one row per plan record."""
+
+# --- hj212: gateway write-ahead log loading, device sessions (hj212.md §3.9, §4.2; migration 0005) --------------
+# raw_frame gains the write-ahead-log identity of each record: (gateway_id, seq) is unique, so loading a log segment
+# twice inserts nothing new. ``data`` holds the exact bytes (``text`` is their decoded form for reading).
+raw_frame.append_column(Column("gateway_id", String(32)))
+raw_frame.append_column(Column("seq", BigInteger))
+raw_frame.append_column(Column("conn_id", BigInteger))
+raw_frame.append_column(Column("direction", String(8)))  # in | out | junk
+raw_frame.append_column(Column("data", LargeBinary))
+raw_frame.append_column(Column("warnings", Text))
+Index("uq_raw_frame_gateway_id_seq", raw_frame.c.gateway_id, raw_frame.c.seq, unique=True)
+Index("ix_raw_frame_qn", raw_frame.c.qn)
+
+hj212_wal_checkpoint = Table(
+    "hj212_wal_checkpoint",
+    metadata,
+    Column("gateway_id", String(32), primary_key=True),
+    Column("segment", BigInteger, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+"""Position up to which the loader has stored a gateway's write-ahead log (same transaction as the rows)."""
+
+hj212_device_state = Table(
+    "hj212_device_state",
+    metadata,
+    Column("mn", String(32), primary_key=True),
+    Column("registered", Boolean, nullable=False, server_default="1"),
+    Column("gateway_id", String(32)),
+    Column("online", Boolean, nullable=False, server_default="0"),
+    Column("peer", String(64)),
+    Column("connected_at", TS),
+    Column("disconnected_at", TS),
+    Column("disconnect_reason", String(32)),
+    Column("last_frame_at", TS),
+    Column("last_cn", String(8)),
+    Column("last_status", String(16)),
+    Column("last_error", Text),
+    Column("frames_in", BigInteger, nullable=False, server_default="0"),
+    Column("frames_rejected", BigInteger, nullable=False, server_default="0"),
+    Column("frames_out", BigInteger, nullable=False, server_default="0"),
+)
+"""Per-MN connection state and frame counters, kept by the loader from the gateway's log (console page)."""
