@@ -254,5 +254,128 @@ def user_reset_password(
     console.print(f"new one-time password for {login}: [bold]{password}[/bold]")
 
 
+# --- HJ 212 gateway and simulator (hj212.md) ----------------------------------------------------------------------
+hj212_app = typer.Typer(help="HJ 212 data loggers: the device simulator.", no_args_is_help=True)
+app.add_typer(hj212_app, name="hj212")
+
+
+def gateway_config(settings: Settings, host: str | None = None, port: int | None = None, **kw):
+    """The gateway's configuration from the settings (write-ahead log under ``data_dir/hj212-wal``)."""
+    from bogda.hj212.gateway import GatewayConfig
+
+    return GatewayConfig(
+        host=host or settings.gateway.host,
+        port=settings.gateway.port if port is None else port,
+        wal_dir=settings.data_dir / "hj212-wal",
+        **kw,
+    )
+
+
+@app.command()
+def gateway(
+    database_url: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default from settings: 0.0.0.0).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default from settings: 6001).")] = None,
+    gateway_id: Annotated[str, typer.Option(help="Name of this gateway process (one write-ahead log each).")] = "gw1",
+    wal_dir: Annotated[Path | None, typer.Option(help="Write-ahead log folder (default data_dir/hj212-wal).")] = None,
+    time_sync: Annotated[bool, typer.Option("--time-sync/--no-time-sync", help="Send 1012 on connect.")] = True,
+) -> None:
+    """Run the HJ 212 gateway: data loggers connect here over TCP (see docs/hj212.md)."""
+    import asyncio
+    import logging
+
+    from bogda.hj212.gateway import serve_gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(database_url)
+    st = _store(database_url)
+    cfg = gateway_config(settings, host, port, gateway_id=gateway_id, time_sync_on_connect=time_sync)
+    if wal_dir is not None:
+        cfg.wal_dir = wal_dir
+    console.print(f"HJ 212 gateway on {cfg.host}:{cfg.port}, write-ahead log {cfg.wal_dir}")
+    try:
+        asyncio.run(serve_gateway(cfg, st))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        st.dispose()
+
+
+@hj212_app.command("simulate")
+def hj212_simulate(
+    database_url: DbOption = None,
+    host: Annotated[str, typer.Option(help="Gateway address: loopback only (127.0.0.1).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Gateway port (default from settings).")] = None,
+    devices: Annotated[int, typer.Option(help="Number of simulated data loggers (≤ 20 000).")] = 10,
+    kinds: Annotated[str, typer.Option(help="Shares of device kinds.")] = "cems:60,wastewater:30,air:10",
+    version: Annotated[str, typer.Option(help="2005, 2017, 2025 or mix.")] = "2017",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
+    start: Annotated[str | None, typer.Option(help="Simulated start, Beijing time (default: now - duration).")] = None,
+    duration: Annotated[float, typer.Option(help="Simulated minutes of uploads to send.")] = 60.0,
+    rtd_interval: Annotated[int, typer.Option(help="Real-time interval [s].")] = 30,
+    min_interval: Annotated[int, typer.Option(help="Minute-data interval [min].")] = 10,
+    max_rate: Annotated[float | None, typer.Option(help="Frames per second at most.")] = None,
+    max_frames: Annotated[int, typer.Option(help="Frames at most (bound).")] = 200_000,
+    timeout: Annotated[float, typer.Option(help="Wall-clock seconds at most (bound).")] = 300.0,
+    fault: Annotated[str, typer.Option(help="Fault probabilities, e.g. crc=0.01,split=0.05.")] = "",
+    answers: Annotated[str, typer.Option(help="Answer behaviour, e.g. qnrtn=2,silent=0.5.")] = "",
+    over_time: Annotated[float, typer.Option(help="OverTime before a re-send [s].")] = 10.0,
+    register: Annotated[bool, typer.Option(help="Register the devices (MN, PW) in the registry first.")] = False,
+    manifest: Annotated[Path | None, typer.Option(help="Write the manifest (JSONL) here.")] = None,
+    acked: Annotated[Path | None, typer.Option(help="Write the acked log (JSONL) here.")] = None,
+) -> None:
+    """Drive the gateway with simulated data loggers (CEMS, waste water, air) on the loopback interface."""
+    import asyncio
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from bogda.hj212.simulator import AnswerConfig, FaultConfig, make_fleet, run_devices
+    from bogda.timeutil import parse_time
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print("[red]error[/red] the simulator connects to the loopback interface only")
+        raise typer.Exit(2)
+    settings = _settings(database_url)
+    fleet = make_fleet(devices, kinds=kinds, version=version, seed=seed, rtd_interval_s=rtd_interval,
+                       min_interval_min=min_interval)  # fmt: skip
+    if register:
+        from bogda.hj212.registration import register_fleet
+
+        st = _store(database_url)
+        with console.status(f"registering {devices} devices…"):
+            n = register_fleet(st, fleet)
+        st.dispose()
+        console.print(f"registered {n} new devices")
+    t0 = parse_time(start) if start else datetime.now(UTC) - timedelta(minutes=duration)
+    report = asyncio.run(
+        run_devices(
+            host,
+            port or settings.gateway.port,
+            fleet,
+            start=t0,
+            end=t0 + timedelta(minutes=duration),
+            faults=FaultConfig.parse(fault),
+            answers=AnswerConfig.parse(answers),
+            seed=seed,
+            max_rate=max_rate,
+            max_frames=max_frames,
+            timeout_s=timeout,
+            over_time_s=over_time,
+        )
+    )
+    for path, rows in ((manifest, report.manifest), (acked, report.acked_log)):
+        if path is not None:
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    table = Table(title="HJ 212 simulator")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what in ("connections", "sent", "acked", "resent", "unacked", "missing_acks", "unexpected_acks", "commands"):
+        table.add_row(what, str(getattr(report, what)))
+    console.print(table)
+    if report.missing_acks:
+        err.print(f"[red]{report.missing_acks} frames were not acknowledged although no fault was injected[/red]")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
