@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from bogda.config import Settings
@@ -375,6 +377,270 @@ def hj212_simulate(
     if report.missing_acks:
         err.print(f"[red]{report.missing_acks} frames were not acknowledged although no fault was injected[/red]")
         raise typer.Exit(1)
+
+
+# --- ingest and monitoring (monitoring.md) ----------------------------------------------------------------------
+
+ingest_app = typer.Typer(
+    help="Load monitoring files (CNEMC daily files, pm25.in-style, aqistudy, PRSA, water samples).",
+    no_args_is_help=True,
+)
+monitoring_app = typer.Typer(
+    help="AQI tables, completeness, assessments, alarms and exports of the station network.", no_args_is_help=True
+)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(monitoring_app, name="monitoring")
+
+StationListOption = Annotated[
+    Path | None,
+    typer.Option("--stations", help="Station list (quotsoft 站点列表 format) to register unknown codes from."),
+]
+
+
+def _print_load(report: object, *, show: int = 20) -> None:
+    from bogda.monitoring.load import LoadReport
+
+    assert isinstance(report, LoadReport)
+    table = Table(title=f"{report.file} ({report.source})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for what, n in (
+        ("values read", report.values),
+        ("inserted", report.inserted),
+        ("corrected (old versions kept)", report.corrected),
+        ("unchanged", report.unchanged),
+        ("rejected rows/cells/columns", len(report.rejected)),
+        ("stations registered", len(report.created_sites)),
+        ("placeholder stations", len(report.placeholders)),
+        ("QA suspect", report.flagged.get("suspect", 0)),
+        ("QA invalid", report.flagged.get("invalid", 0)),
+        ("hours with an incomplete row set", report.incomplete_row_sets),
+        ("station-days marked for AQI", report.dirty_days),
+    ):
+        table.add_row(what, f"{n:,}")
+    console.print(table)
+    for r in report.rejected[:show]:
+        err.print(f"  [yellow]rejected[/yellow] {r.file}:{r.line or '-'} {r.column or ''}: {r.reason}")
+    if len(report.rejected) > show:
+        err.print(f"  … and {len(report.rejected) - show} more")
+
+
+def _ingest(database_url: str | None, paths: list[Path], reader: object, **kwargs: object) -> None:
+    from bogda.monitoring.aqi_tables import update_aqi
+    from bogda.monitoring.ingest import FileRefused
+    from bogda.monitoring.load import load_result
+
+    st = _store(database_url)
+    failed = 0
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), console=console) as progress:
+        task = progress.add_task("loading", total=len(paths))
+        for path in paths:
+            progress.update(task, description=f"reading {path.name}")
+            try:
+                result = reader(path)  # type: ignore[operator]
+            except (FileRefused, OSError) as exc:
+                err.print(f"[red]refused[/red] {exc}")
+                failed += 1
+                progress.advance(task)
+                continue
+            progress.update(task, description=f"writing {path.name}")
+            _print_load(load_result(st, result, **kwargs))  # type: ignore[arg-type]
+            progress.advance(task)
+        progress.update(task, description="updating the AQI tables")
+        up = update_aqi(st)
+    console.print(
+        f"AQI: {up.hourly_rows:,} hourly and {up.daily_rows:,} daily rows ({up.stations} stations, {up.areas} areas)"
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+@ingest_app.command("cnemc")
+def ingest_cnemc(
+    paths: Annotated[
+        list[Path], typer.Argument(help="CNEMC daily files (date, hour, type, <station codes>), .csv or .gz.")
+    ],
+    stations: StationListOption = None,
+    register_unknown: Annotated[
+        bool, typer.Option("--register-unknown", help="Register codes nobody knows as placeholder stations.")
+    ] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Load CNEMC hourly station files. Hours are labelled by their END in Beijing time (row H = [H-1, H)); every
+    rejected cell is listed with its line and reason; the AQI tables are updated at the end."""
+    from bogda.monitoring.ingest import read_cnemc, read_stations
+    from bogda.monitoring.stations import station_sites
+
+    sl = read_stations(stations) if stations else None
+    known = set(station_sites(_store(database_url))["code"].to_list())
+    if sl is not None:
+        known |= set(sl["station_code"].to_list())
+    _ingest(
+        database_url,
+        paths,
+        lambda p: read_cnemc(p, known_codes=known, register_unknown=register_unknown),
+        station_list=sl,
+        register_unknown=register_unknown,
+    )
+
+
+@ingest_app.command("pm25in")
+def ingest_pm25in(
+    paths: Annotated[list[Path], typer.Argument(help="pm25.in-style hourly files.")],
+    stations: Annotated[Path, typer.Option("--stations", help="Station list to map station names to codes.")],
+    database_url: DbOption = None,
+) -> None:
+    """Load pm25.in-style hourly station files (stations matched by city and name)."""
+    from bogda.monitoring.ingest import read_pm25in, read_stations
+
+    sl = read_stations(stations)
+    _ingest(database_url, paths, lambda p: read_pm25in(p, sl), station_list=sl)
+
+
+@ingest_app.command("prsa")
+def ingest_prsa(
+    paths: Annotated[list[Path], typer.Argument(help="PRSA Beijing hourly files (CO in µg/m³, converted).")],
+    stations: StationListOption = None,
+    database_url: DbOption = None,
+) -> None:
+    """Load PRSA Beijing multi-site files (hours labelled by their START)."""
+    from bogda.monitoring.ingest import read_prsa
+
+    _ingest(database_url, paths, lambda p: read_prsa(p, weather=False), station_list=stations, register_unknown=True)
+
+
+@ingest_app.command("water")
+def ingest_water(
+    paths: Annotated[list[Path], typer.Argument(help="Water samples CSV (section_code, sampled_at, item, value …).")],
+    database_url: DbOption = None,
+) -> None:
+    """Load water-quality samples of water stations (below DL → ½ DL)."""
+    from bogda.monitoring.water import read_water_samples
+
+    _ingest(database_url, paths, read_water_samples, register_unknown=True, kind="water_station")
+
+
+@ingest_app.command("stations")
+def ingest_stations(
+    path: Annotated[Path, typer.Argument(help="Station list (quotsoft 站点列表 format, English or Chinese headers).")],
+    database_url: DbOption = None,
+) -> None:
+    """Register every station of a station list (name, position, control flag; place from the boundaries)."""
+    from bogda.monitoring.stations import register_station_list
+
+    n = register_station_list(_store(database_url), path)
+    console.print(f"[green]registered[/green] {n} new stations from {path}")
+
+
+def _when(text: str) -> datetime:
+    from bogda.timeutil import parse_time
+
+    return parse_time(text)
+
+
+@monitoring_app.command("recompute")
+def monitoring_recompute(
+    start: Annotated[str, typer.Option("--from", help="First day (Beijing), e.g. 2019-01-01.")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last (Beijing), e.g. 2019-02-01.")],
+    standard: Annotated[str | None, typer.Option(help="2012 or 2026 for every date (default: by date).")] = None,
+    hourly: Annotated[bool, typer.Option("--hourly/--daily-only", help="Also recompute the hourly AQI.")] = True,
+    database_url: DbOption = None,
+) -> None:
+    """Recompute the hourly and daily AQI of every station and area over a window (idempotent)."""
+    from bogda.monitoring.aqi_tables import update_aqi
+
+    with console.status("recomputing AQI…"):
+        up = update_aqi(_store(database_url), start=_when(start), end=_when(end), standard=standard, hourly=hourly)
+    console.print(f"{up.hourly_rows:,} hourly and {up.daily_rows:,} daily rows in {up.seconds.get('total', 0):.1f} s")
+
+
+@monitoring_app.command("status")
+def monitoring_status(
+    at: Annotated[str | None, typer.Option(help="Reference time (default now).")] = None, database_url: DbOption = None
+) -> None:
+    """Every station now: online/offline, newest hourly AQI and level."""
+    from bogda.monitoring.status import stations_status
+
+    df = stations_status(_store(database_url), now=_when(at) if at else None)
+    table = Table(title="stations 站点状态")
+    for c in ("code", "name", "county_name", "status", "aqi", "category_zh", "primary_pollutant", "silent_hours"):
+        table.add_column(c)
+    for row in df.select(
+        "code", "name", "county_name", "status", "aqi", "category_zh", "primary_pollutant", "silent_hours"
+    ).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+@monitoring_app.command("completeness")
+def monitoring_completeness(
+    start: Annotated[str, typer.Option("--from", help="First day (Beijing).")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last (Beijing).")],
+    database_url: DbOption = None,
+) -> None:
+    """Completeness (有效率) per station over a window, stored per station and day."""
+    from bogda.monitoring.status import completeness_report
+
+    with console.status("counting valid hours…"):
+        _, summary = completeness_report(_store(database_url), start=_when(start), end=_when(end))
+    table = Table(title="completeness 有效率")
+    for c in summary.columns:
+        table.add_column(c)
+    for row in summary.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+
+
+@monitoring_app.command("assess")
+def monitoring_assess(
+    start: Annotated[str, typer.Option("--from", help="First day (Beijing).")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last (Beijing).")],
+    period: Annotated[str, typer.Option(help="day, month, quarter, year or custom.")] = "month",
+    database_url: DbOption = None,
+) -> None:
+    """Assess stations, counties and the prefecture (good days, means, percentiles, composite index, ranks)."""
+    from bogda.monitoring.assessment import assess_store
+
+    with console.status("assessing…"):
+        res = assess_store(_store(database_url), start=_when(start), end=_when(end), period=period)
+    console.print(f"{res.height:,} assessment figures stored for {res['period'].n_unique()} period(s)")
+
+
+@monitoring_app.command("alarms")
+def monitoring_alarms(
+    at: Annotated[str | None, typer.Option(help="Hour to evaluate (start, default: the last complete hour).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Run the same-day alarm rules once (findings only; no task is created here)."""
+    from bogda.monitoring.alarms import run_alarms
+
+    run = run_alarms(_store(database_url), at=_when(at) if at else None)
+    console.print(
+        f"{len(run.created)} new, {len(run.updated)} updated, {len(run.escalated)} escalated, "
+        f"{len(run.suppressed)} in cool-down, {len(run.resolved)} resolved; {len(run.held)} held for quiet hours"
+    )
+
+
+@monitoring_app.command("export")
+def monitoring_export(
+    kind: Annotated[str, typer.Argument(help="series, aqi_hourly, aqi_daily, completeness or assessment.")],
+    out: Annotated[Path, typer.Argument(help="Output file (.csv, .xlsx or .parquet).")],
+    start: Annotated[str, typer.Option("--from", help="Start (Beijing day or ISO time).")],
+    end: Annotated[str, typer.Option("--to", help="End, exclusive.")],
+    sites: Annotated[list[str] | None, typer.Option("--site", help="Station or area code (repeatable).")] = None,
+    wide: Annotated[bool, typer.Option(help="Wide layout (series only).")] = False,
+    encoding: Annotated[str, typer.Option(help="CSV encoding: utf-8-sig (default) or gb18030.")] = "utf-8-sig",
+    database_url: DbOption = None,
+) -> None:
+    """Export a series, AQI table, completeness or assessment with units, interval convention and flags."""
+    from bogda.monitoring.exports import export
+
+    fmt = out.suffix.lstrip(".").lower()
+    query = {"kind": kind, "start": start, "end": end, "sites": sites, "wide": wide, "encoding": encoding}
+    with console.status(f"exporting {kind}…"):
+        files = export(_store(database_url), query, out, fmt, encoding=encoding)
+    for f in files:
+        console.print(f"[green]wrote[/green] {f}")
 
 
 def main() -> None:
