@@ -11,7 +11,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -40,6 +40,7 @@ class CatalogueRun:
     states: dict[str, np.ndarray] = field(default_factory=dict)
     thresholds: dict[str, power.Threshold] = field(default_factory=dict)
     derived: dict[str, dict[str, str]] = field(default_factory=dict)
+    evaluated: set[tuple[str, str]] = field(default_factory=set)  # (rule_id, subject_id) pairs that ran
 
 
 def _guard(run: CatalogueRun, rule_id: str, subject_id: str, fn: Callable[[], list[Hit]]) -> None:
@@ -47,6 +48,7 @@ def _guard(run: CatalogueRun, rule_id: str, subject_id: str, fn: Callable[[], li
 
     ``fn`` runs immediately, so closures over loop variables are safe (hence the B023 silencers below).
     """
+    run.evaluated.add((rule_id, subject_id))
     try:
         run.hits.extend(fn())
     except Exception as exc:  # a failing rule stops only itself (enforcement.md §7)
@@ -162,6 +164,7 @@ def run_outlet(
             _guard(run, "C03", oid, lambda jf=jf: cems.monthly_rate_hits(outlet, jf, params, ts))
             valid = jf.status == cems.VALID
             _guard(run, "C17", oid, lambda v=valid, c=code: cems.completeness_hits(outlet, v, params, ts, c))
+            _guard(run, "C17", oid, lambda v=valid, c=code: cems.quarterly_completeness_hits(outlet, v, params, ts, c))
         if flags is not None:
             _guard(run, "C15", oid, lambda f=flags, c=code: operations.flag_abuse(f, load, subj, params, c))
             if production_on is not None:
@@ -234,6 +237,8 @@ def run_outlet(
         feats = {c: cols[c] for c in (outlet.load_channel, O2_CODE, FLOW_CODE, TEMP_CODE)
                  if c and c in cols and c not in derived}  # fmt: skip
         _guard(run, "C13", oid, lambda c=code, feats=feats: detectors.residual_break(cols[c], feats, subj, params, c))
+        if load is not None:
+            _guard(run, "C13", oid, lambda c=code: detectors.load_correlation_drop(cols[c], load, subj, params, c))
 
 
 def escalate_pinned(hits: list[Hit]) -> list[Hit]:
@@ -430,3 +435,50 @@ def severity_counts(hits: list[Hit]) -> dict[str, int]:
     for h in hits:
         out[h.severity] += 1
     return dict(out)
+
+
+def _beijing_day(ts: datetime) -> date:
+    return (ts.astimezone(UTC) + timedelta(hours=8)).date()
+
+
+def evaluation_records(run: CatalogueRun, days: list[date]) -> pl.DataFrame:
+    """Per (rule, subject, Beijing day) ``fired | clear | not_evaluable(reason)`` (enforcement.md §5).
+
+    A rule that ran for a subject is ``clear`` on every day of ``days`` that none of its hits touches; a rule
+    recorded as not evaluable (missing configuration) or failing for the subject is ``not_evaluable`` with the
+    reason (``ERROR:<message>`` for a failure) — never ``clear``. A hit counts on every day its window touches.
+    """
+    fired: dict[tuple[str, str], set[date]] = defaultdict(set)
+    for h in run.hits:
+        if h.start is None or h.end is None:
+            continue
+        d, last = _beijing_day(h.start), _beijing_day(h.end - timedelta(microseconds=1))
+        while d <= last:
+            fired[(h.rule_id, h.subject_id)].add(d)
+            d += timedelta(days=1)
+    reasons: dict[tuple[str, str], str] = {}
+    for ne in run.not_evaluable:
+        reasons.setdefault((ne.rule_id, ne.subject_id), ne.reason)
+    for rule_id, subject_id, message in run.errors:
+        reasons[(rule_id, subject_id)] = f"ERROR:{message}"[:200]
+    keys = sorted(run.evaluated | set(reasons) | set(fired))
+    rows: dict[str, list] = {"rule_id": [], "subject_id": [], "day": [], "state": [], "reason": []}
+    for key in keys:
+        hit_days = fired.get(key, set())
+        reason = reasons.get(key)
+        for d in days:
+            if d in hit_days:
+                state, why = "fired", None
+            elif reason is not None:
+                state, why = "not_evaluable", reason
+            else:
+                state, why = "clear", None
+            rows["rule_id"].append(key[0])
+            rows["subject_id"].append(key[1])
+            rows["day"].append(d)
+            rows["state"].append(state)
+            rows["reason"].append(why)
+    return pl.DataFrame(
+        rows,
+        schema={"rule_id": pl.Utf8, "subject_id": pl.Utf8, "day": pl.Date, "state": pl.Utf8, "reason": pl.Utf8},
+    )

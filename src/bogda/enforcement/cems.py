@@ -567,6 +567,52 @@ def completeness_hits(outlet: Outlet, valid: np.ndarray, params: Params, ts: np.
     return hits
 
 
+def quarter_index(ts: np.ndarray) -> np.ndarray:
+    """Beijing calendar quarter number (year × 4 + quarter − 1) of each UTC instant."""
+    us = np.asarray(ts).astype("datetime64[us]").astype(np.int64) + 8 * 3600 * 1_000_000
+    months = us.astype("datetime64[us]").astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    return (months // 12 + 1970) * 4 + (months % 12) // 3
+
+
+def quarterly_completeness_hits(
+    outlet: Outlet, valid: np.ndarray, params: Params, ts: np.ndarray, channel: str, *, min_days: int = 30
+) -> list[Hit]:
+    """C17 (quarterly clause): valid hours < ``complete.quarter_share`` (90 %) of the quarter's hours.
+
+    The required hours are those of the quarter that the series covers (its first and last hours bound it), and
+    a quarter covered for fewer than ``min_days`` days is not judged: a partial quarter is no basis for a rate.
+    ``valid`` must be on a complete hourly grid.
+    """
+    q = quarter_index(ts)
+    s, e = _group_bounds(q)
+    cv = np.concatenate(([0], np.cumsum(np.asarray(valid, dtype=np.int64))))
+    n = cv[e + 1] - cv[s]
+    expected = e - s + 1
+    share = n / np.maximum(expected, 1)
+    bad = (expected >= min_days * 24) & (share < params["complete.quarter_share"])
+    return [
+        make_hit(
+            "C17",
+            params,
+            subject_id=outlet.outlet_id,
+            enterprise_id=outlet.enterprise_id,
+            i0=int(s[k]),
+            i1=int(e[k]),
+            channel=channel,
+            ts=ts,
+            metrics={
+                "period": "quarter",
+                "quarter": f"{int(q[s[k]]) // 4}Q{int(q[s[k]]) % 4 + 1}",
+                "valid_hours": int(n[k]),
+                "required_hours": int(expected[k]),
+                "valid_share": float(share[k]),
+                "min_share": params["complete.quarter_share"],
+            },
+        )
+        for k in np.flatnonzero(bad)
+    ]
+
+
 def minute_excursion_hits(
     outlet: Outlet,
     code: str,

@@ -637,3 +637,72 @@ def residual_break(
         )
         for a, b in zip(*rk.long_runs(big, params["resid.min_hours"] * 3600 // subj.step_s), strict=True)
     ]
+
+
+def load_correlation_drop(
+    y: np.ndarray,
+    load: np.ndarray,
+    subj: Subject,
+    params: Params,
+    channel: str,
+    *,
+    recent_days: int = 7,
+    prior_days: int = 30,
+    min_recent_h: int = 72,
+    min_prior_h: int = 240,
+) -> list[Hit]:
+    """C13 (correlation clause): Pearson ρ(pollutant, load) over the last 7 days falls by more than
+    ``resid.rho_drop`` (0.5) below ρ over the 30 days before them (enforcement.md §4).
+
+    Evaluated at the end of every Beijing day from per-day sums (cumulative sums over days, no loops over hours);
+    consecutive firing days merge into one hit. A window with too few paired hours is not judged.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(load, dtype=np.float64)
+    ok = ~np.isnan(y) & ~np.isnan(x)
+    days = subj.days(len(y))
+    ds, de = _bounds(days)
+    nd = len(ds)
+    if nd < recent_days + prior_days:
+        return []
+    xv, yv = np.where(ok, x, 0.0), np.where(ok, y, 0.0)
+    per_day = np.stack(
+        [np.add.reduceat(v, ds) for v in (ok.astype(np.float64), xv, yv, xv * xv, yv * yv, xv * yv)], axis=1
+    )
+    c = np.vstack((np.zeros((1, 6)), np.cumsum(per_day, axis=0)))
+
+    def rho(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n, sx, sy, sxx, syy, sxy = (c[hi] - c[lo]).T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = sxy - sx * sy / n
+            vx, vy = sxx - sx * sx / n, syy - sy * sy / n
+            r = cov / np.sqrt(vx * vy)
+        return np.where((vx > 0) & (vy > 0), r, np.nan), n
+
+    end = np.arange(recent_days + prior_days, nd + 1)  # exclusive day index of the recent window
+    r7, n7 = rho(end - recent_days, end)
+    r30, n30 = rho(end - recent_days - prior_days, end - recent_days)
+    with np.errstate(invalid="ignore"):
+        fire = (n7 >= min_recent_h) & (n30 >= min_prior_h) & (r30 - r7 > params["resid.rho_drop"])
+    hits = []
+    for a, b in zip(*rk.runs(fire), strict=True):
+        k = int(np.nanargmax(r30[a : b + 1] - r7[a : b + 1])) + a
+        last_day = end[b] - 1
+        hits.append(
+            subj.hit(
+                "C13",
+                params,
+                int(ds[end[a] - recent_days]),
+                int(de[last_day]),
+                channel=channel,
+                metrics={
+                    "clause": "rho_drop",
+                    "rho_recent": float(r7[k]),
+                    "rho_prior": float(r30[k]),
+                    "drop": float(r30[k] - r7[k]),
+                    "recent_days": recent_days,
+                    "prior_days": prior_days,
+                },
+            )
+        )
+    return hits

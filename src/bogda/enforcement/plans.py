@@ -322,6 +322,7 @@ def staggered_production(state: np.ndarray, subj: Subject, params: Params, *, wi
                 "running_days": int(running.sum()),
                 "window_days": len(ds),
                 "doc_id": window.doc_id,
+                "window_start": window.start.astimezone(UTC).isoformat(),
                 "on_hours": float(hours.sum()),
             },
         )

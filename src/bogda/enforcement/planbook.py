@@ -1,0 +1,212 @@
+"""Production plans in the store: the ``plan`` table, its CRUD, and the :class:`~.plans.PlanSet` the catalogue reads
+(enforcement.md §2 "Plans", §3.6).
+
+One ``plan`` row is one plan record, told apart by ``kind``:
+
+==================  ==========================================================================================
+kind                fields used
+==================  ==========================================================================================
+``stagger_window``  ``enterprise_id`` *or* ``sector`` (every enterprise of the sector), ``target`` (a meter code,
+                    "" = the enterprise), ``start``/``end`` (UTC, end exclusive), ``doc_id``
+``order``           ``level`` (yellow/orange/red), ``start`` = issued, ``end`` = lifted, ``doc_id``, ``source``
+                    (``manual``; ``warning`` when the forecast issue's warnings feed it)
+``measure``         ``enterprise_id``, ``level``, ``action`` (stop, cap_ratio, stop_lines, extend_coking_h,
+                    transport_ban), ``value``, ``target``, ``attrs.baseline_id``, ``attrs.ramp_h``
+``grade``           ``enterprise_id``, ``industry`` (e.g. cement_clinker), ``grade``, ``start``/``end`` validity
+``baseline``        ``enterprise_id``, ``target`` (baseline id, "" = the enterprise), ``value``, ``unit``,
+                    ``attrs.proxy``, ``attrs.derivation``
+==================  ==========================================================================================
+
+Without a ``grade`` row, a cement enterprise's registry grade selects the cement-clinker table (``CEMENT_CLINKER``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bogda.enforcement import plans as P
+from bogda.store import Store
+from bogda.store.schema import enterprise, plan, site
+from bogda.timeutil import beijing_date, now_utc
+
+KINDS = ("stagger_window", "measure", "order", "grade", "baseline")
+SECTOR_INDUSTRY = {"cement": "cement_clinker"}
+"""Registry sector → emergency-measure table used when an enterprise has no ``grade`` plan row."""
+KILN_SECTORS = ("cement",)
+"""Sectors whose stop orders allow the kiln ramp (``ramp_h.kiln``) before the proxy must be idle."""
+
+
+@dataclass
+class PlanInput:
+    """A plan record to add (see the module docstring for which fields each kind uses)."""
+
+    kind: str
+    enterprise: str | None = None  # enterprise code
+    sector: str | None = None
+    target: str = ""
+    level: str | None = None
+    grade: str | None = None
+    industry: str | None = None
+    action: str | None = None
+    value: float | None = None
+    unit: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    doc_id: str = ""
+    source: str = "manual"
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _check(p: PlanInput) -> None:
+    """Raise ``ValueError`` naming the field at fault."""
+    if p.kind not in KINDS:
+        raise ValueError(f"plan kind {p.kind!r} unknown; expected one of {KINDS}")
+    for name in ("start", "end"):
+        ts = getattr(p, name)
+        if ts is not None and ts.tzinfo is None:
+            raise ValueError(f"plan {name} must be timezone-aware (bogda.timeutil.as_utc)")
+    if p.start is not None and p.end is not None and p.end <= p.start:
+        raise ValueError("plan end must be after start")
+    if p.kind == "stagger_window":
+        if (p.enterprise is None) == (p.sector is None):
+            raise ValueError("stagger_window needs exactly one of enterprise or sector")
+        if p.start is None or p.end is None:
+            raise ValueError("stagger_window needs start and end")
+    if p.kind == "order":
+        if p.level not in P.LEVELS:
+            raise ValueError(f"order level {p.level!r}; expected one of {P.LEVELS}")
+        if p.start is None or p.end is None:
+            raise ValueError("order needs start (issued) and end (lifted)")
+    if p.kind == "measure":
+        if p.enterprise is None:
+            raise ValueError("measure needs an enterprise")
+        if p.level not in P.LEVELS:
+            raise ValueError(f"measure level {p.level!r}; expected one of {P.LEVELS}")
+        if p.action not in P.ACTIONS:
+            raise ValueError(f"measure action {p.action!r}; expected one of {P.ACTIONS}")
+        if p.action == "cap_ratio" and (p.value is None or not 0 <= p.value <= 1):
+            raise ValueError("cap_ratio measure needs a value between 0 and 1 (allowed production ratio)")
+    if p.kind == "grade" and (p.enterprise is None or not p.grade or not p.industry):
+        raise ValueError("grade needs enterprise, industry and grade")
+    if p.kind == "baseline" and (p.enterprise is None or p.value is None or p.value <= 0):
+        raise ValueError("baseline needs an enterprise and a positive value")
+
+
+def _enterprise_id(conn: Connection, code: str) -> int:
+    sid = conn.execute(select(site.c.id).where(site.c.kind == "enterprise", site.c.code == code)).scalar()
+    if sid is None:
+        raise ValueError(f"enterprise {code!r} is not in the registry")
+    return int(sid)
+
+
+def add_plan(conn: Connection, p: PlanInput, *, by: str | None = None, now: datetime | None = None) -> int:
+    """Insert a plan record; returns its id. ``ValueError`` naming the field at fault."""
+    _check(p)
+    ent = _enterprise_id(conn, p.enterprise) if p.enterprise else None
+    return int(
+        conn.execute(
+            plan.insert()
+            .values(
+                kind=p.kind,
+                enterprise_id=ent,
+                sector=p.sector,
+                target=p.target or "",
+                level=p.level,
+                grade=p.grade,
+                industry=p.industry,
+                action=p.action,
+                value=p.value,
+                unit=p.unit,
+                start=p.start,
+                end=p.end,
+                doc_id=p.doc_id or "",
+                source=p.source,
+                attrs=p.attrs,
+                active=True,
+                created_by=by,
+                created_at=now or now_utc(),
+            )
+            .returning(plan.c.id)
+        ).scalar_one()
+    )
+
+
+def add_stagger_season(
+    conn: Connection, season_year: int, *, sector: str = "cement", doc_id: str = "", by: str | None = None
+) -> int:
+    """The Xinjiang cement staggered-production window 1 Nov ``season_year`` – 31 Mar (Beijing days) [std] as a
+    sector-wide ``stagger_window`` row."""
+    w = P.xinjiang_cement_window(season_year, sector, doc_id)
+    return add_plan(conn, PlanInput("stagger_window", sector=sector, start=w.start, end=w.end, doc_id=doc_id), by=by)
+
+
+def deactivate_plan(conn: Connection, plan_id: int) -> None:
+    """Withdraw a plan record (kept for the record, no longer applied)."""
+    n = conn.execute(plan.update().where(plan.c.id == plan_id).values(active=False)).rowcount
+    if not n:
+        raise LookupError(f"plan {plan_id} does not exist")
+
+
+def list_plans(
+    store: Store, *, kinds: list[str] | None = None, enterprise_id: int | None = None, active: bool | None = True
+) -> list[dict[str, Any]]:
+    """Plan rows with the enterprise code, newest first."""
+    q = select(plan, site.c.code.label("enterprise")).outerjoin(site, site.c.id == plan.c.enterprise_id)
+    if kinds:
+        q = q.where(plan.c.kind.in_(kinds))
+    if enterprise_id is not None:
+        q = q.where(plan.c.enterprise_id == enterprise_id)
+    if active is not None:
+        q = q.where(plan.c.active == active)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(plan.c.id.desc())).mappings()]
+
+
+def _day(ts: datetime | None) -> date | None:
+    return None if ts is None else beijing_date(ts)
+
+
+def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
+    """All active plan records as the catalogue's :class:`~.plans.PlanSet` (enterprise ids are site codes)."""
+    rows = list_plans(store)
+    with store.engine.connect() as conn:
+        ents = conn.execute(
+            select(site.c.code, enterprise.c.sector, enterprise.c.grade).join(
+                enterprise, enterprise.c.site_id == site.c.id
+            )
+        ).all()
+    ps = P.PlanSet()
+    graded: set[str] = set()
+    for r in rows:
+        ent = r["enterprise"]
+        a = r["attrs"] or {}
+        if r["kind"] == "order":
+            ps.orders.append(P.Order(r["level"], r["start"], r["end"], r["doc_id"], r["source"]))
+        elif r["kind"] == "stagger_window":
+            targets = [ent] if ent else [code for code, sector, _ in ents if sector == r["sector"]]
+            for code in targets:
+                ps.windows.append(P.StaggerWindow(r["target"] or code, r["start"], r["end"], r["doc_id"]))
+        elif r["kind"] == "measure":
+            ps.measures.append(
+                P.Measure(ent, r["level"], r["action"], r["value"], r["target"] or "", a.get("baseline_id"))
+            )
+            if a.get("ramp_h") is not None:
+                ps.ramp_h[r["target"] or ent] = float(a["ramp_h"])
+        elif r["kind"] == "grade":
+            ps.grades.append(P.EnterpriseGrade(ent, r["industry"], r["grade"], _day(r["start"]), _day(r["end"])))
+            graded.add(ent)
+        elif r["kind"] == "baseline":
+            bid = r["target"] or ent
+            ps.baselines[bid] = P.Baseline(
+                bid, float(r["value"]), r["unit"] or "kWh/d", a.get("proxy", "production_kwh"), a.get("derivation", "")
+            )
+    for code, sector, grade in ents:
+        if code not in graded and grade and sector in SECTOR_INDUSTRY:
+            ps.grades.append(P.EnterpriseGrade(code, SECTOR_INDUSTRY[sector], grade))
+        if sector in KILN_SECTORS:
+            ps.ramp_h.setdefault(code, params_ramp_kiln)
+    return ps
