@@ -799,3 +799,177 @@ hj212_device_state = Table(
     Column("frames_out", BigInteger, nullable=False, server_default="0"),
 )
 """Per-MN connection state and frame counters, kept by the loader from the gateway's log (console page)."""
+
+# --- fire: satellite fire points (fire.md §4; migration 0006) ------------------------------------------------
+# A detection is stored once per de-duplication key ``dkey`` = processing|satellite|acq_time|lat4|lon4 (fire.md
+# §3.1), so re-ingesting an overlapping download inserts nothing new. Flags are columns plus ``flag_reasons``:
+# masked rows are kept and labelled, never dropped. A fire event becomes a ``finding`` of kind ``fire``.
+
+fire_source_file = Table(
+    "fire_source_file",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("provider", String(32), nullable=False, server_default="file"),  # file | folder | firms_api | url
+    Column("product", String(32)),
+    Column("request", Text),  # URL with the MAP_KEY redacted, or the path
+    Column("received_at", TS, nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("raw_ref", String(500)),
+    Column("status", String(16), nullable=False),  # ok | file_error
+    Column("error", Text),
+    Column("n_rows", Integer, nullable=False, server_default="0"),
+    Column("n_ok", Integer, nullable=False, server_default="0"),
+    Column("n_bad", Integer, nullable=False, server_default="0"),
+    Column("n_duplicate", Integer, nullable=False, server_default="0"),
+    Column("n_stored", Integer, nullable=False, server_default="0"),
+    Column("n_outside_bbox", Integer, nullable=False, server_default="0"),
+    Column("rejected", JSON, nullable=False, default=list),  # [{line, field, reason, raw}]
+    Column("unmapped", JSON, nullable=False, default=list),
+    Column("warnings", JSON, nullable=False, default=list),
+    Column("run_id", Integer, ForeignKey("job_run.id")),
+)
+"""Every file received (fire.md §4 ``fire_source_file``): counts, rejected rows with reasons, raw file reference."""
+
+fire_detection = Table(
+    "fire_detection",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dkey", String(96), nullable=False, unique=True),
+    Column("source_file_id", Integer, ForeignKey("fire_source_file.id"), index=True),
+    Column("source_file", String(300)),
+    Column("line_no", Integer),
+    Column("product", String(32)),
+    Column("sensor", String(8)),
+    Column("satellite", String(32)),
+    Column("satellite_raw", String(32)),
+    Column("acq_time_utc", TS, nullable=False, index=True),
+    Column("date_bjt", Date, nullable=False, index=True),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("scan_km", Float),
+    Column("track_km", Float),
+    Column("pixel_area_km2", Float),
+    Column("bt_mir_k", Float),
+    Column("bt_tir_k", Float),
+    Column("frp_mw", Float),
+    Column("frp_raw", Float),
+    Column("frp_unit", String(16)),
+    Column("confidence_raw", String(16)),
+    Column("confidence_class", String(8)),
+    Column("daynight", String(1)),
+    Column("version", String(16)),
+    Column("processing", String(4)),
+    Column("firms_type", Integer),
+    Column("persistent_anomaly", Integer),
+    Column("hot_group", BigInteger),
+    Column("qf", Integer),
+    Column("extra", Text),
+    Column("county_code", String(12), index=True),
+    Column("place_id", Integer, ForeignKey("place.id")),  # lowest place (grid cell) containing the pixel
+    Column("in_bbox", Boolean, nullable=False, server_default="1"),
+    Column("in_area", Boolean, nullable=False, server_default="0"),
+    Column("spurious", Boolean, nullable=False, server_default="0"),
+    Column("masked_registry", Boolean, nullable=False, server_default="0"),
+    Column("masked_registry_ref", String(64)),
+    Column("masked_learned", Boolean, nullable=False, server_default="0"),
+    Column("masked_learned_ref", String(64)),
+    Column("masked_external", Boolean, nullable=False, server_default="0"),
+    Column("low_confidence", Boolean, nullable=False, server_default="0"),
+    Column("outside_area", Boolean, nullable=False, server_default="0"),
+    Column("masked", Boolean, nullable=False, server_default="0"),
+    Column("screened", Boolean, nullable=False, server_default="0"),
+    Column("verified_false", Boolean, nullable=False, server_default="0"),
+    Column("flag_reasons", JSON, nullable=False, default=list),
+    Column("cluster_key", String(64)),  # satellite|time of its overpass cluster's alarm pixel (run-independent)
+    Column("event_id", String(32), index=True),
+    Column("run_id", Integer, ForeignKey("job_run.id")),
+    Column("ingested_at", TS, nullable=False),
+)
+"""Normalised detections (fire.md §2.1) with region, flags (§3.3) and event link (§3.5)."""
+
+fire_event = Table(
+    "fire_event",
+    metadata,
+    Column("event_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),  # open | sleeping | closed | merged
+    Column("merged_into", String(32)),
+    Column("first_seen_utc", TS, nullable=False, index=True),
+    Column("last_seen_utc", TS),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("n_detections", Integer),
+    Column("n_clusters", Integer),
+    Column("satellites", JSON, nullable=False, default=list),
+    Column("max_frp", Float),
+    Column("county_code", String(12), index=True),
+    Column("place_id", Integer, ForeignKey("place.id")),
+    Column("class", String(24), nullable=False, server_default="unknown"),
+    Column("finding_id", Integer, ForeignKey("finding.id")),
+    Column("verdict", String(16)),
+    Column("outcome", String(24)),  # confirmed_burning | industrial | false | not_found
+    Column("verified_at", TS),
+    Column("task_id", Integer),
+    Column("updated_at", TS, nullable=False),
+)
+"""Fire events over days (fire.md §3.5) with the verification write-back (§3.7)."""
+
+fire_alert = Table(
+    "fire_alert",
+    metadata,
+    Column("alert_id", String(48), primary_key=True),
+    Column("kind", String(16), nullable=False),  # new | still_detected | suppressed | escalated
+    Column("event_id", String(32), index=True),
+    Column("created_at", TS, nullable=False, index=True),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("dedupe_key", String(200)),
+    Column("suppressed_by", String(48)),
+    Column("finding_id", Integer, ForeignKey("finding.id")),
+    Column("run_id", Integer, ForeignKey("job_run.id")),
+)
+"""Alerts with repeat suppression (fire.md §3.7)."""
+
+fire_mask_site = Table(
+    "fire_mask_site",
+    metadata,
+    Column("source_id", String(64), primary_key=True),
+    Column("name", String(200)),
+    Column("kind", String(24), nullable=False),
+    Column("enterprise_id", Integer, ForeignKey("site.id")),
+    Column("lon", Float, nullable=False),  # WGS-84 (converted on entry from the stated datum)
+    Column("lat", Float, nullable=False),
+    Column("datum_in", String(8)),  # datum the coordinates were given in
+    Column("radius_km", Float, nullable=False, server_default="0"),
+    Column("buffer_km", Float),
+    Column("origin", String(24), nullable=False),  # registry|learned|external|verified_industrial|verified_false
+    Column("status", String(16), nullable=False),  # active | candidate | retired
+    Column("stats", JSON, nullable=False, default=dict),  # learned-site statistics (fire.md §3.9)
+    Column("note", Text),
+    Column("valid_from", TS),
+    Column("valid_to", TS),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("edited_by", String(64)),  # a person's edit: the nightly learning no longer changes the status
+    CheckConstraint("status IN ('active','candidate','retired')", name="status"),
+)
+"""Heat sources that mask detections (fire.md §4 ``heat_source``): registry plants, learned sites, candidates."""
+
+fire_verification = Table(
+    "fire_verification",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", String(32), ForeignKey("fire_event.event_id"), nullable=False, index=True),
+    Column("verdict", String(16), nullable=False),  # straw | garbage | wildland | other_fire | industrial | false | …
+    Column("outcome", String(24), nullable=False),
+    Column("task_id", Integer),
+    Column("finding_id", Integer, ForeignKey("finding.id")),
+    Column("verified_at", TS, nullable=False),
+    Column("verified_by", String(64)),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("note", Text),
+    Column("recorded_at", TS, nullable=False),
+    UniqueConstraint("event_id", "task_id", "verdict", "verified_at"),
+)
+"""Verification verdicts (fire.md §3.7): they flow back to the event, its detections and the masks."""
