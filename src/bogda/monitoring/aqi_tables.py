@@ -343,24 +343,22 @@ def no_station_rows(
     areas: pl.DataFrame, days_ts: Sequence[datetime], *, standard_of: Mapping[datetime, str]
 ) -> pl.DataFrame:
     """``no_station`` rows for areas without an evaluation station (``target_kind, target_code``) and days."""
+    empty = empty_rows()
     if areas.height == 0 or not days_ts:
-        return empty_rows()
+        return empty
     grid = areas.join(pl.DataFrame({"ts": list(days_ts)}, schema={"ts": TS_DTYPE}), how="cross")
-    out = empty_rows().vstack(
-        grid.with_columns(
-            pl.col("ts").map_elements(lambda t: standard_of[t], return_dtype=pl.String).alias("standard"),
-        )
-        .with_columns(
-            pl.lit(None, pl.Int64).alias("aqi"),
-            pl.lit(0, pl.Int64).alias("level"),
-            pl.lit(0, pl.Int64).alias("n_members"),
-            pl.lit("no_station").alias("status"),
-            pl.lit("0000000000000000").alias("inputs_hash"),
-        )
-        .select(empty_rows().columns)
-        .cast(empty_rows().schema),
-    )
-    return out
+    fixed = {
+        "standard": pl.col("ts").replace_strict(dict(standard_of), return_dtype=pl.String),
+        "level": pl.lit(0),
+        "n_members": pl.lit(0),
+        "status": pl.lit("no_station"),
+        "inputs_hash": pl.lit("0000000000000000"),
+    }
+    cols = [
+        fixed[c].alias(c) if c in fixed else (pl.col(c) if c in grid.columns else pl.lit(None).alias(c))
+        for c in empty.columns
+    ]
+    return grid.select(cols).cast(empty.schema)
 
 
 # --- service ---------------------------------------------------------------------------------------------------
