@@ -78,6 +78,7 @@ class Actor:
     grid_places: frozenset[int] = frozenset()
     enterprise_id: int | None = None
     capabilities: frozenset[str] = field(default_factory=frozenset)
+    sees_unplaced: bool = False  # scoped at a top-level place: also tasks outside every place (§6)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,8 @@ def _check_cell(code: str, actor: Actor, action: str, t: Target) -> str | None:
     if note == "p" and t.source not in (None, "patrol"):
         return "grid members may only report patrol findings"
     if letter == "S":
+        if t.place_id is None and t.supervising_place_id is None and actor.sees_unplaced:
+            return None if note not in ("2", "3") else "task has no place"
         if not (
             _in(actor.places, t.place_id)
             or (t.supervising_place_id is not None and _in(actor.places, t.supervising_place_id))

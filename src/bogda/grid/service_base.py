@@ -164,6 +164,7 @@ def actor_for(conn: Connection, user_id: int, tree: PlaceTree | None = None) -> 
         grid_places=frozenset(grid),
         enterprise_id=row.scope_enterprise_id,
         capabilities=caps,
+        sees_unplaced=places is None or tree.parent.get(row.scope_place_id or -1, -1) is None,
     )
 
 

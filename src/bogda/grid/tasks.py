@@ -1066,6 +1066,8 @@ class GridService:
             if code == "S":
                 ids = sorted(actor.places or ())
                 conds.append(or_(task.c.place_id.in_(ids), task.c.supervising_place_id.in_(ids)))
+                if actor.sees_unplaced:
+                    conds.append(task.c.place_id.is_(None))
             elif code.startswith("G"):
                 conds.append(or_(task.c.place_id.in_(sorted(actor.grid_places)), task.c.created_by == actor.user_id))
             elif code.startswith("E") and actor.enterprise_id is not None:
