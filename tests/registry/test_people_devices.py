@@ -71,3 +71,7 @@ def test_devices_store_only_argon2_hash(store: Store) -> None:
             add_device(conn, mn="bad mn", password="x", parent_id=st)
         set_device_password(conn, "88888880000001", "abcdef")
         assert verify_password(get_device(conn, "88888880000001").pw_hash, "abcdef")
+
+
+def test_generated_passwords_always_pass_the_policy() -> None:
+    assert all(people.password_problem(people.generate_password()) is None for _ in range(2000))

@@ -66,8 +66,12 @@ def password_problem(password: str) -> str | None:
 
 
 def generate_password() -> str:
-    """A random one-time password (letters and digits, 16 characters)."""
-    return secrets.token_urlsafe(12)
+    """A random one-time password (16 characters of letters, digits, ``-`` and ``_``) that passes
+    :func:`password_problem`."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        if password_problem(candidate) is None:
+            return candidate
 
 
 def add_person(conn: Connection, *, name: str, duty: str, place_id: int | None = None, phone: str | None = None) -> int:
