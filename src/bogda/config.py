@@ -38,6 +38,21 @@ class WebSettings(BaseModel):
     login_attempts_per_minute: int = 10
 
 
+class FireSettings(BaseModel):
+    """Satellite fire points (fire.md §3.1, §5): the polled drop folder and/or FIRMS area API."""
+
+    inbox: Path | None = Field(default=None, description="Folder polled for new fire files (any supported format).")
+    url: str | None = Field(
+        default=None, description="A URL to fetch each poll (any supported format); FIRMS area API when map_key is set."
+    )
+    map_key: str = Field(default="", description="FIRMS MAP_KEY (never logged).")
+    sources: tuple[str, ...] = ("VIIRS_SNPP_NRT", "VIIRS_NOAA20_NRT", "VIIRS_NOAA21_NRT", "MODIS_NRT")
+    days: int = 1
+    poll_minutes: int = 15
+    margin_km: float = 50.0
+    plant_sectors: tuple[str, ...] = ("coal_chemical", "power", "steel", "coking", "cement", "refinery", "flare")
+
+
 class Settings(BaseSettings):
     """All settings; see the module docstring for where they come from."""
 
@@ -52,6 +67,7 @@ class Settings(BaseSettings):
     language: str = "zh"
     gateway: GatewaySettings = GatewaySettings()
     web: WebSettings = WebSettings()
+    fire: FireSettings = FireSettings()
 
     @classmethod
     def settings_customise_sources(
