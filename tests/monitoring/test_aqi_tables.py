@@ -51,7 +51,9 @@ def test_published_hourly_aqi_reproduced_on_every_complete_row(cnemc_2019: ReadR
         ([42.0], 1, 42.0),  # a single member
     ],
 )
-def test_area_hour_needs_half_of_the_members(values: list[float | None], n_members: int, expected: float | None) -> None:
+def test_area_hour_needs_half_of_the_members(
+    values: list[float | None], n_members: int, expected: float | None
+) -> None:
     sites = [f"S{i}" for i in range(n_members)]
     valid = pl.DataFrame(
         {"site_code": sites, "ts": [T0] * n_members, "parameter": "a34004", "value": values}
@@ -77,18 +79,25 @@ def test_area_aqi_is_computed_from_mean_concentrations_not_mean_aqis() -> None:
 def test_daily_aqi_of_2691a_on_2019_01_01(cnemc_2019: ReadResult) -> None:
     """§7.2/7.7: 24 valid PM2.5 hours, mean 166.25 → 166; daily AQI 216, primary PM2.5 (default QA)."""
     lo = datetime(2018, 12, 31, 16, tzinfo=UTC)
-    f = cnemc_2019.frame.filter((pl.col("site_code") == "2691A") & pl.col("ts").is_between(lo, lo + timedelta(days=1),
-                                                                                          closed="left"))
+    f = cnemc_2019.frame.filter(
+        (pl.col("site_code") == "2691A") & pl.col("ts").is_between(lo, lo + timedelta(days=1), closed="left")
+    )
     rows = daily(_valid(apply_qa(f)))
     r = rows.row(0, named=True)
-    assert (r["aqi"], r["primary_pollutant"], r["c_pm25"], r["status"], r["standard"]) == (216, "PM2.5", 166.0,
-                                                                                          "complete", "2012")
+    assert (r["aqi"], r["primary_pollutant"], r["c_pm25"], r["status"], r["standard"]) == (
+        216,
+        "PM2.5",
+        166.0,
+        "complete",
+        "2012",
+    )
 
 
 def test_2026_dates_use_the_2026_breakpoints() -> None:
     t = datetime(2026, 3, 1, 16, tzinfo=UTC)
-    hours = pl.DataFrame({"target_code": "A", "ts": [t + timedelta(hours=i) for i in range(24)],
-                          "parameter": "a34004", "value": 52.0})
+    hours = pl.DataFrame(
+        {"target_code": "A", "ts": [t + timedelta(hours=i) for i in range(24)], "parameter": "a34004", "value": 52.0}
+    )
     r26 = daily(hours).row(0, named=True)
     r12 = daily(hours, standard="2012").row(0, named=True)
     assert (r26["standard"], r26["iaqi_pm25"]) == ("2026", 84)  # standards.md §1.2 example
@@ -97,7 +106,7 @@ def test_2026_dates_use_the_2026_breakpoints() -> None:
 
 
 @pytest.fixture
-def changji_store(store: Store, changji_january: ReadResult, station_list_path) -> Store:  # noqa: ANN001
+def changji_store(store: Store, changji_january: ReadResult, station_list_path) -> Store:
     load_prefecture(store, "652300")
     load_result(store, changji_january, station_list=station_list_path)
     update_aqi(store)
@@ -107,11 +116,23 @@ def changji_store(store: Store, changji_january: ReadResult, station_list_path) 
 def _daily(store: Store) -> pl.DataFrame:
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(aqi_daily.c.target_kind, aqi_daily.c.target_code, aqi_daily.c.ts, aqi_daily.c.aqi,
-                   aqi_daily.c.level, aqi_daily.c.status, aqi_daily.c.c_pm25, aqi_daily.c.primary_pollutant)
+            select(
+                aqi_daily.c.target_kind,
+                aqi_daily.c.target_code,
+                aqi_daily.c.ts,
+                aqi_daily.c.aqi,
+                aqi_daily.c.level,
+                aqi_daily.c.status,
+                aqi_daily.c.c_pm25,
+                aqi_daily.c.primary_pollutant,
+            )
         ).all()
-    return pl.DataFrame(rows, orient="row", schema=["kind", "code", "ts", "aqi", "level", "status", "pm25", "primary"],
-                        infer_schema_length=None)
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema=["kind", "code", "ts", "aqi", "level", "status", "pm25", "primary"],
+        infer_schema_length=None,
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,8 +143,9 @@ def _daily(store: Store) -> pl.DataFrame:
         ("652301", 153, 31, [0, 6, 3, 5, 15, 2]),  # Changji city: 2691A + 2692A (2690A is a control site)
     ],
 )
-def test_changji_january_from_the_store(changji_store: Store, code: str, pm25_mean: int, complete_days: int,
-                                        levels: list[int]) -> None:
+def test_changji_january_from_the_store(
+    changji_store: Store, code: str, pm25_mean: int, complete_days: int, levels: list[int]
+) -> None:
     """§7.7, figures checked by hand in the closing note (daily rule: ≥ 20 h; categories of complete days)."""
     d = _daily(changji_store).filter(pl.col("code") == code)
     assert d.height == 31
@@ -155,8 +177,10 @@ def test_recompute_is_idempotent_and_dirty_days_are_cleared(changji_store: Store
     with changji_store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(aqi_hourly)).scalar() == before
     # a marked day is recomputed once and cleared
-    mark_dirty(changji_store, pl.DataFrame({"site_id": [1], "ts": [T0]}, schema={"site_id": pl.Int64,
-                                                                                 "ts": pl.Datetime("us", "UTC")}))
+    mark_dirty(
+        changji_store,
+        pl.DataFrame({"site_id": [1], "ts": [T0]}, schema={"site_id": pl.Int64, "ts": pl.Datetime("us", "UTC")}),
+    )
     up = update_aqi(changji_store)
     assert up.dirty_cleared == 1 and up.daily_rows > 0
     assert update_aqi(changji_store).daily_rows == 0

@@ -342,7 +342,7 @@ def run_alarms(store, *, at: datetime | None = None, now: datetime | None = None
 
     from bogda.findings import FindingDraft, raise_finding, set_status
     from bogda.monitoring.load import read_qa
-    from bogda.monitoring.qa import DEFAULT_CONFIG, station_status
+    from bogda.monitoring.qa import DEFAULT_CONFIG, station_status, with_config
     from bogda.monitoring.stations import area_members, station_county, station_sites
     from bogda.store.schema import alarm, aqi_hourly, finding
     from bogda.timeutil import epoch_seconds, floor_to, now_utc
@@ -414,9 +414,9 @@ def run_alarms(store, *, at: datetime | None = None, now: datetime | None = None
         ever = {
             r[0] for r in conn.execute(select(series.c.site_id).join(latest, latest.c.series_id == series.c.id)).all()
         }
-    status = station_status(
-        frame, now=end, sites=[c for c, i in code_to_id.items() if i in ever], config=DEFAULT_CONFIG
-    )
+    # "no value for ≥ 3 h": QA's offline test is strict (> offline_hours), the alarm's is not
+    cfg = with_config(DEFAULT_CONFIG, offline_hours=DEFAULT_RULES["station_offline"]["hours"] - 1e-6)
+    status = station_status(frame, now=end, sites=[c for c, i in code_to_id.items() if i in ever], config=cfg)
     run.feed_down = bool(status["feed_down"].any()) if status.height else False
     trig = triggers(hourly, at=at, params=params, status=status)
     # open alarms
@@ -593,7 +593,7 @@ def run_alarms(store, *, at: datetime | None = None, now: datetime | None = None
                         )
                 run.resolved.append(a["dedupe_key"])
         # episode children: hold the member notifications while an episode is open
-        for t in ep:
+        for t in sorted(ep, key=lambda e: e.target_kind != "prefecture"):  # the county link wins
             hit = t.detail.get("stations_in_alarm", [])
             if hit:
                 parent = conn.execute(
