@@ -77,15 +77,28 @@ def demo(
     password = generate_password()
     with st.begin() as conn:
         reset_password(conn, "admin", password, must_change=True)
+    from sqlalchemy import func, select
+
+    from bogda.store.schema import place, site
+
+    with st.engine.connect() as conn:
+        kinds = dict(conn.execute(select(place.c.kind, func.count()).group_by(place.c.kind)).all())
+        sites = dict(conn.execute(select(site.c.kind, func.count()).group_by(site.c.kind)).all())
+    rows = [
+        ("counties 县市", kinds.get("county", 0)),
+        ("townships 乡镇", kinds.get("township", 0)),
+        ("grid cells 网格", kinds.get("grid_cell", 0)),
+        ("air stations 空气站", sites.get("air_station", 0)),
+        ("enterprises 企业", sites.get("enterprise", 0)),
+        ("outlets 排放口", sites.get("outlet", 0)),
+        ("data loggers 数采仪", sites.get("device", 0)),
+        ("meters 电表", sites.get("meter", 0)),
+        ("values written 写入数据", n),
+    ]
     table = Table(title="Changji demo region 昌吉州演示区域")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for what, count in (
-        ("places 区域", len(region.places)),
-        ("stations 站点", len(region.stations)),
-        ("enterprises 企业", len(region.enterprises)),
-        ("values written 写入数据", n),
-    ):
+    for what, count in rows:
         table.add_row(what, str(count))
     console.print(table)
     console.print(f"console 控制台: [bold]http://{host}:{port}[/bold]")
@@ -128,7 +141,7 @@ def registry_import(
     except ImportRejected as exc:
         err.print(f"[red]rejected[/red] {path}: nothing was imported; {len(exc.errors)} problem(s):")
         for e in exc.errors:
-            err.print(f"  {e}")
+            err.print(f"  {e}", markup=False, highlight=False)
         raise typer.Exit(1) from None
     except ValueError as exc:
         err.print(f"[red]error[/red] {exc}")
@@ -281,6 +294,9 @@ def gateway(
     gateway_id: Annotated[str, typer.Option(help="Name of this gateway process (one write-ahead log each).")] = "gw1",
     wal_dir: Annotated[Path | None, typer.Option(help="Write-ahead log folder (default data_dir/hj212-wal).")] = None,
     time_sync: Annotated[bool, typer.Option("--time-sync/--no-time-sync", help="Send 1012 on connect.")] = True,
+    loader: Annotated[
+        bool, typer.Option("--loader/--no-loader", help="Load the log into the database in this process.")
+    ] = True,
 ) -> None:
     """Run the HJ 212 gateway: data loggers connect here over TCP (see docs/hj212.md)."""
     import asyncio
@@ -291,7 +307,7 @@ def gateway(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(database_url)
     st = _store(database_url)
-    cfg = gateway_config(settings, host, port, gateway_id=gateway_id, time_sync_on_connect=time_sync)
+    cfg = gateway_config(settings, host, port, gateway_id=gateway_id, time_sync_on_connect=time_sync, loader=loader)
     if wal_dir is not None:
         cfg.wal_dir = wal_dir
     console.print(f"HJ 212 gateway on {cfg.host}:{cfg.port}, write-ahead log {cfg.wal_dir}")
@@ -641,6 +657,272 @@ def monitoring_export(
         files = export(_store(database_url), query, out, fmt, encoding=encoding)
     for f in files:
         console.print(f"[green]wrote[/green] {f}")
+
+
+# --- enforcement: non-site supervision clues, production plans, CEMS / meter import (enforcement.md) -------------
+
+clues_app = typer.Typer(
+    help="Non-site supervision clues (非现场监管线索): run the rule catalogue, list clues.", no_args_is_help=True
+)
+plans_app = typer.Typer(
+    help="Production plans: staggered windows, warning orders, emergency measures.", no_args_is_help=True
+)
+app.add_typer(clues_app, name="clues")
+app.add_typer(plans_app, name="plans")
+from datetime import datetime as _dt  # noqa: E402
+
+if "ingest_app" not in globals():  # the monitoring commands create it when present
+    ingest_app = typer.Typer(help="Load data files into the store.", no_args_is_help=True)
+    app.add_typer(ingest_app, name="ingest")
+
+
+def _enf_time(text: str | None, default: _dt | None) -> _dt | None:
+    from bogda.timeutil import parse_time
+
+    return parse_time(text) if text else default
+
+
+@clues_app.command("run")
+def clues_run(
+    since: Annotated[str | None, typer.Option(help="Window start (Beijing time or ISO; default: 72 h ago).")] = None,
+    until: Annotated[str | None, typer.Option(help="Window end, exclusive (default: the last full hour).")] = None,
+    enterprise: Annotated[list[str] | None, typer.Option(help="Enterprise code (repeatable; default all).")] = None,
+    lookback_days: Annotated[int, typer.Option(help="Days of history read before the window.")] = 30,
+    database_url: DbOption = None,
+) -> None:
+    """Run the whole rule catalogue over a window and file every hit as a clue (idempotent)."""
+    from datetime import timedelta
+
+    from bogda.enforcement.service import run_clues
+    from bogda.timeutil import floor_to, now_utc
+
+    end = _enf_time(until, floor_to(now_utc(), "hour"))
+    start = _enf_time(since, end - timedelta(hours=72))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("clues", total=None)
+        rep = run_clues(
+            _store(database_url),
+            since=start,
+            until=end,
+            enterprises=enterprise,
+            lookback_days=lookback_days,
+            progress=lambda m: progress.update(task, description=m),
+        )
+    table = Table(title=f"clues run #{rep.run_id}  {start:%Y-%m-%d %H:%M} → {end:%Y-%m-%d %H:%M} UTC")
+    for col in ("hits", "created", "updated", "unchanged", "suppressed", "not evaluable", "errors", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(
+            str(x)
+            for x in (
+                rep.hits,
+                rep.created,
+                rep.updated,
+                rep.unchanged,
+                rep.suppressed,
+                rep.not_evaluable,
+                len(rep.errors),
+                f"{rep.seconds:.1f}",
+            )
+        )
+    )
+    console.print(table)
+    if rep.by_rule:
+        console.print("by rule: " + ", ".join(f"{k} {v}" for k, v in sorted(rep.by_rule.items())))
+    for rule_id, subject, msg in rep.errors[:20]:
+        err.print(f"[yellow]rule {rule_id} failed for {subject}[/yellow]: {msg}")
+
+
+@clues_app.command("list")
+def clues_list(
+    status: Annotated[str | None, typer.Option(help="Clue status (NEW, CASE_FILED, FALSE_POSITIVE …).")] = None,
+    rule: Annotated[str | None, typer.Option(help="Rule id (C01 … P03).")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise code.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    database_url: DbOption = None,
+) -> None:
+    """List clues, most severe and newest first."""
+    from bogda.enforcement.inbox import list_clues
+
+    rows, found = list_clues(_store(database_url), status=status, rule_id=rule, enterprise=enterprise, limit=limit)
+    table = Table(title=f"clues 线索 ({len(rows)} of {found})")
+    for col in ("finding", "sev", "rule", "enterprise", "subject", "window (Beijing)", "status"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["finding_id"]),
+            r["severity"],
+            f"{r['rule_id']} {r['rule_name']}",
+            r["enterprise_name"] or "",
+            r["subject_code"] or "",
+            r["window_local"],
+            r["status"],
+        )
+    console.print(table)
+
+
+@plans_app.command("list")
+def plans_list(
+    kind: Annotated[str | None, typer.Option(help="stagger_window, order, measure, grade or baseline.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include withdrawn records.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """List production-plan records."""
+    from bogda.enforcement.planbook import list_plans
+
+    rows = list_plans(_store(database_url), kinds=[kind] if kind else None, active=None if all_ else True)
+    table = Table(title="plans 生产计划")
+    for col in ("id", "kind", "enterprise/sector", "level", "action", "value", "start", "end", "doc", "active"):
+        table.add_column(col)
+    for r in rows:
+        fmt = lambda t: "" if t is None else f"{t:%Y-%m-%d %H:%M}Z"  # noqa: E731
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["enterprise"] or r["sector"] or "",
+            r["level"] or "",
+            r["action"] or "",
+            "" if r["value"] is None else f"{r['value']:g}",
+            fmt(r["start"]),
+            fmt(r["end"]),
+            r["doc_id"],
+            "yes" if r["active"] else "no",
+        )
+    console.print(table)
+
+
+@plans_app.command("add")
+def plans_add(
+    kind: Annotated[str, typer.Argument(help="stagger_window, order, measure, grade or baseline.")],
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise code.")] = None,
+    sector: Annotated[str | None, typer.Option(help="Sector (stagger windows for a whole sector).")] = None,
+    level: Annotated[str | None, typer.Option(help="Warning level: yellow, orange, red.")] = None,
+    action: Annotated[
+        str | None, typer.Option(help="stop, cap_ratio, stop_lines, extend_coking_h, transport_ban.")
+    ] = None,
+    value: Annotated[float | None, typer.Option(help="Allowed ratio, share of lines, baseline value …")] = None,
+    grade: Annotated[str | None, typer.Option(help="Performance grade (A, B, B-, C, D).")] = None,
+    industry: Annotated[str | None, typer.Option(help="Measure table, e.g. cement_clinker.")] = None,
+    target: Annotated[str, typer.Option(help="Meter code or line id the record applies to.")] = "",
+    start: Annotated[str | None, typer.Option("--from", help="Start (Beijing time or ISO).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="End, exclusive.")] = None,
+    doc: Annotated[str, typer.Option(help="Document number (文号).")] = "",
+    database_url: DbOption = None,
+) -> None:
+    """Add a plan record (e.g. a warning order entered by hand, or a staggered-production window)."""
+    from bogda.enforcement.planbook import PlanInput, add_plan
+
+    try:
+        p = PlanInput(
+            kind,
+            enterprise=enterprise,
+            sector=sector,
+            level=level,
+            action=action,
+            value=value,
+            grade=grade,
+            industry=industry,
+            target=target,
+            start=_enf_time(start, None),
+            end=_enf_time(end, None),
+            doc_id=doc,
+        )
+        with _store(database_url).begin() as conn:
+            pid = add_plan(conn, p, by="cli")
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]plan {pid} added[/green]")
+
+
+@plans_app.command("stagger-season")
+def plans_stagger_season(
+    year: Annotated[int, typer.Argument(help="Season start year: window 1 Nov YEAR – 31 Mar YEAR+1 (Beijing).")],
+    sector: Annotated[str, typer.Option(help="Sector the window applies to.")] = "cement",
+    doc: Annotated[str, typer.Option(help="Document number (文号).")] = "",
+    database_url: DbOption = None,
+) -> None:
+    """Add the Xinjiang staggered-production window (cement: 1 Nov – 31 Mar) for a whole sector."""
+    from bogda.enforcement.planbook import add_stagger_season
+
+    with _store(database_url).begin() as conn:
+        pid = add_stagger_season(conn, year, sector=sector, doc_id=doc, by="cli")
+    console.print(f"[green]plan {pid} added[/green]: {sector} {year}-11-01 → {year + 1}-03-31")
+
+
+@plans_app.command("withdraw")
+def plans_withdraw(plan_id: Annotated[int, typer.Argument(help="Plan id.")], database_url: DbOption = None) -> None:
+    """Withdraw a plan record (kept for the record, no longer applied)."""
+    from bogda.enforcement.planbook import deactivate_plan
+
+    try:
+        with _store(database_url).begin() as conn:
+            deactivate_plan(conn, plan_id)
+    except LookupError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"plan {plan_id} withdrawn")
+
+
+def _load_file(kind: str, path: Path, code: str, database_url: str | None, **kw: object) -> None:
+    from bogda.enforcement.cems_csv import load_read, read_cems_csv, read_meter_csv
+    from bogda.registry.sites import site_id_by_code
+
+    st = _store(database_url)
+    with st.engine.connect() as conn:
+        sid = site_id_by_code(conn, kind, code)
+    if sid is None:
+        err.print(f"[red]error[/red] {kind} {code} is not in the registry")
+        raise typer.Exit(2)
+    try:
+        with console.status(f"reading {path}…"):
+            read = read_cems_csv(path, **kw) if kind == "outlet" else read_meter_csv(path, **kw)  # type: ignore[arg-type]
+            res = load_read(st, read, sid)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"[green]{path.name}[/green] ({read.layout}): {res.inserted} new, {res.corrected} corrected, "
+        f"{res.unchanged} unchanged values at resolution {read.resolution}"
+    )
+    if read.ignored:
+        console.print(f"ignored columns: {', '.join(read.ignored)}")
+    for p in read.problems()[:50]:
+        err.print(f"[yellow]rejected[/yellow] {p}")
+    if len(read.rejected) > 50:
+        err.print(f"… {len(read.rejected) - 50} more rejected cells")
+
+
+@ingest_app.command("cems")
+def ingest_cems(
+    path: Annotated[Path, typer.Argument(help="CEMS CSV: generic (time + HJ 212 codes), gas_turbine or CAMPD.")],
+    outlet: Annotated[str, typer.Option(help="Outlet code in the registry.")],
+    start: Annotated[str | None, typer.Option(help="Start hour of files without timestamps (gas_turbine).")] = None,
+    utc_offset: Annotated[float | None, typer.Option(help="Hours from UTC of local standard time (CAMPD).")] = None,
+    labelled_by: Annotated[str, typer.Option(help="Times label the interval 'start' (default) or 'end'.")] = "start",
+    database_url: DbOption = None,
+) -> None:
+    """Import a CEMS CSV as hourly series of an outlet (layouts: docs/enforcement.md)."""
+    _load_file(
+        "outlet",
+        path,
+        outlet,
+        database_url,
+        start=_enf_time(start, None),
+        utc_offset_h=utc_offset,
+        labelled_by=labelled_by,
+    )
+
+
+@ingest_app.command("meter")
+def ingest_meter(
+    path: Annotated[Path, typer.Argument(help="Meter CSV: generic (time + p_kw / kwh) or 15-min steel layout.")],
+    meter: Annotated[str, typer.Option(help="Meter code in the registry.")],
+    labelled_by: Annotated[str, typer.Option(help="Times label the interval 'start' (default) or 'end'.")] = "start",
+    database_url: DbOption = None,
+) -> None:
+    """Import an electricity-meter CSV as series of a meter."""
+    _load_file("meter", path, meter, database_url, labelled_by=labelled_by)
 
 
 def main() -> None:
