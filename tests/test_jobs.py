@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from bogda import jobs
+from bogda.store import Store
+
+CALLS: list[datetime] = []
+
+
+def ok_job(store: Store, now: datetime) -> int:
+    CALLS.append(now)
+    return 7
+
+
+def bad_job(store: Store, now: datetime) -> int:
+    raise RuntimeError("source folder missing")
+
+
+def test_run_once_logs_success_and_failure(store: Store) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    good = jobs.run_once(store, jobs.JobSpec("t.ok", f"{__name__}:ok_job", 5, "test"), now=now)
+    assert (good["status"], good["rows"], good["error"]) == ("ok", 7, None)
+    assert CALLS[-1] == now and good["finished_at"] >= good["started_at"]
+    bad = jobs.run_once(store, jobs.JobSpec("t.bad", f"{__name__}:bad_job", 5, "test"), now=now)
+    assert bad["status"] == "failed" and "source folder missing" in bad["error"]
+    assert [r["job"] for r in jobs.recent_runs(store)] == ["t.bad", "t.ok"]
+
+
+def test_scheduler_runs_registered_jobs(sqlite_store: Store) -> None:
+    spec = jobs.JobSpec("t.sched", f"{__name__}:ok_job", 1, "test")
+    sched = jobs.start_scheduler(sqlite_store, [spec])
+    try:
+        job = sched.get_job("t.sched")
+        job.modify(next_run_time=datetime.now(UTC))  # run now instead of in a minute
+        for _ in range(50):
+            if jobs.recent_runs(sqlite_store, job="t.sched"):
+                break
+            time.sleep(0.1)
+    finally:
+        sched.shutdown(wait=True)
+    runs = jobs.recent_runs(sqlite_store, job="t.sched")
+    assert runs and runs[0]["status"] == "ok"
