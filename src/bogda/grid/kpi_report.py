@@ -49,7 +49,7 @@ def kpi_rows(
 ) -> list[dict[str, Any]]:
     """One row per place of ``level`` (plus a total row): ``place``, ``place_id``, ``kpis``, ``overdue``,
     ``score``, ``grade``. Tasks owned above ``level`` (e.g. by a county office when the level is township) are
-    grouped under that owner."""
+    grouped under that owner. With ``as_of`` inside the period, the figures cover ``[start, as_of)``."""
     if level not in LEVEL_KINDS:
         raise ValueError(f"level {level!r}; expected one of {LEVEL_KINDS}")
     cut = min(end, as_of) if as_of is not None else end
@@ -64,7 +64,7 @@ def kpi_rows(
     out = []
     for pid in sorted(groups, key=lambda p: (p is None, names.get(p, ""))):
         fs = groups[pid]
-        k = compute(fs, start, end)
+        k = compute(fs, start, cut)
         score, grade, _ = county_score(k, [f.card for f in fs])
         out.append(
             {
@@ -77,7 +77,7 @@ def kpi_rows(
             }
         )
     allf = list(facts.values())
-    k = compute(allf, start, end)
+    k = compute(allf, start, cut)
     score, grade, _ = county_score(k, [f.card for f in allf])
     out.append(
         {
