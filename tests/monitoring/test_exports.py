@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bogda.monitoring.exports import build_frame, job_state, run_job, submit_job, to_wide, write_export
-from bogda.monitoring.ingest import ReadResult
+from bogda.monitoring.ingest import POLLUTANT_UNITS, ReadResult
 from bogda.monitoring.load import load_result
 from bogda.store import Store
 
@@ -22,9 +22,12 @@ def loaded(sqlite_store: Store, changji_january: ReadResult, station_list_path) 
     return sqlite_store
 
 
-def test_round_trip_csv_xlsx_parquet(loaded: Store, tmp_path) -> None:
+def test_round_trip_csv_xlsx_parquet(loaded: Store, changji_january: ReadResult, tmp_path) -> None:
     frame, meta = build_frame(loaded, QUERY)
-    assert frame.height == 31 * 24 * 6 - int(frame["value"].null_count())  # every stored hour of six pollutants
+    src = changji_january.frame.filter(
+        (pl.col("site_code") == "2691A") & pl.col("parameter").is_in(list(POLLUTANT_UNITS))
+    )
+    assert frame.height == src.height == 4399  # every 1-h value of the six pollutants
     assert {"interval_start_utc", "interval_end_utc", "interval_start_bjt", "unit", "validity"} <= set(frame.columns)
     assert frame["interval_start_utc"][0] == "2018-12-31T16:00:00Z"
     csv = write_export(frame, tmp_path / "x.csv", "csv", meta=meta)
