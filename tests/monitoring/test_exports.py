@@ -43,7 +43,9 @@ def test_round_trip_csv_xlsx_parquet(loaded: Store, changji_january: ReadResult,
     xl = write_export(frame, tmp_path / "x.xlsx", "xlsx", meta=meta)[0]
     wb = load_workbook(xl, read_only=True)
     assert wb.sheetnames == ["数据", "说明"]
-    assert wb["数据"].max_row == frame.height + 1
+    rows = list(wb["数据"].iter_rows(values_only=True))
+    assert rows[0] == tuple(frame.columns) and len(rows) == frame.height + 1
+    assert [r[12] for r in rows[1:]] == frame["value"].to_list()
     gb = write_export(frame, tmp_path / "g.csv", "csv", meta=meta, encoding="gb18030")[0]
     assert "州监测站" in gb.read_bytes().decode("gb18030")
 
