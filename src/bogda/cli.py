@@ -925,5 +925,137 @@ def ingest_meter(
     _load_file("meter", path, meter, database_url, labelled_by=labelled_by)
 
 
+# --- fire: satellite fire points (docs/fire.md) ---------------------------------------------------------------
+
+fire_app = typer.Typer(help="Satellite fire points: statistics, polling, verdicts (卫星火点).", no_args_is_help=True)
+app.add_typer(fire_app, name="fire")
+
+
+@ingest_app.command("fire")
+def ingest_fire(
+    paths: Annotated[list[Path], typer.Argument(help="FIRMS CSV/JSON/zip/DBF, Himawari WLF, CSPP, FY tables …")],
+    keep_outside: Annotated[
+        bool, typer.Option("--keep-outside/--bbox-only", help="Also store rows outside the prefecture bbox + 50 km.")
+    ] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Ingest satellite fire files: de-duplicate, region filter, mask, cluster, track events, file fire findings."""
+    from bogda.fire.service import ingest_files
+
+    settings = _settings(database_url)
+    st = _store(database_url)
+    with console.status(f"ingesting {len(paths)} fire file(s)…"):
+        r = ingest_files(
+            st,
+            paths,
+            sectors=settings.fire.plant_sectors,
+            keep_outside_bbox=keep_outside,
+            raw_dir=settings.data_dir / "fire" / "raw",
+        )
+    table = Table(title="fire ingest 火点入库")
+    for col in ("file", "status", "rows", "bad", "duplicate", "outside bbox", "stored"):
+        table.add_column(col, justify="left" if col in ("file", "status") else "right")
+    for f in r.files:
+        table.add_row(
+            f.name, f.status, str(f.n_rows), str(f.n_bad), str(f.n_duplicate), str(f.n_outside_bbox), str(f.n_stored)
+        )
+    console.print(table)
+    for f in r.files:
+        if f.error:
+            err.print(f"[red]{f.name}[/red]: {f.error}")
+        for rej in f.rejected[:20]:
+            err.print(f"  {f.name}:{rej['line']} {rej['field']}: {rej['reason']}")
+    console.print(
+        f"masked 掩膜 {r.n_masked} · events new 新事件 {r.events_new} · alerts {r.alerts} · findings 问题 {r.findings}"
+    )
+    st.dispose()
+    if r.file_errors:
+        raise typer.Exit(1)
+
+
+@fire_app.command("stats")
+def fire_stats(
+    county: Annotated[
+        str | None, typer.Option(help="County adcode (default: all counties and the prefecture).")
+    ] = None,
+    month: Annotated[str | None, typer.Option(help="Beijing month YYYY-MM: daily rows of that month.")] = None,
+    monthly: Annotated[bool, typer.Option("--monthly", help="Monthly rows instead of daily rows.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Fire points per county and Beijing day or month (bulletins count pixels, not events)."""
+    import calendar
+    from datetime import date
+
+    from bogda.fire.service import stats
+
+    start = end = None
+    if month:
+        try:
+            y, m = (int(x) for x in month.split("-"))
+            start, end = date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+        except ValueError:
+            err.print(f"[red]--month {month!r}: expected YYYY-MM[/red]")
+            raise typer.Exit(2) from None
+    st = _store(database_url)
+    out = stats(st, start=start, end=end, by="month" if monthly else "day", county=county)
+    st.dispose()
+    cols = [
+        "county_code",
+        "month" if monthly else "date_bjt",
+        "sensor",
+        "points_all",
+        "points_screened",
+        "points_dedup",
+    ]
+    if monthly:
+        cols += [c for c in ("active_days", "events_new", "verdicts", "false_rate") if c in out.columns]
+    table = Table(title="fire statistics 火点统计")
+    for c in cols:
+        table.add_column(c)
+    for row in out.select(cols).iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+@fire_app.command("poll")
+def fire_poll(database_url: DbOption = None) -> None:
+    """Poll the configured fire inbox folder and URL / FIRMS area API once (the scheduler does this every 15 min)."""
+    from bogda.fire.poll import poll
+
+    settings = _settings(database_url)
+    st = _store(database_url)
+    rep = poll(st, settings.fire, spool=settings.data_dir / "fire")
+    st.dispose()
+    console.print(f"picked up 新文件: {len(rep.picked)}")
+    if rep.ingest is not None:
+        console.print(f"stored 入库 {rep.ingest.n_stored} · findings 问题 {rep.ingest.findings}")
+    for e in rep.fetch_errors:
+        err.print(f"[red]fetch failed[/red]: {e}")
+    if rep.feed_down:
+        err.print(f"[red]fire_feed_down[/red]: {rep.feed_down}")
+
+
+@fire_app.command("verdict")
+def fire_verdict(
+    event_id: Annotated[str, typer.Argument(help="Fire event id (FE…).")],
+    verdict: Annotated[str, typer.Argument(help="straw, garbage, wildland, other_fire, industrial, false, not_found")],
+    by: Annotated[str, typer.Option(help="Login of the person recording it (audited).")],
+    note: Annotated[str | None, typer.Option(help="Note.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Record a verification verdict for a fire event (normally it comes back from the grid task)."""
+    from bogda.fire.verification import record_verdict
+
+    st = _store(database_url)
+    try:
+        out = record_verdict(st, event_id, verdict, by=by, note=note)
+    except (ValueError, LookupError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        st.dispose()
+    console.print(f"{out.event_id}: {out.verdict} → {out.outcome}; candidates {list(out.candidates)}")
+
+
 def main() -> None:
     app()
