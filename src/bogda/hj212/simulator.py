@@ -270,6 +270,7 @@ class RunReport:
     """Frames acked although an injected fault should have made the gateway refuse them."""
     commands: int = 0
     connections: int = 0
+    reconnects: int = 0
     acked_log: list[dict[str, object]] = field(default_factory=list)
     manifest: list[dict[str, object]] = field(default_factory=list)
 
@@ -293,14 +294,16 @@ async def run_devices(
     over_time_s: float = 10.0,
     re_count: int = 3,
     linger_s: float = 0.2,
+    reconnect: bool = False,
 ) -> RunReport:
     """Replay the devices' uploads between ``start`` and ``end`` (simulated time) to a gateway on the loopback
     interface, as fast as ``max_rate`` [frames/s] allows, one connection per device.
 
     Each device waits for the 9014 of a frame that asks for one (A = 1) up to ``over_time_s`` [s] and re-sends it
     up to ``re_count`` times (HJ 212-2017 Table 1), answers platform commands with :meth:`SimDevice.answer`, and
-    stops after ``timeout_s`` [s] of wall time in any case. Bounded: loopback only, at most 20 000 devices and
-    ``max_frames`` frames.
+    stops after ``timeout_s`` [s] of wall time in any case. With ``reconnect`` a device whose connection breaks
+    (the gateway was killed) reconnects and re-sends from its first unacknowledged write (the kill test).
+    Bounded: loopback only, at most 20 000 devices and ``max_frames`` frames.
     """
     if host not in _LOOPBACK:
         raise ValueError(f"run_devices connects to the loopback interface only, not {host!r}")
@@ -321,7 +324,17 @@ async def run_devices(
         device = by_mn[mn]
         todo = per_device[mn]
         while todo:  # one pass per connection; a drop_conn fault closes it and the device reconnects
-            todo = await connection(device, todo)
+            try:
+                todo = await connection(device, todo)
+            except _Lost as lost:  # the gateway went away: reconnect and re-send from the unacked write
+                todo = lost.rest
+                report.reconnects += 1
+                await asyncio.sleep(0.2)
+            except OSError:
+                if not reconnect:
+                    raise
+                report.reconnects += 1
+                await asyncio.sleep(0.2)
 
     async def connection(
         device: SimDevice, writes: list[tuple[bytes, tuple[SimFrame, ...]]]
@@ -362,11 +375,19 @@ async def run_devices(
                     if f.ack_requested and f.qn:
                         fut = pending[f.qn] = loop.create_future()
                         waiting.append((f, fut))
-                writer.write(data)
-                await writer.drain()
-                report.sent += len(carried)
-                for f, fut in waiting:
-                    await _await_ack(f, fut, pending, writer, report, over_time_s, re_count)
+                try:
+                    if receiver.done():
+                        raise ConnectionResetError("gateway closed the connection")
+                    writer.write(data)
+                    await writer.drain()
+                    report.sent += len(carried)
+                    for f, fut in waiting:
+                        await _await_ack(f, fut, pending, writer, report, over_time_s, re_count, receiver)
+                except (ConnectionError, OSError) as exc:
+                    if not reconnect:
+                        raise
+                    report.resent += len(carried)
+                    raise _Lost(writes[i:]) from exc
                 if any("drop_conn" in f.faults for f in carried):
                     rest = writes[i + 1 :]
                     break
@@ -392,18 +413,27 @@ async def _await_ack(
     report: RunReport,
     over_time_s: float,
     re_count: int,
+    receiver: asyncio.Task[None] | None = None,
 ) -> None:
-    """Wait for the 9014 of ``frame``; re-send it after each OverTime, at most ReCount times."""
+    """Wait for the 9014 of ``frame``; re-send it after each OverTime, at most ReCount times. Raises
+    ``ConnectionResetError`` when the connection ends meanwhile."""
     qn = frame.qn or ""
     for attempt in range(re_count + 1):
         if attempt:
             pending[qn] = fut
             writer.write(frame.data if frame.data.endswith(b"\r\n") else frame.data + b"\r\n")
             report.resent += 1
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), over_time_s)
-        except TimeoutError:
-            continue
+        if receiver is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), over_time_s)
+            except TimeoutError:
+                continue
+        else:
+            await asyncio.wait({fut, receiver}, timeout=over_time_s, return_when=asyncio.FIRST_COMPLETED)
+            if not fut.done():
+                if receiver.done():
+                    raise ConnectionResetError("connection closed before the 9014")
+                continue
         report.acked += 1
         if not frame.ack_expected:
             report.unexpected_acks += 1
@@ -416,6 +446,14 @@ async def _await_ack(
     report.unacked += 1
     if frame.ack_expected:
         report.missing_acks += 1
+
+
+class _Lost(Exception):
+    """A connection broke; ``rest`` are the writes still to send (from the first unacknowledged one)."""
+
+    def __init__(self, rest: list) -> None:
+        super().__init__("connection lost")
+        self.rest = rest
 
 
 class _RateLimiter:
