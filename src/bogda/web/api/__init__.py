@@ -10,9 +10,9 @@ PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     """All API routes, to be included under :data:`PREFIX`."""
     # imported here: the routers depend on bogda.web.auth, which itself uses bogda.web.api.common
-    from bogda.web.api import findings, health, places, sites, tasks
+    from bogda.web.api import exports, findings, health, monitoring, places, sites, tasks
 
     router = APIRouter()
-    for module in (health, places, sites, findings, tasks):
+    for module in (health, places, sites, findings, tasks, monitoring, exports):
         router.include_router(module.router)
     return router
