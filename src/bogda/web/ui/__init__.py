@@ -31,7 +31,15 @@ def mount_console(app: FastAPI, settings: Settings, store: Store) -> None:
     nicegui_app.state.credential_cache = app.state.credential_cache
     Storage.path = (settings.data_dir / "nicegui").resolve()
 
-    from bogda.web.ui import findings_page, map_page, password_page, stations_page  # noqa: F401  (registers pages)
+    from bogda.web.ui import (  # noqa: F401  (registers pages)
+        findings_page,
+        grid_member,
+        kpi,
+        map_page,
+        password_page,
+        stations_page,
+        tasks,
+    )
 
     ui.run_with(
         app,

@@ -20,6 +20,10 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/map", "nav.map", "map"),
     ("/stations", "nav.stations", "sensors"),
     ("/findings", "nav.findings", "report_problem"),
+    ("/tasks", "nav.tasks", "assignment"),
+    ("/review", "nav.review", "fact_check"),
+    ("/m", "nav.my_tasks", "smartphone"),
+    ("/kpi", "nav.kpi", "leaderboard"),
 )
 """Console pages in the navigation drawer: (path, text key, Material icon). Only pages that exist."""
 
