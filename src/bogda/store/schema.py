@@ -973,3 +973,259 @@ fire_verification = Table(
     UniqueConstraint("event_id", "task_id", "verdict", "verified_at"),
 )
 """Verification verdicts (fire.md §3.7): they flow back to the event, its detections and the masks."""
+
+# --- ledger: the bureau's ledgers (台账), ledger events, generated reports (governance.md §3.7, §3.9, §4; 0007) ---
+# One table per ledger. Every row carries the common columns of governance §3.7 (org, county GB/T 2260 code, place,
+# status, 文号, attachments by SHA-256, audit fields, ``simulated``); its append-only history is ``ledger_event``.
+# Enforcement cases live in ``case`` (enforcement, 0004): ``case_ledger`` holds the ledger's further fields of a case.
+# Performance grades live in ``plan`` (kind ``grade``, enforcement reads them): the grade ledger is their history.
+
+
+def _ledger_common() -> list[Column]:
+    return [
+        Column("id", Integer, primary_key=True),
+        Column("org_id", String(64), nullable=False, server_default=""),
+        Column("county_code", String(12), index=True),
+        Column("place_id", Integer, ForeignKey("place.id")),
+        Column("status", String(32), nullable=False, server_default=""),
+        Column("source_doc", String(200), nullable=False, server_default=""),
+        Column("attachments", JSON, nullable=False, default=list),
+        Column("extra", JSON, nullable=False, default=dict),
+        Column("simulated", Boolean, nullable=False, server_default="0"),
+        Column("created_by", String(64)),
+        Column("created_at", TS, nullable=False),
+        Column("updated_by", String(64)),
+        Column("updated_at", TS, nullable=False),
+        Column("version", Integer, nullable=False, server_default="1"),
+    ]
+
+
+rectification = Table(
+    "rectification",
+    metadata,
+    *_ledger_common(),
+    Column("batch", String(128), nullable=False),
+    Column("task_no", String(64), nullable=False, unique=True),
+    Column("problem", Text, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("measures", JSON, nullable=False, default=list),
+    Column("lead_unit", String(128), nullable=False, server_default=""),
+    Column("co_units", JSON, nullable=False, default=list),
+    Column("responsible", String(64), nullable=False, server_default=""),
+    Column("deadline", Date, nullable=False, index=True),
+    Column("term", String(16), nullable=False),
+    Column("milestones", JSON, nullable=False, default=list),
+    Column("progress_pct", Float, nullable=False, server_default="0"),
+    Column("acceptance_level", String(8)),
+    Column("acceptance_date", Date),
+    Column("cancel_date", Date),
+    Column("card", String(8), nullable=False, server_default="none"),
+)
+"""督察整改任务 (governance §3.7): 按期销号 = cancel_date ≤ deadline among tasks due."""
+
+petition = Table(
+    "petition",
+    metadata,
+    *_ledger_common(),
+    Column("petition_no", String(64), nullable=False, unique=True),
+    Column("channel", String(16), nullable=False),
+    Column("received_at", TS, nullable=False, index=True),
+    Column("accepted", Boolean, nullable=False, server_default="1"),
+    Column("accept_decided_at", TS),
+    Column("category", String(16), nullable=False),
+    Column("subject_name", String(200), nullable=False, server_default=""),
+    Column("subject_uscc", String(18)),
+    Column("location", String(300), nullable=False, server_default=""),
+    Column("assigned_at", TS),
+    Column("due_at", TS),
+    Column("extended_to", TS),
+    Column("finding", String(8)),  # 属实 | 部分属实 | 不属实
+    Column("actions", JSON, nullable=False, default=list),
+    Column("closed_at", TS),
+    Column("reply_at", TS),
+    Column("satisfaction", String(8)),
+    Column("repeat_of", String(64)),
+    Column("inspection_batch", String(128)),
+    Column("task_id", Integer),
+)
+"""信访件 (governance §3.7): 办结率 = closed / assigned per batch (``inspection_batch``; empty = routine)."""
+
+case_ledger = Table(
+    "case_ledger",
+    metadata,
+    *_ledger_common(),
+    Column("case_id", Integer, ForeignKey("case.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("party", String(200), nullable=False),
+    Column("uscc", String(18)),
+    Column("violation_type", String(64), nullable=False, server_default=""),
+    Column("legal_basis", String(200), nullable=False, server_default=""),
+    Column("confiscation_yuan", Float),
+    Column("five_types", JSON, nullable=False, default=list),
+    Column("paid_at", TS),
+    Column("published_at", TS),
+    Column("clue_ids", JSON, nullable=False, default=list),
+    Column("task_ids", JSON, nullable=False, default=list),
+    Column("finding_ids", JSON, nullable=False, default=list),
+)
+"""Ledger fields of an enforcement ``case`` (governance §3.7): party, basis, five types, origin links."""
+
+permit = Table(
+    "permit",
+    metadata,
+    *_ledger_common(),
+    Column("permit_no", String(64), nullable=False),
+    Column("unit", String(200), nullable=False),
+    Column("uscc", String(18)),
+    Column("management_class", String(8), nullable=False),
+    Column("apply_type", String(8), nullable=False),
+    Column("accepted_at", Date, nullable=False),
+    Column("site_check", Boolean, nullable=False, server_default="0"),
+    Column("decided_at", Date, index=True),
+    Column("valid_from", Date),
+    Column("valid_to", Date),
+    Column("permitted_t", JSON, nullable=False, default=dict),
+    UniqueConstraint("permit_no", "apply_type", "accepted_at"),
+)
+"""排污许可 decisions (governance §3.7); processing days = decided − accepted (calendar [D])."""
+
+eia = Table(
+    "eia",
+    metadata,
+    *_ledger_common(),
+    Column("approval_no", String(64), nullable=False, unique=True),
+    Column("project", String(300), nullable=False),
+    Column("doc_type", String(8), nullable=False),
+    Column("approval_level", String(8), nullable=False),
+    Column("accepted_at", Date, nullable=False),
+    Column("excluded_days", Integer, nullable=False, server_default="0"),
+    Column("decided_at", Date, index=True),
+    Column("decision", String(8)),
+    Column("quota_allocation_id", Integer),
+)
+"""环评审批 (governance §3.7): processing days = decided − accepted − excluded (technical review, hearings)."""
+
+quota_credit = Table(
+    "quota_credit",
+    metadata,
+    *_ledger_common(),
+    Column("credit_no", String(64), nullable=False, unique=True),
+    Column("pollutant", String(8), nullable=False),
+    Column("amount", Float, nullable=False),  # [t/a]
+    Column("type", String(16), nullable=False),
+    Column("enterprise", String(200), nullable=False, server_default=""),
+    Column("verified_at", Date),
+    Column("doc_no", String(128), nullable=False, server_default=""),
+    CheckConstraint("amount > 0", name="amount"),
+)
+"""总量指标 credits (governance §3.7): usable only once verified."""
+
+quota_allocation = Table(
+    "quota_allocation",
+    metadata,
+    *_ledger_common(),
+    Column("allocation_no", String(64), nullable=False, unique=True),
+    Column("pollutant", String(8), nullable=False),
+    Column("project", String(300), nullable=False),
+    Column("eia_approval_no", String(64)),
+    Column("project_emission", Float, nullable=False),  # [t/a]
+    Column("ratio", Float, nullable=False, server_default="1"),
+    Column("required", Float, nullable=False),  # project_emission × ratio [t/a]
+    Column("sources", JSON, nullable=False, default=list),  # [{credit_no, amount}]
+    Column("allocated_at", Date, nullable=False),
+    CheckConstraint("project_emission >= 0", name="project_emission"),
+)
+"""总量指标 allocations to projects; balance per pollutant and county never goes negative."""
+
+hw_unit = Table(
+    "hw_unit",
+    metadata,
+    *_ledger_common(),
+    Column("unit", String(200), nullable=False),
+    Column("uscc", String(18)),
+    Column("year", Integer, nullable=False),
+    Column("hw_codes", JSON, nullable=False, default=list),
+    Column("generated_t", Float, nullable=False),
+    Column("stock_start_t", Float, nullable=False, server_default="0"),
+    Column("stock_end_t", Float, nullable=False, server_default="0"),
+    Column("self_utilised_t", Float, nullable=False, server_default="0"),
+    Column("self_disposed_t", Float, nullable=False, server_default="0"),
+    Column("transferred_t", Float, nullable=False, server_default="0"),
+    Column("transferred_licensed_t", Float, nullable=False, server_default="0"),
+    Column("manifest_ids", JSON, nullable=False, default=list),
+    Column("receiver_licence_no", String(64)),
+    UniqueConstraint("unit", "year"),
+)
+"""危险废物重点单位 (governance §3.7): safe-disposal rate [D]."""
+
+carbon_compliance = Table(
+    "carbon_compliance",
+    metadata,
+    *_ledger_common(),
+    Column("entity", String(200), nullable=False),
+    Column("uscc", String(18)),
+    Column("year", Integer, nullable=False),
+    Column("verified_emissions_t", Float, nullable=False),
+    Column("allocated", Float, nullable=False),
+    Column("surrendered", Float, nullable=False, server_default="0"),
+    Column("offsets", Float, nullable=False, server_default="0"),
+    Column("deadline", Date, nullable=False),
+    Column("surrendered_at", Date),
+    UniqueConstraint("entity", "year"),
+)
+"""碳排放配额清缴 (governance §3.7): 履约率 = fully surrendered by the deadline / obliged entities."""
+
+vehicle_elimination = Table(
+    "vehicle_elimination",
+    metadata,
+    *_ledger_common(),
+    Column("plate_no", String(16), nullable=False, unique=True),
+    Column("vehicle_type", String(32), nullable=False),
+    Column("emission_stage", String(16), nullable=False),
+    Column("owner", String(200), nullable=False, server_default=""),
+    Column("eliminated_at", Date),
+    Column("method", String(16)),
+)
+"""老旧车辆淘汰 (governance §3.7): 淘汰任务完成率 = eliminated / target (``ledger_target``)."""
+
+ledger_target = Table(
+    "ledger_target",
+    metadata,
+    Column("ledger", String(32), nullable=False),
+    Column("county_code", String(12), nullable=False),  # "" = the whole jurisdiction
+    Column("year", Integer, nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("source_doc", String(200), nullable=False, server_default=""),
+    PrimaryKeyConstraint("ledger", "county_code", "year", "metric"),
+)
+"""Annual task targets a ledger KPI is measured against (e.g. vehicles to eliminate)."""
+
+ledger_event = Table(
+    "ledger_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ledger", String(32), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("event", String(32), nullable=False),  # created | updated | imported | deleted
+    Column("actor", String(64)),
+    Column("at", TS, nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    Index("ix_ledger_event_record", "ledger", "record_id"),
+)
+"""Append-only history of every ledger row (governance §3.7 ``events[]``)."""
+
+report = Table(
+    "report",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),  # annual | monthly | shift
+    Column("period", String(16), nullable=False),
+    Column("as_of", TS, nullable=False),
+    Column("docx_sha256", String(64)),
+    Column("pdf_sha256", String(64)),
+    Column("template_version", String(64), nullable=False, server_default=""),
+    Column("figures", JSON, nullable=False, default=list),  # provenance of every figure
+    Column("created_by", String(64)),
+    Column("created_at", TS, nullable=False),
+)
+"""Generated documents (governance §4 ``report``) with the provenance of their figures."""
