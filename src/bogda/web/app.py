@@ -61,7 +61,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     )
     app.include_router(api_router(), prefix=PREFIX)
     app.include_router(auth.router)
+    from bogda.web.api import enforcement as enforcement_api
+
+    app.include_router(enforcement_api.router, prefix=PREFIX)
+    from bogda.web.api import fire as fire_api
+
+    app.include_router(fire_api.router, prefix=PREFIX)
     if console:
+        from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
+        from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
         from bogda.web.ui import mount_console
 
         mount_console(app, settings, store)

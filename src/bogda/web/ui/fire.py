@@ -1,0 +1,255 @@
+"""Fire page: satellite fire points on the county map (ECharts ``geo`` over the stored boundaries, no tiles) with
+detections coloured by state, events by verification state and mask sites, plus lists of events, detections and
+masks. Reads through :mod:`bogda.web.api.fire` (the same scoping as the REST API).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from nicegui import ui
+from sqlalchemy import func, select
+
+from bogda.fire import mask_sites
+from bogda.store.schema import fire_detection
+from bogda.web.api.fire import detection_features, event_rows
+from bogda.web.i18n import table
+from bogda.web.ui import layout
+from bogda.web.ui.layout import Ctx, begin, frame
+from bogda.web.ui.map_data import MAP_NAME, line_paths, outlines, region_geojson
+from bogda.web.ui.map_page import ASPECT_SCALE, map_aspect
+
+TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "nav.fire": "卫星火点",
+        "fire.title": "卫星火点",
+        "fire.range": "北京日期 {start} 至 {end}",
+        "fire.detections": "火点像元",
+        "fire.events": "火点事件",
+        "fire.masks": "固定热源（掩膜）",
+        "fire.note": "像元不等于火：被掩膜的像元只打标签，不删除；低可信度与辖区外像元显示但不派发。云下火点无法探测。",
+        "state.screened": "有效火点",
+        "state.masked": "已掩膜（热源）",
+        "state.low_confidence": "低可信度",
+        "state.outside_area": "辖区外",
+        "state.spurious": "虚假像元",
+        "state.verified_false": "核查为误报",
+        "ver.pending": "待核查",
+        "ver.verified": "已核查",
+        "ver.not_dispatched": "不派发",
+    },
+    "en": {
+        "nav.fire": "Fire points",
+        "fire.title": "Satellite fire points",
+        "fire.range": "Beijing dates {start} to {end}",
+        "fire.detections": "Detections",
+        "fire.events": "Fire events",
+        "fire.masks": "Heat sources (masks)",
+        "fire.note": "A pixel is not a fire: masked pixels are labelled, never deleted; low-confidence and "
+        "out-of-area pixels are shown, not dispatched. Fires under cloud are missed.",
+        "state.screened": "screened",
+        "state.masked": "masked (heat source)",
+        "state.low_confidence": "low confidence",
+        "state.outside_area": "outside the area",
+        "state.spurious": "spurious",
+        "state.verified_false": "verified false",
+        "ver.pending": "awaiting verification",
+        "ver.verified": "verified",
+        "ver.not_dispatched": "not dispatched",
+    },
+}
+for _lang, _texts in TEXTS.items():  # the navigation label is looked up through the shared text tables
+    table(_lang).setdefault("nav.fire", _texts["nav.fire"])
+if not any(path == "/fire" for path, _, _ in layout.NAV):  # this page's entry in the navigation drawer
+    layout.NAV = (*layout.NAV, ("/fire", "nav.fire", "local_fire_department"))
+
+STATE_COLORS = {
+    "screened": "#e53935",
+    "masked": "#6d4c41",
+    "low_confidence": "#fb8c00",
+    "outside_area": "#9e9e9e",
+    "spurious": "#bdbdbd",
+    "verified_false": "#1e88e5",
+}
+VERIFICATION_COLORS = {"pending": "#d50000", "verified": "#2e7d32", "not_dispatched": "#757575"}
+
+
+def tx(lang: str, key: str, **values: object) -> str:
+    text = TEXTS.get(lang, TEXTS["zh"]).get(key) or TEXTS["zh"].get(key, key)
+    return text.format(**values) if values else text
+
+
+def default_range(ctx: Ctx) -> tuple[date, date]:
+    """The 30 Beijing days up to the newest stored detection (today when there is none)."""
+    with ctx.store.engine.connect() as conn:
+        last = conn.execute(select(func.max(fire_detection.c.date_bjt))).scalar()
+    end = last or date.today()
+    return end - timedelta(days=29), end
+
+
+def chart_options(ctx: Ctx, fc: dict[str, Any], events: list[dict[str, Any]], masks: list[dict[str, Any]]) -> dict:
+    lang = ctx.lang
+    shapes = [(r, g) for r, g in outlines(ctx.store) if ctx.who.sees(r.id)]
+    pref = [g for r, g in shapes if r.kind == "prefecture"]
+    series: list[dict[str, Any]] = [
+        {
+            "name": "outline",
+            "type": "lines",
+            "coordinateSystem": "geo",
+            "polyline": True,
+            "silent": True,
+            "lineStyle": {"color": "#0d2a52", "width": 2.5},
+            "data": [{"coords": p} for g in pref for p in line_paths(g)],
+        },
+        {
+            "name": tx(lang, "fire.masks"),
+            "type": "scatter",
+            "coordinateSystem": "geo",
+            "symbol": "triangle",
+            "symbolSize": 11,
+            "itemStyle": {"color": "#795548", "opacity": 0.8},
+            "data": [
+                {
+                    "name": m["name"] or m["source_id"],
+                    "value": [m["lon"], m["lat"]],
+                    "tip": f"{m['name'] or m['source_id']} · {m['kind']} · {m['origin']} · {m['status']}",
+                }
+                for m in masks
+                if m["status"] != "retired"
+            ],
+        },
+    ]
+    for state, color in STATE_COLORS.items():
+        pts = [f for f in fc["features"] if f["properties"]["state"] == state]
+        series.append(
+            {
+                "name": tx(lang, f"state.{state}"),
+                "type": "scatter",
+                "coordinateSystem": "geo",
+                "symbolSize": 7,
+                "itemStyle": {"color": color},
+                "data": [
+                    {
+                        "value": f["geometry"]["coordinates"],
+                        "tip": f"{f['properties']['satellite']} {f['properties']['acq_time']['local'][:16]} · "
+                        f"FRP {f['properties']['frp_mw']} · {tx(lang, f'state.{state}')}",
+                    }
+                    for f in pts
+                ],
+            }
+        )
+    series.append(
+        {
+            "name": tx(lang, "fire.events"),
+            "type": "effectScatter",
+            "coordinateSystem": "geo",
+            "symbolSize": 14,
+            "data": [
+                {
+                    "value": [e["lon"], e["lat"]],
+                    "itemStyle": {"color": VERIFICATION_COLORS[e["verification"]]},
+                    "tip": f"{e['event_id']} · {tx(lang, 'ver.' + e['verification'])} · {e['verdict'] or ''}",
+                }
+                for e in events
+                if e["lon"] is not None and e["status"] != "merged"
+            ],
+        }
+    )
+    return {
+        "animation": False,
+        "legend": {"bottom": 0},
+        "tooltip": {"trigger": "item", ":formatter": "(p) => (p.data && p.data.tip) ? p.data.tip : p.name"},
+        "geo": {
+            "map": MAP_NAME,
+            "roam": True,
+            "aspectScale": ASPECT_SCALE,
+            "top": "2%",
+            "bottom": "8%",
+            "left": "2%",
+            "right": "2%",
+            "label": {"show": True},
+            "itemStyle": {"areaColor": "#eef2f6", "borderColor": "#5a7596"},
+        },
+        "series": series,
+    }
+
+
+@ui.page("/fire")
+async def fire_page(request: Request, start: str | None = None, end: str | None = None) -> Response | None:
+    ctx = begin(request, "/fire")
+    if isinstance(ctx, Response):
+        return ctx
+    lang = ctx.lang
+    ui.page_title(f"{tx(lang, 'fire.title')} · bogda")
+    frame(ctx)
+    s, e = default_range(ctx)
+    try:
+        s = date.fromisoformat(start) if start else s
+        e = date.fromisoformat(end) if end else e
+    except ValueError:
+        pass
+    fc = detection_features(ctx.store, ctx.who, s, e)
+    events = [
+        ev
+        for ev in event_rows(ctx.store, ctx.who)
+        if ev["last_seen"] and ev["last_seen"]["local"][:10] >= s.isoformat()
+    ]
+    masks = mask_sites.list_sites(ctx.store)
+    counties = [(r, g) for r, g in outlines(ctx.store) if r.kind == "county" and ctx.who.sees(r.id)]
+    with ui.column().classes("w-full q-pa-md gap-2"):
+        ui.label(tx(lang, "fire.title")).classes("text-h6")
+        ui.label(tx(lang, "fire.range", start=s.isoformat(), end=e.isoformat())).classes("text-grey-8")
+        ui.label(tx(lang, "fire.note")).classes("text-caption text-grey-7")
+        chart_box = ui.column().classes("w-full")
+        with chart_box:
+            ui.spinner(size="lg")
+        ui.label(tx(lang, "fire.events")).classes("text-subtitle1")
+        ev_cols = ["event_id", "status", "county_code", "n_detections", "max_frp", "class", "verification", "verdict"]
+        ui.table(
+            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in ev_cols],
+            rows=[{c: (tx(lang, "ver." + ev[c]) if c == "verification" else ev[c]) for c in ev_cols} for ev in events],
+            row_key="event_id",
+            pagination={"rowsPerPage": 20},
+        ).classes("w-full bogda-fire-events").props("dense flat bordered")
+        ui.label(tx(lang, "fire.detections")).classes("text-subtitle1")
+        det_cols = ["id", "satellite", "confidence_raw", "frp_mw", "county_code", "state", "event_id"]
+        ui.table(
+            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in det_cols],
+            rows=[
+                {
+                    **{c: f["properties"].get(c) for c in det_cols},
+                    "state": tx(lang, f"state.{f['properties']['state']}"),
+                }
+                for f in fc["features"]
+            ],
+            row_key="id",
+            pagination={"rowsPerPage": 20},
+        ).classes("w-full bogda-fire-detections").props("dense flat bordered")
+        ui.label(tx(lang, "fire.masks")).classes("text-subtitle1")
+        m_cols = ["source_id", "name", "kind", "origin", "status", "radius_km", "edited_by"]
+        ui.table(
+            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in m_cols],
+            rows=[{c: m[c] for c in m_cols} for m in masks],
+            row_key="source_id",
+            pagination={"rowsPerPage": 20},
+        ).classes("w-full bogda-fire-masks").props("dense flat bordered")
+
+    await ui.context.client.connected()
+    geojson = region_geojson(counties, lang)
+    await ui.run_javascript(
+        "const { echarts } = await import('nicegui-echart');"
+        f"echarts.registerMap({json.dumps(MAP_NAME)}, {json.dumps(geojson, ensure_ascii=False)});"
+        "return true;",
+        timeout=20,
+    )
+    chart_box.clear()
+    with chart_box:
+        aspect = map_aspect([g for _, g in counties])
+        ui.echart(chart_options(ctx, fc, events, masks)).classes("w-full bogda-fire-map").style(
+            f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh"
+        )
+    return None
