@@ -673,7 +673,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             tables.append(t)
             print(f"beijing {mode}: {r.seconds:.1f} s", file=sys.stderr)
         for g in dongsi_goals(res):
-            print(f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} → {'met' if g.met else 'NOT met'} (gap {g.gap:+.3f})")
+            if g.value is None:
+                print(f"{g.name}: not measured")
+                continue
+            verdict = "met" if g.met else "NOT met"
+            print(f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} → {verdict} (gap {g.gap:+.3f})")
     if args.protocol in ("xinjiang2019", "all"):
         r = xinjiang2019_protocol(args.data, config=cfg)
         tables.append(
