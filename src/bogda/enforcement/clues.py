@@ -367,3 +367,38 @@ def compliance_string(
         if rank[ch] > rank[chars[i]]:
             chars[i] = ch
     return "".join(chars)
+
+
+def echarts_option(spec: dict[str, Any]) -> dict[str, Any]:
+    """An ECharts option for a plot spec: the rule's channel on the left axis, O2 / load / power on the right,
+    the hit window shaded (``markArea``). Deterministic, JSON-ready (the console renders it offline)."""
+    x = [str(v) for v in spec.get("x", [])]
+    series_in = spec.get("series", [])
+    a, b = (spec.get("mark") or [0, 0])[:2]
+    out_series = []
+    for k, s in enumerate(series_in):
+        item: dict[str, Any] = {
+            "name": s["name"],
+            "type": "line",
+            "data": s["data"],
+            "showSymbol": False,
+            "connectNulls": False,
+            "yAxisIndex": 0 if k == 0 else 1,
+        }
+        if k == 0 and x:
+            lo, hi = max(0, min(a, len(x) - 1)), max(0, min(b, len(x) - 1))
+            item["markArea"] = {
+                "itemStyle": {"color": "rgba(246, 211, 101, 0.35)"},
+                "data": [[{"xAxis": x[lo]}, {"xAxis": x[hi]}]],
+            }
+        out_series.append(item)
+    return {
+        "title": {"text": spec.get("title", ""), "left": "center", "textStyle": {"fontSize": 13}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [s["name"] for s in series_in], "bottom": 0},
+        "grid": {"left": 50, "right": 50, "top": 40, "bottom": 60},
+        "xAxis": {"type": "category", "data": x},
+        "yAxis": [{"type": "value", "scale": True}, {"type": "value", "scale": True, "splitLine": {"show": False}}],
+        "dataZoom": [{"type": "inside"}],
+        "series": out_series,
+    }
