@@ -246,3 +246,23 @@ def test_kpis_json_and_excel(env: tuple[TestClient, Region, Clock]) -> None:
     assert ws.cell(3, 1).value == "一县"
     assert client.get(f"{API}/kpis", params={**params, "level": "planet"}, auth=auth("pref")).status_code == 422
     assert client.get(f"{API}/kpis", params=params, auth=auth("member")).json()["results"][0]["place"] == "一县"
+
+
+def test_on_the_spot_and_configuration(env: tuple[TestClient, Region, Clock]) -> None:
+    client, _reg, clock = env
+    jpeg = write_jpeg(taken_at=clock.now, lon=A[0], lat=A[1], payload=b"spot")
+    data = {"title": "路边垃圾焚烧", "lon": str(A[0]), "lat": str(A[1]), "measures": "当场扑灭", "category": "burning"}
+    r = client.post(
+        f"{API}/tasks/on-the-spot", data=data, files=[("files", ("a.jpg", jpeg, "image/jpeg"))], auth=auth("member")
+    )
+    assert r.status_code == 201, r.text
+    t = client.get(f"{API}/tasks/{r.json()['task_id']}", auth=auth("member")).json()
+    assert t["state"] == "REVIEW" and t["source"] == "patrol"
+    r = client.put(f"{API}/sla-rules/patrol/P3", json={"feedback": "12h", "close": "3d"}, auth=auth("member"))
+    assert r.status_code == 403
+    r = client.put(f"{API}/sla-rules/patrol/P3", json={"feedback": "12h", "close": "3d"}, auth=auth("admin"))
+    assert r.status_code == 200 and r.json()["overrides"]["patrol/P3"]["close"] == "3d"
+    r = client.put(f"{API}/holidays/2025-03-08", json={"kind": "work", "name": "调休"}, auth=auth("pref"))
+    assert r.status_code == 200
+    r = client.put(f"{API}/holidays/2025-03-08", json={"kind": "maybe"}, auth=auth("pref"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "kind"

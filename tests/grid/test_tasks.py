@@ -338,3 +338,52 @@ def test_audit_row_per_write(region: Region) -> None:
     region.service.transition(tid, "dispatch", region.actor("pref"), now=T0)
     row = entries(region.store, action_prefix="task.dispatch")[0]
     assert (row["login"], row["target"], row["detail"]["to"]) == ("pref", f"task:{tid}", "DISPATCHED")
+
+
+def test_on_the_spot_fix_is_one_atomic_action(region: Region) -> None:
+    svc = region.service
+    member = region.actor("member")
+    found = T0
+    photo = write_jpeg(taken_at=T0 + minutes(20), lon=A[0], lat=A[1], payload=b"spot")
+    d = draft("patrol", "spot1", A, severity="P3", evidence={"category": "dust"})
+    out = svc.on_the_spot(d, member, now=T0 + minutes(30), photos=[(photo, "image/jpeg")], measures="当场覆盖裸土")
+    row = row_of(region, out.task_id)
+    assert (row.state, row.verdict, row.signed_at, row.feedback_by) == ("REVIEW", "confirmed", found, member.user_id)
+    with region.store.engine.connect() as conn:
+        names = [e.event for e in conn.execute(select(task_event).where(task_event.c.task_id == row.id))]
+    assert names == ["create", "dispatch", "sign", "evidence", "confirm", "feedback"]
+    # a failing photo (taken long before the finding) refuses the whole action: nothing stored
+    old = write_jpeg(taken_at=T0 - timedelta(days=2), lon=A[0], lat=A[1], payload=b"old")
+    d2 = draft("patrol", "spot2", (A[0] + 0.005, A[1]), severity="P3", evidence={"category": "noise"})
+    with pytest.raises(Invalid, match="before_sign"):
+        svc.on_the_spot(d2, member, now=T0 + minutes(30), photos=[(old, "image/jpeg")], measures="x")
+    with region.store.engine.connect() as conn:
+        assert conn.execute(select(task).where(task.c.category == "noise")).first() is None
+    # a grid member may not fix a petition on the spot
+    from bogda.grid.service_base import Forbidden
+
+    with pytest.raises(Forbidden):
+        svc.on_the_spot(draft("petition", "spot3", A), member, now=T0, photos=[(photo, "image/jpeg")], measures="x")
+
+
+def test_sla_override_and_holiday_edit(region: Region) -> None:
+    from datetime import date
+
+    from bogda.grid.service_base import Forbidden
+
+    svc = region.service
+    pref, county = region.actor("pref"), region.actor("county")
+    with pytest.raises(Forbidden):
+        svc.set_sla_rule(county, "station_alarm", "P2", {"close": "1wd"}, now=T0)
+    with pytest.raises(Invalid, match="close: duration"):
+        svc.set_sla_rule(pref, "station_alarm", "P2", {"close": "soon"}, now=T0)
+    svc.set_sla_rule(pref, "station_alarm", "P2", {"sign": "30m", "feedback": "12h", "close": "1wd"}, now=T0)
+    assert svc.sla_table()["overrides"]["station_alarm/P2"]["close"] == "1wd"
+    # Tuesday 2025-03-04 made a holiday: one working day from Monday lands on Wednesday
+    svc.set_holiday(pref, date(2025, 3, 4), "off", name="测试", now=T0)
+    tid = svc.file_finding(draft("alarm", "sla", B), now=T0).task_id
+    row = row_of(region, tid)
+    assert (row.sla_key, row.close_due) == ("station_alarm/P2", T0 + timedelta(days=2))
+    assert entries(region.store, action_prefix="holiday.set")[0]["login"] == "pref"
+    svc.set_sla_rule(pref, "station_alarm", "P2", None, now=T0)
+    assert svc.sla_table()["overrides"] == {}

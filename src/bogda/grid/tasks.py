@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from bogda.grid import evidence as EV
 from bogda.grid.policy import Actor, Target, decide
 from bogda.grid.routing import (
     RANK,
+    SOURCES,
     Candidate,
     Probe,
     category_of,
@@ -47,6 +48,8 @@ from bogda.grid.service_base import (
 )
 from bogda.grid.sla import (
     CARD_RANK,
+    RULES,
+    SELECTION,
     Dues,
     Rule,
     add_duration,
@@ -54,6 +57,7 @@ from bogda.grid.sla import (
     due_times,
     escalation_due,
     missed,
+    rule_from_spec,
     select_rule,
 )
 from bogda.grid.states import CANCEL_REASONS, EVENTS, FLAG_EVENTS, OPEN_STATES, TRANSITIONS, TransitionError, next_state
@@ -949,95 +953,216 @@ class GridService:
         kept with flags."""
 
         def work(conn: Connection) -> dict[str, Any]:
-            row = self._task(conn, task_id)
-            tgt = target_of(row)
-            if decide(actor, "respond", tgt).allowed and not decide(actor, "work", tgt).allowed:
-                pass  # an enterprise user adds evidence to a response
-            else:
-                self._guard(actor, "work", tgt, f"upload evidence to task {task_id}")
-            if row.state not in OPEN_STATES:
-                raise Conflict(f"task {task_id} is {row.state}: no more evidence", state=row.state)
-            if stage not in EV.STAGES:
-                raise Invalid(f"stage {stage!r}; expected one of {EV.STAGES}", field="stage")
-            try:
-                ctype = EV.check_bytes(data, content_type, self.config.limits)
-            except EV.UploadRefused as exc:
-                raise Refused(str(exc), exc.status, declared=content_type, size=len(data), filename=filename) from exc
-            digest = EV.sha256(data)
-            reused = conn.execute(
-                select(evidence.c.id).where(evidence.c.sha256 == digest, evidence.c.task_id != task_id).limit(1)
-            ).first()
-            geom = (
-                conn.execute(select(place.c.geometry).where(place.c.id == row.place_id)).scalar()
-                if row.place_id is not None
-                else None
-            )
-            st = dict(stamp or {})
-            if st.get("taken_at") is not None:
-                st["taken_at"] = _when(st["taken_at"], "taken_at")
-            if st.get("coord_sys") not in (None, *EV.COORD_SYSTEMS):
-                raise Invalid(
-                    f"coord_sys {st.get('coord_sys')!r}; expected one of {EV.COORD_SYSTEMS}", field="coord_sys"
-                )
-            info = EV.read_photo(data)
-            check = EV.check_photo(
-                info,
-                uploaded_at=now,
-                signed_at=row.signed_at,
-                task_point=(row.lon, row.lat) if row.lon is not None and row.lat is not None else None,
-                task_geometry=geom if geom and geom.get("type") in ("Polygon", "MultiPolygon") else None,
-                hash_on_other_task=reused is not None,
-                limits=self.config.limits,
-                stamp=st,
-            )
-            rel = EV.store_file(self.config.data_dir, digest, ctype, data)
-            eid = int(
-                conn.execute(
-                    evidence.insert()
-                    .values(
-                        task_id=task_id,
-                        sha256=digest,
-                        stage=stage,
-                        content_type=ctype,
-                        size=len(data),
-                        path=rel,
-                        original_name=(filename or "")[:200] or None,
-                        taken_at=check.taken_at,
-                        lon=check.lon,
-                        lat=check.lat,
-                        coord_sys=check.coord_sys,
-                        device=check.device,
-                        flags=check.flags,
-                        passed=check.passed,
-                        uploader_id=actor.user_id,
-                        uploaded_at=now,
-                    )
-                    .returning(evidence.c.id)
-                ).scalar_one()
-            )
-            self._event(
-                conn,
-                task_id,
-                "evidence",
-                row.state,
-                row.state,
-                actor,
-                now,
-                attachments=[eid],
-                detail={"sha256": digest, "flags": check.flags, "stage": stage},
-            )
-            self._audit(
-                conn,
-                actor,
-                "evidence.upload",
-                f"task:{task_id}",
-                now,
-                {"evidence_id": eid, "sha256": digest, "flags": check.flags},
-                peer,
-            )
-            return dict(conn.execute(select(evidence).where(evidence.c.id == eid)).first()._mapping)
+            return self._evidence(conn, task_id, actor, data, content_type, now, stage, filename, stamp, peer)
 
         return run_audited(self.store, actor, "evidence.upload", f"task:{task_id}", now, work, peer=peer)
+
+    def _evidence(
+        self,
+        conn: Connection,
+        task_id: int,
+        actor: Actor,
+        data: bytes,
+        content_type: str,
+        now: datetime,
+        stage: str,
+        filename: str | None,
+        stamp: dict[str, Any] | None,
+        peer: str | None,
+        signed_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        row = self._task(conn, task_id)
+        tgt = target_of(row)
+        if decide(actor, "respond", tgt).allowed and not decide(actor, "work", tgt).allowed:
+            pass  # an enterprise user adds evidence to a response
+        else:
+            self._guard(actor, "work", tgt, f"upload evidence to task {task_id}")
+        if row.state not in OPEN_STATES:
+            raise Conflict(f"task {task_id} is {row.state}: no more evidence", state=row.state)
+        if stage not in EV.STAGES:
+            raise Invalid(f"stage {stage!r}; expected one of {EV.STAGES}", field="stage")
+        try:
+            ctype = EV.check_bytes(data, content_type, self.config.limits)
+        except EV.UploadRefused as exc:
+            raise Refused(str(exc), exc.status, declared=content_type, size=len(data), filename=filename) from exc
+        digest = EV.sha256(data)
+        reused = conn.execute(
+            select(evidence.c.id).where(evidence.c.sha256 == digest, evidence.c.task_id != task_id).limit(1)
+        ).first()
+        geom = (
+            conn.execute(select(place.c.geometry).where(place.c.id == row.place_id)).scalar()
+            if row.place_id is not None
+            else None
+        )
+        st = dict(stamp or {})
+        if st.get("taken_at") is not None:
+            st["taken_at"] = _when(st["taken_at"], "taken_at")
+        if st.get("coord_sys") not in (None, *EV.COORD_SYSTEMS):
+            raise Invalid(f"coord_sys {st.get('coord_sys')!r}; expected one of {EV.COORD_SYSTEMS}", field="coord_sys")
+        info = EV.read_photo(data)
+        check = EV.check_photo(
+            info,
+            uploaded_at=now,
+            signed_at=row.signed_at if signed_at is None else signed_at,
+            task_point=(row.lon, row.lat) if row.lon is not None and row.lat is not None else None,
+            task_geometry=geom if geom and geom.get("type") in ("Polygon", "MultiPolygon") else None,
+            hash_on_other_task=reused is not None,
+            limits=self.config.limits,
+            stamp=st,
+        )
+        rel = EV.store_file(self.config.data_dir, digest, ctype, data)
+        eid = int(
+            conn.execute(
+                evidence.insert()
+                .values(
+                    task_id=task_id,
+                    sha256=digest,
+                    stage=stage,
+                    content_type=ctype,
+                    size=len(data),
+                    path=rel,
+                    original_name=(filename or "")[:200] or None,
+                    taken_at=check.taken_at,
+                    lon=check.lon,
+                    lat=check.lat,
+                    coord_sys=check.coord_sys,
+                    device=check.device,
+                    flags=check.flags,
+                    passed=check.passed,
+                    uploader_id=actor.user_id,
+                    uploaded_at=now,
+                )
+                .returning(evidence.c.id)
+            ).scalar_one()
+        )
+        self._event(
+            conn,
+            task_id,
+            "evidence",
+            row.state,
+            row.state,
+            actor,
+            now,
+            attachments=[eid],
+            detail={"sha256": digest, "flags": check.flags, "stage": stage},
+        )
+        self._audit(
+            conn,
+            actor,
+            "evidence.upload",
+            f"task:{task_id}",
+            now,
+            {"evidence_id": eid, "sha256": digest, "flags": check.flags},
+            peer,
+        )
+        return dict(conn.execute(select(evidence).where(evidence.c.id == eid)).first()._mapping)
+
+    # --- on-the-spot fixes and configuration -----------------------------------------------------------
+
+    def on_the_spot(
+        self,
+        draft: F.FindingDraft,
+        actor: Actor,
+        *,
+        now: datetime,
+        photos: Sequence[tuple[bytes, str]],
+        measures: str,
+        peer: str | None = None,
+    ) -> RouteOutcome:
+        """立行立改 (§3.2): a person's own finding fixed at once — create → dispatch → sign → confirm → feedback in
+        one transaction. Dispatch and sign are stamped at the finding's time (by ``system`` for the dispatch, on the
+        person's behalf); the photos must pass the §3.5 checks against that time. Any refusal stores nothing."""
+
+        def work(conn: Connection) -> RouteOutcome:
+            start = as_utc(draft.detected_at) if draft.detected_at is not None else now
+            pid = draft.place_id
+            if pid is None and draft.lon is not None and draft.lat is not None:
+                pid = self.index.locate(draft.lon, draft.lat)
+            src = source_of(draft.kind, draft.evidence)
+            self._guard(actor, "create_finding", Target(place_id=pid, source=src), "on-the-spot fix")
+            if not measures.strip():
+                raise Invalid("an on-the-spot fix needs the measures taken", field="measures")
+            try:
+                out = F.raise_finding(conn, draft, index=self.index, now=start)
+            except ValueError as exc:
+                raise Invalid(str(exc), field="finding") from exc
+            res = self._route(conn, out.finding_id, start, actor)
+            if res.action != "created" or res.task_id is None:
+                raise Conflict(f"the finding belongs to task {res.task_id}: handle it there", state=res.action)
+            tid = res.task_id
+            self._transition(conn, tid, "dispatch", SYSTEM, start, f"立行立改 / on the spot: {actor.login}", (), {})
+            self._transition(conn, tid, "sign", actor, start, None, (), {}, peer)
+            ids = [
+                self._evidence(conn, tid, actor, data, ctype, now, "after", None, None, peer, signed_at=start)["id"]
+                for data, ctype in photos
+            ]
+            self._transition(conn, tid, "confirm", actor, now, None, ids, {}, peer)
+            self._transition(conn, tid, "feedback", actor, now, None, ids, {"measures": measures}, peer)
+            return RouteOutcome("on_the_spot", tid, out.finding_id)
+
+        return run_audited(self.store, actor, "task.on_the_spot", "finding:new", now, work, peer=peer)
+
+    def sla_table(self) -> dict[str, dict[str, Any]]:
+        """The effective SLA rows: defaults by name and the store's overrides by ``source/severity``."""
+        with self.store.engine.connect() as conn:
+            over = {f"{r.source}/{r.severity}": dict(r.spec) for r in conn.execute(select(sla_rule))}
+        return {
+            "defaults": {k: dict(v) for k, v in RULES.items()},
+            "selection": {f"{s}/{c}": name for (s, c), name in SELECTION.items()},
+            "overrides": over,
+        }
+
+    def set_sla_rule(
+        self,
+        actor: Actor,
+        source: str,
+        severity: str,
+        spec: dict[str, Any] | None,
+        *,
+        now: datetime,
+        peer: str | None = None,
+    ) -> None:
+        """Set (or with ``spec`` None remove) the SLA override of ``source × severity`` (``*`` wildcards)."""
+
+        def work(conn: Connection) -> None:
+            self._guard(actor, "sla_config", Target(place_id=actor.scope_place_id), "change the SLA table")
+            if source != "*" and source not in SOURCES:
+                raise Invalid(f"source {source!r}; expected '*' or one of {SOURCES}", field="source")
+            if severity != "*" and severity not in RANK:
+                raise Invalid(f"severity {severity!r}; expected '*' or P1–P4", field="severity")
+            conn.execute(sla_rule.delete().where(sla_rule.c.source == source, sla_rule.c.severity == severity))
+            if spec is not None:
+                try:
+                    rule_from_spec(f"{source}/{severity}", spec)
+                except ValueError as exc:
+                    raise Invalid(str(exc), field="spec") from exc
+                conn.execute(
+                    sla_rule.insert().values(
+                        source=source, severity=severity, spec=spec, updated_by=actor.login, updated_at=now
+                    )
+                )
+            self._audit(conn, actor, "sla.set", f"sla:{source}/{severity}", now, {"spec": spec}, peer)
+
+        run_audited(self.store, actor, "sla.set", f"sla:{source}/{severity}", now, work, peer=peer)
+
+    def set_holiday(
+        self, actor: Actor, day: date, kind: str | None, *, name: str = "", now: datetime, peer: str | None = None
+    ) -> None:
+        """Edit the holiday table: ``off`` (holiday), ``work`` (调休 working weekend) or None (back to the
+        shipped table)."""
+
+        def work(conn: Connection) -> None:
+            self._guard(actor, "sla_config", Target(place_id=actor.scope_place_id), "edit the holiday table")
+            if kind not in (None, "off", "work"):
+                raise Invalid(f"kind {kind!r}; expected 'off', 'work' or null", field="kind")
+            conn.execute(holiday.delete().where(holiday.c.day == day))
+            if kind is not None:
+                conn.execute(holiday.insert().values(day=day, kind=kind, name=name[:64]))
+            self._audit(
+                conn, actor, "holiday.set", f"holiday:{day.isoformat()}", now, {"kind": kind, "name": name}, peer
+            )
+
+        run_audited(self.store, actor, "holiday.set", f"holiday:{day.isoformat()}", now, work, peer=peer)
 
     # --- reading -------------------------------------------------------------------------------------------
 

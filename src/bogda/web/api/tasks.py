@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -429,3 +429,80 @@ def kpis_xlsx(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+@router.post(
+    "/tasks/on-the-spot", summary="立行立改: a patrol finding fixed at once (one atomic action)", status_code=201
+)
+async def on_the_spot(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    title: Annotated[str, Form(min_length=1, max_length=300)],
+    lon: Annotated[float, Form()],
+    lat: Annotated[float, Form()],
+    measures: Annotated[str, Form(min_length=1)],
+    files: Annotated[list[UploadFile], File(description="Photos taken while fixing (JPEG/PNG).")],
+    category: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    if category is not None and category not in routing.CATEGORIES:
+        raise ApiError(422, "category", f"category {category!r} unknown", "body")
+    svc = grid_service(request)
+    now = clock(request)
+    photos = [(await f.read(svc.config.limits.max_bytes + 1), f.content_type or "") for f in files]
+    evidence: dict[str, Any] = {"source": "patrol", **({"category": category} if category else {})}
+    draft = FindingDraft(
+        kind="patrol",
+        severity="P3",
+        title=title,
+        dedupe_key=f"spot:{who.user.login}:{now.isoformat()}",
+        detected_at=now,
+        lon=lon,
+        lat=lat,
+        evidence=evidence,
+    )
+    out = _call(
+        lambda: svc.on_the_spot(
+            draft, actor_of(request, who), now=now, photos=photos, measures=measures, peer=client_ip(request)
+        )
+    )
+    return {"action": out.action, "task_id": out.task_id, "finding_id": out.finding_id}
+
+
+@router.get("/sla-rules", summary="The SLA table: named defaults, their selection and the overrides")
+def sla_rules(request: Request, who: Annotated[Principal, Depends(require_user)]) -> dict[str, Any]:
+    return grid_service(request).sla_table()
+
+
+@router.put("/sla-rules/{source}/{severity}", summary="Set (or with null remove) an SLA override")
+def put_sla_rule(
+    request: Request,
+    source: str,
+    severity: str,
+    who: Annotated[Principal, Depends(require_user)],
+    spec: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    svc = grid_service(request)
+    _call(
+        lambda: svc.set_sla_rule(
+            actor_of(request, who), source, severity, spec, now=clock(request), peer=client_ip(request)
+        )
+    )
+    return svc.sla_table()
+
+
+class HolidayIn(BaseModel):
+    kind: str | None = Field(description="off (holiday), work (调休 working weekend) or null (shipped table).")
+    name: str = ""
+
+
+@router.put("/holidays/{day}", summary="Edit one day of the working-day calendar")
+def put_holiday(
+    request: Request, day: date, body: HolidayIn, who: Annotated[Principal, Depends(require_user)]
+) -> dict[str, Any]:
+    svc = grid_service(request)
+    _call(
+        lambda: svc.set_holiday(
+            actor_of(request, who), day, body.kind, name=body.name, now=clock(request), peer=client_ip(request)
+        )
+    )
+    return {"day": day.isoformat(), "kind": body.kind, "name": body.name}
