@@ -36,6 +36,7 @@ def mount_console(app: FastAPI, settings: Settings, store: Store) -> None:
         grid_member,
         kpi,
         map_page,
+        monitoring,
         password_page,
         stations_page,
         tasks,

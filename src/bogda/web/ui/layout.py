@@ -19,6 +19,7 @@ from bogda.web.ui import TITLE
 NAV: tuple[tuple[str, str, str], ...] = (
     ("/map", "nav.map", "map"),
     ("/stations", "nav.stations", "sensors"),
+    ("/monitoring", "nav.monitoring", "air"),
     ("/findings", "nav.findings", "report_problem"),
     ("/tasks", "nav.tasks", "assignment"),
     ("/review", "nav.review", "fact_check"),
