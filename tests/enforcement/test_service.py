@@ -162,3 +162,29 @@ def test_failed_run_is_logged(seeded: tuple[Store, Injected]) -> None:
 
     with pytest.raises(ParamError):
         service.run_clues(store, since=bj(11), until=bj(12), params=resolve_params({"flat.min_hours": -1}))
+
+
+def test_minute_data_feed_c23(seeded: tuple[Store, Injected]) -> None:
+    """Minute series (CN 2051) of an outlet: an hour that complies on average with 4 of 6 minutes above the
+    limit is a C23 clue; minutes equal to the logger's hour elsewhere give no C21."""
+    import polars as pl
+
+    from bogda.store import series
+
+    store, inj = seeded
+    sid = inj.site["ZD-PW1-DA002"]
+    hours = series.read(store, sites=[sid], parameters=["a21002", "a19001"], start=bj(11), end=bj(12))
+    wide = hours.pivot(on="parameter", index="ts", values="value").sort("ts")
+    rows = []
+    for ts, nox, o2 in wide.select("ts", "a21002", "a19001").iter_rows():
+        for k in range(60):
+            v = nox
+            if ts == bj(11, 10) and k in (20, 21, 23, 24):
+                v = round(80.0 * (21 - o2) / 15.0, 3)
+            rows += [(sid, "a21002", ts + timedelta(minutes=k), v), (sid, "a19001", ts + timedelta(minutes=k), o2)]
+    df = pl.DataFrame(rows, schema=["site_id", "parameter", "ts", "value"], orient="row")
+    series.write_long(store, df.with_columns(pl.col("ts").dt.cast_time_unit("us")), resolution="min")
+    rep = service.run_clues(store, since=bj(11), until=bj(12), enterprises=["ZD-PW1"])
+    assert rep.by_rule.get("C23") == 1 and "C21" not in rep.by_rule
+    c23 = _by_rule(_clues(store), "C23")
+    assert c23[0]["window_start"] == bj(11, 10) and c23[0]["metrics"]["minutes_over"] == 4

@@ -134,11 +134,19 @@ def run_outlet(
         run.not_evaluable.append(NotEvaluable("C11", oid, f"CONFIG_MISSING:load_channel:{outlet.load_channel}"))
     o2 = _f(df, O2_CODE)
     marks = [m for m in (marks or []) if m.target_id == oid]
-    marked = cems.mark_mask(ts, marks, oid, ("startup", "shutdown", "stopped", "fault_accident", "maintenance",
-                                             "calibration")) if marks else None  # fmt: skip
+    marked = (
+        cems.mark_mask(
+            ts, marks, oid, ("startup", "shutdown", "stopped", "fault_accident", "maintenance", "calibration")
+        )
+        if marks
+        else None
+    )
     pollutants = [c for c in POLLUTANTS if c in df.columns]
-    numeric = [c for c, t in df.schema.items() if t.is_numeric() and c not in ("frame_uid",)
-               and not c.endswith(("_zs", "_n", "_o2"))]  # fmt: skip
+    numeric = [
+        c
+        for c, t in df.schema.items()
+        if t.is_numeric() and c not in ("frame_uid",) and not c.endswith(("_zs", "_n", "_o2"))
+    ]
     cols = {c: _f(df, c) for c in numeric}
     base = tuple(c for c in (outlet.load_channel, FLOW_CODE, HEAT_INPUT) if c)
     derived = detectors.derived_channels(
@@ -157,8 +165,9 @@ def run_outlet(
             run.not_evaluable.append(NotEvaluable("C01", oid, "CONFIG_MISSING:o2_ref_pct"))
             jf = None
         else:
-            jf = cems.judge_factor(outlet, code, cols[code], params=params, flags=flags, o2=o2, load=load,
-                                   marked=marked)  # fmt: skip
+            jf = cems.judge_factor(
+                outlet, code, cols[code], params=params, flags=flags, o2=o2, load=load, marked=marked
+            )
             _guard(run, "C01", oid, lambda jf=jf: cems.exceedance_hits(outlet, jf, params, ts))
             _guard(run, "C02", oid, lambda jf=jf: cems.daily_exceedance_hits(outlet, jf, params, ts))
             _guard(run, "C03", oid, lambda jf=jf: cems.monthly_rate_hits(outlet, jf, params, ts))
@@ -168,33 +177,49 @@ def run_outlet(
         if flags is not None:
             _guard(run, "C15", oid, lambda f=flags, c=code: operations.flag_abuse(f, load, subj, params, c))
             if production_on is not None:
-                _guard(run, "C16", oid, lambda f=flags, c=code: operations.stop_flag_vs_power(
-                    f, production_on, subj, params, c))  # fmt: skip
+                _guard(
+                    run,
+                    "C16",
+                    oid,
+                    lambda f=flags, c=code: operations.stop_flag_vs_power(f, production_on, subj, params, c),
+                )
         missing = np.isnan(cols[code]) if flags is None else (np.isnan(cols[code]) | (flags == ""))
         _guard(run, "C14", oid, lambda m=missing, c=code: operations.missing_pattern(m, load, subj, params, c))
         if code in outlet.span or code in outlet.lod:
-            _guard(run, "C09", oid, lambda c=code: detectors.narrow_band(
-                cols[c], load, subj, params, c, span=outlet.span.get(c), lod=outlet.lod.get(c)))  # fmt: skip
+            _guard(
+                run,
+                "C09",
+                oid,
+                lambda c=code: detectors.narrow_band(
+                    cols[c], load, subj, params, c, span=outlet.span.get(c), lod=outlet.lod.get(c)
+                ),
+            )
         zs = _f(df, f"{code}_zs")
         if zs is not None and jf is not None:
-            _guard(run, "C21", oid, lambda z=zs, j=jf, c=code: operations.logger_mismatch(
-                z, j.c_ref, subj, params, c))  # fmt: skip
+            _guard(run, "C21", oid, lambda z=zs, j=jf, c=code: operations.logger_mismatch(z, j.c_ref, subj, params, c))
     for ch in SHAPE_CHANNELS:
         x = cols.get(ch)
         if x is None:
             continue
         _guard(run, "C07", oid, lambda x=x, ch=ch: detectors.flat_line(x, load, subj, params, ch))
-        _guard(run, "C08", oid, lambda x=x, ch=ch: detectors.linear_fill(x, subj, params, ch,
-                                                                         span=outlet.span.get(ch)))  # fmt: skip
+        _guard(run, "C08", oid, lambda x=x, ch=ch: detectors.linear_fill(x, subj, params, ch, span=outlet.span.get(ch)))
         if ch != O2_CODE:
             _guard(run, "C12", oid, lambda x=x, ch=ch: detectors.copied_block(x, subj, params, ch))
     if o2 is not None:
-        _guard(run, "C05", oid, lambda: operations.o2_high(o2, load, subj, params, guard_pct=outlet.guard(params),
-                                                           band=outlet.o2_band))  # fmt: skip
+        _guard(
+            run,
+            "C05",
+            oid,
+            lambda: operations.o2_high(o2, load, subj, params, guard_pct=outlet.guard(params), band=outlet.o2_band),
+        )
         if outlet.o2_band is not None:
             for code in pollutants:
-                _guard(run, "C06", oid, lambda c=code: operations.o2_low(o2, cols[c], subj, params,
-                                                                         band=outlet.o2_band, channel=c))  # fmt: skip
+                _guard(
+                    run,
+                    "C06",
+                    oid,
+                    lambda c=code: operations.o2_low(o2, cols[c], subj, params, band=outlet.o2_band, channel=c),
+                )
     _guard(run, "C04", oid, lambda: operations.mark_audit(marks, load, production_on, subj, params))
     if production_on is not None and marks:
         _guard(run, "C16", oid, lambda: operations.stopped_mark_vs_power(marks, production_on, subj, params))
@@ -225,17 +250,25 @@ def run_outlet(
         if outlet.converted or outlet.o2_ref_pct is None:
             xr = x
         else:
-            xr, _ = cems.convert_o2(x, o2 if o2 is not None else np.full(len(x), np.nan), outlet.o2_ref_pct,
-                                    outlet.guard(params))  # fmt: skip
+            xr, _ = cems.convert_o2(
+                x, o2 if o2 is not None else np.full(len(x), np.nan), outlet.o2_ref_pct, outlet.guard(params)
+            )
         if lim is not None:
-            _guard(run, "C10", oid, lambda xr=xr, c=code, lim=lim: detectors.pinned_below_limit(
-                xr, load, lim, subj, params, c))  # fmt: skip
+            _guard(
+                run,
+                "C10",
+                oid,
+                lambda xr=xr, c=code, lim=lim: detectors.pinned_below_limit(xr, load, lim, subj, params, c),
+            )
         if load is not None:
             _guard(run, "C11", oid, lambda c=code: detectors.step_drop(cols[c], load, subj, params, c))
         if code in derived:
             continue
-        feats = {c: cols[c] for c in (outlet.load_channel, O2_CODE, FLOW_CODE, TEMP_CODE)
-                 if c and c in cols and c not in derived}  # fmt: skip
+        feats = {
+            c: cols[c]
+            for c in (outlet.load_channel, O2_CODE, FLOW_CODE, TEMP_CODE)
+            if c and c in cols and c not in derived
+        }
         _guard(run, "C13", oid, lambda c=code, feats=feats: detectors.residual_break(cols[c], feats, subj, params, c))
         if load is not None:
             _guard(run, "C13", oid, lambda c=code: detectors.load_correlation_drop(cols[c], load, subj, params, c))
@@ -298,8 +331,9 @@ def run_meters(
         _guard(run, "E06", mid, lambda p=p, subj=subj, mid=mid: power.night_day(p, subj, params, meter_id=mid))
     for pair in pairs:
         if pair.production_id not in series or pair.treatment_id not in series:
-            run.not_evaluable.append(NotEvaluable("E01", f"{pair.production_id}|{pair.treatment_id}",
-                                                  "CONFIG_MISSING:meter_series"))  # fmt: skip
+            run.not_evaluable.append(
+                NotEvaluable("E01", f"{pair.production_id}|{pair.treatment_id}", "CONFIG_MISSING:meter_series")
+            )
             continue
         ts, pp, sp = series[pair.production_id]
         ts_t, pt_raw, st_raw = series[pair.treatment_id]
@@ -320,8 +354,9 @@ def run_meters(
         if m.role != "total" or m.meter_id not in series or not prod_by_ent.get(m.enterprise_id):
             continue
         ts, p, st = series[m.meter_id]
-        psum = np.sum([np.nan_to_num(align(series[q][0], series[q][1], ts)) for q in prod_by_ent[m.enterprise_id]],
-                      axis=0)  # fmt: skip
+        psum = np.sum(
+            [np.nan_to_num(align(series[q][0], series[q][1], ts)) for q in prod_by_ent[m.enterprise_id]], axis=0
+        )
         idle = power.idle_band_hi(p, st, params)
         subj = Subject(m.meter_id, m.enterprise_id, ts, m.interval_s, "meter")
         _guard(run, "E08", m.meter_id, lambda: power.bypass_wiring(psum, p, idle, subj, params, meter_id=m.meter_id))  # noqa: B023
@@ -349,22 +384,116 @@ def _run_plans(
                 if measure.action == "stop":
                     ramp = plan_set.ramp_h.get(m.meter_id, plan_set.ramp_h.get(ent, params["ramp_h.mill"]))
                     idle = power.idle_band_hi(p, st, params)
-                    _guard(run, "E04", m.meter_id, lambda p=p, st=st, subj=subj, idle=idle, ramp=ramp, o=order:
-                           plans.stop_breach(p, st, idle, subj, params, order=o, ramp_h=ramp))  # fmt: skip
+                    _guard(
+                        run,
+                        "E04",
+                        m.meter_id,
+                        lambda p=p, st=st, subj=subj, idle=idle, ramp=ramp, o=order: plans.stop_breach(
+                            p, st, idle, subj, params, order=o, ramp_h=ramp
+                        ),
+                    )
                 elif measure.action == "cap_ratio":
                     base = plan_set.baselines.get(measure.baseline_id or m.meter_id) or plan_set.baselines.get(ent)
                     if base is None or measure.value is None:
                         run.not_evaluable.append(NotEvaluable("E05", m.meter_id, "CONFIG_MISSING:baseline"))
                         continue
-                    _guard(run, "E05", m.meter_id, lambda p=p, subj=subj, o=order, v=measure.value, b=base:
-                           plans.cap_breach(p, subj, params, order=o, allowed_ratio=v, baseline=b))  # fmt: skip
+                    _guard(
+                        run,
+                        "E05",
+                        m.meter_id,
+                        lambda p=p, subj=subj, o=order, v=measure.value, b=base: plans.cap_breach(
+                            p, subj, params, order=o, allowed_ratio=v, baseline=b
+                        ),
+                    )
         for w in plan_set.windows:
             targets = [m for m in ent_meters if w.target_id in (ent, m.meter_id)]
             for m in targets:
                 ts, p, st = series[m.meter_id]
                 subj = Subject(m.meter_id, ent, ts, m.interval_s, "meter")
-                _guard(run, "P01", m.meter_id, lambda st=st, subj=subj, w=w:
-                       plans.staggered_production(st, subj, params, window=w))  # fmt: skip
+                _guard(
+                    run,
+                    "P01",
+                    m.meter_id,
+                    lambda st=st, subj=subj, w=w: plans.staggered_production(st, subj, params, window=w),
+                )
+
+
+# -------------------------------------------------------------------------------------------- minutes
+def hours_from_minutes(minutes: pl.DataFrame, params: Params) -> pl.DataFrame:
+    """Hourly frame in the catalogue's layout from minute data (HJ 75-2017 valid hour: ≥ 45 valid minutes).
+
+    A channel's hour is its mean over valid minutes with flag ``N``; an hour short of valid minutes is null with
+    flag ``H`` (insufficient — never judged). Used for outlets that send minutes only (CN 2051).
+    """
+    chans = [c for c, t in minutes.schema.items() if t.is_numeric() and c not in ("frame_uid",)]
+    out = cems.hourly_from_minutes(minutes, chans, params)
+    exprs = []
+    for ch in chans:
+        ok = pl.col(f"{ch}_ok")
+        exprs += [
+            pl.when(ok).then(pl.col(ch)).alias(ch),
+            pl.when(ok).then(pl.lit("N")).otherwise(pl.lit("H")).alias(f"{ch}_flag"),
+        ]
+    return out.with_columns(exprs).select("outlet_id", "ts_utc", *[c for ch in chans for c in (ch, f"{ch}_flag")])
+
+
+def _minute_matrix(ts_hours: np.ndarray, ts_min: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(hours, 60) matrix of minute values placed by their hour (exact hour starts of ``ts_hours``) and minute."""
+    m = np.full((len(ts_hours), 60), np.nan)
+    hour = ts_min.astype("datetime64[h]").astype("datetime64[us]")
+    minute = ((ts_min - hour) // np.timedelta64(1, "m")).astype(np.int64)
+    pos = np.searchsorted(ts_hours, hour)
+    posc = np.minimum(pos, max(len(ts_hours) - 1, 0))
+    ok = (pos < len(ts_hours)) & (ts_hours[posc] == hour) & (minute >= 0) & (minute < 60) if len(ts_hours) else pos < 0
+    m[posc[ok], minute[ok]] = values[ok]
+    return m
+
+
+def run_minutes(run: CatalogueRun, outlet: Outlet, hourly: pl.DataFrame, minutes: pl.DataFrame, params: Params) -> None:
+    """Minute-level rules of one outlet: C23 minute excursions in complying hours, C21 logger hour vs the hour
+    recomputed from minutes (enforcement.md §3.1 "with minutes too, recompute and compare")."""
+    oid = outlet.outlet_id
+    ts_h = _ts(hourly)
+    subj = Subject(oid, outlet.enterprise_id, ts_h, 3600, "outlet")
+    minutes = minutes.sort("ts_utc")
+    ts_m = _ts(minutes)
+    chans = [c for c in POLLUTANTS if c in minutes.columns]
+    recomputed = cems.hourly_from_minutes(minutes, chans, params)
+    o2_m = _f(minutes, O2_CODE)
+    o2_h = _f(hourly, O2_CODE)
+    for code in chans:
+        lim = outlet.limits.get(code, (None, None))[0]
+        x = _f(minutes, code)
+        flags = _flags(minutes, code)
+        valid = ~np.isnan(x) & (x >= 0) & (cems.flag_valid(flags, len(x)) if flags is not None else True)
+        xh = _f(hourly, code)
+        if outlet.converted or outlet.o2_ref_pct is None:
+            ref_m, ref_h = x, xh
+        else:
+            guard = outlet.guard(params)
+            nan = np.full(len(x), np.nan)
+            ref_m, _ = cems.convert_o2(x, o2_m if o2_m is not None else nan, outlet.o2_ref_pct, guard)
+            ref_h = (
+                None
+                if xh is None
+                else cems.convert_o2(
+                    xh, o2_h if o2_h is not None else np.full(len(xh), np.nan), outlet.o2_ref_pct, guard
+                )[0]
+            )
+        if lim is not None and ref_h is not None:
+            mat = _minute_matrix(ts_h, ts_m, np.where(valid, ref_m, np.nan))
+            _guard(
+                run,
+                "C23",
+                oid,
+                lambda mat=mat, rh=ref_h, c=code: cems.minute_excursion_hits(outlet, c, mat, rh, params, ts_hours=ts_h),
+            )
+        if xh is not None:
+            rc = recomputed.filter(pl.col(f"{code}_ok"))
+            r_vals = (
+                align(_ts(rc), rc[code].cast(pl.Float64).to_numpy(), ts_h) if rc.height else np.full(len(ts_h), np.nan)
+            )
+            _guard(run, "C21", oid, lambda xh=xh, r=r_vals, c=code: operations.logger_mismatch(xh, r, subj, params, c))
 
 
 # ------------------------------------------------------------------------------------------- entry point
@@ -379,10 +508,27 @@ def run_catalogue_full(
     pairs: list[MeterPair] | None = None,
     marks: list[cems.Mark] | None = None,
     overrides: dict[str, dict[str, object]] | None = None,
+    minute_frame: pl.DataFrame | None = None,
 ) -> CatalogueRun:
-    """The whole catalogue; ``overrides`` are per-enterprise parameter overrides (from dismissal tuning)."""
+    """The whole catalogue; ``overrides`` are per-enterprise parameter overrides (from dismissal tuning).
+
+    ``minute_frame`` (optional, same wide layout at 1-min spacing) adds the minute rules C21/C23 for outlets that
+    have both; an outlet with minutes but no hourly rows is judged on hours recomputed from its minutes.
+    """
     params = params or resolve_params()
     run = CatalogueRun()
+    minutes_by: dict[str, pl.DataFrame] = {}
+    if minute_frame is not None and minute_frame.height:
+        minutes_by = {
+            (k[0] if isinstance(k, tuple) else k): v
+            for k, v in minute_frame.partition_by("outlet_id", as_dict=True).items()
+        }
+        have = set() if cems_frame is None or not cems_frame.height else set(cems_frame["outlet_id"].unique())
+        only = [hours_from_minutes(v, params) for k, v in minutes_by.items() if k not in have]
+        if only:
+            cems_frame = pl.concat(
+                [f for f in (cems_frame, *only) if f is not None and f.height], how="diagonal_relaxed"
+            )
     meter_states: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if meter_frame is not None and meters:
         meter_states = run_meters(run, meter_frame, meters, pairs or [], plan_set, params)
@@ -413,6 +559,8 @@ def run_catalogue_full(
                 else:
                     run.not_evaluable.append(NotEvaluable("C16", oid, "CONFIG_MISSING:production_meter_series"))
             run_outlet(run, outlet, df, p_ent, marks=marks_by.get(oid), production_on=prod_on)
+            if oid in minutes_by:
+                run_minutes(run, outlet, df, minutes_by[oid], p_ent)
     run.hits = escalate_pinned(run.hits)
     return run
 

@@ -619,11 +619,12 @@ def minute_excursion_hits(
     minute_ref: np.ndarray,
     hour_ref: np.ndarray,
     params: Params,
-    ts_minutes: np.ndarray | None = None,
+    ts_hours: np.ndarray | None = None,
 ) -> list[Hit]:
     """C23: an hour complying while ≥ 3 of 6 consecutive minute values exceed the limit.
 
-    ``minute_ref`` is a (hours, 60) array of converted minute values aligned with ``hour_ref``.
+    ``minute_ref`` is a (hours, 60) array of converted minute values aligned with ``hour_ref``; ``ts_hours`` the
+    hours' starts (UTC) to stamp the hits with.
     """
     limit = outlet.limits.get(code, (None, None))[0]
     if limit is None:
@@ -644,6 +645,7 @@ def minute_excursion_hits(
             i0=k,
             i1=k,
             channel=code,
+            ts=ts_hours,
             metrics={"minutes_over": int(exc[k].sum()), "hour_value": hour_ref[k], "limit": limit},
         )
         for k in np.flatnonzero(fire)

@@ -202,12 +202,15 @@ def _wide(long: pl.DataFrame, id_name: str, codes: dict[int, str]) -> pl.DataFra
     )
 
 
-def read_cems(store: Store, reg: Registry, start: datetime, end: datetime) -> pl.DataFrame | None:
-    """Wide hourly CEMS frame (``outlet_id, ts_utc, <code>, <code>_flag``) of the registry's outlets."""
+def read_cems(
+    store: Store, reg: Registry, start: datetime, end: datetime, *, resolution: str = "hour"
+) -> pl.DataFrame | None:
+    """Wide CEMS frame (``outlet_id, ts_utc, <code>, <code>_flag``) of the registry's outlets (hourly, or minute
+    data with ``resolution="min"``)."""
     ids = {reg.sites[o.outlet_id]: o.outlet_id for o in reg.outlets}
     if not ids:
         return None
-    long = series.read(store, sites=list(ids), start=start, end=end, resolution="hour")
+    long = series.read(store, sites=list(ids), start=start, end=end, resolution=resolution)
     if long.height == 0:
         return None
     return _wide(long, "outlet_id", ids)
@@ -399,13 +402,15 @@ def run_clues(
     job: str = JOB,
     now: datetime | None = None,
     write_evaluations: bool = True,
+    with_minutes: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run the whole catalogue for the hits overlapping ``[since, until)`` and file them as clues.
 
-    Data are read from ``lookback_days`` before ``since`` (trailing baselines, threshold learning); only hits
-    touching the window are filed. Logged in ``job_run`` (``status`` ok | failed, ``rows`` = clues created or
-    updated). A failure of one rule for one subject does not stop the run (it is counted in ``errors``).
+    Data are read from ``lookback_days`` before ``since`` (trailing baselines, threshold learning); outlets' minute
+    series (CN 2051) of the window itself feed C21/C23; only hits touching the window are filed. Logged in
+    ``job_run`` (``status`` ok | failed, ``rows`` = clues created or updated). A failure of one rule for one
+    subject does not stop the run (it is counted in ``errors``).
     """
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until must be timezone-aware")
@@ -425,10 +430,21 @@ def run_clues(
         start = since - timedelta(days=lookback_days)
         say("reading CEMS")
         cems = read_cems(store, reg, start, until)
+        minutes = read_cems(store, reg, since, until, resolution="min") if with_minutes else None
         say("reading meters")
         mframe, meters = read_meters(store, reg, start, until)
         say("running the catalogue")
-        run = run_catalogue_full(cems, mframe, reg.outlets, meters, plans, params, pairs=reg.pairs, overrides=overrides)
+        run = run_catalogue_full(
+            cems,
+            mframe,
+            reg.outlets,
+            meters,
+            plans,
+            params,
+            pairs=reg.pairs,
+            overrides=overrides,
+            minute_frame=minutes,
+        )
         hits = [h for h in run.hits if _overlaps(h, since, until)]
         rep.hits, rep.not_evaluable, rep.errors = len(hits), len(run.not_evaluable), list(run.errors)
         say(f"filing {len(hits)} clues")
