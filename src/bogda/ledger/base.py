@@ -51,6 +51,7 @@ class Field:
     minimum: float | None = None
     aliases: tuple[str, ...] = ()
     en: str = ""
+    default: Any = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -122,7 +123,7 @@ def parse_value(f: Field, value: Any) -> Any:
     """``value`` (text from a file or a form, or an already typed value) as the field's type; ``ValueError``."""
     if isinstance(value, str):
         value = value.strip()
-        if value == "" and f.kind not in ("bool",):
+        if value == "":
             return None
     if value is None:
         return None
@@ -227,6 +228,8 @@ def normalise(ledger: Ledger, raw: Mapping[str, Any], *, partial: bool = False) 
             problems.append((f.key, "value missing"))
         if f.kind == "list" and v is None:
             v = []
+        if v is None and f.default is not None:
+            v = f.default
         if f.kind == "bool" and v is None:
             v = False
         rec[f.key] = v

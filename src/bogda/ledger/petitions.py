@@ -28,7 +28,7 @@ FIELDS = (
     Field("petition_no", "信访编号", required=True, aliases=("编号",)),
     Field("channel", "来源渠道", required=True, choices=CHANNELS, aliases=("渠道",)),
     Field("received_at", "受理时间", "datetime", required=True, aliases=("收件时间", "接收时间")),
-    Field("accepted", "是否受理", "bool"),
+    Field("accepted", "是否受理", "bool", default=True),
     Field("accept_decided_at", "受理决定时间", "datetime"),
     Field("category", "问题类别", required=True, choices=CATEGORIES, aliases=("类别",)),
     Field("subject_name", "被反映对象"),
@@ -138,6 +138,9 @@ def figures(rows: list[dict[str, Any]], period: Period) -> dict[str, Figure]:
     out["petition.inspection.assigned"] = count(
         "petition.inspection.assigned", "督察交办信访件数", "petition", all_assigned, q2
     )
+    open_ = [r for r in all_assigned if r not in done_all]
+    k = "petition.inspection"
+    out[f"{k}.open"] = count(f"{k}.open", "督察交办信访件未办结数", "petition", open_, q2 + "，期末未办结")
     out["petition.inspection.closed"] = count(
         "petition.inspection.closed", "督察交办信访件办结数", "petition", done_all, q2 + "，已办结"
     )
