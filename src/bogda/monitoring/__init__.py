@@ -5,7 +5,18 @@
 * :mod:`bogda.monitoring.qa` — QA flags (never deletion), completeness (有效率) with gap reasons, silences and
   offline detection against an explicit ``now``.
 
-No database and no clock here: services pass frames in and store what comes out.
+* :mod:`bogda.monitoring.aqi_tables` — hourly and daily AQI of stations and areas; ``update_aqi`` (incremental).
+* :mod:`bogda.monitoring.alarm_rules` / :mod:`bogda.monitoring.alarms` — same-day alarm rules (pure) and the
+  engine that files findings (never tasks).
+* :mod:`bogda.monitoring.assessment` — day counts, means, percentiles, composite index, rankings, dust modes.
+* :mod:`bogda.monitoring.water` — water samples and GB 3838-2002 classes.
+* :mod:`bogda.monitoring.exports` — CSV / Excel / Parquet exports and background export jobs.
+* Services over the store: :mod:`~bogda.monitoring.stations` (registration, area membership),
+  :mod:`~bogda.monitoring.load` (``load_*``, QA flags, dirty days), :mod:`~bogda.monitoring.status` (the network
+  now, completeness).
+
+``ingest`` and ``qa`` and the pure halves of the other modules hold no database and no clock; the services pass
+frames in and store what comes out.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import polars as pl
 
 from bogda.standards.composite import composite_from_statistics, rank
 from bogda.standards.evaluation import MIN_DAYS_FEBRUARY, MIN_DAYS_MONTH, MIN_DAYS_YEAR, period_statistics
+from bogda.store import Store
 from bogda.timeutil import BEIJING_NAME
 
 PERIODS = ("day", "month", "quarter", "year", "custom")
@@ -367,7 +368,7 @@ def rankings(metrics: pl.DataFrame, *, kind: str = "county") -> pl.DataFrame:
 
 
 def read_daily(
-    store,
+    store: Store,
     *,
     start: datetime,
     end: datetime,
@@ -397,7 +398,7 @@ def read_daily(
     return with_dates(frame)
 
 
-def read_dust(store, *, start: date | None = None, end: date | None = None) -> pl.DataFrame:
+def read_dust(store: Store, *, start: date | None = None, end: date | None = None) -> pl.DataFrame:
     """``place_code, day, status`` of the dust days."""
     from sqlalchemy import select
 
@@ -414,7 +415,7 @@ def read_dust(store, *, start: date | None = None, end: date | None = None) -> p
 
 
 def assess_store(
-    store,
+    store: Store,
     *,
     start: datetime,
     end: datetime,

@@ -28,6 +28,7 @@ import polars as pl
 import bogda
 from bogda.monitoring.aqi_tables import ITEM_COLUMNS
 from bogda.monitoring.ingest import POLLUTANT_UNITS
+from bogda.store import Store
 from bogda.timeutil import BEIJING_NAME, now_utc, parse_time
 
 FORMATS = ("csv", "xlsx", "parquet")
@@ -79,7 +80,7 @@ def _interval_cols(resolution: str) -> list[pl.Expr]:
 
 
 def series_frame(
-    store,
+    store: Store,
     *,
     sites: Sequence[str] | None,
     parameters: Sequence[str] | None,
@@ -177,7 +178,7 @@ def series_frame(
 
 
 def aqi_frame(
-    store,
+    store: Store,
     *,
     table: str = "daily",
     target_kind: str | None = None,
@@ -298,7 +299,7 @@ def write_export(
     raise ValueError(f"format must be one of {FORMATS}, not {fmt!r}")
 
 
-def build_frame(store, query: Mapping[str, Any]) -> tuple[pl.DataFrame, dict]:
+def build_frame(store: Store, query: Mapping[str, Any]) -> tuple[pl.DataFrame, dict]:
     """The frame and metadata an export ``query`` asks for.
 
     ``query``: ``kind`` (series | aqi_hourly | aqi_daily | completeness | assessment), ``start``/``end`` (ISO),
@@ -339,7 +340,9 @@ def build_frame(store, query: Mapping[str, Any]) -> tuple[pl.DataFrame, dict]:
     return frame, metadata(query)
 
 
-def export(store, query: Mapping[str, Any], path: str | Path, fmt: str, *, encoding: str = "utf-8-sig") -> list[Path]:
+def export(
+    store: Store, query: Mapping[str, Any], path: str | Path, fmt: str, *, encoding: str = "utf-8-sig"
+) -> list[Path]:
     """Build and write an export in one go (CLI, small API requests)."""
     frame, meta = build_frame(store, query)
     return write_export(frame, path, fmt, meta=meta, encoding=encoding)
@@ -349,7 +352,7 @@ def export(store, query: Mapping[str, Any], path: str | Path, fmt: str, *, encod
 
 
 def submit_job(
-    store,
+    store: Store,
     query: Mapping[str, Any],
     fmt: str,
     folder: str | Path,
@@ -375,7 +378,7 @@ def submit_job(
     return job_id
 
 
-def run_job(store, job_id: str, folder: str | Path) -> None:
+def run_job(store: Store, job_id: str, folder: str | Path) -> None:
     """Run a queued export job (also logged in ``job_run``); a failure is recorded, never raised."""
     from sqlalchemy import select
 
@@ -427,7 +430,7 @@ def run_job(store, job_id: str, folder: str | Path) -> None:
             )
 
 
-def job_state(store, job_id: str, *, now: datetime | None = None) -> dict[str, Any] | None:
+def job_state(store: Store, job_id: str, *, now: datetime | None = None) -> dict[str, Any] | None:
     """State of an export job (``expired`` once its link has lapsed)."""
     from sqlalchemy import select
 
@@ -443,7 +446,7 @@ def job_state(store, job_id: str, *, now: datetime | None = None) -> dict[str, A
     return out
 
 
-def purge_jobs(store, *, now: datetime | None = None) -> int:
+def purge_jobs(store: Store, *, now: datetime | None = None) -> int:
     """Delete the files of jobs past ``delete_after`` (kept 7 days (d)); returns how many."""
     from sqlalchemy import select
 

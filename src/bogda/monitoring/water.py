@@ -22,6 +22,7 @@ import polars as pl
 from bogda.monitoring.formats.common import _table
 from bogda.monitoring.ingest import ReadResult, Rejection
 from bogda.standards.water import CLASS_LABELS, STATUS, drinking_source_compliant, half_detection_limit, section_class
+from bogda.store import Store
 from bogda.timeutil import parse_time
 
 ITEM_CODES: dict[str, str] = {
@@ -215,7 +216,9 @@ def section_classes(
 # --- service ---------------------------------------------------------------------------------------------------
 
 
-def load_water_samples(store, path: str | Path | bytes, *, register_unknown: bool = True, name: str | None = None):
+def load_water_samples(
+    store: Store, path: str | Path | bytes, *, register_unknown: bool = True, name: str | None = None
+):
     """``bogda ingest water PATH``: read the samples CSV and write them (sections become ``water_station`` sites,
     placeholders with unknown position unless registered before)."""
     from bogda.monitoring.load import load_result
@@ -224,7 +227,7 @@ def load_water_samples(store, path: str | Path | bytes, *, register_unknown: boo
     return load_result(store, result, register_unknown=register_unknown, kind="water_station")
 
 
-def water_overview(store, *, start: datetime, end: datetime, period: str = "month") -> pl.DataFrame:
+def water_overview(store: Store, *, start: datetime, end: datetime, period: str = "month") -> pl.DataFrame:
     """Class of every water section over [start, end) per period, beside the air network."""
     from sqlalchemy import select
 
