@@ -652,7 +652,9 @@ def load_correlation_drop(
     min_prior_h: int = 240,
 ) -> list[Hit]:
     """C13 (correlation clause): Pearson ρ(pollutant, load) over the last 7 days falls by more than
-    ``resid.rho_drop`` (0.5) below ρ over the 30 days before them (enforcement.md §4).
+    ``resid.rho_drop`` (0.5) below ρ over the 30 days before them (enforcement.md §4), where that prior ρ shows an
+    established coupling (≥ ``resid.rho_min_prior``, 0.7): a pollutant that only loosely follows load (the
+    gas-turbine NOx, prior ρ 0.2–0.6) drifts in and out of correlation naturally and must not fire.
 
     Evaluated at the end of every Beijing day from per-day sums (cumulative sums over days, no loops over hours);
     consecutive firing days merge into one hit. A window with too few paired hours is not judged.
@@ -683,17 +685,31 @@ def load_correlation_drop(
     r7, n7 = rho(end - recent_days, end)
     r30, n30 = rho(end - recent_days - prior_days, end - recent_days)
     with np.errstate(invalid="ignore"):
-        fire = (n7 >= min_recent_h) & (n30 >= min_prior_h) & (r30 - r7 > params["resid.rho_drop"])
-    hits = []
+        fire = (
+            (n7 >= min_recent_h)
+            & (n30 >= min_prior_h)
+            & (r30 >= params["resid.rho_min_prior"])
+            & (r30 - r7 > params["resid.rho_drop"])
+        )
+    # a firing day flags its whole 7-day window; windows of nearby firing days overlap and merge into one hit
+    spans: list[list[int]] = []
     for a, b in zip(*rk.runs(fire), strict=True):
+        lo, hi = int(end[a] - recent_days), int(end[b] - 1)
         k = int(np.nanargmax(r30[a : b + 1] - r7[a : b + 1])) + a
-        last_day = end[b] - 1
+        if spans and lo <= spans[-1][1] + 1:
+            spans[-1][1] = hi
+            if r30[k] - r7[k] > r30[spans[-1][2]] - r7[spans[-1][2]]:
+                spans[-1][2] = k
+        else:
+            spans.append([lo, hi, k])
+    hits = []
+    for lo, hi, k in spans:
         hits.append(
             subj.hit(
                 "C13",
                 params,
-                int(ds[end[a] - recent_days]),
-                int(de[last_day]),
+                int(ds[lo]),
+                int(de[hi]),
                 channel=channel,
                 metrics={
                     "clause": "rho_drop",

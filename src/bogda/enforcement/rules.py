@@ -68,6 +68,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "resid.min_hours": 6,
     "resid.ridge_alpha": 1.0,
     "resid.rho_drop": 0.5,
+    "resid.rho_min_prior": 0.7,
     # C14
     "missing.window_days": 14,
     "missing.night_hours": 24,
