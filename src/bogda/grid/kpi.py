@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from io import BytesIO
 from typing import Any
@@ -119,19 +119,32 @@ class TaskFacts:
 def _t(v: Any) -> datetime | None:
     if v is None:
         return None
-    return as_utc(v) if isinstance(v, datetime) else parse_time(str(v), naive="utc")
+    if isinstance(v, datetime):
+        return v if v.tzinfo is UTC else as_utc(v)
+    try:
+        d = datetime.fromisoformat(v)  # the snapshots' own format: fast path
+        return as_utc(d) if d.tzinfo is not None else parse_time(str(v), naive="utc")
+    except ValueError:
+        return parse_time(str(v), naive="utc")
 
 
 def replay(events: Iterable[Mapping[str, Any]], as_of: datetime | None = None) -> dict[int, TaskFacts]:
-    """Fold task events (``task_id, seq, event, to_state, at, detail``) up to ``as_of`` into facts per task."""
+    """Fold task events (``task_id, seq, event, to_state, at, detail``) up to ``as_of`` into facts per task.
+
+    Milestone times come from the events themselves; deadlines, counters and place from the snapshot the last
+    event (≤ ``as_of``) carries.
+    """
     out: dict[int, TaskFacts] = {}
+    last: dict[int, Mapping[str, Any]] = {}
     for ev in sorted(events, key=lambda e: (e["task_id"], e["seq"])):
         at = _t(ev["at"])
         if as_of is not None and at is not None and at > as_of:
             continue
-        f = out.setdefault(ev["task_id"], TaskFacts(ev["task_id"]))
+        tid = ev["task_id"]
+        f = out.get(tid)
+        if f is None:
+            f = out[tid] = TaskFacts(tid)
         name = ev["event"]
-        snap = (ev.get("detail") or {}).get("snap") or {}
         if name == "create":
             f.created_at = at
         elif name in ("reopen", "relapse"):
@@ -156,18 +169,22 @@ def replay(events: Iterable[Mapping[str, Any]], as_of: datetime | None = None) -
         elif name == "reject":
             f.reviewed_at.append(at)  # type: ignore[arg-type]
         f.state = ev["to_state"]
+        snap = (ev.get("detail") or {}).get("snap")
         if snap:
-            f.source = snap.get("source", f.source)
-            f.category = snap.get("category", f.category)
-            f.severity = snap.get("severity", f.severity)
-            f.place_id = snap.get("place_id", f.place_id)
-            f.sign_due = _t(snap.get("sign_due"))
-            f.close_due = _t(snap.get("close_due"))
-            f.rework_count = int(snap.get("rework_count", f.rework_count))
-            f.repeat_count = int(snap.get("repeat_count", f.repeat_count))
-            f.verdict = snap.get("verdict", f.verdict)
-            f.card = snap.get("card", f.card)
-            f.escalation_level = int(snap.get("escalation_level", f.escalation_level))
+            last[tid] = snap
+    for tid, snap in last.items():
+        f = out[tid]
+        f.source = snap.get("source", f.source)
+        f.category = snap.get("category", f.category)
+        f.severity = snap.get("severity", f.severity)
+        f.place_id = snap.get("place_id", f.place_id)
+        f.sign_due = _t(snap.get("sign_due"))
+        f.close_due = _t(snap.get("close_due"))
+        f.rework_count = int(snap.get("rework_count", f.rework_count))
+        f.repeat_count = int(snap.get("repeat_count", f.repeat_count))
+        f.verdict = snap.get("verdict", f.verdict)
+        f.card = snap.get("card", f.card)
+        f.escalation_level = int(snap.get("escalation_level", f.escalation_level))
     return out
 
 

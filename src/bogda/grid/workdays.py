@@ -15,6 +15,7 @@ import csv
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from importlib import resources
 
 from bogda.timeutil import BEIJING, as_utc
@@ -39,10 +40,15 @@ def read_holidays(text: str) -> dict[date, str]:
     return out
 
 
-def shipped_holidays() -> dict[date, str]:
-    """The holiday table shipped with bogda."""
+@cache
+def _shipped() -> tuple[tuple[date, str], ...]:
     text = (resources.files("bogda.grid") / "data" / "holidays.csv").read_text(encoding="utf-8")
-    return read_holidays(text)
+    return tuple(read_holidays(text).items())
+
+
+def shipped_holidays() -> dict[date, str]:
+    """The holiday table shipped with bogda (read once per process)."""
+    return dict(_shipped())
 
 
 @dataclass
