@@ -157,3 +157,38 @@ def test_evaluation_records_states(params: Params, frames: tuple[pl.DataFrame, p
         "not_evaluable",
         "ERROR:ZeroDivisionError",
     )
+
+
+@pytest.mark.parametrize(
+    ("c_hours", "expected"),
+    [
+        ([2, 26, 50], []),  # the scheduled 02:00 Beijing check every day: clear
+        ([2, 14, 15, 26], [(14, 15)]),  # an extra calibration at 14–15 h under load: off schedule
+        ([], []),
+    ],
+)
+def test_c15_calibration_off_schedule(params: Params, c_hours: list[int], expected: list[tuple[int, int]]) -> None:
+    from bogda.enforcement import operations
+
+    ts = np.datetime64("2025-12-31T16:00", "us") + np.arange(72) * np.timedelta64(3600, "s")  # 00:00 Beijing
+    flags = np.array(["N"] * 72, dtype=object)
+    flags[c_hours] = "C"
+    subj = Subject("O", "E", ts, 3600)
+    hits = operations.calibration_off_schedule(flags, subj, params, "a21002", schedule_hours=(2,))
+    assert [(h.i0, h.i1) for h in hits] == expected
+    assert all(h.severity == "S3" and h.metrics["reason"] == "calibration_off_schedule" for h in hits)
+    # wired: an outlet with a calibration schedule gets the clause, one without does not
+    frame = pl.DataFrame(
+        {"outlet_id": "O", "ts_utc": ts, "a21002": np.full(72, 30.0) + np.arange(72) % 5, "a21002_flag": flags}
+    ).with_columns(pl.col("ts_utc").dt.replace_time_zone("UTC"))
+    on = run_catalogue_full(
+        frame,
+        None,
+        [Outlet("O", "E", converted=True, load_channel=None, calibration_hours=(2,), limits={"a21002": (50.0, None)})],
+        [],
+        params=params,
+    )
+    got = [
+        (h.i0, h.i1) for h in on.hits if h.rule_id == "C15" and h.metrics.get("reason") == "calibration_off_schedule"
+    ]
+    assert got == expected

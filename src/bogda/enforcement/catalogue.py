@@ -176,6 +176,15 @@ def run_outlet(
             _guard(run, "C17", oid, lambda v=valid, c=code: cems.quarterly_completeness_hits(outlet, v, params, ts, c))
         if flags is not None:
             _guard(run, "C15", oid, lambda f=flags, c=code: operations.flag_abuse(f, load, subj, params, c))
+            if outlet.calibration_hours is not None:
+                _guard(
+                    run,
+                    "C15",
+                    oid,
+                    lambda f=flags, c=code: operations.calibration_off_schedule(
+                        f, subj, params, c, schedule_hours=outlet.calibration_hours
+                    ),
+                )
             if production_on is not None:
                 _guard(
                     run,

@@ -210,6 +210,7 @@ class Outlet:
     furnace_channel: str | None = None
     o2_guard_pct: float | None = None
     converted: bool = False
+    calibration_hours: tuple[int, ...] | None = None  # Beijing hours of the scheduled calibration (C15)
 
     def guard(self, params: Params) -> float:
         if self.o2_guard_pct is not None:

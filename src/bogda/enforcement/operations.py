@@ -390,6 +390,37 @@ def wet_fgd(
     return hits
 
 
+def calibration_off_schedule(
+    flags: np.ndarray, subj: Subject, params: Params, channel: str, *, schedule_hours: tuple[int, ...]
+) -> list[Hit]:
+    """C15 (schedule clause): calibration (``C``) hours outside the outlet's calibration schedule → S3.
+
+    ``schedule_hours`` are the Beijing hours of day at which the registry says the analyser calibrates (e.g. its
+    daily zero/span check at 02:00 → ``(2,)``); a C flag at any other hour is off schedule. Consecutive off-schedule
+    hours within a day merge into one hit.
+    """
+    f = np.asarray(flags, dtype=object)
+    if subj.ts is None:
+        return []
+    off = (f == "C") & ~np.isin(beijing_hour(subj.ts), np.asarray(schedule_hours, dtype=np.int64))
+    return [
+        subj.hit(
+            "C15",
+            params,
+            int(a),
+            int(b),
+            channel=channel,
+            severity="S3",
+            metrics={
+                "reason": "calibration_off_schedule",
+                "n_hours": int(off[a : b + 1].sum()),
+                "schedule_hours": list(schedule_hours),
+            },
+        )
+        for a, b in zip(*rk.merge_runs(*rk.runs(off), 1), strict=True)
+    ]
+
+
 def logger_mismatch(
     logger_value: np.ndarray, recomputed: np.ndarray, subj: Subject, params: Params, channel: str
 ) -> list[Hit]:

@@ -16,7 +16,8 @@ Store conventions read here
   ``N`` makes the interval NODATA.
 * Outlet options in ``site.attrs`` (all optional): ``source_type``, ``o2_band`` [lo, hi], ``span`` / ``lod``
   {code: value}, ``wet_fgd``, ``load_channel`` (default i33400), ``production_meter`` (meter code),
-  ``calibration_ok``, ``comparison_ok``, ``monthly_rate``, ``furnace_channel``, ``o2_guard_pct``, ``converted``.
+  ``calibration_ok``, ``comparison_ok``, ``monthly_rate``, ``furnace_channel``, ``o2_guard_pct``, ``converted``,
+  ``calibration_hours`` (Beijing hours of the scheduled calibration, C15).
   A limit's daily value is ``limits[code]["daily"]``.
 
 Idempotency: the dedupe key of a clue is stable per rule + subject + channel + episode start (P01: + window
@@ -182,6 +183,7 @@ def outlet_from_registry(
         furnace_channel=attrs.get("furnace_channel"),
         o2_guard_pct=attrs.get("o2_guard_pct"),
         converted=bool(attrs.get("converted", False)),
+        calibration_hours=tuple(int(h) for h in attrs["calibration_hours"]) if "calibration_hours" in attrs else None,
     )
 
 
