@@ -192,3 +192,31 @@ def test_c15_calibration_off_schedule(params: Params, c_hours: list[int], expect
         (h.i0, h.i1) for h in on.hits if h.rule_id == "C15" and h.metrics.get("reason") == "calibration_off_schedule"
     ]
     assert got == expected
+
+
+def test_stop_lines_measure_wired(params: Params) -> None:
+    """Grade C cement under a yellow order must stop half of its lines (cement clinker table): two production
+    meters both running → E05 ``lines_on``; with one line stopped → clear."""
+    from bogda.enforcement.plans import EnterpriseGrade, Order, PlanSet
+    from bogda.enforcement.power import Meter
+
+    n = 20 * 96
+    ts = [T0 + timedelta(minutes=15 * k) for k in range(n)]
+    hour = (np.arange(n) // 4) % 24
+    on = np.where((hour >= 6) & (hour < 22), 900.0, 20.0)
+    order = Order("yellow", T0 + timedelta(days=15), T0 + timedelta(days=16), "预警-黄")
+    ps = PlanSet(grades=[EnterpriseGrade("E", "cement_clinker", "C")], orders=[order])
+    meters = [Meter("L1", "E", "production"), Meter("L2", "E", "production")]
+
+    def frame(second: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"meter_id": ["L1"] * n + ["L2"] * n, "ts_utc": ts + ts, "p_kw": np.r_[on, second]}
+        ).with_columns(pl.col("ts_utc").dt.cast_time_unit("us"))
+
+    both = run_catalogue_full(None, frame(on), [], meters, ps, params)
+    e05 = [h for h in both.hits if h.rule_id == "E05"]
+    assert len(e05) == 1 and e05[0].metrics["reason"] == "lines_on" and e05[0].metrics["allowed"] == 1
+    assert e05[0].subject_id == "E" and e05[0].metrics["max_lines_on"] == 2
+    one = on.copy()
+    one[15 * 96 : 16 * 96] = 20.0  # the second line stopped for the order
+    assert not [h for h in run_catalogue_full(None, frame(one), [], meters, ps, params).hits if h.rule_id == "E05"]

@@ -414,6 +414,25 @@ def _run_plans(
                             p, subj, params, order=o, allowed_ratio=v, baseline=b
                         ),
                     )
+            if measure.action == "stop_lines" and targets:
+                # every production meter of the enterprise is one line; the share in ``value`` must stop
+                ts0 = series[targets[0].meter_id][0]
+                states = {
+                    m.meter_id: align(
+                        series[m.meter_id][0], series[m.meter_id][2].astype(np.float64), ts0, fill=power.NODATA
+                    ).astype(np.int8)
+                    for m in targets
+                }
+                allowed = int(len(states) * (1.0 - (measure.value if measure.value is not None else 0.5)))
+                subj = Subject(ent, ent, ts0, targets[0].interval_s, "enterprise")
+                _guard(
+                    run,
+                    "E05",
+                    ent,
+                    lambda st=states, subj=subj, o=order, a=allowed: plans.lines_breach(
+                        st, subj, params, order=o, allowed=a
+                    ),
+                )
         for w in plan_set.windows:
             targets = [m for m in ent_meters if w.target_id in (ent, m.meter_id)]
             for m in targets:
