@@ -272,7 +272,7 @@ def run_protocol(
         if not np.isfinite(y[i]).any():
             skipped[st] = "no data"
         elif n_train_days < cfg.min_train_days:
-            skipped[st] = f"only {n_train_days} valid training days (< {cfg.min_train_days}): baselines only"
+            skipped[st] = f"only {n_train_days} valid training days (< {cfg.min_train_days}): not a training station"
             usable.append(i)
         else:
             usable.append(i)
