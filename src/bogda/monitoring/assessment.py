@@ -25,7 +25,7 @@ Definitions
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -387,9 +387,11 @@ def read_daily(
     if codes:
         q = q.where(T.c.target_code.in_(list(codes)))
     with store.engine.connect() as conn:
-        res = conn.execute(q)
-        rows = res.all()
-        cols = list(res.keys())
+        # compiled once, fetched through the driver: the rows are plain numbers and text
+        compiled = q.compile(conn, compile_kwargs={"literal_binds": True})
+        cur = conn.exec_driver_sql(str(compiled))
+        rows = cur.fetchall()
+        cols = list(cur.keys())
     from bogda.monitoring.aqi_tables import empty_rows
 
     schema = {c: t for c, t in empty_rows().schema.items()}
@@ -466,8 +468,29 @@ def assess_store(
         with store.begin() as conn:
             for p in res["period"].unique().to_list():
                 conn.execute(delete(assessment).where(assessment.c.period == p))
-            recs = res.with_columns(pl.col("value").fill_nan(None), pl.lit(stamp).alias("computed_at")).to_dicts()
-            conn.execute(assessment.insert(), recs)
+            recs = res.with_columns(pl.col("value").fill_nan(None))
+            cols = [
+                "target_kind",
+                "target_code",
+                "period",
+                "dust_mode",
+                "metric",
+                "value",
+                "numerator",
+                "denominator",
+                "rank",
+                "limits_version",
+            ]
+            if store.dialect == "sqlite":
+                # raw executemany: per-row parameter processing of 10⁴-10⁵ figures costs seconds
+                when = stamp.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+                marks = ",".join("?" * (len(cols) + 1))
+                conn.connection.driver_connection.executemany(
+                    f"INSERT INTO assessment ({','.join(cols)}, computed_at) VALUES ({marks})",
+                    [(*r, when) for r in recs.select(cols).iter_rows()],
+                )
+            else:
+                conn.execute(assessment.insert(), recs.with_columns(pl.lit(stamp).alias("computed_at")).to_dicts())
     return res
 
 
