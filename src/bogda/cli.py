@@ -1057,5 +1057,137 @@ def fire_verdict(
     console.print(f"{out.event_id}: {out.verdict} → {out.outcome}; candidates {list(out.candidates)}")
 
 
+# --- ledgers and reports (governance.md §3.7, §3.9) ------------------------------------------------------------
+
+ledger_app = typer.Typer(help="Ledgers (台账): Excel import and export, the demo year.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Documents: the monthly air-quality bulletin and the annual duty report.", no_args_is_help=True
+)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(report_app, name="report")
+
+
+@ledger_app.command("import")
+def ledger_import(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="Ledger: rectification, petition, case, permit, eia, quota_credit, "
+            "quota_allocation, grade, hw_unit, carbon, vehicle."
+        ),
+    ],
+    file: Annotated[Path, typer.Argument(help="An .xlsx or .csv file in the export layout (Chinese headers).")],
+    database_url: DbOption = None,
+    actor: Annotated[str, typer.Option(help="Who imports (kept in the ledger events).")] = "cli",
+) -> None:
+    """Import a ledger file, all rows or none (rejected rows are listed with line, column and reason)."""
+    from bogda.ledger.io import import_file
+    from bogda.registry.importers import ImportRejected
+
+    try:
+        rep = import_file(_store(database_url), kind, file, actor=actor)
+    except ImportRejected as exc:
+        for e in exc.errors:
+            err.print(f"[red]{e}[/red]")
+        err.print(f"[red]{len(exc.errors)} row error(s): nothing imported[/red]")
+        raise typer.Exit(1) from None
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]{rep.written} record(s) imported into {kind}[/green]")
+
+
+@ledger_app.command("export")
+def ledger_export(
+    kind: Annotated[str, typer.Argument(help="Ledger kind (see `bogda ledger import --help`).")],
+    file: Annotated[Path, typer.Argument(help="The .xlsx file to write.")],
+    database_url: DbOption = None,
+) -> None:
+    """Export every record of a ledger to Excel (the layout import reads back)."""
+    from bogda.ledger.io import export_file
+
+    try:
+        export_file(_store(database_url), kind, file)
+    except KeyError as exc:
+        err.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]written[/green] {file}")
+
+
+@ledger_app.command("demo-year")
+def ledger_demo_year(database_url: DbOption = None) -> None:
+    """Fill the ledgers and 2024–2025 daily AQI with the simulated demo year (reproduces the seed report)."""
+    from bogda.demo.ledger_year import build_ledger_year
+
+    with console.status("writing the demo year …"):
+        y = build_ledger_year(_store(database_url))
+    for k, n in y.written.items():
+        console.print(f"{k}: {n}")
+
+
+def _print_generated(g: object) -> None:
+    for w in g.warnings:  # type: ignore[attr-defined]
+        err.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"[green]DOCX[/green] {g.docx}")  # type: ignore[attr-defined]
+    if g.pdf:  # type: ignore[attr-defined]
+        console.print(f"[green]PDF[/green]  {g.pdf}")  # type: ignore[attr-defined]
+    console.print(f"{len(g.figures)} figure(s), each with its query and records (appendix 数据来源)")  # type: ignore[attr-defined]
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM (e.g. 2025-12).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the DOCX and PDF.")] = Path("reports"),
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="DOCX only.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Generate the monthly air-quality bulletin (DOCX and PDF)."""
+    from bogda.reports import service
+
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        if not 1 <= mon <= 12:
+            raise ValueError
+    except ValueError:
+        err.print(f"[red]month {month!r}: expected YYYY-MM[/red]")
+        raise typer.Exit(2) from None
+    with console.status("rendering the bulletin …"):
+        g = service.monthly(_store(database_url), year, mon, out, pdf=not no_pdf)
+    _print_generated(g)
+
+
+@report_app.command("annual")
+def report_annual(
+    year: Annotated[int, typer.Argument(help="The year (e.g. 2025).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the DOCX and PDF.")] = Path("reports"),
+    template: Annotated[
+        Path | None, typer.Option(help="The bureau's edited narrative template (default: the packaged one).")
+    ] = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="DOCX only.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Generate the annual duty-performance report (DOCX and PDF), every figure traced to its records."""
+    from bogda.reports import service
+
+    with console.status("rendering the duty report …"):
+        g = service.annual(_store(database_url), year, out, pdf=not no_pdf, template=template)
+    _print_generated(g)
+
+
+@report_app.command("figures")
+def report_figures(
+    year: Annotated[int, typer.Argument(help="The year.")],
+    database_url: DbOption = None,
+) -> None:
+    """List the figure keys the duty-report template may use, with their values and record counts."""
+    from bogda.reports.duty_report import collect
+
+    figs, _ = collect(_store(database_url), year)
+    t = Table("key", "label", "value", "records")
+    for k, f in sorted(figs.items()):
+        t.add_row(k, f.label, f.display(), str(f.count))
+    console.print(t)
+
+
 def main() -> None:
     app()
