@@ -188,3 +188,19 @@ def test_minute_data_feed_c23(seeded: tuple[Store, Injected]) -> None:
     assert rep.by_rule.get("C23") == 1 and "C21" not in rep.by_rule
     c23 = _by_rule(_clues(store), "C23")
     assert c23[0]["window_start"] == bj(11, 10) and c23[0]["metrics"]["minutes_over"] == 4
+
+
+def test_every_bundle_recomputes_and_frames_resolve(seeded: tuple[Store, Injected]) -> None:
+    """Spec §9.12 on the stored clues: each ``bundle_sha256`` recomputes; each raw item's frame is a stored frame."""
+    from bogda.store.schema import raw_frame
+
+    store, _ = seeded
+    service.run_clues(store, since=SINCE, until=UNTIL)
+    rows = _clues(store)
+    with store.engine.connect() as conn:
+        frames = set(conn.execute(select(raw_frame.c.id)).scalars())
+    assert rows
+    for r in rows:
+        assert bundle_sha256(r["evidence"]) == r["bundle_sha256"]
+        uids = {x["frame_uid"] for x in r["evidence"]["raw"] if x["frame_uid"] is not None}
+        assert uids <= frames and uids == {f["frame_uid"] for f in r["evidence"]["frames"]}
