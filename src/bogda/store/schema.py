@@ -1229,3 +1229,178 @@ report = Table(
     Column("created_at", TS, nullable=False),
 )
 """Generated documents (governance §4 ``report``) with the provenance of their figures."""
+
+# --- forecast: runs, values, warnings, advisories, emergency lists, NWP values, scores (forecast.md §4; 0008) -----
+
+forecast_run = Table(
+    "forecast_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_time", TS, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # operational | backtest | manual
+    Column("profile", String(16), nullable=False, server_default="fast"),
+    Column("model_version", String(64), nullable=False, server_default=""),
+    Column("weather_mode", String(16), nullable=False, server_default="none"),  # none | nwp | observed_proxy
+    Column("nwp_source", String(64)),
+    Column("nwp_run_time", TS),
+    Column("status", String(16), nullable=False),  # ok | degraded | failed
+    Column("reasons", JSON, nullable=False, default=list),
+    Column("duration_ms", Integer),
+    Column("n_values", Integer, nullable=False, server_default="0"),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("status IN ('ok','degraded','failed')", name="status"),
+)
+"""One forecast refresh (forecast.md §4 ``forecast_run``)."""
+
+forecast = Table(
+    "forecast",
+    metadata,
+    Column("run_id", Integer, ForeignKey("forecast_run.id", ondelete="CASCADE"), nullable=False),
+    Column("target_code", String(64), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # station | county | prefecture
+    Column("item", String(16), nullable=False),  # pollutant code | O3_8h_max | AQI
+    Column("resolution", String(8), nullable=False),  # hour | day
+    Column("valid_start", TS, nullable=False),
+    Column("valid_end", TS, nullable=False),
+    Column("lead", Integer, nullable=False),  # hours (hourly) or days (daily)
+    Column("method", String(32), nullable=False),
+    Column("mean", Float),
+    Column("p10", Float),
+    Column("p50", Float),
+    Column("p90", Float),
+    Column("unit", String(8), nullable=False, server_default=""),
+    Column("level", Integer),
+    Column("primary_pollutant", String(32)),
+    Column("prob", JSON),
+    PrimaryKeyConstraint("run_id", "target_code", "item", "resolution", "valid_start", "method"),
+    Index("ix_forecast_target_valid", "target_code", "item", "valid_start"),
+)
+"""Forecast values (forecast.md §4 ``forecast``); baselines are rows of their own ``method``."""
+
+warning = Table(
+    "warning",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), nullable=False, index=True),
+    Column("rule_set", String(8), nullable=False),
+    Column("level", String(8), nullable=False),  # blue | yellow | orange | red
+    Column("cause", String(16)),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("probability", Float),
+    Column("run_id", Integer, ForeignKey("forecast_run.id", ondelete="SET NULL")),
+    Column("state", String(16), nullable=False),  # proposed | issued | changed | lifted | rejected
+    Column("finding_id", Integer),
+    Column("doc_no", String(128), nullable=False, server_default=""),
+    Column("decided_by", String(64)),
+    Column("decided_at", TS),
+    Column("note", Text),
+    Column("evidence", JSON, nullable=False, default=dict),
+    Column("pending_lower", Integer, nullable=False, server_default="0"),  # runs agreeing on a downgrade / lift
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint("state IN ('proposed','issued','changed','lifted','rejected')", name="state"),
+)
+"""Heavy-pollution warnings (forecast.md §3.6, §4): proposals and their human decisions."""
+
+warning_event = Table(
+    "warning_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("warning_id", Integer, ForeignKey("warning.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", TS, nullable=False),
+    Column("by", String(64), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("level", String(8)),
+    Column("note", Text),
+)
+"""Every warning transition (who, when, note), append-only (forecast.md §3.6)."""
+
+advisory = Table(
+    "advisory",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # dust | ozone | stagnant
+    Column("date", Date, nullable=False),
+    Column("conditions", JSON, nullable=False, default=dict),
+    Column("run_id", Integer, ForeignKey("forecast_run.id", ondelete="SET NULL")),
+    Column("measures", JSON, nullable=False, default=list),
+    Column("finding_id", Integer),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("area_code", "kind", "date"),
+)
+"""Adverse-weather advisories (forecast.md §3.8, §4)."""
+
+emergency_list = Table(
+    "emergency_list",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("warning_id", Integer, ForeignKey("warning.id", ondelete="CASCADE"), index=True),
+    Column("version", Integer, nullable=False),
+    Column("area_code", String(64), nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("doc_no", String(128), nullable=False, server_default=""),
+    Column("rule_set", String(8), nullable=False, server_default=""),
+    Column("template_version", String(32), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("totals", JSON, nullable=False, default=dict),
+    Column("created_at", TS, nullable=False),
+    Column("ended_at", TS),
+    UniqueConstraint("warning_id", "version"),
+)
+"""A frozen, versioned emergency-reduction list (forecast.md §3.10)."""
+
+emergency_list_item = Table(
+    "emergency_list_item",
+    metadata,
+    Column("list_id", Integer, ForeignKey("emergency_list.id", ondelete="CASCADE"), nullable=False),
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("county", String(64)),
+    Column("sector", String(64), nullable=False),
+    Column("grade", String(16), nullable=False),
+    Column("measures", JSON, nullable=False, default=list),
+    Column("allowed_ratio", Float),
+    Column("lines_to_stop", Float),
+    Column("transport_ban", Boolean, nullable=False, server_default="0"),
+    Column("baseline_source", String(32), nullable=False, server_default="none"),
+    Column("reduction_t_per_day", JSON, nullable=False, default=dict),
+    Column("order_id", Integer),
+    PrimaryKeyConstraint("list_id", "enterprise_id"),
+)
+"""One enterprise on an emergency-reduction list with its measures and required reductions."""
+
+nwp_value = Table(
+    "nwp_value",
+    metadata,
+    Column("source", String(64), nullable=False),
+    Column("run_time", TS, nullable=False),
+    Column("valid_start", TS, nullable=False),
+    Column("valid_end", TS, nullable=False),
+    Column("location_id", String(64), nullable=False),  # station or area code
+    Column("variable", String(16), nullable=False),
+    Column("value", Float),
+    PrimaryKeyConstraint("source", "run_time", "location_id", "variable", "valid_start"),
+    Index("ix_nwp_value_location_valid", "location_id", "valid_start"),
+)
+"""NWP forecasts interpolated to stations and areas (forecast.md §2, all adapters write here)."""
+
+backtest_score = Table(
+    "backtest_score",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("config_hash", String(64), nullable=False, index=True),
+    Column("protocol", String(32), nullable=False),
+    Column("target_code", String(64), nullable=False),
+    Column("item", String(16), nullable=False),
+    Column("horizon", String(8), nullable=False),
+    Column("method", String(48), nullable=False),
+    Column("weather_mode", String(16), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("value", Float),
+    Column("n", Integer),
+    Column("period", String(32), nullable=False, server_default=""),
+    Column("created_at", TS, nullable=False),
+)
+"""Verification scores of backtests (forecast.md §4 ``backtest_score``)."""
