@@ -204,3 +204,23 @@ def test_every_bundle_recomputes_and_frames_resolve(seeded: tuple[Store, Injecte
         assert bundle_sha256(r["evidence"]) == r["bundle_sha256"]
         uids = {x["frame_uid"] for x in r["evidence"]["raw"] if x["frame_uid"] is not None}
         assert uids <= frames and uids == {f["frame_uid"] for f in r["evidence"]["frames"]}
+
+
+def test_clue_findings_become_grid_tasks(seeded: tuple[Store, Injected]) -> None:
+    """Clues flow on: the grid turns a clue finding into a task (S1 → P1, source online_monitoring)."""
+    from bogda.grid.tasks import GridService
+    from bogda.store.schema import task
+
+    store, inj = seeded
+    service.run_clues(store, since=SINCE, until=UNTIL, enterprises=["ZD-PW1"])
+    c01 = _by_rule(_clues(store), "C01")[0]
+    out = GridService(store).route_finding(c01["finding_id"], now=UNTIL)
+    assert out.action == "created" and out.task_id
+    with store.engine.connect() as conn:
+        t = conn.execute(select(task).where(task.c.id == out.task_id)).one()
+        fstatus = conn.execute(select(finding.c.status).where(finding.c.id == c01["finding_id"])).scalar_one()
+    assert (t.source, t.severity, t.finding_id) == ("online_monitoring", "P1", c01["finding_id"])
+    assert t.enterprise_id == inj.site["ZD-PW1"] and fstatus == "dispatched"
+    # a re-run does not disturb the task's finding (same bundle → unchanged)
+    again = service.run_clues(store, since=SINCE, until=UNTIL, enterprises=["ZD-PW1"])
+    assert again.created == 0 and again.updated == 0
