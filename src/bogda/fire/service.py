@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from shapely.geometry import shape
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import Connection, bindparam, select
 
 from bogda import findings as F
 from bogda.fire.alerts import OpenFinding, PastAlert
@@ -798,6 +798,7 @@ def _file_findings(
         r["cluster_id"]: (int(r["_n"]), float(r["_frp"] or 0.0))
         for r in frame.select("cluster_id", "_n", "_frp").iter_rows(named=True)
     }
+    found: dict[str, int] = {}
     for d in drafts:
         cid = d.evidence["cluster_id"]
         evidence = {**d.evidence, "detections": by_cluster.get(cid, []), "run_id": run_id}
@@ -848,11 +849,13 @@ def _file_findings(
                 .where(fire_event.c.event_id == d.evidence["event_id"], fire_event.c.finding_id.is_(None))
                 .values(finding_id=out.finding_id)
             )
-            conn.execute(
-                fire_alert.update()
-                .where(and_(fire_alert.c.run_id == run_id, fire_alert.c.dedupe_key == d.dedupe_key))
-                .values(finding_id=out.finding_id)
-            )
+            found[d.dedupe_key] = out.finding_id
+    links = [{"a": a["alert_id"], "f": found[a["dedupe_key"]]} for a in alert_rows if a["dedupe_key"] in found]
+    if links:  # by primary key, in one executemany
+        conn.execute(
+            fire_alert.update().where(fire_alert.c.alert_id == bindparam("a")).values(finding_id=bindparam("f")),
+            links,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
