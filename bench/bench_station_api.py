@@ -157,12 +157,25 @@ def main() -> None:
         port = free_port()
         proc = subprocess.Popen([sys.executable, "-c", SERVER, str(db), str(folder), str(port)])
         try:
-            for _ in range(300):
+            deadline = time.monotonic() + 180
+            while True:
                 try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    c.request("GET", "/api/v1/health")
+                    if c.getresponse().status == 200:
+                        break
                 except OSError:
-                    time.sleep(0.1)
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.5)
+            auth = "Basic " + base64.b64encode(f"{LOGIN[0]}:{LOGIN[1]}".encode()).decode()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("GET", "/api/v1/stations/status", headers={"Authorization": auth})
+            r = c.getresponse()
+            body = r.read()
+            if r.status != 200:
+                raise SystemExit(f"stations/status answered {r.status}: {body[:300]!r}")
             load(port, "/api/v1/stations/status", 2, 3, 30)  # warm-up: first answer fills the cache
             load(port, "/api/v1/sites?kind=air_station&limit=1000", 2, 3, 30)
             p99 = report(

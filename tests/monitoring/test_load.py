@@ -81,3 +81,31 @@ def test_hour_convention_end_labelled(store: Store) -> None:
     qa = read_qa(store)
     # row (2019-01-01, H 1) is 00:00-01:00 Beijing = 2018-12-31 16:00 UTC (monitoring.md §2.1)
     assert qa["ts"].min() == datetime(2018, 12, 31, 16, tzinfo=UTC)
+
+
+def test_hj212_minutes_become_hours_with_source_flags(store: Store) -> None:
+    from bogda.monitoring.load import load_hj212
+
+    t0 = datetime(2026, 5, 1, 8)  # naive = Beijing (HJ 212 DataTime)
+    recs = [
+        {
+            "site_code": "MS-01",
+            "cn": "2051",
+            "data_time": t0 + timedelta(minutes=m),
+            "values": {"a34004": {"Avg": "40", "Flag": "N"}},
+        }
+        for m in range(0, 50)
+    ] + [
+        {
+            "site_code": "MS-01",
+            "cn": "2061",
+            "data_time": t0 + timedelta(hours=1),
+            "values": {"a34004": {"Avg": "55", "Flag": "M"}},
+        }
+    ]
+    rep = load_hj212(store, recs, register_unknown=True)
+    assert rep.placeholders == ["MS-01"] and rep.flagged == {"maintenance": 1}
+    qa = read_qa(store, parameters=["a34004"]).sort("ts")
+    assert qa["value"].to_list() == [40.0, 55.0]  # 50 valid minutes ≥ 45 → an hour; the 2061 hour as sent
+    assert qa["flag"].to_list() == ["valid", "maintenance"]
+    assert qa["ts"][0] == datetime(2026, 5, 1, 0, tzinfo=UTC)

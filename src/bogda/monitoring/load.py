@@ -14,7 +14,7 @@ over later QA runs.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -163,6 +163,33 @@ def load_cnemc(
         station_list = sl
     result = read_cnemc(path, name=name, known_codes=known, register_unknown=register_unknown)
     return load_result(store, result, station_list=station_list, register_unknown=register_unknown, qa_config=qa_config)
+
+
+def load_hj212(
+    store: Store,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    units: Mapping[Any, str] | None = None,
+    register_unknown: bool = False,
+    kind: str = "air_station",
+    qa_config: QAConfig = DEFAULT_CONFIG,
+) -> LoadReport:
+    """Load decoded HJ 212 data frames of air (ST 22) or water (ST 21) stations (monitoring.md §2.3).
+
+    Hourly values come from CN 2061, else from ≥ 45 valid minutes of CN 2051
+    (:func:`~bogda.monitoring.ingest.hours_from_minutes`, GB 3095); minute and real-time values are stored too.
+    Source flags are kept (``N`` valid, ``M``/``C`` maintenance, ``T`` at ceiling …) and drive QA.
+    """
+    from dataclasses import replace
+
+    from bogda.monitoring.ingest import hours_from_minutes, read_hj212_values
+
+    res = read_hj212_values(records, units=units)
+    derived = hours_from_minutes(res.frame, res.frame)
+    frame = pl.concat([res.frame, derived]) if derived.height else res.frame
+    return load_result(
+        store, replace(res, frame=frame), register_unknown=register_unknown, kind=kind, qa_config=qa_config
+    )
 
 
 # --- QA flags --------------------------------------------------------------------------------------------------
@@ -392,6 +419,7 @@ __all__ = [
     "LoadReport",
     "day_ts_expr",
     "load_cnemc",
+    "load_hj212",
     "load_result",
     "mark_dirty",
     "read_qa",
