@@ -224,3 +224,18 @@ def test_clue_findings_become_grid_tasks(seeded: tuple[Store, Injected]) -> None
     # a re-run does not disturb the task's finding (same bundle → unchanged)
     again = service.run_clues(store, since=SINCE, until=UNTIL, enterprises=["ZD-PW1"])
     assert again.created == 0 and again.updated == 0
+
+
+def test_scheduler_job_signature(seeded: tuple[Store, Injected]) -> None:
+    """``scheduled_job`` fits ``bogda.jobs`` (fn(store, now) -> rows; the scheduler logs the run)."""
+    from bogda.jobs import JobSpec, run_once
+
+    store, _ = seeded
+    spec = JobSpec("clues", "bogda.enforcement.service:scheduled_job", 60, "non-site clues")
+    row = run_once(store, spec, now=bj(13, 0, 20))
+    assert row["status"] == "ok" and row["rows"] >= 2
+    again = run_once(store, spec, now=bj(13, 0, 20))
+    assert again["status"] == "ok" and again["rows"] == 0
+    with store.engine.connect() as conn:
+        jobs = conn.execute(select(job_run.c.job)).scalars().all()
+    assert jobs == ["clues", "clues"]  # the service does not log a second row

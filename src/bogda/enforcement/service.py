@@ -346,7 +346,7 @@ def attach_frames(conn: Connection, draft: CL.FindingDraft, site_id: int | None)
 class RunReport:
     """What one run did (also logged in ``job_run``)."""
 
-    run_id: int
+    run_id: int | None
     since: datetime
     until: datetime
     hits: int = 0
@@ -405,6 +405,7 @@ def run_clues(
     now: datetime | None = None,
     write_evaluations: bool = True,
     with_minutes: bool = True,
+    log_job: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run the whole catalogue for the hits overlapping ``[since, until)`` and file them as clues.
@@ -412,7 +413,8 @@ def run_clues(
     Data are read from ``lookback_days`` before ``since`` (trailing baselines, threshold learning); outlets' minute
     series (CN 2051) of the window itself feed C21/C23; only hits touching the window are filed. Logged in
     ``job_run`` (``status`` ok | failed, ``rows`` = clues created or updated). A failure of one rule for one
-    subject does not stop the run (it is counted in ``errors``).
+    subject does not stop the run (it is counted in ``errors``). ``log_job=False`` leaves the ``job_run`` row to
+    the caller (the scheduler's :func:`bogda.jobs.run_once` logs its own).
     """
     if since.tzinfo is None or until.tzinfo is None:
         raise ValueError("since and until must be timezone-aware")
@@ -420,7 +422,7 @@ def run_clues(
         raise ValueError("until must be after since")
     now = now or now_utc()
     t0 = time.perf_counter()
-    run_id = _job_start(store, job, now)
+    run_id = _job_start(store, job, now) if log_job else None
     rep = RunReport(run_id, since, until)
     say = progress or (lambda _msg: None)
     try:
@@ -453,9 +455,11 @@ def run_clues(
         file_hits(store, reg, run, hits, params, overrides, rep, now=now)
         if write_evaluations:
             write_evaluation_table(store, reg, run, since, until, run_id)
-        _job_end(store, run_id, "ok", rep.created + rep.updated)
+        if run_id is not None:
+            _job_end(store, run_id, "ok", rep.created + rep.updated)
     except Exception as exc:
-        _job_end(store, run_id, "failed", None, f"{type(exc).__name__}: {exc}"[:2000])
+        if run_id is not None:
+            _job_end(store, run_id, "failed", None, f"{type(exc).__name__}: {exc}"[:2000])
         raise
     rep.seconds = time.perf_counter() - t0
     return rep
@@ -594,7 +598,7 @@ def _days(since: datetime, until: datetime) -> list[date]:
 
 
 def write_evaluation_table(
-    store: Store, reg: Registry, run: CatalogueRun, since: datetime, until: datetime, run_id: int
+    store: Store, reg: Registry, run: CatalogueRun, since: datetime, until: datetime, run_id: int | None
 ) -> int:
     """Replace the ``clue_eval`` rows of the run's subjects and Beijing days with this run's verdicts."""
     days = _days(since, until)
@@ -628,6 +632,15 @@ def run_scheduled(store: Store, now: datetime | None = None, *, hours: int = LAT
     now = now or now_utc()
     until = floor_to(now, "hour")
     return run_clues(store, since=until - timedelta(hours=hours), until=until, job=JOB_SCHEDULED, now=now)
+
+
+def scheduled_job(store: Store, now: datetime) -> int:
+    """The same as :func:`run_scheduled` in the scheduler's job signature (``bogda.jobs``: ``fn(store, now) -> rows``,
+    logged by the scheduler): register it as ``JobSpec("clues", "bogda.enforcement.service:scheduled_job", 60, …)``.
+    """
+    until = floor_to(now, "hour")
+    rep = run_clues(store, since=until - timedelta(hours=LATE_DATA_H), until=until, now=now, log_job=False)
+    return rep.created + rep.updated
 
 
 def rule_names() -> dict[str, str]:
