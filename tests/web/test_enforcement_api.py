@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from bogda.config import Settings, WebSettings
 from bogda.enforcement import service
 from bogda.registry.people import add_user
-from bogda.store import Store
+from bogda.store import Store, connect
 from bogda.store.schema import clue, place, site
 from bogda.web.app import create_app
 from enforcement.synthetic import START, write_demo_data
@@ -24,8 +25,12 @@ ENT_USER = ("entuser", "entuser-pass-1")
 VIEWER = ("viewer1", "viewer-pass-1")
 
 
-@pytest.fixture
-def api(demo_store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, Store, dict[str, int]]]:
+@pytest.fixture(scope="module")
+def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Store, dict]]:
+    """One seeded copy of the demo region for the module (tests that write run last, in file order)."""
+    tmp_path = tmp_path_factory.mktemp("enf_api")
+    shutil.copyfile(demo_template, tmp_path / "demo.db")
+    demo_store = connect(f"sqlite:///{tmp_path / 'demo.db'}")
     inj = write_demo_data(demo_store)
     service.run_clues(
         demo_store, since=START + timedelta(days=5), until=START + timedelta(days=20), enterprises=["ZD-PW1", "FK-CM1"]
@@ -52,6 +57,7 @@ def api(demo_store: Store, tmp_path: Path) -> Iterator[tuple[TestClient, Store, 
     settings = Settings(database_url=demo_store.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
     with TestClient(create_app(settings, demo_store, console=False)) as c:
         yield c, demo_store, inj.site
+    demo_store.dispose()
 
 
 def _ids(store: Store) -> dict[str, int]:
@@ -94,6 +100,21 @@ def test_detail_evidence_and_plot(api: tuple[TestClient, Store, dict[str, int]])
     assert c.get(f"/api/v1/clues/{fid}", auth=ENT_USER).status_code == 200
 
 
+def test_enterprise_page(api: tuple[TestClient, Store, dict[str, int]]) -> None:
+    c, _, sites = api
+    ent = sites["ZD-PW1"]
+    d = c.get(f"/api/v1/enforcement/enterprises/{ent}", auth=OFFICER).json()
+    assert d["enterprise"]["code"] == "ZD-PW1"
+    assert [o["code"] for o in d["outlets"]] == ["ZD-PW1-DA001", "ZD-PW1-DA002"]
+    assert d["outlets"][0]["limits"]["a21002"]["limit"] == 50.0 and d["outlets"][0]["latest"]["a21002"]["value"]
+    assert {m["role"] for m in d["meters"]} == {"production", "treatment"}
+    assert d["clues"] and len(d["compliance"]["quarters"]["string"]) == 12
+    comp = c.get(f"/api/v1/enforcement/enterprises/{ent}/compliance", auth=ENT_USER)
+    assert comp.status_code == 200 and len(comp.json()["months"]["string"]) == 12
+    assert c.get(f"/api/v1/enforcement/enterprises/{sites['FK-CM1']}", auth=ENT_USER).status_code == 404
+    assert c.get(f"/api/v1/enforcement/enterprises/{ent}", auth=OTHER_COUNTY).status_code == 404
+
+
 def test_confirm_dismiss_and_kpi(api: tuple[TestClient, Store, dict[str, int]]) -> None:
     c, store, _ = api
     ids = _ids(store)
@@ -115,21 +136,6 @@ def test_confirm_dismiss_and_kpi(api: tuple[TestClient, Store, dict[str, int]]) 
     disc = kpi.json()["discovery"]
     assert (disc["numerator"], disc["denominator"], disc["share_pct"], disc["goal"]) == (1, 1, 100.0, 0.4)
     assert c.get("/api/v1/enforcement/kpi/non-site", auth=ENT_USER).status_code == 403
-
-
-def test_enterprise_page(api: tuple[TestClient, Store, dict[str, int]]) -> None:
-    c, _, sites = api
-    ent = sites["ZD-PW1"]
-    d = c.get(f"/api/v1/enforcement/enterprises/{ent}", auth=OFFICER).json()
-    assert d["enterprise"]["code"] == "ZD-PW1"
-    assert [o["code"] for o in d["outlets"]] == ["ZD-PW1-DA001", "ZD-PW1-DA002"]
-    assert d["outlets"][0]["limits"]["a21002"]["limit"] == 50.0 and d["outlets"][0]["latest"]["a21002"]["value"]
-    assert {m["role"] for m in d["meters"]} == {"production", "treatment"}
-    assert d["clues"] and len(d["compliance"]["quarters"]["string"]) == 12
-    comp = c.get(f"/api/v1/enforcement/enterprises/{ent}/compliance", auth=ENT_USER)
-    assert comp.status_code == 200 and len(comp.json()["months"]["string"]) == 12
-    assert c.get(f"/api/v1/enforcement/enterprises/{sites['FK-CM1']}", auth=ENT_USER).status_code == 404
-    assert c.get(f"/api/v1/enforcement/enterprises/{ent}", auth=OTHER_COUNTY).status_code == 404
 
 
 def test_run_on_demand_is_idempotent(api: tuple[TestClient, Store, dict[str, int]]) -> None:
