@@ -72,9 +72,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=200), nullable=True),
         sa.Column("run_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("state IN ('fired','clear','not_evaluable')", name=op.f("ck_clue_eval_state")),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["site.id"], name=op.f("fk_clue_eval_site_id_site"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["site.id"], name=op.f("fk_clue_eval_site_id_site"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["run_id"], ["job_run.id"], name=op.f("fk_clue_eval_run_id_job_run")),
         sa.PrimaryKeyConstraint("rule_id", "site_id", "day", name=op.f("pk_clue_eval")),
     )
