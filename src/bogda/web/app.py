@@ -67,9 +67,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import fire as fire_api
 
     app.include_router(fire_api.router, prefix=PREFIX)
+    from bogda.web.api import ledger as ledger_api
+
+    app.include_router(ledger_api.router, prefix=PREFIX)
     if console:
         from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
         from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
+        from bogda.web.ui import ledger as _ledger_pages  # noqa: F401  (registers the ledger pages)
         from bogda.web.ui import mount_console
 
         mount_console(app, settings, store)
