@@ -28,8 +28,10 @@ Duplicates: an accepted upload whose exact bytes were already stored for the sam
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import OrderedDict
+import math
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +43,7 @@ from sqlalchemy import Connection, select, update
 
 from bogda.hj212 import codes
 from bogda.hj212.auth import DeviceInfo
-from bogda.hj212.codec import ParseResult, measurements, parse_frame
+from bogda.hj212.codec import ParseResult, parse_frame
 from bogda.hj212.wal import WalPosition, WalReader, WalRecord
 from bogda.store.db import Store
 from bogda.store.schema import hj212_device_state, hj212_wal_checkpoint, raw_frame
@@ -115,30 +117,69 @@ def read_checkpoint(store: Store, gateway_id: str) -> tuple[WalPosition | None, 
     return WalPosition(row.segment, row.offset), row.seq
 
 
-def observation_rows(result: ParseResult, dev: DeviceInfo) -> list[tuple[str, str, str, int, float | None, str]]:
-    """``(parameter, resolution, unit, ts, value, flag)`` for one accepted upload (module docstring rules)."""
+def _number(value: str | None) -> float | None:
+    """:func:`bogda.hj212.codec.parse_decimal` as a float, without the Decimal detour (same accepted forms)."""
+    if not value or "_" in value or value.strip() != value:
+        return None
+    try:
+        f = float(value)
+    except ValueError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+_ALIASES = codes.VENDOR_ALIASES.get("common")
+_KEY_ALIASES = codes.VENDOR_KEY_ALIASES.get("common") or {}
+
+
+def observation_rows(
+    result: ParseResult, dev: DeviceInfo, memo: dict[Any, Any] | None = None
+) -> list[tuple[str, str, str, int, float | None, str]]:
+    """``(parameter, resolution, unit, ts, value, flag)`` for one accepted upload (module docstring rules).
+
+    Same result as going through :func:`bogda.hj212.codec.measurements`; ``memo`` (one dict per device, reset
+    when its registry entry changes) caches the code and unit mapping, which repeats in every frame.
+    """
     resolution = RESOLUTION_BY_CN.get(result.header.get("CN") or "")
     dt = result.data_time
     if resolution is None or dt is None:
         return []
     ts = int(dt.timestamp())
-    aliases = codes.VENDOR_ALIASES.get("common")
-    key_aliases = codes.VENDOR_KEY_ALIASES.get("common")
+    st = result.header.get("ST")
+    if memo is None:
+        memo = {}
+    merged: dict[str, dict[str, str]] = {}
+    for code_raw, values in result.pollutants.items():
+        for suffix, value in values.items():
+            key = (code_raw, suffix)
+            hit = memo.get(key)
+            if hit is None:
+                target_code, target_suffix = _KEY_ALIASES.get(f"{code_raw}-{suffix}", (code_raw, suffix))
+                code, _known = codes.canonical_code(target_code, scheme=dev.code_scheme, aliases=_ALIASES)
+                hit = memo[key] = (code[:32], target_suffix)
+            vals = merged.get(hit[0])
+            if vals is None:
+                vals = merged[hit[0]] = {}
+            vals[hit[1]] = value
+    main_suffixes = _MAIN_SUFFIX[resolution]
     out = []
-    for m in measurements(
-        result, code_scheme=dev.code_scheme, aliases=aliases, key_aliases=key_aliases, units=dev.units
-    ):
-        flag = (m.values.get("Flag") or "N")[:4]
-        main = next((s for s in _MAIN_SUFFIX[resolution] if s in m.values), None)
-        unit = (m.unit or "")[:16]
+    for code, vals in merged.items():
+        units = memo.get((st, code))
+        if units is None:
+            unit = (codes.unit_for(code, st, dev.units) or "")[:16]
+            cou = (codes.cou_unit(code, st, dev.units) or "")[:16]
+            units = memo[(st, code)] = (unit, cou)
+        unit = units[0]
+        flag = (vals.get("Flag") or "N")[:4]
+        main = next((x for x in main_suffixes if x in vals), None)
         if main is not None:
-            v = m.number(main)
-            out.append((m.code[:32], resolution, unit, ts, None if v is None else float(v), flag))
+            out.append((code, resolution, unit, ts, _number(vals[main]), flag))
         for suffix in _EXTRA_SUFFIXES:
-            if suffix in m.values:
-                v = m.number(suffix)
-                su = (codes.cou_unit(m.code, result.header.get("ST"), dev.units) or "") if suffix == "Cou" else unit
-                out.append((f"{m.code}-{suffix}"[:32], resolution, su[:16], ts, None if v is None else float(v), flag))
+            if suffix in vals:
+                out.append(
+                    (f"{code}-{suffix}"[:32], resolution, units[1] if suffix == "Cou" else unit, ts,
+                     _number(vals[suffix]), flag)
+                )  # fmt: skip
     return out
 
 
@@ -154,6 +195,20 @@ class LoadStats:
     last_seq: int = 0
     errors: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+
+
+_RAW_COLUMNS = ("gateway_id", "seq", "received_at", "conn_id", "peer", "direction", "data", "text", "status", "mn",
+                "cn", "qn", "crc", "error", "warnings")  # fmt: skip
+
+
+def _frame_key(mn: str, cn: str, qn: str, data: bytes) -> bytes:
+    """Identity of a stored upload for duplicate detection: (MN, CN, QN) and its exact bytes, hashed."""
+    return hashlib.blake2b(b"\0".join((mn.encode(), cn.encode(), qn.encode(), data)), digest_size=16).digest()
+
+
+def _sqlite_ts(at: datetime) -> str:
+    """An aware UTC time as SQLAlchemy stores ``DateTime`` on SQLite (naive UTC text with microseconds)."""
+    return f"{at:%Y-%m-%d %H:%M:%S}.{at.microsecond:06d}"
 
 
 def _decode_text(data: bytes) -> str:
@@ -185,10 +240,12 @@ class Loader:
         *,
         devices: Callable[[], dict[str, DeviceInfo]] | None = None,
         batch: int = 500,
+        dedup_window: int = 200_000,
     ) -> None:
         self.store = store
         self.gateway_id = gateway_id
         self.batch = batch
+        self.dedup_window = dedup_window
         if devices is None:
             snapshot = load_devices(store)
             devices = lambda: snapshot  # noqa: E731
@@ -199,7 +256,9 @@ class Loader:
         self.reader = WalReader(wal_dir, position)
         self.stats = LoadStats(last_seq=seq)
         self._series: dict[tuple[int, str, str], int] = {}
-        self._recent: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
+        self._memo: dict[str, tuple[DeviceInfo, dict[Any, Any]]] = {}
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._preload_seen(seq)
 
     # ------------------------------------------------------------------------------------------ public
     def load(self, max_seq: int | None = None) -> int:
@@ -235,17 +294,54 @@ class Loader:
             pass
         return self.stats
 
+    # ------------------------------------------------------------------------------------------ duplicates
+    def _preload_seen(self, checkpoint_seq: int) -> None:
+        """Fill the duplicate window with the frames stored by the last ``dedup_window`` records before the
+        checkpoint (one range scan on the (gateway_id, seq) index instead of a lookup per batch)."""
+        if checkpoint_seq <= 0 or self.dedup_window <= 0:
+            return
+        t = raw_frame.c
+        q = (
+            select(t.mn, t.cn, t.qn, t.data)
+            .where(
+                t.gateway_id == self.gateway_id,
+                t.seq > checkpoint_seq - self.dedup_window,
+                t.seq <= checkpoint_seq,
+                t.direction == "in",
+                t.status.in_(_STORED_OK),
+            )
+            .order_by(t.seq)
+        )
+        with self.store.engine.connect() as conn:
+            for mn, cn, qn, data in conn.execute(q):
+                if qn:
+                    self._seen[_frame_key(mn, cn, qn, bytes(data or b""))] = None
+        while len(self._seen) > self.dedup_window:
+            self._seen.popitem(last=False)
+
+    def _device_memo(self, dev: DeviceInfo) -> dict[Any, Any]:
+        hit = self._memo.get(dev.mn)
+        if hit is None or hit[0] is not dev:  # new device or a changed registry entry
+            hit = self._memo[dev.mn] = (dev, {})
+        return hit[1]
+
     # ------------------------------------------------------------------------------------------ one batch
     def _store_batch(self, items: list[tuple[WalRecord, WalPosition]]) -> None:
         devices = self._devices()
-        rows: list[dict[str, Any]] = []
-        parsed: dict[int, tuple[ParseResult, DeviceInfo]] = {}
+        gid = self.gateway_id
+        sqlite = self.store.dialect == "sqlite"
+        rows: list[tuple[Any, ...]] = []
+        obs: list[tuple[int, str, str, str, int, float | None, str, int]] = []
         state: dict[str, dict[str, Any]] = {}
         events: list[dict[str, Any]] = []
+        fresh: dict[bytes, None] = {}  # duplicate keys first seen in this batch (kept only if it commits)
+        by_status: Counter[str] = Counter()
+        duplicates = 0
         gateway_started = False
         for record, _ in items:
             at = datetime.fromtimestamp(record.received_at_us / 1e6, UTC)
-            if record.direction == "event":
+            direction = record.direction
+            if direction == "event":
                 ev = json.loads(record.data)
                 ev["at"] = at
                 if ev.get("e") == "gateway_start":
@@ -254,60 +350,78 @@ class Loader:
                 else:
                     events.append(ev)
                 continue
-            row: dict[str, Any] = {
-                "gateway_id": self.gateway_id,
-                "seq": record.seq,
-                "received_at": at,
-                "conn_id": record.conn_id,
-                "peer": record.peer[:64],
-                "direction": record.direction,
-                "data": record.data,
-                "text": _decode_text(record.data),
-                "status": record.status,
-                "mn": None,
-                "cn": None,
-                "qn": None,
-                "crc": None,
-                "error": None,
-                "warnings": None,
-            }
-            if record.direction in ("in", "out") and record.data.startswith(b"##"):
-                r0 = parse_frame(record.data)
-                dev = devices.get(r0.MN or "")
-                r = r0
+            data = record.data if direction == "junk" else record.data.rstrip(b"\r\n")
+            status = record.status
+            mn = cn = qn = crc = error = warnings = None
+            if direction in ("in", "out") and data.startswith(b"##"):
+                r = parse_frame(data)
+                dev = devices.get(r.MN or "")
                 if dev is not None and (dev.mode, dev.crc_mode) != ("lenient", "auto"):
-                    r = parse_frame(record.data, mode=dev.mode, crc_mode=dev.crc_mode)
-                row["mn"] = (r.MN or "")[:32] or None
-                row["cn"] = (r.CN or "")[:8] or None
-                row["qn"] = (r.request_qn or "")[:24] or None
-                row["crc"] = "ok" if r.crc_algorithm == "hj212" else (r.crc_algorithm or "bad")[:16]
+                    r = parse_frame(data, mode=dev.mode, crc_mode=dev.crc_mode)
+                mn = (r.MN or "")[:32] or None
+                cn = (r.CN or "")[:8] or None
+                qn = (r.request_qn or "")[:24] or None
+                crc = "ok" if r.crc_algorithm == "hj212" else (r.crc_algorithm or "bad")[:16]
                 problems = list(r.errors) + list(r.notes)
-                if record.status == "rejected" and r.accepted:
+                if status == "rejected" and r.accepted:
                     problems.append("bad_datatime" if r.data_time is None else "refused")
-                row["error"] = ";".join(problems) or None
-                row["warnings"] = ";".join(r.warnings) or None
-                if record.direction == "in" and record.status in _STORED_OK and dev is not None:
-                    parsed[record.seq] = (r, dev)
-                if record.direction == "in" and row["mn"]:
-                    s = state.setdefault(row["mn"], {"frames_in": 0, "frames_rejected": 0, "frames_out": 0})
+                error = ";".join(problems) or None
+                warnings = ";".join(r.warnings) or None
+                if direction == "in" and status in _STORED_OK and dev is not None:
+                    if qn:
+                        key = _frame_key(mn or "", cn or "", qn, data)
+                        if key in self._seen or key in fresh:
+                            status = "duplicate"
+                            duplicates += 1
+                        else:
+                            fresh[key] = None
+                    if status != "duplicate":
+                        site_id = dev.parent_id if dev.parent_id is not None else dev.site_id
+                        for parameter, resolution, unit, ts, value, flag in observation_rows(
+                            r, dev, self._device_memo(dev)
+                        ):
+                            obs.append((site_id, parameter, resolution, unit, ts, value, flag, record.seq))
+                if direction == "in" and mn:
+                    s = state.setdefault(mn, {"frames_in": 0, "frames_rejected": 0, "frames_out": 0})
                     s["frames_in"] += 1
                     s["registered"] = dev is not None
                     s["last_frame_at"] = at
-                    s["last_cn"] = row["cn"]
-                    s["last_status"] = record.status
-                    if record.status in _REJECTED:
+                    s["last_cn"] = cn
+                    s["last_status"] = status
+                    if status in _REJECTED:
                         s["frames_rejected"] += 1
-                        s["last_error"] = (row["error"] or record.status)[:500]
-                elif record.direction == "out" and row["mn"]:
-                    s = state.setdefault(row["mn"], {"frames_in": 0, "frames_rejected": 0, "frames_out": 0})
+                        s["last_error"] = (error or status)[:500]
+                elif direction == "out" and mn:
+                    s = state.setdefault(mn, {"frames_in": 0, "frames_rejected": 0, "frames_out": 0})
                     s["frames_out"] += 1
-            rows.append(row)
+            by_status[status] += 1
+            rows.append(
+                (gid, record.seq, _sqlite_ts(at) if sqlite else at, record.conn_id, record.peer[:64], direction, data,
+                 _decode_text(data), status, mn, cn, qn, crc, error, warnings)
+            )  # fmt: skip
 
-        self._mark_duplicates(rows, parsed)
         with self.store.begin() as conn:
-            self._insert_raw(conn, rows)
-            ids = self._raw_ids(conn, items[0][0].seq, items[-1][0].seq)
-            self._write_observations(conn, parsed, ids, rows)
+            raw = conn.connection.driver_connection
+            ph = "?" if sqlite else "%s"
+            cur = raw.cursor()
+            try:
+                if rows:
+                    marks = ", ".join([ph] * len(_RAW_COLUMNS))
+                    cur.executemany(
+                        f"INSERT INTO raw_frame ({', '.join(_RAW_COLUMNS)}) VALUES ({marks}) "
+                        "ON CONFLICT (gateway_id, seq) DO NOTHING",
+                        rows,
+                    )
+                ids: dict[int, int] = {}
+                if obs:
+                    cur.execute(
+                        f"SELECT seq, id FROM raw_frame WHERE gateway_id = {ph} AND seq >= {ph} AND seq <= {ph}",
+                        (gid, items[0][0].seq, items[-1][0].seq),
+                    )
+                    ids = dict(cur.fetchall())
+            finally:
+                cur.close()
+            self._write_observations(conn, obs, ids)
             if gateway_started:
                 conn.execute(
                     update(hj212_device_state)
@@ -316,83 +430,34 @@ class Loader:
                 )
             self._write_state(conn, state, events, devices)
             self._write_checkpoint(conn, items[-1])
-        for row in rows:
-            self.stats.by_status[row["status"]] = self.stats.by_status.get(row["status"], 0) + 1
+        # committed: only now do this batch's frames count as stored for later duplicates
+        self._seen.update(fresh)
+        while len(self._seen) > self.dedup_window:
+            self._seen.popitem(last=False)
+        for k, v in by_status.items():
+            self.stats.by_status[k] = self.stats.by_status.get(k, 0) + v
+        self.stats.duplicates += duplicates
         self.stats.raw_rows += len(rows)
-
-    def _mark_duplicates(self, rows: list[dict[str, Any]], parsed: dict[int, tuple[ParseResult, DeviceInfo]]) -> None:
-        candidates = [r for r in rows if r["seq"] in parsed and r["qn"]]
-        if not candidates:
-            return
-        known: dict[tuple[str, str, str], set[bytes]] = {}
-        for key, data in self._recent.items():
-            known.setdefault(key, set()).add(data)
-        qns = sorted({r["qn"] for r in candidates})
-        with self.store.engine.connect() as conn:
-            for i in range(0, len(qns), 500):
-                for mn, cn, qn, data in conn.execute(
-                    select(raw_frame.c.mn, raw_frame.c.cn, raw_frame.c.qn, raw_frame.c.data).where(
-                        raw_frame.c.qn.in_(qns[i : i + 500]),
-                        raw_frame.c.direction == "in",
-                        raw_frame.c.status.in_(_STORED_OK),
-                    )
-                ):
-                    known.setdefault((mn, cn, qn), set()).add(bytes(data or b""))
-        for r in candidates:
-            key = (r["mn"], r["cn"], r["qn"])
-            data = r["data"].rstrip(b"\r\n")
-            if data in known.get(key, set()):
-                r["status"] = "duplicate"
-                parsed.pop(r["seq"], None)
-                self.stats.duplicates += 1
-            else:
-                known.setdefault(key, set()).add(data)
-                self._recent[key] = data
-                if len(self._recent) > 50_000:
-                    self._recent.popitem(last=False)
-
-    def _insert_raw(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        for r in rows:
-            r["data"] = r["data"].rstrip(b"\r\n") if r["direction"] != "junk" else r["data"]
-        if self.store.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(raw_frame).on_conflict_do_nothing(index_elements=["gateway_id", "seq"])
-        conn.execute(stmt, rows)
-
-    def _raw_ids(self, conn: Connection, lo: int, hi: int) -> dict[int, int]:
-        q = select(raw_frame.c.seq, raw_frame.c.id).where(
-            raw_frame.c.gateway_id == self.gateway_id, raw_frame.c.seq >= lo, raw_frame.c.seq <= hi
-        )
-        return {seq: rid for seq, rid in conn.execute(q)}
 
     def _write_observations(
         self,
         conn: Connection,
-        parsed: dict[int, tuple[ParseResult, DeviceInfo]],
+        obs: list[tuple[int, str, str, str, int, float | None, str, int]],
         ids: dict[int, int],
-        rows: list[dict[str, Any]],
     ) -> None:
-        obs: list[tuple[int, str, str, str, int, float | None, str, int | None]] = []
-        for seq, (r, dev) in parsed.items():
-            site_id = dev.parent_id if dev.parent_id is not None else dev.site_id
-            for parameter, resolution, unit, ts, value, flag in observation_rows(r, dev):
-                obs.append((site_id, parameter, resolution, unit, ts, value, flag, ids.get(seq)))
         if not obs:
             return
-        missing = {(o[0], o[1], o[2]): o[3] for o in obs if (o[0], o[1], o[2]) not in self._series}
+        cache = self._series
+        missing = {(o[0], o[1], o[2]): o[3] for o in obs if (o[0], o[1], o[2]) not in cache}
         if missing:
             self._ensure(conn, missing)
         frame = pl.DataFrame(
             {
-                "series_id": [self._series[(o[0], o[1], o[2])] for o in obs],
+                "series_id": [cache[(o[0], o[1], o[2])] for o in obs],
                 "ts": [o[4] for o in obs],
                 "value": [o[5] for o in obs],
                 "flag": [o[6] for o in obs],
-                "source_id": [o[7] for o in obs],
+                "source_id": [ids.get(o[7]) for o in obs],
             },
             schema={"series_id": pl.Int64, "ts": pl.Int64, "value": pl.Float64, "flag": pl.Utf8, "source_id": pl.Int64},
         )
@@ -414,14 +479,6 @@ class Loader:
         for key, sid in ids.items():
             self._series[(key.site_id, key.parameter, key.resolution)] = sid
 
-    def _upsert(self, conn: Connection, values: dict[str, Any], set_: Callable[[Any], dict[str, Any]]) -> None:
-        if self.store.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(hj212_device_state).values(**values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["mn"], set_=set_(stmt.excluded)))
-
     def _write_state(
         self,
         conn: Connection,
@@ -430,22 +487,22 @@ class Loader:
         devices: dict[str, DeviceInfo],
     ) -> None:
         t = hj212_device_state.c
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for mn, s in state.items():
-            values = {"mn": mn, "gateway_id": self.gateway_id, **s}
-
-            def counters(ex: Any, s: dict[str, Any] = s) -> dict[str, Any]:
-                out = {
-                    "frames_in": t.frames_in + ex.frames_in,
-                    "frames_rejected": t.frames_rejected + ex.frames_rejected,
-                    "frames_out": t.frames_out + ex.frames_out,
-                    "gateway_id": ex.gateway_id,
-                }
-                for k in ("registered", "last_frame_at", "last_cn", "last_status", "last_error"):
-                    if k in s:
-                        out[k] = getattr(ex, k)
-                return out
-
-            self._upsert(conn, values, counters)
+            groups.setdefault(tuple(sorted(s)), []).append({"mn": mn, "gateway_id": self.gateway_id, **s})
+        for keys, values in groups.items():
+            stmt = self._insert(hj212_device_state)
+            ex = stmt.excluded
+            set_ = {
+                "frames_in": t.frames_in + ex.frames_in,
+                "frames_rejected": t.frames_rejected + ex.frames_rejected,
+                "frames_out": t.frames_out + ex.frames_out,
+                "gateway_id": ex.gateway_id,
+            }
+            for k in ("registered", "last_frame_at", "last_cn", "last_status", "last_error"):
+                if k in keys:
+                    set_[k] = getattr(ex, k)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["mn"], set_=set_), values)
         for ev in events:
             mn = ev.get("mn")
             if not mn:
@@ -467,8 +524,18 @@ class Loader:
                     "disconnected_at": ev["at"],
                     "disconnect_reason": str(ev.get("reason", ""))[:32],
                 }
+            stmt = self._insert(hj212_device_state).values(**values)
             keys = [k for k in values if k != "mn"]
-            self._upsert(conn, values, lambda ex, keys=keys: {k: getattr(ex, k) for k in keys})
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["mn"], set_={k: getattr(stmt.excluded, k) for k in keys})
+            )
+
+    def _insert(self, table: Any) -> Any:
+        if self.store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(table)
 
     def _write_checkpoint(self, conn: Connection, last: tuple[WalRecord, WalPosition]) -> None:
         record, pos = last

@@ -381,6 +381,17 @@ class WalReader:
     def read(self, max_records: int, max_seq: int | None = None) -> list[tuple[WalRecord, WalPosition]]:
         out: list[tuple[WalRecord, WalPosition]] = []
         while len(out) < max_records:
+            rel = self.position.offset - self._data_start
+            if rel < len(self._data):
+                # fast path: the next record is in the window already read (no stat per record)
+                hit = _decode(self._data, rel)
+                if hit is not None:
+                    record, end = hit
+                    if max_seq is not None and record.seq > max_seq:
+                        return out  # written, not yet synced: keep the window, read it again later
+                    self.position = WalPosition(self.position.segment, self._data_start + end)
+                    out.append((record, self.position))
+                    continue
             path = _path(self.directory, self.position.segment)
             if not path.exists():
                 later = [s for s in _segments(self.directory) if s > self.position.segment]
@@ -388,7 +399,6 @@ class WalReader:
                     return out
                 self.seek(WalPosition(later[0], 0))
                 continue
-            rel = self.position.offset - self._data_start
             if rel >= len(self._data):
                 with open(path, "rb") as f:
                     f.seek(self.position.offset)
