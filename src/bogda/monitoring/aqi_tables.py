@@ -25,13 +25,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Table, bindparam, delete, select
 
 from bogda.standards.aqi import DAILY_ITEMS, HOURLY_ITEMS, aqi_daily, aqi_hourly, is_2026
-from bogda.standards.evaluation import daily_concentrations, hourly_cube
+from bogda.standards.evaluation import HourlyCube, daily_arrays, hourly_cube
 from bogda.standards.rounding import round_half_even
 from bogda.store import Store
 from bogda.timeutil import day_start_utc, epoch_seconds, now_utc
@@ -324,7 +325,7 @@ def daily(
     ----------
     hourly_valid : pl.DataFrame
         ``target_code, ts, parameter, value`` (optional ``target_kind``, ``n_members``) of valid hours; whole
-        Beijing days are formed (:func:`bogda.standards.evaluation.daily_concentrations`).
+        Beijing days are formed (:func:`bogda.standards.evaluation.hourly_cube`).
     o3_limit : float or None
         O3 8 h limit that makes a maximum from fewer than 14 windows valid when it exceeds it [R].
 
@@ -340,18 +341,50 @@ def daily(
         hourly_valid = hourly_valid.with_columns(pl.lit(target_kind).alias("target_kind"))
     parts = []
     for (kind,), part in hourly_valid.partition_by("target_kind", as_dict=True).items():
-        conc = daily_concentrations(
-            part.select(pl.col("target_code").alias("site"), "ts", "parameter", "value"), o3_limit=o3_limit
-        )
-        conc = conc.rename({"site": "target_code"}).with_columns(pl.lit(kind).alias("target_kind"))
+        cube = hourly_cube(part.select(pl.col("target_code").alias("site"), "ts", "parameter", "value"))
+        n = len(cube.sites)
+        members = np.ones(n, dtype=np.int64)
         if "n_members" in part.columns:
-            nm = part.group_by("target_code").agg(pl.col("n_members").max())
-            conc = conc.join(nm, on="target_code", how="left")
-        parts.append(conc)
-    wide = pl.concat(parts, how="diagonal_relaxed")
+            nm = dict(part.group_by("target_code").agg(pl.col("n_members").max()).iter_rows())
+            members = np.array([nm.get(c, 1) for c in cube.sites.tolist()], dtype=np.int64)
+        parts.append(
+            daily_from_cube(
+                cube, np.full(n, kind, dtype=object), cube.sites, members, standard=standard, o3_limit=o3_limit
+            )
+        )
+    return pl.concat(parts) if parts else empty_rows()
+
+
+def daily_from_cube(
+    cube: HourlyCube,
+    kinds: np.ndarray,
+    codes: np.ndarray,
+    n_members: np.ndarray,
+    *,
+    standard: str | None = None,
+    o3_limit: float | None = 160.0,
+) -> pl.DataFrame:
+    """Daily AQI rows of every site (row) of a dense hourly cube (see :func:`daily`); ``kinds``, ``codes`` and
+    ``n_members`` describe the cube's rows."""
+    arrays = daily_arrays(cube, rounded=True, o3_limit=o3_limit)
+    n_sites, n_days = len(cube.sites), cube.n_days
+    if n_sites == 0 or n_days == 0:
+        return empty_rows()
+    day_ts = [day_start_utc(d) for d in cube.days]
+    cols: dict[str, Any] = {
+        "target_kind": pl.Series(np.repeat(np.asarray(kinds, dtype=object), n_days).astype(str), dtype=pl.String),
+        "target_code": pl.Series(np.repeat(np.asarray(codes, dtype=object), n_days).astype(str), dtype=pl.String),
+        "ts": pl.Series(day_ts * n_sites, dtype=TS_DTYPE),
+        "n_members": pl.Series(np.repeat(np.asarray(n_members, dtype=np.int64), n_days)),
+    }
     for code in DAILY_INPUT:
-        if code not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(code))
+        arr = arrays.get(code)
+        cols[code] = (
+            pl.Series(code, arr.ravel(), nan_to_null=True)
+            if arr is not None
+            else pl.Series(code, [None] * (n_sites * n_days), dtype=pl.Float64)
+        )
+    wide = pl.DataFrame(cols)
     # days without any value are not rows
     wide = wide.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in DAILY_INPUT]))
     if wide.height == 0:
@@ -369,6 +402,74 @@ def daily(
     res = aqi_daily(data, standard, ts=wide["ts"]).to_polars()  # type: ignore[union-attr]
     out = _finish(wide, res, DAILY_ITEMS, stds, DAILY_INPUT)
     return _published(out, None)
+
+
+def area_cube(
+    cube: HourlyCube, members: pl.DataFrame, *, min_share: float = MIN_SHARE
+) -> tuple[HourlyCube, np.ndarray, np.ndarray]:
+    """Area hourly means on the dense cube of the station hours (see :func:`area_hourly` for the rule).
+
+    ``members``: ``site_code`` (as in ``cube.sites``), ``area_kind``, ``area_code``. Returns the area cube (its
+    sites are the area codes) with the area kinds and member counts of its rows.
+    """
+    index = {s: k for k, s in enumerate(cube.sites.tolist())}
+    n_hours = next(iter(cube.values.values())).shape[1] if cube.values else 0
+    kinds, codes, counts, rows_of = [], [], [], []
+    for (kind, code), part in members.partition_by(["area_kind", "area_code"], as_dict=True).items():
+        sites = [str(c) for c in part["site_code"].unique().to_list()]
+        kinds.append(kind)
+        codes.append(code)
+        counts.append(len(sites))
+        rows_of.append([index[c] for c in sites if c in index])
+    values = {}
+    for param, x in cube.values.items():
+        out = np.full((len(codes), n_hours), np.nan)
+        for a, rows in enumerate(rows_of):
+            if not rows:
+                continue
+            sub = x[rows]
+            cnt = np.isfinite(sub).sum(axis=0)
+            ok = cnt >= max(1, math.ceil(counts[a] * min_share))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.nansum(sub, axis=0) / cnt
+            out[a, ok] = mean[ok]
+        values[param] = out
+    acube = HourlyCube(sites=np.array(codes, dtype=object), first_day=cube.first_day, values=values)
+    return acube, np.array(kinds, dtype=object), np.array(counts, dtype=np.int64)
+
+
+def cube_long(cube: HourlyCube, kinds: np.ndarray, n_members: np.ndarray) -> pl.DataFrame:
+    """The non-missing cells of a cube as a long frame ``target_kind, target_code, ts, parameter, value,
+    n_members``."""
+    n_hours = next(iter(cube.values.values())).shape[1] if cube.values else 0
+    t0 = day_start_utc(cube.first_day)
+    times = np.array([t0 + timedelta(hours=h) for h in range(n_hours)], dtype=object)
+    parts = []
+    for param, x in cube.values.items():
+        r, h = np.nonzero(np.isfinite(x))
+        if not len(r):
+            continue
+        parts.append(
+            pl.DataFrame(
+                {
+                    "target_kind": pl.Series(kinds[r].astype(str), dtype=pl.String),
+                    "target_code": pl.Series(cube.sites[r].astype(str), dtype=pl.String),
+                    "ts": pl.Series(times[h].tolist(), dtype=TS_DTYPE),
+                    "parameter": param,
+                    "value": x[r, h],
+                    "n_members": n_members[r],
+                }
+            )
+        )
+    schema = {
+        "target_kind": pl.String,
+        "target_code": pl.String,
+        "ts": TS_DTYPE,
+        "parameter": pl.String,
+        "value": pl.Float64,
+        "n_members": pl.Int64,
+    }
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
 def no_station_rows(
@@ -513,56 +614,74 @@ def update_aqi(
     )
     report.seconds["read"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    st_valid = valid.filter(pl.col("site_id").is_in(station_ids)).select(
-        pl.lit("station").alias("target_kind"), pl.col("site_code").alias("target_code"), "ts", "parameter", "value"
-    )
-    # integer keys: the join and group-by over every station-hour are the costly part of the chain
-    mem = members.select(pl.col("site_id").alias("site_code"), "area_kind", "area_code")
-    ar_hourly = area_hourly(valid.drop("site_code").rename({"site_id": "site_code"}), mem)
-    # an area with members in the tree but none valid at all still gets its targets replaced
+    # one dense cube of every station-hour read: station daily values, area hourly means and area daily values
+    # all come from it (building cubes from long frames is the costly part of the chain)
     st_targets = pl.DataFrame(
         {"target_kind": "station", "target_code": [code_of[i] for i in station_ids]},
         schema={"target_kind": pl.String, "target_code": pl.String},
     )
     ar_targets = areas.rename({"area_kind": "target_kind", "area_code": "target_code"})
-    # areas of the place tree without any evaluation station: no_station
     tree = place_tree(store).filter(pl.col("kind").is_in(["county", "prefecture"]))
     have = set(members["area_code"].to_list())
     empty_areas = tree.filter(~pl.col("code").is_in(list(have))).select(
         pl.col("kind").alias("target_kind"), pl.col("code").alias("target_code")
     )
-    if hourly:
-        published = None
-        pub = S.read(store, sites=station_ids, parameters=["aqi_pub"], start=start, end=end, now=now)
-        if pub.height:
-            published = pub.select(
-                pl.col("site_id").replace_strict(code_of, return_dtype=pl.String).alias("target_code"),
-                "ts",
-                pl.col("value").alias("aqi_published"),
-            )
-        h_rows = pl.concat(
-            [
-                station_hourly(st_valid, standard=standard, published=published),
-                station_hourly(
-                    ar_hourly.with_columns(
-                        pl.when(pl.col("parameter") == "a21005")
-                        .then(pl.col("value").round(1))
-                        .otherwise(pl.col("value").round(0))
-                        .alias("value")
-                    ).drop("n_valid"),
-                    standard=standard,
-                ),
-            ]
+    d_parts = [empty_rows()]
+    h_parts = [empty_rows()]
+    if valid.height:
+        cube = hourly_cube(valid.select(pl.col("site_id").cast(pl.String).alias("site"), "ts", "parameter", "value"))
+        mem = members.select(pl.col("site_id").cast(pl.String).alias("site_code"), "area_kind", "area_code")
+        acube, akinds, acounts = area_cube(cube, mem)
+        wanted = set(station_ids)
+        keep = np.array([int(x) in wanted for x in cube.sites.tolist()], dtype=bool)
+        scube = HourlyCube(
+            sites=cube.sites[keep], first_day=cube.first_day, values={k: v[keep] for k, v in cube.values.items()}
         )
-        report.hourly_rows = _write_rows(store, T_hourly, h_rows, pl.concat([st_targets, ar_targets]), lo, hi)
-    report.seconds["hourly"] = time.perf_counter() - t2
-    t3 = time.perf_counter()
-    d_rows = pl.concat(
-        [
-            daily(st_valid, standard=standard),
-            daily(ar_hourly.drop("n_valid"), standard=standard),
+        scodes = np.array([code_of[int(x)] for x in scube.sites.tolist()], dtype=object)
+        n = len(scodes)
+        report.seconds["cube"] = time.perf_counter() - t2
+        if hourly:
+            published = None
+            pub = S.read(store, sites=station_ids, parameters=["aqi_pub"], start=start, end=end, now=now)
+            if pub.height:
+                published = pub.select(
+                    pl.col("site_id").replace_strict(code_of, return_dtype=pl.String).alias("target_code"),
+                    "ts",
+                    pl.col("value").alias("aqi_published"),
+                )
+            st_long = valid.filter(pl.col("site_id").is_in(station_ids)).select(
+                pl.lit("station").alias("target_kind"),
+                pl.col("site_code").alias("target_code"),
+                "ts",
+                "parameter",
+                "value",
+            )
+            ar_long = cube_long(acube, akinds, acounts).with_columns(
+                # a published area concentration is rounded (GB/T 8170: integers, CO 1 dp) before its AQI
+                pl.when(pl.col("parameter") == "a21005")
+                .then(pl.col("value").round(1))
+                .otherwise(pl.col("value").round(0))
+                .alias("value")
+            )
+            h_parts += [
+                station_hourly(st_long, standard=standard, published=published),
+                station_hourly(ar_long, standard=standard),
+            ]
+        t3 = time.perf_counter()
+        d_parts += [
+            daily_from_cube(
+                scube, np.full(n, "station", dtype=object), scodes, np.ones(n, dtype=np.int64), standard=standard
+            ),
+            daily_from_cube(acube, akinds, acube.sites, acounts, standard=standard),
         ]
-    )
+        report.seconds["daily_compute"] = time.perf_counter() - t3
+    if hourly:
+        report.hourly_rows = _write_rows(
+            store, T_hourly, pl.concat(h_parts), pl.concat([st_targets, ar_targets]), lo, hi
+        )
+    report.seconds["hourly"] = time.perf_counter() - t2
+    t4 = time.perf_counter()
+    d_rows = pl.concat(d_parts)
     days = [start + timedelta(days=i) for i in range((hi - lo) // 86_400)]
     from bogda.standards.aqi import standard_for
 
@@ -571,7 +690,7 @@ def update_aqi(
         d_rows = pl.concat([d_rows, no_station_rows(empty_areas, days, standard_of=std_of)])
         ar_targets = pl.concat([ar_targets, empty_areas])
     report.daily_rows = _write_rows(store, T_daily, d_rows, pl.concat([st_targets, ar_targets]), lo, hi)
-    report.seconds["daily"] = time.perf_counter() - t3
+    report.seconds["daily"] = time.perf_counter() - t4
     if dirty:
         with store.begin() as conn:
             conn.execute(
