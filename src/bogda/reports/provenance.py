@@ -38,7 +38,11 @@ class Sources:
         rows = []
         for i, f in enumerate(self.figures, start=1):
             shown = "；".join(f.refs[:SHOW_REFS]) + (f"；…（共{f.count}条）" if f.count > SHOW_REFS else "")
-            parts = f"{f.numerator}/{f.denominator}" if f.denominator is not None and f.numerator is not None else ""
+            parts = (
+                f"{_plain_number(f.numerator)}/{f.denominator}"
+                if f.denominator is not None and f.numerator is not None
+                else ""
+            )
             rows.append([str(i), f.label, f.display(), parts, f.query, str(f.count), shown or "—"])
         return [
             Block("h1", [Run("附件：数据来源")]),
@@ -62,6 +66,12 @@ class Sources:
 
     def as_json(self) -> list[dict[str, Any]]:
         return [{"no": i, **f.as_dict()} for i, f in enumerate(self.figures, start=1)]
+
+
+def _plain_number(v: Any) -> str:
+    """``13780000.0`` → ``13780000``; other values as they are."""
+    s = str(v)
+    return s[:-2] if s.endswith(".0") else s
 
 
 def runs(text: str, *, bold_lead: bool = False) -> list[Run]:

@@ -237,18 +237,16 @@ def to_docx(doc: Document) -> bytes:
             t = d.add_table(rows=1 + len(b.rows), cols=len(b.header))
             t.style = "Table Grid"
             t.alignment = WD_TABLE_ALIGNMENT.CENTER
-            for i, row in enumerate([b.header, *b.rows]):
-                for j, text in enumerate(row):
-                    cell = t.cell(i, j)
+            # one pass over rows and their cells: python-docx's table.cell(i, j) rescans the grid on every call
+            for i, (values, row) in enumerate(zip([b.header, *b.rows], t.rows, strict=True)):
+                for j, (text, cell) in enumerate(zip(values, row.cells, strict=False)):
+                    if b.widths and j < len(b.widths):
+                        cell.width = Mm(b.widths[j])
                     cp = cell.paragraphs[0]
                     cp.alignment = WD_ALIGN_PARAGRAPH.CENTER
                     cp.paragraph_format.line_spacing = Pt(size * 1.4)
                     run = cp.add_run(str(text))
                     _set_font(run, FONT_HEI if i == 0 else FONT_BODY, size, i == 0)
-            if b.widths:
-                for j, w in enumerate(b.widths):
-                    for cell in t.columns[j].cells:
-                        cell.width = Mm(w)
     buf = BytesIO()
     d.save(buf)
     return buf.getvalue()
@@ -261,7 +259,16 @@ def _font_faces() -> str:
     rules = []
     for alias, family in (("bogda-body", FONT_BODY), ("bogda-hei", FONT_HEI), ("bogda-kai", kai_family())):
         path = require_cjk(family)
-        rules.append(f'@font-face {{ font-family: "{alias}"; src: local("{family}"), url("{Path(path).as_uri()}"); }}')
+        rules.append(
+            f'@font-face {{ font-family: "{alias}"; font-weight: normal; '
+            f'src: local("{family}"), url("{Path(path).as_uri()}"); }}'
+        )
+        bold = font_file(f"{family}:bold")
+        if bold and "bold" in bold[0].lower():  # a real bold face (lead phrases 一是…), not a synthesized one
+            rules.append(
+                f'@font-face {{ font-family: "{alias}"; font-weight: bold; '
+                f'src: local("{family} Bold"), url("{Path(bold[0]).as_uri()}"); }}'
+            )
     return "\n".join(rules)
 
 
