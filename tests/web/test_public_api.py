@@ -1,0 +1,150 @@
+"""The public AQI API and page over a copy of the demo region: no login, figures equal the services' figures,
+health advice from the HJ 633 table, active warnings only, the page and the bundled ECharts served locally."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bogda.config import Settings, WebSettings
+from bogda.monitoring.aqi_tables import update_aqi
+from bogda.monitoring.exports import aqi_frame
+from bogda.monitoring.status import stations_status
+from bogda.standards.aqi import health_advice
+from bogda.store import Store, connect
+from bogda.store.schema import warning
+from bogda.timeutil import beijing_date, floor_to, now_utc
+from bogda.web.app import create_app
+from bogda.web.public import PublicCache
+
+
+@pytest.fixture(scope="module")
+def store(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    folder = tmp_path_factory.mktemp("public")
+    shutil.copyfile(demo_template, folder / "demo.db")
+    st = connect(f"sqlite:///{folder / 'demo.db'}")
+    end = floor_to(now_utc(), "hour")
+    update_aqi(st, start=end - timedelta(days=2), end=end)
+    yield st
+    st.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    folder = tmp_path_factory.mktemp("public_app")
+    settings = Settings(database_url=store.url, data_dir=folder, web=WebSettings(secret_key="test-secret-key"))
+    with TestClient(create_app(settings, store, console=False)) as c:
+        yield c
+
+
+def _add_warning(store: Store, area: str, level: str, state: str, start: date, end: date) -> None:
+    now = now_utc()
+    with store.begin() as conn:
+        conn.execute(
+            warning.insert().values(
+                area_code=area,
+                rule_set="2024",
+                level=level,
+                cause="pm25",
+                start_date=start,
+                end_date=end,
+                state=state,
+                evidence={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def test_public_answer_needs_no_login_and_equals_the_status_service(client: TestClient, store: Store) -> None:
+    r = client.get("/public/api/v1/stations")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    body = r.json()
+    status = {row["code"]: row for row in stations_status(store).to_dicts()}
+    assert {s["code"] for s in body["stations"]} == {c for c, row in status.items() if row["lon"] is not None}
+    for s in body["stations"]:
+        row = status[s["code"]]
+        assert s["online"] == (row["status"] == "online")
+        assert s["colour"] == row["colour"]
+        assert s["aqi"] == (row["aqi"] if row["status"] == "online" else None)
+    assert body["meta"]["stations"] == len(body["stations"])
+    assert body["meta"]["online"] == sum(1 for s in body["stations"] if s["online"])
+    assert any(s["aqi"] is not None for s in body["stations"]), "the demo has hourly AQI after update_aqi"
+    assert any(not s["online"] and s["colour"] == "#BFBFBF" for s in body["stations"])  # the demo's silent one
+
+
+def test_area_aqi_is_the_newest_hourly_row_of_each_area(client: TestClient, store: Store) -> None:
+    body = client.get("/public/api/v1/stations").json()
+    end = now_utc()
+    frame = aqi_frame(store, table="hourly", start=end - timedelta(hours=24), end=end + timedelta(seconds=1))
+    for area in body["areas"]:
+        rows = frame.filter(
+            (frame["target_kind"] == area["kind"]) & (frame["target_code"] == area["code"]) & frame["aqi"].is_not_null()
+        ).sort("interval_start_utc")
+        if rows.height == 0:
+            assert area["aqi"] is None
+        else:
+            assert area["aqi"] == rows["aqi"][-1]
+            assert area["level"] == rows["level"][-1]
+    kinds = [a["kind"] for a in body["areas"]]
+    assert kinds[0] == "prefecture" and kinds.count("county") == 7
+    assert body["areas"][0]["aqi"] is not None
+
+
+def test_health_advice_is_the_hj633_table_for_every_level_shown(client: TestClient) -> None:
+    body = client.get("/public/api/v1/stations").json()
+    levels = {a["level"] for a in [*body["stations"], *body["areas"]] if a["level"]}
+    assert levels and {int(k) for k in body["advice"]} == levels
+    for level in levels:
+        expected = health_advice(level)
+        got = body["advice"][str(level)]
+        assert got["advice_zh"] == expected["advice_zh"] and got["advice_en"] == expected["advice_en"]
+        assert got["effect_zh"] == expected["effect_zh"]
+
+
+@pytest.mark.parametrize(
+    ("state", "days", "shown"),
+    [
+        ("issued", (-1, 1), True),
+        ("changed", (0, 0), True),
+        ("proposed", (-1, 1), False),  # not decided yet: never published
+        ("lifted", (-1, 1), False),
+        ("issued", (-5, -2), False),  # over
+    ],
+)
+def test_only_warnings_in_force_are_published(store: Store, state: str, days: tuple[int, int], shown: bool) -> None:
+    cache = PublicCache(check=0.0)
+    before = cache.body(store)
+    today = beijing_date(now_utc())
+    area = f"T{state}{days[0]}{days[1]}"
+    _add_warning(store, area, "orange", state, today + timedelta(days=days[0]), today + timedelta(days=days[1]))
+    after = json.loads(cache.body(store))
+    assert any(w["area_code"] == area for w in after["warnings"]) is shown
+    assert after != json.loads(before) or not shown
+
+
+def test_cached_answer_is_reused_until_data_change(store: Store) -> None:
+    cache = PublicCache(check=60.0)
+    first = cache.body(store)
+    assert cache.body(store) is first  # inside the check interval: the same rendered bytes
+
+
+def test_page_and_echarts_are_served_from_this_server(client: TestClient) -> None:
+    page = client.get("/public")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/public/assets/public.js" in page.text and "http" not in page.text.replace("http-equiv", "")
+    js = client.get("/public/assets/public.js")
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+    assert "/public/vendor/echarts/index.js" in js.text and "https://" not in js.text
+    lib = client.get("/public/vendor/echarts/index.js")
+    assert lib.status_code == 200 and "echarts" in lib.text
+    outlines = client.get("/public/api/v1/outlines").json()
+    assert len(outlines["features"]) == 7
+    for bad in ("..%2F..%2Fapp.py", "public.py", "index.js.map"):
+        assert client.get(f"/public/assets/{bad}").status_code == 404
