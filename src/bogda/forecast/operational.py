@@ -1,0 +1,678 @@
+"""Operational forecasts at one issue time: areas, items, baselines, model sets, AQI (forecast.md §3.1–§3.5).
+
+Pure functions over a :class:`~bogda.forecast.features.Panel` of recent hourly observations. The panel's rows are
+*targets*: stations, plus counties and the prefecture as series of their own (forecast.md §2: an area series is the
+mean of its member evaluation stations per pollutant and hour, valid when ≥ 50 % of members are valid; areas are
+modelled on their own series, station quantiles are never averaged).
+
+Every item gets its baselines (persistence, climatology, damped persistence) beside the primary method. The primary
+method is the LightGBM model set of an :class:`OperationalModels` bundle when one covers the item and target, else
+damped persistence (status ``degraded``, forecast.md §3.4: "with less [history], only baselines are served").
+
+Defaults marked (d) are design values from the spec or documented here, configurable through the arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from bogda.forecast import baselines as bl
+from bogda.forecast.features import (
+    POLLUTANTS,
+    DailyCache,
+    FeatureContext,
+    Panel,
+    SeriesCache,
+    daily_means,
+    neighbour_table,
+)
+from bogda.forecast.models import FAST, HOURLY_BLOCKS, ModelSet, Profile, predict_daily, predict_hourly
+from bogda.forecast.models import train_daily as _train_daily
+from bogda.forecast.models import train_hourly as _train_hourly
+
+HOURLY_ITEMS: tuple[str, ...] = tuple(POLLUTANTS)
+"""Hourly items: the six 1-h pollutants (HJ 212 codes)."""
+
+DAILY_ITEMS: tuple[str, ...] = ("a34004", "a34002", "a21026", "a21004", "a21005", "O3_8h_max", "O3_1h_max")
+"""Daily items: 24-h means of five pollutants, O3 daily maximum 8 h, O3 daily maximum 1 h (2012-rule dates)."""
+
+UNITS: dict[str, str] = {code: ("mg/m3" if code == "a21005" else "ug/m3") for code in POLLUTANTS} | {
+    "O3_8h_max": "ug/m3",
+    "O3_1h_max": "ug/m3",
+    "AQI": "",
+}
+
+AQI_LABEL: dict[str, str] = {
+    "a34004": "PM2.5",
+    "a34002": "PM10",
+    "a21026": "SO2",
+    "a21004": "NO2",
+    "a21005": "CO",
+    "a05024": "O3_1h",
+    "O3_8h_max": "O3_8h",
+    "O3_1h_max": "O3_1h",
+}
+"""Item → AQI item label of :mod:`bogda.standards.aqi`."""
+
+REFERENCE_DAMPING_H: dict[int, float] = {1: 0.97, 24: 0.36, 48: 0.08, 72: -0.01}
+"""Reference damping coefficients a at 1/24/48/72 h (forecast.md §3.3); used (linearly interpolated in lead) when
+fewer than :data:`MIN_FIT_PAIRS` training pairs exist (d)."""
+
+REFERENCE_DAMPING_D1 = 0.51
+"""Reference a at D+1 (forecast.md §3.3). Beyond D+1 the default is 0.51 · 0.3^(k−1) (d, documented here)."""
+
+MIN_FIT_PAIRS = 240
+"""Pairs needed before a is fitted on the series' own history rather than taken from the reference (d)."""
+
+DEFAULT_LOG_SPREAD_H = ((1, 0.20), (6, 0.35), (24, 0.55), (72, 0.65))
+"""Log-space σ of the damped-persistence error by lead [h] when no residuals can be fitted (d): p10/p90 are
+exp(ln mean ∓ 1.2816 σ). Roughly the spread of the Dongsi damped-persistence residuals."""
+
+DEFAULT_LOG_SPREAD_D = 0.55
+"""Log-space σ of daily damped-persistence errors without fitted residuals (d)."""
+
+AREA_MIN_SHARE = 0.5
+"""An area hour is valid when at least this share of member stations is valid (forecast.md §2, d)."""
+
+Z90 = 1.2815515655446004
+
+FIT_LEADS: tuple[int, ...] = (1, 2, 3, 6, 12, 18, 24, 36, 48, 60, 72)
+"""Leads [h] at which damping and spread are fitted; other leads interpolate linearly."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Targets and area series
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A forecast target: a station, county or prefecture series."""
+
+    code: str
+    kind: str  # station | county | prefecture
+    name: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    members: tuple[str, ...] = ()  # station codes of an area (evaluation stations only)
+
+
+def area_mean(x: np.ndarray, min_share: float = AREA_MIN_SHARE) -> np.ndarray:
+    """Mean over member rows per hour, NaN where fewer than ``min_share`` of the members are valid.
+
+    >>> area_mean(np.array([[10.0, np.nan, 4.0], [20.0, np.nan, np.nan]])).tolist()
+    [15.0, nan, 4.0]
+    """
+    x = np.asarray(x, dtype=float)
+    if x.shape[0] == 0:
+        return np.full(x.shape[1:], np.nan)
+    ok = np.isfinite(x)
+    cnt = ok.sum(axis=0)
+    tot = np.where(ok, x, 0.0).sum(axis=0)
+    return np.where(cnt >= min_share * x.shape[0], tot / np.maximum(cnt, 1), np.nan)
+
+
+def with_areas(panel: Panel, targets: Sequence[Target]) -> Panel:
+    """The panel extended by one row per area target (mean of its members, :func:`area_mean`).
+
+    Station targets must already be rows of ``panel``; areas without a member in the panel get all-NaN rows.
+    """
+    idx = {s: i for i, s in enumerate(panel.stations)}
+    areas = [t for t in targets if t.kind != "station" and t.code not in idx]
+    if not areas:
+        return panel
+    data = {}
+    for var, arr in panel.data.items():
+        rows = [area_mean(arr[[idx[m] for m in a.members if m in idx]]) for a in areas]
+        data[var] = np.vstack([arr, *[r[None, :] for r in rows]])
+    coords = dict(panel.coords)
+    for a in areas:
+        if a.lat is not None and a.lon is not None:
+            coords[a.code] = (a.lat, a.lon)
+    return Panel(panel.first_day, (*panel.stations, *(a.code for a in areas)), data, coords, panel.rows_out_of_index)
+
+
+def o3_8h_running(o3: np.ndarray, min_valid: int = 6) -> np.ndarray:
+    """8-h moving mean ending at each hour (interval starts h−7..h), needing ``min_valid`` of 8 (forecast.md §3.2).
+
+    >>> o3_8h_running(np.array([[8.0] * 7 + [16.0]]))[0, 6:].tolist()
+    [8.0, 9.0]
+    """
+    x = np.asarray(o3, dtype=float)
+    ok = np.isfinite(x)
+    z = np.zeros((x.shape[0], 1))
+    cs = np.concatenate([z, np.cumsum(np.where(ok, x, 0.0), axis=1)], axis=1)
+    cn = np.concatenate([z, np.cumsum(ok, axis=1)], axis=1)
+    hi = np.arange(1, x.shape[1] + 1)
+    lo = np.maximum(hi - 8, 0)
+    tot = cs[:, hi] - cs[:, lo]
+    cnt = cn[:, hi] - cn[:, lo]
+    return np.where(cnt >= min_valid, tot / np.maximum(cnt, 1), np.nan)
+
+
+def daily_o3_8h_max(o3: np.ndarray, min_windows: int = 14) -> np.ndarray:
+    """Daily maximum 8-h mean per Beijing day: windows ending at 08:00..24:00 (interval starts 00..23 of the day,
+    the window ending at hour position 7..23), at least ``min_windows`` valid windows (d) (HJ 633 / GB 3095
+    daily O3 8-h statistic)."""
+    r = o3_8h_running(o3).reshape(o3.shape[0], -1, 24)[:, :, 7:]
+    ok = np.isfinite(r)
+    with np.errstate(all="ignore"):
+        mx = np.where(ok, r, -np.inf).max(axis=2)
+    return np.where(ok.sum(axis=2) >= min_windows, mx, np.nan)
+
+
+def daily_max(x: np.ndarray, min_hours: int = 18) -> np.ndarray:
+    """Daily maximum of hourly values per Beijing day with ``min_hours`` valid hours (d)."""
+    d = np.asarray(x, dtype=float).reshape(x.shape[0], -1, 24)
+    ok = np.isfinite(d)
+    with np.errstate(all="ignore"):
+        mx = np.where(ok, d, -np.inf).max(axis=2)
+    return np.where(ok.sum(axis=2) >= min_hours, mx, np.nan)
+
+
+def daily_item(panel: Panel, item: str) -> np.ndarray:
+    """Observed daily series (n_targets, n_days) of a :data:`DAILY_ITEMS` item (NaN when the day is invalid)."""
+    if item == "O3_8h_max":
+        return daily_o3_8h_max(panel.data["a05024"])
+    if item == "O3_1h_max":
+        return daily_max(panel.data["a05024"])
+    return daily_means(panel.data[item])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Baselines at one issue time
+# --------------------------------------------------------------------------------------------------------------
+
+
+def reference_damping(lead_h: int | np.ndarray) -> np.ndarray:
+    """Reference a for an hourly lead, interpolated between the spec's values (forecast.md §3.3).
+
+    >>> reference_damping(np.array([1, 12, 24, 72, 96])).round(3).tolist()
+    [0.97, 0.678, 0.36, -0.01, -0.01]
+    """
+    xs = np.array(sorted(REFERENCE_DAMPING_H))
+    ys = np.array([REFERENCE_DAMPING_H[k] for k in xs])
+    return np.interp(np.asarray(lead_h, dtype=float), xs, ys)
+
+
+def reference_damping_daily(k: int) -> float:
+    """Reference a at D+k: 0.51 at D+1 (forecast.md §3.3), × 0.3 per further day (d)."""
+    return REFERENCE_DAMPING_D1 * 0.3 ** max(0, k - 1)
+
+
+def log_spread(lead_h: int | np.ndarray) -> np.ndarray:
+    """Default log σ by hourly lead (:data:`DEFAULT_LOG_SPREAD_H`)."""
+    xs, ys = zip(*DEFAULT_LOG_SPREAD_H, strict=True)
+    return np.interp(np.asarray(lead_h, dtype=float), xs, ys)
+
+
+def lognormal_band(mean: np.ndarray, sigma: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p10, p50, p90 of a lognormal centred on ``mean`` with log σ (concentrations floored at 1, forecast.md §3.5).
+
+    >>> [round(float(v[0]), 1) for v in lognormal_band(np.array([100.0]), 0.5)]
+    [52.7, 100.0, 189.8]
+    """
+    m = np.maximum(np.asarray(mean, dtype=float), 1.0)
+    s = np.asarray(sigma, dtype=float)
+    return m * np.exp(-Z90 * s), m, m * np.exp(Z90 * s)
+
+
+def _hour_of_day_clim(x: np.ndarray, upto: int) -> np.ndarray:
+    """Mean by Beijing hour of day over positions < ``upto``; the overall mean where an hour has no value."""
+    h = x[:, :upto]
+    n = h.shape[1] // 24 * 24
+    d = h[:, h.shape[1] - n :].reshape(h.shape[0], -1, 24) if n else np.full((h.shape[0], 1, 24), np.nan)
+    ok = np.isfinite(d)
+    cnt = ok.sum(axis=1)
+    by_hour = np.where(cnt > 0, np.where(ok, d, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+    with np.errstate(all="ignore"):
+        overall = np.nanmean(np.where(np.isfinite(h), h, np.nan), axis=1) if h.size else np.full(h.shape[0], np.nan)
+    # positions are aligned to whole Beijing days, so column j of the table is Beijing hour j
+    shift = (h.shape[1] - n) % 24
+    by_hour = np.roll(by_hour, shift, axis=1) if shift else by_hour
+    return np.where(np.isfinite(by_hour), by_hour, overall[:, None])
+
+
+@dataclass
+class ItemForecast:
+    """Forecasts of one item for every target: ``methods[name]`` and quantiles, shape (n_targets, n_leads)."""
+
+    item: str
+    resolution: str  # hour | day
+    leads: np.ndarray
+    valid_start: list[datetime]
+    primary: str
+    methods: dict[str, np.ndarray]
+    p10: np.ndarray
+    p50: np.ndarray
+    p90: np.ndarray
+    model_inputs: dict[str, object] = field(default_factory=dict)
+
+
+def hourly_baselines(
+    panel: Panel, var: str, t_issue: int, leads: np.ndarray, *, max_age: float = bl.STALE_AFTER_H
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Persistence, climatology (hour of day over the panel's history ≤ t) and damped persistence for every target.
+
+    Damping a per target and lead is fitted on the panel's own pairs when at least :data:`MIN_FIT_PAIRS` exist,
+    else the reference values. Returns (methods, log σ of the damped-persistence residuals per target and lead).
+    """
+    x = panel.data[var]
+    n = x.shape[0]
+    cache = SeriesCache(panel)
+    clim = _hour_of_day_clim(x, t_issue + 1)  # (n, 24)
+    s = np.arange(n)
+    pers, age = cache.last_valid(var, s, np.full(n, t_issue))
+    stale = age > max_age
+    clim_now = clim[:, t_issue % 24]
+    out_p = np.empty((n, leads.size))
+    out_c = np.empty((n, leads.size))
+    out_d = np.empty((n, leads.size))
+    sig = np.empty((n, leads.size))
+    hist_t = np.arange(0, t_issue + 1)
+    # a and σ are fitted at a few leads and interpolated between them (they vary smoothly with lead)
+    knots = np.array([k for k in FIT_LEADS if k < leads.max()] + [int(leads.max())])
+    fits = [_fit_hourly(x, clim, hist_t, int(k)) for k in knots]
+    a_k = np.stack([f[0] for f in fits], axis=1)
+    s_k = np.stack([f[1] for f in fits], axis=1)
+    for j, lead in enumerate(leads):
+        tgt_h = (t_issue + lead) % 24
+        c_t = clim[:, tgt_h]
+        a = np.array([np.interp(lead, knots, a_k[i]) for i in range(n)])
+        out_c[:, j] = c_t
+        out_p[:, j] = np.where(stale, c_t, pers)
+        out_d[:, j] = bl.damped_persistence(c_t, a, np.where(stale, np.nan, pers), clim_now)
+        sig[:, j] = [np.interp(lead, knots, s_k[i]) for i in range(n)]
+    return {"persistence": out_p, "climatology_hour": out_c, "damped_persistence": out_d}, sig
+
+
+def _fit_hourly(x: np.ndarray, clim: np.ndarray, hist_t: np.ndarray, lead: int) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    a = np.full(n, float(reference_damping(lead)))
+    sig = np.full(n, float(log_spread(lead)))
+    t0 = hist_t[hist_t + lead <= hist_t[-1]]
+    if t0.size == 0:
+        return a, sig
+    xi = x[:, t0] - clim[:, t0 % 24]
+    zt = x[:, t0 + lead] - clim[:, (t0 + lead) % 24]
+    ok = np.isfinite(xi) & np.isfinite(zt)
+    fit = ok.sum(axis=1) >= MIN_FIT_PAIRS
+    if not fit.any():
+        return a, sig
+    xz = np.where(ok, xi * zt, 0.0).sum(axis=1)
+    xx = np.where(ok, xi * xi, 0.0).sum(axis=1)
+    a = np.where(fit & (xx > 0), xz / np.where(xx > 0, xx, 1.0), a)
+    f = clim[:, (t0 + lead) % 24] + a[:, None] * xi
+    # σ = s.d. of the log residuals of damped persistence on the series' own history
+    with np.errstate(all="ignore"):
+        r = np.where(ok, np.log(np.maximum(x[:, t0 + lead], 1.0)) - np.log(np.maximum(f, 1.0)), np.nan)
+        sd = np.nanstd(r, axis=1)
+    sig = np.where(fit & np.isfinite(sd), np.maximum(0.05, sd), sig)
+    return a, sig
+
+
+def daily_baselines(
+    obs_daily: np.ndarray, today: int, horizons: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Daily persistence (last valid day ≤ today), climatology (history mean) and damped persistence.
+
+    Damping per target uses the lag from the persistence day to the target day; fitted when enough pairs exist.
+    """
+    n = obs_daily.shape[0]
+    hist = obs_daily[:, : today + 1]
+    with np.errstate(all="ignore"):
+        clim = np.nanmean(np.where(np.isfinite(hist), hist, np.nan), axis=1) if hist.size else np.full(n, np.nan)
+    s = np.arange(n)
+    pers = bl.daily_persistence(obs_daily, s, np.full(n, today))
+    pos = np.broadcast_to(np.arange(obs_daily.shape[1]), obs_daily.shape)
+    last = np.maximum.accumulate(np.where(np.isfinite(obs_daily), pos, -1), axis=1)[:, today]
+    out_p = np.empty((n, horizons.size))
+    out_c = np.empty((n, horizons.size))
+    out_d = np.empty((n, horizons.size))
+    sig = np.full((n, horizons.size), DEFAULT_LOG_SPREAD_D)
+    for j, k in enumerate(horizons):
+        lag = np.where(last >= 0, today + k - last, k)
+        a = np.array([reference_damping_daily(int(g)) for g in lag])
+        out_c[:, j] = clim
+        out_p[:, j] = np.where(np.isfinite(pers), pers, clim)
+        out_d[:, j] = bl.damped_persistence(clim, a, pers, clim)
+    return {"persistence": out_p, "climatology_mean": out_c, "damped_persistence": out_d}, sig
+
+
+# --------------------------------------------------------------------------------------------------------------
+# LightGBM bundle
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ItemModels:
+    """Trained model sets of one item with the climatology tables their features need, keyed by target code."""
+
+    item: str
+    hourly: dict[tuple[int, int], ModelSet]
+    daily: dict[int, ModelSet]
+    clim_month_hour: dict[str, np.ndarray]  # code → (12, 24)
+    clim_doy: dict[str, np.ndarray]  # code → (367,)
+
+
+@dataclass
+class OperationalModels:
+    """Everything a refresh needs to run the models (forecast.md §3.4): per-item sets, targets, settings."""
+
+    items: dict[str, ItemModels]
+    targets: tuple[str, ...]
+    weather_mode: str
+    profile: str
+    issue_hour: int
+    trained_at: datetime
+    neighbour_km: float = 50.0
+    version: str = ""
+
+    def covers(self, item: str) -> bool:
+        return item in self.items
+
+
+def _hourly_var(panel: Panel, item: str) -> str:
+    """Panel variable holding an item's hourly state (O3 daily items use the running 8-h mean / the 1-h value)."""
+    if item == "O3_8h_max":
+        if "O3_8h" not in panel.data:
+            panel.data["O3_8h"] = o3_8h_running(panel.data["a05024"])
+        return "O3_8h"
+    if item == "O3_1h_max":
+        return "a05024"
+    return item
+
+
+def _context(panel: Panel, var: str, clim_mh: np.ndarray, clim_doy: np.ndarray, nb_km: float) -> FeatureContext:
+    nb = neighbour_table(panel.stations, panel.coords, max_km=nb_km) if panel.coords else None
+    static = {
+        "lat": np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations]),
+        "lon": np.array([panel.coords.get(s, (np.nan, np.nan))[1] for s in panel.stations]),
+    }
+    clim_h = bl.hourly_clim_array(panel, clim_mh)
+    clim_d = bl.daily_clim_array(panel, clim_doy)
+    return FeatureContext(panel, var, nb, clim_h, clim_d, (), static)
+
+
+def train_operational(
+    panel: Panel,
+    items: Sequence[str] = ("a34004",),
+    *,
+    train_end: int | None = None,
+    train_days: int = 3 * 365,
+    min_days: int = 365,
+    profile: Profile = FAST,
+    blocks: Sequence[tuple[int, int]] = HOURLY_BLOCKS,
+    horizons: Sequence[int] = tuple(range(1, 8)),
+    issue_hour: int = 16,
+    neighbour_km: float = 50.0,
+    seed: int = 0,
+    now: datetime | None = None,
+) -> tuple[OperationalModels | None, list[str]]:
+    """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas).
+
+    The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
+    whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
+    reason is returned (forecast.md §3.4: only baselines are served, status ``degraded``).
+    """
+    reasons: list[str] = []
+    end_day = train_end if train_end is not None else panel.n_days - 1
+    start_day = max(0, end_day - train_days + 1)
+    h_train = np.zeros(panel.n_hours, bool)
+    h_train[start_day * 24 : (end_day + 1) * 24] = True
+    d_train = np.zeros(panel.n_days, bool)
+    d_train[start_day : end_day + 1] = True
+    out: dict[str, ItemModels] = {}
+    for item in items:
+        var = _hourly_var(panel, item)
+        yd = daily_item(panel, item)
+        n_days = np.isfinite(yd[:, d_train]).sum(axis=1)
+        trainable = [i for i in range(len(panel.stations)) if n_days[i] >= min_days]
+        if not trainable:
+            reasons.append(f"{item}: at most {int(n_days.max()) if n_days.size else 0} valid days (< {min_days})")
+            continue
+        clim_mh = bl.climatology_month_hour(panel, panel.data[var], h_train)
+        clim_doy = bl.climatology_doy(panel, yd, d_train)
+        ctx = _context(panel, var, clim_mh, clim_doy, neighbour_km)
+        hourly = (
+            _train_hourly(
+                ctx,
+                train_start=start_day * 24,
+                train_end=(end_day + 1) * 24 - 1,
+                blocks=blocks,
+                profile=profile,
+                seed=seed,
+                stations=trainable,
+            )
+            if item in HOURLY_ITEMS
+            else {}
+        )
+        dc = DailyCache(panel, [var], ())
+        dc.mean[var] = yd
+        daily = _train_daily(
+            ctx,
+            dc,
+            train_start_day=start_day,
+            train_end_day=end_day,
+            horizons=horizons,
+            profile=profile,
+            issue_hour=issue_hour,
+            seed=seed,
+            stations=trainable,
+        )
+        out[item] = ItemModels(
+            item,
+            hourly,
+            daily,
+            {s: clim_mh[i] for i, s in enumerate(panel.stations)},
+            {s: clim_doy[i] for i, s in enumerate(panel.stations)},
+        )
+    if not out:
+        return None, reasons
+    when = now or datetime.now(UTC)
+    version = f"{profile.name}-{when.strftime('%Y%m%dT%H%MZ')}"
+    return (
+        OperationalModels(out, panel.stations, "none", profile.name, issue_hour, when, neighbour_km, version),
+        reasons,
+    )
+
+
+def _clim_tables(panel: Panel, m: ItemModels, var: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Climatology tables in panel row order; rows the bundle does not know fall back to the hour-of-day mean."""
+    known = np.array([s in m.clim_month_hour for s in panel.stations])
+    fallback = _hour_of_day_clim(panel.data[var], panel.n_hours)
+    mh = np.stack(
+        [m.clim_month_hour.get(s, np.repeat(fallback[i][None, :], 12, axis=0)) for i, s in enumerate(panel.stations)]
+    )
+    with np.errstate(all="ignore"):
+        flat = np.nanmean(fallback, axis=1)
+    doy = np.stack([m.clim_doy.get(s, np.full(367, flat[i])) for i, s in enumerate(panel.stations)])
+    return mh, doy, known
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One issue time
+# --------------------------------------------------------------------------------------------------------------
+
+
+def issue_position(panel: Panel, issue_time: datetime) -> int:
+    """Position of the last hour whose interval has ended by ``issue_time`` (the newest possible observation)."""
+    return panel.position(issue_time.replace(minute=0, second=0, microsecond=0)) - 1
+
+
+def forecast_hourly(
+    panel: Panel,
+    item: str,
+    t_issue: int,
+    *,
+    max_lead: int = 72,
+    models: OperationalModels | None = None,
+) -> ItemForecast:
+    """Hourly forecasts of ``item`` for every panel row, leads 1..``max_lead`` h after position ``t_issue``."""
+    leads = np.arange(1, max_lead + 1)
+    methods, sig = hourly_baselines(panel, item, t_issue, leads)
+    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
+    primary = "damped_persistence"
+    inputs: dict[str, object] = {}
+    if models is not None and models.covers(item) and models.items[item].hourly:
+        m = models.items[item]
+        mh, doy, known = _clim_tables(panel, m, item)
+        ctx = _context(panel, item, mh, doy, models.neighbour_km)
+        s = np.arange(len(panel.stations))
+        mean = np.full((s.size, leads.size), np.nan)
+        q = {k: np.full((s.size, leads.size), np.nan) for k in ("p10", "p50", "p90")}
+        for j, lead in enumerate(leads):
+            pred = predict_hourly(m.hourly, ctx, s, np.full(s.size, t_issue), int(lead))
+            mean[:, j] = pred["mean"]
+            for k in q:
+                q[k][:, j] = pred.get(k, np.full(s.size, np.nan))
+        use = known[:, None] & np.isfinite(mean)
+        methods["lgbm_none"] = np.where(use, mean, methods["damped_persistence"])
+        p10 = np.where(use, q["p10"], p10)
+        p50 = np.where(use, q["p50"], p50)
+        p90 = np.where(use, q["p90"], p90)
+        primary = "lgbm_none"
+        inputs = next(iter(m.hourly.values())).inputs
+    t0 = panel.start_utc + timedelta(hours=t_issue)
+    starts = [t0 + timedelta(hours=int(h)) for h in leads]
+    return ItemForecast(item, "hour", leads, starts, primary, methods, p10, p50, p90, inputs)
+
+
+def forecast_daily(
+    panel: Panel,
+    item: str,
+    t_issue: int,
+    *,
+    horizons: Sequence[int] = tuple(range(1, 8)),
+    models: OperationalModels | None = None,
+) -> ItemForecast:
+    """Daily forecasts of ``item`` for target days today+k (k in ``horizons``, Beijing days) issued at ``t_issue``."""
+    hz = np.asarray(horizons)
+    today = t_issue // 24
+    obs = daily_item(panel, item)
+    methods, sig = daily_baselines(obs, today, hz)
+    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
+    primary = "damped_persistence"
+    inputs: dict[str, object] = {}
+    if models is not None and models.covers(item) and models.items[item].daily:
+        m = models.items[item]
+        var = _hourly_var(panel, item)
+        mh, doy, known = _clim_tables(panel, m, var)
+        ctx = _context(panel, var, mh, doy, models.neighbour_km)
+        dc = DailyCache(panel, [var], ())
+        dc.mean[var] = obs
+        # the models were trained for issue at ``issue_hour`` of day D; before that hour today, issue from yesterday
+        day0 = today if t_issue % 24 >= models.issue_hour else today - 1
+        s = np.arange(len(panel.stations))
+        mean = np.full((s.size, hz.size), np.nan)
+        q = {k: np.full((s.size, hz.size), np.nan) for k in ("p10", "p50", "p90")}
+        for j, k in enumerate(hz):
+            kk = int(k + today - day0)
+            if kk not in m.daily:
+                continue
+            pred = predict_daily(m.daily, ctx, dc, s, np.full(s.size, day0), kk, issue_hour=models.issue_hour)
+            mean[:, j] = pred["mean"]
+            for key in q:
+                q[key][:, j] = pred.get(key, np.full(s.size, np.nan))
+        use = known[:, None] & np.isfinite(mean)
+        methods["lgbm_none"] = np.where(use, mean, methods["damped_persistence"])
+        p10 = np.where(use, q["p10"], p10)
+        p50 = np.where(use, q["p50"], p50)
+        p90 = np.where(use, q["p90"], p90)
+        primary = "lgbm_none"
+        inputs = next(iter(m.daily.values())).inputs
+    starts = [panel.start_utc + timedelta(days=int(today + k)) for k in hz]
+    return ItemForecast(item, "day", hz, starts, primary, methods, p10, p50, p90, inputs)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# AQI from concentration forecasts
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AqiForecast:
+    """AQI per target and lead: mean (from the mean concentrations), p10/p90 (from the p10/p90 concentrations),
+    level, primary pollutant and exceedance probabilities."""
+
+    resolution: str
+    valid_start: list[datetime]
+    mean: np.ndarray
+    p10: np.ndarray
+    p90: np.ndarray
+    level: np.ndarray
+    primary: np.ndarray
+    prob: dict[str, np.ndarray]
+
+
+AQI_THRESHOLDS: tuple[int, ...] = (100, 150, 200, 300)
+
+
+def aqi_forecast(fcs: Mapping[str, ItemForecast], resolution: str) -> AqiForecast:
+    """AQI of the ``mean`` (point forecast) concentrations with :func:`bogda.standards.aqi.aqi_hourly` /
+    :func:`~bogda.standards.aqi.aqi_daily` (standard version chosen by each target time).
+
+    The p10/p90 AQI bands and P(AQI > T) assume the pollutants' quantiles move together (comonotone): AQI(p10),
+    AQI(p90), and P(AQI > T) = max over pollutants of P(C > C(T)) — a lower bound of the scenario method of
+    forecast.md §3.5, which is not implemented yet.
+    """
+    from bogda.forecast.models import exceedance_probability
+    from bogda.standards import aqi as A
+    from bogda.standards.versions import standard_for
+
+    any_fc = next(iter(fcs.values()))
+    n, m = any_fc.methods[any_fc.primary].shape
+    ts = any_fc.valid_start
+    fn = A.aqi_hourly if resolution == "hour" else A.aqi_daily
+    std = np.array([standard_for(t) for t in ts])
+
+    def run(which: str) -> object:
+        data: dict[str, np.ndarray] = {}
+        for item, fc in fcs.items():
+            vals = fc.methods[fc.primary] if which == "mean" else getattr(fc, which)
+            data[AQI_LABEL[item]] = np.asarray(vals, dtype=float).ravel()
+        out_parts = []
+        for version in sorted(set(std)):
+            cols = np.tile(std == version, n)
+            skip_o3_1h = version == "2026" and resolution == "day"  # the 2026 daily AQI has no O3 1-h item
+            sub = {k: v[cols] for k, v in data.items() if not (skip_o3_1h and k == "O3_1h")}
+            out_parts.append((cols, fn(sub, version)))
+        return out_parts
+
+    def assemble(parts: object, attr: str, dtype: object, fill: object) -> np.ndarray:
+        arr = np.full(n * m, fill, dtype=dtype)
+        for cols, res in parts:  # type: ignore[union-attr]
+            arr[cols] = getattr(res, attr)
+        return arr.reshape(n, m)
+
+    pm = run("mean")
+    mean = assemble(pm, "aqi", float, np.nan)
+    level = assemble(pm, "level", np.int16, 0)
+    primary = assemble(pm, "primary", object, None)
+    p10 = assemble(run("p10"), "aqi", float, np.nan)
+    p90 = assemble(run("p90"), "aqi", float, np.nan)
+    prob: dict[str, np.ndarray] = {}
+    for thr in AQI_THRESHOLDS:
+        best = np.zeros((n, m))
+        for item, fc in fcs.items():
+            label = AQI_LABEL[item]
+            _, avg = A.item_key(label)
+            code = "a05024" if label.startswith("O3") else item
+            if resolution == "hour":
+                avg = "24h" if code in ("a34004", "a34002") else "1h"
+            for version in sorted(set(std)):
+                if version == "2026" and label == "O3_1h" and resolution == "day":
+                    continue
+                try:
+                    c = float(A.concentration_at(thr, code, avg, version))
+                except ValueError:
+                    continue
+                pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c)
+                cols = (std == version)[None, :]
+                best = np.where(cols & np.isfinite(pe), np.maximum(best, pe), best)
+        prob[f"AQI>{thr}"] = best
+    return AqiForecast(resolution, list(ts), mean, np.minimum(p10, mean), np.maximum(p90, mean), level, primary, prob)

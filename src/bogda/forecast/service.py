@@ -1,0 +1,926 @@
+"""Forecast service: refresh (forecasts, AQI, warnings, advisories) from the store, warning decisions, model jobs.
+
+The thin layer over the pure cores (architecture rule 2): it reads station hourly series
+(:func:`bogda.store.series.read`) and the registry (stations, counties, the prefecture), runs
+:mod:`bogda.forecast.operational`, writes ``forecast_run`` + ``forecast``, proposes warnings
+(:mod:`bogda.forecast.warnings`) as ``warning`` records and ``warning`` findings, evaluates advisories
+(:mod:`bogda.forecast.advisories`) from ``nwp_value`` as ``advisory`` findings, and drives the emergency lists
+(:mod:`bogda.forecast.emergency`) when a person issues, changes or lifts a warning.
+
+Jobs (:func:`register_jobs`): ``forecast.refresh`` hourly, ``forecast.train`` nightly.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import and_, select
+
+from bogda.findings import FindingDraft, raise_finding, set_status
+from bogda.forecast import advisories as adv
+from bogda.forecast import emergency as em
+from bogda.forecast import operational as op
+from bogda.forecast import warnings as wn
+from bogda.forecast.features import POLLUTANTS, Panel, panel_from_frame
+from bogda.store import Store
+from bogda.store import series as store_series
+from bogda.store.schema import advisory as advisory_table
+from bogda.store.schema import enterprise, finding, forecast, forecast_run, nwp_value, place, site, warning_event
+from bogda.store.schema import warning as warning_table
+from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
+
+HISTORY_DAYS = 35
+"""Days of observations a refresh reads: 7 for the lags, the rest to fit damping and spreads (d)."""
+
+BASELINE_LEADS_H: tuple[int, ...] = (1, 3, 6, 12, 24, 48, 72)
+"""Hourly leads at which baseline rows are stored beside the primary method (every daily lead is stored)."""
+
+ACTIVE_STATES = ("proposed", "issued", "changed")
+WARNING_SEVERITY = wn.SEVERITY
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Targets from the registry
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Registry:
+    """Stations and areas of the installation."""
+
+    targets: list[op.Target]
+    site_of: dict[str, int]  # station code → site id
+    place_of: dict[str, int]  # area code → place id
+    area_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stations(self) -> list[op.Target]:
+        return [t for t in self.targets if t.kind == "station"]
+
+    @property
+    def areas(self) -> list[op.Target]:
+        return [t for t in self.targets if t.kind != "station"]
+
+
+def registry(store: Store) -> Registry:
+    """Active air stations and their counties and prefecture; areas average evaluation stations only (control
+    sites excluded, forecast.md §2)."""
+    with store.engine.connect() as conn:
+        places = conn.execute(select(place.c.id, place.c.parent_id, place.c.kind, place.c.code, place.c.name)).all()
+        rows = conn.execute(
+            select(site.c.id, site.c.code, site.c.name, site.c.lon, site.c.lat, site.c.place_id, site.c.attrs).where(
+                site.c.kind == "air_station", site.c.active.is_(True)
+            )
+        ).all()
+    info = {p.id: p for p in places}
+
+    def up(pid: int | None, kind: str) -> Any:
+        seen = set()
+        while pid is not None and pid not in seen:
+            seen.add(pid)
+            p = info.get(pid)
+            if p is None:
+                return None
+            if p.kind == kind:
+                return p
+            pid = p.parent_id
+        return None
+
+    targets: list[op.Target] = []
+    members: dict[str, list[str]] = {}
+    site_of: dict[str, int] = {}
+    place_of: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: r.code):
+        attrs = r.attrs or {}
+        evaluation = attrs.get("evaluation", not attrs.get("control_station", False))
+        targets.append(op.Target(r.code, "station", r.name, r.lat, r.lon))
+        site_of[r.code] = r.id
+        if not evaluation:
+            continue
+        for kind in ("county", "prefecture"):
+            p = up(r.place_id, kind)
+            if p is not None:
+                members.setdefault(p.code, []).append(r.code)
+                place_of[p.code] = p.id
+                names[p.code] = p.name
+    for code in sorted(members, key=lambda c: (info[place_of[c]].kind != "county", c)):
+        kind = info[place_of[code]].kind
+        targets.append(op.Target(code, kind, names[code], members=tuple(members[code])))
+    return Registry(targets, site_of, place_of, names)
+
+
+def load_panel(store: Store, reg: Registry, issue_time: datetime, *, days: int = HISTORY_DAYS) -> Panel:
+    """Valid hourly observations of the six pollutants for ``days`` before ``issue_time``, stations + areas."""
+    start = floor_to(issue_time, "hour") - timedelta(days=days)
+    ids = {v: k for k, v in reg.site_of.items()}
+    obs = store_series.read(
+        store,
+        sites=list(ids),
+        parameters=list(POLLUTANTS),
+        start=start,
+        end=floor_to(issue_time, "hour"),
+        valid_only=True,
+    )
+    codes = [t.code for t in reg.stations]
+    if obs.height:
+        wide = (
+            obs.with_columns(pl.col("site_id").replace_strict(ids, return_dtype=pl.Utf8).alias("station_code"))
+            .pivot(on="parameter", index=["station_code", "ts"], values="value", aggregate_function="first")
+            .sort("station_code", "ts")
+        )
+    else:
+        wide = pl.DataFrame(schema={"station_code": pl.Utf8, "ts": store_series.FRAME_TS})
+    # anchor the index at both ends so the panel always spans [start, issue_time)
+    anchor = pl.DataFrame(
+        {
+            "station_code": [codes[0]] * 2 if codes else [],
+            "ts": [start, floor_to(issue_time, "hour") - timedelta(hours=1)],
+        }
+        if codes
+        else {"station_code": [], "ts": []},
+        schema={"station_code": pl.Utf8, "ts": store_series.FRAME_TS},
+    )
+    for p in POLLUTANTS:
+        if p not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(p))
+    wide = pl.concat([wide.select("station_code", "ts", *POLLUTANTS), anchor], how="diagonal_relaxed")
+    wide = wide.group_by("station_code", "ts").agg([pl.col(p).drop_nulls().first() for p in POLLUTANTS])
+    coords = {t.code: (t.lat, t.lon) for t in reg.stations if t.lat is not None and t.lon is not None}
+    panel = panel_from_frame(wide, list(POLLUTANTS), coords=coords, stations=codes)
+    return op.with_areas(panel, reg.areas)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Model bundles
+# --------------------------------------------------------------------------------------------------------------
+
+
+def models_path(data_dir: Path | None = None) -> Path:
+    if data_dir is None:
+        from bogda.config import get_settings
+
+        data_dir = get_settings().data_dir
+    return Path(data_dir) / "forecast" / "models.pkl"
+
+
+def save_models(models: op.OperationalModels, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(models, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)  # a failed training keeps the previous set (forecast.md §6)
+
+
+def load_models(path: Path | None = None) -> op.OperationalModels | None:
+    """The current model bundle, or None (baselines are served). Only files bogda wrote itself are read."""
+    p = path or models_path()
+    if not p.is_file():
+        return None
+    return pickle.loads(p.read_bytes())
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Refresh
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshResult:
+    run_id: int
+    status: str
+    reasons: list[str]
+    n_values: int
+    seconds: float
+    warnings: list[wn.Proposal]
+    advisories: list[adv.Advisory]
+    daily_aqi: dict[str, list[tuple[date, float, float, float, str | None]]]
+
+
+def _rows(
+    run_id: int, fc: op.ItemForecast, targets: Sequence[str], kinds: dict[str, str], baseline_leads: set[int]
+) -> list[dict[str, Any]]:
+    step = timedelta(hours=1) if fc.resolution == "hour" else timedelta(days=1)
+    unit = op.UNITS.get(fc.item, "")
+    out = []
+    prim = fc.methods[fc.primary]
+    for i, code in enumerate(targets):
+        for j, lead in enumerate(fc.leads):
+            vs = fc.valid_start[j]
+            m = prim[i, j]
+            base = {
+                "run_id": run_id,
+                "target_code": code,
+                "target_kind": kinds[code],
+                "item": fc.item,
+                "resolution": fc.resolution,
+                "valid_start": vs,
+                "valid_end": vs + step,
+                "lead": int(lead),
+                "unit": unit,
+            }
+            if np.isfinite(m):
+                out.append(
+                    base
+                    | {
+                        "method": fc.primary,
+                        "mean": round(float(m), 3),
+                        "p10": _r(fc.p10[i, j]),
+                        "p50": _r(fc.p50[i, j]),
+                        "p90": _r(fc.p90[i, j]),
+                    }
+                )
+            if fc.resolution == "day" or int(lead) in baseline_leads:
+                for name, arr in fc.methods.items():
+                    if name == fc.primary or not np.isfinite(arr[i, j]):
+                        continue
+                    out.append(base | {"method": name, "mean": round(float(arr[i, j]), 3)})
+    return out
+
+
+def _r(v: float) -> float | None:
+    return None if not np.isfinite(v) else round(float(v), 3)
+
+
+def _aqi_rows(
+    run_id: int, a: op.AqiForecast, targets: Sequence[str], kinds: dict[str, str], method: str
+) -> list[dict[str, Any]]:
+    step = timedelta(hours=1) if a.resolution == "hour" else timedelta(days=1)
+    out = []
+    for i, code in enumerate(targets):
+        for j, vs in enumerate(a.valid_start):
+            if not np.isfinite(a.mean[i, j]):
+                continue
+            out.append(
+                {
+                    "run_id": run_id,
+                    "target_code": code,
+                    "target_kind": kinds[code],
+                    "item": "AQI",
+                    "resolution": a.resolution,
+                    "valid_start": vs,
+                    "valid_end": vs + step,
+                    "lead": j + 1,
+                    "method": method,
+                    "mean": float(a.mean[i, j]),
+                    "p10": _r(a.p10[i, j]),
+                    "p50": float(a.mean[i, j]),
+                    "p90": _r(a.p90[i, j]),
+                    "unit": "",
+                    "level": int(a.level[i, j]) or None,
+                    "primary_pollutant": a.primary[i, j],
+                    "prob": {k: round(float(v[i, j]), 4) for k, v in a.prob.items()},
+                }
+            )
+    return out
+
+
+def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> np.ndarray:
+    """Today's daily AQI per target: observed hours of today + the hourly forecast for the rest (forecast.md §3.6:
+    during an ongoing episode today counts)."""
+    from bogda.standards.aqi import aqi_daily
+
+    today = t_issue // 24
+    h0 = today * 24
+    n = len(panel.stations)
+    data: dict[str, np.ndarray] = {}
+    for item in ("a34004", "a34002", "a21026", "a21004", "a21005"):
+        obs = panel.data[item][:, h0 : t_issue + 1]
+        fc = hourly[item]
+        rest = (h0 + 24) - (t_issue + 1)
+        fut = fc.methods[fc.primary][:, :rest]
+        vals = np.concatenate([obs, fut], axis=1)
+        ok = np.isfinite(vals)
+        data[op.AQI_LABEL[item]] = np.where(
+            ok.sum(axis=1) >= 20, np.where(ok, vals, 0).sum(axis=1) / np.maximum(ok.sum(axis=1), 1), np.nan
+        )
+    o3 = np.concatenate(
+        [panel.data["a05024"][:, : t_issue + 1], hourly["a05024"].methods[hourly["a05024"].primary]], axis=1
+    )
+    o3 = o3[:, : (today + 1) * 24]
+    data["O3_8h"] = op.daily_o3_8h_max(o3)[:, today] if o3.shape[1] == (today + 1) * 24 else np.full(n, np.nan)
+    day = panel.day_of(today)
+    return aqi_daily(data, ts=day).aqi
+
+
+def refresh(
+    store: Store,
+    now: datetime | None = None,
+    *,
+    models: op.OperationalModels | str | None = "auto",
+    rule: str = "2024",
+    history_days: int = HISTORY_DAYS,
+    write: bool = True,
+) -> RefreshResult:
+    """Forecast every station, county and the prefecture at the last whole hour before ``now`` and write it.
+
+    ``models="auto"`` loads the installation's bundle (:func:`load_models`); None serves baselines only (status
+    ``degraded``, forecast.md §3.4). Warnings and advisories are proposed from the new run.
+    """
+    t0 = time.perf_counter()
+    now = now or now_utc()
+    issue = floor_to(now, "hour")
+    reasons: list[str] = []
+    if models == "auto":
+        try:
+            models = load_models()
+        except Exception as exc:
+            reasons.append(f"model bundle unreadable: {exc.__class__.__name__}")
+            models = None
+    bundle = models if isinstance(models, op.OperationalModels) else None
+    reg = registry(store)
+    if not reg.stations:
+        raise ValueError("no active air stations in the registry: nothing to forecast")
+    panel = load_panel(store, reg, issue, days=history_days)
+    t_issue = op.issue_position(panel, issue)
+    codes = list(panel.stations)
+    kinds = {t.code: t.kind for t in reg.targets}
+    hourly = {it: op.forecast_hourly(panel, it, t_issue, models=bundle) for it in op.HOURLY_ITEMS}
+    daily = {it: op.forecast_daily(panel, it, t_issue, models=bundle) for it in op.DAILY_ITEMS}
+    a_h = op.aqi_forecast(hourly, "hour")
+    a_d = op.aqi_forecast(daily, "day")
+    primary = next(iter(daily.values())).primary
+    if bundle is None:
+        reasons.append("no trained model set: baselines only (damped persistence), forecast.md §3.4")
+    else:
+        missing = [it for it in (*op.HOURLY_ITEMS, *op.DAILY_ITEMS) if not bundle.covers(it)]
+        if missing:
+            reasons.append(f"no model for {', '.join(missing)}: damped persistence")
+    stale = [
+        codes[i]
+        for i in range(len(codes))
+        if not np.isfinite(panel.data["a34004"][i, max(0, t_issue - 23) : t_issue + 1]).any()
+    ]
+    if stale:
+        reasons.append(f"stale (no PM2.5 in 24 h), climatology used: {', '.join(stale)}")
+    status = "ok" if not reasons else "degraded"
+    today = panel.day_of(t_issue // 24)
+    today_aqi = _today_aqi(panel, hourly, t_issue)
+    daily_aqi = {
+        code: [
+            (
+                (today + timedelta(days=int(k))),
+                float(a_d.mean[i, j]),
+                float(a_d.p10[i, j]),
+                float(a_d.p90[i, j]),
+                a_d.primary[i, j],
+            )
+            for j, k in enumerate(daily["a34004"].leads)
+        ]
+        for i, code in enumerate(codes)
+    }
+    rows: list[dict[str, Any]] = []
+    result = RefreshResult(0, status, reasons, 0, 0.0, [], [], daily_aqi)
+    if not write:
+        result.seconds = time.perf_counter() - t0
+        return result
+    with store.begin() as conn:
+        run_id = conn.execute(
+            forecast_run.insert()
+            .values(
+                issue_time=issue,
+                kind="operational",
+                profile=bundle.profile if bundle else "baseline",
+                model_version=bundle.version if bundle else "",
+                weather_mode="none",
+                status=status,
+                reasons=reasons,
+                created_at=now_utc(),
+            )
+            .returning(forecast_run.c.id)
+        ).scalar_one()
+        for fc in (*hourly.values(), *daily.values()):
+            rows.extend(_rows(run_id, fc, codes, kinds, set(BASELINE_LEADS_H)))
+        rows.extend(_aqi_rows(run_id, a_h, codes, kinds, primary))
+        rows.extend(_aqi_rows(run_id, a_d, codes, kinds, primary))
+        keys = ("p10", "p50", "p90", "level", "primary_pollutant", "prob")
+        rows = [{k: None for k in keys} | r for r in rows]
+        for chunk in range(0, len(rows), 5000):
+            conn.execute(forecast.insert(), rows[chunk : chunk + 5000])
+    result.run_id = int(run_id)
+    result.n_values = len(rows)
+    # warnings per area (counties and the prefecture)
+    dust_today = {}
+    try:
+        result.advisories = evaluate_advisories(store, reg, issue, run_id=run_id)
+        dust_today = {(a.location, a.day) for a in result.advisories if a.kind == "dust"}
+    except Exception as exc:
+        reasons.append(f"advisories failed: {exc.__class__.__name__}: {exc}")
+    for i, code in enumerate(codes):
+        if kinds.get(code) == "station":
+            continue
+        window = wn.forecast_window(today, float(today_aqi[i]))
+        seq = []
+        prims = []
+        for d in window:
+            if d == today:
+                seq.append(float(today_aqi[i]))
+                prims.append(None)
+            else:
+                j = (d - today).days - 1
+                seq.append(float(a_d.mean[i, j]))
+                prims.append(a_d.primary[i, j])
+        dust = any((code, d) in dust_today for d in window)
+        prop = wn.propose(code, window, seq, prims, rule=rule, dust=dust)
+        result.warnings.append(prop)
+        apply_proposal(store, prop, run_id=run_id, rule=rule, place_id=reg.place_of.get(code), now=now)
+    result.seconds = time.perf_counter() - t0
+    with store.begin() as conn:
+        conn.execute(
+            forecast_run.update()
+            .where(forecast_run.c.id == run_id)
+            .values(duration_ms=int(result.seconds * 1000), n_values=len(rows), reasons=reasons)
+        )
+    return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Warnings: proposals and human decisions
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _warning_title(area: str, level: str, state: str) -> str:
+    st = {"proposed": "建议发布", "issued": "已发布", "changed": "已调整", "lifted": "已解除", "rejected": "不发布"}
+    return f"{area} 重污染天气{wn.LEVEL_ZH.get(level, level)}预警（{st.get(state, state)}）"
+
+
+def _raise_warning_finding(conn: Any, w: dict[str, Any], place_id: int | None, now: datetime) -> int:
+    out = raise_finding(
+        conn,
+        FindingDraft(
+            kind="warning",
+            severity=WARNING_SEVERITY.get(w["level"], "medium"),
+            title=_warning_title(w["area_code"], w["level"], w["state"]),
+            dedupe_key=f"warning:{w['area_code']}:{w['id']}",
+            detected_at=now,
+            place_id=place_id,
+            evidence={
+                "warning_id": w["id"],
+                "area_code": w["area_code"],
+                "rule_set": w["rule_set"],
+                "level": w["level"],
+                "state": w["state"],
+                "cause": w["cause"],
+                "start_date": str(w["start_date"]),
+                "end_date": str(w["end_date"]),
+                "run_id": w["run_id"],
+            }
+            | (w.get("evidence") or {}),
+        ),
+        now=now,
+    )
+    conn.execute(
+        finding.update()
+        .where(finding.c.id == out.finding_id)
+        .values(title=_warning_title(w["area_code"], w["level"], w["state"]))
+    )
+    return out.finding_id
+
+
+def current_warning(store: Store, area_code: str) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(warning_table)
+                .where(warning_table.c.area_code == area_code, warning_table.c.state.in_(ACTIVE_STATES))
+                .order_by(warning_table.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def apply_proposal(
+    store: Store,
+    prop: wn.Proposal,
+    *,
+    run_id: int | None = None,
+    rule: str = "2024",
+    place_id: int | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Record a run's proposal for an area (forecast.md §3.6): new proposals and upgrades at once, downgrades and
+    lifts after 2 agreeing runs; an issued warning is never changed by a run, the proposal is put in its evidence
+    for the issuer. Returns the :class:`~bogda.forecast.warnings.Decision` action."""
+    now = now or now_utc()
+    cur = current_warning(store, prop.area_code)
+    dec = wn.decide(cur["level"] if cur else None, cur["pending_lower"] if cur else 0, prop.level)
+    evidence = {
+        "proposal": {
+            "level": prop.level,
+            "days": [str(d) for d in prop.days],
+            "aqi": [None if not np.isfinite(a) else a for a in prop.aqi],
+            "reason": prop.reason,
+            "action": dec.action,
+            "run_id": run_id,
+        }
+    }
+    with store.begin() as conn:
+        if dec.action == "none":
+            return "none"
+        if cur is None:
+            wid = conn.execute(
+                warning_table.insert()
+                .values(
+                    area_code=prop.area_code,
+                    rule_set=rule,
+                    level=prop.level,
+                    cause=prop.cause,
+                    start_date=prop.start_date,
+                    end_date=prop.end_date,
+                    probability=prop.probability,
+                    run_id=run_id,
+                    state="proposed",
+                    evidence=evidence,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(warning_table.c.id)
+            ).scalar_one()
+            conn.execute(
+                warning_event.insert().values(
+                    warning_id=wid,
+                    at=now,
+                    by="system",
+                    from_state=None,
+                    to_state="proposed",
+                    level=prop.level,
+                    note=prop.reason,
+                )
+            )
+            w = dict(conn.execute(select(warning_table).where(warning_table.c.id == wid)).mappings().one())
+            fid = _raise_warning_finding(conn, w, place_id, now)
+            conn.execute(warning_table.update().where(warning_table.c.id == wid).values(finding_id=fid))
+            return dec.action
+        values: dict[str, Any] = {
+            "evidence": (cur["evidence"] or {}) | evidence,
+            "updated_at": now,
+            "pending_lower": dec.pending_lower,
+            "run_id": run_id,
+        }
+        if cur["state"] == "proposed":
+            if dec.action in ("upgrade", "downgrade", "keep") and prop.level is not None:
+                values.update(
+                    level=prop.level,
+                    cause=prop.cause,
+                    start_date=prop.start_date or cur["start_date"],
+                    end_date=prop.end_date or cur["end_date"],
+                )
+            elif dec.action == "lift":
+                values.update(
+                    state="rejected",
+                    decided_by="system",
+                    decided_at=now,
+                    note="withdrawn: two later runs no longer support the proposal",
+                )
+        elif prop.end_date is not None and dec.action in ("keep", "upgrade"):
+            values["end_date"] = max(cur["end_date"], prop.end_date)
+        conn.execute(warning_table.update().where(warning_table.c.id == cur["id"]).values(**values))
+        if values.get("state") or values.get("level", cur["level"]) != cur["level"]:
+            conn.execute(
+                warning_event.insert().values(
+                    warning_id=cur["id"],
+                    at=now,
+                    by="system",
+                    from_state=cur["state"],
+                    to_state=values.get("state", cur["state"]),
+                    level=values.get("level", cur["level"]),
+                    note=f"run {run_id}: {dec.action}",
+                )
+            )
+        w = dict(conn.execute(select(warning_table).where(warning_table.c.id == cur["id"])).mappings().one())
+        _raise_warning_finding(conn, w, place_id, now)
+        if w["state"] == "rejected" and w["finding_id"]:
+            _close_finding(conn, w["finding_id"], "system", "proposal withdrawn by later runs", now)
+    return dec.action
+
+
+def _close_finding(conn: Any, finding_id: int, by: str, reason: str, now: datetime) -> None:
+    status = conn.execute(select(finding.c.status).where(finding.c.id == finding_id)).scalar()
+    if status in ("open", "acknowledged"):
+        set_status(
+            conn,
+            finding_id,
+            "dismissed" if "withdrawn" in reason or "rejected" in reason else "resolved",
+            by=by,
+            reason=reason,
+            now=now,
+        )
+    elif status == "dispatched":
+        set_status(conn, finding_id, "resolved", by=by, reason=reason, now=now)
+
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "proposed": ("issued", "rejected"),
+    "issued": ("changed", "lifted"),
+    "changed": ("changed", "lifted"),
+}
+
+
+def decide_warning(
+    store: Store,
+    warning_id: int,
+    to_state: str,
+    *,
+    by: str,
+    level: str | None = None,
+    doc_no: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A person's decision on a warning (forecast.md §3.6: proposed → issued | rejected; issued → changed → lifted),
+    audited in ``warning_event``. Issuing or changing activates the emergency list; lifting ends it."""
+    now = now or now_utc()
+    with store.engine.connect() as conn:
+        w = conn.execute(select(warning_table).where(warning_table.c.id == warning_id)).mappings().first()
+    if w is None:
+        raise LookupError(f"warning {warning_id} does not exist")
+    if to_state not in TRANSITIONS.get(w["state"], ()):
+        raise ValueError(f"warning {warning_id}: cannot go from {w['state']} to {to_state}")
+    new_level = level or w["level"]
+    if new_level not in wn.LEVEL_RANK or new_level is None:
+        raise ValueError(f"unknown level {new_level!r}")
+    with store.begin() as conn:
+        conn.execute(
+            warning_table.update()
+            .where(warning_table.c.id == warning_id)
+            .values(
+                state=to_state,
+                level=new_level,
+                doc_no=doc_no if doc_no is not None else w["doc_no"],
+                decided_by=by,
+                decided_at=now,
+                note=note,
+                pending_lower=0,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            warning_event.insert().values(
+                warning_id=warning_id,
+                at=now,
+                by=by,
+                from_state=w["state"],
+                to_state=to_state,
+                level=new_level,
+                note=note,
+            )
+        )
+    list_id = None
+    if to_state in ("issued", "changed") and new_level in em.LEVELS:
+        list_id = em.activate(store, warning_id, by=by, now=now)
+    elif to_state == "lifted":
+        em.end_lists(store, warning_id, now=now)
+    with store.begin() as conn:
+        w2 = dict(conn.execute(select(warning_table).where(warning_table.c.id == warning_id)).mappings().one())
+        if list_id is not None:
+            from bogda.store.schema import emergency_list
+
+            totals = conn.execute(select(emergency_list.c.totals).where(emergency_list.c.id == list_id)).scalar()
+            w2["evidence"] = (w2["evidence"] or {}) | {"emergency_list": {"id": list_id, "totals": totals}}
+            conn.execute(warning_table.update().where(warning_table.c.id == warning_id).values(evidence=w2["evidence"]))
+        place_id = conn.execute(select(place.c.id).where(place.c.code == w2["area_code"])).scalar()
+        if to_state in ("lifted", "rejected"):
+            if w2["finding_id"]:
+                conn.execute(
+                    finding.update()
+                    .where(finding.c.id == w2["finding_id"])
+                    .values(
+                        title=_warning_title(w2["area_code"], w2["level"], to_state),
+                        evidence=(w2["evidence"] or {}) | {"state": to_state},
+                    )
+                )
+                _close_finding(conn, w2["finding_id"], by, f"warning {to_state}", now)
+        else:
+            fid = _raise_warning_finding(conn, w2, place_id, now)
+            conn.execute(warning_table.update().where(warning_table.c.id == warning_id).values(finding_id=fid))
+    return w2 | {"list_id": list_id}
+
+
+def warnings(store: Store, *, states: Sequence[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(warning_table).order_by(warning_table.c.id.desc()).limit(limit)
+    if states:
+        q = q.where(warning_table.c.state.in_(list(states)))
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def warning_events(store: Store, warning_id: int) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(warning_event).where(warning_event.c.warning_id == warning_id).order_by(warning_event.c.id)
+            ).mappings()
+        ]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Advisories from NWP
+# --------------------------------------------------------------------------------------------------------------
+
+
+def nwp_frame(store: Store, locations: Sequence[str], start: datetime, end: datetime) -> pl.DataFrame:
+    """The newest run's value per (location, variable, valid_start) from ``nwp_value`` in [start, end)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                nwp_value.c.location_id,
+                nwp_value.c.variable,
+                nwp_value.c.valid_start,
+                nwp_value.c.value,
+                nwp_value.c.run_time,
+            ).where(
+                and_(
+                    nwp_value.c.location_id.in_(list(locations)),
+                    nwp_value.c.valid_start >= start,
+                    nwp_value.c.valid_start < end,
+                )
+            )
+        ).all()
+    schema = {
+        "location_id": pl.Utf8,
+        "variable": pl.Utf8,
+        "valid_start": pl.Datetime("us", "UTC"),
+        "value": pl.Float64,
+        "run_time": pl.Datetime("us", "UTC"),
+    }
+    f = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    if f.height == 0:
+        return f
+    return f.sort("run_time").group_by("location_id", "variable", "valid_start").agg(pl.col("value").last())
+
+
+def evaluate_advisories(
+    store: Store, reg: Registry, issue: datetime, *, run_id: int | None = None, days_ahead: int = 3
+) -> list[adv.Advisory]:
+    """Advisories D+0..D+3 for every area (and station with NWP) from the NWP values; each is an ``advisory``
+    record and an ``advisory`` finding carrying the advised measures and the enterprises of the listed sectors."""
+    today = beijing_date(issue)
+    days = [today + timedelta(days=k) for k in range(days_ahead + 1)]
+    locations = [t.code for t in reg.targets]
+    frame = nwp_frame(
+        store, locations, day_start_utc(today - timedelta(days=2)), day_start_utc(days[-1] + timedelta(days=1))
+    )
+    if frame.height == 0:
+        return []
+    found = adv.evaluate(adv.daily_weather(frame), days=days)
+    found = [a for a in found if a.location in reg.place_of]  # advisories are issued per area
+    now = now_utc()
+    for a in found:
+        measures = adv.measures_for(a.kind)
+        sectors = {m.target for m in measures if m.target not in ("*", "public")}
+        ents = [
+            {"id": e["id"], "code": e["code"], "name": e["name"], "sector": e["sector"]}
+            for e in em.enterprises_of_area(store, a.location)
+            if e["sector"] in sectors
+        ]
+        mjson = [m.__dict__ for m in measures]
+        area_name = reg.area_names.get(a.location, a.location)
+        with store.begin() as conn:
+            existing = conn.execute(
+                select(advisory_table.c.id, advisory_table.c.finding_id).where(
+                    advisory_table.c.area_code == a.location,
+                    advisory_table.c.kind == a.kind,
+                    advisory_table.c.date == a.day,
+                )
+            ).first()
+            out = raise_finding(
+                conn,
+                FindingDraft(
+                    kind="advisory",
+                    severity="medium",
+                    title=f"{area_name} {a.day:%m-%d} {adv.KIND_ZH[a.kind]}不利气象条件提示",
+                    dedupe_key=f"advisory:{a.location}:{a.kind}:{a.day}",
+                    detected_at=now,
+                    place_id=reg.place_of.get(a.location),
+                    evidence={
+                        "kind": a.kind,
+                        "date": str(a.day),
+                        "conditions": a.conditions,
+                        "measures": mjson,
+                        "enterprises": ents,
+                        "run_id": run_id,
+                    },
+                ),
+                now=now,
+            )
+            vals = {"conditions": a.conditions, "run_id": run_id, "measures": mjson, "finding_id": out.finding_id}
+            if existing is None:
+                conn.execute(
+                    advisory_table.insert().values(
+                        area_code=a.location, kind=a.kind, date=a.day, created_at=now, **vals
+                    )
+                )
+            else:
+                conn.execute(advisory_table.update().where(advisory_table.c.id == existing.id).values(**vals))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Reading runs back (API, console)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def latest_run(store: Store) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        r = (
+            conn.execute(
+                select(forecast_run).where(forecast_run.c.kind == "operational").order_by(forecast_run.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+    return dict(r) if r else None
+
+
+def run_values(
+    store: Store,
+    run_id: int,
+    *,
+    targets: Sequence[str] | None = None,
+    items: Sequence[str] | None = None,
+    resolution: str | None = None,
+    methods: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    q = select(forecast).where(forecast.c.run_id == run_id)
+    if targets:
+        q = q.where(forecast.c.target_code.in_(list(targets)))
+    if items:
+        q = q.where(forecast.c.item.in_(list(items)))
+    if resolution:
+        q = q.where(forecast.c.resolution == resolution)
+    if methods:
+        q = q.where(forecast.c.method.in_(list(methods)))
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q.order_by(forecast.c.target_code, forecast.c.valid_start)).mappings()]
+    if not rows:
+        return pl.DataFrame()
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training and jobs
+# --------------------------------------------------------------------------------------------------------------
+
+
+def train(
+    store: Store,
+    now: datetime | None = None,
+    *,
+    items: Sequence[str] = ("a34004", "a34002", "a21004", "a05024", "O3_8h_max"),
+    path: Path | None = None,
+    years: int = 3,
+) -> int | None:
+    """Nightly training (forecast.md §3.4): the last ``years`` of hourly data, no-NWP model sets; a failure or a
+    too-short history keeps the previous bundle. Returns the number of items trained."""
+    now = now or now_utc()
+    reg = registry(store)
+    panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8)
+    models, reasons = op.train_operational(panel, items, now=now)
+    if models is None:
+        import logging
+
+        logging.getLogger(__name__).warning("forecast training skipped: %s", "; ".join(reasons))
+        return 0
+    save_models(models, path or models_path())
+    return len(models.items)
+
+
+def refresh_job(store: Store, now: datetime) -> int:
+    """Scheduler entry: one refresh; returns the number of values written."""
+    return refresh(store, now).n_values
+
+
+def register_jobs() -> None:
+    """Register the forecast jobs with :mod:`bogda.jobs` (imported lazily: jobs is a higher floor)."""
+    from bogda.jobs import JobSpec, register
+
+    register(JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"))
+    register(JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"))
+
+
+__all__ = [
+    "RefreshResult",
+    "Registry",
+    "apply_proposal",
+    "decide_warning",
+    "enterprise",
+    "evaluate_advisories",
+    "latest_run",
+    "load_models",
+    "refresh",
+    "register_jobs",
+    "registry",
+    "run_values",
+    "train",
+    "warnings",
+]

@@ -1,0 +1,176 @@
+"""Forecast refresh on the demo region: runs, values per station/county/prefecture, AQI, baselines, warnings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from bogda.forecast import operational as op
+from bogda.forecast import service as sv
+from bogda.forecast.features import panel_from_frame
+from bogda.forecast.synthetic import synthetic_frame
+from bogda.jobs import JOBS
+from bogda.standards.aqi import aqi_daily
+from bogda.store import Store
+from bogda.store.schema import finding, forecast, forecast_run, warning_event
+
+
+def test_registry_areas_exclude_control_station(demo_store: Store) -> None:
+    reg = sv.registry(demo_store)
+    assert len(reg.stations) == 15
+    pref = next(t for t in reg.areas if t.kind == "prefecture")
+    assert pref.code == "652300"
+    assert "2690A" not in pref.members and len(pref.members) == 14  # 天山天池 is the control site (对照点)
+    counties = [t for t in reg.areas if t.kind == "county"]
+    assert {t.code for t in counties} >= {"652301", "652323"}
+    assert sum(len(t.members) for t in counties) == 14
+
+
+def test_refresh_writes_every_target_item_and_baseline(demo_store: Store) -> None:
+    res = sv.refresh(demo_store, models=None)
+    assert res.status == "degraded"
+    assert any("baselines only" in r for r in res.reasons)
+    assert any("CJ-ZD03" in r for r in res.reasons)  # the demo's offline station is stale
+    with demo_store.engine.connect() as conn:
+        run = conn.execute(select(forecast_run).where(forecast_run.c.id == res.run_id)).mappings().one()
+        n = conn.execute(select(func.count()).select_from(forecast).where(forecast.c.run_id == res.run_id)).scalar()
+    assert run["status"] == "degraded" and run["weather_mode"] == "none" and n == res.n_values
+    vals = sv.run_values(demo_store, res.run_id)
+    targets = set(vals["target_code"].unique())
+    assert {"652300", "652301", "2691A", "CJ-FK01"} <= targets
+    kinds = dict(vals.select("target_code", "target_kind").unique().iter_rows())
+    assert kinds["652300"] == "prefecture" and kinds["652301"] == "county" and kinds["2691A"] == "station"
+    prim = vals.filter((pl.col("method") == "damped_persistence") & (pl.col("item") != "AQI"))
+    # hourly to 72 h for the six pollutants, daily D+1..D+7 for the daily items
+    h = prim.filter((pl.col("resolution") == "hour") & (pl.col("target_code") == "652301"))
+    assert set(h["item"].unique()) == set(op.HOURLY_ITEMS)
+    assert sorted(h.filter(pl.col("item") == "a34004")["lead"].to_list()) == list(range(1, 73))
+    d = prim.filter((pl.col("resolution") == "day") & (pl.col("target_code") == "652301"))
+    assert set(d["item"].unique()) == set(op.DAILY_ITEMS)
+    assert sorted(d.filter(pl.col("item") == "a34004")["lead"].to_list()) == list(range(1, 8))
+    # quantiles ordered and non-negative
+    q = prim.drop_nulls("p10")
+    assert (q["p10"] <= q["p50"]).all() and (q["p50"] <= q["p90"]).all() and (q["p10"] >= 0).all()
+    # baselines beside the primary method
+    methods = set(vals.filter(pl.col("resolution") == "day")["method"].unique())
+    assert {"persistence", "climatology_mean", "damped_persistence"} <= methods
+    # daily AQI is computed from the mean concentrations (never averaged AQIs)
+    aqi = vals.filter((pl.col("item") == "AQI") & (pl.col("resolution") == "day") & (pl.col("target_code") == "652301"))
+    assert aqi.height == 7
+    row = aqi.sort("lead").row(0, named=True)
+    conc = {
+        it: prim.filter(
+            (pl.col("resolution") == "day")
+            & (pl.col("target_code") == "652301")
+            & (pl.col("lead") == 1)
+            & (pl.col("item") == it)
+        )["mean"][0]
+        for it in ("a34004", "a34002", "a21026", "a21004", "a21005", "O3_8h_max", "O3_1h_max")
+    }
+    labels = {
+        "a34004": "PM2.5",
+        "a34002": "PM10",
+        "a21026": "SO2",
+        "a21004": "NO2",
+        "a21005": "CO",
+        "O3_8h_max": "O3_8h",
+        "O3_1h_max": "O3_1h",
+    }
+    expected = aqi_daily({labels[k]: [v] for k, v in conc.items()}, ts=row["valid_start"]).aqi[0]
+    assert row["mean"] == pytest.approx(expected, abs=1.0)  # values stored rounded to 3 decimals
+    assert "AQI>200" in row["prob"] and row["p10"] <= row["mean"] <= row["p90"]
+
+
+def test_area_series_is_mean_of_members(demo_store: Store) -> None:
+    reg = sv.registry(demo_store)
+    sv.refresh(demo_store, models=None, write=False)
+    panel = sv.load_panel(demo_store, reg, res_time := sv.floor_to(sv.now_utc(), "hour"))
+    county = next(t for t in reg.areas if t.code == "652301")
+    i = panel.stations.index("652301")
+    rows = [panel.stations.index(m) for m in county.members]
+    t = op.issue_position(panel, res_time)
+    assert panel.data["a34004"][i, t] == pytest.approx(np.nanmean(panel.data["a34004"][rows, t]))
+
+
+def test_heavy_episode_proposes_red_warning_with_finding(episode_store: Store) -> None:
+    res = sv.refresh(episode_store, models=None)
+    props = {p.area_code: p for p in res.warnings}
+    assert props["652323"].level == "red"  # PM2.5 260 → IAQI 310: > 300 for 24 h and > 200 for 72 h
+    assert props["652301"].level is None  # other counties stay clean
+    ws = sv.warnings(episode_store)
+    assert [(w["area_code"], w["state"], w["level"]) for w in ws] == [("652323", "proposed", "red")]
+    with episode_store.engine.connect() as conn:
+        f = conn.execute(select(finding).where(finding.c.id == ws[0]["finding_id"])).mappings().one()
+        events = conn.execute(select(warning_event).where(warning_event.c.warning_id == ws[0]["id"])).all()
+    assert f["kind"] == "warning" and f["severity"] == "critical" and f["status"] == "open"
+    assert f["evidence"]["level"] == "red" and f["place_id"] is not None
+    assert len(events) == 1 and events[0].to_state == "proposed"
+    # a second run keeps the one proposal (no duplicate warning, finding updated)
+    sv.refresh(episode_store, models=None)
+    assert len(sv.warnings(episode_store)) == 1
+
+
+def test_withdrawn_proposal_needs_two_agreeing_runs(episode_store: Store, set_pm) -> None:
+    sv.refresh(episode_store, models=None)
+    set_pm(episode_store, ["CJ-HT01"], 20.0)
+    sv.refresh(episode_store, models=None)
+    w = sv.warnings(episode_store)[0]
+    assert (w["state"], w["pending_lower"]) == ("proposed", 1)  # one run is not enough to withdraw
+    sv.refresh(episode_store, models=None)
+    w = sv.warnings(episode_store)[0]
+    assert w["state"] == "rejected" and w["decided_by"] == "system"
+    with episode_store.engine.connect() as conn:
+        status = conn.execute(select(finding.c.status).where(finding.c.id == w["finding_id"])).scalar()
+    assert status == "dismissed"
+
+
+def test_jobs_registered() -> None:
+    sv.register_jobs()
+    assert JOBS["forecast.refresh"].every_minutes == 60
+    assert JOBS["forecast.refresh"].function() is sv.refresh_job
+    assert JOBS["forecast.train"].function() is sv.train
+
+
+def test_model_bundle_path_and_fallback(tmp_path) -> None:
+    """A trained bundle serves the model for stations it knows; a too-short history gives no bundle, with reason."""
+    from bogda.forecast.models import FAST
+
+    frame, coords = synthetic_frame(4, 420, seed=3)
+    panel = panel_from_frame(frame, list(op.HOURLY_ITEMS), coords=coords)
+    small = FAST.__class__("test", learning_rate=0.1, rounds_mean=30, rounds_quantile=20, max_rows=4000)
+    models, reasons = op.train_operational(
+        panel,
+        ["a34004"],
+        profile=small,
+        blocks=((1, 1), (2, 72)),
+        horizons=(1, 2, 3, 4, 5, 6, 7),
+        train_end=panel.n_days - 10,
+    )
+    assert models is not None and not reasons and models.covers("a34004") and not models.covers("a21026")
+    path = tmp_path / "models.pkl"
+    sv.save_models(models, path)
+    loaded = sv.load_models(path)
+    t = panel.n_hours - 24 * 9 + 15
+    fc = op.forecast_daily(panel, "a34004", t, models=loaded)
+    assert fc.primary == "lgbm_none" and np.isfinite(fc.methods["lgbm_none"]).all()
+    assert "damped_persistence" in fc.methods
+    obs = op.daily_item(panel, "a34004")[:, t // 24 + 1 : t // 24 + 8]
+    rmse_model = np.sqrt(np.nanmean((fc.methods["lgbm_none"] - obs) ** 2))
+    assert np.isfinite(rmse_model)
+    h = op.forecast_hourly(panel, "a34004", t, models=loaded)
+    assert h.primary == "lgbm_none" and h.methods["lgbm_none"].shape == (4, 72)
+    short, why = op.train_operational(panel, ["a34004"], train_end=100, profile=small)
+    assert short is None and "< 365" in why[0]
+
+
+def test_today_counts_during_episode(episode_store: Store) -> None:
+    res = sv.refresh(episode_store, models=None, write=False)
+    reg = sv.registry(episode_store)
+    assert any(t.code == "652323" for t in reg.areas)
+    first = res.daily_aqi["652323"][0]
+    assert first[1] > 200 and first[0] > sv.beijing_date(sv.now_utc())
+    assert res.daily_aqi["652323"][0][0] - timedelta(days=1) == sv.beijing_date(sv.floor_to(sv.now_utc(), "hour"))
