@@ -89,7 +89,10 @@ To = Annotated[str | None, Query(alias="to", description="End, exclusive.")]
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-def stations_status(request: Request, who: Annotated[Principal, Depends(require_user)]) -> Response:
+async def stations_status(request: Request) -> Response:
+    # async and authenticated inline: no thread-pool hop per request (the check is one indexed query, or none
+    # for a session); the map polls this endpoint from every open console
+    who = require_user(request)
     store = store_of(request)
     cache = _caches.setdefault(id(store), StatusCache())
     records, meta = cache.get(store)
