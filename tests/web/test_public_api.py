@@ -148,3 +148,13 @@ def test_page_and_echarts_are_served_from_this_server(client: TestClient) -> Non
     assert len(outlines["features"]) == 7
     for bad in ("..%2F..%2Fapp.py", "public.py", "index.js.map"):
         assert client.get(f"/public/assets/{bad}").status_code == 404
+
+
+def test_answer_is_compressed_and_tagged_for_polling_clients(client: TestClient) -> None:
+    plain = client.get("/public/api/v1/stations", headers={"Accept-Encoding": "identity"})
+    zipped = client.get("/public/api/v1/stations", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json() == plain.json()  # httpx decodes the gzip body
+    etag = plain.headers["etag"]
+    again = client.get("/public/api/v1/stations", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
