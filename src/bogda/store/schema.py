@@ -230,6 +230,7 @@ observation = Table(
     Column("source_id", BigInteger),
     PrimaryKeyConstraint("series_id", "ts"),
     postgresql_partition_by="RANGE (ts)",
+    sqlite_with_rowid=False,
 )
 
 observation_revision = Table(

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("source_id", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("series_id", "ts", name=op.f("pk_observation")),
         postgresql_partition_by="RANGE (ts)",
+        sqlite_with_rowid=False,
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE INDEX ix_observation_ts_brin ON observation USING brin (ts)")
