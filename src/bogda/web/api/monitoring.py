@@ -89,10 +89,8 @@ To = Annotated[str | None, Query(alias="to", description="End, exclusive.")]
     response_class=Response,
     responses={200: {"content": {"application/json": {}}}},
 )
-async def stations_status(request: Request) -> Response:
-    # async and authenticated inline: no thread-pool hop per request (the check is one indexed query, or none
-    # for a session); the map polls this endpoint from every open console
-    who = require_user(request)
+def stations_status(request: Request, who: Annotated[Principal, Depends(require_user)]) -> Response:
+    # sync on purpose: an async handler would run the store checks on the event loop and stall every client
     store = store_of(request)
     cache = _caches.setdefault(id(store), StatusCache())
     records, meta = cache.get(store)
