@@ -70,11 +70,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import ledger as ledger_api
 
     app.include_router(ledger_api.router, prefix=PREFIX)
+    from bogda.web.api import devices as devices_api
+
+    app.include_router(devices_api.router, prefix=PREFIX)
     from bogda.web import public
 
     app.include_router(public.router)  # the public AQI page: no login, no console session
     if console:
         from bogda.web.ui import bigscreen as _bigscreen  # noqa: F401  (registers the big screen)
+        from bogda.web.ui import devices as _devices_page  # noqa: F401  (registers the data loggers page)
         from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
         from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
         from bogda.web.ui import ledger as _ledger_pages  # noqa: F401  (registers the ledger pages)
