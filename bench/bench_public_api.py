@@ -66,6 +66,7 @@ def load(port: int, path: str, clients: int, per_client: int, seconds: float) ->
 
     def worker() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.connect()  # keep-alive clients: connection set-up is not part of an answer's latency
         mine = []
         barrier.wait()
         for _ in range(per_client):

@@ -14,6 +14,7 @@ numbers and layer data over the websocket (no page reload). :func:`screen_figure
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from nicegui import ui
+from nicegui import run, ui
 from sqlalchemy import func, select
 
 from bogda.enforcement.casework import non_site_share
@@ -207,7 +208,8 @@ def layer_data(figs: dict[str, Any], layer: str, lang: str) -> list[dict[str, An
                     "value": [s["lon"], s["lat"], aqi],
                     "itemStyle": {"color": s["colour"]},
                     "link": f"/monitoring/station/{s['code']}",
-                    "tip": f"<b>{s['name']}</b><br>AQI {aqi if aqi is not None else '—'} {cat or ''}<br>{s['status']}",
+                    "tip": f"<b>{html.escape(s['name'])}</b><br>AQI {aqi if aqi is not None else '—'} {cat or ''}"
+                    f"<br>{s['status']}",
                 }
             )
         return out
@@ -219,7 +221,7 @@ def layer_data(figs: dict[str, Any], layer: str, lang: str) -> list[dict[str, An
                 "itemStyle": {"color": SEVERITY_COLOURS.get(SEVERITY_RANK.get(f["severity"], 1), "#60a5fa")},
                 "link": f"/clues/{f['id']}" if f["kind"] == "clue" else "/findings",
                 "tip": f"<b>{KIND_NAMES.get(f['kind'], (f['kind'],) * 2)[0 if lang == 'zh' else 1]}</b> "
-                f"{f['severity']}<br>{f['title']}",
+                f"{f['severity']}<br>{html.escape(f['title'])}",
             }
             for f in figs["finding_points"]
         ]
@@ -240,7 +242,8 @@ def layer_data(figs: dict[str, Any], layer: str, lang: str) -> list[dict[str, An
                 "value": [k["lon"], k["lat"]],
                 "itemStyle": {"color": "#ef4444" if k["overdue"] else "#a78bfa"},
                 "link": "/tasks",
-                "tip": f"<b>#{k['id']}</b> {STATE_NAMES[k['state']][0 if lang == 'zh' else 1]}<br>{k['title']}",
+                "tip": f"<b>#{k['id']}</b> {STATE_NAMES[k['state']][0 if lang == 'zh' else 1]}"
+                f"<br>{html.escape(k['title'])}",
             }
             for k in figs["task_points"]
         ]
@@ -321,7 +324,7 @@ def _css() -> None:
         .bs-big {{ font-size: 4.5rem; font-weight: 700; line-height: 1; }}
         .bs-num {{ font-size: 2.2rem; font-weight: 700; color: #f8fafc; }}
         .bs-row {{ display: flex; justify-content: space-between; font-size: 1.05rem; padding: 2px 0; }}
-        .bs-row b {{ color: #f8fafc; }}
+        .bs-row .text-weight-bold {{ color: #f8fafc; }}
         .bs-muted {{ color: #94a3b8; }}
         .bs-layers .q-toggle__label {{ color: #e2e8f0; }}
         """
@@ -405,9 +408,9 @@ async def bigscreen(request: Request) -> Response | None:
         box.clear()
         with box:
             for name, value in items:
-                with ui.element("div").classes("bs-row"):
-                    ui.html(f"<span>{name}</span>")
-                    ui.html(f"<b>{value}</b>")
+                with ui.row().classes("bs-row w-full no-wrap"):
+                    ui.label(str(name))
+                    ui.label(str(value)).classes("text-weight-bold")
 
     def set_text(key: str, value: Any) -> None:
         text = str(value)
@@ -507,8 +510,11 @@ async def bigscreen(request: Request) -> Response | None:
     for layer, sw in switches.items():
         sw.on_value_change(lambda e, layer=layer: toggle(layer, bool(e.value)))
 
-    def refresh() -> None:
-        f = shared_figures(store)
+    async def refresh() -> None:
+        # the queries run off the event loop, so a slow database never stalls the websocket of other screens
+        f = await run.io_bound(shared_figures, store)
+        if f is None:
+            return
         panels(f)
         push_layers(f)
 
