@@ -1189,5 +1189,170 @@ def report_figures(
     console.print(t)
 
 
+# --- forecast (forecast.md): backtest, refresh, warnings, emergency lists, NWP files -----------------------------
+
+forecast_app = typer.Typer(
+    help="Forecasts, heavy-pollution warnings and emergency lists (七天预报、三天预警).", no_args_is_help=True
+)
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    protocol: Annotated[str, typer.Option(help="beijing, xinjiang2019 or all.")] = "beijing",
+    stations: Annotated[str, typer.Option(help="PRSA station name(s), comma-separated, or 'all'.")] = "Dongsi",
+    data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
+    out: Annotated[Path, typer.Option(help="Folder for the score tables (CSV).")] = Path("backtest_out"),
+    profile: Annotated[str, typer.Option(help="fast, reference or protocol.")] = "protocol",
+    store_scores: Annotated[bool, typer.Option("--store/--no-store", help="Also write backtest_score rows.")] = True,
+    database_url: DbOption = None,
+) -> None:
+    """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
+    import polars as pl
+
+    from bogda.forecast import backtest
+
+    if protocol not in ("beijing", "xinjiang2019", "all"):
+        raise typer.BadParameter("protocol must be beijing, xinjiang2019 or all")
+    argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out)]
+    code = backtest.main([*argv, "--profile", profile])
+    if code == 0 and store_scores:
+        from bogda.forecast.service import store_scores as _store_scores
+
+        table = pl.read_csv(out / "verification.csv", infer_schema_length=None)
+        n = _store_scores(_store(database_url), table, config=" ".join([*argv, profile]), period="protocol")
+        console.print(f"stored {n} score values in backtest_score")
+    raise typer.Exit(code)
+
+
+@forecast_app.command("run")
+def forecast_run(
+    at: Annotated[str | None, typer.Option(help="Issue time (ISO 8601 with offset); default now.")] = None,
+    rule: Annotated[str, typer.Option(help="Warning rule set: 2024 (default) or 2018.")] = "2024",
+    database_url: DbOption = None,
+) -> None:
+    """Refresh the forecast of every station, county and the prefecture; propose warnings and advisories."""
+    from bogda.forecast import service
+    from bogda.timeutil import parse_time
+
+    now = parse_time(at) if at else None
+    with console.status("forecast refresh …"):
+        res = service.refresh(_store(database_url), now, rule=rule)
+    console.print(f"run {res.run_id}: [bold]{res.status}[/bold], {res.n_values} values in {res.seconds:.2f} s")
+    for r in res.reasons:
+        console.print(f"  · {r}")
+    t = Table("area", "D+1", "D+2", "D+3", "D+4", "D+5", "D+6", "D+7", "proposal")
+    props = {p.area_code: p for p in res.warnings}
+    for code, days in res.daily_aqi.items():
+        if code not in props:
+            continue
+        cells = [f"{m:.0f} ({lo:.0f}–{hi:.0f})" if m == m else "—" for _, m, lo, hi, _ in days]
+        t.add_row(code, *cells, props[code].level or "—")
+    console.print(t)
+
+
+@forecast_app.command("warn")
+def forecast_warn(
+    warning_id: Annotated[int | None, typer.Argument(help="Warning id (omit to list warnings).")] = None,
+    action: Annotated[str | None, typer.Option(help="issue, reject, change or lift.")] = None,
+    by: Annotated[str, typer.Option(help="Who decides (recorded in the audit trail).")] = "cli",
+    level: Annotated[str | None, typer.Option(help="New level for change: yellow, orange, red.")] = None,
+    doc_no: Annotated[str | None, typer.Option(help="Document number (文号).")] = None,
+    note: Annotated[str | None, typer.Option(help="Note for the audit trail.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """List warnings, or issue / reject / change / lift one (issuing activates the emergency list)."""
+    from bogda.forecast import service
+
+    st = _store(database_url)
+    if warning_id is None or action is None:
+        t = Table("id", "area", "level", "state", "start", "end", "rule", "decided by")
+        for w in service.warnings(st):
+            t.add_row(
+                str(w["id"]),
+                w["area_code"],
+                w["level"],
+                w["state"],
+                str(w["start_date"]),
+                str(w["end_date"]),
+                w["rule_set"],
+                w["decided_by"] or "",
+            )
+        console.print(t)
+        return
+    to = {"issue": "issued", "reject": "rejected", "change": "changed", "lift": "lifted"}.get(action)
+    if to is None:
+        raise typer.BadParameter("action must be issue, reject, change or lift")
+    try:
+        w = service.decide_warning(st, warning_id, to, by=by, level=level, doc_no=doc_no, note=note)
+    except (LookupError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"warning {warning_id}: {w['state']} ({w['level']})")
+    if w.get("list_id"):
+        console.print(f"emergency list {w['list_id']} activated")
+
+
+@forecast_app.command("emergency-list")
+def forecast_emergency_list(
+    warning_id: Annotated[int, typer.Argument(help="Warning id.")],
+    xlsx: Annotated[Path | None, typer.Option(help="Write the list as an Excel workbook here.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Show the newest emergency-reduction list of a warning, optionally exported to Excel."""
+    from sqlalchemy import select
+
+    from bogda.forecast import emergency
+    from bogda.store.schema import emergency_list
+
+    st = _store(database_url)
+    with st.engine.connect() as conn:
+        list_id = conn.execute(
+            select(emergency_list.c.id)
+            .where(emergency_list.c.warning_id == warning_id)
+            .order_by(emergency_list.c.version.desc())
+        ).scalar()
+    if list_id is None:
+        err.print(f"[red]warning {warning_id} has no emergency list (is it issued?)[/red]")
+        raise typer.Exit(1)
+    _, items = emergency.list_rows(st, list_id)
+    t = Table("county", "enterprise", "sector", "grade", "allowed", "transport ban", "baseline")
+    for it in items:
+        t.add_row(
+            it["county_name"] or "",
+            it["name"],
+            it["sector"],
+            it["grade"],
+            f"{it['allowed_ratio']:.2f}",
+            "yes" if it["transport_ban"] else "no",
+            it["baseline_source"],
+        )
+    console.print(t)
+    if xlsx is not None:
+        emergency.export_xlsx(st, list_id, xlsx)
+        console.print(f"wrote {xlsx}")
+
+
+@forecast_app.command("load-nwp")
+def forecast_load_nwp(
+    files: Annotated[list[Path], typer.Argument(help="NWP files: .nc (CF NetCDF), .grib2, .csv.")],
+    source: Annotated[str | None, typer.Option(help="Source label (default: by file type).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Load NWP files, interpolated to every station (bilinear) and averaged to counties and the prefecture."""
+    from bogda.forecast import nwp, service
+
+    st = _store(database_url)
+    reg = service.registry(st)
+    points = {t.code: (t.lat, t.lon) for t in reg.stations if t.lat is not None and t.lon is not None}
+    members = {t.code: list(t.members) for t in reg.areas}
+    for f in files:
+        b = nwp.read_nwp(f, points, source=source)
+        n = nwp.load_nwp(st, b.values, members=members)
+        console.print(f"{f}: {n} values, {b.n_rejected} rejected")
+        for e in b.errors[:20]:
+            err.print(f"  {e.file}:{e.line} {e.field}: {e.reason}")
+
+
 def main() -> None:
     app()

@@ -868,6 +868,81 @@ def run_values(
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Verification scores
+# --------------------------------------------------------------------------------------------------------------
+
+SCORE_META = ("station", "target", "horizon", "method", "protocol", "weather_mode", "n")
+
+
+def store_scores(store: Store, scores: pl.DataFrame, *, period: str = "", config: str = "") -> int:
+    """Write a backtest score table (one row per station, horizon, method) as ``backtest_score`` rows, one per
+    metric; an earlier table with the same configuration hash is replaced. Returns the rows written."""
+    import hashlib
+
+    from sqlalchemy import delete
+
+    from bogda.store.schema import backtest_score
+
+    if scores.height == 0:
+        return 0
+    config_hash = hashlib.sha256((config or "default").encode()).hexdigest()[:16]
+    metrics = [c for c in scores.columns if c not in SCORE_META and scores[c].dtype.is_numeric()]
+    now = now_utc()
+    recs = []
+    for r in scores.iter_rows(named=True):
+        for m in metrics:
+            v = r[m]
+            recs.append(
+                {
+                    "config_hash": config_hash,
+                    "protocol": r.get("protocol") or "",
+                    "target_code": r["station"],
+                    "item": r.get("target") or "",
+                    "horizon": r["horizon"],
+                    "method": r["method"],
+                    "weather_mode": r.get("weather_mode") or "none",
+                    "metric": m,
+                    "value": None if v is None or not np.isfinite(v) else float(v),
+                    "n": r.get("n"),
+                    "period": period,
+                    "created_at": now,
+                }
+            )
+    with store.begin() as conn:
+        conn.execute(delete(backtest_score).where(backtest_score.c.config_hash == config_hash))
+        for i in range(0, len(recs), 5000):
+            conn.execute(backtest_score.insert(), recs[i : i + 5000])
+    return len(recs)
+
+
+def scores(
+    store: Store,
+    *,
+    protocol: str | None = None,
+    target: str | None = None,
+    metrics: Sequence[str] = ("RMSE", "MAE", "SS_clim", "SS_damped"),
+) -> pl.DataFrame:
+    """Stored verification scores, wide: one row per (protocol, target, item, horizon, method, weather mode)."""
+    from bogda.store.schema import backtest_score
+
+    q = select(backtest_score).where(backtest_score.c.metric.in_(list(metrics)))
+    if protocol:
+        q = q.where(backtest_score.c.protocol == protocol)
+    if target:
+        q = q.where(backtest_score.c.target_code == target)
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    if not rows:
+        return pl.DataFrame()
+    keys = ["protocol", "target_code", "item", "horizon", "method", "weather_mode", "n"]
+    return (
+        pl.DataFrame(rows, infer_schema_length=None)
+        .pivot(on="metric", index=keys, values="value", aggregate_function="first")
+        .sort(keys)
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Training and jobs
 # --------------------------------------------------------------------------------------------------------------
 
