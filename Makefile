@@ -15,10 +15,10 @@ demo: $(STAMP)
 	$(VENV)/bin/bogda demo
 
 test: $(STAMP)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(VENV)/bin/pytest -m "not slow and not browser and not postgres"
+	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"
 
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(VENV)/bin/python $$f; done
