@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import fire as fire_api
 
     app.include_router(fire_api.router, prefix=PREFIX)
+    from bogda.web.api import forecast as forecast_api
+
+    app.include_router(forecast_api.router, prefix=PREFIX)
     from bogda.web.api import ledger as ledger_api
 
     app.include_router(ledger_api.router, prefix=PREFIX)
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         from bogda.web.ui import devices as _devices_page  # noqa: F401  (registers the data loggers page)
         from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
         from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
+        from bogda.web.ui import forecast as _forecast_page  # noqa: F401  (registers the forecast page)
         from bogda.web.ui import ledger as _ledger_pages  # noqa: F401  (registers the ledger pages)
         from bogda.web.ui import mount_console
 

@@ -1,0 +1,293 @@
+"""``/api/v1/forecast``: the latest forecast run, the 7-day AQI strip per area, station/area series against
+observations, verification scores, warnings (with decisions) and emergency lists (with the Excel download).
+
+A face (architecture rule 4): parses input, calls :mod:`bogda.forecast.service` / :mod:`bogda.forecast.emergency`,
+renders the answer. Issuing, changing or lifting a warning needs the ``admin`` role or the ``warning_issuer``
+capability (governance.md §5); decisions are audited in ``warning_event``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Annotated, Any
+
+import numpy as np
+import polars as pl
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from bogda.forecast import emergency as em
+from bogda.forecast import service as sv
+from bogda.store import Store
+from bogda.store.schema import emergency_list, user_capability
+from bogda.timeutil import beijing_date
+from bogda.web.api.common import ApiError, Paging, envelope, paging, stamp, store_of
+from bogda.web.auth import Principal, require_user
+
+router = APIRouter(prefix="/forecast", tags=["forecast"])
+DECISIONS = {"issue": "issued", "reject": "rejected", "change": "changed", "lift": "lifted"}
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def latest(store: Store) -> dict[str, Any] | None:
+    run = sv.latest_run(store)
+    if run is None:
+        return None
+    return {
+        "id": run["id"],
+        "issue_time": stamp(run["issue_time"]),
+        "status": run["status"],
+        "reasons": run["reasons"],
+        "profile": run["profile"],
+        "model_version": run["model_version"],
+        "weather_mode": run["weather_mode"],
+        "n_values": run["n_values"],
+        "duration_ms": run["duration_ms"],
+    }
+
+
+def strip_rows(store: Store, *, kinds: tuple[str, ...] = ("county", "prefecture")) -> list[dict[str, Any]]:
+    """Daily AQI D+1..D+7 (mean, p10, p90, level, primary) per area of the latest run."""
+    run = sv.latest_run(store)
+    if run is None:
+        return []
+    vals = sv.run_values(store, run["id"], items=["AQI"], resolution="day")
+    if vals.height == 0:
+        return []
+    reg = sv.registry(store)
+    names = {t.code: t.name for t in reg.targets}
+    out = []
+    for (code,), g in vals.filter(pl.col("target_kind").is_in(list(kinds))).group_by(["target_code"]):
+        g = g.sort("lead")
+        out.append(
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "kind": g["target_kind"][0],
+                "days": [
+                    {
+                        "date": beijing_date(r["valid_start"]).isoformat(),
+                        "lead": r["lead"],
+                        "aqi": _num(r["mean"]),
+                        "p10": _num(r["p10"]),
+                        "p90": _num(r["p90"]),
+                        "level": r["level"],
+                        "primary": r["primary_pollutant"],
+                        "prob": r["prob"],
+                    }
+                    for r in g.iter_rows(named=True)
+                ],
+            }
+        )
+    return sorted(out, key=lambda r: (r["kind"] != "prefecture", r["code"]))
+
+
+def series_payload(store: Store, target: str, item: str, *, hours_back: int = 72) -> dict[str, Any]:
+    """Hourly forecast of the latest run (primary + stored baselines) and the observations of the last hours."""
+    run = sv.latest_run(store)
+    if run is None:
+        raise ApiError(404, "run", "no forecast run yet")
+    vals = sv.run_values(store, run["id"], targets=[target], items=[item], resolution="hour")
+    if vals.height == 0:
+        raise ApiError(404, "target", f"no forecast of {item} for {target} in run {run['id']}")
+    methods: dict[str, list[dict[str, Any]]] = {}
+    for (method,), g in vals.group_by(["method"]):
+        methods[str(method)] = [
+            {"t": stamp(r["valid_start"]), "lead": r["lead"], "mean": r["mean"], "p10": r["p10"], "p90": r["p90"]}
+            for r in g.sort("valid_start").iter_rows(named=True)
+        ]
+    reg = sv.registry(store)
+    panel = sv.load_panel(store, reg, run["issue_time"], days=max(1, math.ceil(hours_back / 24)) + 1)
+    obs: list[dict[str, Any]] = []
+    if target in panel.stations and item in panel.data:
+        i = panel.stations.index(target)
+        t_end = panel.position(run["issue_time"])
+        for t in range(max(0, t_end - hours_back), t_end):
+            v = panel.data[item][i, t]
+            obs.append({"t": stamp(panel.start_utc + timedelta(hours=t)), "value": None if np.isnan(v) else float(v)})
+    primary = next((m for m in methods if m.startswith("lgbm")), "damped_persistence")
+    return {
+        "run": latest(store),
+        "target": target,
+        "item": item,
+        "primary": primary,
+        "forecast": methods,
+        "observed": obs,
+    }
+
+
+def _issuer(store: Store, who: Principal) -> None:
+    if "admin" in who.user.roles:
+        return
+    with store.engine.connect() as conn:
+        caps = set(
+            conn.execute(select(user_capability.c.capability).where(user_capability.c.user_id == who.user.id)).scalars()
+        )
+    if "warning_issuer" not in caps:
+        raise ApiError(403, "user", "issuing warnings needs the warning_issuer capability", "header")
+
+
+def warning_rows(store: Store, who: Principal) -> list[dict[str, Any]]:
+    tree_codes = None
+    if who.places is not None:
+        from bogda.web.api.common import PlaceTree
+
+        tree = PlaceTree(store)
+        tree_codes = {code for code, pid in tree.by_code.items() if who.sees(pid)}
+    out = []
+    for w in sv.warnings(store):
+        if tree_codes is not None and w["area_code"] not in tree_codes:
+            continue
+        out.append(
+            {
+                "id": w["id"],
+                "area_code": w["area_code"],
+                "rule_set": w["rule_set"],
+                "level": w["level"],
+                "cause": w["cause"],
+                "start_date": str(w["start_date"]),
+                "end_date": str(w["end_date"]),
+                "state": w["state"],
+                "doc_no": w["doc_no"],
+                "decided_by": w["decided_by"],
+                "decided_at": stamp(w["decided_at"]),
+                "finding_id": w["finding_id"],
+                "proposal": (w["evidence"] or {}).get("proposal"),
+                "emergency_list": (w["evidence"] or {}).get("emergency_list", {}).get("id"),
+            }
+        )
+    return out
+
+
+@router.get("/runs/latest", summary="The latest operational forecast run (status, reasons, weather mode)")
+def runs_latest(request: Request, who: Annotated[Principal, Depends(require_user)]) -> dict[str, Any]:
+    run = latest(store_of(request))
+    return envelope([run] if run else [], Paging(1, 1), 1 if run else 0)
+
+
+@router.get("/strip", summary="7-day daily AQI per county and the prefecture with p10–p90")
+def strip(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    rows = strip_rows(store_of(request))
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.get("/series/{target}", summary="Hourly forecast (model and baselines) against the observed hours")
+def series(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    target: Annotated[str, Path(description="Station or area code")],
+    item: Annotated[str, Query(description="Pollutant code, e.g. a34004")] = "a34004",
+) -> dict[str, Any]:
+    return series_payload(store_of(request), target, item)
+
+
+@router.get("/scores", summary="Stored verification scores (RMSE, MAE, skill vs climatology and damped persistence)")
+def verification(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+    protocol: Annotated[str | None, Query()] = None,
+    target: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    t = sv.scores(store_of(request), protocol=protocol, target=target)
+    rows = [{k: _num(v) for k, v in r.items()} for r in t.iter_rows(named=True)] if t.height else []
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.get("/warnings", summary="Warnings (proposed, issued, changed, lifted, rejected)")
+def list_warnings(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    rows = warning_rows(store_of(request), who)
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.post("/warnings/{warning_id}/decision", summary="Issue, reject, change or lift a warning (audited)")
+def decide(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    warning_id: Annotated[int, Path()],
+    action: Annotated[str, Body(embed=True, description="issue | reject | change | lift")],
+    level: Annotated[str | None, Body(embed=True)] = None,
+    doc_no: Annotated[str | None, Body(embed=True)] = None,
+    note: Annotated[str | None, Body(embed=True)] = None,
+) -> dict[str, Any]:
+    store = store_of(request)
+    _issuer(store, who)
+    if action not in DECISIONS:
+        raise ApiError(422, "action", f"action must be one of {sorted(DECISIONS)}", "body")
+    try:
+        w = sv.decide_warning(
+            store, warning_id, DECISIONS[action], by=who.user.login, level=level, doc_no=doc_no, note=note
+        )
+    except LookupError as exc:
+        raise ApiError(404, "warning_id", str(exc), "path") from exc
+    except ValueError as exc:
+        raise ApiError(409, "action", str(exc), "body") from exc
+    return {"id": warning_id, "state": w["state"], "level": w["level"], "emergency_list": w.get("list_id")}
+
+
+@router.get("/emergency", summary="Active emergency-reduction lists with their totals")
+def emergency_lists(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+) -> dict[str, Any]:
+    rows = [
+        {
+            "id": r["id"],
+            "warning_id": r["warning_id"],
+            "version": r["version"],
+            "area_code": r["area_code"],
+            "level": r["level"],
+            "doc_no": r["doc_no"],
+            "template_version": r["template_version"],
+            "totals": r["totals"],
+            "created_at": stamp(r["created_at"]),
+        }
+        for r in em.active_list(store_of(request))
+    ]
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.get("/emergency/{list_id}", summary="One emergency list with its enterprises and required reductions")
+def emergency_detail(
+    request: Request, who: Annotated[Principal, Depends(require_user)], list_id: Annotated[int, Path()]
+) -> dict[str, Any]:
+    try:
+        head, items = em.list_rows(store_of(request), list_id)
+    except LookupError as exc:
+        raise ApiError(404, "list_id", str(exc), "path") from exc
+    head["created_at"] = stamp(head["created_at"])
+    head["ended_at"] = stamp(head["ended_at"])
+    return {"list": head, "items": items}
+
+
+@router.get("/emergency/{list_id}/xlsx", summary="The emergency list as an Excel workbook (清单, 汇总, 说明)")
+def emergency_xlsx(
+    request: Request, who: Annotated[Principal, Depends(require_user)], list_id: Annotated[int, Path()]
+) -> Response:
+    store = store_of(request)
+    with store.engine.connect() as conn:
+        exists = conn.execute(select(emergency_list.c.id).where(emergency_list.c.id == list_id)).scalar()
+    if exists is None:
+        raise ApiError(404, "list_id", f"emergency list {list_id} does not exist", "path")
+    data = em.export_xlsx(store, list_id)
+    return Response(
+        data,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="emergency_list_{list_id}.xlsx"'},
+    )

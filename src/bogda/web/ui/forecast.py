@@ -1,0 +1,307 @@
+"""Forecast page (预报预警): the 7-day AQI strip per county with p10–p90, a station/area forecast against the observed
+hours, verification scores, warning issuance and the active emergency lists with their Excel download.
+
+Reads through :mod:`bogda.web.api.forecast` (the same data as the REST API); decisions go through
+:func:`bogda.forecast.service.decide_warning` (audited) and need the ``admin`` role or the ``warning_issuer``
+capability.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from nicegui import ui
+
+from bogda.forecast import emergency as em
+from bogda.forecast import service as sv
+from bogda.standards.levels import categories
+from bogda.web.api import forecast as api
+from bogda.web.i18n import table
+from bogda.web.ui import layout
+from bogda.web.ui.layout import Ctx, begin, frame
+
+TEXTS: dict[str, dict[str, str]] = {
+    "zh": {
+        "nav.forecast": "预报预警",
+        "title": "空气质量预报与重污染天气预警",
+        "run": "最新预报：{time}（北京时间） 状态 {status}",
+        "strip": "未来 7 天空气质量指数（AQI）预报（括号内为 10%–90% 区间）",
+        "area": "区域",
+        "series": "站点预报与实况",
+        "target": "站点 / 区域",
+        "item": "污染物",
+        "observed": "实况",
+        "band": "10%–90% 区间",
+        "scores": "预报检验（回测）",
+        "no_scores": "尚无回测结果（运行 bogda forecast backtest）。",
+        "warnings": "重污染天气预警",
+        "no_warnings": "当前无预警建议。",
+        "issue": "发布",
+        "reject": "不发布",
+        "lift": "解除",
+        "lists": "应急减排清单（生效中）",
+        "no_lists": "当前无生效的应急减排清单。",
+        "download": "下载 Excel",
+        "no_run": "尚无预报（运行 bogda forecast run 或等待定时任务）。",
+        "done": "已记录：{state}",
+        "not_allowed": "需要预警发布权限（warning_issuer）",
+    },
+    "en": {
+        "nav.forecast": "Forecast & warnings",
+        "title": "Air-quality forecast and heavy-pollution warnings",
+        "run": "Latest forecast: {time} (Beijing) status {status}",
+        "strip": "7-day AQI forecast (p10–p90 in brackets)",
+        "area": "Area",
+        "series": "Station forecast and observations",
+        "target": "Station / area",
+        "item": "Pollutant",
+        "observed": "observed",
+        "band": "p10–p90",
+        "scores": "Verification (backtest)",
+        "no_scores": "No backtest scores yet (run bogda forecast backtest).",
+        "warnings": "Heavy-pollution warnings",
+        "no_warnings": "No warning proposals.",
+        "issue": "Issue",
+        "reject": "Reject",
+        "lift": "Lift",
+        "lists": "Active emergency-reduction lists",
+        "no_lists": "No active emergency list.",
+        "download": "Download Excel",
+        "no_run": "No forecast yet (run bogda forecast run or wait for the scheduled job).",
+        "done": "Recorded: {state}",
+        "not_allowed": "Issuing warnings needs the warning_issuer capability",
+    },
+}
+for _lang, _texts in TEXTS.items():
+    table(_lang).setdefault("nav.forecast", _texts["nav.forecast"])
+if not any(path == "/forecast" for path, _, _ in layout.NAV):
+    layout.NAV = (*layout.NAV, ("/forecast", "nav.forecast", "cloud"))
+
+ITEMS = {"a34004": "PM2.5", "a34002": "PM10", "a05024": "O3", "a21004": "NO2", "a21026": "SO2", "a21005": "CO"}
+
+
+def tx(lang: str, key: str, **values: object) -> str:
+    text = TEXTS.get(lang, TEXTS["zh"]).get(key) or TEXTS["zh"].get(key, key)
+    return text.format(**values) if values else text
+
+
+def level_colour(level: int | None) -> str:
+    cats = {c.level: c.hex for c in categories()}
+    return cats.get(level or 0, "#e0e0e0")
+
+
+def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
+    """ECharts options: observed line, the primary forecast with its p10–p90 band, damped persistence."""
+    obs = [[o["t"]["local"], o["value"]] for o in payload["observed"]]
+    prim = payload["forecast"].get(payload["primary"], [])
+    series: list[dict[str, Any]] = [
+        {"name": tx(lang, "observed"), "type": "line", "data": obs, "showSymbol": False, "lineStyle": {"width": 2}},
+        {
+            "name": "p10",
+            "type": "line",
+            "stack": "band",
+            "data": [[p["t"]["local"], p["p10"]] for p in prim],
+            "lineStyle": {"opacity": 0},
+            "showSymbol": False,
+        },
+        {
+            "name": tx(lang, "band"),
+            "type": "line",
+            "stack": "band",
+            "data": [
+                [p["t"]["local"], None if p["p90"] is None or p["p10"] is None else p["p90"] - p["p10"]] for p in prim
+            ],
+            "lineStyle": {"opacity": 0},
+            "areaStyle": {"color": "#90caf9", "opacity": 0.4},
+            "showSymbol": False,
+        },
+        {"name": payload["primary"], "type": "line", "data": [[p["t"]["local"], p["mean"]] for p in prim]},
+    ]
+    for name, pts in payload["forecast"].items():
+        if name != payload["primary"]:
+            series.append(
+                {
+                    "name": name,
+                    "type": "line",
+                    "data": [[p["t"]["local"], p["mean"]] for p in pts],
+                    "lineStyle": {"type": "dashed"},
+                }
+            )
+    return {
+        "animation": False,
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0},
+        "xAxis": {"type": "time"},
+        "yAxis": {"type": "value", "name": "µg/m³" if payload["item"] != "a21005" else "mg/m³"},
+        "grid": {"left": 50, "right": 20, "top": 20, "bottom": 60},
+        "series": series,
+    }
+
+
+def strip_view(ctx: Ctx) -> None:
+    rows = api.strip_rows(ctx.store)
+    if not rows:
+        ui.label(tx(ctx.lang, "no_run")).classes("text-grey-7")
+        return
+    with ui.element("table").classes("bogda-forecast-strip").style("border-collapse: collapse"):
+        with ui.element("tr"):
+            with ui.element("th").classes("q-pa-xs text-left"):
+                ui.label(tx(ctx.lang, "area"))
+            for d in rows[0]["days"]:
+                with ui.element("th").classes("q-pa-xs"):
+                    ui.label(d["date"][5:])
+        for r in rows:
+            with ui.element("tr"):
+                with ui.element("td").classes("q-pa-xs text-weight-medium"):
+                    ui.label(r["name"])
+                for d in r["days"]:
+                    colour = level_colour(d["level"])
+                    fg = "#ffffff" if (d["level"] or 0) >= 4 else "#000000"
+                    with (
+                        ui.element("td")
+                        .classes("q-pa-xs text-center")
+                        .style(f"background: {colour}; color: {fg}; min-width: 84px; border: 1px solid #fff")
+                    ):
+                        aqi = "—" if d["aqi"] is None else f"{d['aqi']:.0f}"
+                        ui.label(aqi).classes("text-weight-bold")
+                        if d["p10"] is not None and d["p90"] is not None:
+                            ui.label(f"({d['p10']:.0f}–{d['p90']:.0f})").classes("text-caption")
+
+
+def warnings_view(ctx: Ctx) -> None:
+    rows = api.warning_rows(ctx.store, ctx.who)
+    if not rows:
+        ui.label(tx(ctx.lang, "no_warnings")).classes("text-grey-7")
+        return
+    for w in rows:
+        with ui.row().classes("items-center gap-2 bogda-warning"):
+            ui.badge(f"{w['level']}", color={"yellow": "amber", "orange": "orange", "red": "red"}.get(w["level"]))
+            ui.label(f"#{w['id']} {w['area_code']} {w['start_date']}–{w['end_date']} · {w['state']}")
+            if w["state"] == "proposed":
+                ui.button(tx(ctx.lang, "issue"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "issued")).props("dense")
+                ui.button(tx(ctx.lang, "reject"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "rejected")).props(
+                    "dense flat"
+                )
+            elif w["state"] in ("issued", "changed"):
+                ui.button(tx(ctx.lang, "lift"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "lifted")).props("dense")
+
+
+def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
+    try:
+        api._issuer(ctx.store, ctx.who)
+    except Exception:
+        ui.notify(tx(ctx.lang, "not_allowed"), type="negative")
+        return
+    try:
+        w = sv.decide_warning(ctx.store, warning_id, to_state, by=ctx.user.login)
+    except (LookupError, ValueError) as exc:
+        ui.notify(str(exc), type="negative")
+        return
+    ui.notify(tx(ctx.lang, "done", state=w["state"]))
+    ui.navigate.to("/forecast")
+
+
+def lists_view(ctx: Ctx) -> None:
+    lists = em.active_list(ctx.store)
+    if not lists:
+        ui.label(tx(ctx.lang, "no_lists")).classes("text-grey-7")
+        return
+    for lst in lists:
+        _, items = em.list_rows(ctx.store, lst["id"])
+        with ui.row().classes("items-center gap-2"):
+            ui.label(f"#{lst['id']} {lst['area_code']} · {lst['level']} · v{lst['version']} · {lst['doc_no']}")
+            ui.link(tx(ctx.lang, "download"), f"/api/v1/forecast/emergency/{lst['id']}/xlsx").classes("bogda-xlsx-link")
+        cols = ["county_name", "name", "sector", "grade", "allowed_ratio", "transport_ban", "baseline_source"]
+        ui.table(
+            columns=[{"name": c, "label": c, "field": c, "align": "left"} for c in cols],
+            rows=[{c: it[c] for c in cols} | {"key": it["enterprise_id"]} for it in items],
+            row_key="key",
+            pagination={"rowsPerPage": 20},
+        ).classes("w-full").props("dense flat bordered")
+
+
+def scores_view(ctx: Ctx) -> None:
+    t = sv.scores(ctx.store)
+    if t.height == 0:
+        ui.label(tx(ctx.lang, "no_scores")).classes("text-grey-7")
+        return
+    cols = [
+        c
+        for c in (
+            "protocol",
+            "target_code",
+            "horizon",
+            "method",
+            "weather_mode",
+            "n",
+            "RMSE",
+            "MAE",
+            "SS_clim",
+            "SS_damped",
+        )
+        if c in t.columns
+    ]
+    rows = [
+        {c: (round(v, 3) if isinstance(v, float) else v) for c, v in r.items() if c in cols} | {"k": i}
+        for i, r in enumerate(t.iter_rows(named=True))
+    ]
+    ui.table(
+        columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in cols],
+        rows=rows,
+        row_key="k",
+        pagination={"rowsPerPage": 15},
+    ).classes("w-full bogda-scores").props("dense flat bordered")
+
+
+@ui.page("/forecast")
+async def forecast_page(request: Request, target: str | None = None, item: str = "a34004") -> Response | None:
+    ctx = begin(request, "/forecast")
+    if isinstance(ctx, Response):
+        return ctx
+    lang = ctx.lang
+    ui.page_title(f"{tx(lang, 'title')} · bogda")
+    frame(ctx)
+    run = api.latest(ctx.store)
+    with ui.column().classes("w-full q-pa-md gap-3"):
+        ui.label(tx(lang, "title")).classes("text-h6")
+        if run is None:
+            ui.label(tx(lang, "no_run")).classes("text-grey-7")
+            return None
+        ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=run["status"])).classes(
+            "bogda-run-status"
+        )
+        for r in run["reasons"] or []:
+            ui.label(f"· {r}").classes("text-caption text-grey-7")
+        ui.label(tx(lang, "strip")).classes("text-subtitle1")
+        strip_view(ctx)
+        ui.label(tx(lang, "warnings")).classes("text-subtitle1")
+        warnings_view(ctx)
+        ui.label(tx(lang, "lists")).classes("text-subtitle1")
+        lists_view(ctx)
+        ui.label(tx(lang, "series")).classes("text-subtitle1")
+        reg = sv.registry(ctx.store)
+        options = {t.code: f"{t.name or t.code} ({t.code})" for t in reg.targets}
+        chosen = target if target in options else next(iter(options))
+        with ui.row().classes("items-center gap-2"):
+            ui.select(
+                options,
+                value=chosen,
+                label=tx(lang, "target"),
+                on_change=lambda e: ui.navigate.to(f"/forecast?target={e.value}&item={item}"),
+            ).classes("min-w-[240px]")
+            ui.select(
+                ITEMS,
+                value=item if item in ITEMS else "a34004",
+                label=tx(lang, "item"),
+                on_change=lambda e: ui.navigate.to(f"/forecast?target={chosen}&item={e.value}"),
+            )
+        try:
+            payload = api.series_payload(ctx.store, chosen, item if item in ITEMS else "a34004")
+            ui.echart(series_options(payload, lang)).classes("w-full bogda-series").style("height: 360px")
+        except Exception as exc:
+            ui.label(str(exc)).classes("text-grey-7")
+        ui.label(tx(lang, "scores")).classes("text-subtitle1")
+        scores_view(ctx)
+    return None

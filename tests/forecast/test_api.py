@@ -1,0 +1,105 @@
+"""``/api/v1/forecast``: latest run, AQI strip, series against observations, warnings with decisions (issuer
+capability), emergency list and its Excel download, stored scores."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bogda.config import Settings, WebSettings
+from bogda.forecast import service as sv
+from bogda.registry.people import add_user
+from bogda.store import Store, connect
+from bogda.store.schema import place, user_capability
+from bogda.web.app import create_app
+from forecast.episode import set_pm
+
+ISSUER = ("issuer", "issuer-pass-1")
+PLAIN = ("plainop", "plainop-pass-1")
+
+
+@pytest.fixture(scope="module")
+def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Store]]:
+    tmp_path = tmp_path_factory.mktemp("fc_api")
+    shutil.copyfile(demo_template, tmp_path / "demo.db")
+    st = connect(f"sqlite:///{tmp_path / 'demo.db'}")
+    set_pm(st, ["CJ-HT01"], 260.0)
+    sv.refresh(st, models=None)
+    sv.store_scores(
+        st,
+        pl.DataFrame(
+            {
+                "station": ["1003A"],
+                "target": ["daily_mean_PM2.5"],
+                "horizon": ["D+1"],
+                "method": ["lgbm_none"],
+                "protocol": ["beijing"],
+                "weather_mode": ["none"],
+                "n": [342],
+                "RMSE": [45.71],
+                "MAE": [30.0],
+            }
+        ),
+        config="test",
+    )
+    with st.begin() as conn:
+        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
+        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
+        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
+        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+    settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
+    with TestClient(create_app(settings, st, console=False)) as c:
+        yield c, st
+    st.dispose()
+
+
+def test_run_strip_and_series(api: tuple[TestClient, Store]) -> None:
+    c, _ = api
+    run = c.get("/api/v1/forecast/runs/latest", auth=ISSUER).json()["results"][0]
+    assert run["status"] == "degraded" and run["weather_mode"] == "none"
+    strip = c.get("/api/v1/forecast/strip", auth=ISSUER).json()["results"]
+    assert strip[0]["code"] == "652300" and len(strip) == 8
+    ht = next(r for r in strip if r["code"] == "652323")
+    assert len(ht["days"]) == 7 and ht["days"][0]["aqi"] > 300 and ht["days"][0]["level"] == 6
+    assert ht["days"][0]["p10"] <= ht["days"][0]["aqi"] <= ht["days"][0]["p90"]
+    s = c.get("/api/v1/forecast/series/CJ-HT01?item=a34004", auth=ISSUER).json()
+    assert len(s["forecast"]["damped_persistence"]) == 72 and len(s["observed"]) == 72
+    assert s["observed"][-1]["value"] == 260.0
+    assert c.get("/api/v1/forecast/series/NOPE", auth=ISSUER).status_code == 404
+    assert c.get("/api/v1/forecast/strip").status_code == 401
+
+
+def test_scores(api: tuple[TestClient, Store]) -> None:
+    c, _ = api
+    rows = c.get("/api/v1/forecast/scores?protocol=beijing", auth=ISSUER).json()["results"]
+    assert rows[0]["target_code"] == "1003A" and rows[0]["RMSE"] == pytest.approx(45.71)
+
+
+def test_issue_needs_capability_then_list_and_excel(api: tuple[TestClient, Store]) -> None:
+    c, _ = api
+    ws = c.get("/api/v1/forecast/warnings", auth=ISSUER).json()["results"]
+    w = next(x for x in ws if x["area_code"] == "652323")
+    assert w["state"] == "proposed" and w["level"] == "red"
+    url = f"/api/v1/forecast/warnings/{w['id']}/decision"
+    assert c.post(url, json={"action": "issue"}, auth=PLAIN).status_code == 403
+    assert c.post(url, json={"action": "explode"}, auth=ISSUER).status_code == 422
+    assert c.post(url, json={"action": "lift"}, auth=ISSUER).status_code == 409
+    r = c.post(url, json={"action": "issue", "doc_no": "昌环应急〔2026〕2号"}, auth=ISSUER).json()
+    assert r["state"] == "issued" and r["emergency_list"]
+    lists = c.get("/api/v1/forecast/emergency", auth=ISSUER).json()["results"]
+    assert [x["warning_id"] for x in lists] == [w["id"]]
+    detail = c.get(f"/api/v1/forecast/emergency/{lists[0]['id']}", auth=ISSUER).json()
+    assert [i["code"] for i in detail["items"]] == ["HT-BL1"]
+    x = c.get(f"/api/v1/forecast/emergency/{lists[0]['id']}/xlsx", auth=ISSUER)
+    assert x.status_code == 200 and "spreadsheetml" in x.headers["content-type"]
+    wb = load_workbook(io.BytesIO(x.content))
+    assert wb["说明"]["B1"].value == "昌环应急〔2026〕2号"
+    assert c.get("/api/v1/forecast/emergency/999/xlsx", auth=ISSUER).status_code == 404
