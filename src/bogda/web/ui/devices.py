@@ -12,13 +12,10 @@ from nicegui import ui
 
 from bogda.web.api.common import Paging
 from bogda.web.api.devices import device_rows, rejected_rows
-from bogda.web.i18n import table
-from bogda.web.ui import layout
 from bogda.web.ui.layout import begin, frame
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
-        "nav.devices": "数采仪",
         "devices.title": "数采仪接入状态",
         "devices.summary": "共 {n} 台，在线 {online} 台，离线 {offline} 台",
         "devices.rejected": "被拒报文（最近 {n} 条）",
@@ -42,7 +39,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "col.text": "报文",
     },
     "en": {
-        "nav.devices": "Data loggers",
         "devices.title": "Data loggers (HJ 212)",
         "devices.summary": "{n} loggers: {online} online, {offline} offline",
         "devices.rejected": "Rejected frames (latest {n})",
@@ -67,10 +63,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "col.text": "Frame",
     },
 }
-for _lang, _texts in TEXTS.items():  # the navigation label is looked up through the shared text tables
-    table(_lang).setdefault("nav.devices", _texts["nav.devices"])
-if not any(path == "/devices" for path, _, _ in layout.NAV):  # this page's entry in the navigation drawer
-    layout.NAV = (*layout.NAV, ("/devices", "nav.devices", "router"))
 
 REJECTED_SHOWN = 200
 

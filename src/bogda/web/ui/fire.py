@@ -17,15 +17,12 @@ from sqlalchemy import func, select
 from bogda.fire import mask_sites
 from bogda.store.schema import fire_detection
 from bogda.web.api.fire import detection_features, event_rows
-from bogda.web.i18n import table
-from bogda.web.ui import layout
 from bogda.web.ui.layout import Ctx, begin, frame
 from bogda.web.ui.map_data import MAP_NAME, line_paths, outlines, region_geojson
 from bogda.web.ui.map_page import ASPECT_SCALE, map_aspect
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
-        "nav.fire": "卫星火点",
         "fire.title": "卫星火点",
         "fire.range": "北京日期 {start} 至 {end}",
         "fire.detections": "火点像元",
@@ -43,7 +40,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "ver.not_dispatched": "不派发",
     },
     "en": {
-        "nav.fire": "Fire points",
         "fire.title": "Satellite fire points",
         "fire.range": "Beijing dates {start} to {end}",
         "fire.detections": "Detections",
@@ -62,10 +58,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "ver.not_dispatched": "not dispatched",
     },
 }
-for _lang, _texts in TEXTS.items():  # the navigation label is looked up through the shared text tables
-    table(_lang).setdefault("nav.fire", _texts["nav.fire"])
-if not any(path == "/fire" for path, _, _ in layout.NAV):  # this page's entry in the navigation drawer
-    layout.NAV = (*layout.NAV, ("/fire", "nav.fire", "local_fire_department"))
 
 STATE_COLORS = {
     "screened": "#e53935",

@@ -25,6 +25,13 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/review", "nav.review", "fact_check"),
     ("/m", "nav.my_tasks", "smartphone"),
     ("/kpi", "nav.kpi", "leaderboard"),
+    ("/fire", "nav.fire", "local_fire_department"),
+    ("/clues", "nav.clues", "gavel"),
+    ("/enforcement/kpi", "nav.non_site", "insights"),
+    ("/devices", "nav.devices", "router"),
+    ("/ledgers", "nav.ledgers", "menu_book"),
+    ("/ledgers-reports", "nav.reports", "description"),
+    ("/bigscreen", "nav.bigscreen", "tv"),
 )
 """Console pages in the navigation drawer: (path, text key, Material icon). Only pages that exist."""
 
