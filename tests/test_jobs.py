@@ -42,3 +42,22 @@ def test_scheduler_runs_registered_jobs(sqlite_store: Store) -> None:
         sched.shutdown(wait=True)
     runs = jobs.recent_runs(sqlite_store, job="t.sched")
     assert runs and runs[0]["status"] == "ok"
+
+
+def test_every_default_job_resolves_to_a_function() -> None:
+    assert {s.name for s in jobs.DEFAULT_JOBS} <= set(jobs.JOBS)
+    for spec in jobs.DEFAULT_JOBS:
+        assert callable(spec.function()), spec.target
+
+
+def test_cli_runs_a_job(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from bogda.cli import app
+
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    out = CliRunner().invoke(app, ["jobs", "run", "grid.route", "--database-url", url])
+    assert out.exit_code == 0 and "grid.route: ok rows=0" in out.output
+    listed = CliRunner().invoke(app, ["jobs", "list", "--database-url", url])
+    assert "grid.route" in listed.output and "clues" in listed.output
+    assert CliRunner().invoke(app, ["jobs", "run", "nope", "--database-url", url]).exit_code == 2

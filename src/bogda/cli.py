@@ -24,6 +24,8 @@ registry_app = typer.Typer(
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(user_app, name="user")
+jobs_app = typer.Typer(help="Scheduled jobs: list them and their last runs, or run one now.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 err = Console(stderr=True)
 
@@ -107,7 +109,7 @@ def demo(
     if serve:
         from bogda.web.server import serve as run
 
-        run(settings, host, port)
+        run(settings, host, port, jobs=True)
 
 
 @app.command()
@@ -121,7 +123,7 @@ def serve(
 
     settings = _settings(database_url)
     _store(database_url).dispose()  # migrate before serving
-    run(settings, host or settings.web.host, port or settings.web.port)
+    run(settings, host or settings.web.host, port or settings.web.port, jobs=True)
 
 
 @registry_app.command("import")
@@ -354,8 +356,9 @@ def hj212_simulate(
         err.print("[red]error[/red] the simulator connects to the loopback interface only")
         raise typer.Exit(2)
     settings = _settings(database_url)
-    fleet = make_fleet(devices, kinds=kinds, version=version, seed=seed, rtd_interval_s=rtd_interval,
-                       min_interval_min=min_interval)  # fmt: skip
+    fleet = make_fleet(
+        devices, kinds=kinds, version=version, seed=seed, rtd_interval_s=rtd_interval, min_interval_min=min_interval
+    )
     if register:
         from bogda.hj212.registration import register_fleet
 
@@ -1352,6 +1355,47 @@ def forecast_load_nwp(
         console.print(f"{f}: {n} values, {b.n_rejected} rejected")
         for e in b.errors[:20]:
             err.print(f"  {e.file}:{e.line} {e.field}: {e.reason}")
+
+
+@jobs_app.command("list")
+def jobs_list(database_url: DbOption = None) -> None:
+    """List the scheduled jobs and their last run."""
+    from bogda.jobs import JOBS, recent_runs
+
+    st = _store(database_url)
+    table = Table()
+    for col in ("job", "every (min)", "what", "last run", "status", "rows"):
+        table.add_column(col)
+    for spec in JOBS.values():
+        last = recent_runs(st, job=spec.name, limit=1)
+        run = last[0] if last else {}
+        started = run.get("started_at")
+        table.add_row(
+            spec.name,
+            str(spec.every_minutes),
+            spec.description,
+            started.isoformat(" ", "seconds") if started else "",
+            run.get("status", ""),
+            str(run.get("rows") or ""),
+        )
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="Job name (see bogda jobs list).")], database_url: DbOption = None
+) -> None:
+    """Run one job now and show its log row."""
+    from bogda.jobs import JOBS, run_once
+
+    if name not in JOBS:
+        err.print(f"[red]error[/red] unknown job {name!r}; known: {', '.join(JOBS)}")
+        raise typer.Exit(2)
+    row = run_once(_store(database_url), JOBS[name])
+    console.print(f"{name}: {row['status']} rows={row['rows']}")
+    if row["status"] != "ok":
+        err.print(row["error"], markup=False)
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -67,7 +67,7 @@ def run_once(
     status, rows, error = "ok", None, None
     try:
         rows = spec.function()(store, now or started)
-    except Exception as exc:  # noqa: BLE001 - one failing run must not stop the scheduler
+    except Exception as exc:  # one failing run must not stop the scheduler
         status, error = "failed", f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc(limit=5)}"
         log.exception("job %s failed", spec.name)
     with store.begin() as conn:
@@ -105,3 +105,47 @@ def start_scheduler(store: Store, specs: list[JobSpec] | None = None) -> Any:
         )
     scheduler.start()
     return scheduler
+
+
+# --- the platform's jobs (wiring only: each calls one capability's service) -----------------------------------
+
+
+def monitoring_aqi_job(store: Store, now: datetime) -> int:
+    """Recompute the AQI tables for the station-days marked dirty by new or corrected data."""
+    from bogda.monitoring.aqi_tables import update_aqi
+
+    result = update_aqi(store, now=now)
+    return result.hourly_rows + result.daily_rows
+
+
+def monitoring_alarms_job(store: Store, now: datetime) -> int:
+    """Same-day alarms (forecast.md §3.7): findings only, never tasks."""
+    from bogda.monitoring.alarms import run_alarms
+
+    run = run_alarms(store, now=now)
+    return len(run.created) + len(run.updated) + len(run.escalated)
+
+
+def fire_poll_job(store: Store, now: datetime) -> int:
+    """Pick up new fire-product files from the configured folder or URL."""
+    from bogda.config import get_settings
+    from bogda.fire.poll import poll
+
+    settings = get_settings()
+    report = poll(store, settings.fire, spool=settings.data_dir / "fire", now=now)
+    return len(report.picked)
+
+
+DEFAULT_JOBS: tuple[JobSpec, ...] = (
+    JobSpec("monitoring.aqi", "bogda.jobs:monitoring_aqi_job", 5, "AQI 计算 / AQI tables"),
+    JobSpec("monitoring.alarms", "bogda.jobs:monitoring_alarms_job", 5, "当日报警 / same-day alarms"),
+    JobSpec("clues", "bogda.enforcement.service:scheduled_job", 60, "违法线索 / violation clues"),
+    JobSpec("fire.poll", "bogda.jobs:fire_poll_job", 30, "火点接收 / fire points"),
+    JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),
+    JobSpec("grid.route", "bogda.grid.tasks:route_open_findings", 1, "问题派单 / findings to tasks"),
+    JobSpec("grid.escalate", "bogda.grid.tasks:escalate_overdue_job", 10, "超期提级 / escalate overdue tasks"),
+)
+"""Jobs that ``bogda serve`` schedules (``bogda jobs run NAME`` runs one now)."""
+
+for _spec in DEFAULT_JOBS:
+    register(_spec)

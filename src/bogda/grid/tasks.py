@@ -13,6 +13,7 @@ from there; the sign deadline counts from each dispatch (§3.2 "dispatch … sig
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -79,6 +80,8 @@ from bogda.store.schema import (
     user_place,
 )
 from bogda.timeutil import as_utc, parse_time
+
+log = logging.getLogger(__name__)
 
 CELL_KINDS = ("grid_cell", "hotspot_cell", "special")
 
@@ -1281,3 +1284,42 @@ class GridService:
 
 
 __all__ = ["GridConfig", "GridService", "RouteOutcome", "actor_for", "target_of"]
+
+
+def route_open_findings(store: Store, now: datetime, *, limit: int = 1000, config: GridConfig | None = None) -> int:
+    """Route every live finding that has no task yet (governance §3.1: every finding becomes a task).
+
+    The scheduler's job: analyses file findings, this turns them into tasks (or attaches them to open duplicates,
+    or reopens relapses). A finding that cannot be routed (its kind has no task source) is left on the problem
+    list for the dispatcher and logged; it never stops the others. Returns the number of findings routed.
+    """
+    with store.engine.connect() as conn:
+        ids = (
+            conn.execute(
+                select(finding.c.id)
+                .where(
+                    finding.c.status.in_(("open", "acknowledged")),
+                    ~select(task_finding.c.task_id).where(task_finding.c.finding_id == finding.c.id).exists(),
+                )
+                .order_by(finding.c.id)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+    if not ids:
+        return 0
+    svc = GridService(store, config)
+    routed = 0
+    for fid in ids:
+        try:
+            svc.route_finding(fid, now=now)
+            routed += 1
+        except (Invalid, NotFound) as exc:
+            log.warning("finding %s not routed: %s", fid, exc)
+    return routed
+
+
+def escalate_overdue_job(store: Store, now: datetime) -> int:
+    """The scheduler's job: escalate (提级) every overdue task; returns how many were escalated."""
+    return len(GridService(store).escalate_overdue(now=now))

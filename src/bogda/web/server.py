@@ -7,9 +7,11 @@ import os
 from bogda.config import Settings
 
 
-def serve(settings: Settings, host: str, port: int, *, gateway: bool = True) -> None:
+def serve(settings: Settings, host: str, port: int, *, gateway: bool = True, jobs: bool = False) -> None:
     """Serve the API and the console on ``host:port`` until interrupted; prints the URLs first. With ``gateway``
-    the HJ 212 gateway (settings ``gateway.host``/``gateway.port``) runs in the same event loop."""
+    the HJ 212 gateway (settings ``gateway.host``/``gateway.port``) runs in the same event loop; with ``jobs`` the
+    scheduler runs :data:`bogda.jobs.DEFAULT_JOBS` in a background thread (``bogda serve`` turns it on; tests that
+    start a server leave it off so that nothing changes the data under them)."""
     # NiceGUI reads its storage folder when imported: keep it under data_dir, not in the working directory
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str((settings.data_dir / "nicegui").resolve()))
     import uvicorn
@@ -17,6 +19,11 @@ def serve(settings: Settings, host: str, port: int, *, gateway: bool = True) -> 
     from bogda.web.app import create_app
 
     app = create_app(settings)
+    if jobs:
+        from bogda.jobs import start_scheduler
+
+        app.state.scheduler = start_scheduler(app.state.store)
+        print("scheduler: " + ", ".join(j.id for j in app.state.scheduler.get_jobs()), flush=True)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{shown}:{port}"
     print(f"bogda console: {base}/   API: {base}/api/v1/health   OpenAPI: {base}/api/v1/openapi.json", flush=True)
