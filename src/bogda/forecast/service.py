@@ -204,82 +204,160 @@ class RefreshResult:
     daily_aqi: dict[str, list[tuple[date, float, float, float, str | None]]]
 
 
-def _rows(
+COLUMNS = (
+    "run_id",
+    "target_code",
+    "target_kind",
+    "item",
+    "resolution",
+    "valid_start",
+    "valid_end",
+    "lead",
+    "method",
+    "mean",
+    "p10",
+    "p50",
+    "p90",
+    "unit",
+    "level",
+    "primary_pollutant",
+    "prob",
+)
+
+
+def _frame(
+    run_id: int,
+    item: str,
+    resolution: str,
+    starts: Sequence[datetime],
+    leads: np.ndarray,
+    targets: Sequence[str],
+    kinds: dict[str, str],
+    method: str,
+    mean: np.ndarray,
+    q: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    *,
+    lead_mask: np.ndarray | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+) -> pl.DataFrame:
+    """Forecast rows of one (item, method) for every target and lead, vectorised; NaN means are left out."""
+    n, m = mean.shape
+    cols = np.ones(m, bool) if lead_mask is None else lead_mask
+    step = timedelta(hours=1) if resolution == "hour" else timedelta(days=1)
+    ti = np.repeat(np.arange(n), cols.sum())
+    lj = np.tile(np.flatnonzero(cols), n)
+    vals = mean[ti, lj]
+    ok = np.isfinite(vals)
+    ti, lj = ti[ok], lj[ok]
+    start = pl.Series("valid_start", [starts[j] for j in range(m)], dtype=pl.Datetime("us", "UTC"))
+    code = np.asarray(targets, dtype=object)
+    data: dict[str, Any] = {
+        "run_id": np.full(ti.size, run_id),
+        "target_code": code[ti],
+        "target_kind": np.array([kinds[c] for c in targets], dtype=object)[ti],
+        "item": np.full(ti.size, item, dtype=object),
+        "resolution": np.full(ti.size, resolution, dtype=object),
+        "valid_start": start.gather(lj),
+        "lead": np.asarray(leads)[lj].astype(np.int64),
+        "method": np.full(ti.size, method, dtype=object),
+        "mean": np.round(mean[ti, lj], 3),
+    }
+    for k, arr in zip(("p10", "p50", "p90"), q or (None, None, None), strict=True):
+        data[k] = np.round(arr[ti, lj], 3) if arr is not None else np.full(ti.size, np.nan)
+    f = pl.DataFrame(data).with_columns(
+        (pl.col("valid_start") + pl.duration(hours=int(step.total_seconds() // 3600))).alias("valid_end"),
+        pl.lit(op.UNITS.get(item, "")).alias("unit"),
+    )
+    f = f.with_columns([pl.col(c).fill_nan(None) for c in ("mean", "p10", "p50", "p90")])
+    if extra:
+        f = f.with_columns(
+            [
+                pl.Series(k, v[ti, lj].tolist(), dtype=pl.Utf8) if v.dtype == object else pl.Series(k, v[ti, lj])
+                for k, v in extra.items()
+            ]
+        )
+    for c in ("level", "primary_pollutant", "prob"):
+        if c not in f.columns:
+            f = f.with_columns(pl.lit(None, dtype=pl.Int64 if c == "level" else pl.Utf8).alias(c))
+    return f.select(COLUMNS)
+
+
+def _item_frames(
     run_id: int, fc: op.ItemForecast, targets: Sequence[str], kinds: dict[str, str], baseline_leads: set[int]
-) -> list[dict[str, Any]]:
-    step = timedelta(hours=1) if fc.resolution == "hour" else timedelta(days=1)
-    unit = op.UNITS.get(fc.item, "")
-    out = []
-    prim = fc.methods[fc.primary]
-    for i, code in enumerate(targets):
-        for j, lead in enumerate(fc.leads):
-            vs = fc.valid_start[j]
-            m = prim[i, j]
-            base = {
-                "run_id": run_id,
-                "target_code": code,
-                "target_kind": kinds[code],
-                "item": fc.item,
-                "resolution": fc.resolution,
-                "valid_start": vs,
-                "valid_end": vs + step,
-                "lead": int(lead),
-                "unit": unit,
-            }
-            if np.isfinite(m):
-                out.append(
-                    base
-                    | {
-                        "method": fc.primary,
-                        "mean": round(float(m), 3),
-                        "p10": _r(fc.p10[i, j]),
-                        "p50": _r(fc.p50[i, j]),
-                        "p90": _r(fc.p90[i, j]),
-                    }
-                )
-            if fc.resolution == "day" or int(lead) in baseline_leads:
-                for name, arr in fc.methods.items():
-                    if name == fc.primary or not np.isfinite(arr[i, j]):
-                        continue
-                    out.append(base | {"method": name, "mean": round(float(arr[i, j]), 3)})
-    return out
-
-
-def _r(v: float) -> float | None:
-    return None if not np.isfinite(v) else round(float(v), 3)
-
-
-def _aqi_rows(
-    run_id: int, a: op.AqiForecast, targets: Sequence[str], kinds: dict[str, str], method: str
-) -> list[dict[str, Any]]:
-    step = timedelta(hours=1) if a.resolution == "hour" else timedelta(days=1)
-    out = []
-    for i, code in enumerate(targets):
-        for j, vs in enumerate(a.valid_start):
-            if not np.isfinite(a.mean[i, j]):
-                continue
+) -> list[pl.DataFrame]:
+    out = [
+        _frame(
+            run_id,
+            fc.item,
+            fc.resolution,
+            fc.valid_start,
+            fc.leads,
+            targets,
+            kinds,
+            fc.primary,
+            fc.methods[fc.primary],
+            (fc.p10, fc.p50, fc.p90),
+        )
+    ]
+    mask = None if fc.resolution == "day" else np.isin(fc.leads, sorted(baseline_leads))
+    for name, arr in fc.methods.items():
+        if name != fc.primary:
             out.append(
-                {
-                    "run_id": run_id,
-                    "target_code": code,
-                    "target_kind": kinds[code],
-                    "item": "AQI",
-                    "resolution": a.resolution,
-                    "valid_start": vs,
-                    "valid_end": vs + step,
-                    "lead": j + 1,
-                    "method": method,
-                    "mean": float(a.mean[i, j]),
-                    "p10": _r(a.p10[i, j]),
-                    "p50": float(a.mean[i, j]),
-                    "p90": _r(a.p90[i, j]),
-                    "unit": "",
-                    "level": int(a.level[i, j]) or None,
-                    "primary_pollutant": a.primary[i, j],
-                    "prob": {k: round(float(v[i, j]), 4) for k, v in a.prob.items()},
-                }
+                _frame(
+                    run_id, fc.item, fc.resolution, fc.valid_start, fc.leads, targets, kinds, name, arr, lead_mask=mask
+                )
             )
     return out
+
+
+def _aqi_frame(
+    run_id: int, a: op.AqiForecast, targets: Sequence[str], kinds: dict[str, str], method: str
+) -> pl.DataFrame:
+    import json
+
+    n, m = a.mean.shape
+    prob = np.empty((n, m), dtype=object)
+    keys = list(a.prob)
+    stacked = np.stack([np.round(a.prob[k], 4) for k in keys], axis=-1)
+    for i in range(n):
+        for j in range(m):
+            prob[i, j] = json.dumps(dict(zip(keys, stacked[i, j].tolist(), strict=True)))
+    level = np.where(a.level > 0, a.level, 0).astype(np.int64)
+    f = _frame(
+        run_id,
+        "AQI",
+        a.resolution,
+        a.valid_start,
+        np.arange(1, m + 1),
+        targets,
+        kinds,
+        method,
+        a.mean,
+        (a.p10, a.mean, a.p90),
+        extra={"level": level, "primary_pollutant": a.primary, "prob": prob},
+    )
+    return f.with_columns(pl.when(pl.col("level") > 0).then(pl.col("level")).alias("level"))
+
+
+def _write_values(conn: Any, frame: pl.DataFrame) -> None:
+    """Insert forecast rows: DB-API executemany on SQLite (the Core insert costs more than the work itself for
+    ~10⁵ rows), SQLAlchemy Core elsewhere."""
+    import json
+
+    if frame.height == 0:
+        return
+    if conn.dialect.name == "sqlite":
+        # the storage format of UtcDateTime on SQLite: naive UTC text with microseconds
+        f = frame.with_columns([pl.col(c).dt.strftime("%Y-%m-%d %H:%M:%S%.6f") for c in ("valid_start", "valid_end")])
+        sql = f"INSERT INTO forecast ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+        conn.exec_driver_sql(sql, f.rows())
+        return
+    recs = frame.to_dicts()
+    for r in recs:
+        if r["prob"] is not None:
+            r["prob"] = json.loads(r["prob"])
+    for i in range(0, len(recs), 5000):
+        conn.execute(forecast.insert(), recs[i : i + 5000])
 
 
 def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> np.ndarray:
@@ -376,7 +454,6 @@ def refresh(
         ]
         for i, code in enumerate(codes)
     }
-    rows: list[dict[str, Any]] = []
     result = RefreshResult(0, status, reasons, 0, 0.0, [], [], daily_aqi)
     if not write:
         result.seconds = time.perf_counter() - t0
@@ -396,16 +473,16 @@ def refresh(
             )
             .returning(forecast_run.c.id)
         ).scalar_one()
+        frames: list[pl.DataFrame] = []
         for fc in (*hourly.values(), *daily.values()):
-            rows.extend(_rows(run_id, fc, codes, kinds, set(BASELINE_LEADS_H)))
-        rows.extend(_aqi_rows(run_id, a_h, codes, kinds, primary))
-        rows.extend(_aqi_rows(run_id, a_d, codes, kinds, primary))
-        keys = ("p10", "p50", "p90", "level", "primary_pollutant", "prob")
-        rows = [{k: None for k in keys} | r for r in rows]
-        for chunk in range(0, len(rows), 5000):
-            conn.execute(forecast.insert(), rows[chunk : chunk + 5000])
+            frames.extend(_item_frames(run_id, fc, codes, kinds, set(BASELINE_LEADS_H)))
+        frames.append(_aqi_frame(run_id, a_h, codes, kinds, primary))
+        frames.append(_aqi_frame(run_id, a_d, codes, kinds, primary))
+        values = pl.concat(frames, how="vertical_relaxed")
+        _write_values(conn, values)
+        n_rows = values.height
     result.run_id = int(run_id)
-    result.n_values = len(rows)
+    result.n_values = n_rows
     # warnings per area (counties and the prefecture)
     dust_today = {}
     try:
@@ -436,7 +513,7 @@ def refresh(
         conn.execute(
             forecast_run.update()
             .where(forecast_run.c.id == run_id)
-            .values(duration_ms=int(result.seconds * 1000), n_values=len(rows), reasons=reasons)
+            .values(duration_ms=int(result.seconds * 1000), n_values=n_rows, reasons=reasons)
         )
     return result
 

@@ -1,0 +1,118 @@
+"""Benchmark: a full forecast refresh of a prefecture, database included (forecast.md §7 "Refresh < 10 s").
+
+Synthetic prefecture: 1 prefecture, 7 counties, ``n`` stations (default 100) with 35 days of hourly data of the six
+pollutants in a fresh SQLite store. One refresh = read the series, build station + county + prefecture series,
+forecast six pollutants hourly to 72 h and seven daily items D+1..D+7 with baselines, AQI (hourly and daily) with
+exceedance probabilities, warning proposals, advisories (none: no NWP), write ``forecast_run`` + ``forecast``.
+Served with baselines only (no trained bundle), as an installation with < 365 days does; the model path adds the
+prediction time measured by ``bench_forecast.py`` (0.7 s for 50 stations).
+
+Prints wall and CPU seconds and the ratio against the 10 s target. Run:
+``.venv/bin/python bench/bench_forecast_refresh.py [n_stations]``
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bogda.forecast import service as sv
+from bogda.store import connect, series
+from bogda.store.schema import place, site
+from bogda.timeutil import floor_to, now_utc
+
+TARGET_S = 10.0
+
+
+def build(path: Path, n: int) -> object:
+    st = connect(f"sqlite:///{path}")
+    now = floor_to(now_utc(), "hour")
+    with st.begin() as conn:
+        pref = conn.execute(
+            place.insert()
+            .values(code="652300", name="昌吉州", level=1, kind="prefecture", attrs={})
+            .returning(place.c.id)
+        ).scalar_one()
+        counties = [
+            conn.execute(
+                place.insert()
+                .values(code=f"65230{k}", name=f"县{k}", level=2, kind="county", parent_id=pref, attrs={})
+                .returning(place.c.id)
+            ).scalar_one()
+            for k in range(1, 8)
+        ]
+        ids = [
+            conn.execute(
+                site.insert()
+                .values(
+                    kind="air_station",
+                    code=f"B{i:03d}",
+                    name=f"站{i}",
+                    lon=87 + 0.03 * i,
+                    lat=44 + 0.01 * (i % 9),
+                    place_id=counties[i % 7],
+                    attrs={},
+                )
+                .returning(site.c.id)
+            ).scalar_one()
+            for i in range(n)
+        ]
+    rng = np.random.default_rng(0)
+    hours = 35 * 24
+    ts = [now - timedelta(hours=h) for h in range(hours, 0, -1)]
+    frames = []
+    for sid in ids:
+        pm = np.exp(4 + np.cumsum(rng.normal(0, 0.05, hours)) * 0.3)
+        for code, f, unit in (
+            ("a34004", 1, "ug/m3"),
+            ("a34002", 1.6, "ug/m3"),
+            ("a21026", 0.1, "ug/m3"),
+            ("a21004", 0.4, "ug/m3"),
+            ("a21005", 0.01, "mg/m3"),
+            ("a05024", 0.5, "ug/m3"),
+        ):
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "site_id": np.full(hours, sid),
+                        "parameter": code,
+                        "ts": ts,
+                        "value": np.round(pm * f, 3),
+                        "flag": "N",
+                        "unit": unit,
+                    }
+                )
+            )
+    df = pl.concat(frames).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    series.write_long(st, df, resolution="hour", reason="bench")
+    return st
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        st = build(Path(tmp) / "bench.db", n)
+        t_build = time.perf_counter() - t0
+        w0, c0 = time.perf_counter(), time.process_time()
+        res = sv.refresh(st, models=None)
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        w1 = time.perf_counter()
+        res2 = sv.refresh(st, models=None)
+        wall2 = time.perf_counter() - w1
+    print(f"store: {n} stations × 35 days × 6 pollutants written in {t_build:.1f} s (setup, not timed)")
+    print(f"targets: {n} stations + 7 counties + 1 prefecture; values written per run: {res.n_values}")
+    print(
+        f"REFRESH wall {wall:.2f} s, CPU {cpu:.2f} s   target {TARGET_S:.0f} s   ratio {wall / TARGET_S:.2f} "
+        f"({'met' if wall < TARGET_S else 'NOT met'}); second run {wall2:.2f} s (status {res2.status})"
+    )
+
+
+if __name__ == "__main__":
+    main()
