@@ -47,6 +47,9 @@ from bogda.store import connect
 from bogda.store.schema import observation, raw_frame
 
 START = datetime(2026, 1, 15, tzinfo=UTC)
+KINDS = "cems:60,wastewater:30,air:10"
+REFERENCE_KINDS = "wastewater:100"
+"""A fleet whose frames average ≈ 310 bytes, the mean frame size the §8 target is stated for."""
 ROOT = Path(__file__).resolve().parents[1]
 registry_devices._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
@@ -103,23 +106,53 @@ class GatewayProcess:
                 self.kill()
 
 
-def fresh_store(pg: str | None, folder: Path):
-    if pg is None:
-        return connect(f"sqlite:///{folder / 'bench.db'}")
-    from sqlalchemy import create_engine
+class Throwaway:
+    """A fresh store (SQLite file, or a new PostgreSQL database) that :meth:`drop` removes again."""
 
-    name = f"bogda_bench_{os.getpid()}_{random.randrange(1 << 30)}"
-    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return connect(admin.url.set(database=name).render_as_string(hide_password=False))
+    def __init__(self, pg: str | None, folder: Path) -> None:
+        self.pg, self.name = pg, None
+        if pg is None:
+            self.store = connect(f"sqlite:///{folder / 'bench.db'}")
+            return
+        from sqlalchemy import create_engine
+
+        self.name = f"bogda_bench_{os.getpid()}_{random.randrange(1 << 30)}"
+        admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as c:
+                c.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.store = connect(admin.url.set(database=self.name).render_as_string(hide_password=False))
+        except BaseException:
+            self.drop()
+            raise
+        finally:
+            admin.dispose()
+
+    def drop(self) -> None:
+        if getattr(self, "store", None) is not None:
+            self.store.dispose()
+        if self.name is None:
+            return
+        from sqlalchemy import create_engine
+
+        admin = create_engine(self.pg, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
+        self.name = None
 
 
 # ------------------------------------------------------------------------------------------------ load client
-async def pipelined_load(port: int, frames_by_mn: dict[str, list[bytes]], window: int = 2) -> list[float]:
-    """Send every device's frames on its own connection, ``window`` unacked at most; ack latencies [s]."""
+async def pipelined_load(
+    port: int, frames_by_mn: dict[str, list[bytes]], window: int = 2, rate: float | None = None
+) -> list[float]:
+    """Send every device's frames on its own connection, ``window`` unacked at most and, with ``rate``, paced to
+    ``rate`` frames/s in all; ack latencies [s]."""
     latencies: list[float] = []
+    gap = len(frames_by_mn) / rate if rate else 0.0
+    start = time.monotonic()
 
     async def device(frames: list[bytes]) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -146,8 +179,10 @@ async def pipelined_load(port: int, frames_by_mn: dict[str, list[bytes]], window
             done.set()
 
         rx = asyncio.create_task(receive())
-        for f in frames:
+        for k, f in enumerate(frames):
             await slots.acquire()
+            if gap:
+                await asyncio.sleep(max(0.0, start + k * gap - time.monotonic()))
             sent_at[parse_frame(f).QN or ""] = time.monotonic()
             writer.write(f)
         await asyncio.wait_for(done.wait(), 120)
@@ -158,8 +193,8 @@ async def pipelined_load(port: int, frames_by_mn: dict[str, list[bytes]], window
     return latencies
 
 
-def load_frames(n_devices: int, hours: float) -> tuple[list, dict[str, list[bytes]], int]:
-    fleet = make_fleet(n_devices, seed=21)
+def load_frames(n_devices: int, hours: float, kinds: str = KINDS) -> tuple[list, dict[str, list[bytes]], int]:
+    fleet = make_fleet(n_devices, seed=21, kinds=kinds)
     by_mn: dict[str, list[bytes]] = {d.mn: [] for d in fleet}
     n = 0
     for f in Simulator(fleet, seed=21).frames(START, START + timedelta(hours=hours)):
@@ -173,129 +208,271 @@ def pct(values: list[float], p: float) -> float:
     return v[min(len(v) - 1, int(p * len(v)))] if v else float("nan")
 
 
-# ------------------------------------------------------------------------------------------------ 1 + 2
-def bench_throughput(pg: str | None, idle: int, loader: bool) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
-    st = fresh_store(pg, folder)
-    fleet, by_mn, n = load_frames(100, 3.0)
-    register_fleet(st, fleet)
-    gw = GatewayProcess(st.url, folder / "wal", free_port(), loader=loader)
-    gw.start()
-    idle_socks: list[socket.socket] = []
-    try:
-        rss0 = rss_kb(gw.proc.pid)  # type: ignore[union-attr]
-        if idle:
-            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, idle + 2000), hard))
-            t = time.monotonic()
-            for _ in range(idle):
-                s = socket.create_connection(("127.0.0.1", gw.port))
-                idle_socks.append(s)
-            time.sleep(1.0)
-            rss1 = rss_kb(gw.proc.pid)  # type: ignore[union-attr]
-            print(f"idle connections: {len(idle_socks):,} opened in {time.monotonic() - t:.1f} s; gateway RSS "
-                  f"{rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB = {(rss1 - rss0) / len(idle_socks):.1f} KB per connection "
-                  f"(target <= 10 KB)")  # fmt: skip
-        cpu0 = cpu_seconds(gw.proc.pid)  # type: ignore[union-attr]
-        t0 = time.monotonic()
-        lat = asyncio.run(pipelined_load(gw.port, by_mn))
-        wall = time.monotonic() - t0
-        cpu = cpu_seconds(gw.proc.pid) - cpu0  # type: ignore[union-attr]
-        label = f"with {len(idle_socks):,} idle connections" if idle else "no idle connections"
-        label += ", loader in process" if loader else ", loader off (hot path only)"
-        print(f"throughput ({label}, {st.dialect}): {len(lat):,}/{n:,} frames acked in {wall:.1f} s wall = "
-              f"{len(lat) / wall:,.0f} frames/s; gateway CPU {cpu:.1f} s = {len(lat) / cpu:,.0f} frames per CPU-second "
-              f"(target >= 5,000); ack latency p50 {pct(lat, 0.5) * 1000:.1f} ms, p99 {pct(lat, 0.99) * 1000:.1f} ms "
-              f"(target < 1 s)")  # fmt: skip
-    finally:
-        for s in idle_socks:
-            s.close()
-        gw.stop()
-    if not loader:
-        t = time.monotonic()
-        stats = Loader(st, folder / "wal", "gw1").drain()
-        d = time.monotonic() - t
-        print(f"loader alone ({st.dialect}): {stats.records:,} log records -> {stats.observations:,} observations in "
-              f"{d:.1f} s = {stats.records / d:,.0f} records/s")  # fmt: skip
-    # baseline: ack after the database commit = one loader transaction per frame
-    st2 = fresh_store(pg, Path(tempfile.mkdtemp(prefix="bench-gw-base-")))
-    register_fleet(st2, fleet)
-    base = Loader(st2, folder / "wal", "gw1", batch=1)
+def raise_nofile() -> int:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# ------------------------------------------------------------------------------------------------ idle client
+async def hold_idle(port: int, n: int, seed: int, ready: Path, concurrency: int = 200) -> None:
+    """Open ``n`` device connections, each authenticated by one acked upload, and keep them until stdin closes."""
+    fleet = make_fleet(n, seed=seed, kinds="wastewater:100")
+    slots = asyncio.Semaphore(concurrency)
+    writers: list[asyncio.StreamWriter] = []
+    failed = 0
+
+    async def one(dev) -> None:
+        nonlocal failed
+        async with slots:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(dev.upload("2011", START, START))
+                framer = FrameReader(detect_scanners=False, max_junk_before_first_frame=0)
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    chunk = await asyncio.wait_for(reader.read(4096), 60)
+                    if not chunk:
+                        raise ConnectionError("closed")
+                    if any(parse_frame(i.data).CN == "9014" for i in framer.feed(chunk)):
+                        writers.append(writer)
+                        return
+                raise TimeoutError
+            except Exception:
+                failed += 1
+
     t = time.monotonic()
-    k = 0
-    while k < 2000 and base.load():
-        k += 1
-    per_frame = (time.monotonic() - t) / max(k, 1)
-    print(f"baseline ack-after-commit (1 transaction per record, {st.dialect}): {1 / per_frame:,.0f} records/s "
-          f"-> the write-ahead path is {len(lat) / wall * per_frame:.1f}x faster in wall time")  # fmt: skip
-    st.dispose()
-    st2.dispose()
+    await asyncio.gather(*(one(d) for d in fleet))
+    ready.write_text(f"{len(writers)} {failed} {time.monotonic() - t:.1f}")
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for w in writers:
+        w.close()
+
+
+class IdleClients:
+    """Separate client processes holding authenticated idle connections (``bench ... _idle PORT N SEED``)."""
+
+    def __init__(self, port: int, n: int, processes: int, folder: Path) -> None:
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+        per = -(-n // processes)
+        for i in range(processes):
+            k = min(per, n - i * per)
+            if k <= 0:
+                break
+            ready = folder / f"idle-{i}.ready"
+            cmd = [sys.executable, __file__, "_idle", str(port), str(k), str(1000 + i), str(ready)]
+            self.procs.append((subprocess.Popen(cmd, stdin=subprocess.PIPE, cwd=ROOT), ready))
+
+    def wait(self, timeout: float) -> tuple[int, int, float]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not all(r.exists() for _, r in self.procs):
+            if any(p.poll() is not None for p, _ in self.procs):
+                break
+            time.sleep(0.2)
+        ok = failed = 0
+        took = 0.0
+        for _, r in self.procs:
+            if r.exists():
+                a, b, c = r.read_text().split()
+                ok, failed, took = ok + int(a), failed + int(b), max(took, float(c))
+        return ok, failed, took
+
+    def close(self) -> None:
+        for p, _ in self.procs:
+            if p.poll() is None and p.stdin is not None:
+                p.stdin.close()
+        for p, _ in self.procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+# ------------------------------------------------------------------------------------------------ 1 + 2
+def bench_throughput(pg: str | None, idle: int, *, kinds: str = KINDS, hours: float = 3.0, baseline: bool = True,
+                     idle_processes: int = 2, rate: float | None = None) -> dict[str, float]:  # fmt: skip
+    """Figures 1 and 2: the gateway subprocess without a loader (the hot path), optionally over ``idle`` idle
+    connections held by separate client processes; the load client is this process."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    db = Throwaway(pg, folder)
+    st = db.store
+    out: dict[str, float] = {}
+    try:
+        fleet, by_mn, n = load_frames(100, hours, kinds)
+        mean = sum(len(f) for fs in by_mn.values() for f in fs) / max(n, 1)
+        register_fleet(st, fleet)
+        if idle:
+            t = time.monotonic()
+            per = -(-idle // idle_processes)
+            for i in range(idle_processes):
+                k = min(per, idle - i * per)
+                if k > 0:
+                    register_fleet(st, make_fleet(k, seed=1000 + i, kinds="wastewater:100"))
+            print(f"idle: registered {idle:,} more devices in {time.monotonic() - t:.0f} s")
+        gw = GatewayProcess(st.url, folder / "wal", free_port(), loader=False)
+        gw.start()
+        clients: IdleClients | None = None
+        try:
+            pid = gw.proc.pid  # type: ignore[union-attr]
+            rss0 = rss_kb(pid)
+            if idle:
+                raise_nofile()
+                cpu_i = cpu_seconds(pid)
+                clients = IdleClients(gw.port, idle, idle_processes, folder)
+                ok, failed, took = clients.wait(600)
+                time.sleep(1.0)
+                rss1 = rss_kb(pid)
+                out.update(idle_ok=ok, idle_failed=failed)
+                print(f"idle connections: {ok:,} of {idle:,} authenticated (one acked upload each) and held open by "
+                      f"{len(clients.procs)} client processes in {took:.0f} s, {failed:,} failed; gateway CPU "
+                      f"{cpu_seconds(pid) - cpu_i:.1f} s for the logins; gateway RSS {rss0 / 1024:.0f} -> "
+                      f"{rss1 / 1024:.0f} MiB = {(rss1 - rss0) / max(ok, 1):.1f} KB per idle connection "
+                      f"(target <= 10 KB)")  # fmt: skip
+            cpu0 = cpu_seconds(pid)
+            t0 = time.monotonic()
+            c0 = time.process_time()
+            lat = asyncio.run(pipelined_load(gw.port, by_mn, rate=rate))
+            wall = time.monotonic() - t0
+            client_cpu = time.process_time() - c0
+            cpu = cpu_seconds(pid) - cpu0
+        finally:
+            if clients is not None:
+                clients.close()
+            gw.stop()
+        label = f"over {out.get('idle_ok', 0):,.0f} idle connections" if idle else "no idle connections"
+        label += f", paced to {rate:,.0f} frames/s" if rate else ", as fast as acks come (window 2 per device)"
+        out.update(frames=len(lat), wall=wall, cpu=cpu, per_core=len(lat) / cpu, p50=pct(lat, 0.5), p99=pct(lat, 0.99))
+        print(f"throughput ({label}, 100 load devices '{kinds}', mean frame {mean:.0f} B, loader off = hot path, "
+              f"{st.dialect}): {len(lat):,}/{n:,} frames acked in {wall:.1f} s wall = {len(lat) / wall:,.0f} frames/s; "
+              f"gateway CPU {cpu:.1f} s = {len(lat) / cpu:,.0f} frames per CPU-second (target >= 5,000); load client "
+              f"CPU {client_cpu:.1f} s (own process); ack latency p50 {pct(lat, 0.5) * 1000:.1f} ms, "
+              f"p99 {pct(lat, 0.99) * 1000:.1f} ms (target < 1 s)")  # fmt: skip
+        if baseline:
+            t = time.monotonic()
+            c = time.process_time()
+            stats = Loader(st, folder / "wal", "gw1").drain()
+            d, dc = time.monotonic() - t, time.process_time() - c
+            print(f"loader afterwards ({st.dialect}): {stats.records:,} log records -> {stats.observations:,} "
+                  f"observations in {d:.1f} s wall, {dc:.1f} s CPU = {stats.records / d:,.0f} records/s")  # fmt: skip
+            # baseline: ack after the database commit = one loader transaction per frame
+            db2 = Throwaway(pg, Path(tempfile.mkdtemp(prefix="bench-gw-base-")))
+            try:
+                register_fleet(db2.store, fleet)
+                base = Loader(db2.store, folder / "wal", "gw1", batch=1)
+                t = time.monotonic()
+                k = 0
+                while k < 2000 and base.load():
+                    k += 1
+                per_frame = (time.monotonic() - t) / max(k, 1)
+            finally:
+                db2.drop()
+            print(f"baseline ack-after-commit (1 transaction per record, {st.dialect}): {1 / per_frame:,.0f} records/s "
+                  f"-> the write-ahead path is {len(lat) / wall * per_frame:.1f}x faster in wall time")  # fmt: skip
+    finally:
+        db.drop()
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ 3
 def bench_recall(pg: str | None) -> None:
+    """Figure 3: a 2051 recall over 24 h (MinInterval 10) for 100 devices through the gateway (in process, with
+    its loader), then the same log replayed by a fresh loader into an empty store."""
+    from bogda.hj212.answers import build_upload, make_qn
     from bogda.hj212.gateway import Gateway, GatewayConfig
     from bogda.hj212.simulator import AnswerConfig
 
     folder = Path(tempfile.mkdtemp(prefix="bench-recall-"))
-    st = fresh_store(pg, folder)
+    db = Throwaway(pg, folder)
+    st = db.store
     end = START + timedelta(days=1)
     fleet = make_fleet(100, seed=31, min_interval_min=10, history_start=START)
-    register_fleet(st, fleet)
+    try:
+        register_fleet(st, fleet)
 
-    async def main() -> tuple[float, int, int]:
-        gw = Gateway(GatewayConfig(host="127.0.0.1", port=0, wal_dir=folder / "wal", time_sync_on_connect=False,
-                                   clock_drift_max_s=1e9), st)  # fmt: skip
-        await gw.start()
-        stops = asyncio.Event()
-        from bogda.hj212.answers import build_upload, make_qn
+        async def main() -> None:
+            gw = Gateway(GatewayConfig(host="127.0.0.1", port=0, wal_dir=folder / "wal", time_sync_on_connect=False,
+                                       clock_drift_max_s=1e9), st)  # fmt: skip
+            await gw.start()
+            stops = asyncio.Event()
 
-        async def session(dev) -> None:
-            reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
-            writer.write(build_upload("2011", st=dev.st, mn=dev.mn, pw=dev.pw, qn=make_qn(end), data_time=end,
-                                      pollutants=dev.values("2011", end), ack=False))  # fmt: skip
-            framer = FrameReader(detect_scanners=False, max_junk_before_first_frame=0)
-            while not stops.is_set():
-                try:
-                    chunk = await asyncio.wait_for(reader.read(65536), 0.1)
-                except TimeoutError:
-                    continue
-                if not chunk:
-                    break
-                for item in framer.feed(chunk):
-                    msg = parse_frame(item.data)
-                    if msg.role == "request":
-                        for out in dev.answer(msg, end + timedelta(minutes=1), AnswerConfig()):
-                            writer.write(out)
-            writer.close()
+            async def session(dev) -> None:
+                reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+                writer.write(build_upload("2011", st=dev.st, mn=dev.mn, pw=dev.pw, qn=make_qn(end), data_time=end,
+                                          pollutants=dev.values("2011", end), ack=False))  # fmt: skip
+                framer = FrameReader(detect_scanners=False, max_junk_before_first_frame=0)
+                while not stops.is_set():
+                    try:
+                        chunk = await asyncio.wait_for(reader.read(65536), 0.1)
+                    except TimeoutError:
+                        continue
+                    if not chunk:
+                        break
+                    for item in framer.feed(chunk):
+                        msg = parse_frame(item.data)
+                        if msg.role == "request":
+                            for out in dev.answer(msg, end + timedelta(minutes=1), AnswerConfig()):
+                                writer.write(out)
+                writer.close()
 
-        tasks = [asyncio.create_task(session(d)) for d in fleet]
-        while len(gw.sessions) < len(fleet):
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
-        target0 = gw.wal.durable_seq
-        t0 = time.monotonic()
-        cmds = await asyncio.gather(*(gw.recall(d.mn, "2051", START, end - timedelta(minutes=10)) for d in fleet))
-        frames = sum(c.data_frames for c in cmds)
-        acked = time.monotonic() - t0
-        target = gw.wal.durable_seq
-        while gw.loader.checkpoint_seq < target:
-            await asyncio.sleep(0.05)
-        committed = time.monotonic() - t0
-        stops.set()
-        await asyncio.gather(*tasks)
-        await gw.stop()
-        ok = sum(c.result == "done" for c in cmds)
-        print(f"recall: {ok}/{len(cmds)} recalls done, {frames:,} frames acked in {acked:.1f} s, committed to the "
-              f"store ({st.dialect}) in {committed:.1f} s (target < 30 s); log records {target - target0:,}")  # fmt: skip
-        return committed, frames, ok
+            tasks = [asyncio.create_task(session(d)) for d in fleet]
+            while len(gw.sessions) < len(fleet):
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            target0 = gw.wal.durable_seq
+            t0 = time.monotonic()
+            c0 = time.process_time()
+            cmds = await asyncio.gather(*(gw.recall(d.mn, "2051", START, end - timedelta(minutes=10)) for d in fleet))
+            frames = sum(c.data_frames for c in cmds)
+            acked = time.monotonic() - t0
+            target = gw.wal.durable_seq
+            while gw.loader.checkpoint_seq < target:
+                await asyncio.sleep(0.05)
+            committed = time.monotonic() - t0
+            cpu = time.process_time() - c0
+            stops.set()
+            await asyncio.gather(*tasks)
+            await gw.stop()
+            ok = sum(c.result == "done" for c in cmds)
+            print(f"recall end to end: {ok}/{len(cmds)} recalls done, {frames:,} frames acked in {acked:.1f} s, "
+                  f"committed to the store ({st.dialect}) in {committed:.1f} s wall (target < 30 s), {cpu:.1f} s CPU "
+                  f"of this one process (gateway + loader + the 100 simulated devices); log records "
+                  f"{target - target0:,}")  # fmt: skip
 
-    asyncio.run(main())
-    with st.engine.connect() as c:
-        n = c.execute(text("SELECT count(*) FROM observation o JOIN series s ON s.id = o.series_id "
-                           "WHERE s.resolution = 'min'")).scalar()  # fmt: skip
-    print(f"recall: {n:,} minute observations in the store")
-    st.dispose()
+        asyncio.run(main())
+        with st.engine.connect() as c:
+            n = c.execute(text("SELECT count(*) FROM observation o JOIN series s ON s.id = o.series_id "
+                               "WHERE s.resolution = 'min'")).scalar()  # fmt: skip
+        print(f"recall: {n:,} minute observations in the store")
+    finally:
+        db.drop()
+    # the same log replayed by a fresh loader into an empty store (restart after a long outage)
+    db2 = Throwaway(pg, Path(tempfile.mkdtemp(prefix="bench-replay-")))
+    try:
+        register_fleet(db2.store, fleet)
+        t = time.monotonic()
+        c = time.process_time()
+        stats = Loader(db2.store, folder / "wal", "gw1", batch=5000).drain()
+        d, dc = time.monotonic() - t, time.process_time() - c
+        # baseline: the loader as it was (one 500-record transaction at a time)
+        print(f"recall replay ({db2.store.dialect}): {stats.records:,} log records "
+              f"({stats.by_status.get('accepted', 0):,} accepted uploads) -> {stats.observations:,} observations in "
+              f"{d:.1f} s wall, {dc:.1f} s CPU (target < 30 s) = {stats.records / d:,.0f} records/s")  # fmt: skip
+    finally:
+        db2.drop()
+    db3 = Throwaway(pg, Path(tempfile.mkdtemp(prefix="bench-replay-base-")))
+    try:
+        register_fleet(db3.store, fleet)
+        t = time.monotonic()
+        base = Loader(db3.store, folder / "wal", "gw1", batch=500)
+        k = 0
+        while k < 6 and base.load():
+            k += 1
+        rate = base.stats.records / (time.monotonic() - t)
+        print(f"baseline replay in 500-record transactions ({db3.store.dialect}): {rate:,.0f} records/s "
+              f"-> 5,000-record transactions are {stats.records / d / rate:.1f}x faster")  # fmt: skip
+    finally:
+        db3.drop()
 
 
 # ------------------------------------------------------------------------------------------------ 4
@@ -303,7 +480,16 @@ def kill_test(pg: str | None, *, devices: int = 100, rate: float = 2000, hours: 
               window_s: float = 60.0, seed: int = 5) -> dict[str, int]:  # fmt: skip
     """Spec §9.7; returns the counts it reports."""
     folder = Path(tempfile.mkdtemp(prefix="bench-kill-"))
-    st = fresh_store(pg, folder)
+    db = Throwaway(pg, folder)
+    try:
+        return _kill_test(db.store, folder, devices=devices, rate=rate, hours=hours, kills=kills, window_s=window_s,
+                          seed=seed)  # fmt: skip
+    finally:
+        db.drop()
+
+
+def _kill_test(st, folder: Path, *, devices: int, rate: float, hours: float, kills: int, window_s: float,
+               seed: int) -> dict[str, int]:  # fmt: skip
     fleet = make_fleet(devices, seed=seed)
     register_fleet(st, fleet)
     gw = GatewayProcess(st.url, folder / "wal", free_port())
@@ -329,9 +515,11 @@ def kill_test(pg: str | None, *, devices: int = 100, rate: float = 2000, hours: 
         return report
 
     t = time.monotonic()
-    report = asyncio.run(main())
-    elapsed = time.monotonic() - t
-    gw.kill()  # a last crash; then the loader of the restarted gateway drains (here: in this process)
+    try:
+        report = asyncio.run(main())
+    finally:
+        elapsed = time.monotonic() - t
+        gw.kill()  # a last crash; then the loader of the restarted gateway drains (here: in this process)
     Loader(st, folder / "wal", "gw1").drain()
     devs = load_devices(st)
     with st.engine.connect() as c:
@@ -373,9 +561,9 @@ def kill_test(pg: str | None, *, devices: int = 100, rate: float = 2000, hours: 
         "observations": n_obs,
         "observations_expected": len(expected_obs),
     }
+    counts = ", ".join(f"{k} {v:,}" for k, v in out.items())
     print(f"kill test ({st.dialect}, {devices} devices, {rate:.0f} frames/s cap, {kills} SIGKILLs at "
-          f"{', '.join(f'{m:.1f}' for m in moments)} s, {elapsed:.0f} s): " + ", ".join(f"{k} {v:,}" for k, v in out.items()))  # fmt: skip
-    st.dispose()
+          f"{', '.join(f'{m:.1f}' for m in moments)} s, {elapsed:.0f} s): {counts}")  # fmt: skip
     return out
 
 
@@ -384,11 +572,19 @@ def main() -> None:
     ap.add_argument("what", nargs="?", default="all", choices=["throughput", "idle", "recall", "kill", "all"])
     ap.add_argument("--pg", help="PostgreSQL admin URL (a throwaway database is created); default SQLite")
     ap.add_argument("--idle", type=int, default=10_000)
+    ap.add_argument("--idle-processes", type=int, default=2)
+    ap.add_argument("--rate", type=float, default=1000.0, help="Pace of the load over the idle population [frames/s]")
+    if len(sys.argv) > 1 and sys.argv[1] == "_idle":  # a client process of IdleClients
+        raise_nofile()
+        asyncio.run(hold_idle(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])))
+        return
     args = ap.parse_args()
     if args.what in ("throughput", "all"):
-        bench_throughput(args.pg, 0, loader=False)
+        bench_throughput(args.pg, 0)
+        bench_throughput(args.pg, 0, kinds=REFERENCE_KINDS, baseline=False)
     if args.what in ("idle", "all"):
-        bench_throughput(args.pg, args.idle, loader=False)
+        bench_throughput(args.pg, args.idle, baseline=False, idle_processes=args.idle_processes, rate=args.rate,
+                         hours=1.0)  # fmt: skip
     if args.what in ("recall", "all"):
         bench_recall(args.pg)
     if args.what in ("kill", "all"):

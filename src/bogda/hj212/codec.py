@@ -141,6 +141,9 @@ class FlagInfo:
         return {"raw": self.raw, "version": self.version, "packetised_D": self.packetised_D, "ack_A": self.ack_A}
 
 
+_UNREAD = object()
+
+
 @dataclass(slots=True)
 class ParseResult:
     """Everything one frame says, and what is wrong with it (spec §4.1).
@@ -170,6 +173,7 @@ class ParseResult:
     accepted_with: list[str] = field(default_factory=list)
     crc_algorithm: str | None = None
     """Algorithm under which the CRC verified (``hj212``, ``modbus_be``, ``modbus_byteswapped``), else None."""
+    _data_time: object = field(default=_UNREAD, init=False, repr=False, compare=False)
 
     @property
     def valid(self) -> bool:
@@ -241,7 +245,10 @@ class ParseResult:
 
         ``None`` when absent or unreadable (the ingest rejects such data frames with note ``bad_datatime``).
         """
-        return _n14_to_utc(self.cp_fields.get("DataTime"))
+        dt = self._data_time
+        if dt is _UNREAD:  # read once: the gateway and the loader ask several times per frame
+            dt = self._data_time = _n14_to_utc(self.cp_fields.get("DataTime"))
+        return dt  # type: ignore[return-value]
 
     @property
     def role(self) -> str:

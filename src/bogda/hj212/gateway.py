@@ -56,7 +56,7 @@ from bogda.hj212.framing import FrameReader
 from bogda.hj212.reassembly import PacketAssembler
 from bogda.hj212.wal import WriteAheadLog
 
-__all__ = ["Gateway", "GatewayConfig", "serve_gateway"]
+__all__ = ["Gateway", "GatewayConfig", "raise_fd_limit", "serve_gateway"]
 
 log = logging.getLogger("bogda.hj212.gateway")
 _OBSERVATION_CN = frozenset({"2011", "2051", "2061", "2031"})
@@ -93,9 +93,28 @@ class GatewayConfig:
     registry_refresh_s: float = 30.0
     packet_complete_timeout_s: float = 600.0
     loader: bool = True
-    loader_batch: int = 500
+    loader_batch: int = 5000
+    """Records per loader transaction at most (a backlog drains in big batches; live traffic gives small ones)."""
     loader_interval_s: float = 0.2
     sweep_interval_s: float = 1.0
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to its hard limit (one descriptor per logger connection: spec §8
+    wants 10,000 idle connections, fd limit ≥ 20,000); returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 20_000:
+        log.warning("open-file limit %d: fewer than the 10,000 idle connections of spec §8 fit", soft)
+    return soft
 
 
 class Connection(asyncio.Protocol):
@@ -379,6 +398,7 @@ class Gateway:
 
     # ------------------------------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        raise_fd_limit()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._db_executor, self.credentials.refresh)
         floor = 1
