@@ -38,3 +38,69 @@ def set_pm(store: Store, codes: list[str], value: float, *, days: int = 36, now:
             )
     df = pl.concat(rows).with_columns(pl.col("ts").dt.cast_time_unit("us"))
     return series.write_long(store, df, resolution="hour", reason="test episode").written
+
+
+def mini_region(store: Store, *, n: int = 4, days: int = 10, pm: float = 60.0) -> list[str]:
+    """A prefecture with two counties and ``n`` stations holding ``days`` of hourly data of the six pollutants
+    (PM2.5 ``pm`` with a diurnal wave); returns the station codes."""
+    from bogda.store.schema import place
+
+    now = floor_to(now_utc(), "hour")
+    with store.begin() as conn:
+        pref = conn.execute(
+            place.insert()
+            .values(code="652300", name="昌吉州", level=1, kind="prefecture", attrs={})
+            .returning(place.c.id)
+        ).scalar_one()
+        counties = [
+            conn.execute(
+                place.insert()
+                .values(code=code, name=code, level=2, kind="county", parent_id=pref, attrs={})
+                .returning(place.c.id)
+            ).scalar_one()
+            for code in ("652301", "652323")
+        ]
+        ids = {
+            f"M{i}": conn.execute(
+                site.insert()
+                .values(
+                    kind="air_station",
+                    code=f"M{i}",
+                    name=f"M{i}",
+                    lon=87.0 + 0.05 * i,
+                    lat=44.0,
+                    place_id=counties[i % 2],
+                    attrs={},
+                )
+                .returning(site.c.id)
+            ).scalar_one()
+            for i in range(n)
+        }
+    hours = days * 24
+    ts = [now - timedelta(hours=h) for h in range(hours, 0, -1)]
+    wave = 1 + 0.2 * np.sin(np.arange(hours) / 24 * 2 * np.pi)
+    frames = []
+    for sid in ids.values():
+        for code, f, unit in (
+            ("a34004", 1, "ug/m3"),
+            ("a34002", 1.5, "ug/m3"),
+            ("a21026", 0.1, "ug/m3"),
+            ("a21004", 0.4, "ug/m3"),
+            ("a21005", 0.01, "mg/m3"),
+            ("a05024", 0.5, "ug/m3"),
+        ):
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "site_id": np.full(hours, sid),
+                        "parameter": code,
+                        "ts": ts,
+                        "value": np.round(pm * f * wave, 3),
+                        "flag": "N",
+                        "unit": unit,
+                    }
+                )
+            )
+    df = pl.concat(frames).with_columns(pl.col("ts").dt.cast_time_unit("us"))
+    series.write_long(store, df, resolution="hour", reason="test")
+    return list(ids)

@@ -174,3 +174,17 @@ def test_today_counts_during_episode(episode_store: Store) -> None:
     first = res.daily_aqi["652323"][0]
     assert first[1] > 200 and first[0] > sv.beijing_date(sv.now_utc())
     assert res.daily_aqi["652323"][0][0] - timedelta(days=1) == sv.beijing_date(sv.floor_to(sv.now_utc(), "hour"))
+
+
+def test_refresh_on_both_engines(store: Store) -> None:
+    """The same refresh on SQLite and PostgreSQL: values, AQI rows with JSON probabilities, a red proposal."""
+    from forecast.episode import mini_region
+
+    mini_region(store, pm=260.0)
+    res = sv.refresh(store, models=None)
+    vals = sv.run_values(store, res.run_id)
+    assert res.n_values == vals.height > 0
+    assert set(vals["target_kind"].unique()) == {"station", "county", "prefecture"}
+    aqi = vals.filter((pl.col("item") == "AQI") & (pl.col("resolution") == "day") & (pl.col("target_code") == "652300"))
+    assert aqi.height == 7 and isinstance(aqi["prob"][0], dict) and aqi["level"][0] == 6
+    assert {p.area_code: p.level for p in res.warnings} == {"652301": "red", "652323": "red", "652300": "red"}
