@@ -587,12 +587,18 @@ class Gateway:
     # ------------------------------------------------------------------------------------------ background
     async def _sweeper(self) -> None:
         cfg = self.config
+        last = time.monotonic()
         while True:
             await asyncio.sleep(cfg.sweep_interval_s)
             now = time.monotonic()
+            # after a stalled loop, bytes may be arriving that no read callback has seen yet: a partial frame is
+            # flushed (§3.1 step 6) only by a sweep that ran on time
+            on_time = now - last < 2 * cfg.sweep_interval_s + 0.5
+            last = now
             for c in list(self.connections):
-                for item in c.reader.poll(now):
-                    c._item(item.kind, item.data, now)
+                if on_time:
+                    for item in c.reader.poll(now):
+                        c._item(item.kind, item.data, now)
                 if now - c.last_rx > cfg.idle_timeout_s:
                     self.stats["idle_closed"] += 1
                     c.close("idle")
