@@ -142,6 +142,7 @@ DEFAULT_JOBS: tuple[JobSpec, ...] = (
     JobSpec("clues", "bogda.enforcement.service:scheduled_job", 60, "违法线索 / violation clues"),
     JobSpec("fire.poll", "bogda.jobs:fire_poll_job", 30, "火点接收 / fire points"),
     JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),
+    JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"),
     JobSpec("grid.route", "bogda.grid.tasks:route_open_findings", 1, "问题派单 / findings to tasks"),
     JobSpec("grid.escalate", "bogda.grid.tasks:escalate_overdue_job", 10, "超期提级 / escalate overdue tasks"),
 )

@@ -129,7 +129,6 @@ def test_withdrawn_proposal_needs_two_agreeing_runs(episode_store: Store, set_pm
 
 
 def test_jobs_registered() -> None:
-    sv.register_jobs()
     assert JOBS["forecast.refresh"].every_minutes == 60
     assert JOBS["forecast.refresh"].function() is sv.refresh_job
     assert JOBS["forecast.train"].function() is sv.train

@@ -7,7 +7,8 @@ The thin layer over the pure cores (architecture rule 2): it reads station hourl
 (:mod:`bogda.forecast.advisories`) from ``nwp_value`` as ``advisory`` findings, and drives the emergency lists
 (:mod:`bogda.forecast.emergency`) when a person issues, changes or lifts a warning.
 
-Jobs (:func:`register_jobs`): ``forecast.refresh`` hourly, ``forecast.train`` nightly.
+Jobs (scheduled by :data:`bogda.jobs.DEFAULT_JOBS`): ``forecast.refresh`` hourly (:func:`refresh_job`),
+``forecast.train`` nightly (:func:`train`).
 """
 
 from __future__ import annotations
@@ -1052,14 +1053,6 @@ def refresh_job(store: Store, now: datetime) -> int:
     return refresh(store, now).n_values
 
 
-def register_jobs() -> None:
-    """Register the forecast jobs with :mod:`bogda.jobs` (imported lazily: jobs is a higher floor)."""
-    from bogda.jobs import JobSpec, register
-
-    register(JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"))
-    register(JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"))
-
-
 __all__ = [
     "RefreshResult",
     "Registry",
@@ -1070,7 +1063,6 @@ __all__ = [
     "latest_run",
     "load_models",
     "refresh",
-    "register_jobs",
     "registry",
     "run_values",
     "train",

@@ -18,13 +18,10 @@ from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
-from bogda.web.i18n import table
-from bogda.web.ui import layout
 from bogda.web.ui.layout import Ctx, begin, frame
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
-        "nav.forecast": "预报预警",
         "title": "空气质量预报与重污染天气预警",
         "run": "最新预报：{time}（北京时间） 状态 {status}",
         "strip": "未来 7 天空气质量指数（AQI）预报（括号内为 10%–90% 区间）",
@@ -49,7 +46,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "需要预警发布权限（warning_issuer）",
     },
     "en": {
-        "nav.forecast": "Forecast & warnings",
         "title": "Air-quality forecast and heavy-pollution warnings",
         "run": "Latest forecast: {time} (Beijing) status {status}",
         "strip": "7-day AQI forecast (p10–p90 in brackets)",
@@ -74,10 +70,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_allowed": "Issuing warnings needs the warning_issuer capability",
     },
 }
-for _lang, _texts in TEXTS.items():
-    table(_lang).setdefault("nav.forecast", _texts["nav.forecast"])
-if not any(path == "/forecast" for path, _, _ in layout.NAV):
-    layout.NAV = (*layout.NAV, ("/forecast", "nav.forecast", "cloud"))
 
 ITEMS = {"a34004": "PM2.5", "a34002": "PM10", "a05024": "O3", "a21004": "NO2", "a21026": "SO2", "a21005": "CO"}
 

@@ -20,6 +20,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/map", "nav.map", "map"),
     ("/stations", "nav.stations", "sensors"),
     ("/monitoring", "nav.monitoring", "air"),
+    ("/forecast", "nav.forecast", "cloud"),
     ("/findings", "nav.findings", "report_problem"),
     ("/tasks", "nav.tasks", "assignment"),
     ("/review", "nav.review", "fact_check"),
