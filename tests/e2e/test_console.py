@@ -60,6 +60,8 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         **os.environ,
         "BOGDA_DATABASE_URL": f"sqlite:///{db}",
         "BOGDA_DATA_DIR": str(folder / "data"),
+        "BOGDA_GATEWAY__HOST": "127.0.0.1",  # an ephemeral gateway port: servers of parallel workers never collide
+        "BOGDA_GATEWAY__PORT": "0",
         "NICEGUI_STORAGE_PATH": str(folder / "nicegui"),
     }
     code = (
