@@ -11,42 +11,20 @@ host other than this server. Screenshots go to ``test-artifacts/bigscreen.png`` 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.error import URLError
-from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
 
+from e2e.harness import ARTIFACTS, chromium, outside, running_server
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 COUNTIES = {"昌吉市", "阜康市", "呼图壁县", "玛纳斯县", "奇台县", "吉木萨尔县", "木垒哈萨克自治县"}
-
-
-def _need(condition: bool, reason: str) -> None:
-    if not condition:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(reason)
 
 
 @pytest.fixture(scope="module")
@@ -65,57 +43,14 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     update_aqi(st, start=end - timedelta(days=2), end=end)
     run_alarms(st)
     st.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "BOGDA_DATABASE_URL": f"sqlite:///{db}",
-        "BOGDA_DATA_DIR": str(folder / "data"),
-        "BOGDA_GATEWAY__HOST": "127.0.0.1",  # an ephemeral gateway port: servers of parallel workers never collide
-        "BOGDA_GATEWAY__PORT": "0",
-        "NICEGUI_STORAGE_PATH": str(folder / "nicegui"),
-    }
-    code = (
-        f"from bogda.config import Settings; from bogda.web.server import serve; serve(Settings(), '127.0.0.1', {port})"
-    )
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urlopen(f"{base}/api/v1/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"server did not start: {(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with running_server(db, folder) as base:
         yield base, db
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _need(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install chromium fonts-noto-cjk)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright (Python) is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _public_figures(base: str) -> dict:
@@ -179,10 +114,6 @@ def _wait(page: object, predicate, timeout_s: float = 30.0) -> object:
     return value
 
 
-def _outside(requests: list[str]) -> list[str]:
-    return sorted({u for u in requests if urlsplit(u).hostname not in LOCAL_HOSTS and not u.startswith("data:")})
-
-
 def test_big_screen_shows_live_figures_on_a_wall(server: tuple[str, Path], browser: object) -> None:
     base, db = server
     page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")  # type: ignore[attr-defined]
@@ -241,7 +172,7 @@ def test_big_screen_shows_live_figures_on_a_wall(server: tuple[str, Path], brows
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "bigscreen.png"))
     assert not errors, errors
-    assert requests and not _outside(requests), f"requests left the server: {_outside(requests)}"
+    assert requests and not outside(requests), f"requests left the server: {outside(requests)}"
     page.close()
 
 
@@ -279,5 +210,5 @@ def test_public_page_on_a_phone_needs_no_login(server: tuple[str, Path], browser
     assert page.evaluate("() => document.documentElement.lang") == "en"
 
     assert not errors, errors
-    assert requests and not _outside(requests), f"requests left the server: {_outside(requests)}"
+    assert requests and not outside(requests), f"requests left the server: {outside(requests)}"
     ctx.close()

@@ -7,50 +7,20 @@ dispatcher's board, the review page and the KPI dashboard as the prefecture oper
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.error import URLError
-from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import pytest
 from sqlalchemy import select
 
+from e2e.harness import ARTIFACTS, chromium, outside, running_server
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 POINT = (87.3010, 44.0120)  # beside the 州监测站 (2691A), Changji City
 MEMBER = ("wangwu", "wangwu-pass-1")
-
-
-def _need(condition: bool, reason: str) -> None:
-    if not condition:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _prepare(db: Path, data_dir: Path) -> int:
@@ -95,55 +65,14 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     task_id = _prepare(db, folder / "data")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "BOGDA_DATABASE_URL": f"sqlite:///{db}",
-        "BOGDA_DATA_DIR": str(folder / "data"),
-        "BOGDA_GATEWAY__HOST": "127.0.0.1",  # an ephemeral gateway port: servers of parallel workers never collide
-        "BOGDA_GATEWAY__PORT": "0",
-        "NICEGUI_STORAGE_PATH": str(folder / "nicegui"),
-    }
-    code = (
-        f"from bogda.config import Settings; from bogda.web.server import serve; serve(Settings(), '127.0.0.1', {port})"
-    )
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urlopen(f"{base}/api/v1/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"server did not start: {(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with running_server(db, folder) as base:
         yield base, db, task_id
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    _need(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install chromium fonts-noto-cjk)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright (Python) is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _photo(folder: Path, name: str) -> Path:
@@ -209,14 +138,7 @@ def test_grid_member_path_on_a_phone(server: tuple[str, Path, int], browser: obj
 
     assert not errors, errors
     # blob: URLs are the uploader's own previews of the chosen files: local when their origin is
-    outside = sorted(
-        {
-            u
-            for u in requests
-            if urlsplit(u.removeprefix("blob:")).hostname not in LOCAL_HOSTS and not u.startswith("data:")
-        }
-    )
-    assert requests and not outside, f"requests left the server: {outside}"
+    assert requests and not outside(requests), f"requests left the server: {outside(requests)}"
     context.close()
 
     from bogda.store import connect

@@ -4,29 +4,16 @@ the alarm list with acknowledge."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 
+from e2e.harness import ARTIFACTS, chromium, running_server
+
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _need(ok: bool, reason: str) -> None:
-    if not ok:
-        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(reason)
 
 
 @pytest.fixture(scope="module")
@@ -44,51 +31,13 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     update_aqi(st, start=end - timedelta(days=8), end=end)
     run_alarms(st)
     st.dispose()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {
-        **os.environ,
-        "BOGDA_DATABASE_URL": f"sqlite:///{db}",
-        "BOGDA_DATA_DIR": str(folder / "data"),
-        "BOGDA_GATEWAY__HOST": "127.0.0.1",  # an ephemeral gateway port: servers of parallel workers never collide
-        "BOGDA_GATEWAY__PORT": "0",
-        "NICEGUI_STORAGE_PATH": str(folder / "nicegui"),
-    }
-    code = (
-        f"from bogda.config import Settings; from bogda.web.server import serve; serve(Settings(), '127.0.0.1', {port})"
-    )
-    log = (folder / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urlopen(f"{base}/api/v1/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (URLError, ConnectionError, TimeoutError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start: {(folder / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with running_server(db, folder) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[object]:
-    _need(CHROMIUM.exists(), f"{CHROMIUM} not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _need(False, "playwright is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with chromium() as b:
         pg = b.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
         pg.goto(f"{server}/monitoring")
         pg.fill("#login", "operator")
@@ -96,7 +45,6 @@ def page(server: str) -> Iterator[object]:
         pg.click("button[type=submit]")
         pg.wait_for_url("**/monitoring")
         yield pg
-        b.close()
 
 
 def test_network_now_table_and_map(page: object, server: str) -> None:

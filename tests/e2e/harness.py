@@ -1,0 +1,112 @@
+"""The browser tests' shared harness: a bogda server in a subprocess over a database copy, Debian Chromium driven by
+Playwright, and the check that a page asked for nothing beyond this machine (importable as ``e2e.harness``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def need(ok: bool, reason: str) -> None:
+    """Skip without ``ok`` — or fail under ``CI=true``, where everything a test needs must be there."""
+    if not ok:
+        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(db: Path, folder: Path, *, start_timeout_s: float = 90) -> Iterator[str]:
+    """``bogda.web.server.serve`` in a subprocess over the SQLite file ``db``; yields its base URL.
+
+    The HJ 212 gateway binds an ephemeral loopback port so that servers of parallel test workers never collide;
+    the scheduler stays off so that nothing changes the data under the test.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "BOGDA_DATABASE_URL": f"sqlite:///{db}",
+        "BOGDA_DATA_DIR": str(folder / "data"),
+        "BOGDA_GATEWAY__HOST": "127.0.0.1",
+        "BOGDA_GATEWAY__PORT": "0",
+        "NICEGUI_STORAGE_PATH": str(folder / "nicegui"),
+    }
+    code = (
+        f"from bogda.config import Settings; from bogda.web.server import serve; serve(Settings(), '127.0.0.1', {port})"
+    )
+    log_path = folder / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout_s
+            while True:
+                try:
+                    with urlopen(f"{base}/api/v1/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except (URLError, ConnectionError, TimeoutError):
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(f"server did not start: {log_path.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian Chromium under Playwright with the workplace's flags; yields the browser."""
+    need(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install chromium fonts-noto-cjk)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "playwright (Python) is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def outside(urls: Iterable[str]) -> list[str]:
+    """The requested URLs that left this machine (``data:`` URLs stay in the page; ``blob:`` wraps a local one)."""
+    return sorted(
+        {u for u in urls if not u.startswith("data:") and urlsplit(u.removeprefix("blob:")).hostname not in LOCAL_HOSTS}
+    )
