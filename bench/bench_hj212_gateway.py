@@ -14,7 +14,8 @@ Figures, each with its baseline or target in the same run:
    committed (gateway, loader and devices in this one process), then the same log replayed by a fresh loader into
    an empty store (target < 30 s). Baseline: the same loader in 500-record transactions.
 4. ``kill`` — the simulator drives devices with A = 1 and ``duplicate``/``split`` faults; the gateway subprocess is
-   SIGKILLed 3 times at random moments and restarted; after the loader drains, every acked (mn, cn, qn) must be in
+   SIGKILLed 3 times at random moments and restarted (its loader child process dies with it and the new gateway
+   starts a new one); after the loader drains, every acked (mn, cn, qn) must be in
    raw_frame as stored exactly once and every value of those frames in observation once.
 
 All load goes to 127.0.0.1, bounded in frames and seconds. Devices are registered with cheap argon2 parameters
@@ -80,14 +81,16 @@ def rss_kb(pid: int) -> int:
 class GatewayProcess:
     """``bogda gateway`` in a subprocess on 127.0.0.1."""
 
-    def __init__(self, url: str, wal_dir: Path, port: int, *, loader: bool = True) -> None:
-        self.url, self.wal_dir, self.port, self.loader = url, wal_dir, port, loader
+    def __init__(
+        self, url: str, wal_dir: Path, port: int, *, loader: bool = True, loader_mode: str = "process"
+    ) -> None:
+        self.url, self.wal_dir, self.port, self.loader, self.loader_mode = url, wal_dir, port, loader, loader_mode
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "bogda", "gateway", "--database-url", self.url, "--host", "127.0.0.1",
                "--port", str(self.port), "--wal-dir", str(self.wal_dir), "--no-time-sync",
-               "--loader" if self.loader else "--no-loader"]  # fmt: skip
+               "--loader" if self.loader else "--no-loader", "--loader-mode", self.loader_mode]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -380,9 +383,18 @@ def bench_throughput(pg: str | None, idle: int, *, kinds: str = KINDS, hours: fl
 
 
 # ------------------------------------------------------------------------------------------------ 3
-def bench_recall(pg: str | None) -> None:
-    """Figure 3: a 2051 recall over 24 h (MinInterval 10) for 100 devices through the gateway (in process, with
-    its loader), then the same log replayed by a fresh loader into an empty store."""
+def bench_recall(pg: str | None, loader_modes: tuple[str, ...] = ("process", "thread")) -> None:
+    """Figure 3: a 2051 recall over 24 h (MinInterval 10) for 100 devices through the gateway (in this process
+    with the devices; its loader as a child process, and for comparison in a thread of this process), then the
+    same log replayed by a fresh loader into an empty store."""
+    folder = None
+    for mode in loader_modes:
+        folder = _recall_end_to_end(pg, mode)
+    assert folder is not None
+    _recall_replay(pg, folder)
+
+
+def _recall_end_to_end(pg: str | None, loader_mode: str) -> Path:
     from bogda.hj212.answers import build_upload, make_qn
     from bogda.hj212.gateway import Gateway, GatewayConfig
     from bogda.hj212.simulator import AnswerConfig
@@ -397,7 +409,7 @@ def bench_recall(pg: str | None) -> None:
 
         async def main() -> None:
             gw = Gateway(GatewayConfig(host="127.0.0.1", port=0, wal_dir=folder / "wal", time_sync_on_connect=False,
-                                       clock_drift_max_s=1e9), st)  # fmt: skip
+                                       clock_drift_max_s=1e9, loader_mode=loader_mode), st)  # fmt: skip
             await gw.start()
             stops = asyncio.Event()
 
@@ -431,18 +443,23 @@ def bench_recall(pg: str | None) -> None:
             frames = sum(c.data_frames for c in cmds)
             acked = time.monotonic() - t0
             target = gw.wal.durable_seq
-            while gw.loader.checkpoint_seq < target:
+            while (gw._loaded_seq() or 0) < target:
                 await asyncio.sleep(0.05)
             committed = time.monotonic() - t0
             cpu = time.process_time() - c0
+            child = (
+                "" if gw.supervisor is None else f" + {cpu_seconds(gw.supervisor.pid):.1f} s CPU of the loader process"
+            )
             stops.set()
             await asyncio.gather(*tasks)
             await gw.stop()
             ok = sum(c.result == "done" for c in cmds)
-            print(f"recall end to end: {ok}/{len(cmds)} recalls done, {frames:,} frames acked in {acked:.1f} s, "
-                  f"committed to the store ({st.dialect}) in {committed:.1f} s wall (target < 30 s), {cpu:.1f} s CPU "
-                  f"of this one process (gateway + loader + the 100 simulated devices); log records "
-                  f"{target - target0:,}")  # fmt: skip
+            where = "a child process" if loader_mode == "process" else "a thread of this process"
+            print(f"recall end to end (loader in {where}): {ok}/{len(cmds)} recalls done, {frames:,} frames acked in "
+                  f"{acked:.1f} s, committed to the store ({st.dialect}) in {committed:.1f} s wall (target < 30 s), "
+                  f"{cpu:.1f} s CPU of this process (gateway + the 100 simulated devices"
+                  f"{' + loader' if loader_mode == 'thread' else ''}){child}; "
+                  f"log records {target - target0:,}")  # fmt: skip
 
         asyncio.run(main())
         with st.engine.connect() as c:
@@ -451,6 +468,11 @@ def bench_recall(pg: str | None) -> None:
         print(f"recall: {n:,} minute observations in the store")
     finally:
         db.drop()
+    return folder
+
+
+def _recall_replay(pg: str | None, folder: Path) -> None:
+    fleet = make_fleet(100, seed=31, min_interval_min=10, history_start=START)
     # the same log replayed by a fresh loader into an empty store (restart after a long outage)
     db2 = Throwaway(pg, Path(tempfile.mkdtemp(prefix="bench-replay-")))
     try:
@@ -524,8 +546,10 @@ def _kill_test(st, folder: Path, *, devices: int, rate: float, hours: float, kil
         report = asyncio.run(main())
     finally:
         elapsed = time.monotonic() - t
-        gw.kill()  # a last crash; then the loader of the restarted gateway drains (here: in this process)
-    Loader(st, folder / "wal", "gw1").drain()
+        gw.kill()  # a last crash; then a standalone loader drains (it waits for the dying loader child's lock)
+    from bogda.hj212.loader_process import LoaderOptions, run_loader
+
+    run_loader(st, LoaderOptions(wal_dir=folder / "wal", exit_when_idle=True, wait_for_durable=False))
     devs = load_devices(st)
     with st.engine.connect() as c:
         stored = c.execute(

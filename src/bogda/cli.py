@@ -63,9 +63,12 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the console after building.")] = True,
     days: Annotated[int, typer.Option(help="Days of simulated hourly data to (re)generate.")] = 7,
+    year: Annotated[
+        bool, typer.Option("--year/--no-year", help="Fill the ledgers, daily AQI and grid tasks of the demo year 2025.")
+    ] = True,
 ) -> None:
-    """Build the Changji demo region (real boundaries and national stations, simulated enterprises and data)
-    and serve the console."""
+    """Build the Changji demo region (real boundaries and national stations, simulated enterprises and data),
+    fill the demo year's ledgers and grid tasks, and serve the console."""
     from bogda.demo.region import build_demo_region
     from bogda.demo.simulate import load_recent
     from bogda.registry.people import generate_password, reset_password
@@ -76,6 +79,12 @@ def demo(
         region = build_demo_region(st)
     with console.status(f"simulating {days} days of hourly station data…"):
         n = load_recent(st, region.stations, days=days)
+    filled = None
+    if year:
+        from bogda.demo.year import fill_demo_year
+
+        with console.status("demo year 2025: ledgers, daily AQI, grid tasks…") as status:
+            filled = fill_demo_year(st, data_dir=settings.data_dir, progress=lambda m: status.update(m))
     password = generate_password()
     with st.begin() as conn:
         reset_password(conn, "admin", password, must_change=True)
@@ -103,6 +112,13 @@ def demo(
     for what, count in rows:
         table.add_row(what, str(count))
     console.print(table)
+    if filled is not None:
+        for what, n in filled.written.items():
+            console.print(f"demo year 演示年度 {what}: {n}")
+        for what in filled.skipped:
+            console.print(f"demo year 演示年度: kept {what}")
+        for what, (wall, cpu) in filled.seconds.items():
+            console.print(f"demo year 演示年度 {what}: {wall:.1f} s (CPU {cpu:.1f} s)")
     console.print(f"console 控制台: [bold]http://{host}:{port}[/bold]")
     console.print(f"login 登录: [bold]admin[/bold]  one-time password 一次性密码: [bold]{password}[/bold]")
     st.dispose()
@@ -272,7 +288,9 @@ def user_reset_password(
 
 
 # --- HJ 212 gateway and simulator (hj212.md) ----------------------------------------------------------------------
-hj212_app = typer.Typer(help="HJ 212 data loggers: the device simulator.", no_args_is_help=True)
+hj212_app = typer.Typer(
+    help="HJ 212 data loggers: simulator, log loader, commands, gap scan, unknown devices.", no_args_is_help=True
+)
 app.add_typer(hj212_app, name="hj212")
 
 
@@ -297,8 +315,21 @@ def gateway(
     wal_dir: Annotated[Path | None, typer.Option(help="Write-ahead log folder (default data_dir/hj212-wal).")] = None,
     time_sync: Annotated[bool, typer.Option("--time-sync/--no-time-sync", help="Send 1012 on connect.")] = True,
     loader: Annotated[
-        bool, typer.Option("--loader/--no-loader", help="Load the log into the database in this process.")
+        bool, typer.Option("--loader/--no-loader", help="Load the log into the database (off: log only).")
     ] = True,
+    loader_mode: Annotated[
+        str, typer.Option(help="process: the loader runs as a supervised child process; thread: in this process.")
+    ] = "process",
+    gap_scan: Annotated[
+        bool, typer.Option("--gap-scan/--no-gap-scan", help="Queue recalls for missing data hourly at :20.")
+    ] = True,
+    heartbeat_reply: Annotated[str, typer.Option(help="Answer to 9021/9015 heartbeats: none, 9014 or echo.")] = "none",
+    unknown_mn: Annotated[
+        str | None,
+        typer.Option(
+            help="Unknown-device policy: archive (default), reject, quarantine or pending (see docs/hj212.md)."
+        ),
+    ] = None,
 ) -> None:
     """Run the HJ 212 gateway: data loggers connect here over TCP (see docs/hj212.md)."""
     import asyncio
@@ -309,7 +340,20 @@ def gateway(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(database_url)
     st = _store(database_url)
-    cfg = gateway_config(settings, host, port, gateway_id=gateway_id, time_sync_on_connect=time_sync, loader=loader)
+    if loader_mode not in ("process", "thread"):
+        err.print(f"[red]error[/red] --loader-mode must be process or thread, not {loader_mode!r}")
+        raise typer.Exit(2)
+    cfg = gateway_config(
+        settings, host, port, gateway_id=gateway_id, time_sync_on_connect=time_sync, loader=loader,
+        loader_mode=loader_mode, database_url=settings.database_url, gap_scan=gap_scan, heartbeat_reply=heartbeat_reply,
+    )  # fmt: skip
+    if unknown_mn is not None:
+        cfg.unknown_mn_policy = unknown_mn
+    try:
+        cfg.validate()
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
     if wal_dir is not None:
         cfg.wal_dir = wal_dir
     console.print(f"HJ 212 gateway on {cfg.host}:{cfg.port}, write-ahead log {cfg.wal_dir}")
@@ -319,6 +363,183 @@ def gateway(
         pass
     finally:
         st.dispose()
+
+
+@hj212_app.command("loader")
+def hj212_loader(
+    database_url: DbOption = None,
+    wal_dir: Annotated[Path | None, typer.Option(help="Write-ahead log folder (default data_dir/hj212-wal).")] = None,
+    gateway_id: Annotated[str, typer.Option(help="Gateway whose log this is.")] = "gw1",
+    batch: Annotated[int, typer.Option(help="Log records per transaction at most.")] = 5000,
+    interval: Annotated[float, typer.Option(help="Pause when the log is drained [s].")] = 0.2,
+    once: Annotated[bool, typer.Option(help="Drain the log and exit (the gateway may be stopped).")] = False,
+    parent_pid: Annotated[int | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Load a gateway's write-ahead log into the database (bogda gateway starts this itself; run it alone to drain
+    a log, e.g. after a crash, with --once)."""
+    import logging
+
+    from bogda.hj212.loader_process import LoaderOptions, main_child
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(database_url)
+    st = _store(database_url)
+    options = LoaderOptions(
+        wal_dir=wal_dir or settings.data_dir / "hj212-wal", gateway_id=gateway_id, batch=batch, interval_s=interval,
+        parent_pid=parent_pid, exit_when_idle=once, wait_for_durable=not once,
+    )  # fmt: skip
+    try:
+        stats = main_child(st, options)
+    finally:
+        st.dispose()
+    if stats is not None and parent_pid is None:
+        console.print(
+            f"loaded {stats.records:,} log records: {stats.raw_rows:,} raw frames, {stats.observations:,} "
+            f"observations, {stats.duplicates:,} duplicates, up to seq {stats.last_seq:,}"
+        )
+
+
+@hj212_app.command("command")
+def hj212_command(
+    mn: Annotated[str, typer.Argument(help="Device MN.")],
+    cn: Annotated[str, typer.Argument(help="Command code: 1012 time sync, 2051/2061/2031 recall, 1000, 1062, 1064…")],
+    begin: Annotated[str | None, typer.Option(help="Recall: first interval start (Beijing time if no zone).")] = None,
+    end: Annotated[str | None, typer.Option(help="Recall: last interval start.")] = None,
+    field: Annotated[
+        list[str] | None, typer.Option(help="CP field KEY=VALUE (repeatable), e.g. RtdInterval=60.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who asks (kept with the command).")] = "cli",
+    database_url: DbOption = None,
+) -> None:
+    """Queue a command for a data logger; the gateway holding its connection sends it (see `bogda hj212 commands`)."""
+    from bogda.hj212.command_store import enqueue_command
+    from bogda.timeutil import parse_time
+
+    params: dict = {}
+    try:
+        if begin or end:
+            if not (begin and end):
+                raise ValueError("a recall needs both --begin and --end")
+            params = {"begin": parse_time(begin).isoformat(), "end": parse_time(end).isoformat()}
+        if field:
+            pairs = [f.split("=", 1) for f in field]
+            if any(len(p) != 2 for p in pairs):
+                raise ValueError(f"--field must be KEY=VALUE: {field}")
+            params["fields"] = dict(pairs)
+        st = _store(database_url)
+        with st.begin() as conn:
+            cid = enqueue_command(conn, mn, cn, params, source="operator", requested_by=by)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"command {cid} queued: {cn} for {mn}")
+
+
+@hj212_app.command("commands")
+def hj212_commands(
+    mn: Annotated[str | None, typer.Option(help="Only this device.")] = None,
+    state: Annotated[str | None, typer.Option(help="Only this state (queued, sent, done, timed_out …).")] = None,
+    limit: Annotated[int, typer.Option(help="Rows at most.")] = 50,
+    database_url: DbOption = None,
+) -> None:
+    """List platform commands and their state, newest first."""
+    from bogda.hj212.command_store import list_commands
+
+    with _store(database_url).engine.connect() as conn:
+        rows = list_commands(conn, mns=[mn] if mn else None, states=[state] if state else None, limit=limit)
+    table = Table(title="HJ 212 commands")
+    for col in ("id", "mn", "cn", "source", "state", "error", "attempts", "created", "finished"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["mn"], r["cn"], r["source"], r["state"], r["error"] or "", str(r["attempts"]),
+            f"{r['created_at']:%Y-%m-%d %H:%M:%S}", f"{r['finished_at']:%H:%M:%S}" if r["finished_at"] else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@hj212_app.command("gap-scan")
+def hj212_gap_scan(
+    hours: Annotated[float, typer.Option(help="Look-back window [h].")] = 48.0,
+    mn: Annotated[list[str] | None, typer.Option(help="Only these devices (repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only show what would be queued.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Find missing minute/hour records per device and parameter and queue recalls (2051/2061) for them."""
+    from datetime import timedelta
+
+    from bogda.hj212.gaps import gap_scan
+
+    report = gap_scan(_store(database_url), lookback=timedelta(hours=hours), mns=mn, dry_run=dry_run)
+    console.print(
+        f"{report.devices} devices, {report.series} series, {report.missing_slots} missing slots; "
+        f"{len(report.queued)} recalls {'planned' if dry_run else 'queued'}, {report.exhausted_slots} slots out of "
+        f"tries, {report.in_flight_slots} in flight, {report.skipped_concurrency} over the concurrency bound"
+    )
+    for q in report.queued:
+        console.print(
+            f"  {q['cn']} {q['mn']} {q['begin']} … {q['end']}" + (f"  {q['error']}" if q.get("error") else "")
+        )
+
+
+@hj212_app.command("pending")
+def hj212_pending(
+    approve: Annotated[str | None, typer.Option(help="Approve this MN (with --site).")] = None,
+    reject: Annotated[str | None, typer.Option(help="Reject this MN.")] = None,
+    site: Annotated[int | None, typer.Option(help="Station/outlet site id the approved device reports for.")] = None,
+    by: Annotated[str, typer.Option(help="Who decides (kept with the decision).")] = "cli",
+    database_url: DbOption = None,
+) -> None:
+    """Unknown data loggers waiting for approval (gateway policy `pending`): list, approve onto a site, reject."""
+    from bogda.hj212.pending import approve_pending, list_pending, reject_pending
+
+    st = _store(database_url)
+    try:
+        with st.begin() as conn:
+            if approve:
+                if site is None:
+                    raise ValueError("--approve needs --site (the station or outlet the device reports for)")
+                sid = approve_pending(conn, approve, site, by=by)
+                console.print(f"{approve} registered as device site {sid}")
+            elif reject:
+                reject_pending(conn, reject, by=by)
+                console.print(f"{reject} rejected")
+            rows = list_pending(conn)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    table = Table(title="HJ 212 unknown devices waiting for approval")
+    for col in ("mn", "first seen", "last seen", "peer", "ST", "protocol", "frames"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["mn"], f"{r['first_seen']:%Y-%m-%d %H:%M}", f"{r['last_seen']:%Y-%m-%d %H:%M}",
+                      r["peer"] or "", r["st"] or "", r["protocol"] or "", str(r["frames"]))  # fmt: skip
+    console.print(table)
+
+
+@hj212_app.command("replay")
+def hj212_replay(
+    from_: Annotated[str, typer.Option("--from", help="Received from (Beijing time if no zone).")],
+    to: Annotated[str, typer.Option(help="Received before (Beijing time if no zone).")],
+    mn: Annotated[list[str] | None, typer.Option(help="Only these devices (repeatable).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Re-parse archived frames with the current registry (a newly registered MN, fixed PW, crc_mode, aliases) and
+    store their values idempotently."""
+    from bogda.hj212.replay import replay_frames
+    from bogda.timeutil import parse_time
+
+    try:
+        begin, end = parse_time(from_), parse_time(to)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    report = replay_frames(_store(database_url), begin, end, mns=mn)
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(report.skipped.items())) or "none"
+    console.print(
+        f"{report.frames} frames read, {report.replayed} replayed, {report.observations_written} new observations; "
+        f"skipped: {skipped}"
+    )
 
 
 @hj212_app.command("simulate")
@@ -516,6 +737,18 @@ def ingest_pm25in(
     _ingest(database_url, paths, lambda p: read_pm25in(p, sl), station_list=sl)
 
 
+@ingest_app.command("aqistudy")
+def ingest_aqistudy(
+    paths: Annotated[list[Path], typer.Argument(help="aqistudy daily city CSV files (city, date, aqi, pm25 …).")],
+    database_url: DbOption = None,
+) -> None:
+    """Load aqistudy daily city files: each city's daily means and its published AQI (kept as published only, not
+    the HJ 633 daily AQI); Urumqi, Shihezi and Wujiaqu become external places."""
+    from bogda.monitoring.ingest import read_aqistudy
+
+    _ingest(database_url, paths, read_aqistudy)
+
+
 @ingest_app.command("prsa")
 def ingest_prsa(
     paths: Annotated[list[Path], typer.Argument(help="PRSA Beijing hourly files (CO in µg/m³, converted).")],
@@ -563,13 +796,27 @@ def monitoring_recompute(
     end: Annotated[str, typer.Option("--to", help="Day after the last (Beijing), e.g. 2019-02-01.")],
     standard: Annotated[str | None, typer.Option(help="2012 or 2026 for every date (default: by date).")] = None,
     hourly: Annotated[bool, typer.Option("--hourly/--daily-only", help="Also recompute the hourly AQI.")] = True,
+    places: Annotated[
+        list[str] | None,
+        typer.Option("--place", help="Only these stations or areas (station, county, park or prefecture code)."),
+    ] = None,
     database_url: DbOption = None,
 ) -> None:
-    """Recompute the hourly and daily AQI of every station and area over a window (idempotent)."""
+    """Recompute the hourly and daily AQI of every station and area over a window (idempotent); --place limits
+    it to the stations of a place and the areas they belong to."""
     from bogda.monitoring.aqi_tables import update_aqi
+    from bogda.monitoring.stations import sites_of_places
 
+    st = _store(database_url)
+    sites = None
+    if places:
+        try:
+            sites = sites_of_places(st, places)
+        except LookupError as exc:
+            err.print(f"[red]error[/red] {exc}")
+            raise typer.Exit(2) from None
     with console.status("recomputing AQI…"):
-        up = update_aqi(_store(database_url), start=_when(start), end=_when(end), standard=standard, hourly=hourly)
+        up = update_aqi(st, start=_when(start), end=_when(end), standard=standard, hourly=hourly, sites=sites)
     console.print(f"{up.hourly_rows:,} hourly and {up.daily_rows:,} daily rows in {up.seconds.get('total', 0):.1f} s")
 
 
@@ -660,6 +907,105 @@ def monitoring_export(
         files = export(_store(database_url), query, out, fmt, encoding=encoding)
     for f in files:
         console.print(f"[green]wrote[/green] {f}")
+
+
+dust_app = typer.Typer(
+    help="Sand/dust days (沙尘天气): official days from the national list, candidate days from the PM10 rule.",
+    no_args_is_help=True,
+)
+monitoring_app.add_typer(dust_app, name="dust")
+
+
+@dust_app.command("record")
+def dust_record(
+    place: Annotated[str, typer.Option("--place", help="Place code, e.g. 652300 (the prefecture) or a county.")],
+    days: Annotated[list[str], typer.Option("--date", help="Beijing date YYYY-MM-DD (repeatable).")],
+    source: Annotated[str, typer.Option(help="The notice or list the days come from (required).")],
+    note: Annotated[str | None, typer.Option(help="Free text kept with the days.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Record official dust days of a place (they drop PM10/PM2.5 in the dust-excluded assessments)."""
+    from datetime import date as _date
+
+    from bogda.monitoring.dust import record_official
+
+    try:
+        parsed = [_date.fromisoformat(d) for d in days]
+        rep = record_official(_store(database_url), place, parsed, source=source, note=note, by="cli")
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"official dust days: {rep.written} new, {rep.upgraded} upgraded from candidate")
+
+
+@dust_app.command("import")
+def dust_import(
+    path: Annotated[Path, typer.Argument(help="CSV list: place_code, date[, source, note].")],
+    database_url: DbOption = None,
+) -> None:
+    """Import the bureau's list of official dust days; bad rows are listed with line and reason."""
+    from bogda.monitoring.dust import import_official
+    from bogda.monitoring.ingest import FileRefused
+
+    try:
+        rep = import_official(_store(database_url), path, by="cli")
+    except (FileRefused, OSError) as exc:
+        err.print(f"[red]refused[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"official dust days: {rep.written} new or changed, {rep.upgraded} upgraded from candidate, "
+        f"{rep.unchanged} unchanged, {len(rep.rejected)} rejected"
+    )
+    for r in rep.rejected:
+        err.print(f"  [yellow]rejected[/yellow] {r.file}:{r.line or '-'} {r.column or ''}: {r.reason}")
+
+
+@dust_app.command("mark")
+def dust_mark(
+    start: Annotated[str, typer.Option("--from", help="First day (Beijing).")],
+    end: Annotated[str, typer.Option("--to", help="Day after the last (Beijing).")],
+    pm10_min: Annotated[float, typer.Option(help="PM10 above this [µg/m³] …")] = 300.0,
+    ratio_max: Annotated[float, typer.Option(help="… with PM2.5/PM10 below this is a dust hour.")] = 0.35,
+    min_hours: Annotated[int, typer.Option(help="Dust hours needed in a day.")] = 1,
+    database_url: DbOption = None,
+) -> None:
+    """Mark candidate dust days of counties, parks and the prefecture from the area hourly values (shown beside
+    the assessments, never excluded)."""
+    from bogda.monitoring.dust import mark_candidates
+
+    rep = mark_candidates(
+        _store(database_url),
+        start=_when(start),
+        end=_when(end),
+        pm10_min=pm10_min,
+        ratio_max=ratio_max,
+        min_hours=min_hours,
+    )
+    console.print(f"candidate dust days: {rep.written} marked, {rep.kept_official} already official")
+
+
+@dust_app.command("list")
+def dust_list(
+    start: Annotated[str | None, typer.Option("--from", help="First day (Beijing).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Day after the last (Beijing).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """List the recorded dust days."""
+    from datetime import date as _date
+
+    from bogda.monitoring.dust import list_dust_days
+
+    df = list_dust_days(
+        _store(database_url),
+        start=_date.fromisoformat(start) if start else None,
+        end=_date.fromisoformat(end) if end else None,
+    )
+    table = Table(title="dust days 沙尘天气")
+    for c in df.columns:
+        table.add_column(c)
+    for row in df.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
 
 
 # --- enforcement: non-site supervision clues, production plans, CEMS / meter import (enforcement.md) -------------
@@ -762,6 +1108,83 @@ def clues_list(
             r["status"],
         )
     console.print(table)
+
+
+@clues_app.command("params")
+def clues_params(
+    path: Annotated[
+        Path | None, typer.Argument(help="Parameter file (YAML/JSON: version, params) to activate.")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Show the rule parameters in force, or validate and activate a versioned parameter file."""
+    from bogda.enforcement.rules import DEFAULT_PARAMS, ParamError
+    from bogda.enforcement.service import activate_params, active_params
+
+    st = _store(database_url)
+    if path is not None:
+        try:
+            p = activate_params(st, path.read_text(encoding="utf-8"), name=path.name, by="cli")
+        except (OSError, ParamError) as exc:
+            err.print(f"[red]refused[/red] {exc}; the parameters in force are unchanged")
+            raise typer.Exit(2) from None
+        console.print(f"[green]activated[/green] {p.version} (sha256 {p.sha256[:12]}…)")
+    p = active_params(st)
+    changed = {k: v for k, v in p.values.items() if v != DEFAULT_PARAMS.get(k)}
+    console.print(f"in force: {p.version} · sha256 {p.sha256} · {len(changed)} key(s) differ from the defaults")
+    for k, v in sorted(changed.items()):
+        console.print(f"  {k} = {v!r} (default {DEFAULT_PARAMS.get(k)!r})")
+
+
+@clues_app.command("gaps")
+def clues_gaps(
+    since: Annotated[str | None, typer.Option(help="Evaluation days from (Beijing).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Config-gaps report: rules that could not run for a subject because a registry item is missing."""
+    from bogda.enforcement.service import config_gaps
+    from bogda.timeutil import beijing_date
+
+    start = _enf_time(since, None)
+    rows = config_gaps(_store(database_url), since=beijing_date(start) if start else None)
+    table = Table(title=f"config gaps 配置缺失 ({len(rows)})")
+    for col in ("subject", "rule", "missing", "days", "last day"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["subject_code"], f"{r['rule_id']} {r['rule_name']}", r["missing"], str(r["days"]),
+                      r["last_day"].isoformat())  # fmt: skip
+    console.print(table)
+
+
+@clues_app.command("export")
+def clues_export(
+    path: Annotated[Path, typer.Argument(help="Output file (.csv gets a .fields.csv dictionary next to it).")],
+    dataset: Annotated[str, typer.Option(help="clues, or evaluations (fired/clear/not_evaluable per day).")] = "clues",
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    rule: Annotated[str | None, typer.Option(help="Rule id.")] = None,
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise code (clues).")] = None,
+    status: Annotated[str | None, typer.Option(help="Clue status (clues).")] = None,
+    since: Annotated[str | None, typer.Option(help="Clues ending after / evaluation days from (Beijing).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Export clues or rule evaluations as flat CSV / JSON with a field dictionary."""
+    from bogda.enforcement import exports
+    from bogda.timeutil import beijing_date
+
+    st = _store(database_url)
+    start = _enf_time(since, None)
+    try:
+        if dataset == "clues":
+            rows = exports.clue_rows(st, rule_id=rule, enterprise=enterprise, status=status, since=start)
+        elif dataset == "evaluations":
+            rows = exports.evaluation_rows(st, rule_id=rule, start=beijing_date(start) if start else None)
+        else:
+            raise ValueError(f"dataset {dataset!r}; expected clues or evaluations")
+        files = exports.write(rows, dataset, path, fmt)
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]{len(rows)} rows[/green] → " + ", ".join(str(f) for f in files))
 
 
 @plans_app.command("list")
@@ -928,6 +1351,96 @@ def ingest_meter(
     _load_file("meter", path, meter, database_url, labelled_by=labelled_by)
 
 
+def _records(kind: str, load: object) -> None:
+    """Run an all-or-nothing record import and print its result, or every fault (exit code 2)."""
+    from bogda.enforcement.tabular import RecordFileError
+
+    try:
+        res = load()  # type: ignore[operator]
+    except RecordFileError as exc:
+        err.print(f"[red]{exc.path}: {len(exc.problems)} fault(s), nothing loaded[/red]")
+        for p in exc.problems[:100]:
+            err.print(f"  {p}")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    extra = f", {res.updated} updated" if res.updated else ""
+    console.print(
+        f"[green]{res.path}[/green] ({kind}): {res.rows} rows, {res.inserted} new{extra}, {res.unchanged} unchanged"
+    )
+
+
+@ingest_app.command("marks")
+def ingest_marks(
+    path: Annotated[Path, typer.Argument(help="CEMS data marks, CSV or XLSX (columns: docs/enforcement.md).")],
+    sheet: Annotated[str | None, typer.Option(help="Workbook sheet (default the first).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Import CEMS data marks (标记: startup, shutdown, stopped, fault, maintenance, calibration); all rows or none."""
+    from bogda.enforcement.recordbook import import_marks
+
+    _records("marks", lambda: import_marks(_store(database_url), path, sheet=sheet, by="cli"))
+
+
+@ingest_app.command("pushes")
+def ingest_pushes(
+    path: Annotated[Path, typer.Argument(help="Coke-oven push log (battery, oven, pushed_at), CSV or XLSX.")],
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise code (else an enterprise column).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Workbook sheet (default the first).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Import coke-oven pushes (推焦记录) for the coking-time rule P02; all rows or none."""
+    from bogda.enforcement.recordbook import import_pushes
+
+    _records("pushes", lambda: import_pushes(_store(database_url), path, enterprise=enterprise, sheet=sheet))
+
+
+@ingest_app.command("gate")
+def ingest_gate(
+    path: Annotated[Path, typer.Argument(help="Gate log (passed_at, plate, vehicle_class, emission_stage …).")],
+    enterprise: Annotated[str | None, typer.Option(help="Enterprise code (else an enterprise column).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Workbook sheet (default the first).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Import gate (门禁) records for the transport-ban rule P03; all rows or none."""
+    from bogda.enforcement.recordbook import import_gate
+
+    _records("gate", lambda: import_gate(_store(database_url), path, enterprise=enterprise, sheet=sheet))
+
+
+@plans_app.command("coke-battery")
+def plans_coke_battery(
+    enterprise: Annotated[str, typer.Argument(help="Enterprise code.")],
+    battery: Annotated[str, typer.Argument(help="Battery code (炉组), as in the push log.")],
+    ovens: Annotated[int, typer.Option(help="Number of ovens (炭化室数).")],
+    chamber_height: Annotated[float | None, typer.Option(help="Chamber height [m] (≥ 6 m: 28 h under orders).")] = None,
+    coking_h: Annotated[float | None, typer.Option(help="Design coking time [h].")] = None,
+    dedust_meter: Annotated[str | None, typer.Option(help="Meter code of the pushing dust-collection station.")] = None,
+    pusher_meter: Annotated[str | None, typer.Option(help="Meter code of the pusher (pushes from its power).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Register or update a coke-oven battery (P02 inputs)."""
+    from bogda.enforcement.recordbook import set_battery
+
+    try:
+        with _store(database_url).begin() as conn:
+            bid = set_battery(
+                conn,
+                enterprise,
+                battery,
+                ovens=ovens,
+                chamber_height_m=chamber_height,
+                coking_h=coking_h,
+                dedust_meter=dedust_meter,
+                pusher_meter=pusher_meter,
+            )
+    except ValueError as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]battery {enterprise}/{battery} saved[/green] (id {bid}, {ovens} ovens)")
+
+
 # --- fire: satellite fire points (docs/fire.md) ---------------------------------------------------------------
 
 fire_app = typer.Typer(help="Satellite fire points: statistics, polling, verdicts (卫星火点).", no_args_is_help=True)
@@ -1038,6 +1551,37 @@ def fire_poll(database_url: DbOption = None) -> None:
         err.print(f"[red]fire_feed_down[/red]: {rep.feed_down}")
 
 
+@fire_app.command("bulletin")
+def fire_bulletin(
+    path: Annotated[
+        Path,
+        typer.Argument(help="Official fire-point bulletin list (xlsx or CSV: 时间, 中心经度, 中心纬度, 省, 市, 县)."),
+    ],
+    prefecture: Annotated[
+        str | None, typer.Option(help="Adcode of the jurisdiction (default: the registry's).")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Store a bulletin list's points and match them to the stored detections (fire.md §2.4)."""
+    from bogda.fire.bulletin_store import import_bulletin
+    from bogda.fire.records import FireFormatError
+
+    st = _store(database_url)
+    try:
+        rep = import_bulletin(st, path, prefecture=prefecture)
+    except (FireFormatError, OSError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        st.dispose()
+    console.print(
+        f"{rep.name}: rows 行 {rep.n_rows} · new 新增 {rep.n_new} · known 已有 {rep.n_known} · "
+        f"in area 辖区内 {rep.n_in_area} · matched 匹配 {rep.n_matched} · rejected 拒绝 {len(rep.rejected)}"
+    )
+    for r in rep.rejected[:20]:
+        err.print(f"{rep.name}:{r['line']} [{r['field']}] {r['reason']}")
+
+
 @fire_app.command("verdict")
 def fire_verdict(
     event_id: Annotated[str, typer.Argument(help="Fire event id (FE…).")],
@@ -1064,7 +1608,8 @@ def fire_verdict(
 
 ledger_app = typer.Typer(help="Ledgers (台账): Excel import and export, the demo year.", no_args_is_help=True)
 report_app = typer.Typer(
-    help="Documents: the monthly air-quality bulletin and the annual duty report.", no_args_is_help=True
+    help="Documents: the monthly air-quality bulletin, the annual duty report and the shift report.",
+    no_args_is_help=True,
 )
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(report_app, name="report")
@@ -1126,6 +1671,80 @@ def ledger_demo_year(database_url: DbOption = None) -> None:
         y = build_ledger_year(_store(database_url))
     for k, n in y.written.items():
         console.print(f"{k}: {n}")
+
+
+# --- annual air-quality targets (governance.md §3.8 "Annual targets") -----------------------------------------
+
+targets_app = typer.Typer(
+    help="Annual air-quality targets (年度目标): Excel import and export, the Xinjiang 2025 seed.", no_args_is_help=True
+)
+app.add_typer(targets_app, name="targets")
+
+
+def _print_rejected(exc: Exception) -> None:
+    for e in exc.errors:  # type: ignore[attr-defined]
+        err.print(f"[red]{e}[/red]")
+    err.print(f"[red]{len(exc.errors)} row error(s): nothing imported[/red]")  # type: ignore[attr-defined]
+
+
+@targets_app.command("export")
+def targets_export(
+    file: Annotated[Path, typer.Argument(help="The .xlsx file to write.")],
+    year: Annotated[int | None, typer.Option(help="Only the targets of this year.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Export the annual targets to Excel (Chinese column names; the layout import reads back)."""
+    from bogda.web.api.targets_io import export_targets
+
+    st = _store(database_url)
+    try:
+        file.write_bytes(export_targets(st, year))
+    finally:
+        st.dispose()
+    console.print(f"[green]written[/green] {file}")
+
+
+@targets_app.command("import")
+def targets_import(
+    file: Annotated[Path, typer.Argument(help="An .xlsx or .csv file in the export layout.")],
+    database_url: DbOption = None,
+    actor: Annotated[str, typer.Option(help="Who enters the targets (kept as entered_by).")] = "cli",
+) -> None:
+    """Import annual targets, all rows or none, replacing stored ones of the same place, year and metric."""
+    from bogda.registry.importers import ImportRejected
+    from bogda.web.api.targets_io import import_targets
+
+    st = _store(database_url)
+    try:
+        rep = import_targets(st, file, actor)
+    except ImportRejected as exc:
+        _print_rejected(exc)
+        raise typer.Exit(1) from None
+    finally:
+        st.dispose()
+    console.print(f"[green]{rep.written} target(s) imported[/green]")
+
+
+@targets_app.command("seed")
+def targets_seed(
+    database_url: DbOption = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace stored targets of the seed's keys.")] = False,
+) -> None:
+    """Load the Xinjiang 2025 plan targets (新政办发〔2024〕58号); stored targets are kept unless --overwrite."""
+    from bogda.registry.importers import ImportRejected
+    from bogda.web.api.targets_io import seed_targets
+
+    st = _store(database_url)
+    try:
+        rep = seed_targets(st, overwrite=overwrite)
+    except ImportRejected as exc:
+        _print_rejected(exc)
+        raise typer.Exit(1) from None
+    finally:
+        st.dispose()
+    for w in rep.warnings:
+        console.print(w)
+    console.print(f"[green]{rep.written} seed target(s) written[/green], {len(rep.warnings)} kept")
 
 
 def _print_generated(g: object) -> None:
@@ -1192,6 +1811,81 @@ def report_figures(
     console.print(t)
 
 
+@report_app.command("shift-template")
+def report_shift_template(
+    path: Annotated[Path, typer.Argument(help="Where to write the template (e.g. 值班日报.md.j2).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the packaged shift-report template to PATH for the bureau to edit (then set reports.shift_template)."""
+    from bogda.reports.shift_report import default_template
+
+    if path.exists() and not force:
+        err.print(f"[red]{path} exists: pass --force to overwrite it[/red]")
+        raise typer.Exit(2)
+    path.write_text(default_template(), encoding="utf-8")
+    console.print(f"[green]written[/green] {path}")
+    console.print(
+        "edit it, check it with `bogda report shift DAY --template PATH`, then set BOGDA_REPORTS__SHIFT_TEMPLATE"
+    )
+
+
+@report_app.command("shift")
+def report_shift(
+    shift: Annotated[
+        str, typer.Argument(help="YYYY-MM-DD (the 08:30 shift of that day) or YYYY-MM-DDTHH:MM, Beijing.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the DOCX.")] = Path("reports"),
+    template: Annotated[
+        Path | None,
+        typer.Option(help="The bureau's edited template (default: setting reports.shift_template, else packaged)."),
+    ] = None,
+    officer: Annotated[str, typer.Option(help="The duty officer (交班人).")] = "",
+    handover_to: Annotated[str, typer.Option(help="The next officer (接班人).")] = "",
+    database_url: DbOption = None,
+) -> None:
+    """Generate the shift report (值班日报 / 交接班报告) as DOCX and record it, every count traced to its records."""
+    from bogda.reports import shift_report as sr
+
+    try:
+        sh = sr.parse_shift(shift)
+        path, rid, r = sr.generate(
+            _store(database_url),
+            sh,
+            out,
+            officer=officer,
+            handover_to=handover_to,
+            actor="cli",
+            template=template or _settings(database_url).reports.shift_template,
+        )
+    except ValueError as exc:  # a bad shift text or a template that cannot be rendered (MarkupError)
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for w in r.sources.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
+    console.print(f"[green]DOCX[/green] {path} (report {rid}, template {r.template_version})")
+    console.print(f"{len(r.sources.figures)} figure(s), each with its query and records (appendix 数据来源)")
+
+
+@report_app.command("shift-figures")
+def report_shift_figures(
+    shift: Annotated[str, typer.Argument(help="YYYY-MM-DD or YYYY-MM-DDTHH:MM (Beijing), as for `report shift`.")],
+    database_url: DbOption = None,
+) -> None:
+    """List the figure keys the shift-report template may use for that shift, with values and record counts."""
+    from bogda.reports.shift_report import collect, parse_shift
+
+    try:
+        sh = parse_shift(shift)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    figs, _, _ = collect(_store(database_url), sh)
+    t = Table("key", "label", "value", "records")
+    for k, f in sorted(figs.items()):
+        t.add_row(k, f.label, f.display(), str(f.count))
+    console.print(t)
+
+
 # --- forecast (forecast.md): backtest, refresh, warnings, emergency lists, NWP files -----------------------------
 
 forecast_app = typer.Typer(
@@ -1207,7 +1901,13 @@ def forecast_backtest(
     data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
     out: Annotated[Path, typer.Option(help="Folder for the score tables (CSV).")] = Path("backtest_out"),
     profile: Annotated[str, typer.Option(help="fast, reference or protocol.")] = "protocol",
+    refit: Annotated[
+        str | None, typer.Option(help="once or month (default: monthly for beijing, once for xinjiang2019).")
+    ] = None,
     store_scores: Annotated[bool, typer.Option("--store/--no-store", help="Also write backtest_score rows.")] = True,
+    nwp: Annotated[
+        list[Path] | None, typer.Option(help="Archived NWP runs (NetCDF/GRIB2/CSV files or folders): adds mode nwp.")
+    ] = None,
     database_url: DbOption = None,
 ) -> None:
     """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
@@ -1218,6 +1918,12 @@ def forecast_backtest(
     if protocol not in ("beijing", "xinjiang2019", "all"):
         raise typer.BadParameter("protocol must be beijing, xinjiang2019 or all")
     argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out)]
+    for p in nwp or []:
+        argv += ["--nwp", str(p)]
+    if refit is not None:
+        if refit not in ("once", "month"):
+            raise typer.BadParameter("refit must be once or month")
+        argv += ["--refit", refit]
     code = backtest.main([*argv, "--profile", profile])
     if code == 0 and store_scores:
         from bogda.forecast.service import store_scores as _store_scores
@@ -1226,6 +1932,38 @@ def forecast_backtest(
         n = _store_scores(_store(database_url), table, config=" ".join([*argv, profile]), period="protocol")
         console.print(f"stored {n} score values in backtest_score")
     raise typer.Exit(code)
+
+
+@forecast_app.command("train")
+def forecast_train(
+    gated: Annotated[
+        bool, typer.Option("--gate/--no-gate", help="Put the new models in service only through the gate.")
+    ] = True,
+    database_url: DbOption = None,
+) -> None:
+    """Train the model sets on the last 3 years and put them in service through the deployment gate (§3.4)."""
+    from bogda.forecast import service
+
+    st = _store(database_url)
+    n, verdict = service.train_gated(st, gated=gated)
+    if verdict is None and n == 0:
+        err.print("[red]nothing trained (see the log: too short a history?)[/red]")
+        raise typer.Exit(1)
+    if verdict is not None:
+        console.print(f"gate: {verdict.reason}")
+        for c in verdict.checks:
+
+            def pair(a: float | None, b: float | None) -> str:
+                return "—" if a is None or b is None else f"{a:.2f} / {b:.2f}"
+
+            cov = "—" if c.coverage_new is None else f"{c.coverage_new:.3f}"
+            unit = "h" if c.resolution == "hour" else "d"
+            console.print(
+                f"  {c.item} {c.lead} {unit}: RMSE {pair(c.rmse_new, c.rmse_current)}, MAE "
+                f"{pair(c.mae_new, c.mae_current)} (new / in service, {c.n} pairs), coverage {cov} → "
+                + ("passed" if c.passed else f"failed: {c.reason}")
+            )
+    console.print(f"{n} item(s) put in service")
 
 
 @forecast_app.command("run")
@@ -1347,12 +2085,16 @@ def forecast_load_nwp(
 
     st = _store(database_url)
     reg = service.registry(st)
-    points = {t.code: (t.lat, t.lon) for t in reg.stations if t.lat is not None and t.lon is not None}
+    located = [t for t in reg.stations if t.lat is not None and t.lon is not None]
+    points = {t.code: (t.lat, t.lon) for t in located}
+    heights = {t.code: t.elevation_m for t in located}
     members = {t.code: list(t.members) for t in reg.areas}
     for f in files:
-        b = nwp.read_nwp(f, points, source=source)
+        b = nwp.read_nwp(f, points, source=source, heights=heights)
         n = nwp.load_nwp(st, b.values, members=members)
         console.print(f"{f}: {n} values, {b.n_rejected} rejected")
+        for note in b.notes:
+            console.print(f"  note: {note}")
         for e in b.errors[:20]:
             err.print(f"  {e.file}:{e.line} {e.field}: {e.reason}")
 

@@ -53,6 +53,16 @@ class FireSettings(BaseModel):
     plant_sectors: tuple[str, ...] = ("coal_chemical", "power", "steel", "coking", "cement", "refinery", "flare")
 
 
+class ReportSettings(BaseModel):
+    """Documents (governance.md §3.9): the bureau's own templates (docs/reports.md)."""
+
+    shift_template: Path | None = Field(
+        default=None,
+        description="The bureau's edited shift-report template (`bogda report shift-template` writes the packaged "
+        "one out for editing); empty: the packaged template.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings; see the module docstring for where they come from."""
 
@@ -68,6 +78,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     web: WebSettings = WebSettings()
     fire: FireSettings = FireSettings()
+    reports: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(

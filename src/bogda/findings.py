@@ -15,12 +15,13 @@ Status vocabulary: ``open`` → ``acknowledged`` → ``dispatched`` (a task exis
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, bindparam, case, func, select
 
 from bogda.registry.places import PlaceIndex
 from bogda.store import Store
@@ -168,15 +169,228 @@ def raise_finding(
 def raise_findings(
     store: Store, drafts: Sequence[FindingDraft], *, index: PlaceIndex | None = None, now: datetime | None = None
 ) -> list[Outcome]:
-    """File many drafts in one transaction; a draft that fails validation aborts none of the others."""
-    out: list[Outcome] = []
+    """File many drafts in one transaction (set-based, :func:`raise_findings_bulk`); a draft that fails validation
+    aborts none of the others."""
     with store.begin() as conn:
-        for d in drafts:
-            try:
-                out.append(raise_finding(conn, d, index=index, now=now))
-            except ValueError as exc:
-                out.append(Outcome(f"rejected: {exc}", -1))
-    return out
+        return raise_findings_bulk(conn, drafts, index=index, now=now)
+
+
+@dataclass
+class _Fold:
+    """What the repeats of one dedupe key in a batch add up to (:func:`raise_findings_bulk`)."""
+
+    target: int | None  # finding id; None while its insert is pending
+    severity: str
+    n: int = 0
+    last_seen: datetime | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def _insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert finding rows: on SQLite through the DB-API in SQLAlchemy's own storage format (naive UTC text
+    timestamps, JSON text) — Core's per-row parameter processing costs more than the insert for 10⁴ rows —
+    elsewhere through Core."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(finding.insert(), rows)
+        return
+    dumps = conn.dialect._json_serializer or json.dumps  # what Core would use for the JSON column
+
+    seen: dict[datetime, str] = {}  # detection times repeat (one per overpass): format each once
+
+    def ts(v: datetime | None) -> str | None:
+        if v is None:
+            return None
+        text = seen.get(v)
+        if text is None:
+            if v.tzinfo is None:
+                raise ValueError(f"naive datetime {v!r}: store aware UTC times (bogda.timeutil.as_utc)")
+            text = seen[v] = v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return text
+
+    cols = ("kind", "severity", "detected_at", "first_seen", "last_seen", "count", "place_id", "lon", "lat")
+    cols += ("subject_site_id", "title", "evidence", "dedupe_key", "status", "updated_at", "cooldown_until")
+    data = [
+        (
+            r["kind"],
+            r["severity"],
+            ts(r["detected_at"]),
+            ts(r["first_seen"]),
+            ts(r["last_seen"]),
+            r["count"],
+            r["place_id"],
+            r["lon"],
+            r["lat"],
+            r["subject_site_id"],
+            r["title"],
+            dumps(r["evidence"]),
+            r["dedupe_key"],
+            r["status"],
+            ts(r["updated_at"]),
+            ts(r["cooldown_until"]),
+        )
+        for r in rows
+    ]
+    conn.exec_driver_sql(f"INSERT INTO finding ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", data)
+
+
+def raise_findings_bulk(
+    conn: Connection,
+    drafts: Sequence[FindingDraft],
+    *,
+    index: PlaceIndex | None = None,
+    now: datetime | None = None,
+    chunk: int = 500,
+) -> list[Outcome]:
+    """File many drafts inside the caller's transaction, set-based: the same outcome as calling
+    :func:`raise_finding` on each draft in order, in a handful of statements instead of three per draft.
+
+    The live and cooling-down findings of all the drafts' keys are read with one ``IN`` query per ``chunk`` keys;
+    repeats of one key inside the batch are folded (count, last evidence, rising severity) before anything is
+    written; new findings go in with one multi-row insert and the updates in one ``executemany`` each. A draft that
+    fails validation gets ``Outcome("rejected: …", -1)`` and does not stop the others.
+    """
+    now = now or now_utc()
+    out: list[Outcome | None] = [None] * len(drafts)
+    valid: list[int] = []
+    for i, d in enumerate(drafts):
+        try:
+            validate(d)
+        except ValueError as exc:
+            out[i] = Outcome(f"rejected: {exc}", -1)
+            continue
+        valid.append(i)
+    if not valid:
+        return [o for o in out if o is not None]
+    keys = list(dict.fromkeys(drafts[i].dedupe_key for i in valid))
+    live: dict[str, tuple[int, str]] = {}  # key → (newest live id, its severity)
+    quiet: dict[str, int] = {}  # key → newest closed id still cooling down
+    by_keys = finding.c.dedupe_key.in_(bindparam("keys", expanding=True))  # one compiled statement per chunk size
+    known = (
+        select(finding.c.id, finding.c.dedupe_key, finding.c.severity, finding.c.status, finding.c.cooldown_until)
+        .where(by_keys, finding.c.status.in_((*LIVE, "resolved", "dismissed")))
+        .order_by(finding.c.id)
+    )
+    for k in range(0, len(keys), chunk):
+        for fid, key, sev, status, cool in conn.execute(known, {"keys": keys[k : k + chunk]}):
+            if status in LIVE:
+                live[key] = (int(fid), sev)  # ascending ids: the newest wins, as in raise_finding
+            elif cool is not None and cool > now:
+                quiet[key] = int(fid)
+
+    folds: dict[str, _Fold] = {}
+    suppressed: dict[int, list[Any]] = {}  # quiet id → [n, last_seen]
+    created: list[int] = []  # draft positions that insert
+    pending: list[tuple[int, str]] = []  # (draft position, key) resolved to the new id after the insert
+    for i in valid:
+        d = drafts[i]
+        key = d.dedupe_key
+        detected = d.detected_at or now
+        f = folds.get(key)
+        if f is None and key in live:
+            f = folds[key] = _Fold(live[key][0], live[key][1])
+        if f is not None:
+            f.n += 1
+            f.last_seen, f.evidence = detected, d.evidence
+            if SEVERITY_RANK.get(d.severity, 0) > SEVERITY_RANK.get(f.severity, 0):
+                f.severity = d.severity  # severity only ever rises automatically
+            if f.target is None:
+                pending.append((i, key))
+            else:
+                out[i] = Outcome("updated", f.target)
+            continue
+        if key in quiet:
+            s = suppressed.setdefault(quiet[key], [0, detected])
+            s[0] += 1
+            s[1] = detected
+            out[i] = Outcome("suppressed", quiet[key])
+            continue
+        created.append(i)
+        folds[key] = _Fold(None, d.severity)
+
+    new_ids: dict[str, int] = {}
+    if created:
+        pts = [(drafts[i].lon, drafts[i].lat) for i in created]
+        located: list[int | None] = [drafts[i].place_id for i in created]
+        need = [j for j, i in enumerate(created) if located[j] is None and drafts[i].lon is not None]
+        if index is not None and need:
+            found = index.locate_many([pts[j][0] for j in need], [pts[j][1] for j in need])
+            for j, pid in zip(need, found, strict=True):
+                located[j] = None if pid < 0 else int(pid)
+        rows = []
+        for j, i in enumerate(created):
+            d = drafts[i]
+            detected = d.detected_at or now
+            f = folds[d.dedupe_key]  # repeats later in the batch are folded into the new row
+            rows.append(
+                {
+                    "kind": d.kind,
+                    "severity": f.severity,
+                    "detected_at": detected,
+                    "first_seen": detected,
+                    "last_seen": f.last_seen or detected,
+                    "count": 1 + f.n,
+                    "place_id": located[j],
+                    "lon": d.lon,
+                    "lat": d.lat,
+                    "subject_site_id": d.subject_site_id,
+                    "title": d.title.strip()[:300],
+                    "evidence": f.evidence if f.evidence is not None else d.evidence,
+                    "dedupe_key": d.dedupe_key,
+                    "status": "open",
+                    "updated_at": now,
+                    "cooldown_until": None,
+                }
+            )
+        # one executemany without RETURNING (ordered RETURNING costs one statement per row on SQLite), then the ids
+        # by key: each inserted key had no live finding, so its only live finding now is the one just inserted —
+        # read as the rows above the previous highest id (one range scan), by key for any not found that way
+        # (a concurrent writer's rows are not visible or carry other keys)
+        before = conn.execute(select(func.max(finding.c.id))).scalar() or 0
+        _insert_rows(conn, rows)
+        made = [r["dedupe_key"] for r in rows]
+        wanted = set(made)
+        for fid, key in conn.execute(
+            select(finding.c.id, finding.c.dedupe_key).where(finding.c.id > before, finding.c.status.in_(LIVE))
+        ):
+            if key in wanted:
+                new_ids[key] = int(fid)
+        missing = [k for k in made if k not in new_ids]
+        ids_of = select(finding.c.id, finding.c.dedupe_key).where(by_keys, finding.c.status.in_(LIVE))
+        for k in range(0, len(missing), chunk):
+            new_ids.update((key, int(fid)) for fid, key in conn.execute(ids_of, {"keys": missing[k : k + chunk]}))
+        for i in created:
+            fid = new_ids[drafts[i].dedupe_key]
+            out[i] = Outcome("created", fid)
+            folds[drafts[i].dedupe_key].target = fid
+        for i, key in pending:
+            out[i] = Outcome("updated", new_ids[key])
+
+    updates = [
+        {"b_id": f.target, "b_n": f.n, "b_last": f.last_seen, "b_ev": f.evidence, "b_sev": f.severity}
+        for key, f in folds.items()
+        if key not in new_ids and f.n
+    ]
+    if updates:
+        conn.execute(
+            finding.update()
+            .where(finding.c.id == bindparam("b_id"))
+            .values(
+                count=finding.c.count + bindparam("b_n"),
+                last_seen=bindparam("b_last"),
+                updated_at=now,
+                evidence=bindparam("b_ev", type_=finding.c.evidence.type),
+                severity=bindparam("b_sev"),
+            ),
+            updates,
+        )
+    if suppressed:
+        conn.execute(
+            finding.update()
+            .where(finding.c.id == bindparam("b_id"))
+            .values(count=finding.c.count + bindparam("b_n"), last_seen=bindparam("b_last")),
+            [{"b_id": fid, "b_n": n, "b_last": last} for fid, (n, last) in suppressed.items()],
+        )
+    return [o for o in out if o is not None]
 
 
 def set_status(

@@ -139,6 +139,10 @@ def fire_poll_job(store: Store, now: datetime) -> int:
 DEFAULT_JOBS: tuple[JobSpec, ...] = (
     JobSpec("monitoring.aqi", "bogda.jobs:monitoring_aqi_job", 5, "AQI 计算 / AQI tables"),
     JobSpec("monitoring.alarms", "bogda.jobs:monitoring_alarms_job", 5, "当日报警 / same-day alarms"),
+    JobSpec("monitoring.poll", "bogda.monitoring.repoll:poll_job", 60, "站点数据轮询 / station feed, last 3 h"),
+    JobSpec("monitoring.repoll_daily", "bogda.monitoring.repoll:repoll_daily_job", 1440, "补采 / re-poll 72 h"),
+    JobSpec("monitoring.repoll_weekly", "bogda.monitoring.repoll:repoll_weekly_job", 10080, "补采 / re-poll 30 d"),
+    JobSpec("monitoring.dust", "bogda.monitoring.dust:candidate_job", 1440, "沙尘候选日 / dust candidates"),
     JobSpec("clues", "bogda.enforcement.service:scheduled_job", 60, "违法线索 / violation clues"),
     JobSpec("fire.poll", "bogda.jobs:fire_poll_job", 30, "火点接收 / fire points"),
     JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),

@@ -21,6 +21,7 @@ from urllib.request import urlopen
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, outside, running_server
+from forecast_rows import add_daily_aqi_run
 
 pytestmark = pytest.mark.browser
 
@@ -42,9 +43,13 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     end = floor_to(now_utc(), "hour")
     update_aqi(st, start=end - timedelta(days=2), end=end)
     run_alarms(st)
+    add_daily_aqi_run(st, FORECAST)
     st.dispose()
     with running_server(db, folder) as base:
         yield base, db
+
+
+FORECAST = [(45.0, 30.0, 60.0), (95.0, 70.0, 130.0), (180.0, 120.0, 240.0)]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +133,7 @@ def test_big_screen_shows_live_figures_on_a_wall(server: tuple[str, Path], brows
     page.fill("#password", "operator-pass-1")
     page.click("button[type=submit]")
     page.goto(f"{base}/bigscreen")
-    page.wait_for_selector(".bs-map", timeout=30_000)
+    page.wait_for_selector(".bs-map", timeout=120_000)
     state = _wait(
         page, lambda: (s := page.evaluate(SCREEN_STATE)) and s["registered"] and s["series"]["stations"]["n"] and s
     )
@@ -196,6 +201,11 @@ def test_public_page_on_a_phone_needs_no_login(server: tuple[str, Path], browser
     assert advice["advice_zh"] in page.locator("#advice").inner_text()
     assert page.locator("tr.county").count() == 7
     assert page.locator("tr.station").count() == len(figures["stations"])
+    days = page.locator("tr.forecast-day")  # the 7-day strip: mean, category and the p10-p90 range per day
+    assert days.count() == len(FORECAST)
+    assert [days.nth(i).locator("td.num").inner_text() for i in range(len(FORECAST))] == ["45", "95", "180"]
+    assert "可能范围 120–240" in days.nth(2).inner_text()
+    assert "中度污染" in days.nth(2).inner_text()
     n = page.evaluate("() => window.bogdaPublicChart.getOption().series[0].data.length")
     assert n == len(figures["stations"])
     width = page.evaluate("() => document.documentElement.scrollWidth")

@@ -14,7 +14,7 @@ from bogda.enforcement.planbook import PlanInput
 from bogda.registry.sites import SiteInput, add_enterprise, with_check_digit
 from bogda.store import Store
 from bogda.store.schema import case, clue, finding, rule_override
-from bogda.timeutil import BEIJING
+from bogda.timeutil import BEIJING, beijing_date, now_utc
 from enforcement.synthetic import START, bj, write_demo_data
 
 
@@ -130,8 +130,9 @@ def filed(demo_store: Store) -> tuple[Store, dict[str, int]]:
 def test_confirm_into_case(filed: tuple[Store, dict[str, int]]) -> None:
     store, ids = filed
     fid = ids["C01:a21002"]
-    out = casework.confirm_clue(store, fid, by="officer1", note="现场核实超标")
-    assert out["status"] == "CASE_FILED" and out["case_no"].startswith("FXC-2026-")
+    now = now_utc()  # the case is numbered in the Beijing year of its filing (FXC-2026- failed from 2027 on)
+    out = casework.confirm_clue(store, fid, by="officer1", note="现场核实超标", now=now)
+    assert out["status"] == "CASE_FILED" and out["case_no"] == f"FXC-{beijing_date(now).year}-0001"
     with store.engine.connect() as conn:
         c = conn.execute(select(case).where(case.c.id == out["case_id"])).one()
         cl = conn.execute(select(clue).where(clue.c.finding_id == fid)).one()

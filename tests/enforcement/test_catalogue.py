@@ -132,6 +132,36 @@ def test_c16_links_outlet_to_production_meter(steel, params):
     assert len(c16) == 1 and c16[0].i0 <= k <= c16[0].i1
 
 
+def test_stopped_marks_against_the_steel_meter(steel, params):
+    """C16 on marks: a ``stopped`` mark over a working morning fires, one over a Sunday (meter OFF) does not, a
+    rejected mark is ignored; C04 audits the accepted one (stopped while production ON)."""
+    from datetime import UTC, datetime
+
+    from bogda.enforcement.cems import Mark
+
+    ts = steel["ts_utc"].to_list()[::4]
+    n = len(ts)
+    cems = pl.DataFrame({"outlet_id": ["O1"] * n, "ts_utc": ts, "a21002": 30 + np.random.default_rng(0).random(n)})
+    outlet = Outlet("O1", "E1", o2_ref_pct=6.0, limits={"a21002": (50.0, None)}, load_channel=None,
+                    production_meter_id="P1", converted=True)  # fmt: skip
+    mf = steel.select(pl.lit("P1").alias("meter_id"), "ts_utc", "p_kw")
+
+    def bj(day: int, hour: int) -> datetime:  # 2018-03-<day> <hour>:00 Beijing
+        return datetime(2018, 3, day, hour - 8, tzinfo=UTC)
+
+    marks = [
+        Mark("work", "E1", "O1", "stopped", bj(6, 9), bj(6, 12)),  # Tuesday morning, plant ON
+        Mark("sunday", "E1", "O1", "stopped", bj(4, 9), bj(4, 12)),  # Sunday, plant OFF
+        Mark("rejected", "E1", "O1", "stopped", bj(7, 9), bj(7, 12), status="rejected"),
+    ]
+    run = cat.run_catalogue_full(cems, mf, [outlet], [Meter("P1", "E1", "production")], None, params, marks=marks)
+    c16 = [h for h in run.hits if h.rule_id == "C16"]
+    assert [h.metrics["mark_id"] for h in c16] == ["work"] and c16[0].metrics["on_hours"] == 3.0
+    c04 = [h for h in run.hits if h.rule_id == "C04"]
+    assert [h.metrics["mark_id"] for h in c04] == ["work"]
+    assert c04[0].metrics["reasons"] == "stopped_while_production_on"
+
+
 def test_failing_rule_stops_only_itself(params, monkeypatch):
     n = 24 * 5
     t0 = datetime(2025, 1, 1, tzinfo=UTC)

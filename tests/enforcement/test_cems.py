@@ -168,3 +168,29 @@ def test_c23_minute_excursions(params):
     minutes[1, 10:12] = 80.0
     hits = cems.minute_excursion_hits(_outlet(converted=True), "a21002", minutes, minutes.mean(axis=1), params)
     assert [h.i0 for h in hits] == [0]
+
+
+def test_marks_exempt_only_within_their_caps(params, hourly_ts):
+    from datetime import UTC, datetime, timedelta
+
+    from bogda.enforcement.cems import Mark, exempt_mask
+
+    ts = hourly_ts(24 * 40)
+    t0 = datetime(2011, 1, 1, tzinfo=UTC)
+
+    def mk(i: int, kind: str, start_h: int, hours: int, status: str = "accepted") -> Mark:
+        s = t0 + timedelta(hours=start_h)
+        return Mark(str(i), "E", "O", kind, s, s + timedelta(hours=hours), status=status)
+
+    # a 10-h startup exempts its first 4 h only; maintenance its whole span; a pending mark nothing
+    m = exempt_mask(ts, [mk(1, "startup", 10, 10), mk(2, "maintenance", 30, 6), mk(3, "stopped", 50, 3, "pending")],
+                    "O", params)  # fmt: skip
+    assert np.flatnonzero(m).tolist() == [10, 11, 12, 13, *range(30, 36)]
+    # the annual startup/shutdown budget (60 h): 16 marks of 4 h → the 16th gets nothing (15 × 4 = 60)
+    many = [mk(i, "shutdown", 48 * i, 4) for i in range(16)]
+    m = exempt_mask(ts, many, "O", params)
+    assert m.sum() == 60 and not m[48 * 15 : 48 * 15 + 4].any()
+    # fault marks: 60 h a year in total (a 70-h fault exempts 60 h), and another target is untouched
+    m = exempt_mask(ts, [mk(1, "fault_accident", 0, 70)], "O", params)
+    assert m.sum() == 60 and m[:60].all()
+    assert not exempt_mask(ts, [mk(1, "maintenance", 0, 5)], "other", params).any()

@@ -149,3 +149,39 @@ def test_cli_ingest_run_list_plans(demo_store: Store, shared_data: Path, monkeyp
     assert res.exit_code == 0
     res = runner.invoke(app, ["plans", "list", *url])
     assert "昌环应急1号" in res.output and "stagger_window" in res.output
+
+
+def test_cli_marks_pushes_gate(demo_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bogda import cli
+
+    monkeypatch.setattr(cli.console, "width", 240)
+    monkeypatch.setattr(cli.err, "width", 240)
+    url = _url(demo_store)
+    marks = tmp_path / "marks.csv"
+    marks.write_text(
+        "target,mark_type,start,end\nZD-PW1-DA001,维护,2026-01-08 10:00,2026-01-08 12:00\nZD-PW1-DA001,x,bad,\n",
+        encoding="utf-8",
+    )
+    res = runner.invoke(app, ["ingest", "marks", str(marks), *url])
+    assert res.exit_code == 2
+    assert "nothing loaded" in res.output and "marks.csv:3: mark_type: 'x' is not one of" in res.output
+    assert "marks.csv:3: start:" in res.output and "marks.csv:3: end: empty" in res.output
+    marks.write_text(
+        "target,mark_type,start,end\nZD-PW1-DA001,维护,2026-01-08 10:00,2026-01-08 12:00\n", encoding="utf-8"
+    )
+    res = runner.invoke(app, ["ingest", "marks", str(marks), *url])
+    assert res.exit_code == 0 and "1 rows, 1 new" in res.output, res.output
+    pushes = tmp_path / "push.csv"
+    pushes.write_text("battery,oven,pushed_at\n2,1,2026-01-08 10:00\n2,2,2026-01-08 10:12\n", encoding="utf-8")
+    res = runner.invoke(app, ["ingest", "pushes", str(pushes), "--enterprise", "FK-CK1", *url])
+    assert res.exit_code == 2 and "push.csv:2: battery: '2' is not a registered battery" in res.output
+    res = runner.invoke(app, ["plans", "coke-battery", "FK-CK1", "2", "--ovens", "55", "--chamber-height", "5.5", *url])
+    assert res.exit_code == 0 and "55 ovens" in res.output, res.output
+    res = runner.invoke(app, ["ingest", "pushes", str(pushes), "--enterprise", "FK-CK1", *url])
+    assert res.exit_code == 0 and "2 rows, 2 new" in res.output, res.output
+    gate = tmp_path / "gate.csv"
+    gate.write_text("车牌号,通过时间,车辆类型,排放阶段\n新B12345,2026-01-08 10:00,重型,国五\n", encoding="utf-8")
+    res = runner.invoke(app, ["ingest", "gate", str(gate), *url])
+    assert res.exit_code == 2 and "column 'enterprise'" in res.output
+    res = runner.invoke(app, ["ingest", "gate", str(gate), "--enterprise", "FK-CM1", *url])
+    assert res.exit_code == 0 and "1 new" in res.output, res.output

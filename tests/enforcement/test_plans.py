@@ -106,4 +106,60 @@ def test_coking_and_transport(params, hourly_ts):
     order = pl_.Order("orange", datetime(2011, 1, 1, 2, tzinfo=UTC), datetime(2011, 1, 1, 5, tzinfo=UTC))
     gate_ts = hourly_ts(6)
     stages = np.array(["VI", "IV", "V", "III", "IV", "VI"], dtype=object)
-    assert [h.i0 for h in pl_.transport_ban(gate_ts, stages, subj, params, order=order)] == [3, 4]
+    gsubj = Subject("E1", "E1", gate_ts, 1, "enterprise")
+    (hit,) = pl_.transport_ban(gate_ts, stages, gsubj, params, order=order)  # one hit per day with banned entries
+    assert (hit.i0, hit.i1, hit.metrics["entries"], hit.metrics["stages"]) == (3, 4, 2, ["III", "IV"])
+
+
+def _pusher_minutes(days: int, pushes_per_day: int, seed: int = 3):
+    """1-min power of a pusher machine: idle ≈ 6 kW, each push 2–4 min at ≈ 110 kW, spread over the day; one
+    25-min travel run a day (not a push)."""
+    rng = np.random.default_rng(seed)
+    n = days * 1440
+    p = 6 + rng.normal(0, 0.5, n)
+    starts = []
+    for d in range(days):
+        slots = np.linspace(0, 1380, pushes_per_day, endpoint=False).astype(int) + 3  # the last hour: travel
+        for s in slots:
+            k = d * 1440 + int(s)
+            p[k : k + int(rng.integers(2, 5))] = 110 + rng.normal(0, 3, 1)
+            starts.append(k)
+        p[d * 1440 + 1405 : d * 1440 + 1430] = 95  # travel / maintenance: too long for a push
+    return p, starts
+
+
+def test_pushes_from_power(params, hourly_ts):
+    p, starts = _pusher_minutes(2, 60)
+    ts = hourly_ts(len(p), step_s=60)
+    got = pl_.pushes_from_power(ts, p, 50.0, 60, params)
+    assert got.tolist() == ts[starts].tolist()  # every push, not the 25-min run
+
+
+def test_p02_from_the_pusher_signature(params, hourly_ts):
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from bogda.enforcement import catalogue as cat
+    from bogda.enforcement.power import Meter
+
+    days = 16
+    p, _ = _pusher_minutes(days, 60)
+    ts = hourly_ts(len(p), start=datetime(2025, 12, 31, 16, tzinfo=UTC), step_s=60)  # 2026-01-01 00:00 Beijing
+    mf = pl.DataFrame({"meter_id": "PUSH", "ts_utc": ts, "p_kw": p}).with_columns(
+        pl.col("ts_utc").dt.replace_time_zone("UTC")
+    )
+    bat = pl_.CokeBattery("E1", "1", 55, chamber_height_m=6.5, coking_h=20.0, pusher_meter="PUSH")
+    order = pl_.Order("orange", datetime(2026, 1, 13, 16, tzinfo=UTC), datetime(2026, 1, 15, 16, tzinfo=UTC), "o")
+    plans = pl_.PlanSet(orders=[order], measures=[pl_.Measure("E1", "orange", "extend_coking_h")])
+    meters = [Meter("PUSH", "E1", "production", interval_s=60)]
+    run = cat.run_catalogue_full(None, mf, [], meters, plans, params, coke=[bat])
+    (hit,) = [h for h in run.hits if h.rule_id == "P02"]
+    # 60 pushes/day: design 55 × 24 / 20 = 66 allowed (clear); under the order 55 × 24 / 28 = 47.1 → the two days
+    assert hit.metrics["push_source"] == "signature" and hit.metrics["pushes"] == [60.0, 60.0]
+    assert (hit.start, hit.end) == (order.issued_at, order.lifted_at)
+    # without a usable pusher series the rule says so instead of staying silent
+    run = cat.run_catalogue_full(
+        None, mf, [], meters, plans, params, coke=[bat.__class__("E1", "1", 55, pusher_meter="X")]
+    )
+    assert any(ne.rule_id == "P02" and "pusher_meter_series:X" in ne.reason for ne in run.not_evaluable)

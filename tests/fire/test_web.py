@@ -50,3 +50,15 @@ def test_fire_api(client: TestClient) -> None:
     # verdicts count in the month they were given (today)
     assert sum(r.get("verdict_industrial") or 0 for r in st["results"] if r["sensor"] == "all") == 1
     assert client.get("/api/v1/fire/events").status_code == 401
+
+
+def test_default_day_is_the_beijing_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 17:00 UTC it is already the next day in Beijing: the default range is that day, whatever the server's own
+    time zone (it used date.today(), the server's local date)."""
+    from datetime import UTC, date, datetime
+
+    from bogda.web.api import fire as api
+
+    monkeypatch.setattr(api, "now_utc", lambda: datetime(2026, 11, 29, 17, 0, tzinfo=UTC))
+    assert api._range(None, None) == (date(2026, 11, 30), date(2026, 11, 30))
+    assert api._range(date(2026, 11, 1), None) == (date(2026, 11, 1), date(2026, 11, 30))

@@ -127,13 +127,14 @@ def _write_nwp(store: Store, loc: str, day: date, values: dict[str, float], *, h
 
 
 def test_dust_advisory_finding_names_measures(demo_store: Store) -> None:
-    today = beijing_date(now_utc())
+    now = now_utc()  # one clock read: the days written and the days evaluated agree across Beijing midnight
+    today = beijing_date(now)
     for k in (-2, -1):
         _write_nwp(demo_store, "652302", today + timedelta(days=k), {"ws10": 3.0, "rh2m": 40.0, "precip": 0.0})
     _write_nwp(demo_store, "652302", today + timedelta(days=1), {"ws10": 10.0, "rh2m": 18.0, "precip": 0.0})
     _write_nwp(demo_store, "652301", today + timedelta(days=1), {"ws10": 3.0, "rh2m": 50.0, "precip": 0.0})
     reg = sv.registry(demo_store)
-    found = sv.evaluate_advisories(demo_store, reg, now_utc())
+    found = sv.evaluate_advisories(demo_store, reg, now)
     assert [(a.location, a.kind, a.day) for a in found] == [("652302", "dust", today + timedelta(days=1))]
     with demo_store.engine.connect() as conn:
         rec = conn.execute(select(advisory)).mappings().one()
@@ -141,16 +142,17 @@ def test_dust_advisory_finding_names_measures(demo_store: Store) -> None:
     assert f["kind"] == "advisory" and "大风扬沙" in f["title"]
     assert any("土石方" in m["action_zh"] for m in f["evidence"]["measures"])
     # a second evaluation updates, never duplicates
-    sv.evaluate_advisories(demo_store, reg, now_utc())
+    sv.evaluate_advisories(demo_store, reg, now)
     with demo_store.engine.connect() as conn:
         assert len(conn.execute(select(advisory)).all()) == 1
 
 
 def test_stagnation_advisory_names_boilers(demo_store: Store) -> None:
-    today = beijing_date(now_utc())
+    now = now_utc()
+    today = beijing_date(now)
     for k in (1, 2):
         _write_nwp(demo_store, "652323", today + timedelta(days=k), {"ws10": 1.0, "rh2m": 75.0, "precip": 0.0})
-    found = sv.evaluate_advisories(demo_store, sv.registry(demo_store), now_utc())
+    found = sv.evaluate_advisories(demo_store, sv.registry(demo_store), now)
     assert [(a.kind, (a.day - today).days) for a in found] == [("stagnant", 1), ("stagnant", 2)]
     with demo_store.engine.connect() as conn:
         ev = conn.execute(select(finding.c.evidence).where(finding.c.kind == "advisory")).scalars().first()

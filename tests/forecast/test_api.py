@@ -64,12 +64,15 @@ def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def test_run_strip_and_series(api: tuple[TestClient, Store]) -> None:
     c, _ = api
     run = c.get("/api/v1/forecast/runs/latest", auth=ISSUER).json()["results"][0]
-    assert run["status"] == "degraded" and run["weather_mode"] == "none"
+    assert run["status"] == "degraded" and run["weather_mode"] == "none" and run["nwp_run_time"] is None
     strip = c.get("/api/v1/forecast/strip", auth=ISSUER).json()["results"]
     assert strip[0]["code"] == "652300" and len(strip) == 8
     ht = next(r for r in strip if r["code"] == "652323")
     assert len(ht["days"]) == 7 and ht["days"][0]["aqi"] > 300 and ht["days"][0]["level"] == 6
     assert ht["days"][0]["p10"] <= ht["days"][0]["aqi"] <= ht["days"][0]["p90"]
+    # scenario probabilities (forecast.md §3.5) with the number of archived dates used (0: comonotone)
+    prob = ht["days"][0]["prob"]
+    assert prob["AQI>200"] > 0.5 and prob["level>=6"] > 0.5 and prob["scenario_dates"] == 0
     s = c.get("/api/v1/forecast/series/CJ-HT01?item=a34004", auth=ISSUER).json()
     assert len(s["forecast"]["damped_persistence"]) == 72 and len(s["observed"]) == 72
     assert s["observed"][-1]["value"] == 260.0

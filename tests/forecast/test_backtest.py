@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from bogda.forecast import verify
 from bogda.forecast.backtest import (
     BEIJING_TEST,
     BEIJING_TRAIN,
@@ -130,13 +131,16 @@ def dongsi_goals_measured():
     data = require_shared("beijing").parent
     cfg = ProtocolConfig(hourly_leads=(24,), daily_horizons=(1,), quantiles=())
     res = beijing_protocol(data, ("Dongsi",), modes=("none",), config=cfg)
-    res |= beijing_protocol(data, ("Dongsi",), modes=("observed_proxy",), config=replace(cfg, hourly_leads=()))
     return {g.name: g for g in dongsi_goals(res)}
 
 
-_NOT_YET = (
-    "measured below the goal with the protocol profile (chosen on the training period only): "
-    "see docs/forecast.md; the spec notes the reference model misses it too"
+_NOT_YET_24H = (
+    "measured 77.37 against the goal 76.86 (gap +0.51; the unprocessed model 76.72): the 24 h post-processing "
+    "chosen on the two training-period folds makes the test year worse; docs/forecast.md §3.2"
+)
+_NOT_YET_TS = (
+    "measured 0.493 against the goal 0.55 (gap −0.057): the D+1 post-processing re-chosen on the inner folds under "
+    "the monthly refit is nearly the raw model (0.492); docs/forecast.md §3.2"
 )
 
 
@@ -145,16 +149,84 @@ _NOT_YET = (
     "goal",
     [
         "daily D+1 RMSE, none",
-        pytest.param("daily D+1 TS>150, none", marks=pytest.mark.xfail(reason=_NOT_YET, strict=False)),
+        pytest.param("daily D+1 TS>150, none", marks=pytest.mark.xfail(reason=_NOT_YET_TS, strict=False)),
         pytest.param(
             "hourly 24h RMSE ≤ 0.95 × damped persistence, none",
-            marks=pytest.mark.xfail(reason=_NOT_YET, strict=False),
+            marks=pytest.mark.xfail(reason=_NOT_YET_24H, strict=False),
         ),
-        "daily D+1 RMSE, observed_proxy",
     ],
 )
 def test_dongsi_release_targets(dongsi_goals_measured, goal):
-    """forecast.md §8.10 on the Dongsi protocol: D+1 RMSE ≤ 49 and TS>150 ≥ 0.55 without weather, hourly 24 h
-    at least 5 % below damped persistence without weather, D+1 RMSE ≤ 35 with observed weather."""
+    """forecast.md §8.10 on the Dongsi protocol without weather: D+1 RMSE ≤ 49 and TS>150 ≥ 0.55, hourly 24 h
+    at least 5 % below damped persistence (the observed-weather goal is in test_dongsi_observed.py, a file of its
+    own so that the two long runs go to different test workers)."""
     g = dongsi_goals_measured[goal]
     assert g.met, f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} (gap {g.gap:+.3f})"
+
+
+def test_monthly_refit_moves_the_model_not_the_baselines():
+    """forecast.md §3.9 rolling origin: ``refit="month"`` refits the model at each test month on the window moved
+    forward (so its forecasts change), while climatology and damping stay on the training period (the baselines
+    are those of one fit, as the reference figures are); an unknown refit is refused."""
+    from datetime import date
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=3000),
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        quantiles=(),
+        climatology="short",
+        min_train_days=200,
+    )
+    span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    once = run_protocol(frame, *span, False, config=replace(cfg, refit="once"), coords=coords).scores
+    month = run_protocol(frame, *span, False, config=replace(cfg, refit="month"), coords=coords).scores
+    key = ["station", "horizon", "method"]
+    joined = once.join(month, on=key, suffix="_m")
+    base = joined.filter(pl.col("method") != "lgbm_none")
+    assert base.height >= 6
+    assert (base["RMSE"] - base["RMSE_m"]).abs().max() < 1e-9
+    model = joined.filter(pl.col("method") == "lgbm_none")
+    assert (model["RMSE"] - model["RMSE_m"]).abs().max() > 1e-6
+    assert (model["n"] == model["n_m"]).all()
+    with pytest.raises(ValueError, match="refit"):
+        run_protocol(frame, *span, False, config=replace(cfg, refit="weekly"), coords=coords)
+
+
+def test_post_processing_is_scored_beside_the_raw_model():
+    """ProtocolConfig.post: blend with damped persistence and anomaly inflation, only at the listed horizon and
+    weather mode, with the unprocessed model scored beside it (lgbm_none_raw)."""
+    from datetime import date
+
+    from bogda.forecast.backtest import post_process
+
+    frame, _ = synthetic_frame(n_stations=3, n_days=420, seed=3)
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=40, rounds_quantile=10, max_rows=4000),
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        climatology="short",
+        min_train_days=200,
+        post=(("24h", 1.5, 0.5),),
+    )
+    res = run_protocol(
+        frame, (date(2016, 1, 1), date(2016, 11, 30)), (date(2016, 12, 1), date(2017, 2, 20)), False, config=cfg
+    )
+    sc = res.scores
+    h24 = sc.filter(pl.col("horizon") == "24h")
+    assert {"lgbm_none", "lgbm_none_raw"} <= set(h24["method"])
+    assert set(sc.filter(pl.col("horizon") == "D+1")["method"]).isdisjoint({"lgbm_none_raw"})
+    rm = {r["method"]: r["RMSE"] for r in h24.filter(pl.col("station") == "S000").to_dicts()}
+    assert rm["lgbm_none"] != rm["lgbm_none_raw"]
+    assert res.model_inputs["post_24h"] == {"inflation": 1.5, "model_weight": 0.5}
+    # the scored pairs come back with the result: the post-processed mean is the formula on the raw model's
+    pairs = res.pairs[("hourly", "24h")]
+    m = pairs.methods
+    again = post_process(m["lgbm_none_raw"], m["damped_persistence"], m["climatology_hour"], 1.5, 0.5)
+    assert np.allclose(again, m["lgbm_none"], equal_nan=True)
+    s0 = pairs.station == 0
+    assert verify.rmse(m["lgbm_none"][s0], pairs.obs[s0]) == pytest.approx(rm["lgbm_none"])
+    # the formula: w·model + (1 − w)·damped, anomaly about climatology × λ, clipped at 0; gaps skip a step
+    out = post_process(np.array([100.0, 0.0, 80.0]), np.array([60.0, 20.0, np.nan]), np.array([50.0] * 3), 2.0, 0.5)
+    assert out.tolist() == [110.0, 0.0, 110.0]

@@ -24,3 +24,21 @@ def test_run_warn_issue_and_export(episode_store: Store, tmp_path: Path) -> None
     out = tmp_path / "list.xlsx"
     r = CliRunner().invoke(app, ["forecast", "emergency-list", "1", "--xlsx", str(out), "--database-url", url])
     assert r.exit_code == 0 and out.exists() and "HT-BL1" not in r.output and "boiler" in r.output
+
+
+def test_train_prints_the_gate(demo_store: Store, monkeypatch) -> None:
+    from bogda.forecast import gate
+    from bogda.forecast import service as sv
+
+    url = demo_store.engine.url.render_as_string(hide_password=False)
+    r = CliRunner().invoke(app, ["forecast", "train", "--database-url", url])
+    assert r.exit_code == 1 and "nothing trained" in r.output  # the demo holds 7 days, not 365
+    check = gate.Check("a34004", "hour", 24, 900, 30.4, 30.0, 20.0, 21.0, 0.79, False, "RMSE 30.40 > 1.01 × 30.00")
+    verdict = gate.Verdict(False, "rejected: a34004 24h failed", (check,))
+    monkeypatch.setattr(sv, "train_gated", lambda store, gated=True: (0, verdict))
+    r = CliRunner().invoke(app, ["forecast", "train", "--database-url", url])
+    said = " ".join(r.output.split())  # the console wraps long lines at spaces
+    assert r.exit_code == 0 and "gate: rejected: a34004 24h failed" in said
+    assert "a34004 24 h: RMSE 30.40 / 30.00, MAE 20.00 / 21.00 (new / in service, 900 pairs)" in said
+    assert "coverage 0.790 → failed: RMSE 30.40 > 1.01 × 30.00" in said
+    assert "0 item(s) put in service" in said

@@ -90,3 +90,21 @@ def test_variant_pinning(public):
     seq = [p055, p055, p001, p055, p055, p055, p055]
     assert [pinner.observe(r.crc_algorithm) for r in seq] == [None, None, None, None, None, "modbus_byteswapped", None]
     assert pinner.pinned == "modbus_byteswapped"
+
+
+@given(st.binary(min_size=0, max_size=5000))
+def test_folded_crc_equals_the_byte_loop_and_the_bitwise_oracle(data):
+    from bogda.hj212.crc import _crc_loop
+
+    assert crc_hj212(data) == _crc_loop(data) == crc_hj212_bitwise(data)
+
+
+@pytest.mark.parametrize("n", [23, 24, 25, 63, 64, 65, 127, 128, 129, 1024, 1025, 4096])
+def test_folded_crc_at_word_boundaries(n):
+    from bogda.hj212.crc import _crc_loop
+
+    data = bytes((i * 37 + 11) % 256 for i in range(n))
+    assert crc_hj212(data) == _crc_loop(data) == crc_hj212_bitwise(data)
+    # one flipped byte changes the CRC (the fold keeps every byte's position)
+    flipped = bytes([data[0] ^ 0x01]) + data[1:]
+    assert crc_hj212(flipped) == crc_hj212_bitwise(flipped) != crc_hj212(data)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,77 +13,20 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select, text
 
 import bogda.registry.devices as registry_devices
-from bogda.hj212.answers import build_upload, make_qn
+from bogda.hj212.answers import build_upload
 from bogda.hj212.codec import parse_frame
-from bogda.hj212.framing import FrameReader
-from bogda.hj212.gateway import Gateway, GatewayConfig
+from bogda.hj212.gateway import Gateway
 from bogda.hj212.ingest import Loader, observation_rows
 from bogda.hj212.registration import register_fleet
 from bogda.hj212.simulator import AnswerConfig, Simulator, make_fleet, run_devices
 from bogda.store.schema import hj212_device_state, observation, raw_frame
-
-START = datetime(2026, 1, 15, 0, 0, tzinfo=UTC)
+from hj212.gwkit import START, Client, config, upload
 
 
 @pytest.fixture(autouse=True)
 def fast_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cheap argon2 parameters: the gateway's logic is under test, not argon2's cost."""
     monkeypatch.setattr(registry_devices, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-
-
-def config(tmp_path: Path, **kw) -> GatewayConfig:
-    base = dict(host="127.0.0.1", port=0, wal_dir=tmp_path / "wal", time_sync_on_connect=False, loader_interval_s=0.05)
-    base.update(kw)
-    return GatewayConfig(**base)
-
-
-class Client:
-    """A raw device connection that collects the frames the gateway sends."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.framer = FrameReader(detect_scanners=False, max_junk_before_first_frame=0)
-        self.frames: list = []
-
-    @classmethod
-    async def open(cls, port: int) -> Client:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def expect(self, n: int, timeout: float = 3.0) -> list:
-        async def fill() -> None:
-            while len(self.frames) < n:
-                chunk = await self.reader.read(65536)
-                if not chunk:
-                    return
-                self.frames += [parse_frame(i.data) for i in self.framer.feed(chunk) if i.kind == "frame"]
-
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(fill(), timeout)
-        return self.frames
-
-    async def closed_within(self, timeout: float) -> bool:
-        try:
-            while True:
-                chunk = await asyncio.wait_for(self.reader.read(65536), timeout)
-                if not chunk:
-                    return True
-        except (TimeoutError, ConnectionError):
-            return False
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def upload(dev, minute: int, *, pw: str | None = None, cn: str = "2051", **kw) -> bytes:
-    t = START + timedelta(minutes=minute)
-    return build_upload(
-        cn, st=dev.st, mn=dev.mn, pw=dev.pw if pw is None else pw, qn=make_qn(t + timedelta(seconds=30)),
-        data_time=t, pollutants=dev.values(cn, t), **kw,
-    )  # fmt: skip
 
 
 def run(coro):

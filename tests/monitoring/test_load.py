@@ -109,3 +109,23 @@ def test_hj212_minutes_become_hours_with_source_flags(store: Store) -> None:
     assert qa["value"].to_list() == [40.0, 55.0]  # 50 valid minutes ≥ 45 → an hour; the 2061 hour as sent
     assert qa["flag"].to_list() == ["valid", "maintenance"]
     assert qa["ts"][0] == datetime(2026, 5, 1, 0, tzinfo=UTC)
+
+
+def test_bulk_reload_of_part_of_a_month_keeps_the_qa_of_the_rest(
+    sqlite_store: Store, changji_january, station_list_path
+) -> None:
+    """A month-long load into an empty span computes QA from the file beside the write; a second month-long file
+    over stored values (here PM2.5 only) must not judge the stored PM10, SO2 … without their neighbours: QA then
+    reads the span back, and the verdicts equal those of the first load."""
+    from dataclasses import replace
+
+    first = load_result(sqlite_store, changji_january, station_list=station_list_path)
+    with sqlite_store.engine.connect() as conn:
+        before = set(conn.execute(select(qa_flag.c.series_id, qa_flag.c.ts, qa_flag.c.severity, qa_flag.c.rule)).all())
+    assert first.flagged and len(before) == sum(first.flagged.values())
+    pm25 = changji_january.frame.filter(pl.col("parameter") == "a34004")
+    again = load_result(sqlite_store, replace(changji_january, frame=pm25))
+    assert again.inserted == again.corrected == 0
+    with sqlite_store.engine.connect() as conn:
+        after = set(conn.execute(select(qa_flag.c.series_id, qa_flag.c.ts, qa_flag.c.severity, qa_flag.c.rule)).all())
+    assert after == before

@@ -41,6 +41,20 @@ def test_station_csv_gb18030_imports_with_place(region: Store, tmp_path: Path) -
     assert rows == {"2691A": "652301", "2690A": "652302"}
 
 
+def test_station_elevation_is_kept_and_checked(region: Store, tmp_path: Path) -> None:
+    f = tmp_path / "stations.csv"
+    f.write_text("编码,名称,经度,纬度,海拔\n2691A,州监测站,87.2997,44.0114,577\n2690A,天山天池,88.1236,43.8886,\n")
+    assert import_file(region, "stations", f).written == 2
+    with region.engine.connect() as conn:
+        attrs = dict(conn.execute(select(site.c.code, site.c.attrs)).all())
+    assert attrs["2691A"]["elevation_m"] == 577.0 and "elevation_m" not in attrs["2690A"]
+    f.write_text("编码,名称,经度,纬度,海拔\n2692A,山顶,87.3,44.0,19000\n")
+    with pytest.raises(ImportRejected) as exc:
+        import_file(region, "stations", f)
+    assert [(e.line, e.column) for e in exc.value.errors] == [(2, "海拔")]  # named as the file names it
+    assert "outside -500..9000" in exc.value.errors[0].reason
+
+
 def test_bad_rows_are_all_reported_and_nothing_written(region: Store, tmp_path: Path) -> None:
     f = tmp_path / "enterprises.csv"
     f.write_text(

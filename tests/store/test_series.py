@@ -152,21 +152,76 @@ def test_postgres_partitions_by_month(pg_database: str) -> None:
     st.dispose()
 
 
-def test_sqlite_block_cache_is_invalidated_by_corrections(sqlite_store: Store) -> None:
+def _cached_blocks(st: Store, site_id: int) -> int:
     from bogda.store.schema import observation_block
 
-    st = sqlite_store
+    ids = series.find_series(st, sites=[site_id])["series_id"].to_list()
+    with st.engine.connect() as conn:
+        q = select(func.count()).select_from(observation_block).where(observation_block.c.series_id.in_(ids))
+        return conn.execute(q).scalar_one()
+
+
+def test_block_cache_is_invalidated_by_corrections(store: Store) -> None:
+    st = store
     sid = _site(st)
     series.write_long(st, _frame(sid, [1.0, 2.0, None]), resolution="hour")
     now = T0 + timedelta(days=120)  # every block of the frame is sealed by then
     first = series.read(st, sites=[sid], now=now)
-    with st.engine.connect() as conn:
-        cached = conn.execute(select(func.count()).select_from(observation_block)).scalar()
     span = blocks.BLOCK_SECONDS["hour"]
-    assert cached == len({int((T0 + timedelta(hours=i)).timestamp()) // span for i in range(3)})
+    assert _cached_blocks(st, sid) == len({int((T0 + timedelta(hours=i)).timestamp()) // span for i in range(3)})
+    assert first["value"].to_list() == [1.0, 2.0, None]
     assert series.read(st, sites=[sid], now=now).equals(first)  # served from the cache, same frame
     series.write_long(st, _frame(sid, [1.0, 7.0, None], flag="N"), resolution="hour", reason="audit fix")
+    assert _cached_blocks(st, sid) < 2  # the corrected block's packed copy is gone
     assert series.read(st, sites=[sid], now=now)["value"].to_list() == [1.0, 7.0, None]
     # an unsealed block (recent data) is read row-wise and never cached
     fresh = series.read(st, sites=[sid], now=T0 + timedelta(hours=5))
     assert fresh["value"].to_list() == [1.0, 7.0, None]
+
+
+def test_block_cache_mixes_cached_and_open_blocks(store: Store) -> None:
+    sid = _site(store)
+    series.write_long(store, _frame(sid, [float(i) for i in range(24 * 40)]), resolution="hour")
+    span = blocks.BLOCK_SECONDS["hour"]
+    # "now" such that the first block of the frame is sealed and the later ones are open
+    first_block = int(T0.timestamp()) // span
+    now = datetime.fromtimestamp((first_block + 1) * span + blocks.SEAL_AFTER, UTC)
+    got = series.read(store, sites=[sid], now=now)
+    assert got["value"].to_list() == [float(i) for i in range(24 * 40)]
+    assert _cached_blocks(store, sid) == 1
+    part = series.read(store, sites=[sid], start=T0 + timedelta(hours=3), end=T0 + timedelta(days=35), now=now)
+    assert part["value"].to_list() == [float(i) for i in range(3, 24 * 35)]
+
+
+@pytest.mark.postgres
+def test_postgres_block_cache_never_caches_under_a_running_write(pg_database: str) -> None:
+    """A read racing a write returns committed rows and leaves no stale packed copy behind."""
+    from bogda.store import connect
+
+    st = connect(pg_database)
+    try:
+        sid = _site(st, "RACE1")
+        series.write_long(st, _frame(sid, [1.0, 2.0, 3.0]), resolution="hour")
+        now = T0 + timedelta(days=120)
+        with st.begin() as wconn:  # a write in progress: latest upserted, not yet committed
+            series.write_batch(
+                st,
+                wconn,
+                pl.DataFrame(
+                    {
+                        "series_id": series.find_series(st, sites=[sid])["series_id"].to_list(),
+                        "ts": [T0 + timedelta(hours=1)],
+                        "value": [9.0],
+                    },
+                    schema_overrides={"ts": pl.Datetime("us", "UTC")},
+                ),
+            )
+            during = series.read(st, sites=[sid], now=now)
+            assert during["value"].to_list() == [1.0, 2.0, 3.0]  # committed rows only, read did not wait
+            assert _cached_blocks(st, sid) == 0  # the series was locked by the write: nothing packed
+        after = series.read(st, sites=[sid], now=now)
+        assert after["value"].to_list() == [1.0, 9.0, 3.0]
+        assert _cached_blocks(st, sid) > 0
+        assert series.read(st, sites=[sid], now=now)["value"].to_list() == [1.0, 9.0, 3.0]
+    finally:
+        st.dispose()

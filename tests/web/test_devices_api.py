@@ -144,3 +144,71 @@ def test_bad_filters_are_422_naming_the_field_and_a_login_is_needed(client: Test
         assert field in r.text
     assert client.get("/api/v1/devices").status_code == 401
     assert client.get("/api/v1/devices/rejected").status_code == 401
+
+
+# --- commands, pending devices, address refusals (hj212.md §3.4, §3.6) ----------------------------------------------
+def test_operator_queues_a_recall_sees_its_state_and_cancels_it(client: TestClient, world: Store) -> None:
+    from sqlalchemy import select
+
+    from bogda.store.schema import audit
+
+    r = client.post(
+        f"/api/v1/devices/{MN_A}/commands",
+        json={"cn": "2061", "begin": "2026-01-15 08:00", "end": "2026-01-15 10:00"},
+        auth=COUNTY_A,
+    )
+    assert r.status_code == 200, r.text
+    cmd = r.json()
+    assert (cmd["mn"], cmd["cn"], cmd["state"], cmd["source"], cmd["requested_by"]) == (
+        MN_A, "2061", "queued", "operator", COUNTY_A[0]
+    )  # fmt: skip
+    assert cmd["params"] == {"begin": "2026-01-15T00:00:00+00:00", "end": "2026-01-15T02:00:00+00:00"}
+    listed = client.get("/api/v1/devices/commands", params={"mn": MN_A}, auth=ADMIN).json()["results"]
+    assert [c["id"] for c in listed] == [cmd["id"]] and listed[0]["retries"] == 0
+    # the county user may not command another county's logger, nor send a bad command
+    assert client.post(f"/api/v1/devices/{MN_B}/commands", json={"cn": "1012"}, auth=COUNTY_A).status_code == 404
+    bad = client.post(f"/api/v1/devices/{MN_A}/commands", json={"cn": "1062", "fields": {"RtdInterval": "1"}},
+                      auth=COUNTY_A)  # fmt: skip
+    assert bad.status_code == 422 and "RtdInterval must be 30-3600" in bad.text
+    ok = client.post(f"/api/v1/devices/commands/{cmd['id']}/cancel", auth=COUNTY_A)
+    assert ok.status_code == 200 and ok.json()["state"] == "cancelled"
+    again = client.post(f"/api/v1/devices/commands/{cmd['id']}/cancel", auth=COUNTY_A)
+    assert again.status_code == 409 and "only a queued one" in again.text
+    with world.engine.connect() as c:
+        actions = list(c.execute(select(audit.c.action).where(audit.c.action.like("hj212.%"))).scalars())
+    assert actions == ["hj212.command", "hj212.command_cancel"]
+    assert client.get("/api/v1/devices/commands", params={"state": "asleep"}, auth=ADMIN).status_code == 422
+
+
+def test_pending_devices_listed_approved_by_admin_only(client: TestClient, world: Store) -> None:
+    from sqlalchemy import select
+
+    from bogda.registry.devices import hash_password
+    from bogda.store.schema import device, hj212_pending_device, site
+
+    with world.begin() as c:
+        row = dict(mn=MN_UNKNOWN, status="pending", first_seen=T0, last_seen=T0, st="31", protocol="2017",
+                   pw_hash=hash_password(PW), frames=4)  # fmt: skip
+        c.execute(hj212_pending_device.insert().values(**row))
+        outlet = c.execute(select(site.c.id).where(site.c.code == "OUT-A")).scalar_one()
+    assert client.get("/api/v1/devices/pending", auth=COUNTY_A).json()["results"] == []
+    rows = client.get("/api/v1/devices/pending", auth=ADMIN).json()["results"]
+    assert [(p["mn"], p["frames"], p["has_pw"]) for p in rows] == [(MN_UNKNOWN, 4, True)]
+    forbidden = client.post(f"/api/v1/devices/pending/{MN_UNKNOWN}/approve", json={"site_id": outlet}, auth=COUNTY_A)
+    assert forbidden.status_code == 403
+    r = client.post(f"/api/v1/devices/pending/{MN_UNKNOWN}/approve", json={"site_id": outlet}, auth=ADMIN)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    with world.engine.connect() as c:
+        pw_hash = c.execute(select(device.c.pw_hash).where(device.c.mn == MN_UNKNOWN)).scalar_one()
+    assert registry_devices.verify_password(pw_hash, PW)
+    assert client.post(f"/api/v1/devices/pending/{MN_UNKNOWN}/reject", auth=ADMIN).status_code == 409
+
+
+def test_address_refusals_show_on_the_device(client: TestClient, world: Store) -> None:
+    from bogda.store.schema import hj212_device_state
+
+    with world.begin() as c:
+        c.execute(hj212_device_state.update().where(hj212_device_state.c.mn == MN_A)
+                  .values(ip_refused=3, last_refused_peer="10.9.8.7:4000", last_refused_at=T0))  # fmt: skip
+    d = by_mn(client.get("/api/v1/devices", auth=ADMIN).json())[MN_A]
+    assert (d["ip_refused"], d["last_refused_peer"]) == (3, "10.9.8.7:4000") and d["last_refused_at"] is not None

@@ -100,6 +100,21 @@ def test_detail_evidence_and_plot(api: tuple[TestClient, Store, dict[str, int]])
     assert c.get(f"/api/v1/clues/{fid}", auth=ENT_USER).status_code == 200
 
 
+def test_export_in_scope(api: tuple[TestClient, Store, dict[str, int]]) -> None:
+    c, store, _ = api
+    r = c.get("/api/v1/clues/export", auth=OFFICER)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("finding_id,clue_id,rule_id") and len(lines) == 1 + len(_ids(store))
+    own = c.get("/api/v1/clues/export", params={"format": "json"}, auth=ENT_USER).json()
+    assert own["rows"] and {x["enterprise_code"] for x in own["rows"]} == {"ZD-PW1"}
+    fields = c.get("/api/v1/clues/export", params={"format": "fields"}, auth=OFFICER)
+    assert fields.content.decode("utf-8-sig").splitlines()[0] == "field,type,说明,description"
+    gaps = c.get("/api/v1/enforcement/config-gaps", auth=OFFICER)
+    assert gaps.status_code == 200 and gaps.json()["count"] == len(gaps.json()["items"])
+    assert c.get("/api/v1/enforcement/config-gaps", auth=ENT_USER).status_code == 403
+
+
 def test_enterprise_page(api: tuple[TestClient, Store, dict[str, int]]) -> None:
     c, _, sites = api
     ent = sites["ZD-PW1"]
@@ -148,3 +163,28 @@ def test_run_on_demand_is_idempotent(api: tuple[TestClient, Store, dict[str, int
     assert c.post("/api/v1/clues/run", json=body, auth=VIEWER).status_code == 403
     r = c.post("/api/v1/clues/run", json=body, auth=OFFICER)
     assert r.status_code == 200 and r.json()["created"] == 0 and r.json()["unchanged"] == len(_ids(store))
+
+
+def test_marks_entered_by_the_enterprise(api: tuple[TestClient, Store, dict[str, int]]) -> None:
+    c, _, sites = api
+    ent = sites["ZD-PW1"]
+    body = {
+        "target": "ZD-PW1-DA002",
+        "mark_type": "maintenance",
+        "start": "2026-01-18T08:00:00+08:00",
+        "end": "2026-01-18T10:00:00+08:00",
+        "reason": "更换取样探头",
+    }
+    r = c.post("/api/v1/enforcement/marks", json=body, auth=ENT_USER)
+    assert r.status_code == 200 and r.json()["enterprise_id"] == ent
+    assert c.post("/api/v1/enforcement/marks", json=body, auth=ENT_USER).status_code == 409  # same mark twice
+    other = c.post("/api/v1/enforcement/marks", json=body | {"target": "FK-CM1-DA001"}, auth=ENT_USER)
+    assert other.status_code == 404  # not its own outlet
+    assert c.post("/api/v1/enforcement/marks", json=body, auth=VIEWER).status_code == 403
+    back = c.post("/api/v1/enforcement/marks", json=body | {"end": "2026-01-18T07:00:00+08:00"}, auth=OFFICER)
+    assert back.status_code == 422
+    listed = c.get(f"/api/v1/enforcement/enterprises/{ent}/marks", auth=OFFICER).json()
+    assert listed["count"] == 1 and listed["items"][0]["target"] == "ZD-PW1-DA002"
+    assert listed["items"][0]["entered_by"] == ENT_USER[0] and listed["items"][0]["reason"] == "更换取样探头"
+    page = c.get(f"/api/v1/enforcement/enterprises/{ent}", auth=ENT_USER).json()
+    assert [m["mark_type"] for m in page["marks"]] == ["maintenance"] and page["batteries"] == []

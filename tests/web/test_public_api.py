@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from bogda.store.schema import warning
 from bogda.timeutil import beijing_date, floor_to, now_utc
 from bogda.web.app import create_app
 from bogda.web.public import PublicCache
+from forecast_rows import add_daily_aqi_run
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +101,8 @@ def test_area_aqi_is_the_newest_hourly_row_of_each_area(client: TestClient, stor
 
 def test_health_advice_is_the_hj633_table_for_every_level_shown(client: TestClient) -> None:
     body = client.get("/public/api/v1/stations").json()
-    levels = {a["level"] for a in [*body["stations"], *body["areas"]] if a["level"]}
+    days = [d for a in (body["forecast"] or {}).get("areas", []) for d in a["days"]]
+    levels = {a["level"] for a in [*body["stations"], *body["areas"], *days] if a["level"]}
     assert levels and {int(k) for k in body["advice"]} == levels
     for level in levels:
         expected = health_advice(level)
@@ -118,15 +121,41 @@ def test_health_advice_is_the_hj633_table_for_every_level_shown(client: TestClie
         ("issued", (-5, -2), False),  # over
     ],
 )
-def test_only_warnings_in_force_are_published(store: Store, state: str, days: tuple[int, int], shown: bool) -> None:
+def test_only_warnings_in_force_are_published(
+    store: Store, state: str, days: tuple[int, int], shown: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bogda.web import public
+
+    now = now_utc()  # "in force today" for the test and the answer alike, also across Beijing midnight
+    monkeypatch.setattr(public, "now_utc", lambda: now)
     cache = PublicCache(check=0.0)
     before = cache.body(store)
-    today = beijing_date(now_utc())
+    today = beijing_date(now)
     area = f"T{state}{days[0]}{days[1]}"
     _add_warning(store, area, "orange", state, today + timedelta(days=days[0]), today + timedelta(days=days[1]))
     after = json.loads(cache.body(store))
     assert any(w["area_code"] == area for w in after["warnings"]) is shown
     assert after != json.loads(before) or not shown
+
+
+def test_forecast_of_the_latest_fresh_run_is_published(store: Store) -> None:
+    from bogda.web.public import public_forecast
+
+    cache = PublicCache(check=0.0)
+    before = json.loads(cache.body(store))
+    now = now_utc()
+    today = beijing_date(now)
+    means = [(42.0, 30.0, 55.0), (88.0, 60.0, 120.0), (160.0, 110.0, 210.0)]
+    add_daily_aqi_run(store, means, now=now)
+    after = json.loads(cache.body(store))  # a new run is a new data version: the answer is rebuilt
+    assert after["forecast"] != before.get("forecast")
+    pref = next(a for a in after["forecast"]["areas"] if a["kind"] == "prefecture")
+    assert [(d["date"], d["aqi"], d["p10"], d["p90"], d["level"]) for d in pref["days"]] == [
+        ((today + timedelta(days=i + 1)).isoformat(), m, lo, hi, 1 if m <= 50 else 2 if m <= 100 else 4)
+        for i, (m, lo, hi) in enumerate(means)
+    ]
+    assert {"1", "2", "4"} <= set(after["advice"])  # the page colours forecast days from the same table
+    assert public_forecast(store, now=now + timedelta(hours=37)) is None  # stale: published as no forecast
 
 
 def test_cached_answer_is_reused_until_data_change(store: Store) -> None:
@@ -150,7 +179,21 @@ def test_page_and_echarts_are_served_from_this_server(client: TestClient) -> Non
         assert client.get(f"/public/assets/{bad}").status_code == 404
 
 
+def _settled(client: TestClient, path: str = "/public/api/v1/stations") -> str:
+    """The ETag once the answer stopped changing: a check due (data written by an earlier test) rebuilds it in the
+    background while the current bytes are still served (stale-while-revalidate)."""
+    etag = ""
+    for _ in range(100):
+        now = client.get(path).headers["etag"]
+        if now == etag:
+            return etag
+        etag = now
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: the answer kept changing")
+
+
 def test_answer_is_compressed_and_tagged_for_polling_clients(client: TestClient) -> None:
+    _settled(client)
     plain = client.get("/public/api/v1/stations", headers={"Accept-Encoding": "identity"})
     zipped = client.get("/public/api/v1/stations", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
@@ -158,3 +201,45 @@ def test_answer_is_compressed_and_tagged_for_polling_clients(client: TestClient)
     etag = plain.headers["etag"]
     again = client.get("/public/api/v1/stations", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.headers["etag"] == etag and not again.content
+    stale = client.get("/public/api/v1/stations", headers={"If-None-Match": '"not-this-one"'})
+    assert stale.status_code == 200 and stale.json() == plain.json()
+
+
+def test_rebuild_with_unchanged_content_keeps_the_etag(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild after ``ttl`` that only moves the build time keeps the bytes (stop 14's CI: a 304 test got 200
+    because the minute-old answer had been rebuilt with a new ``generated_at`` between two requests)."""
+    from bogda.web import public
+
+    clock = [datetime(2026, 11, 29, 10, 0, tzinfo=UTC)]
+    monkeypatch.setattr(public, "now_utc", lambda: clock[0])
+    cache = PublicCache(ttl=0.0, check=0.0)
+    first = cache.current(store)
+    clock[0] += timedelta(minutes=5)
+    again = cache.current(store)
+    assert cache.builds == 2 and again.etag == first.etag and again.body == first.body
+
+
+def test_answers_come_from_memory_before_routing(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bogda.web import public
+
+    _settled(client)  # built: from now on CachedAnswers answers without the route
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the route answered")
+
+    monkeypatch.setattr(public, "send_answer", boom)
+    r = client.get("/public/api/v1/stations", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip" and r.json()["stations"]
+    assert r.headers["cache-control"] == public.STATIONS_CACHE_CONTROL and r.headers["vary"] == "Accept-Encoding"
+    with pytest.raises(AssertionError, match="the route answered"):
+        client.get("/public/api/v1/stations?lang=en")  # a query string always goes to the route
+
+
+def test_outlines_are_a_separate_long_lived_tagged_answer(client: TestClient) -> None:
+    first = client.get("/public/api/v1/outlines", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["content-encoding"] == "gzip" and "max-age=86400" in first.headers["cache-control"]
+    assert {f["properties"]["code"] for f in first.json()["features"]} >= {"652301", "652302"}
+    again = client.get("/public/api/v1/outlines", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    stations = client.get("/public/api/v1/stations").json()
+    assert "features" not in stations and "outlines" not in stations  # the polled answer carries no geometry

@@ -41,6 +41,14 @@ class CatalogueRun:
     thresholds: dict[str, power.Threshold] = field(default_factory=dict)
     derived: dict[str, dict[str, str]] = field(default_factory=dict)
     evaluated: set[tuple[str, str]] = field(default_factory=set)  # (rule_id, subject_id) pairs that ran
+    # evidence tables of subjects without an hourly frame (P02 daily pushes, P03 gate records), by (rule, subject,
+    # channel)
+    evidence: dict[tuple[str, str, str | None], pl.DataFrame] = field(default_factory=dict)
+
+    def frame_for(self, hit: Hit) -> pl.DataFrame | None:
+        """The rows a hit's ``i0``/``i1`` index: its evidence table, else its subject's frame."""
+        got = self.evidence.get((hit.rule_id, hit.subject_id, hit.channel))
+        return got if got is not None else self.frames.get(hit.subject_id)
 
 
 def _guard(run: CatalogueRun, rule_id: str, subject_id: str, fn: Callable[[], list[Hit]]) -> None:
@@ -134,13 +142,7 @@ def run_outlet(
         run.not_evaluable.append(NotEvaluable("C11", oid, f"CONFIG_MISSING:load_channel:{outlet.load_channel}"))
     o2 = _f(df, O2_CODE)
     marks = [m for m in (marks or []) if m.target_id == oid]
-    marked = (
-        cems.mark_mask(
-            ts, marks, oid, ("startup", "shutdown", "stopped", "fault_accident", "maintenance", "calibration")
-        )
-        if marks
-        else None
-    )
+    marked = cems.exempt_mask(ts, marks, oid, params) if marks else None
     pollutants = [c for c in POLLUTANTS if c in df.columns]
     numeric = [
         c
@@ -229,9 +231,11 @@ def run_outlet(
                     oid,
                     lambda c=code: operations.o2_low(o2, cols[c], subj, params, band=outlet.o2_band, channel=c),
                 )
-    _guard(run, "C04", oid, lambda: operations.mark_audit(marks, load, production_on, subj, params))
-    if production_on is not None and marks:
-        _guard(run, "C16", oid, lambda: operations.stopped_mark_vs_power(marks, production_on, subj, params))
+    # rejected or withdrawn marks are no claim of the enterprise any more: neither audited nor compared
+    claimed = [m for m in marks if m.status in ("accepted", "pending")]
+    _guard(run, "C04", oid, lambda: operations.mark_audit(claimed, load, production_on, subj, params))
+    if production_on is not None and claimed:
+        _guard(run, "C16", oid, lambda: operations.stopped_mark_vs_power(claimed, production_on, subj, params))
     temp = cols.get(TEMP_CODE) if outlet.wet_fgd else None
     bypass_cols = [c for c in numeric if c.startswith(BYPASS_PREFIX)]
     bypass = np.nanmax(np.column_stack([cols[c] for c in bypass_cols]), axis=1) if bypass_cols else None
@@ -446,6 +450,151 @@ def _run_plans(
                 )
 
 
+# ---------------------------------------------------------------------------------------- coking / gate
+def _enterprise_params(params: Params, overrides: dict[str, dict[str, object]] | None, ent: str) -> Params:
+    if overrides and ent in overrides:
+        return params.with_overrides(overrides[ent])
+    return params
+
+
+def _day_axis(ts: np.ndarray) -> np.ndarray:
+    """Beijing-day starts (UTC, ``datetime64[us]``) covering the instants ``ts``."""
+    us = np.asarray(ts).astype("datetime64[us]").astype(np.int64)
+    day = 86_400_000_000
+    shift = 8 * 3_600_000_000
+    d0, d1 = (us.min() + shift) // day, (us.max() + shift) // day
+    return (np.arange(d0, d1 + 1) * day - shift).astype("datetime64[us]")
+
+
+def _pushes_from_signature(
+    run: CatalogueRun,
+    bat: plans.CokeBattery,
+    meter_frame: pl.DataFrame | None,
+    steps: dict[str, int],
+    params: Params,
+) -> plans.CokeBattery:
+    """A battery without push records gets its pushes from its pusher meter's power (``push_source`` signature)."""
+    from dataclasses import replace
+
+    mid = bat.pusher_meter or ""
+    thr = run.thresholds.get(mid)
+    if meter_frame is None or thr is None or not np.isfinite(thr.t_on):
+        run.not_evaluable.append(NotEvaluable("P02", bat.enterprise_id, f"CONFIG_MISSING:pusher_meter_series:{mid}"))
+        return bat
+    step = steps.get(mid, 60)
+    df = regrid(meter_frame.filter(pl.col("meter_id") == mid), step)
+    ts = _ts(df)
+    pushes = plans.pushes_from_power(ts, _f(df, "p_kw"), thr.t_on, step, params)  # type: ignore[arg-type]
+    return replace(
+        bat,
+        push_source="signature",
+        push_ts=pushes,
+        push_ids=np.full(len(pushes), -1, dtype=np.int64),
+        push_ovens=np.full(len(pushes), "", dtype=object),
+    )
+
+
+def run_coking(
+    run: CatalogueRun,
+    bat: plans.CokeBattery,
+    plan_set: PlanSet | None,
+    params: Params,
+    *,
+    dedust: tuple[np.ndarray, np.ndarray] | None = None,
+    steps: dict[str, int] | None = None,
+) -> None:
+    """P02 for one battery: pushes per Beijing day against the capacity of its (design or extended) coking time,
+    and pushes while the pushing dust-collection meter is OFF. The evidence table is the daily push count."""
+    ent = bat.enterprise_id
+    if len(bat.push_ts) == 0:
+        run.evaluated.add(("P02", ent))
+        return
+    days = _day_axis(bat.push_ts)
+    extended: list[tuple[datetime, datetime, float]] = []
+    if plan_set is not None:
+        for order, m in plans.active_measures(plan_set, ent):
+            if m.action == "extend_coking_h" and (not m.target or m.target == bat.battery):
+                extended.append((order.issued_at, order.lifted_at, plans.extended_coking_h(bat, m.value, params)))
+    if bat.coking_h is None and not extended:
+        run.not_evaluable.append(NotEvaluable("P02", ent, "CONFIG_MISSING:coking_h"))
+    day_of = np.searchsorted(days, bat.push_ts, side="right") - 1
+    pushes = np.bincount(day_of, minlength=len(days)).astype(np.float64)
+    allowed = plans.push_capacity(days, bat.ovens, bat.coking_h, extended)
+    subj = Subject(ent, ent, days, 86400, "enterprise")
+    run.evidence[("P02", ent, bat.battery)] = pl.DataFrame(
+        {
+            "ts_utc": pl.Series(days).dt.replace_time_zone("UTC"),
+            "pushes": pushes,
+            "allowed": allowed,
+        }
+    )
+    _guard(
+        run,
+        "P02",
+        ent,
+        lambda: plans.coking_time(
+            pushes,
+            subj,
+            params,
+            ovens=bat.ovens,
+            coking_h=bat.coking_h,
+            allowed=allowed,
+            battery=bat.battery,
+            push_source=bat.push_source,
+        ),
+    )
+    if bat.dedust_meter:
+        if dedust is None:
+            run.not_evaluable.append(NotEvaluable("P02", ent, f"CONFIG_MISSING:dedust_meter_series:{bat.dedust_meter}"))
+            return
+        mts, mst = dedust
+        step = (steps or {}).get(bat.dedust_meter, 900)
+        _guard(
+            run,
+            "P02",
+            ent,
+            lambda: plans.pushes_without_dedust(
+                bat.push_ts, mts, mst, step, subj, params, battery=bat.battery, meter_id=bat.dedust_meter or ""
+            ),
+        )
+
+
+def run_gate(run: CatalogueRun, log: plans.GateLog, plan_set: PlanSet | None, params: Params) -> None:
+    """P03 for one enterprise's gate log: banned-stage heavy trucks entering under an order whose measures for the
+    enterprise include ``transport_ban``. The evidence table is the gate log itself."""
+    ent = log.enterprise_id
+    run.evaluated.add(("P03", ent))
+    if plan_set is None or len(log.ts) == 0:
+        return
+    banned = plans.banned_entries(log, params)
+    subj = Subject(ent, ent, log.ts, 1, "enterprise")
+    run.evidence[("P03", ent, "gate")] = pl.DataFrame(
+        {
+            "ts_utc": pl.Series(log.ts).dt.replace_time_zone("UTC"),
+            "plate": log.plate.astype(str),
+            "emission_stage": log.stage.astype(str),
+            "vehicle_class": log.vehicle_class.astype(str),
+            "fuel": log.fuel.astype(str),
+            "direction": log.direction.astype(str),
+            "record_id": log.record_ids,
+        }
+    )
+    seen: set[tuple] = set()
+    for order, m in plans.active_measures(plan_set, ent):
+        key = (order.issued_at, order.lifted_at, order.doc_id)
+        if m.action != "transport_ban" or key in seen:
+            continue
+        seen.add(key)
+        _guard(
+            run,
+            "P03",
+            ent,
+            lambda o=order: plans.transport_ban(
+                log.ts, log.stage, subj, params, order=o, banned=banned, plates=log.plate
+            ),
+        )
+
+
 # -------------------------------------------------------------------------------------------- minutes
 def hours_from_minutes(minutes: pl.DataFrame, params: Params) -> pl.DataFrame:
     """Hourly frame in the catalogue's layout from minute data (HJ 75-2017 valid hour: ≥ 45 valid minutes).
@@ -537,11 +686,15 @@ def run_catalogue_full(
     marks: list[cems.Mark] | None = None,
     overrides: dict[str, dict[str, object]] | None = None,
     minute_frame: pl.DataFrame | None = None,
+    coke: list[plans.CokeBattery] | None = None,
+    gates: list[plans.GateLog] | None = None,
 ) -> CatalogueRun:
     """The whole catalogue; ``overrides`` are per-enterprise parameter overrides (from dismissal tuning).
 
     ``minute_frame`` (optional, same wide layout at 1-min spacing) adds the minute rules C21/C23 for outlets that
     have both; an outlet with minutes but no hourly rows is judged on hours recomputed from its minutes.
+    ``marks`` (CEMS data marks, ``target_id`` = outlet code) exempt marked hours from judgement and feed C04 / C16;
+    ``coke`` (batteries with their pushes) feeds P02, ``gates`` (gate logs) P03, both against ``plan_set``'s orders.
     """
     params = params or resolve_params()
     run = CatalogueRun()
@@ -560,6 +713,16 @@ def run_catalogue_full(
     meter_states: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if meter_frame is not None and meters:
         meter_states = run_meters(run, meter_frame, meters, pairs or [], plan_set, params)
+    steps = {m.meter_id: m.interval_s for m in meters}
+    coke = [
+        _pushes_from_signature(run, b, meter_frame, steps, params) if len(b.push_ts) == 0 and b.pusher_meter else b
+        for b in coke or []
+    ]
+    for bat in coke:
+        p_ent = _enterprise_params(params, overrides, bat.enterprise_id)
+        run_coking(run, bat, plan_set, p_ent, dedust=meter_states.get(bat.dedust_meter or ""), steps=steps)
+    for log in gates or []:
+        run_gate(run, log, plan_set, _enterprise_params(params, overrides, log.enterprise_id))
     if cems_frame is not None and cems_frame.height:
         by_id = {o.outlet_id: o for o in outlets}
         marks_by: dict[str, list[cems.Mark]] = defaultdict(list)

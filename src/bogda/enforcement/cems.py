@@ -294,6 +294,41 @@ def mark_mask(ts: np.ndarray, marks: list[Mark], target_id: str, types: tuple[st
     return m
 
 
+def exempt_mask(ts: np.ndarray, marks: list[Mark], target_id: str, params: Params) -> np.ndarray:
+    """Hours exempt from exceedance judgement: those under an accepted mark **within its caps** (enforcement.md
+    §3.3 "not under an accepted mark within caps"; §6 marks caps).
+
+    A startup or shutdown mark exempts at most its first ``marks.startup_cap_h`` hours, and startup + shutdown
+    marks together at most ``marks.annual_cap_h`` hours a (UTC) year; fault marks at most
+    ``marks.fault_annual_cap_h`` hours a year; the budget is spent in time order. Other mark types (stopped,
+    maintenance, calibration, other) exempt their whole span; C04 audits them all. Hours past a cap are judged.
+    """
+    t = np.asarray(ts).astype("datetime64[us]")
+    m = np.zeros(len(t), dtype=bool)
+    used: dict[tuple[int, str], float] = {}
+    hour = np.timedelta64(3600, "s")
+    for mk in sorted(marks, key=lambda x: x.start):
+        if mk.target_id != target_id or mk.status != "accepted":
+            continue
+        a = np.datetime64(_naive_utc(mk.start) if mk.start.tzinfo else mk.start, "us")
+        b = np.datetime64(_naive_utc(mk.end) if mk.end.tzinfo else mk.end, "us")
+        budget = None
+        if mk.mark_type in ("startup", "shutdown"):
+            key = (mk.start.year, "startup_shutdown")
+            budget = min(params["marks.startup_cap_h"], params["marks.annual_cap_h"] - used.get(key, 0.0))
+        elif mk.mark_type == "fault_accident":
+            key = (mk.start.year, "fault")
+            budget = params["marks.fault_annual_cap_h"] - used.get(key, 0.0)
+        if budget is not None:
+            budget = max(0.0, float(budget))
+            dur_h = float((b - a) / hour)
+            used[key] = used.get(key, 0.0) + min(dur_h, budget)
+            b = min(b, a + np.timedelta64(round(budget * 3600), "s"))
+        if b > a:
+            m |= (t >= a) & (t < b)
+    return m
+
+
 def _naive_utc(ts: datetime) -> datetime:
     from datetime import UTC
 

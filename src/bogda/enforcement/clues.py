@@ -37,6 +37,8 @@ LEGAL_BASIS = {
     "E01": "《大气污染防治法》第九十九条；《环境保护法》第六十三条",
     "E04": "《大气污染防治法》第一百零八条（重污染天气应急）",
     "P01": "错峰生产方案",
+    "P02": "重污染天气应急减排清单（延长结焦时间）",
+    "P03": "重污染天气应急减排清单（运输管控）",
 }
 """Default legal basis per rule (configuration; shown to officers, not interpreted by code)."""
 
@@ -94,6 +96,7 @@ def raw_items(
     ts = sl["ts_utc"].to_list() if "ts_utc" in cols else list(range(lo, hi + 1))
     raws: list[dict[str, Any]] = []
     frames: dict[Any, dict[str, Any]] = {}
+    recs = sl["record_id"].to_list() if "record_id" in cols else None
     for ch in channels:
         if ch not in cols:
             continue
@@ -108,6 +111,8 @@ def raw_items(
                 "value": None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v),
                 "flag": flags[k], "frame_uid": fids[k], "in_hit": i0 <= lo + k <= i1,
             })  # fmt: skip
+            if recs is not None:
+                raws[-1]["record_id"] = recs[k]  # a stored input record (gate log, push) rather than a frame
             if fids[k] is not None:
                 frames.setdefault(fids[k], {"frame_uid": fids[k]})
     if "frame_uid" in cols and {"mn", "cn"} <= cols:
@@ -126,7 +131,7 @@ def plot_spec(hit: Hit, frame: pl.DataFrame | None, channels: list[str], context
     x = [_fmt_local(t) for t in sl["ts_utc"].to_list()] if "ts_utc" in sl.columns else list(range(lo, hi + 1))
     series = []
     for ch in channels:
-        if ch in sl.columns:
+        if ch in sl.columns and sl[ch].dtype.is_numeric():
             vals = [None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
                     for v in sl[ch].to_list()]  # fmt: skip
             series.append({"name": CHANNEL_ZH.get(ch, ch), "channel": ch, "data": vals})
@@ -165,7 +170,7 @@ def render_svg(spec: dict[str, Any], width: int = 640, height: int = 240) -> str
 def _channels_for(hit: Hit, frame: pl.DataFrame | None) -> list[str]:
     chans = [hit.channel] if hit.channel and frame is not None and hit.channel in frame.columns else []
     if frame is not None:
-        for extra in ("a19001", "i33400", "p_kw", "TEY"):
+        for extra in ("a19001", "i33400", "p_kw", "TEY", "pushes", "allowed", "plate", "emission_stage"):
             if extra in frame.columns and extra not in chans:
                 chans.append(extra)
     return chans

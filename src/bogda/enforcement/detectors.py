@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bogda.enforcement import changepoints
 from bogda.enforcement import runs as rk
 from bogda.enforcement.rules import Hit, Params, make_hit
 
@@ -320,21 +321,19 @@ def trailing_hourly_baseline(
 
 
 def change_point_l2(y: np.ndarray) -> int | None:
-    """Best single split of ``y`` under an l2 cost (index of the first element of the second segment).
-
-    A one-change stand-in for PELT (l2) on a handful of daily medians (enforcement.md §8: PELT only on candidates).
-    """
+    """The strongest change in mean of ``y`` (PELT l2 with a BIC-like penalty; NaN ignored), as the index of the
+    first element of the second segment, or ``None`` when PELT finds no change."""
     v = np.asarray(y, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    n = len(v)
-    if n < 4:
+    if (~np.isnan(v)).sum() < 4:
         return None
-    c1 = np.cumsum(v)
-    c2 = np.cumsum(v * v)
-    k = np.arange(1, n)
-    left = c2[k - 1] - c1[k - 1] ** 2 / k
-    right = (c2[-1] - c2[k - 1]) - (c1[-1] - c1[k - 1]) ** 2 / (n - k)
-    return int(k[np.argmin(left + right)])
+    cps = changepoints.pelt_nan(v, changepoints.bic_penalty(v))
+    if not cps:
+        return None
+    # the change with the largest jump between the means of its neighbouring segments
+    edges = [0, *cps, len(v)]
+    means = [np.nanmean(v[edges[i] : edges[i + 1]]) for i in range(len(edges) - 1)]
+    k = int(np.argmax(np.abs(np.diff(means))))
+    return int(cps[k])
 
 
 def step_drop(
@@ -349,7 +348,8 @@ def step_drop(
     """C11: concentration falls relative to load — a Beijing day's median of ln(C/ld) below the median of the
     trailing 30 days' hourly values + ln(``drop.ratio``), only where the trailing robust spread (1.4826 × MAD of
     the hourly values) ≤ ``drop.gate_mad`` and ≥ 10 days of history. Consecutive days (gap ≤ 1 day) merge; a
-    one-split l2 change point on daily medians locates the step.
+    PELT (l2, penalty ``pelt.penalty_factor`` · σ² · ln n, σ from first differences) on the daily medians of the
+    event and the 30 days before it locates the step (the change point nearest the event's first day).
 
     ``excused`` marks rows covered by a maintenance or fuel-change record (no clue then).
     """
@@ -377,7 +377,9 @@ def step_drop(
         if excused is not None and np.asarray(excused[r0 : r1 + 1]).any():
             continue
         lo = max(0, int(a) - params["drop.base_days"])
-        cp = change_point_l2(day_med[lo : int(b) + 1])
+        seg = day_med[lo : int(b) + 1]
+        cps = changepoints.pelt_nan(seg, changepoints.bic_penalty(seg, params["pelt.penalty_factor"]))
+        cp = min(cps, key=lambda c: abs(c - (int(a) - lo))) if cps else None
         low = float(np.nanmin(day_med[a : b + 1]))
         hits.append(
             subj.hit(
@@ -393,6 +395,8 @@ def step_drop(
                     "drop_factor": float(np.exp(low - med[a])),
                     "days": int(b - a + 1),
                     "change_point_row": None if cp is None else int(ds[lo + cp]),
+                    "change_point_rows": [int(ds[lo + c]) for c in cps],
+                    "change_point_method": "PELT l2",
                 },
             )
         )

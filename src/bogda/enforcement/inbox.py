@@ -14,7 +14,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import aliased
 
 from bogda import findings as F
-from bogda.enforcement import casework, planbook
+from bogda.enforcement import casework, planbook, recordbook
 from bogda.enforcement.clues import SEVERITY_ZH
 from bogda.enforcement.rules import RULES
 from bogda.store import Store, series
@@ -220,6 +220,9 @@ def enterprise_detail(store: Store, enterprise_id: int, *, as_of: datetime | Non
         "plans": plans,
         "clues": history,
         "clues_found": found,
+        "marks": recordbook.list_marks(store, enterprise_id=enterprise_id, limit=50),
+        "batteries": recordbook.list_batteries(store, enterprise_id),
+        "gate_records": recordbook.list_gate(store, enterprise_id, limit=50),
         "cases": casework.list_cases(store, enterprise_id=enterprise_id),
         "overrides": casework.overrides_of(store, enterprise_id),
         "compliance": casework.compliance(store, enterprise_id, as_of=as_of),

@@ -30,7 +30,7 @@ from sqlalchemy import Connection, select
 
 from bogda.enforcement import plans as P
 from bogda.store import Store
-from bogda.store.schema import enterprise, plan, site
+from bogda.store.schema import emergency_list_item, enterprise, plan, site
 from bogda.timeutil import beijing_date, now_utc
 
 KINDS = ("stagger_window", "measure", "order", "grade", "baseline")
@@ -170,9 +170,45 @@ def _day(ts: datetime | None) -> date | None:
     return None if ts is None else beijing_date(ts)
 
 
+def _warning_orders_ended(store: Store) -> list[dict[str, Any]]:
+    """Orders written from issued warnings that were later lifted or superseded (``active`` false, ``end`` moved to
+    the lift): they stay in force for the period they covered, so late data and re-runs are still judged against
+    them. Orders withdrawn by hand (source ``manual``) are not."""
+    return [
+        r
+        for r in list_plans(store, kinds=["order"], active=False)
+        if r["source"] == "warning" and r["end"] is not None and (r["attrs"] or {}).get("warning_id") is not None
+    ]
+
+
+def _list_measures(store: Store) -> list[P.Measure]:
+    """Per-enterprise measures of the emergency-reduction lists frozen when a warning was issued (forecast.md
+    §3.10, table ``emergency_list_item``), at the level of the order each list wrote; ``none`` actions dropped."""
+    q = (
+        select(site.c.code, emergency_list_item.c.measures, plan.c.level)
+        .join(site, site.c.id == emergency_list_item.c.enterprise_id)
+        .join(plan, plan.c.id == emergency_list_item.c.order_id)
+    )
+    out: dict[tuple, P.Measure] = {}
+    with store.engine.connect() as conn:
+        for code, measures, level in conn.execute(q):
+            for m in measures or []:
+                action = (m or {}).get("action")
+                if action not in P.ACTIONS or level not in P.LEVELS:
+                    continue
+                value = m.get("value")
+                mm = P.Measure(code, level, action, None if value is None else float(value))
+                out[(code, level, action, mm.value)] = mm
+    return list(out.values())
+
+
 def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
-    """All active plan records as the catalogue's :class:`~.plans.PlanSet` (enterprise ids are site codes)."""
-    rows = list_plans(store)
+    """All active plan records as the catalogue's :class:`~.plans.PlanSet` (enterprise ids are site codes).
+
+    Also read: orders from warnings that have since been lifted (for the period they covered) and the measures of
+    the emergency-reduction lists those warnings activated (an enterprise's own ``measure`` rows come first, then
+    its list measures; cement without either falls back to the grade table)."""
+    rows = list_plans(store) + _warning_orders_ended(store)
     with store.engine.connect() as conn:
         ents = conn.execute(
             select(site.c.code, enterprise.c.sector, enterprise.c.grade).join(
@@ -204,6 +240,8 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
             ps.baselines[bid] = P.Baseline(
                 bid, float(r["value"]), r["unit"] or "kWh/d", a.get("proxy", "production_kwh"), a.get("derivation", "")
             )
+    own = {(m.enterprise_id, m.level) for m in ps.measures}
+    ps.measures += [m for m in _list_measures(store) if (m.enterprise_id, m.level) not in own]
     for code, sector, grade in ents:
         if code not in graded and grade and sector in SECTOR_INDUSTRY:
             ps.grades.append(P.EnterpriseGrade(code, SECTOR_INDUSTRY[sector], grade))

@@ -329,21 +329,208 @@ def staggered_production(state: np.ndarray, subj: Subject, params: Params, *, wi
     ]
 
 
-def coking_time(pushes_per_day: np.ndarray, subj: Subject, params: Params, *, ovens: int, coking_h: float) -> list[Hit]:
-    """P02: pushes/day > ovens × 24 / coking_h (coking time 28 h for chambers ≥ 6 m, 36 h below, local example)."""
-    allowed = ovens * 24.0 / coking_h
+# ------------------------------------------------------------------------------------- coking (P02)
+@dataclass
+class CokeBattery:
+    """A coke-oven battery with its pushes (from the pusher schedule or the DCS log) as plain arrays.
+
+    ``coking_h`` is the design coking time (``None``: unknown — only days under an ``extend_coking_h`` order are
+    judged); ``dedust_meter`` the meter code of the pushing dust-collection station (推焦除尘地面站).
+    """
+
+    enterprise_id: str
+    battery: str
+    ovens: int
+    chamber_height_m: float | None = None
+    coking_h: float | None = None
+    dedust_meter: str | None = None
+    pusher_meter: str | None = None
+    push_source: str = "records"  # records (schedule / DCS log) | signature (pusher power)
+    push_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="datetime64[us]"))
+    push_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    push_ovens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+
+
+def extended_coking_h(battery: CokeBattery, measure_value: float | None, params: Params) -> float:
+    """Coking time required under an ``extend_coking_h`` measure: its value, else by chamber height (28 h for
+    chambers ≥ 6 m, 36 h below; local example, enforcement.md §3.6). Unknown height → the longer time."""
+    if measure_value is not None:
+        return float(measure_value)
+    tall = battery.chamber_height_m is not None and battery.chamber_height_m >= params["p02.tall_chamber_m"]
+    return float(params["p02.extend_h_tall"] if tall else params["p02.extend_h_short"])
+
+
+def push_capacity(
+    day_starts: np.ndarray, ovens: int, design_h: float | None, extended: list[tuple[datetime, datetime, float]]
+) -> np.ndarray:
+    """Pushes a battery may make on each Beijing day: ovens × Σ over the day's hours of 1 / coking_h(hour).
+
+    ``coking_h`` is the design time, raised to the extended time in the hours an order requires it (an order
+    covering part of a day lowers that day's capacity in proportion). A day with an hour of unknown coking time
+    (no design time and no order) is NaN — not judged. A constant coking time gives ovens × 24 / coking_h.
+    """
+    t = np.asarray(day_starts).astype("datetime64[us]")
+    hours = t[:, None] + np.arange(24)[None, :] * np.timedelta64(3600, "s")
+    ch = np.full(hours.shape, np.nan if design_h is None else float(design_h))
+    for a, b, h in extended:
+        lo = np.datetime64(a.astimezone(UTC).replace(tzinfo=None), "us")
+        hi = np.datetime64(b.astimezone(UTC).replace(tzinfo=None), "us")
+        inside = (hours >= lo) & (hours < hi)
+        ch = np.where(inside, np.fmax(ch, h), ch)  # fmax: NaN (unknown design) → the order's time
+    return ovens * np.sum(1.0 / ch, axis=1)
+
+
+def coking_time(
+    pushes_per_day: np.ndarray,
+    subj: Subject,
+    params: Params,
+    *,
+    ovens: int,
+    coking_h: float | None = None,
+    allowed: np.ndarray | None = None,
+    battery: str | None = None,
+    push_source: str = "records",
+) -> list[Hit]:
+    """P02: pushes/day > ovens × 24 / coking_h (or the per-day ``allowed`` of :func:`push_capacity`), consecutive
+    days merged into one hit. ``subj`` has one row per Beijing day (``step_s`` 86400)."""
     x = np.asarray(pushes_per_day, dtype=np.float64)
+    if allowed is None:
+        if coking_h is None:
+            raise ValueError("coking_time needs coking_h or allowed")
+        allowed = np.full(len(x), ovens * 24.0 / coking_h)
+    cap = np.asarray(allowed, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        over = x > cap + 1e-9  # capacity is a float; a push count equal to it complies
+    from bogda.enforcement import runs as rk
+
     return [
         subj.hit(
             "P02",
             params,
-            int(k),
-            int(k),
+            int(a),
+            int(b),
             subject_kind="enterprise",
-            metrics={"pushes": x[k], "allowed": allowed, "coking_h": coking_h, "ovens": ovens},
+            channel=battery,
+            metrics={
+                "reason": "coking_time",
+                "battery": battery,
+                "ovens": ovens,
+                "days": int(b - a + 1),
+                "max_pushes": float(np.max(x[a : b + 1])),
+                "pushes": [float(v) for v in x[a : b + 1]],
+                "allowed": [round(float(v), 2) for v in cap[a : b + 1]],
+                "excess_pushes": float(np.sum(x[a : b + 1] - cap[a : b + 1])),
+                "coking_h": coking_h,
+                "push_source": push_source,
+            },
         )
-        for k in np.flatnonzero(x > allowed)
+        for a, b in zip(*rk.runs(over), strict=True)
     ]
+
+
+def pushes_from_power(ts: np.ndarray, p: np.ndarray, t_on: float, step_s: int, params: Params) -> np.ndarray:
+    """Push start times from the pusher machine's power (P02 "signature" input, enforcement.md §4).
+
+    The pusher draws power only while it pushes a charge out of an oven: each run of intervals at or above ``t_on``
+    (the meter's learned ON threshold, no debounce — a push lasts minutes) whose length is within
+    [``p02.push_min_minutes``, ``p02.push_max_minutes``] is one push; longer runs (travel, maintenance) are not
+    counted. Needs minute data: at 15-min spacing several pushes share an interval.
+    """
+    from bogda.enforcement import runs as rk
+
+    x = np.asarray(p, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        hi = x >= t_on
+    s, e = rk.runs(hi)
+    minutes = (e - s + 1) * step_s / 60.0
+    ok = (minutes >= params["p02.push_min_minutes"]) & (minutes <= params["p02.push_max_minutes"])
+    return np.asarray(ts).astype("datetime64[us]")[s[ok]]
+
+
+def pushes_without_dedust(
+    push_ts: np.ndarray,
+    meter_ts: np.ndarray,
+    meter_state: np.ndarray,
+    meter_step_s: int,
+    subj: Subject,
+    params: Params,
+    *,
+    battery: str,
+    meter_id: str,
+) -> list[Hit]:
+    """P02 (dust collection): pushes while the pushing dust-collection station's meter is OFF (data present).
+
+    Each push is judged by the state of the meter interval containing it; NODATA is never OFF. A Beijing day with
+    ≥ ``p02.min_undedusted`` such pushes fires; consecutive days merge. ``subj`` is the battery's day axis.
+    """
+    pt = np.asarray(push_ts).astype("datetime64[us]")
+    mt = np.asarray(meter_ts).astype("datetime64[us]")
+    if len(pt) == 0 or len(mt) == 0 or subj.ts is None:
+        return []
+    from bogda.enforcement import runs as rk
+    from bogda.enforcement.power import OFF
+
+    pos = np.searchsorted(mt, pt, side="right") - 1
+    inside = (pos >= 0) & (pt < mt[np.maximum(pos, 0)] + np.timedelta64(meter_step_s, "s"))
+    st = np.asarray(meter_state)
+    off = inside & (st[np.maximum(pos, 0)] == OFF)
+    days = np.asarray(subj.ts).astype("datetime64[us]")
+    day_of = np.searchsorted(days, pt, side="right") - 1
+    ok = (day_of >= 0) & (day_of < len(days))
+    count = np.bincount(day_of[off & ok], minlength=len(days))[: len(days)]
+    fire = count >= params["p02.min_undedusted"]
+    hits = []
+    for a, b in zip(*rk.runs(fire), strict=True):
+        sel = off & ok & (day_of >= a) & (day_of <= b)
+        hits.append(
+            subj.hit(
+                "P02",
+                params,
+                int(a),
+                int(b),
+                subject_kind="enterprise",
+                channel=battery,
+                metrics={
+                    "reason": "push_without_dedust",
+                    "battery": battery,
+                    "dedust_meter": meter_id,
+                    "pushes_without_dedust": int(sel.sum()),
+                    "push_times": [str(t) + "Z" for t in pt[sel][:50]],
+                },
+            )
+        )
+    return hits
+
+
+# ------------------------------------------------------------------------------------ transport (P03)
+STAGES = ("0", "I", "II", "III", "IV", "V", "VI")
+"""China vehicle emission stages (国0 … 国六); the index is the stage number."""
+
+
+@dataclass
+class GateLog:
+    """An enterprise's gate records (sorted by time) as plain arrays; stages are :data:`STAGES` values."""
+
+    enterprise_id: str
+    ts: np.ndarray
+    plate: np.ndarray
+    stage: np.ndarray
+    vehicle_class: np.ndarray
+    fuel: np.ndarray
+    direction: np.ndarray
+    record_ids: np.ndarray
+
+
+def banned_entries(log: GateLog, params: Params) -> np.ndarray:
+    """Heavy trucks entering with a banned emission stage (≤ ``p03.max_banned_stage``, National IV by default);
+    electric trucks are never banned."""
+    rank = np.array([STAGES.index(s) if s in STAGES else 99 for s in log.stage], dtype=np.int64)
+    return (
+        (np.asarray(log.vehicle_class, dtype=object) == "heavy")
+        & (np.asarray(log.direction, dtype=object) == "in")
+        & (np.asarray(log.fuel, dtype=object) != "electric")
+        & (rank <= params["p03.max_banned_stage"])
+    )
 
 
 def transport_ban(
@@ -353,21 +540,46 @@ def transport_ban(
     params: Params,
     *,
     order: Order,
-    banned_stages: tuple[str, ...] = ("I", "II", "III", "IV"),
+    banned_stages: tuple[str, ...] | None = None,
+    banned: np.ndarray | None = None,
+    plates: np.ndarray | None = None,
 ) -> list[Hit]:
-    """P03: heavy trucks of a banned emission stage entering during the warning (one hit per gate record)."""
+    """P03: banned-stage heavy trucks entering during the warning; one hit per Beijing day with entries.
+
+    ``banned`` (from :func:`banned_entries`) marks the banned records; without it, a record is banned when its
+    stage is in ``banned_stages`` (default: National IV or older). ``subj`` is the gate log's axis (one row per
+    record); the hit spans the day's first to last banned entry.
+    """
     t = np.asarray(gate_ts).astype("datetime64[us]")
     a = np.datetime64(order.issued_at.astimezone(UTC).replace(tzinfo=None), "us")
     b = np.datetime64(order.lifted_at.astimezone(UTC).replace(tzinfo=None), "us")
-    bad = (t >= a) & (t < b) & np.isin(np.asarray(gate_stage, dtype=object), banned_stages)
-    return [
-        subj.hit(
-            "P03",
-            params,
-            int(k),
-            int(k),
-            subject_kind="enterprise",
-            metrics={"stage": str(gate_stage[k]), "doc_id": order.doc_id},
+    if banned is None:
+        stages = banned_stages or STAGES[: params["p03.max_banned_stage"] + 1]
+        banned = np.isin(np.asarray(gate_stage, dtype=object), stages)
+    bad = (t >= a) & (t < b) & np.asarray(banned, dtype=bool)
+    idx = np.flatnonzero(bad)
+    if len(idx) == 0:
+        return []
+    days = subj.days(len(t))[idx]
+    hits = []
+    for d in np.unique(days):
+        k = idx[days == d]
+        hits.append(
+            subj.hit(
+                "P03",
+                params,
+                int(k[0]),
+                int(k[-1]),
+                subject_kind="enterprise",
+                channel="gate",
+                metrics={
+                    "entries": len(k),
+                    "stages": sorted({str(gate_stage[i]) for i in k}),
+                    "plates": [str(plates[i]) for i in k[:50]] if plates is not None else [],
+                    "record_rows": [int(i) for i in k[:200]],
+                    "order_level": order.level,
+                    "doc_id": order.doc_id,
+                },
+            )
         )
-        for k in np.flatnonzero(bad)
-    ]
+    return hits

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-PARAM_VERSION = "enf-params-2025.1"
+PARAM_VERSION = "enf-params-2025.2"
 
 DEFAULT_PARAMS: dict[str, Any] = {
     # §3.1 validity (HJ 75-2017 [std])
@@ -136,6 +136,19 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "e07.min_minutes": 30,
     "e08.share": 0.5,
     "p01.min_on_hours": 1.0,
+    # P02 coking time: extended coking time under a warning by chamber height (local example), pushes without
+    # the pushing dust-collection station running
+    "p02.extend_h_tall": 28.0,
+    "p02.extend_h_short": 36.0,
+    "p02.tall_chamber_m": 6.0,
+    "p02.min_undedusted": 2,
+    # P02 pushes from the pusher machine's power: one push = one run at or above T_on lasting 1–20 min
+    "p02.push_min_minutes": 1.0,
+    "p02.push_max_minutes": 20.0,
+    # P03 transport ban: China vehicle emission stages banned under a warning (0 … 4 = National IV or older)
+    "p03.max_banned_stage": 4,
+    # C11 change point: PELT penalty factor on the daily medians (× variance × ln n, BIC-like)
+    "pelt.penalty_factor": 2.0,
 }
 """Defaults of enforcement.md §6 and the thresholds of §4."""
 
@@ -195,6 +208,51 @@ def resolve_params(overrides: dict[str, Any] | None = None, *, version: str = PA
     return Params(values=values, version=version, sha256=digest)
 
 
+def parse_param_file(text: str, name: str = "params") -> Params:
+    """A versioned parameter file → resolved :class:`Params` (enforcement.md §6; §7 "invalid parameter file → run
+    refused naming key and reason").
+
+    The file is YAML or JSON::
+
+        version: changji-2026.1        # required, names the set in every clue
+        params:                        # only the keys that differ from the defaults
+          flat.min_hours: 8
+          o2.guard_pct: 19.5
+
+    Raises
+    ------
+    ParamError
+        ``<name>: <key>: <reason>`` — unreadable text, a missing or empty version, ``params`` not a mapping, an
+        unknown key, a value of the wrong type or a negative threshold.
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        try:
+            import yaml  # PyYAML; JSON files need nothing
+        except ImportError:  # pragma: no cover - PyYAML ships with the platform's environment
+            raise ParamError(f"{name}: not JSON, and YAML support (PyYAML) is not installed") from None
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ParamError(f"{name}: not valid YAML or JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ParamError(f"{name}: expected a mapping with 'version' and 'params'")
+    unknown = set(doc) - {"version", "params", "note"}
+    if unknown:
+        raise ParamError(f"{name}: {sorted(unknown)[0]}: unknown top-level key (expected version, params, note)")
+    version = doc.get("version")
+    if not isinstance(version, str) or not version.strip() or len(version) > 64:
+        raise ParamError(f"{name}: version: required, a name of at most 64 characters")
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        raise ParamError(f"{name}: params: expected a mapping of parameter keys to values")
+    try:
+        return resolve_params(params, version=version.strip())
+    except ParamError as exc:
+        raise ParamError(f"{name}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One catalogue entry (enforcement.md §4)."""
@@ -219,19 +277,28 @@ RULES: dict[str, Rule] = {
         _r("C01", "hourly exceedance", "小时均值超标", "S1", "H O2 marks L", "o2.guard_pct exceed.merge_gap_h"),
         _r("C02", "daily exceedance", "日均值超标", "S1", "H", "valid_day.min_hours"),
         _r("C03", "monthly compliance rate", "月达标率不足", "S2", "H", "monthly.min_compliant_share"),
-        _r("C04", "mark audit", "标记异常", "S2", "marks ld Pp", "marks.late_entry_h marks.startup_cap_h"),
+        _r(
+            "C04",
+            "mark audit",
+            "标记异常",
+            "S2",
+            "marks ld Pp",
+            "marks.late_entry_h marks.startup_cap_h marks.annual_cap_h marks.fault_annual_cap_h marks.steady_load_pct",
+        ),
         _r("C05", "O2 high (air dilution)", "氧含量偏高（疑似空气稀释）", "S2", "O2 ld", "o2.guard_pct o2.min_hours"),
         _r("C06", "O2 low (N2 dilution)", "氧含量偏低（疑似氮气稀释）", "S2", "O2 H", "o2.band_margin_pp"),
         _r("C07", "flat line", "数据恒值", "S2", "H|M", "flat.min_hours flat.load_cv"),
         _r("C08", "linear fill", "数据线性填补", "S2", "H", "linear.min_points linear.tol_frac"),
         _r("C09", "narrow band / LOD", "数据窄幅波动或贴近检出限", "S3", "M span lod", "narrow.range_frac"),
         _r("C10", "pinned below limit", "数据贴限（略低于标准限值）", "S3", "H ld", "pinned.share pinned.cv"),
-        _r("C11", "step drop vs load", "浓度相对负荷骤降", "S2", "H ld", "drop.ratio drop.gate_mad"),
+        _r(
+            "C11", "step drop vs load", "浓度相对负荷骤降", "S2", "H ld", "drop.ratio drop.gate_mad pelt.penalty_factor"
+        ),
         _r("C12", "copied block", "数据整段复制", "S2", "H", "copy.block_h copy.max_lag_days"),
         _r("C13", "correlation break", "多参数相关性异常", "S3", "H O2 flow ld", "resid.z resid.min_hours"),
         _r("C14", "missingness pattern", "数据缺失规律异常", "S2", "flags", "missing.night_hours"),
         _r("C15", "flag abuse", "数据标记滥用", "S2", "flags ld", "flags.mc_share flags.top_load_share"),
-        _r("C16", "stop flag vs electricity", "停运标记与用电不符", "S2", "flags Pp", "fstop.min_hours"),
+        _r("C16", "stop flag vs electricity", "停运标记与用电不符", "S2", "flags marks Pp", "fstop.min_hours"),
         _r("C17", "completeness", "数据有效率不足", "S3", "H", "valid_day.min_hours complete.quarter_share"),
         _r(
             "C18",
@@ -255,8 +322,16 @@ RULES: dict[str, Rule] = {
         _r("E07", "meter offline", "治污设施电表离线", "S3", "meters", "e07.min_minutes", "power"),
         _r("E08", "bypass wiring", "疑似电表旁路接线", "S3", "Pp total", "e08.share", "power"),
         _r("P01", "staggered production", "错峰生产期间生产", "S1", "window proxy", "p01.min_on_hours", "plan"),
-        _r("P02", "coking time", "焦化结焦时间不足", "S2", "pushes", "", "plan"),
-        _r("P03", "transport ban", "预警期间违规运输", "S2", "gate", "", "plan"),
+        _r(
+            "P02",
+            "coking time",
+            "焦化结焦时间不足",
+            "S2",
+            "pushes order battery dedust",
+            "p02.extend_h_tall p02.extend_h_short p02.tall_chamber_m p02.min_undedusted p02.push_max_minutes",
+            "plan",
+        ),
+        _r("P03", "transport ban", "预警期间违规运输", "S2", "gate order", "p03.max_banned_stage", "plan"),
     ]
 }
 """The catalogue of enforcement.md §4 (default severities; rules may raise or lower per hit)."""

@@ -35,19 +35,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, and_, delete, func, select
 
 from bogda import findings as F
 from bogda.enforcement import clues as CL
-from bogda.enforcement import planbook
+from bogda.enforcement import planbook, recordbook
 from bogda.enforcement.catalogue import CatalogueRun, evaluation_records, run_catalogue_full
-from bogda.enforcement.cems import LOAD_CODE, Outlet
+from bogda.enforcement.cems import LOAD_CODE, Mark, Outlet
 from bogda.enforcement.power import Meter, MeterPair
-from bogda.enforcement.rules import RULES, Hit, Params, resolve_params
+from bogda.enforcement.rules import DEFAULT_PARAMS, RULES, Hit, ParamError, Params, parse_param_file, resolve_params
 from bogda.store import Store, series
 from bogda.store.schema import (
     clue,
     clue_eval,
+    enf_param_set,
     enterprise,
     job_run,
     meter,
@@ -74,6 +75,8 @@ SECTOR_SOURCE = {
 """Registry sector → default ``source_type`` of its gas outlets (O2 guard, limits table)."""
 MAX_RAW_ROWS = 2000
 """Raw items of the hit kept in the bundle (long episodes, e.g. a staggered-production season, are cut)."""
+FUTURE_TOLERANCE = timedelta(minutes=10)
+"""Data stamped later than now + this are not judged (enforcement.md §7 ``time_suspect``)."""
 LATE_DATA_H = 72
 """Scheduled runs re-read this many hours before now (late data, enforcement.md §6 ``late_data_h``)."""
 
@@ -91,6 +94,71 @@ class Registry:
 
     def site_id(self, code: str | None) -> int | None:
         return None if code is None else self.sites.get(code)
+
+    def enterprise_codes(self) -> dict[int, str]:
+        """``{site id: code}`` of the registry's enterprises."""
+        return {
+            i: info["code"]
+            for i, info in self.info.items()
+            if info["kind"] == "enterprise" and info["code"] in self.sites
+        }
+
+
+def outlet_marks(reg: Registry, marks: list[Mark]) -> list[Mark]:
+    """Marks as the catalogue reads them (``target_id`` = outlet code): an outlet's own marks, and a mark on a
+    production-facility meter copied to every outlet whose production meter it is (a stopped kiln stops its
+    stack's data too)."""
+    by_meter: dict[str, list[str]] = {}
+    for o in reg.outlets:
+        if o.production_meter_id:
+            by_meter.setdefault(o.production_meter_id, []).append(o.outlet_id)
+    outlets = {o.outlet_id for o in reg.outlets}
+    out: list[Mark] = []
+    for mk in marks:
+        if mk.target_id in outlets:
+            out.append(mk)
+        for oid in by_meter.get(mk.target_id, []):
+            out.append(replace(mk, target_id=oid))
+    return out
+
+
+def _documents(marks: list[Mark], plans: Any) -> Callable[[Hit], list[dict[str, Any]]]:
+    """The bundle's ``documents[]`` of a hit: the mark it names (C04, C16) or the orders behind a plan rule."""
+    by_id = {mk.mark_id: mk for mk in marks}
+
+    def docs(h: Hit) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        mk = by_id.get(str(h.metrics.get("mark_id", "")))
+        if mk is not None:
+            out.append(
+                {
+                    "kind": "mark",
+                    "mark_id": mk.mark_id,
+                    "mark_type": mk.mark_type,
+                    "target": mk.target_id,
+                    "start": mk.start.isoformat(),
+                    "end": mk.end.isoformat(),
+                    "entered_at": mk.entered_at.isoformat() if mk.entered_at else None,
+                    "status": mk.status,
+                    "reason": mk.reason,
+                }
+            )
+        if h.rule_id in ("E04", "E05", "P02", "P03") and h.start is not None:
+            for o in plans.orders:
+                if o.issued_at < h.end and o.lifted_at > h.start:
+                    out.append(
+                        {
+                            "kind": "order",
+                            "level": o.level,
+                            "doc_id": o.doc_id,
+                            "issued_at": o.issued_at.isoformat(),
+                            "lifted_at": o.lifted_at.isoformat(),
+                            "source": o.source,
+                        }
+                    )
+        return out
+
+    return docs
 
 
 def load_registry(store: Store, enterprises: Sequence[str] | None = None) -> Registry:
@@ -185,6 +253,49 @@ def outlet_from_registry(
         converted=bool(attrs.get("converted", False)),
         calibration_hours=tuple(int(h) for h in attrs["calibration_hours"]) if "calibration_hours" in attrs else None,
     )
+
+
+# ------------------------------------------------------------------------------------------- parameters
+def active_params(store: Store) -> Params:
+    """The parameter set in force: the newest activated file (:func:`activate_params`), else the defaults."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(enf_param_set).order_by(enf_param_set.c.id.desc()).limit(1)).mappings().first()
+    if row is None:
+        return resolve_params()
+    p = resolve_params(
+        {k: v for k, v in row["values"].items() if k in DEFAULT_PARAMS and v != DEFAULT_PARAMS[k]},
+        version=row["version"],
+    )
+    if p.sha256 != row["sha256"]:  # a default changed in code since activation: the stored set still rules
+        p = Params(values={**p.values, **row["values"]}, version=row["version"], sha256=row["sha256"])
+    return p
+
+
+def activate_params(
+    store: Store, text: str, *, name: str = "params", by: str | None = None, now: datetime | None = None
+) -> Params:
+    """Validate a parameter file and make it the set in force. An invalid file raises :class:`ParamError` naming
+    the key and reason and changes nothing (the last valid version stays active); a version name already used for
+    different values is refused (versions are immutable)."""
+    p = parse_param_file(text, name)
+    with store.begin() as conn:
+        old = conn.execute(select(enf_param_set).where(enf_param_set.c.version == p.version)).mappings().first()
+        if old is not None:
+            if old["sha256"] != p.sha256:
+                raise ParamError(f"{name}: version: {p.version!r} already names a different parameter set")
+            # re-activating a version makes its row the newest again
+            conn.execute(enf_param_set.delete().where(enf_param_set.c.id == old["id"]))
+        conn.execute(
+            enf_param_set.insert().values(
+                version=p.version,
+                values=dict(p.values),
+                sha256=p.sha256,
+                source=name[:200],
+                activated_at=now or now_utc(),
+                activated_by=by,
+            )
+        )
+    return p
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -426,17 +537,24 @@ def run_clues(
     rep = RunReport(run_id, since, until)
     say = progress or (lambda _msg: None)
     try:
-        params = params or resolve_params()
+        params = params or active_params(store)
         say("registry")
         reg = load_registry(store, enterprises)
         overrides = load_overrides(store, enterprises)
         plans = planbook.plan_set(store, params["ramp_h.kiln"])
         start = since - timedelta(days=lookback_days)
+        # values stamped more than FUTURE_TOLERANCE after now are suspect clocks, never judged (spec §7)
+        data_end = min(until, now + FUTURE_TOLERANCE)
         say("reading CEMS")
-        cems = read_cems(store, reg, start, until)
-        minutes = read_cems(store, reg, since, until, resolution="min") if with_minutes else None
+        cems = read_cems(store, reg, start, data_end)
+        minutes = read_cems(store, reg, since, data_end, resolution="min") if with_minutes else None
         say("reading meters")
-        mframe, meters = read_meters(store, reg, start, until)
+        mframe, meters = read_meters(store, reg, start, data_end)
+        say("reading marks, pushes, gate records")
+        ents = reg.enterprise_codes()
+        marks = outlet_marks(reg, recordbook.read_marks(store, start, until, ents))
+        coke = recordbook.read_batteries(store, start, until, ents)
+        gates = recordbook.read_gate(store, start, until, ents)
         say("running the catalogue")
         run = run_catalogue_full(
             cems,
@@ -448,11 +566,14 @@ def run_clues(
             pairs=reg.pairs,
             overrides=overrides,
             minute_frame=minutes,
+            marks=marks,
+            coke=coke,
+            gates=gates,
         )
         hits = [h for h in run.hits if _overlaps(h, since, until)]
         rep.hits, rep.not_evaluable, rep.errors = len(hits), len(run.not_evaluable), list(run.errors)
         say(f"filing {len(hits)} clues")
-        file_hits(store, reg, run, hits, params, overrides, rep, now=now)
+        file_hits(store, reg, run, hits, params, overrides, rep, now=now, documents=_documents(marks, plans))
         if write_evaluations:
             write_evaluation_table(store, reg, run, since, until, run_id)
         if run_id is not None:
@@ -475,8 +596,11 @@ def file_hits(
     rep: RunReport,
     *,
     now: datetime,
+    documents: Callable[[Hit], list[dict[str, Any]]] | None = None,
 ) -> None:
-    """Hits → clue drafts → findings + ``clue`` rows, in one transaction (see the module docstring)."""
+    """Hits → clue drafts → findings + ``clue`` rows, in one transaction (see the module docstring).
+
+    ``documents(hit)`` lists the records a hit rests on (marks, orders) for the bundle's ``documents[]``."""
     tuned: dict[str, Params] = {}
     with store.begin() as conn:
         for h in hits:
@@ -485,7 +609,9 @@ def file_hits(
                 if h.enterprise_id not in tuned:
                     tuned[h.enterprise_id] = params.with_overrides(overrides[h.enterprise_id])  # type: ignore[index]
                 p = tuned[h.enterprise_id]  # type: ignore[index]
-            draft = CL.draft_from_hit(h, run.frames.get(h.subject_id), params=p)
+            draft = CL.draft_from_hit(
+                h, run.frame_for(h), params=p, documents=documents(h) if documents is not None else None
+            )
             subject_site = reg.site_id(h.subject_id)
             attach_frames(conn, draft, subject_site)
             key = dedupe_key(h, draft)
@@ -641,6 +767,46 @@ def scheduled_job(store: Store, now: datetime) -> int:
     until = floor_to(now, "hour")
     rep = run_clues(store, since=until - timedelta(hours=LATE_DATA_H), until=until, now=now, log_job=False)
     return rep.created + rep.updated
+
+
+def config_gaps(store: Store, *, since: date | None = None) -> list[dict[str, Any]]:
+    """The config-gaps report (enforcement.md §7): every (subject, rule, missing item) judged
+    ``not_evaluable(CONFIG_MISSING:<item>)`` in the evaluation table, with the days affected and the last one,
+    most recent first — what the registry must supply before those rules can run."""
+    q = (
+        select(
+            site.c.code,
+            site.c.name,
+            site.c.kind,
+            site.c.place_id,
+            clue_eval.c.rule_id,
+            clue_eval.c.reason,
+            func.count().label("days"),
+            func.max(clue_eval.c.day).label("last_day"),
+        )
+        .join(site, site.c.id == clue_eval.c.site_id)
+        .where(clue_eval.c.state == "not_evaluable", clue_eval.c.reason.like("CONFIG_MISSING:%"))
+        .group_by(site.c.code, site.c.name, site.c.kind, site.c.place_id, clue_eval.c.rule_id, clue_eval.c.reason)
+    )
+    if since is not None:
+        q = q.where(clue_eval.c.day >= since)
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).all()
+    out = [
+        {
+            "subject_code": r.code,
+            "subject_name": r.name,
+            "subject_kind": r.kind,
+            "place_id": r.place_id,
+            "rule_id": r.rule_id,
+            "rule_name": RULES[r.rule_id].name_zh if r.rule_id in RULES else "",
+            "missing": r.reason.removeprefix("CONFIG_MISSING:"),
+            "days": int(r.days),
+            "last_day": r.last_day,
+        }
+        for r in rows
+    ]
+    return sorted(out, key=lambda x: (x["last_day"], x["subject_code"], x["rule_id"]), reverse=True)
 
 
 def rule_names() -> dict[str, str]:

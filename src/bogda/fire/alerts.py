@@ -112,6 +112,7 @@ class AlertPlan:
         if self.frame.height == 0:
             return []
         rows = self.frame.filter(pl.col("action").is_not_null())
+        rows = rows.select(c for c in _DRAFT_COLUMNS if c in rows.columns)  # rows as dicts cost per column
         return [
             _draft(
                 r["action"],
@@ -126,6 +127,30 @@ class AlertPlan:
     def n(self, kind: str) -> int:
         """Number of alerts of a kind (new, still_detected, suppressed, escalated)."""
         return 0 if self.frame.height == 0 else int((self.frame["kind"] == kind).sum())
+
+
+_DRAFT_COLUMNS = (
+    "action",
+    "severity",
+    "dedupe_key",
+    "event_id",
+    "cluster_id",
+    "acq_time_utc",
+    "_bjt_iso",
+    "_title",
+    "alarm_lon",
+    "alarm_lat",
+    "_glon",
+    "_glat",
+    "county_code",
+    "satellite",
+    "sensor",
+    "max_frp",
+    "confidence",
+    "n_pixels",
+    "detection_keys",
+)
+"""The plan's columns that :func:`_evidence` and :func:`_draft` read."""
 
 
 def _bjt(t: datetime) -> datetime:

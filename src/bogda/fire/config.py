@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 CropWindow = tuple[tuple[int, int], tuple[int, int]]
 """((month, day) first, (month, day) last), both inclusive, Beijing calendar."""
@@ -26,6 +27,8 @@ class FireConfig:
     modis_low_below: float = 30.0
     modis_high_from: float = 80.0
     fy_confidence_map: dict[str, str] = field(default_factory=dict)
+    # FY-3D/FY-4 HDF5 dataset names (bogda.fire.fy_hdf5.HDF5Profile); None → its defaults
+    hdf5_profile: Any = None
     # §3.3 spurious test (activefires-pp): VIIRS bt/frp > ratio and bt > k
     spurious_ratio: float = 1000.0
     spurious_bt_k: float = 310.0

@@ -22,6 +22,7 @@ FIRMS_NRT_SOURCES = ("VIIRS_SNPP_NRT", "VIIRS_NOAA20_NRT", "VIIRS_NOAA21_NRT", "
 """The four sources polled every 15 min (fire.md §3.1); ``*_SP`` for history."""
 
 FILE_PATTERNS = ("*.csv", "*.json", "*.txt", "*.zip", "*.dbf", "*.xlsx", "*.TXT")
+FILE_PATTERNS += ("*.HDF", "*.hdf", "*.NC", "*.nc", "*.h5")  # FY-3D / FY-4 HDF5 products
 
 
 def poll_bbox(bounds: Sequence[float], margin_km: float = 50.0) -> tuple[float, float, float, float]:

@@ -402,6 +402,10 @@ def read_fire_file(path: str | Path, *, config: FireConfig | None = None, date_o
         return _read_zip(data, name, config)
     if low.endswith(".dbf"):
         return read_dbf(data, name, config=config)
+    if low.endswith((".hdf", ".h5", ".hdf5", ".nc")) or data[:8] == b"\x89HDF\r\n\x1a\n":
+        from bogda.fire.fy_hdf5 import read_fy_hdf5  # h5py is imported only for these files
+
+        return read_fy_hdf5(p, config=config)
     if low.endswith((".xlsx", ".xlsm")):
         headers, rows, lines = xlsx_rows(p)
         norm = {normalise_header(h)[0] for h in headers}

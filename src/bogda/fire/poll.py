@@ -115,9 +115,11 @@ def poll(
 
 def _suffix(url: str, body: bytes) -> str:
     tail = url.rsplit("?", 1)[0].rsplit("/", 1)[-1].lower()
-    for ext in (".csv", ".json", ".zip", ".txt", ".xlsx", ".dbf"):
+    for ext in (".csv", ".json", ".zip", ".txt", ".xlsx", ".dbf", ".hdf", ".nc", ".h5"):
         if tail.endswith(ext):
             return ext
+    if body[:8] == b"\x89HDF\r\n\x1a\n":  # FY HDF5 / netCDF-4 without a telling name
+        return ".h5"
     return ".json" if body.lstrip()[:1] in (b"[", b"{") else ".csv"
 
 

@@ -93,6 +93,7 @@ SUPPORTED_FORMATS = (
     "Himawari-8/9 AHI L2 WLF CSV",
     "CSPP VIIRS AFIMG ASCII",
     "FY-3D/FY-4 fire-point tables (FPT/FPA/FPB/FBJ TXT) and Chinese fire tables (纬度/经度/火区号…)",
+    "FY-3D MERSI-II / FY-4A/4B AGRI fire products in HDF5/netCDF-4 (.HDF, .NC, .h5): point lists or fire masks",
     "straw-burning bulletin lists (xlsx/CSV, via read_bulletin)",
 )
 

@@ -90,6 +90,7 @@ def monthly_stats(
     *,
     events: pl.DataFrame | None = None,
     verdicts: pl.DataFrame | None = None,
+    bulletins: pl.DataFrame | None = None,
     asof: date | None = None,
 ) -> pl.DataFrame:
     """Beijing-month statistics per county (fire.md §3.8): point counts summed from the daily rows by sensor and
@@ -102,6 +103,9 @@ def monthly_stats(
         event_id, first_seen_utc, county_code (events are counted once per month).
     verdicts : DataFrame, optional
         event_id, county_code, verified_at, outcome (confirmed_burning | industrial | false | not_found).
+    bulletins : DataFrame, optional
+        Imported bulletin points: county_code (null outside the jurisdiction), date_bjt, matched (bool) →
+        ``bulletin_points``, ``bulletin_matched`` and ``bulletin_matched_share`` on the ``sensor = "all"`` rows.
     """
     d = daily.with_columns(month=_month("date_bjt"))
     per_sensor = d.group_by("county_code", "month", "sensor").agg(
@@ -171,6 +175,19 @@ def monthly_stats(
             false_rate_strict=(pl.col("verdict_false") + pl.col("verdict_not_found")) / pl.col("verdicts"),
         )
         out = out.join(vc, on=["county_code", "month", "sensor"], how="full", coalesce=True)
+    if bulletins is not None and bulletins.height:
+        b = bulletins.filter(pl.col("county_code").is_not_null()).with_columns(month=_month("date_bjt"))
+        agg = [pl.len().alias("bulletin_points"), pl.col("matched").sum().cast(pl.Int64).alias("bulletin_matched")]
+        bc = pl.concat(
+            [
+                b.group_by("county_code", "month").agg(agg),
+                b.group_by("month").agg(agg).with_columns(county_code=pl.lit(PREFECTURE)),
+            ],
+            how="diagonal",
+        ).with_columns(
+            sensor=pl.lit("all"), bulletin_matched_share=pl.col("bulletin_matched") / pl.col("bulletin_points")
+        )
+        out = out.join(bc, on=["county_code", "month", "sensor"], how="full", coalesce=True)
     partial = pl.lit(False) if asof is None else pl.col("month") == asof.strftime("%Y-%m")
     out = out.with_columns(partial=partial)
     # change of the bulletin-comparable figure against the previous month and the same month a year before

@@ -16,10 +16,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
 
+from bogda.forecast.calendar import day_features
 from bogda.timeutil import BEIJING, day_start_utc
 
 POLLUTANTS: dict[str, str] = {
@@ -416,6 +418,12 @@ def beijing_calendar(panel: Panel, t: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def _holiday_features(panel: Panel, day: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
+    """Holiday, day-off and days-from-Lunar-New-Year of Beijing day positions (forecast.md §2 "Calendar")."""
+    d64 = np.datetime64(panel.first_day, "D") + np.asarray(day).astype("timedelta64[D]")
+    return {f"{prefix}_{k}": v for k, v in day_features(d64).items()}
+
+
 @dataclass
 class FeatureContext:
     """Everything the feature functions read: the panel, target variable, neighbours and climatologies.
@@ -432,6 +440,8 @@ class FeatureContext:
     clim_daily: np.ndarray | None = None
     weather_vars: tuple[str, ...] = ()
     static: dict[str, np.ndarray] = field(default_factory=dict)
+    holidays: bool = False
+    """Add the target day's holiday / day-off / Lunar New Year features (:mod:`bogda.forecast.calendar`)."""
     cache: SeriesCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -506,7 +516,7 @@ class _quiet:
 
 
 def future_weather_features(
-    source: SeriesCache, s: np.ndarray, t: np.ndarray, lead: np.ndarray, variables: Sequence[str]
+    source: SeriesCache | Any, s: np.ndarray, t: np.ndarray, lead: np.ndarray, variables: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Weather of (t, t+h] from a forecast source: values at the target, means, precipitation sum, changes.
 
@@ -515,14 +525,27 @@ def future_weather_features(
     """
     tgt = t + lead
     out: dict[str, np.ndarray] = {}
+    # an archive of issued runs (mode ``nwp``) answers from the run usable at t; observations need no issue time
+    if getattr(source, "issue_aware", False):
+
+        def at(v: str, when: np.ndarray) -> np.ndarray:
+            return source.at(v, s, when, t)  # type: ignore[call-arg]
+
+    else:
+
+        def at(v: str, when: np.ndarray) -> np.ndarray:
+            return source.at(v, s, when)
+
     for v in variables:
-        out[f"fut_{v}"] = source.at(v, s, tgt)
+        out[f"fut_{v}"] = at(v, tgt)
         if v == "precip":
             out["fut_precip_sum"] = source.span_stats(v, s, t, tgt)[1]
         elif v != "psfc":
             out[f"fut_{v}_mean"] = source.span_stats(v, s, t, tgt)[0]
         if v in ("psfc", "td2m", "t2m"):
-            out[f"fut_{v}_chg"] = out[f"fut_{v}"] - source.at(v, s, t)
+            out[f"fut_{v}_chg"] = out[f"fut_{v}"] - at(v, t)
+    if getattr(source, "issue_aware", False):
+        out["fut_hours_since_run"] = source.hours_since_run(t)  # type: ignore[attr-defined]
     return out
 
 
@@ -541,6 +564,8 @@ def hourly_features(
     feats["lead"] = lead.astype(float)
     for k, v in beijing_calendar(ctx.panel, tgt).items():
         feats[f"tgt_{k}"] = v
+    if ctx.holidays:
+        feats.update(_holiday_features(ctx.panel, np.floor_divide(tgt, 24), "tgt"))
     if ctx.clim_hourly is not None:
         n = ctx.clim_hourly.shape[1]
         feats["clim_tgt"] = ctx.clim_hourly[s, np.clip(tgt, 0, n - 1)]
@@ -628,22 +653,12 @@ class DailyCache:
         return out
 
 
-def daily_features(
-    ctx: FeatureContext,
-    daily: DailyCache,
-    s: np.ndarray,
-    day: np.ndarray,
-    k: int,
-    *,
-    issue_hour: int = 23,
-    future: DailyCache | None = None,
-) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix for the daily mean of day ``day + k`` issued at Beijing hour ``issue_hour`` of ``day``.
-
-    Hourly state at the issue hour (so the last hour of day D and the mean of its last 6 hours are in), daily
-    means of D, D−1, D−2 and D−6, the other pollutants' daily means, neighbours' daily means, the target day's
-    calendar and climatology and, with ``future``, the weather aggregates of the target day and the day before.
-    """
+def daily_issue_features(
+    ctx: FeatureContext, daily: DailyCache, s: np.ndarray, day: np.ndarray, *, issue_hour: int = 23
+) -> dict[str, np.ndarray]:
+    """The part of :func:`daily_features` that depends on the issue day only (not on the horizon k): hourly state
+    at the issue hour, daily means of D, D−1, D−2 and D−6, other pollutants, observed daily weather, neighbours,
+    today's climatology and anomaly. Computed once and shared by the D+1..D+7 model sets."""
     t = day * 24 + issue_hour
     feats = state_features(ctx, s, t)
     y = ctx.target
@@ -661,16 +676,56 @@ def daily_features(
         with np.errstate(all="ignore"), _quiet():
             feats["nbd_mean0"] = np.nanmean(vals, axis=1)
             feats["nbd_max0"] = np.nanmax(vals, axis=1)
+    if ctx.clim_daily is not None:
+        n = ctx.clim_daily.shape[1]
+        feats["climd_now"] = ctx.clim_daily[s, np.clip(day, 0, n - 1)]
+        feats["anomd_now"] = feats["yd_lag0"] - feats["climd_now"]
+    return feats
+
+
+_DAILY_TAIL = ("climd_now", "anomd_now")
+
+
+def daily_features(
+    ctx: FeatureContext,
+    daily: DailyCache,
+    s: np.ndarray,
+    day: np.ndarray,
+    k: int,
+    *,
+    issue_hour: int = 23,
+    future: DailyCache | None = None,
+    issue: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix for the daily mean of day ``day + k`` issued at Beijing hour ``issue_hour`` of ``day``.
+
+    Hourly state at the issue hour (so the last hour of day D and the mean of its last 6 hours are in), daily
+    means of D, D−1, D−2 and D−6, the other pollutants' daily means, neighbours' daily means, the target day's
+    calendar and climatology and, with ``future``, the weather aggregates of the target day and the day before.
+    ``issue``: the rows' :func:`daily_issue_features` when already computed (training shares them over k).
+    """
+    base = issue if issue is not None else daily_issue_features(ctx, daily, s, day, issue_hour=issue_hour)
+    feats = {k_: v for k_, v in base.items() if k_ not in _DAILY_TAIL}
     tday = day + k
     cal = beijing_calendar(ctx.panel, tday * 24)
     for name in ("weekday", "month", "doy_sin", "doy_cos"):
         feats[f"tgt_{name}"] = cal[name]
+    if ctx.holidays:
+        feats.update(_holiday_features(ctx.panel, tday, "tgt"))
     if ctx.clim_daily is not None:
         n = ctx.clim_daily.shape[1]
         feats["climd_tgt"] = ctx.clim_daily[s, np.clip(tday, 0, n - 1)]
-        feats["climd_now"] = ctx.clim_daily[s, np.clip(day, 0, n - 1)]
-        feats["anomd_now"] = feats["yd_lag0"] - feats["climd_now"]
-    if future is not None:
+        for name in _DAILY_TAIL:
+            feats[name] = base[name]
+    if future is not None and getattr(future, "issue_aware", False):
+        # mode ``nwp``: daily aggregates of the target day and the day before from the run usable at issue
+        for name in future.daily_names():  # type: ignore[attr-defined]
+            feats[f"futd_{name}"] = future.daily(name, s, day, tday, issue_hour)  # type: ignore[attr-defined]
+            feats[f"futd_prev_{name}"] = future.daily(name, s, day, tday - 1, issue_hour)  # type: ignore[attr-defined]
+        if "futd_psfc_mean" in feats:
+            feats["futd_psfc_chg"] = feats["futd_psfc_mean"] - feats.get("obsd_psfc_mean", np.nan)
+        feats["futd_hours_since_run"] = future.hours_since_run(day * 24 + issue_hour)  # type: ignore[attr-defined]
+    elif future is not None:
         for name, arr in future.weather.items():
             feats[f"futd_{name}"] = daily.at(arr, s, tday)
             feats[f"futd_prev_{name}"] = daily.at(arr, s, tday - 1)

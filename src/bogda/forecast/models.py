@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 
-from bogda.forecast.features import DailyCache, FeatureContext, SeriesCache, daily_features, hourly_features
+from bogda.forecast.features import (
+    DailyCache,
+    FeatureContext,
+    SeriesCache,
+    daily_features,
+    daily_issue_features,
+    hourly_features,
+)
 
 WEATHER_MODES: tuple[str, ...] = ("none", "observed_proxy", "nwp")
 """``none``: observations up to issue time only; ``observed_proxy``: observed weather at the target time as a
@@ -49,6 +56,11 @@ class Profile:
     early_stopping: int = 0
     valid_fraction: float = 1 / 6
     n_seeds: int = 1
+    base: str = "none"
+    """``damped``: the ``mean`` booster learns the residual of damped persistence computed from the row's own
+    features (clim_tgt + a·(last value − clim_now), a fitted on the training rows), passed as LightGBM
+    ``init_score``; trees approximate that near-linear relation poorly on their own. ``none``: boost from the
+    mean."""
 
     def params(self, objective: str, alpha: float | None = None, seed: int = 0) -> dict[str, object]:
         p: dict[str, object] = {
@@ -111,10 +123,13 @@ class ModelSet:
     feature_names: list[str]
     inputs: dict[str, object] = field(default_factory=dict)
     calibration: dict[str, float] = field(default_factory=dict)
+    base: DampedBase | None = None
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """``mean``, ``p10``, ``p50``, ``p90``: quantiles sorted if crossing and everything clipped at 0."""
         out = {k: np.mean([b.predict(x, num_threads=1) for b in bs], axis=0) for k, bs in self.boosters.items()}
+        if self.base is not None:
+            out["mean"] = out["mean"] + self.base.value(x, self.feature_names)
         for k, c in self.calibration.items():
             out[k] = np.expm1(np.log1p(np.maximum(out[k], 0.0)) + c)
         qs = [k for k in ("p10", "p50", "p90") if k in out]
@@ -123,6 +138,45 @@ class ModelSet:
             for i, k in enumerate(qs):
                 out[k] = stacked[:, i]
         return {k: np.maximum(v, 0.0) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class DampedBase:
+    """Damped persistence from a row's features, the starting point of the ``mean`` booster (Profile.base).
+
+    base = clim_tgt + a·(last − clim_now) where the last value is known, else clim_tgt, else ``fallback``.
+    """
+
+    a: float
+    fallback: float
+    clim_tgt: str
+    clim_now: str
+    last: str
+
+    @classmethod
+    def for_names(cls, names: Sequence[str]) -> tuple[str, str, str] | None:
+        for cols in (("clim_tgt", "clim_now", "y_last"), ("climd_tgt", "climd_now", "yd_lag0")):
+            if all(c in names for c in cols):
+                return cols
+        return None
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, names: Sequence[str]) -> DampedBase | None:
+        cols = cls.for_names(names)
+        if cols is None:
+            return None
+        ct, cn, last = (x[:, list(names).index(c)] for c in cols)
+        anom, resp = last - cn, y - ct
+        ok = np.isfinite(anom) & np.isfinite(resp)
+        den = float(np.sum(anom[ok] ** 2))
+        a = float(np.sum(anom[ok] * resp[ok]) / den) if den > 0 else 0.0  # least squares through the origin
+        return cls(a, float(np.mean(y)), *cols)
+
+    def value(self, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        n = list(names)
+        ct, cn, last = x[:, n.index(self.clim_tgt)], x[:, n.index(self.clim_now)], x[:, n.index(self.last)]
+        d = ct + self.a * (last - cn)
+        return np.where(np.isfinite(d), d, np.where(np.isfinite(ct), ct, self.fallback))
 
 
 def _station_categorical(names: Sequence[str]) -> list[int]:
@@ -154,12 +208,24 @@ def fit_model_set(
     best = valid_rmse = None
     cut = np.quantile(order, 1 - profile.valid_fraction) if y.size > 200 else np.inf
     tr, va = order < cut, order >= cut
-    dtr = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
+    base = None
+    if profile.base == "damped":
+        base = DampedBase.fit(x[tr], y[tr], names) if tr.any() else DampedBase.fit(x, y, names)
+    init = base.value(x, names) if base is not None else None
+    dtr = None
     if profile.early_stopping and va.any():
+        dtr = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
         dva = lgb.Dataset(x[va], y[va], reference=dtr)
+        if init is not None:
+            dtr_m = lgb.Dataset(
+                x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False, init_score=init[tr]
+            )
+            dva = lgb.Dataset(x[va], y[va], reference=dtr_m, init_score=init[va])
+        else:
+            dtr_m = dtr
         b = lgb.train(
             profile.params("regression", seed=seed),
-            dtr,
+            dtr_m,
             num_boost_round=profile.rounds_mean,
             valid_sets=[dva],
             callbacks=[lgb.early_stopping(profile.early_stopping, verbose=False)],
@@ -167,7 +233,10 @@ def fit_model_set(
         best = int(b.best_iteration or profile.rounds_mean)
         valid_rmse = float(b.best_score["valid_0"]["l2"]) ** 0.5
         rounds = max(50, round(1.1 * best))
-    data = lgb.Dataset(x, y, feature_name=names, categorical_feature=cat, free_raw_data=False)
+    if base is not None:
+        base = DampedBase.fit(x, y, names)  # refit a on all rows, like the boosters
+        init = base.value(x, names) if base is not None else None
+    data = lgb.Dataset(x, y, feature_name=names, categorical_feature=cat, free_raw_data=False, init_score=init)
     boosters: dict[str, list[lgb.Booster]] = {
         "mean": [
             lgb.train(profile.params("regression", seed=seed + i), data, num_boost_round=rounds)
@@ -175,8 +244,16 @@ def fit_model_set(
         ]
     }
     # Quantile models learn on the earlier rows and are calibrated on the later ones (split conformal, in log
-    # space): raw GBM quantiles are too narrow out of sample.
-    qdata = dtr if va.any() else data
+    # space): raw GBM quantiles are too narrow out of sample. Without an early-stopping split the earlier rows
+    # are a subset of the binned ``data`` (one binning pass per set, not two).
+    if not va.any():
+        qdata = data
+    elif dtr is not None:
+        qdata = dtr
+    elif init is None:
+        qdata = data.subset(np.flatnonzero(tr))
+    else:
+        qdata = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
     calibration: dict[str, float] = {}
     for q in quantiles:
         key = f"p{round(q * 100):d}"
@@ -196,7 +273,8 @@ def fit_model_set(
             "quantile_calibration": calibration,
         }
     )
-    return ModelSet(horizon, boosters, list(names), rec, calibration)
+    rec["damped_base_a"] = base.a if base is not None else None
+    return ModelSet(horizon, boosters, list(names), rec, calibration, base)
 
 
 def _with_station(x: np.ndarray, names: list[str], s: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -343,6 +421,16 @@ def train_daily(
     ymat = daily.mean[ctx.target]
     idx = np.arange(ymat.shape[0]) if stations is None else np.asarray(stations)
     out = {}
+    # The issue-day features do not depend on k: build them once on the (station, issue day) grid of all
+    # horizons and let every D+k set take its rows from it.
+    g0 = max(train_start_day - max(horizons), 0)
+    g1 = train_end_day - min(horizons)
+    n_g = max(g1 - g0 + 1, 0)
+    grid = daily_issue_features(
+        ctx, daily, np.repeat(idx, n_g), np.tile(np.arange(g0, g1 + 1), idx.size), issue_hour=issue_hour
+    )
+    pos = np.full(ymat.shape[0], -1)
+    pos[idx] = np.arange(idx.size)
     for k in horizons:
         rng = np.random.default_rng(seed + 7 * k)
         days = np.arange(max(train_start_day - k, 0), train_end_day - k + 1)
@@ -352,7 +440,9 @@ def train_daily(
         s, d = s[ok], d[ok]
         keep = _sample(rng, s.size, profile.max_rows)
         s, d = s[keep], d[keep]
-        x, names = daily_features(ctx, daily, s, d, k, issue_hour=issue_hour, future=future)
+        rows = pos[s] * n_g + (d - g0)
+        issue = {name: v[rows] for name, v in grid.items()}
+        x, names = daily_features(ctx, daily, s, d, k, issue_hour=issue_hour, future=future, issue=issue)
         x, names = _with_station(x, names, s)
         out[k] = fit_model_set(
             x,

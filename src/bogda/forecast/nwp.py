@@ -6,8 +6,11 @@ the CSV adapter of :mod:`bogda.forecast.weather`; :func:`load_nwp` writes them (
 
 - **Interpolation**: bilinear from the 4 surrounding grid points (forecast.md §2, d), on a regular latitude/longitude
   grid (either axis order). A station outside the grid rejects that variable for the file, naming file, variable
-  and station (never extrapolated). Temperature is not yet corrected to station height (6.5 K/km, d: needs station
-  and model heights).
+  and station (never extrapolated).
+- **Height**: 2 m temperature is corrected from the model's surface height to the station's at 6.5 K/km (forecast.md
+  §2, d; :func:`height_corrected`) when the file carries the model orography (``orog``/``surface_altitude`` in m,
+  or the surface geopotential ``z`` in m² s⁻² divided by g) and the station its elevation (registry
+  ``elevation_m``); otherwise the batch says in ``notes`` which stations were left uncorrected and why.
 - **Units** from ``units`` (NetCDF) or ``GRIB_units``/``units`` (GRIB): K → °C, Pa → hPa, m → mm, J/m² → W/m²;
   a variable without a unit is rejected, naming file and variable.
 - **Accumulation** only from metadata, never guessed: NetCDF ``cell_methods`` "time: sum" (or "mean") with time
@@ -19,6 +22,10 @@ the CSV adapter of :mod:`bogda.forecast.weather`; :func:`load_nwp` writes them (
 from __future__ import annotations
 
 import logging
+
+# Python's sqlite3 must be loaded before ecCodes: the eckitlib wheel (an ecCodes dependency) ships its own libsqlite3
+# 3.26 (no RETURNING) with global symbols, and a _sqlite3 loaded after it binds to that one, for the store's SQLite too.
+import sqlite3  # noqa: F401  (isort: keep before cfgrib/eccodes are imported below)
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,6 +85,84 @@ NAMES: dict[str, str] = {
 """File variable names (short names, GRIB shortNames, CF standard names) → canonical NWP variables."""
 
 ACCUMULATED = ("precip", "ssrd")
+
+LAPSE_RATE = 0.0065
+"""Temperature lapse rate for the height correction of 2 m temperature [K/m] (forecast.md §2, d)."""
+G0 = 9.80665
+"""Standard gravity [m/s²]: surface geopotential → orography."""
+HEIGHT_NAMES: dict[str, str] = {
+    "orog": "height",
+    "hsurf": "height",
+    "hgt": "height",
+    "surface_altitude": "height",
+    "z": "geopotential",
+    "geopotential": "geopotential",
+    "surface_geopotential": "geopotential",
+}
+"""File variable names (short names, GRIB shortNames, CF standard names) of the model's surface height."""
+_GEOPOTENTIAL_UNITS = {"m**2 s**-2", "m2 s-2", "m^2 s^-2", "m2/s2", "m^2/s^2", "m**2/s**2"}
+
+
+def height_corrected(t: np.ndarray, model_height: float, station_height: float) -> np.ndarray:
+    """Temperature at the station's height from the model's at its surface height, at :data:`LAPSE_RATE`.
+
+    Parameters
+    ----------
+    t : temperature at the model surface [°C or K]
+    model_height, station_height : heights above sea level [m]
+
+    >>> height_corrected(np.array([10.0]), 1200.0, 800.0).tolist()  # the station 400 m lower: 2.6 K warmer
+    [12.6]
+    """
+    return np.asarray(t, dtype=float) + LAPSE_RATE * (model_height - station_height)
+
+
+def _names_height(name: str, attrs: Mapping[str, Any]) -> bool:
+    return name in HEIGHT_NAMES or str(attrs.get("standard_name", "")) in HEIGHT_NAMES
+
+
+def _surface_height(name: str, attrs: Mapping[str, Any], values: np.ndarray) -> np.ndarray | None:
+    """The model orography [m] from a height or geopotential field, or None if ``name`` is neither (or its unit is
+    not one of metres / m² s⁻²)."""
+    kind = HEIGHT_NAMES.get(name) or HEIGHT_NAMES.get(str(attrs.get("standard_name", "")))
+    unit = str(attrs.get("GRIB_units") or attrs.get("units") or "").strip()
+    if kind == "height" and unit in ("m", "metre", "metres", "meter", "meters"):
+        return values
+    if kind == "geopotential" and unit in _GEOPOTENTIAL_UNITS:
+        return values / G0
+    return None
+
+
+def _to_station_height(
+    values: np.ndarray,
+    orography: np.ndarray | None,
+    lats: np.ndarray,
+    lons: np.ndarray,
+    points: Mapping[str, tuple[float, float]],
+    heights: Mapping[str, float | None] | None,
+    notes: list[str],
+) -> np.ndarray:
+    """Correct interpolated 2 m temperature (times × stations) to the stations' heights, noting what was not."""
+    if heights is None:
+        return values
+    if orography is None:
+        notes.append("t2m not corrected to station height: the file has no model orography (orog / surface z)")
+        return values
+    out = values.copy()
+    missing = []
+    for j, (code, (la, lo)) in enumerate(points.items()):
+        zs = heights.get(code)
+        if zs is None:
+            missing.append(code)
+            continue
+        zm = float(bilinear(orography[None], lats, lons, la, lo)[0])
+        out[:, j] = height_corrected(values[:, j], zm, zs)
+    if missing:
+        notes.append(
+            f"t2m not corrected to station height at {len(missing)} station(s) without an elevation: "
+            f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}"
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -188,8 +273,8 @@ def _derive(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _batch(rows: list[tuple[Any, ...]], errors: list[RowError]) -> WeatherBatch:
-    return WeatherBatch(pl.DataFrame(_derive(rows), schema=_SCHEMA, orient="row"), errors)
+def _batch(rows: list[tuple[Any, ...]], errors: list[RowError], notes: list[str] | None = None) -> WeatherBatch:
+    return WeatherBatch(pl.DataFrame(_derive(rows), schema=_SCHEMA, orient="row"), errors, notes or [])
 
 
 def _utc(t: Any) -> datetime:
@@ -209,11 +294,18 @@ def _coord(ds: Any, names: Sequence[str]) -> str:
     raise ValueError(f"no coordinate among {list(names)}")
 
 
-def read_netcdf(path: str | Path, points: Mapping[str, tuple[float, float]], *, source: str = "netcdf") -> WeatherBatch:
+def read_netcdf(
+    path: str | Path,
+    points: Mapping[str, tuple[float, float]],
+    *,
+    source: str = "netcdf",
+    heights: Mapping[str, float | None] | None = None,
+) -> WeatherBatch:
     """Read a CF NetCDF forecast file (dims time × lat × lon) and interpolate every known variable to ``points``.
 
-    ``points``: location code → (lat, lon). The run time is the ``forecast_reference_time`` variable or attribute,
-    else the first time. Valid intervals come from time bounds where given, else from the time step.
+    ``points``: location code → (lat, lon); ``heights``: location code → elevation [m] (None: no height correction).
+    The run time is the ``forecast_reference_time`` variable or attribute, else the first time. Valid intervals come
+    from time bounds where given, else from the time step.
     """
     import xarray as xr
 
@@ -235,6 +327,16 @@ def read_netcdf(path: str | Path, points: Mapping[str, tuple[float, float]], *, 
         step = (times[1] - times[0]) if times.size > 1 else np.timedelta64(1, "h")
         bname = ds[time_n].attrs.get("bounds")
         bounds = ds[bname].values if bname and bname in ds.variables else None
+        orography = None
+        for name, da in ds.data_vars.items():
+            if not _names_height(str(name), da.attrs):
+                continue
+            if {lat_n, lon_n} <= set(da.dims) and da.ndim in (2, 3):
+                field = da.isel({d: 0 for d in da.dims if d not in (lat_n, lon_n)}).transpose(lat_n, lon_n)
+                orography = _surface_height(str(name), da.attrs, np.asarray(field.values, dtype=float))
+                if orography is not None:
+                    break
+        notes: list[str] = []
         for name, da in ds.data_vars.items():
             std = str(da.attrs.get("standard_name", ""))
             var = NAMES.get(str(name)) or NAMES.get(std)
@@ -278,8 +380,11 @@ def read_netcdf(path: str | Path, points: Mapping[str, tuple[float, float]], *, 
             except GridError as exc:
                 errors.append(RowError(label, 0, str(name), f"variable {name}: a station is {exc}", ""))
                 continue
-            rows.extend(_rows(source, run, starts, ends, var, vals.reshape(len(starts), -1), list(points)))
-    return _batch(rows, errors)
+            vals = vals.reshape(len(starts), -1)
+            if var == "t2m":
+                vals = _to_station_height(vals, orography, lats, lons, points, heights, notes)
+            rows.extend(_rows(source, run, starts, ends, var, vals, list(points)))
+    return _batch(rows, errors, notes)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -296,8 +401,15 @@ def grib_available() -> bool:
     return True
 
 
-def read_grib2(path: str | Path, points: Mapping[str, tuple[float, float]], *, source: str = "grib2") -> WeatherBatch:
-    """Read a GRIB2 file with cfgrib and interpolate every known variable to ``points``.
+def read_grib2(
+    path: str | Path,
+    points: Mapping[str, tuple[float, float]],
+    *,
+    source: str = "grib2",
+    heights: Mapping[str, float | None] | None = None,
+) -> WeatherBatch:
+    """Read a GRIB2 file with cfgrib and interpolate every known variable to ``points`` (``heights``: as
+    :func:`read_netcdf`; the orography is a surface-level ``orog`` or ``z`` message of the same grid).
 
     Accumulation comes from each message's ``stepType``/step range: ``accum`` fields covering (run, run + step]
     are de-accumulated by differencing consecutive steps. Unreadable messages are skipped and reported.
@@ -311,6 +423,18 @@ def read_grib2(path: str | Path, points: Mapping[str, tuple[float, float]], *, s
         datasets = cfgrib.open_datasets(str(path), backend_kwargs={"indexpath": ""}, errors="warn")
     except Exception as exc:
         return WeatherBatch(pl.DataFrame(schema=_SCHEMA), [RowError(label, 0, "*", f"unreadable GRIB: {exc}", "")])
+    orography: dict[tuple[int, int], np.ndarray] = {}  # by grid shape
+    for ds in datasets:
+        for name, da in ds.data_vars.items():
+            short = str(da.attrs.get("GRIB_shortName", name))
+            if not _names_height(short, da.attrs) or str(da.attrs.get("GRIB_typeOfLevel", "surface")) != "surface":
+                continue
+            field = np.asarray(da.values, dtype=float)
+            field = field.reshape(-1, *field.shape[-2:])[0] if field.ndim >= 2 else field
+            z = _surface_height(short, da.attrs, field)
+            if z is not None:
+                orography[z.shape] = z
+    notes: list[str] = []
     for ds in datasets:
         lat_n = _coord(ds, ("latitude", "lat"))
         lon_n = _coord(ds, ("longitude", "lon"))
@@ -351,18 +475,29 @@ def read_grib2(path: str | Path, points: Mapping[str, tuple[float, float]], *, s
             except (ValueError, GridError) as exc:
                 errors.append(RowError(label, 0, str(name), f"variable {name}: {exc}", ""))
                 continue
-            rows.extend(_rows(source, run, starts, ends, var, vals.reshape(len(starts), -1), list(points)))
-    return _batch(rows, errors)
+            vals = vals.reshape(len(starts), -1)
+            if var == "t2m":
+                oro = orography.get(data.shape[-2:])
+                vals = _to_station_height(vals, oro, lats, lons, points, heights, notes)
+            rows.extend(_rows(source, run, starts, ends, var, vals, list(points)))
+    return _batch(rows, errors, notes)
 
 
-def read_nwp(path: str | Path, points: Mapping[str, tuple[float, float]], *, source: str | None = None) -> WeatherBatch:
-    """Dispatch on the file type: ``.nc`` → NetCDF, ``.grib2``/``.grb2``/``.grib`` → GRIB2, ``.csv`` → CSV."""
+def read_nwp(
+    path: str | Path,
+    points: Mapping[str, tuple[float, float]],
+    *,
+    source: str | None = None,
+    heights: Mapping[str, float | None] | None = None,
+) -> WeatherBatch:
+    """Dispatch on the file type: ``.nc`` → NetCDF, ``.grib2``/``.grb2``/``.grib`` → GRIB2, ``.csv`` → CSV (values
+    already at the stations: no height correction)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".nc", ".nc4", ".netcdf"):
-        return read_netcdf(p, points, source=source or "netcdf")
+        return read_netcdf(p, points, source=source or "netcdf", heights=heights)
     if suffix in (".grib2", ".grb2", ".grib", ".grb"):
-        return read_grib2(p, points, source=source or "grib2")
+        return read_grib2(p, points, source=source or "grib2", heights=heights)
     if suffix == ".csv":
         from bogda.forecast.weather import read_weather_csv
 

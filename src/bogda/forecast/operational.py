@@ -33,6 +33,7 @@ from bogda.forecast.features import (
 from bogda.forecast.models import FAST, HOURLY_BLOCKS, ModelSet, Profile, predict_daily, predict_hourly
 from bogda.forecast.models import train_daily as _train_daily
 from bogda.forecast.models import train_hourly as _train_hourly
+from bogda.forecast.nwp_archive import NwpArchive
 
 HOURLY_ITEMS: tuple[str, ...] = tuple(POLLUTANTS)
 """Hourly items: the six 1-h pollutants (HJ 212 codes)."""
@@ -99,6 +100,7 @@ class Target:
     lat: float | None = None
     lon: float | None = None
     members: tuple[str, ...] = ()  # station codes of an area (evaluation stations only)
+    elevation_m: float | None = None  # a station's height above sea level (registry), for NWP temperature
 
 
 def area_mean(x: np.ndarray, min_share: float = AREA_MIN_SHARE) -> np.ndarray:
@@ -357,6 +359,11 @@ class ItemModels:
     daily: dict[int, ModelSet]
     clim_month_hour: dict[str, np.ndarray]  # code → (12, 24)
     clim_doy: dict[str, np.ndarray]  # code → (367,)
+    hourly_nwp: dict[tuple[int, int], ModelSet] = field(default_factory=dict)
+    daily_nwp: dict[int, ModelSet] = field(default_factory=dict)
+    nwp_vars: tuple[str, ...] = ()
+    """Mode ``nwp`` sets trained on archived runs as issued (:mod:`bogda.forecast.nwp_archive`), beside the no-NWP
+    sets that serve when no run is usable (forecast.md §3.4)."""
 
 
 @dataclass
@@ -412,8 +419,10 @@ def train_operational(
     neighbour_km: float = 50.0,
     seed: int = 0,
     now: datetime | None = None,
+    nwp: NwpArchive | None = None,
 ) -> tuple[OperationalModels | None, list[str]]:
-    """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas).
+    """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas) and, with an
+    archive of issued NWP runs aligned with ``panel`` (``nwp``), the mode-``nwp`` sets beside them.
 
     The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
     whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
@@ -464,19 +473,52 @@ def train_operational(
             seed=seed,
             stations=trainable,
         )
+        hourly_nwp: dict[tuple[int, int], ModelSet] = {}
+        daily_nwp: dict[int, ModelSet] = {}
+        if nwp is not None and nwp.variables:
+            if item in HOURLY_ITEMS:
+                hourly_nwp = _train_hourly(
+                    ctx,
+                    train_start=start_day * 24,
+                    train_end=(end_day + 1) * 24 - 1,
+                    blocks=blocks,
+                    profile=profile,
+                    seed=seed,
+                    stations=trainable,
+                    weather_mode="nwp",
+                    future=nwp,  # type: ignore[arg-type]
+                    future_vars=nwp.variables,
+                )
+            daily_nwp = _train_daily(
+                ctx,
+                dc,
+                train_start_day=start_day,
+                train_end_day=end_day,
+                horizons=horizons,
+                profile=profile,
+                issue_hour=issue_hour,
+                seed=seed,
+                stations=trainable,
+                weather_mode="nwp",
+                future=nwp,  # type: ignore[arg-type]
+            )
         out[item] = ItemModels(
             item,
             hourly,
             daily,
             {s: clim_mh[i] for i, s in enumerate(panel.stations)},
             {s: clim_doy[i] for i, s in enumerate(panel.stations)},
+            hourly_nwp,
+            daily_nwp,
+            nwp.variables if nwp is not None else (),
         )
     if not out:
         return None, reasons
     when = now or datetime.now(UTC)
     version = f"{profile.name}-{when.strftime('%Y%m%dT%H%MZ')}"
+    mode = "nwp" if any(m.hourly_nwp or m.daily_nwp for m in out.values()) else "none"
     return (
-        OperationalModels(out, panel.stations, "none", profile.name, issue_hour, when, neighbour_km, version),
+        OperationalModels(out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version),
         reasons,
     )
 
@@ -499,6 +541,14 @@ def _clim_tables(panel: Panel, m: ItemModels, var: str) -> tuple[np.ndarray, np.
 # --------------------------------------------------------------------------------------------------------------
 
 
+def _nwp_usable(nwp: NwpArchive | None, sets: Mapping[object, ModelSet], t: int, variables: Sequence[str]) -> bool:
+    """Mode-``nwp`` sets exist, the archive has a run usable at issue position ``t`` and the same variables the
+    sets were trained with (else the no-NWP sets serve, forecast.md §3.4)."""
+    if nwp is None or not sets or tuple(nwp.variables) != tuple(variables):
+        return False
+    return bool(nwp.run_for(np.array([t]))[0] >= 0)
+
+
 def issue_position(panel: Panel, issue_time: datetime) -> int:
     """Position of the last hour whose interval has ended by ``issue_time`` (the newest possible observation)."""
     return panel.position(issue_time.replace(minute=0, second=0, microsecond=0)) - 1
@@ -510,10 +560,16 @@ def forecast_hourly(
     t_issue: int,
     *,
     max_lead: int = 72,
+    leads: Sequence[int] | None = None,
     models: OperationalModels | None = None,
+    nwp: NwpArchive | None = None,
 ) -> ItemForecast:
-    """Hourly forecasts of ``item`` for every panel row, leads 1..``max_lead`` h after position ``t_issue``."""
-    leads = np.arange(1, max_lead + 1)
+    """Hourly forecasts of ``item`` for every panel row, leads 1..``max_lead`` h after position ``t_issue`` (or only
+    the ``leads`` given).
+
+    With ``nwp`` (archive aligned with ``panel``) holding a run usable at ``t_issue`` and a bundle with mode-``nwp``
+    sets, those run (method ``lgbm_nwp``); otherwise the no-NWP sets (``lgbm_none``)."""
+    leads = np.arange(1, max_lead + 1) if leads is None else np.asarray(leads, dtype=int)
     methods, sig = hourly_baselines(panel, item, t_issue, leads)
     p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
     primary = "damped_persistence"
@@ -525,21 +581,36 @@ def forecast_hourly(
         s = np.arange(len(panel.stations))
         mean = np.full((s.size, leads.size), np.nan)
         q = {k: np.full((s.size, leads.size), np.nan) for k in ("p10", "p50", "p90")}
+        sets, name, fut, fvars = m.hourly, "lgbm_none", None, ()
+        # bundles pickled before the nwp sets existed have no such attributes
+        if _nwp_usable(nwp, getattr(m, "hourly_nwp", {}), t_issue, getattr(m, "nwp_vars", ())):
+            sets, name, fut, fvars = m.hourly_nwp, "lgbm_nwp", nwp, m.nwp_vars
         for j, lead in enumerate(leads):
-            pred = predict_hourly(m.hourly, ctx, s, np.full(s.size, t_issue), int(lead))
+            pred = predict_hourly(sets, ctx, s, np.full(s.size, t_issue), int(lead), future=fut, future_vars=fvars)
             mean[:, j] = pred["mean"]
             for k in q:
                 q[k][:, j] = pred.get(k, np.full(s.size, np.nan))
-        use = known[:, None] & np.isfinite(mean)
-        methods["lgbm_none"] = np.where(use, mean, methods["damped_persistence"])
-        p10 = np.where(use, q["p10"], p10)
-        p50 = np.where(use, q["p50"], p50)
-        p90 = np.where(use, q["p90"], p90)
-        primary = "lgbm_none"
-        inputs = next(iter(m.hourly.values())).inputs
+        p10, p50, p90 = _take_model(methods, name, known, mean, q, (p10, p50, p90))
+        primary = name
+        inputs = next(iter(sets.values())).inputs
     t0 = panel.start_utc + timedelta(hours=t_issue)
     starts = [t0 + timedelta(hours=int(h)) for h in leads]
     return ItemForecast(item, "hour", leads, starts, primary, methods, p10, p50, p90, inputs)
+
+
+def _take_model(
+    methods: dict[str, np.ndarray],
+    name: str,
+    known: np.ndarray,
+    mean: np.ndarray,
+    q: dict[str, np.ndarray],
+    band: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Store the model's mean as method ``name`` and return its p10/p50/p90, where the station is known to the model
+    and it answered; elsewhere damped persistence and its ``band`` stand in."""
+    use = known[:, None] & np.isfinite(mean)
+    methods[name] = np.where(use, mean, methods["damped_persistence"])
+    return tuple(np.where(use, q[k], b) for k, b in zip(("p10", "p50", "p90"), band, strict=True))  # type: ignore[return-value]
 
 
 def forecast_daily(
@@ -549,8 +620,10 @@ def forecast_daily(
     *,
     horizons: Sequence[int] = tuple(range(1, 8)),
     models: OperationalModels | None = None,
+    nwp: NwpArchive | None = None,
 ) -> ItemForecast:
-    """Daily forecasts of ``item`` for target days today+k (k in ``horizons``, Beijing days) issued at ``t_issue``."""
+    """Daily forecasts of ``item`` for target days today+k (k in ``horizons``, Beijing days) issued at ``t_issue``
+    (mode-``nwp`` sets when ``nwp`` has a run usable at the issue hour, as :func:`forecast_hourly`)."""
     hz = np.asarray(horizons)
     today = t_issue // 24
     obs = daily_item(panel, item)
@@ -570,21 +643,20 @@ def forecast_daily(
         s = np.arange(len(panel.stations))
         mean = np.full((s.size, hz.size), np.nan)
         q = {k: np.full((s.size, hz.size), np.nan) for k in ("p10", "p50", "p90")}
+        sets, name, fut = m.daily, "lgbm_none", None
+        if _nwp_usable(nwp, getattr(m, "daily_nwp", {}), day0 * 24 + models.issue_hour, getattr(m, "nwp_vars", ())):
+            sets, name, fut = m.daily_nwp, "lgbm_nwp", nwp
         for j, k in enumerate(hz):
             kk = int(k + today - day0)
-            if kk not in m.daily:
+            if kk not in sets:
                 continue
-            pred = predict_daily(m.daily, ctx, dc, s, np.full(s.size, day0), kk, issue_hour=models.issue_hour)
+            pred = predict_daily(sets, ctx, dc, s, np.full(s.size, day0), kk, issue_hour=models.issue_hour, future=fut)
             mean[:, j] = pred["mean"]
             for key in q:
                 q[key][:, j] = pred.get(key, np.full(s.size, np.nan))
-        use = known[:, None] & np.isfinite(mean)
-        methods["lgbm_none"] = np.where(use, mean, methods["damped_persistence"])
-        p10 = np.where(use, q["p10"], p10)
-        p50 = np.where(use, q["p50"], p50)
-        p90 = np.where(use, q["p90"], p90)
-        primary = "lgbm_none"
-        inputs = next(iter(m.daily.values())).inputs
+        p10, p50, p90 = _take_model(methods, name, known, mean, q, (p10, p50, p90))
+        primary = name
+        inputs = next(iter(sets.values())).inputs
     starts = [panel.start_utc + timedelta(days=int(today + k)) for k in hz]
     return ItemForecast(item, "day", hz, starts, primary, methods, p10, p50, p90, inputs)
 
@@ -607,18 +679,39 @@ class AqiForecast:
     level: np.ndarray
     primary: np.ndarray
     prob: dict[str, np.ndarray]
+    p50: np.ndarray | None = None
+    prob_method: str = "comonotone_analytic"
+    """How p10/p50/p90 and the probabilities were made: ``archive`` scenarios (forecast.md §3.5), ``comonotone``
+    scenarios (no archive yet), or ``comonotone_analytic`` (hourly: per-pollutant lognormal exceedance)."""
+    n_archive_dates: int = 0
+    scenarios: np.ndarray | None = None  # scenario AQIs (S, targets, leads) when made by scenarios
 
 
 AQI_THRESHOLDS: tuple[int, ...] = (100, 150, 200, 300)
 
 
-def aqi_forecast(fcs: Mapping[str, ItemForecast], resolution: str) -> AqiForecast:
+def aqi_forecast(
+    fcs: Mapping[str, ItemForecast],
+    resolution: str,
+    *,
+    pit_archive: np.ndarray | None = None,
+    archive_dates: Sequence[object] = (),
+    scenarios: bool | None = None,
+    n_scenarios: int = 200,
+    seed: int = 0,
+) -> AqiForecast:
     """AQI of the ``mean`` (point forecast) concentrations with :func:`bogda.standards.aqi.aqi_hourly` /
     :func:`~bogda.standards.aqi.aqi_daily` (standard version chosen by each target time).
 
-    The p10/p90 AQI bands and P(AQI > T) assume the pollutants' quantiles move together (comonotone): AQI(p10),
-    AQI(p90), and P(AQI > T) = max over pollutants of P(C > C(T)) — a lower bound of the scenario method of
-    forecast.md §3.5, which is not implemented yet.
+    Uncertainty:
+
+    - with ``scenarios`` (default for daily AQI) the p10/p50/p90 AQI, P(AQI > T) and P(level ≥ L) come from
+      the joint scenarios of forecast.md §3.5 (:mod:`bogda.forecast.scenarios`): each scenario maps the PIT vector
+      of one past issue date of ``pit_archive`` (dates, items in ``fcs`` order, targets, leads) through today's
+      quantile functions, and its AQI is the maximum IAQI; with fewer than 20 archived dates the scenarios are
+      comonotone (``prob_method`` says which);
+    - otherwise (default for hourly AQI, which has 72 leads and must stay inside the refresh budget) the
+      comonotone analytic bands: AQI(p10), AQI(p90), and P(AQI > T) = max over pollutants of P(C > C(T)).
     """
     from bogda.forecast.models import exceedance_probability
     from bogda.standards import aqi as A
@@ -675,4 +768,28 @@ def aqi_forecast(fcs: Mapping[str, ItemForecast], resolution: str) -> AqiForecas
                 cols = (std == version)[None, :]
                 best = np.where(cols & np.isfinite(pe), np.maximum(best, pe), best)
         prob[f"AQI>{thr}"] = best
-    return AqiForecast(resolution, list(ts), mean, np.minimum(p10, mean), np.maximum(p90, mean), level, primary, prob)
+    use_scen = (resolution == "day") if scenarios is None else scenarios
+    if not use_scen:
+        return AqiForecast(
+            resolution, list(ts), mean, np.minimum(p10, mean), np.maximum(p90, mean), level, primary, prob
+        )
+    from bogda.forecast.scenarios import draw_scenarios, scenario_aqi
+
+    items = list(fcs)
+    sc = draw_scenarios(pit_archive, (len(items), n, m), n=n_scenarios, seed=seed, archive_dates=archive_dates)
+    quant = {AQI_LABEL[it]: (fcs[it].p10, fcs[it].p50, fcs[it].p90) for it in items}
+    sa = scenario_aqi(quant, sc, ts, resolution)
+    return AqiForecast(
+        resolution,
+        list(ts),
+        mean,
+        sa.p10,
+        sa.p90,
+        level,
+        primary,
+        sa.prob,
+        p50=sa.p50,
+        prob_method=sc.method,
+        n_archive_dates=sc.n_archive_dates,
+        scenarios=sa.samples,
+    )

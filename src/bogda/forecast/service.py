@@ -16,7 +16,7 @@ from __future__ import annotations
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import and_, select
 from bogda.findings import FindingDraft, raise_finding, set_status
 from bogda.forecast import advisories as adv
 from bogda.forecast import emergency as em
+from bogda.forecast import gate
 from bogda.forecast import operational as op
 from bogda.forecast import warnings as wn
 from bogda.forecast.features import POLLUTANTS, Panel, panel_from_frame
@@ -103,7 +104,7 @@ def registry(store: Store) -> Registry:
     for r in sorted(rows, key=lambda r: r.code):
         attrs = r.attrs or {}
         evaluation = attrs.get("evaluation", not attrs.get("control_station", False))
-        targets.append(op.Target(r.code, "station", r.name, r.lat, r.lon))
+        targets.append(op.Target(r.code, "station", r.name, r.lat, r.lon, elevation_m=attrs.get("elevation_m")))
         site_of[r.code] = r.id
         if not evaluation:
             continue
@@ -318,11 +319,16 @@ def _aqi_frame(
 
     n, m = a.mean.shape
     prob = np.empty((n, m), dtype=object)
-    keys = list(a.prob)
-    stacked = np.stack([np.round(a.prob[k], 4) for k in keys], axis=-1)
+    probs = dict(a.prob)
+    if a.prob_method != "comonotone_analytic":
+        # how the scenario probabilities were made: the number of archived issue dates (0 = comonotone scenarios)
+        probs["scenario_dates"] = np.full((n, m), float(a.n_archive_dates))
+    keys = list(probs)
+    stacked = np.stack([np.round(probs[k], 4) for k in keys], axis=-1)
     for i in range(n):
         for j in range(m):
-            prob[i, j] = json.dumps(dict(zip(keys, stacked[i, j].tolist(), strict=True)))
+            # a probability that could not be computed (no quantiles) is left out, never written as NaN
+            prob[i, j] = json.dumps({k: v for k, v in zip(keys, stacked[i, j].tolist(), strict=True) if v == v})
     level = np.where(a.level > 0, a.level, 0).astype(np.int64)
     f = _frame(
         run_id,
@@ -334,7 +340,7 @@ def _aqi_frame(
         kinds,
         method,
         a.mean,
-        (a.p10, a.mean, a.p90),
+        (a.p10, a.p50 if a.p50 is not None else a.mean, a.p90),
         extra={"level": level, "primary_pollutant": a.primary, "prob": prob},
     )
     return f.with_columns(pl.when(pl.col("level") > 0).then(pl.col("level")).alias("level"))
@@ -389,6 +395,130 @@ def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -
     return aqi_daily(data, ts=day).aqi
 
 
+def nwp_archive_for(store: Store, panel: Panel, run_from: datetime, run_to: datetime) -> Any:
+    """The archived NWP runs of ``nwp_value`` issued in [run_from, run_to] for the panel's stations and areas, as
+    an :class:`~bogda.forecast.nwp_archive.NwpArchive` aligned with ``panel``; None when none is stored."""
+    from bogda.forecast.nwp_archive import NwpArchive
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                nwp_value.c.source,
+                nwp_value.c.run_time,
+                nwp_value.c.valid_start,
+                nwp_value.c.location_id,
+                nwp_value.c.variable,
+                nwp_value.c.value,
+            ).where(
+                nwp_value.c.run_time >= run_from,
+                nwp_value.c.run_time <= run_to,
+                nwp_value.c.location_id.in_(list(panel.stations)),
+            )
+        ).all()
+    if not rows:
+        return None
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "source": pl.Utf8,
+            "run_time": pl.Datetime("us", "UTC"),
+            "valid_start": pl.Datetime("us", "UTC"),
+            "location_id": pl.Utf8,
+            "variable": pl.Utf8,
+            "value": pl.Float64,
+        },
+        orient="row",
+    )
+    return NwpArchive.from_values(frame, panel)
+
+
+PIT_ARCHIVE_DAYS = 90
+"""Past issue dates read for the daily PIT archive of the AQI scenarios (forecast.md §3.5) (d)."""
+
+
+def pit_archive(
+    store: Store,
+    reg: Registry,
+    panel: Panel,
+    t_issue: int,
+    items: Sequence[str] = op.DAILY_ITEMS,
+    *,
+    horizons: int = 7,
+    days: int = PIT_ARCHIVE_DAYS,
+) -> tuple[np.ndarray | None, list[date]]:
+    """PIT vectors F(obs) of past daily forecasts (forecast.md §3.5): (dates, items, panel rows, leads).
+
+    For each Beijing issue date before today the last stored operational run of that date is taken; its daily
+    p10/p50/p90 of the area targets (counties, prefecture) are compared with the observed daily values of the
+    panel (days completed before today only). A station takes the PIT of its county (it shares the date's weather
+    regime); what was not forecast or not yet observed stays NaN and is filled by
+    :func:`bogda.forecast.scenarios.fill_pit`. Returns ``(None, [])`` when nothing is archived.
+    """
+    from bogda.forecast.scenarios import pit
+
+    today = t_issue // 24
+    today_date = panel.day_of(today)
+    first = day_start_utc(today_date - timedelta(days=days))
+    with store.engine.connect() as conn:
+        runs = conn.execute(
+            select(forecast_run.c.id, forecast_run.c.issue_time).where(
+                forecast_run.c.kind == "operational",
+                forecast_run.c.issue_time >= first,
+                forecast_run.c.issue_time < day_start_utc(today_date),
+            )
+        ).all()
+        last: dict[date, tuple[datetime, int]] = {}
+        for r in runs:
+            d = beijing_date(r.issue_time)
+            if d not in last or r.issue_time > last[d][0]:
+                last[d] = (r.issue_time, r.id)
+        if not last:
+            return None, []
+        run_ids = [v[1] for v in last.values()]
+        rows = conn.execute(
+            select(
+                forecast.c.run_id,
+                forecast.c.target_code,
+                forecast.c.item,
+                forecast.c.lead,
+                forecast.c.valid_start,
+                forecast.c.p10,
+                forecast.c.p50,
+                forecast.c.p90,
+            ).where(
+                forecast.c.run_id.in_(run_ids),
+                forecast.c.resolution == "day",
+                forecast.c.target_kind != "station",
+                forecast.c.item.in_(list(items)),
+                forecast.c.p50.is_not(None),
+            )
+        ).all()
+    dates = sorted(last)
+    d_of_run = {v[1]: i for i, v in enumerate(last[d] for d in dates)}
+    row_of = {c: i for i, c in enumerate(panel.stations)}
+    item_of = {it: i for i, it in enumerate(items)}
+    arc = np.full((len(dates), len(items), len(panel.stations), horizons), np.nan)
+    obs = {it: op.daily_item(panel, it) for it in items}
+    for r in rows:
+        i_row = row_of.get(r.target_code)
+        if i_row is None or not (1 <= r.lead <= horizons):
+            continue
+        day = panel.day_position(beijing_date(r.valid_start))
+        if not (0 <= day < today):
+            continue
+        o = obs[r.item][i_row, day]
+        arc[d_of_run[r.run_id], item_of[r.item], i_row, r.lead - 1] = pit(r.p10, r.p50, r.p90, o)
+    county_of = {m: t.code for t in reg.areas if t.kind == "county" for m in t.members}
+    for code, i_row in row_of.items():
+        cty = county_of.get(code)
+        if cty in row_of:
+            arc[:, :, i_row, :] = arc[:, :, row_of[cty], :]
+    keep = np.isfinite(arc).any(axis=(1, 2, 3))
+    if not keep.any():
+        return None, []
+    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k]
+
+
 def refresh(
     store: Store,
     now: datetime | None = None,
@@ -421,10 +551,27 @@ def refresh(
     t_issue = op.issue_position(panel, issue)
     codes = list(panel.stations)
     kinds = {t.code: t.kind for t in reg.targets}
-    hourly = {it: op.forecast_hourly(panel, it, t_issue, models=bundle) for it in op.HOURLY_ITEMS}
-    daily = {it: op.forecast_daily(panel, it, t_issue, models=bundle) for it in op.DAILY_ITEMS}
+    nwp_arc = None
+    if bundle is not None and bundle.weather_mode == "nwp":
+        try:
+            nwp_arc = nwp_archive_for(store, panel, issue - timedelta(days=2), issue)
+        except Exception as exc:  # a bad archive degrades to the no-NWP models, never fails the refresh
+            reasons.append(f"NWP runs unreadable ({exc.__class__.__name__}: {exc}): models without NWP")
+    hourly = {it: op.forecast_hourly(panel, it, t_issue, models=bundle, nwp=nwp_arc) for it in op.HOURLY_ITEMS}
+    daily = {it: op.forecast_daily(panel, it, t_issue, models=bundle, nwp=nwp_arc) for it in op.DAILY_ITEMS}
+    used_nwp = any(fc.primary == "lgbm_nwp" for fc in (*hourly.values(), *daily.values()))
+    nwp_run = None
+    if used_nwp:
+        nwp_run = nwp_arc.run_times[int(nwp_arc.run_for(np.array([t_issue]))[0])]
+    elif bundle is not None and bundle.weather_mode == "nwp":
+        reasons.append("no NWP run usable at the issue time (6 h latency, 24 h fallback): models without NWP")
     a_h = op.aqi_forecast(hourly, "hour")
-    a_d = op.aqi_forecast(daily, "day")
+    try:
+        arc, arc_dates = pit_archive(store, reg, panel, t_issue, list(daily))
+    except Exception as exc:  # the archive is an input of the probabilities, never a reason to fail a refresh
+        arc, arc_dates = None, []
+        reasons.append(f"PIT archive unreadable ({exc.__class__.__name__}): comonotone AQI scenarios")
+    a_d = op.aqi_forecast(daily, "day", pit_archive=arc, archive_dates=arc_dates, seed=int(issue.timestamp()) // 3600)
     primary = next(iter(daily.values())).primary
     if bundle is None:
         reasons.append("no trained model set: baselines only (damped persistence), forecast.md §3.4")
@@ -467,7 +614,9 @@ def refresh(
                 kind="operational",
                 profile=bundle.profile if bundle else "baseline",
                 model_version=bundle.version if bundle else "",
-                weather_mode="none",
+                weather_mode="nwp" if used_nwp else "none",
+                nwp_source=nwp_arc.source if used_nwp else None,
+                nwp_run_time=nwp_run,
                 status=status,
                 reasons=reasons,
                 created_at=now_utc(),
@@ -507,6 +656,17 @@ def refresh(
                 prims.append(a_d.primary[i, j])
         dust = any((code, d) in dust_today for d in window)
         prop = wn.propose(code, window, seq, prims, rule=rule, dust=dust)
+        if prop.level is not None and a_d.scenarios is not None:
+            # P(level reached) from the joint scenarios: each scenario's whole daily sequence is judged, so
+            # multi-day clauses see the cross-day correlation (forecast.md §3.5); today keeps its one value
+            cols = [(d - today).days - 1 for d in window]
+            n_sc = a_d.scenarios.shape[0]
+            seqs = np.column_stack(
+                [np.full(n_sc, float(today_aqi[i])) if j < 0 else a_d.scenarios[:, i, j] for j in cols]
+            )
+            p_level = wn.scenario_probability(seqs, prop.rank, rule, cause=prop.cause)
+            if p_level is not None:
+                prop = replace(prop, probability=round(p_level, 3))
         result.warnings.append(prop)
         apply_proposal(store, prop, run_id=run_id, rule=rule, place_id=reg.place_of.get(code), now=now)
     result.seconds = time.perf_counter() - t0
@@ -1025,27 +1185,66 @@ def scores(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def train(
+TRAIN_ITEMS: tuple[str, ...] = ("a34004", "a34002", "a21004", "a05024", "O3_8h_max")
+"""Items the nightly training fits models for (the others are served by their baselines)."""
+
+
+def train(store: Store, now: datetime | None = None, **options: Any) -> int | None:
+    """Nightly training (forecast.md §3.4): the last ``years`` of hourly data, no-NWP model sets (and NWP sets when
+    runs are archived); a failure or a too-short history keeps the previous bundle. The new bundle replaces the one
+    in service only through the deployment gate (:mod:`bogda.forecast.gate`; ``gated=False`` skips it); the replaced
+    bundle is kept under ``archive/``, a rejected one under ``rejected/``, each verdict appended to ``gate.jsonl``
+    beside the bundle. Returns the number of items put in service (0 when the gate rejected the new bundle).
+    ``options``: those of :func:`train_gated` (``items``, ``path``, ``years``, ``gated``)."""
+    return train_gated(store, now, **options)[0]
+
+
+def train_gated(
     store: Store,
     now: datetime | None = None,
     *,
-    items: Sequence[str] = ("a34004", "a34002", "a21004", "a05024", "O3_8h_max"),
+    items: Sequence[str] = TRAIN_ITEMS,
     path: Path | None = None,
     years: int = 3,
-) -> int | None:
-    """Nightly training (forecast.md §3.4): the last ``years`` of hourly data, no-NWP model sets; a failure or a
-    too-short history keeps the previous bundle. Returns the number of items trained."""
+    gated: bool = True,
+    fit_with: Any = None,
+) -> tuple[int, gate.Verdict | None]:
+    """:func:`train` returning the gate's verdict too (None when nothing was trained). ``fit_with`` replaces
+    :func:`bogda.forecast.operational.train_operational` (tests)."""
+    import logging
+
+    log = logging.getLogger(__name__)
+    fit = fit_with or op.train_operational
     now = now or now_utc()
     reg = registry(store)
     panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8)
-    models, reasons = op.train_operational(panel, items, now=now)
+    # archived NWP runs as issued (nwp_value): with any, the mode-nwp sets are trained beside the no-NWP ones
+    nwp = nwp_archive_for(store, panel, panel.start_utc - timedelta(days=1), now)
+    models, reasons = fit(panel, items, now=now, nwp=nwp)
     if models is None:
-        import logging
-
-        logging.getLogger(__name__).warning("forecast training skipped: %s", "; ".join(reasons))
-        return 0
-    save_models(models, path or models_path())
-    return len(models.items)
+        log.warning("forecast training skipped: %s", "; ".join(reasons))
+        return 0, None
+    target = path or models_path()
+    try:
+        current = load_models(target)
+    except Exception as exc:  # an unreadable bundle in service is replaced, and said so
+        log.warning("model bundle in service unreadable (%s): replaced without the gate", exc.__class__.__name__)
+        current = None
+    verdict = None
+    if gated:
+        probe = None
+        if current is not None:
+            probe, _ = fit(panel, items, now=now, nwp=nwp, train_end=panel.n_days - 2 - gate.WINDOW_DAYS)
+        verdict = gate.evaluate(store, panel, models, probe, current, nwp=nwp)
+        gate.log_verdict(verdict, target.parent / "gate.jsonl")
+        if not verdict.accept:
+            save_models(models, target.parent / "rejected" / f"models-{models.version}.pkl")
+            log.warning("forecast bundle %s not put in service: %s", models.version, verdict.reason)
+            return 0, verdict
+    if current is not None:
+        save_models(current, target.parent / "archive" / f"models-{current.version or 'unversioned'}.pkl")
+    save_models(models, target)
+    return len(models.items), verdict
 
 
 def refresh_job(store: Store, now: datetime) -> int:
@@ -1066,5 +1265,6 @@ __all__ = [
     "registry",
     "run_values",
     "train",
+    "train_gated",
     "warnings",
 ]

@@ -148,6 +148,25 @@ def propose(
     )
 
 
+def scenario_probability(
+    sequences: np.ndarray, rank: int, rule: str = "2024", *, cause: str | None = None
+) -> float | None:
+    """Share of joint scenarios (forecast.md §3.5) whose daily AQI sequence reaches warning rank ≥ ``rank``.
+
+    ``sequences``: (scenarios, days) daily AQI of the proposal's window, one row per scenario (cross-day
+    correlation kept). None without scenarios.
+
+    >>> seqs = np.array([[210, 220, 100], [120, 130, 100], [210, 90, 80], [220, 310, 250]])
+    >>> scenario_probability(seqs, LEVEL_RANK["yellow"]), scenario_probability(seqs, LEVEL_RANK["red"])
+    (0.75, 0.25)
+    """
+    seqs = np.asarray(sequences, dtype=float)
+    if seqs.ndim != 2 or seqs.shape[0] == 0:
+        return None
+    hits = sum(1 for row in seqs if LEVEL_RANK.get(warning_level(row, rule, cause=cause).level, 0) >= rank)
+    return hits / seqs.shape[0]
+
+
 def forecast_window(today: date, today_aqi: float | None, *, days_ahead: int = WARNING_DAYS) -> list[date]:
     """Days a proposal looks at: D+1..D+3, with today in front while an episode is on (today's AQI > 150).
 

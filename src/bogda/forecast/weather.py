@@ -106,6 +106,8 @@ class WeatherBatch:
 
     values: pl.DataFrame
     errors: list[RowError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What was accepted but not done as asked (e.g. temperature left at the model's height), for the operator."""
 
     @property
     def n_rejected(self) -> int:

@@ -400,6 +400,35 @@ class GridService:
             lambda conn: self._route(conn, finding_id, now, actor),
         )
 
+    def route_and_dispatch(
+        self,
+        finding_id: int,
+        *,
+        now: datetime,
+        actor: Actor,
+        place_id: int | None = None,
+        peer: str | None = None,
+    ) -> tuple[RouteOutcome, str | None]:
+        """Route the finding (§3.1) and dispatch its task when it is new or reopened, in one transaction.
+
+        The duty desk's one click: no reader ever sees the task half-made (``NEW`` between the two steps), and a
+        refused dispatch (no permission, no place outside the jurisdiction) leaves no task behind, so the finding
+        stays in the inbox. Returns the routing outcome and the task's state afterwards (None without a task).
+        """
+
+        def work(conn: Connection) -> tuple[RouteOutcome, str | None]:
+            out = self._route(conn, finding_id, now, actor)
+            if out.task_id is None:
+                return out, None
+            state = self._task(conn, out.task_id).state
+            if state in ("NEW", "REOPENED"):
+                params = {"place_id": place_id} if place_id else {}
+                self._transition(conn, out.task_id, "dispatch", actor, now, None, (), params, peer)
+                state = self._task(conn, out.task_id).state
+            return out, state
+
+        return run_audited(self.store, actor, "route+dispatch", f"finding:{finding_id}", now, work, peer=peer)
+
     def _route(self, conn: Connection, finding_id: int, now: datetime, actor: Actor) -> RouteOutcome:
         f = conn.execute(select(finding).where(finding.c.id == finding_id)).first()
         if f is None:

@@ -1,10 +1,9 @@
 """Working days of mainland China: weekends, public holidays and adjusted working weekends (调休).
 
 governance.md §3.4: SLA limits in working days use an editable holiday table with 调休 weekends; a year missing
-from the table falls back to weekends only, with a visible warning. The table ships as package data
-(``bogda/grid/data/holidays.csv``, 2025–2026 from the State Council notices 国办发明电〔2024〕12号 and
-国办发明电〔2025〕7号; the 2026 rows were entered from memory of that notice and should be checked against it)
-and rows of the ``holiday`` table in the store override it day by day.
+from the table falls back to weekends only, with a visible warning. The table is the platform's
+(:mod:`bogda.holidays`, 2013–2026, each row citing its State Council notice; ``holiday`` → ``off``,
+``adjusted_workday`` → ``work``) and rows of the ``holiday`` table in the store override it day by day.
 
 Calendar logic runs in Beijing time (architecture §4).
 """
@@ -16,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from importlib import resources
 
+from bogda import holidays
 from bogda.timeutil import BEIJING, as_utc
 
 
@@ -42,8 +41,7 @@ def read_holidays(text: str) -> dict[date, str]:
 
 @cache
 def _shipped() -> tuple[tuple[date, str], ...]:
-    text = (resources.files("bogda.grid") / "data" / "holidays.csv").read_text(encoding="utf-8")
-    return tuple(read_holidays(text).items())
+    return tuple((d, "off" if k == "holiday" else "work") for d, k in holidays.read_holidays().items())
 
 
 def shipped_holidays() -> dict[date, str]:

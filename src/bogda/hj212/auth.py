@@ -10,14 +10,17 @@ fixed), but :class:`FailureLimiter` refuses a peer address after too many failur
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import ipaddress
+import logging
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Credentials", "DeviceInfo", "FailureLimiter"]
+__all__ = ["ConnectionRate", "Credentials", "DeviceInfo", "FailureLimiter", "ip_allowed", "parse_networks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,51 @@ class DeviceInfo:
     crc_mode: str = "auto"
     pw_check: bool = True
     code_scheme: str = "2017"
+    allowed_ips: tuple[str, ...] | None = None
+    """Addresses or CIDR blocks the device may connect from (``attrs.hj212.allowed_ips`` of the device, else of its
+    station/outlet, else of the enterprise above it); ``None``: any address."""
+    heartbeat_reply: str | None = None
+    """Per-device override of the gateway's ``heartbeat_reply`` (``none``, ``9014``, ``echo``)."""
+    ack_policy: str = "flag"
+    """When an upload gets its 9014 (spec §3.5): ``flag`` (Flag bit A), ``always``, ``never``."""
+    on_connect: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    """First-connection commands after the time sync (spec §3.6, HJ 212-2017 §6.7): ``(cn, CP fields)`` in order,
+    e.g. 1000 OverTime/ReCount, 1062 RtdInterval, 1064 MinInterval, 2011, 2021."""
+
+
+log = logging.getLogger("bogda.hj212.auth")
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_networks(allowed: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of an ``allowed_ips`` list; an entry that is not an address or CIDR block is logged and matches
+    nothing (a typo must not open the device to every address)."""
+    out = []
+    for entry in allowed:
+        try:
+            out.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            log.warning("allowed_ips entry %r is not an address or CIDR block: it matches nothing", entry)
+    return tuple(out)
+
+
+def ip_allowed(ip: str, allowed: tuple[str, ...] | None) -> bool:
+    """Whether a peer address may authenticate as a device restricted to ``allowed`` (spec §3.4 ``allowed_ips``).
+
+    >>> ip_allowed("10.1.2.3", ("10.1.0.0/16",)), ip_allowed("10.2.0.1", ("10.1.0.0/16", "192.168.1.7"))
+    (True, False)
+    >>> ip_allowed("::ffff:10.1.2.3", ("10.1.0.0/16",)), ip_allowed("1.2.3.4", None)
+    (True, True)
+    """
+    if allowed is None:
+        return True
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped  # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d
+    return any(addr.version == net.version and addr in net for net in parse_networks(allowed))
 
 
 class Credentials:

@@ -287,13 +287,28 @@ class ParseResult:
         return d
 
 
+_N14_CACHE: dict[str, datetime | None] = {}
+_N14_CACHE_MAX = 8192
+
+
 def _n14_to_utc(text: str | None) -> datetime | None:
-    if text is None or not text.isascii() or not text.isdigit() or len(text) not in (14, 17):
+    """N14 (or 17-digit) Beijing time → aware UTC (spec §2.4), memoised: every device of a fleet reports the same
+    DataTime slots, so the same few strings come back thousands of times a minute."""
+    if text is None:
         return None
-    try:
-        return parse_time(text[:14])
-    except ValueError:
-        return None
+    hit = _N14_CACHE.get(text, _N14_CACHE)
+    if hit is not _N14_CACHE:
+        return hit  # type: ignore[return-value]
+    value: datetime | None = None
+    if text.isascii() and text.isdigit() and len(text) in (14, 17):
+        try:
+            value = parse_time(text[:14])
+        except ValueError:
+            value = None
+    if len(_N14_CACHE) >= _N14_CACHE_MAX:
+        _N14_CACHE.clear()
+    _N14_CACHE[text] = value
+    return value
 
 
 def parse_frame(

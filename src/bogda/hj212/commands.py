@@ -51,6 +51,10 @@ class Command:
     notes: list[str] = field(default_factory=list)
     created_at: float = field(default_factory=time.monotonic)
     finished_at: float | None = None
+    row_id: int | None = None
+    """Its ``hj212_command`` row (:mod:`bogda.hj212.command_store`), once written."""
+    listener: Callable[[Command, str], None] | None = field(default=None, repr=False)
+    """Called with ``"sent"`` (every attempt), ``"accepted"`` and ``"finished"`` (the gateway persists them)."""
     _event: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     _last_progress: float = field(default_factory=time.monotonic, repr=False)
 
@@ -74,6 +78,18 @@ class Command:
         self.error = error
         self.finished_at = time.monotonic()
         self._event.set()
+        self._notify("finished")
+
+    def _notify(self, what: str) -> None:
+        if self.listener is not None:
+            self.listener(self, what)
+
+    @property
+    def final_state(self) -> str:
+        """State as stored: a ``failed`` for want of an answer in time is ``timed_out``."""
+        if self.state == "failed" and self.error in ("no_answer", "exec_timeout"):
+            return "timed_out"
+        return self.state
 
     # ------------------------------------------------------------------------------------------ answers in
     def on_answer(self, answer: ParseResult) -> None:
@@ -92,6 +108,7 @@ class Command:
                 self.state = "accepted"
                 self._last_progress = time.monotonic()
                 self._event.set()
+                self._notify("accepted")
             else:
                 self._finish("failed", f"refused:{self.qn_rtn}")
         elif cn == "9012":
@@ -135,6 +152,7 @@ async def run_command(cmd: Command, send: Callable[[Command], bool], timeouts: C
         cmd.attempts = attempt + 1
         if cmd.state == "queued":
             cmd.state = "sent"
+        cmd._notify("sent")
         deadline = time.monotonic() + timeouts.over_time_s
         while cmd.state == "sent" and (left := deadline - time.monotonic()) > 0:
             await _wait(cmd, left)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -58,20 +59,56 @@ __all__ = [
     "read_checkpoint",
 ]
 
+log = logging.getLogger("bogda.hj212.ingest")
 RESOLUTION_BY_CN: dict[str, str] = {"2011": "rt", "2051": "min", "2061": "hour", "2031": "day"}
 """Series resolution of each upload CN that carries measurements (spec §4.2 kinds)."""
 _MAIN_SUFFIX = {"rt": ("Rtd", "Avg", "Data"), "min": ("Avg", "Rtd", "Data"), "hour": ("Avg", "Rtd", "Data")}
 _MAIN_SUFFIX["day"] = _MAIN_SUFFIX["hour"]
 _EXTRA_SUFFIXES = ("Min", "Max", "Cou", "ZsRtd", "ZsMin", "ZsAvg", "ZsMax")
 _STORED_OK = ("accepted", "accepted_lenient")
-_REJECTED = ("rejected", "unknown_mn", "pw_mismatch", "scanner")
+_REJECTED = ("rejected", "unknown_mn", "pw_mismatch", "scanner", "ip_refused")
+
+
+def _allowed_ips(mn: str, *attrs_chain: Any) -> tuple[str, ...] | None:
+    """The first ``hj212.allowed_ips`` along device → station/outlet → enterprise (``None``: not restricted)."""
+    for attrs in attrs_chain:
+        opts = (attrs or {}).get("hj212", {}) if isinstance(attrs, dict) else {}
+        value = opts.get("allowed_ips") if isinstance(opts, dict) else None
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        if not isinstance(value, list | tuple):
+            log.warning("device %s: allowed_ips %r is not a list; the device is refused from every address", mn, value)
+            return ()
+        return tuple(str(v) for v in value)
+    return None
+
+
+def _on_connect(mn: str, value: Any) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """``attrs.hj212.on_connect``: a list of CNs or ``{"cn": …, "fields": {…}}``; bad entries are logged, skipped."""
+    out = []
+    for item in value or ():
+        if isinstance(item, str | int):
+            out.append((str(item), ()))
+        elif isinstance(item, dict) and item.get("cn"):
+            fields = item.get("fields") or {}
+            out.append((str(item["cn"]), tuple((str(k), str(v)) for k, v in dict(fields).items())))
+        else:
+            log.warning("device %s: on_connect entry %r is neither a CN nor {cn, fields}; skipped", mn, item)
+    return tuple(out)
 
 
 def load_devices(store: Store) -> dict[str, DeviceInfo]:
     """All registered devices with their parent site and per-device HJ 212 settings (``site.attrs["hj212"]``:
-    ``mode``, ``crc_mode``, ``pw_check``, ``code_scheme``)."""
+    ``mode``, ``crc_mode``, ``pw_check``, ``code_scheme``, ``heartbeat_reply``; ``allowed_ips`` also from the
+    station/outlet or the enterprise above it)."""
+    from sqlalchemy.orm import aliased
+
     from bogda.store.schema import device, site
 
+    parent = aliased(site)
+    grand = aliased(site)
     out: dict[str, DeviceInfo] = {}
     with store.engine.connect() as conn:
         rows = conn.execute(
@@ -84,9 +121,14 @@ def load_devices(store: Store) -> dict[str, DeviceInfo]:
                 device.c.st,
                 device.c.units,
                 site.c.attrs,
-            ).join(site, site.c.id == device.c.site_id)
+                parent.c.attrs,
+                grand.c.attrs,
+            )
+            .join(site, site.c.id == device.c.site_id)
+            .outerjoin(parent, parent.c.id == site.c.parent_id)
+            .outerjoin(grand, grand.c.id == parent.c.parent_id)
         )
-        for mn, pw_hash, site_id, parent_id, protocol, st, units, attrs in rows:
+        for mn, pw_hash, site_id, parent_id, protocol, st, units, attrs, p_attrs, g_attrs in rows:
             opts = (attrs or {}).get("hj212", {}) if isinstance(attrs, dict) else {}
             out[mn] = DeviceInfo(
                 mn=mn,
@@ -100,7 +142,12 @@ def load_devices(store: Store) -> dict[str, DeviceInfo]:
                 crc_mode=opts.get("crc_mode", "auto"),
                 pw_check=bool(opts.get("pw_check", True)),
                 code_scheme=opts.get("code_scheme", "2005" if protocol == "2005" else "2017"),
-            )
+                allowed_ips=_allowed_ips(mn, attrs, p_attrs, g_attrs),
+                heartbeat_reply=opts.get("heartbeat_reply"),
+                ack_policy=opts.get("ack_policy", "flag") if opts.get("ack_policy") in ("flag", "always", "never")
+                else "flag",
+                on_connect=_on_connect(mn, opts.get("on_connect")),
+            )  # fmt: skip
     return out
 
 
@@ -259,6 +306,10 @@ class Loader:
         self._memo: dict[str, tuple[DeviceInfo, dict[Any, Any]]] = {}
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._preload_seen(seq)
+        from bogda.hj212.ops import OpsWatch
+
+        self.ops = OpsWatch(gateway_id=gateway_id)
+        self.findings = 0
 
     # ------------------------------------------------------------------------------------------ public
     def load(self, max_seq: int | None = None) -> int:
@@ -271,9 +322,11 @@ class Loader:
         items = [(r, p) for r, p in items if r.seq > self.checkpoint_seq]
         if not items:
             return 0
+        snap = self.ops.snapshot()
         try:
             self._store_batch(items)
         except Exception:
+            self.ops.restore(snap)
             self.stats.errors += 1
             if self.committed is not None:
                 self.reader.seek(self.committed)
@@ -336,17 +389,21 @@ class Loader:
         events: list[dict[str, Any]] = []
         fresh: dict[bytes, None] = {}  # duplicate keys first seen in this batch (kept only if it commits)
         by_status: Counter[str] = Counter()
+        unknown: Counter[str] = Counter()  # frames of unregistered MNs (pending devices count them)
         duplicates = 0
         gateway_started = False
+        drafts: list[Any] = []
         for record, _ in items:
             at = datetime.fromtimestamp(record.received_at_us / 1e6, UTC)
             direction = record.direction
             if direction == "event":
                 ev = json.loads(record.data)
                 ev["at"] = at
+                drafts.extend(self.ops.event(ev, at))
                 if ev.get("e") == "gateway_start":
                     gateway_started = True
-                    events.clear()
+                    # sessions of the previous run are over; refusals and pending devices still count
+                    events[:] = [e for e in events if e.get("e") not in ("bound", "unbound")]
                 else:
                     events.append(ev)
                 continue
@@ -394,6 +451,11 @@ class Loader:
                 elif direction == "out" and mn:
                     s = state.setdefault(mn, {"frames_in": 0, "frames_rejected": 0, "frames_out": 0})
                     s["frames_out"] += 1
+            if status == "unknown_mn" and mn:
+                unknown[mn] += 1
+            if direction == "in" and mn:
+                dev_ = devices.get(mn)
+                drafts.extend(self.ops.frame(mn, status, at, record.peer, dev_.site_id if dev_ else None))
             by_status[status] += 1
             rows.append(
                 (gid, record.seq, _sqlite_ts(at) if sqlite else at, record.conn_id, record.peer[:64], direction, data,
@@ -429,6 +491,12 @@ class Loader:
                     .values(online=False, disconnect_reason="gateway_restart")
                 )
             self._write_state(conn, state, events, devices)
+            self._write_refusals_and_pending(conn, events, unknown)
+            if drafts:
+                from bogda.findings import raise_finding
+
+                for draft in drafts:
+                    raise_finding(conn, draft)
             self._write_checkpoint(conn, items[-1])
         # committed: only now do this batch's frames count as stored for later duplicates
         self._seen.update(fresh)
@@ -437,6 +505,7 @@ class Loader:
         for k, v in by_status.items():
             self.stats.by_status[k] = self.stats.by_status.get(k, 0) + v
         self.stats.duplicates += duplicates
+        self.findings += len(drafts)
         self.stats.raw_rows += len(rows)
 
     def _write_observations(
@@ -505,7 +574,7 @@ class Loader:
             conn.execute(stmt.on_conflict_do_update(index_elements=["mn"], set_=set_), values)
         for ev in events:
             mn = ev.get("mn")
-            if not mn:
+            if not mn or ev["e"] not in ("bound", "unbound"):
                 continue
             if ev["e"] == "bound":
                 values = {
@@ -529,6 +598,66 @@ class Loader:
             conn.execute(
                 stmt.on_conflict_do_update(index_elements=["mn"], set_={k: getattr(stmt.excluded, k) for k in keys})
             )
+
+    def _write_refusals_and_pending(
+        self, conn: Connection, events: list[dict[str, Any]], unknown: Counter[str]
+    ) -> None:
+        """Refusals by address (counted on the device state, one audit row each: spec §3.4 ``allowed_ips``) and
+        unknown devices waiting for approval (``unknown_mn_policy = pending``)."""
+        from bogda.store.schema import audit, hj212_pending_device
+
+        t = hj212_device_state.c
+        p = hj212_pending_device.c
+        for ev in events:
+            mn = ev.get("mn")
+            if not mn:
+                continue
+            if ev["e"] == "ip_refused":
+                peer = str(ev.get("peer", ""))[:64]
+                stmt = self._insert(hj212_device_state).values(
+                    mn=mn, gateway_id=self.gateway_id, registered=True, ip_refused=1, last_refused_peer=peer,
+                    last_refused_at=ev["at"],
+                )  # fmt: skip
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["mn"],
+                        set_={
+                            "ip_refused": t.ip_refused + 1,
+                            "last_refused_peer": stmt.excluded.last_refused_peer,
+                            "last_refused_at": stmt.excluded.last_refused_at,
+                        },
+                    )
+                )
+                conn.execute(
+                    audit.insert().values(
+                        at=ev["at"], login=None, action="hj212.ip_refused", target=f"device:{mn}"[:128],
+                        detail={"mn": mn, "peer": peer, "gateway_id": self.gateway_id,
+                                "allowed_ips": list(ev.get("allowed") or [])},
+                        peer=peer,
+                    )
+                )  # fmt: skip
+            elif ev["e"] == "pending_device":
+                exists = conn.execute(select(p.status).where(p.mn == mn)).first()
+                if exists is None:
+                    from bogda.registry.devices import hash_password
+
+                    pw = ev.get("pw")
+                    conn.execute(
+                        hj212_pending_device.insert().values(
+                            mn=mn, status="pending", first_seen=ev["at"], last_seen=ev["at"],
+                            peer=str(ev.get("peer", ""))[:64], st=(ev.get("st") or None),
+                            protocol={0: "2005", 1: "2017", 2: "2025"}.get(ev.get("version", 1), "2017"),
+                            pw_hash=hash_password(pw) if pw else None, frames=0,
+                        )
+                    )  # fmt: skip
+                else:
+                    conn.execute(
+                        update(hj212_pending_device)
+                        .where(p.mn == mn)
+                        .values(last_seen=ev["at"], peer=str(ev.get("peer", ""))[:64])
+                    )
+        for mn, n in unknown.items():
+            conn.execute(update(hj212_pending_device).where(p.mn == mn).values(frames=p.frames + n))
 
     def _insert(self, table: Any) -> Any:
         if self.store.dialect == "postgresql":

@@ -35,12 +35,16 @@ from pathlib import Path
 
 __all__ = [
     "DIRECTIONS",
+    "DURABLE_MARKER",
+    "LOADED_MARKER",
     "STATUSES",
+    "SeqMarker",
     "WalPosition",
     "WalReader",
     "WalRecord",
     "WriteAheadLog",
     "encode_record",
+    "read_marker",
     "read_segment",
 ]
 
@@ -61,6 +65,8 @@ STATUSES: tuple[str, ...] = (
     "heartbeat",
     "request",
     "refused",
+    "ip_refused",
+    "quarantined",
 )
 """Record statuses (spec §4.2 raw_frame status, plus the gateway's own kinds)."""
 _DIR_CODE = {d: i for i, d in enumerate(DIRECTIONS)}
@@ -144,6 +150,65 @@ def read_segment(path: Path, offset: int = 0) -> tuple[list[tuple[WalRecord, int
     return out, pos
 
 
+DURABLE_MARKER = "durable.seq"
+"""File in the log folder holding the last synced seq (written by the gateway after each group commit)."""
+LOADED_MARKER = "loaded.seq"
+"""File in the log folder holding the loader's committed checkpoint seq (written by a loader process)."""
+
+
+class SeqMarker:
+    """One sequence number shared between processes through a small memory-mapped file.
+
+    The writer stores ``(seq, ~seq)``; a reader that sees the two halves disagree (a torn store) reads again. Only
+    the writer's process changes the value, so no lock is needed. The value is not synced on its own: the durable
+    marker is written after the records' ``fdatasync``, so after a machine crash it can only be older, never newer,
+    than what is on disk.
+    """
+
+    _FMT = struct.Struct("<QQ")
+
+    def __init__(self, path: str | Path) -> None:
+        import mmap
+
+        self.path = Path(path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size < self._FMT.size:
+                os.ftruncate(fd, self._FMT.size)
+            self._map = mmap.mmap(fd, self._FMT.size)
+        finally:
+            os.close(fd)
+
+    def write(self, seq: int) -> None:
+        self._FMT.pack_into(self._map, 0, seq, seq ^ 0xFFFFFFFFFFFFFFFF)
+
+    def read(self) -> int | None:
+        """The stored seq, or ``None`` if nothing was ever written."""
+        for _ in range(100):
+            seq, check = self._FMT.unpack_from(self._map, 0)
+            if seq == 0 and check == 0:
+                return None
+            if seq ^ check == 0xFFFFFFFFFFFFFFFF:
+                return seq
+        return None
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError, BufferError):
+            self._map.close()
+
+
+def read_marker(directory: str | Path, name: str) -> int | None:
+    """A marker's value without keeping it mapped (``None`` when the file or the value is absent)."""
+    path = Path(directory) / name
+    if not path.exists():
+        return None
+    m = SeqMarker(path)
+    try:
+        return m.read()
+    finally:
+        m.close()
+
+
 class WriteAheadLog:
     """Append-only log with group commit (module docstring).
 
@@ -199,6 +264,9 @@ class WriteAheadLog:
         self.failed: BaseException | None = None
         self.syncs = 0
         self.records = 0
+        # a loader in another process reads only up to this seq (never records whose sync has not returned)
+        self._durable_marker = SeqMarker(self.directory / DURABLE_MARKER)
+        self._durable_marker.write(self.durable_seq)
 
     # ------------------------------------------------------------------------------------------ recovery
     def _recover(self) -> tuple[int, int | None]:
@@ -300,6 +368,7 @@ class WriteAheadLog:
             ok = False
         if ok:
             self.durable_seq = last_seq
+            self._durable_marker.write(last_seq)
             self.syncs += 1
             self.records += len(buf)
         for cb in callbacks:
@@ -336,6 +405,7 @@ class WriteAheadLog:
             await self.flush()
         self._executor.shutdown(wait=True)
         self._file.close()
+        self._durable_marker.close()
 
     # ------------------------------------------------------------------------------------------ retention
     def prune(self, checkpoint_seq: int, *, older_than_s: float = 24 * 3600.0) -> int:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
+from sqlalchemy.exc import IntegrityError
 
 from bogda import audit
 from bogda.store import Store
@@ -74,7 +75,8 @@ class Ledger:
 
     ``check(rec)`` returns problems found in the record alone; ``check_db(conn, rec, record_id)`` problems found
     against other records (unknown links, a quota overdraw). ``save``/``load`` replace the plain table I/O for
-    ledgers whose rows live in other tables (cases, grades).
+    ledgers whose rows live in other tables (cases, grades); ``sync(conn)`` brings in rows another capability wrote
+    there (cases filed by enforcement), run by :func:`synced` before the ledger is read through the store.
     """
 
     kind: str
@@ -89,6 +91,7 @@ class Ledger:
     load: Callable[[Connection, Mapping[str, Any]], list[dict[str, Any]]] | None = None
     order_by: str = "id"
     derived: Callable[[dict[str, Any]], dict[str, Any]] = lambda rec: {}
+    sync: Callable[[Connection], int] | None = None
     all_fields: tuple[Field, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -370,8 +373,20 @@ def update(
         return write(conn, ledger, rec, actor=actor, record_id=record_id, event="updated", user_id=user_id)
 
 
+def synced(store: Store, ledger: Ledger) -> int:
+    """Run the ledger's ``sync`` (if any) in its own transaction; returns the rows it brought in."""
+    if ledger.sync is None:
+        return 0
+    try:
+        with store.begin() as conn:
+            return ledger.sync(conn)
+    except IntegrityError:  # a concurrent reader brought the same rows in first (unique key): nothing left to do
+        return 0
+
+
 def records(store: Store, ledger: Ledger, where: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """All rows of ``ledger`` (optionally equal to ``where``)."""
+    synced(store, ledger)
     with store.engine.connect() as conn:
         return load(ledger, conn, where)
 

@@ -5,6 +5,17 @@ decision times, decision, fine) plus one row of ``case_ledger`` (party, USCC, vi
 confiscation, 五类案件, payment and publication, and the origin links ``clue_ids``/``task_ids``/``finding_ids``).
 Linked tasks get ``task.case_id`` = the case number, so the two stay consistent.
 
+Why two tables, deliberately (a 1:1 extension, not a merge): ``case`` belongs to enforcement (floor 4, migration
+0004). Enforcement files cases itself when a clue is confirmed (``bogda.enforcement.casework.confirm_clue``,
+enforcement.md §5 CASE_FILED) and computes its non-site KPI from them; the ledger (floor 5) adds the clerk's fields
+and the columns every ledger row carries (org, county, attachments, ``simulated``, version, audit, the
+``ledger_event`` history). Merging would put floor-5 clerical columns into a floor-4 table, tie enforcement's
+migration branch to every ledger change, and let enforcement write rows the ledger cannot validate. The extension
+is kept 1:1 by ``case_ledger.case_id`` (unique, ``ON DELETE CASCADE``); a case enforcement files without a ledger
+row is brought in by :func:`sync_from_enforcement` (party and USCC from the enterprise, ``clue_ids`` and
+``finding_ids`` from the originating clue, the county from the enterprise's place) before the ledger is read, so
+no case is missing from the ledger, its export or the report's figures. Enforcement's ``case`` API is unchanged.
+
 Counting (governance §5 [D]): ``case_count_basis`` = decided — penalty cases (决定类型 处罚) whose decision falls in
 the period; 非现场执法占比 on the ``evidence`` basis = those whose decisive evidence is remote data / all of them.
 """
@@ -163,8 +174,88 @@ def _load(conn: Connection, where: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def sync_from_enforcement(conn: Connection) -> int:
+    """Add the ledger row of every ``case`` that has none (filed by enforcement); returns how many were added.
+
+    Party and USCC come from the case's enterprise (else the case number stands in as the party, to be completed by
+    the clerk), ``finding_ids`` from ``case.finding_id`` and ``clue_ids`` from the clue of that finding, the county
+    from the enterprise's place. Each addition appends a ``ledger_event`` (``synced``).
+    """
+    from bogda.store.schema import enterprise, ledger_event, place
+
+    missing = conn.execute(
+        select(case.c.id, case.c.case_no, case.c.enterprise_id, case.c.finding_id, case.c.opened_at, case.c.created_by)
+        .outerjoin(case_ledger, case_ledger.c.case_id == case.c.id)
+        .where(case_ledger.c.id.is_(None))
+        .order_by(case.c.id)
+    ).all()
+    if not missing:
+        return 0
+    now = now_utc()
+    parents = dict(conn.execute(select(place.c.id, place.c.parent_id)).all())
+    county_of = dict(conn.execute(select(place.c.id, place.c.code).where(place.c.kind == "county")).all())
+    for c in missing:
+        ent = None
+        if c.enterprise_id is not None:
+            ent = conn.execute(
+                select(site.c.name, site.c.place_id, enterprise.c.credit_code)
+                .outerjoin(enterprise, enterprise.c.site_id == site.c.id)
+                .where(site.c.id == c.enterprise_id)
+            ).first()
+        county = None
+        pid = ent.place_id if ent is not None else None
+        while pid is not None and county is None:
+            county, pid = county_of.get(pid), parents.get(pid)
+        clue_ids = (
+            [str(i) for i in conn.execute(select(clue.c.id).where(clue.c.finding_id == c.finding_id)).scalars()]
+            if c.finding_id is not None
+            else []
+        )
+        rid = conn.execute(
+            case_ledger.insert()
+            .values(
+                case_id=c.id,
+                party=ent.name if ent is not None else c.case_no,
+                uscc=ent.credit_code if ent is not None else None,
+                county_code=county,
+                org_id="",
+                clue_ids=clue_ids,
+                finding_ids=[str(c.finding_id)] if c.finding_id is not None else [],
+                task_ids=[],
+                five_types=[],
+                attachments=[],
+                extra={},
+                created_by=c.created_by,
+                created_at=c.opened_at,
+                updated_at=now,
+            )
+            .returning(case_ledger.c.id)
+        ).scalar_one()
+        conn.execute(
+            ledger_event.insert().values(
+                ledger="case",
+                record_id=rid,
+                event="synced",
+                actor="system",
+                at=now,
+                detail={"case_id": c.id, "case_no": c.case_no, "from": "enforcement case", "clue_ids": clue_ids},
+            )
+        )
+    return len(missing)
+
+
 LEDGER = Ledger(
-    "case", "行政处罚案件台账", "Enforcement cases", case_ledger, "case_no", FIELDS, check, check_db, _save, _load
+    "case",
+    "行政处罚案件台账",
+    "Enforcement cases",
+    case_ledger,
+    "case_no",
+    FIELDS,
+    check,
+    check_db,
+    _save,
+    _load,
+    sync=sync_from_enforcement,
 )
 
 WAN = Decimal(10000)

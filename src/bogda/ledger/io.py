@@ -19,8 +19,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from bogda.ledger import ledger as get_ledger
-from bogda.ledger.base import Ledger, LedgerError, format_value, load, normalise, write
-from bogda.registry.importers import ImportRejected, ImportReport, RowError, read_rows
+from bogda.ledger.base import Ledger, LedgerError, format_value, load, normalise, synced, write
+from bogda.registry.importers import ImportRejected, ImportReport, RowError, accepted, read_rows
 from bogda.store import Store
 
 
@@ -66,11 +66,7 @@ def read_file(kind: str, path: str | Path) -> list[tuple[int, dict[str, Any]]]:
                 errors.append(RowError(file, line, col[lg.key], f"{key} repeats line {seen[key]}"))
             seen[key] = line
         out.append((line, rec))
-    if not out and not errors:
-        errors.append(RowError(file, 0, "", "file holds no data rows"))
-    if errors:
-        raise ImportRejected(errors)
-    return out
+    return accepted(out, errors, file)
 
 
 def import_file(store: Store, kind: str, path: str | Path, *, actor: str, user_id: int | None = None) -> ImportReport:
@@ -87,6 +83,7 @@ def import_file(store: Store, kind: str, path: str | Path, *, actor: str, user_i
     col = {f.key: f.zh for f in lg.all_fields}
     errors: list[RowError] = []
     report = ImportReport(path.name, kind)
+    synced(store, lg)  # a row naming a case enforcement filed updates that case
     with store.begin() as conn:
         for line, rec in rows:
             try:
@@ -126,6 +123,7 @@ def export_rows(lg: Ledger, rows: list[dict[str, Any]]) -> bytes:
 def export_file(store: Store, kind: str, path: str | Path | None = None) -> bytes:
     """All records of ledger ``kind`` as .xlsx (written to ``path`` when given)."""
     lg = get_ledger(kind)
+    synced(store, lg)
     with store.engine.connect() as conn:
         rows = load(lg, conn)
     data = export_rows(lg, rows)

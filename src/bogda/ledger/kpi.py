@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bogda.ledger import LEDGERS, carbon, cases, grades, hazwaste, permits, petitions, quota, rectification, vehicles
-from bogda.ledger.base import load
+from bogda.ledger.base import load, synced
 from bogda.ledger.figures import Figure
 from bogda.ledger.period import Period
 from bogda.store import Store
@@ -19,6 +19,8 @@ from bogda.store.schema import ledger_target
 
 def all_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
     """Every ledger's rows (kind → rows)."""
+    for lg in LEDGERS.values():
+        synced(store, lg)
     with store.engine.connect() as conn:
         return {kind: load(lg, conn) for kind, lg in LEDGERS.items()}
 

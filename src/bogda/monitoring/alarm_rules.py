@@ -22,6 +22,16 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "rate_of_rise": {"rise_1h": 50, "rise_3h": 100, "floor": 75, "severity": "medium"},
     "station_offline": {"hours": 3, "escalate_hours": 24, "severity": "low", "escalated_severity": "medium"},
     "county_episode": {"min_stations": 2, "share": 0.5, "area_aqi": 200, "resolve_hours": 2, "severity": "high"},
+    "neighbour_excess": {
+        "item": "aqi",
+        "radius_km": 10.0,
+        "factor": 2.0,
+        "margin": 50.0,
+        "hours": 2,
+        "min_neighbours": 1,
+        "severity": "medium",
+    },
+    "imminent": {"threshold": 200, "within_hours": 6, "max_run_age_hours": 3, "severity": "medium"},
     "_engine": {"resolve_share": 0.9, "resolve_hours": 2, "cooldown_hours": 3},
 }
 """Rule parameters (all (d), forecast.md §3.7 and §5)."""
@@ -35,7 +45,12 @@ POLLUTANT_OF = {
     "rate_of_rise": "a34004",
     "station_offline": "-",
     "county_episode": "AQI",
+    "neighbour_excess": "AQI",
+    "imminent": "AQI",
 }
+
+NEIGHBOUR_ITEMS = {"aqi": "AQI", "c_pm25": "a34004", "c_pm10": "a34002", "c_so2": "a21026", "c_no2": "a21004"}
+"""Hourly columns ``neighbour_excess`` may compare (``item`` parameter) → the pollutant of its dedupe key."""
 
 
 @dataclass(frozen=True)
@@ -229,15 +244,227 @@ def episode_triggers(
     return out
 
 
+EARTH_RADIUS_KM = 6371.0088
+"""Mean Earth radius [km] (IUGG) for great-circle distances between stations."""
+
+
+def neighbour_pairs(positions: pl.DataFrame, *, radius_km: float) -> pl.DataFrame:
+    """Station pairs closer than ``radius_km`` (great circle): ``site_code, neighbour, km``.
+
+    ``positions``: ``site_code, lon, lat`` [degrees, WGS-84]; stations without a position have no neighbours.
+    """
+    pos = positions.select("site_code", "lon", "lat").drop_nulls()
+    pairs = pos.join(pos.rename({"site_code": "neighbour", "lon": "lon2", "lat": "lat2"}), how="cross").filter(
+        pl.col("site_code") != pl.col("neighbour")
+    )
+    rad = 3.141592653589793 / 180.0
+    dlat = (pl.col("lat2") - pl.col("lat")) * rad
+    dlon = (pl.col("lon2") - pl.col("lon")) * rad
+    a = (dlat / 2).sin() ** 2 + (pl.col("lat") * rad).cos() * (pl.col("lat2") * rad).cos() * (dlon / 2).sin() ** 2
+    km = 2 * EARTH_RADIUS_KM * a.sqrt().arcsin()
+    return (
+        pairs.with_columns(km.alias("km"))
+        .filter(pl.col("km") <= radius_km)
+        .select("site_code", "neighbour", "km")
+        .sort("site_code", "neighbour")
+    )
+
+
+def neighbour_excess(
+    hourly: pl.DataFrame,
+    pairs: pl.DataFrame,
+    *,
+    item: str = "aqi",
+    factor: float = 2.0,
+    margin: float = 50.0,
+    min_neighbours: int = 1,
+) -> pl.DataFrame:
+    """Per station and hour, whether the station stands out from its neighbours (forecast.md §3.7
+    ``neighbour_excess``): value > max(``factor`` × neighbour median, neighbour median + ``margin``).
+
+    Parameters
+    ----------
+    hourly : pl.DataFrame
+        Station hourly rows ``target_code, ts, <item>`` (``aqi`` [1] or a concentration ``c_*`` [µg/m³]).
+    pairs : pl.DataFrame
+        :func:`neighbour_pairs` (``site_code, neighbour``).
+    min_neighbours : int
+        Neighbours with a value that hour needed for a median; fewer → ``excess`` null (no verdict).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``target_code, ts, value, median, n_neighbours, bound, excess`` (``bound`` the threshold of that hour).
+    """
+    vals = hourly.select("target_code", "ts", pl.col(item).cast(pl.Float64).alias("value")).drop_nulls("value")
+    nb = (
+        vals.join(pairs.select(pl.col("site_code").alias("target_code"), "neighbour"), on="target_code")
+        .join(
+            vals.select(pl.col("target_code").alias("neighbour"), "ts", pl.col("value").alias("nv")),
+            on=["neighbour", "ts"],
+        )
+        .group_by("target_code", "ts")
+        .agg(pl.col("nv").median().alias("median"), pl.len().alias("n_neighbours"))
+    )
+    out = vals.join(nb, on=["target_code", "ts"], how="left").with_columns(
+        pl.col("n_neighbours").fill_null(0).cast(pl.Int64)
+    )
+    bound = pl.max_horizontal(pl.col("median") * factor, pl.col("median") + margin)
+    return (
+        out.with_columns(bound.alias("bound"))
+        .with_columns(
+            pl.when(pl.col("n_neighbours") >= min_neighbours)
+            .then(pl.col("value") > pl.col("bound"))
+            .otherwise(None)
+            .alias("excess")
+        )
+        .sort("target_code", "ts")
+    )
+
+
+def neighbour_triggers(
+    hourly: pl.DataFrame,
+    positions: pl.DataFrame,
+    *,
+    at: datetime,
+    params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> list[Trigger]:
+    """``neighbour_excess`` at hour ``at``: the station exceeds its neighbour bound in each of the last ``hours``
+    consecutive hours (a missing hour breaks the run), forecast.md §3.7; medium, a grid-task candidate.
+
+    ``hourly``: station rows ``target_kind, target_code, ts, aqi, c_*``; ``positions``: ``site_code, lon, lat``.
+    Each station is judged with its own resolved parameters (``params``, :func:`resolve_params`): its radius, item
+    and bound; stations sharing a parameter set are judged in one vectorised pass.
+    """
+    st = hourly.filter(pl.col("target_kind") == "station") if "target_kind" in hourly.columns else hourly
+    if st.height == 0:
+        return []
+    codes = st["target_code"].unique().to_list()
+    # group stations by their resolved parameter set so one vectorised pass serves each group
+    groups: dict[tuple, list[str]] = {}
+    for code in codes:
+        p = dict(DEFAULT_RULES["neighbour_excess"], **((params or {}).get(code, {}).get("neighbour_excess", {})))
+        if not p.get("enabled", True):
+            continue
+        key = tuple(sorted((k, str(v)) for k, v in p.items()))
+        groups.setdefault(key, []).append(code)
+    out: list[Trigger] = []
+    for key, members in groups.items():
+        p = dict(key)
+        item = str(p["item"])
+        if item not in NEIGHBOUR_ITEMS:
+            raise ValueError(f"neighbour_excess item must be one of {sorted(NEIGHBOUR_ITEMS)}, not {item!r}")
+        if item not in st.columns:
+            continue
+        hours = int(float(p["hours"]))
+        pairs = neighbour_pairs(positions, radius_km=float(p["radius_km"]))
+        judged = neighbour_excess(
+            st,
+            pairs,
+            item=item,
+            factor=float(p["factor"]),
+            margin=float(p["margin"]),
+            min_neighbours=int(float(p["min_neighbours"])),
+        ).filter(pl.col("target_code").is_in(members))
+        window = [at - timedelta(hours=i) for i in range(hours)]
+        for code, rows in judged.filter(pl.col("ts").is_in(window)).partition_by("target_code", as_dict=True).items():
+            by_ts = {r["ts"]: r for r in rows.iter_rows(named=True)}
+            if not all(by_ts.get(t) is not None and by_ts[t]["excess"] for t in window):
+                continue
+            now = by_ts[at]
+            out.append(
+                Trigger(
+                    "neighbour_excess",
+                    "station",
+                    code[0],
+                    NEIGHBOUR_ITEMS[item],
+                    str(p["severity"]),
+                    float(now["value"]),
+                    round(float(now["bound"]), 1),
+                    at,
+                    {
+                        "item": item,
+                        "neighbour_median": float(now["median"]),
+                        "n_neighbours": int(now["n_neighbours"]),
+                        "radius_km": float(p["radius_km"]),
+                        "hours": [float(by_ts[t]["value"]) for t in reversed(window)],
+                        "bounds": [round(float(by_ts[t]["bound"]), 1) for t in reversed(window)],
+                        "neighbours": pairs.filter(pl.col("site_code") == code[0])["neighbour"].to_list(),
+                        "grid_task_candidate": True,
+                    },
+                )
+            )
+    return out
+
+
+def imminent_triggers(
+    forecast_rows: pl.DataFrame,
+    *,
+    at: datetime,
+    params: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> list[Trigger]:
+    """``imminent``: the hourly forecast ``mean`` AQI above ``threshold`` within ``within_hours`` after hour ``at``
+    (forecast.md §3.7; medium).
+
+    ``forecast_rows``: hourly AQI rows of the newest usable run, ``target_kind, target_code, valid_start, mean,
+    run_id, issue_time``. The window is the hours starting after ``at`` up to ``at + within_hours`` (inclusive);
+    a run issued more than ``max_run_age_hours`` before the end of hour ``at`` is too old to alarm on.
+    """
+    if forecast_rows.height == 0:
+        return []
+    out: list[Trigger] = []
+    end = at + timedelta(hours=1)
+    for (kind, code), rows in forecast_rows.partition_by(["target_kind", "target_code"], as_dict=True).items():
+        p = dict(DEFAULT_RULES["imminent"], **((params or {}).get(code, {}).get("imminent", {})))
+        if not p.get("enabled", True):
+            continue
+        horizon = at + timedelta(hours=float(p["within_hours"]))
+        fresh = rows.filter(pl.col("issue_time") >= end - timedelta(hours=float(p["max_run_age_hours"])))
+        ahead = fresh.filter(
+            (pl.col("valid_start") > at) & (pl.col("valid_start") <= horizon) & pl.col("mean").is_not_null()
+        ).sort("valid_start")
+        hit = ahead.filter(pl.col("mean") > float(p["threshold"]))
+        if hit.height == 0:
+            continue
+        first = hit.row(0, named=True)
+        peak = hit.sort("mean", descending=True).row(0, named=True)
+        out.append(
+            Trigger(
+                "imminent",
+                str(kind),
+                str(code),
+                "AQI",
+                str(p["severity"]),
+                round(float(peak["mean"]), 1),
+                float(p["threshold"]),
+                at,
+                {
+                    "run_id": int(first["run_id"]),
+                    "issue_time": first["issue_time"].isoformat(),
+                    "first_exceedance": first["valid_start"].isoformat(),
+                    "peak_at": peak["valid_start"].isoformat(),
+                    "hours_above": hit.height,
+                    "within_hours": float(p["within_hours"]),
+                },
+            )
+        )
+    return out
+
+
 __all__ = [
     "DEFAULT_QUIET",
     "DEFAULT_RULES",
+    "NEIGHBOUR_ITEMS",
     "POLLUTANT_OF",
     "SEVERITY_RANK",
     "Trigger",
     "dedupe_key",
     "episode_triggers",
+    "imminent_triggers",
     "in_quiet",
+    "neighbour_excess",
+    "neighbour_pairs",
+    "neighbour_triggers",
     "resolve_params",
     "triggers",
 ]

@@ -18,9 +18,11 @@ rule               trigger (defaults)                                           
                    (none when the whole feed is down; none for never-reported stations)        after 24 h
 ``county_episode`` ≥ 2 evaluation stations and ≥ 50 % of an area's members with an open          high
                    ``aqi_high``/``aqi_elevated`` alarm, or the area hourly AQI > 200
+``neighbour_excess`` hourly AQI > max(2 × median of the stations within 10 km, median + 50)       medium
+                   for ≥ 2 consecutive hours (a grid-task candidate: evidence names the neighbours)
+``imminent``       the newest hourly forecast (``forecast`` table, issued ≤ 3 h ago) has a mean   medium
+                   AQI > 200 within the next 6 h, for a station, county or the prefecture
 =================  ===========================================================================  ===========
-
-Not implemented here: ``neighbour_excess`` and ``imminent`` (needs the forecast).
 
 Service
 -------
@@ -45,15 +47,20 @@ from sqlalchemy import Connection
 from bogda.monitoring.alarm_rules import (
     DEFAULT_QUIET,
     DEFAULT_RULES,
+    NEIGHBOUR_ITEMS,
     SEVERITY_RANK,
     Trigger,
     dedupe_key,
     episode_triggers,
+    imminent_triggers,
     in_quiet,
+    neighbour_triggers,
     resolve_params,
     triggers,
 )
+from bogda.monitoring.ingest import TS_DTYPE
 from bogda.store import Store
+from bogda.timeutil import as_utc
 
 # --- service ---------------------------------------------------------------------------------------------------
 
@@ -128,6 +135,64 @@ def add_rule(
         )
 
 
+def _longest(rules: Sequence[Mapping[str, Any]], rule: str, key: str) -> float:
+    """The largest value of parameter ``key`` of ``rule`` over the default and every place's row."""
+    vals = [float(DEFAULT_RULES[rule][key])]
+    vals += [float((r.get("params") or {})[key]) for r in rules if r["rule"] == rule and key in (r.get("params") or {})]
+    return max(vals)
+
+
+def read_forecast_aqi(store: Store, *, at: datetime, within_hours: float = 6) -> pl.DataFrame:
+    """Hourly AQI forecast rows of the newest usable run issued by the end of hour ``at``, for the hours starting
+    after ``at`` up to ``at + within_hours``: ``target_kind, target_code, valid_start, mean, run_id, issue_time``.
+
+    Reads the ``forecast`` / ``forecast_run`` tables only (the forecast capability writes them; monitoring does not
+    import it). A ``failed`` run is never used; no run → an empty frame (``imminent`` stays silent).
+    """
+    from sqlalchemy import select
+
+    from bogda.store.schema import forecast, forecast_run
+
+    schema = {
+        "target_kind": pl.String,
+        "target_code": pl.String,
+        "valid_start": TS_DTYPE,
+        "mean": pl.Float64,
+        "run_id": pl.Int64,
+        "issue_time": TS_DTYPE,
+    }
+    end = at + timedelta(hours=1)
+    with store.engine.connect() as conn:
+        run = conn.execute(
+            select(forecast_run.c.id, forecast_run.c.issue_time)
+            .where(
+                forecast_run.c.issue_time <= end,
+                forecast_run.c.status != "failed",
+                forecast_run.c.kind != "backtest",
+                forecast_run.c.id.in_(
+                    select(forecast.c.run_id).where(forecast.c.item == "AQI", forecast.c.resolution == "hour")
+                ),
+            )
+            .order_by(forecast_run.c.issue_time.desc(), forecast_run.c.id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return pl.DataFrame(schema=schema)
+        rows = conn.execute(
+            select(forecast.c.target_kind, forecast.c.target_code, forecast.c.valid_start, forecast.c.mean).where(
+                forecast.c.run_id == run.id,
+                forecast.c.item == "AQI",
+                forecast.c.resolution == "hour",
+                forecast.c.valid_start > at,
+                forecast.c.valid_start <= at + timedelta(hours=within_hours),
+            )
+        ).all()
+    issued = as_utc(run.issue_time, naive="utc")
+    return pl.DataFrame(
+        [(k, c, as_utc(v, naive="utc"), m, run.id, issued) for k, c, v, m in rows], schema=schema, orient="row"
+    )
+
+
 def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None = None) -> AlarmRun:
     """Evaluate the alarm rules for hour ``at`` (default: the last complete hour before ``now``) and file findings.
 
@@ -147,7 +212,15 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
     at = at or floor_to(now, "hour") - timedelta(hours=1)
     end = at + timedelta(hours=1)
     run = AlarmRun(at)
-    lo = epoch_seconds(at - timedelta(hours=3))
+    with store.engine.connect() as conn:
+        rules = _rules_rows(conn)
+    # enough hours for the longest run any rule or place asks for (3 h rate of rise, neighbour runs)
+    look = max(
+        [3, int(DEFAULT_RULES["neighbour_excess"]["hours"])]
+        + [int(float((r.get("params") or {}).get("hours", 0))) for r in rules if r["rule"] == "neighbour_excess"]
+    )
+    lo = epoch_seconds(at - timedelta(hours=look))
+    conc = [c for c in NEIGHBOUR_ITEMS if c != "aqi"]
     with store.engine.connect() as conn:
         res = conn.execute(
             select(
@@ -155,10 +228,9 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
                 aqi_hourly.c.target_code,
                 aqi_hourly.c.ts,
                 aqi_hourly.c.aqi,
-                aqi_hourly.c.c_pm25,
+                *[aqi_hourly.c[c] for c in conc],
             ).where(aqi_hourly.c.ts >= lo, aqi_hourly.c.ts <= epoch_seconds(at))
         ).all()
-        rules = _rules_rows(conn)
     hourly = pl.DataFrame(
         res,
         schema={
@@ -166,7 +238,7 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
             "target_code": pl.String,
             "ts": pl.Int64,
             "aqi": pl.Int64,
-            "c_pm25": pl.Float64,
+            **dict.fromkeys(conc, pl.Float64),
         },
         orient="row",
     ).with_columns(pl.from_epoch("ts", "s").dt.cast_time_unit("us").dt.replace_time_zone("UTC"))
@@ -215,6 +287,12 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
     status = station_status(frame, now=end, sites=[c for c, i in code_to_id.items() if i in ever], config=cfg)
     run.feed_down = bool(status["feed_down"].any()) if status.height else False
     trig = triggers(hourly, at=at, params=params, status=status)
+    # placeholders (network unregistered) have no position and so no neighbours
+    positions = sites.select(pl.col("code").alias("site_code"), "lon", "lat")
+    trig += neighbour_triggers(hourly, positions, at=at, params=params)
+    upcoming = read_forecast_aqi(store, at=at, within_hours=_longest(rules, "imminent", "within_hours"))
+    trig += imminent_triggers(upcoming, at=at, params=params)
+    forecast_targets = set(upcoming["target_code"].to_list())
     # open alarms
     with store.engine.connect() as conn:
         live = [
@@ -237,6 +315,7 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
     fired = {t.key: t for t in trig}
     engine = DEFAULT_RULES["_engine"]
     with store.begin() as conn:
+        _feed_event(conn, run, status, at=at, now=now)
         for key, t in fired.items():
             sid = code_to_id.get(t.target_code) if t.target_kind == "station" else None
             evidence = {
@@ -363,6 +442,18 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
             resolve = False
             if a["rule"] == "station_offline":
                 resolve = a["target_code"] in online
+            elif a["rule"] in ("neighbour_excess", "imminent"):
+                # no fixed threshold to fall below: the rule not firing on an hour with data (a forecast for
+                # ``imminent``) counts towards the resolve run; a missing hour still closes nothing
+                if a["rule"] == "imminent":
+                    seen = a["target_code"] in forecast_targets
+                else:
+                    seen = (a["target_kind"], a["target_code"]) in now_vals
+                if not seen:
+                    continue
+                hours = a["below_hours"] + 1
+                resolve = hours >= engine["resolve_hours"]
+                conn.execute(alarm.update().where(alarm.c.id == a["id"]).values(below_hours=hours))
             else:
                 v = now_vals.get((a["target_kind"], a["target_code"]))
                 if v is None:
@@ -408,6 +499,47 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
     return run
 
 
+FEED_DOWN_KEY = "ops:feed_down:air_stations"
+"""Dedupe key of the one ops event raised while the whole station feed is silent (monitoring.md §3.2)."""
+
+
+def _feed_event(conn: Connection, run: AlarmRun, status: pl.DataFrame, *, at: datetime, now: datetime) -> None:
+    """One ``incident`` finding (an ops event, not an alarm) while every station of the feed is silent ≥ 2 h
+    (d); station alarms are suppressed meanwhile. Resolved when any station reports again."""
+    from sqlalchemy import select
+
+    from bogda.findings import LIVE, FindingDraft, raise_finding, set_status
+    from bogda.store.schema import finding
+
+    if run.feed_down:
+        silent = status["silent_hours"].drop_nulls()
+        hours = float(silent.min()) if silent.len() else None
+        raise_finding(
+            conn,
+            FindingDraft(
+                "incident",
+                "medium",
+                "空气站数据源中断：所有站点均无数据" + (f"（已 {hours:.0f} 小时）" if hours is not None else ""),
+                FEED_DOWN_KEY,
+                detected_at=at,
+                evidence={
+                    "rule": "feed_down",
+                    "silent_hours": hours,
+                    "stations": status.height,
+                    "hour": at.isoformat(),
+                    "note": "ops event: the source delivered no station; station offline alarms are suppressed",
+                },
+            ),
+            now=now,
+        )
+        return
+    live = conn.execute(
+        select(finding.c.id).where(finding.c.dedupe_key == FEED_DOWN_KEY, finding.c.status.in_(LIVE))
+    ).scalars()
+    for fid in list(live):
+        set_status(conn, fid, "resolved", by="alarm-engine", reason="the station feed delivers again", now=now)
+
+
 def _title(t: Trigger, sites: pl.DataFrame) -> str:
     names = dict(zip(sites["code"].to_list(), sites["name"].to_list(), strict=True))
     who = f"{names.get(t.target_code, t.target_code)}（{t.target_code}）"
@@ -417,6 +549,8 @@ def _title(t: Trigger, sites: pl.DataFrame) -> str:
         "rate_of_rise": f"{who} PM2.5 快速上升至 {t.value:.0f} µg/m³",
         "station_offline": f"{who} 离线 {t.value:.0f} 小时",
         "county_episode": f"{who} 区域性污染过程",
+        "neighbour_excess": f"{who} 明显高于周边站点（{t.value:.0f}，限值 {t.threshold:.0f}）",
+        "imminent": f"{who} 预报 {t.detail.get('within_hours', 6):.0f} 小时内 AQI 将超过 {t.threshold:.0f}",
     }
     return text.get(t.rule, f"{who} {t.rule}")
 
@@ -484,8 +618,11 @@ __all__ = [
     "dedupe_key",
     "digest",
     "episode_triggers",
+    "imminent_triggers",
     "in_quiet",
     "list_alarms",
+    "neighbour_triggers",
+    "read_forecast_aqi",
     "resolve_params",
     "run_alarms",
     "triggers",

@@ -563,7 +563,7 @@ def update_aqi(
         Also recompute ``aqi_hourly`` (the daily chain alone is cheaper).
     """
     from bogda.monitoring.load import read_qa
-    from bogda.monitoring.stations import area_members, place_tree, station_sites
+    from bogda.monitoring.stations import AREA_KINDS, area_members, place_tree, station_sites
     from bogda.store import series as S
     from bogda.store.schema import aqi_daily as T_daily
     from bogda.store.schema import aqi_dirty
@@ -621,7 +621,7 @@ def update_aqi(
         schema={"target_kind": pl.String, "target_code": pl.String},
     )
     ar_targets = areas.rename({"area_kind": "target_kind", "area_code": "target_code"})
-    tree = place_tree(store).filter(pl.col("kind").is_in(["county", "prefecture"]))
+    tree = place_tree(store).filter(pl.col("kind").is_in(list(AREA_KINDS)))
     have = set(members["area_code"].to_list())
     empty_areas = tree.filter(~pl.col("code").is_in(list(have))).select(
         pl.col("kind").alias("target_kind"), pl.col("code").alias("target_code")

@@ -429,7 +429,7 @@ def assess_store(
     (rows of the same targets, periods and modes are replaced; ranks of counties filled in)."""
     from sqlalchemy import delete
 
-    from bogda.monitoring.stations import area_members
+    from bogda.monitoring.stations import area_members, place_tree
     from bogda.store.schema import assessment
     from bogda.timeutil import beijing_date, now_utc
 
@@ -438,6 +438,16 @@ def assess_store(
     anc: dict[str, list[str]] = {}
     for code, area in members.select("code", "area_code").iter_rows():
         anc.setdefault(code, []).append(area)
+    # areas inherit the dust days of the places above them (a prefecture-wide day covers its counties and parks)
+    tree = place_tree(store)
+    parent = dict(zip(tree["place_id"].to_list(), tree["parent_id"].to_list(), strict=True))
+    code_of = dict(zip(tree["place_id"].to_list(), tree["code"].to_list(), strict=True))
+    for pid, code in code_of.items():
+        cur, seen = parent.get(pid), {pid}
+        while cur is not None and cur not in seen:
+            seen.add(cur)
+            anc.setdefault(code, []).append(code_of[cur])
+            cur = parent.get(cur)
     custom = (beijing_date(start), beijing_date(end - timedelta(seconds=1))) if period == "custom" else None
     res = assess(daily, period=period, dust=read_dust(store), ancestors=anc, custom=custom)
     ranks = rankings(res)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy import and_, delete, select
 
 from bogda.monitoring.ingest import POLLUTANTS, TS_DTYPE, ReadResult, Rejection, read_cnemc
 from bogda.monitoring.qa import DEFAULT_CONFIG, QAConfig, apply_qa
-from bogda.monitoring.stations import ensure_stations
+from bogda.monitoring.stations import ensure_city_feeds, ensure_stations
 from bogda.store import Store
 from bogda.store import series as S
 from bogda.store.schema import aqi_dirty, qa_flag, series
@@ -35,6 +36,8 @@ CONTEXT = timedelta(hours=48)
 """Stored values read on each side of a written window so that run and spike rules see their neighbours."""
 
 DAY = 86_400
+CITY_FEED_SOURCES = frozenset({"aqistudy"})
+"""Reader profiles whose ``site_code`` is a city's place code (:func:`~bogda.monitoring.stations.ensure_city_feeds`)."""
 BEIJING_OFFSET = 8 * 3600
 
 
@@ -93,6 +96,9 @@ def load_result(
     report = LoadReport(result.file, result.source, rejected=list(result.rejected))
     if result.incomplete_row_sets is not None:
         report.incomplete_row_sets = result.incomplete_row_sets.height
+    if result.source in CITY_FEED_SOURCES:
+        # city-level published series (aqistudy): the city's place and its feed site, never a station
+        ensure_city_feeds(store, result.sites, source=result.source)
     reg = ensure_stations(
         store,
         result.sites,
@@ -111,29 +117,53 @@ def load_result(
     if frame.height == 0:
         return report
     frame = frame.with_columns(pl.col("source_flag").fill_null("N").str.slice(0, 4).alias("flag"))
+    hourly = frame.filter((pl.col("resolution") == "hour") & pl.col("parameter").is_in(POLLUTANTS)).select(
+        "site_id", "parameter", "ts", "value", "flag"
+    )
+    pending: Future[QAVerdicts] | None = None
+    pool: ThreadPoolExecutor | None = None
+    if (
+        hourly.height
+        and hourly["ts"].max() - hourly["ts"].min() > timedelta(days=7)
+        and _nothing_stored_inside(store, hourly)
+    ):
+        # a bulk load into an empty span: QA needs only the values of the file and stored values either side, which
+        # this write does not touch — read those now and compute the verdicts in a worker thread while the store
+        # write runs (Polars releases the GIL; SQLite does most of its work outside it). When the store already
+        # holds values of these stations inside the span (a re-poll, a second file) QA reads them back after the
+        # write instead, so that no stored value is judged without its neighbours.
+        t_ctx = time.perf_counter()
+        obs = qa_context(store, hourly, inside_from_frame=True)
+        report.seconds["qa_context"] = time.perf_counter() - t_ctx
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bogda-qa")
+        pending = pool.submit(qa_verdicts, hourly, obs, config=qa_config)
     t1 = time.perf_counter()
-    for resolution, part in frame.partition_by("resolution", as_dict=True).items():
-        res = S.write_long(
-            store,
-            part.select("site_id", "parameter", "ts", "value", "flag", "unit"),
-            resolution=resolution[0],
-            reason=reason or f"re-fetch {result.file}",
-        )
-        report.inserted += res.inserted
-        report.corrected += res.corrected
-        report.unchanged += res.unchanged
-        for row, why in res.rejected:
-            report.rejected.append(Rejection(result.file, None, None, f"store refused row {row}: {why}"))
-    report.seconds["write"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    hourly = frame.filter((pl.col("resolution") == "hour") & pl.col("parameter").is_in(POLLUTANTS))
-    if hourly.height:
-        report.flagged = requalify(
-            store, hourly.select("site_id", "parameter", "ts", "value", "flag"), config=qa_config
-        )
-        if report.inserted or report.corrected:
-            report.dirty_days = mark_dirty(store, hourly.select("site_id", "ts"))
-    report.seconds["qa"] = time.perf_counter() - t2
+    try:
+        for resolution, part in frame.partition_by("resolution", as_dict=True).items():
+            res = S.write_long(
+                store,
+                part.select("site_id", "parameter", "ts", "value", "flag", "unit"),
+                resolution=resolution[0],
+                reason=reason or f"re-fetch {result.file}",
+            )
+            report.inserted += res.inserted
+            report.corrected += res.corrected
+            report.unchanged += res.unchanged
+            for row, why in res.rejected:
+                report.rejected.append(Rejection(result.file, None, None, f"store refused row {row}: {why}"))
+        report.seconds["write"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        if hourly.height:
+            if pending is not None:
+                report.flagged = store_verdicts(store, pending.result())
+            else:
+                report.flagged = requalify(store, hourly, config=qa_config, inside_from_frame=False)
+            if report.inserted or report.corrected:
+                report.dirty_days = mark_dirty(store, hourly.select("site_id", "ts"))
+        report.seconds["qa"] = time.perf_counter() - t2
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     report.seconds["total"] = time.perf_counter() - t0
     return report
 
@@ -165,6 +195,19 @@ def load_cnemc(
     return load_result(store, result, station_list=station_list, register_unknown=register_unknown, qa_config=qa_config)
 
 
+def load_aqistudy(store: Store, path: str | Path | bytes, *, name: str | None = None) -> LoadReport:
+    """``bogda ingest aqistudy PATH``: a daily city file (monitoring.md §2.3) as the city feeds' daily series.
+
+    Each city becomes a feed site of its place (昌吉州 → 652300; Urumqi 650100, Shihezi 659001, Wujiaqu 659004
+    created as ``kind=special`` places when missing); ``aqi`` is kept as the published ``aqi_pub`` only — it is not
+    the HJ 633 daily AQI (§7.8), so the AQI tables and assessments never use it. Unknown cities and bad cells are
+    rejected with file, line and reason.
+    """
+    from bogda.monitoring.ingest import read_aqistudy
+
+    return load_result(store, read_aqistudy(path, name=name))
+
+
 def load_hj212(
     store: Store,
     records: Iterable[Mapping[str, Any]],
@@ -192,6 +235,32 @@ def load_hj212(
     )
 
 
+def _nothing_stored_inside(store: Store, hourly: pl.DataFrame) -> bool:
+    """Whether no hourly pollutant series of the stations of ``hourly`` has a stored value inside its time span
+    (from ``latest``: first and newest stored interval per series)."""
+    from bogda.store.schema import latest
+
+    sites = hourly["site_id"].unique().to_list()
+    lo, hi = epoch_seconds(hourly["ts"].min()), epoch_seconds(hourly["ts"].max())
+    with store.engine.connect() as conn:
+        for chunk in _chunks(sites, 500):
+            hit = conn.execute(
+                select(latest.c.series_id)
+                .join(series, series.c.id == latest.c.series_id)
+                .where(
+                    series.c.site_id.in_(chunk),
+                    series.c.resolution == "hour",
+                    series.c.parameter.in_(POLLUTANTS),
+                    latest.c.first_ts <= hi,
+                    latest.c.ts >= lo,
+                )
+                .limit(1)
+            ).first()
+            if hit is not None:
+                return False
+    return True
+
+
 # --- QA flags --------------------------------------------------------------------------------------------------
 
 
@@ -201,23 +270,30 @@ def _series_ids(store: Store, site_ids: Sequence[int], parameters: Sequence[str]
     )
 
 
-def requalify(
-    store: Store,
-    window: pl.DataFrame,
-    *,
-    config: QAConfig = DEFAULT_CONFIG,
-    now: datetime | None = None,
-    inside_from_frame: bool | None = None,
-) -> dict[str, int]:
-    """Re-run QA over the stations and time span of ``window`` and replace their QA rows.
+@dataclass
+class QAVerdicts:
+    """QA verdicts of a window, computed but not yet stored (:func:`qa_verdicts` → :func:`store_verdicts`)."""
 
-    ``window`` has ``site_id, ts`` (and, for a just-written file, ``parameter, value, flag``). Stored values
-    ``CONTEXT`` either side are read as neighbours; only the verdicts inside the span are written. For spans longer
-    than a week (a bulk load) the values inside are taken from ``window`` itself instead of being read back.
-    Returns the number of values per resulting flag (``suspect``, ``invalid``, ``maintenance``).
+    sites: list[int]
+    lo: datetime
+    hi: datetime
+    flagged: pl.DataFrame  # site_id, parameter, ts, flag, qa_reason of the non-valid values inside [lo, hi)
+
+
+def _window_span(window: pl.DataFrame) -> tuple[list[int], datetime, datetime]:
+    return window["site_id"].unique().to_list(), window["ts"].min(), window["ts"].max() + timedelta(hours=1)
+
+
+def qa_context(
+    store: Store, window: pl.DataFrame, *, now: datetime | None = None, inside_from_frame: bool | None = None
+) -> pl.DataFrame:
+    """The values QA of ``window`` needs: stored values ``CONTEXT`` either side and the values inside — read from
+    ``window`` itself for a bulk span (longer than a week, ``value`` given), else from the store.
+
+    For a bulk load call it **before** writing the window: the values either side are not touched by that write,
+    so the QA of the window can then be computed while the store write runs.
     """
-    sites = window["site_id"].unique().to_list()
-    lo, hi = window["ts"].min(), window["ts"].max() + timedelta(hours=1)
+    sites, lo, hi = _window_span(window)
     if inside_from_frame is None:
         inside_from_frame = "value" in window.columns and hi - lo > timedelta(days=7)
     if inside_from_frame:
@@ -226,11 +302,21 @@ def requalify(
             window.select("site_id", "parameter", "ts", "value", "flag"),
             S.read(store, sites=sites, parameters=POLLUTANTS, start=hi, end=hi + CONTEXT, now=now),
         ]
-        obs = pl.concat([p.with_columns(pl.col("site_id").cast(pl.Int64)) for p in parts])
-    else:
-        obs = S.read(store, sites=sites, parameters=POLLUTANTS, start=lo - CONTEXT, end=hi + CONTEXT, now=now)
+        return pl.concat([p.with_columns(pl.col("site_id").cast(pl.Int64)) for p in parts])
+    return S.read(store, sites=sites, parameters=POLLUTANTS, start=lo - CONTEXT, end=hi + CONTEXT, now=now)
+
+
+def qa_verdicts(window: pl.DataFrame, obs: pl.DataFrame, *, config: QAConfig = DEFAULT_CONFIG) -> QAVerdicts:
+    """Run QA over ``obs`` (:func:`qa_context`) and keep the non-valid verdicts inside the span of ``window``.
+
+    Pure: no database, so it may run in a worker thread beside the store write of the same values.
+    """
+    sites, lo, hi = _window_span(window)
+    empty = pl.DataFrame(
+        schema={"site_id": pl.Int64, "parameter": pl.String, "ts": TS_DTYPE, "flag": pl.String, "qa_reason": pl.String}
+    )
     if obs.height == 0:
-        return {}
+        return QAVerdicts(sites, lo, hi, empty)
     frame = obs.select(
         pl.col("site_id").cast(pl.String).alias("site_code"),
         "ts",
@@ -240,13 +326,19 @@ def requalify(
         pl.col("flag").alias("source_flag"),
     )
     qa = apply_qa(frame, config)
-    flagged = qa.filter((pl.col("flag") != "valid") & (pl.col("ts") >= lo) & (pl.col("ts") < hi))
-    ids = _series_ids(store, sites, POLLUTANTS)
-    rows = flagged.with_columns(pl.col("site_code").cast(pl.Int64).alias("site_id")).join(
-        ids, on=["site_id", "parameter"], how="inner"
+    flagged = qa.filter((pl.col("flag") != "valid") & (pl.col("ts") >= lo) & (pl.col("ts") < hi)).select(
+        pl.col("site_code").cast(pl.Int64).alias("site_id"), "parameter", "ts", "flag", "qa_reason"
     )
+    return QAVerdicts(sites, lo, hi, flagged)
+
+
+def store_verdicts(store: Store, verdicts: QAVerdicts, *, now: datetime | None = None) -> dict[str, int]:
+    """Replace the QA rows (``set_by = qa``) of the verdicts' stations and span; a person's rows are kept.
+    Returns the number of values per resulting flag."""
+    ids = _series_ids(store, verdicts.sites, POLLUTANTS)
+    rows = verdicts.flagged.join(ids, on=["site_id", "parameter"], how="inner")
     stamp = now or now_utc()
-    lo_s, hi_s = epoch_seconds(lo), epoch_seconds(hi)
+    lo_s, hi_s = epoch_seconds(verdicts.lo), epoch_seconds(verdicts.hi)
     sids = ids["series_id"].to_list()
     with store.begin() as conn:
         manual = set()
@@ -266,20 +358,41 @@ def requalify(
         records = [
             {
                 "series_id": sid,
-                "ts": epoch_seconds(ts),
+                "ts": t,
                 "severity": flag,
                 "rule": (reason or "source_flag")[:200],
                 "param_version": "default",
                 "set_by": "qa",
                 "set_at": stamp,
             }
-            for sid, ts, flag, reason in rows.select("series_id", "ts", "flag", "qa_reason").iter_rows()
+            for sid, t, flag, reason in rows.select(
+                "series_id", pl.col("ts").dt.epoch("s"), "flag", "qa_reason"
+            ).iter_rows()
         ]
         records = [r for r in records if (r["series_id"], r["ts"]) not in manual]
         if records:
             conn.execute(qa_flag.insert(), records)
     counts = rows.group_by("flag").len()
     return dict(zip(counts["flag"].to_list(), counts["len"].to_list(), strict=True))
+
+
+def requalify(
+    store: Store,
+    window: pl.DataFrame,
+    *,
+    config: QAConfig = DEFAULT_CONFIG,
+    now: datetime | None = None,
+    inside_from_frame: bool | None = None,
+) -> dict[str, int]:
+    """Re-run QA over the stations and time span of ``window`` and replace their QA rows.
+
+    ``window`` has ``site_id, ts`` (and, for a just-written file, ``parameter, value, flag``). Stored values
+    ``CONTEXT`` either side are read as neighbours; only the verdicts inside the span are written. For spans longer
+    than a week (a bulk load) the values inside are taken from ``window`` itself instead of being read back.
+    Returns the number of values per resulting flag (``suspect``, ``invalid``, ``maintenance``).
+    """
+    obs = qa_context(store, window, now=now, inside_from_frame=inside_from_frame)
+    return store_verdicts(store, qa_verdicts(window, obs, config=config), now=now)
 
 
 def set_flag(
@@ -416,14 +529,20 @@ def series_of(store: Store, site_ids: Sequence[int]) -> pl.DataFrame:
 
 
 __all__ = [
+    "CITY_FEED_SOURCES",
     "LoadReport",
+    "QAVerdicts",
     "day_ts_expr",
+    "load_aqistudy",
     "load_cnemc",
     "load_hj212",
     "load_result",
     "mark_dirty",
+    "qa_context",
+    "qa_verdicts",
     "read_qa",
     "requalify",
     "series_of",
     "set_flag",
+    "store_verdicts",
 ]

@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import select
 
 from bogda.monitoring.ingest import NATIONAL_CODE, read_stations
-from bogda.registry.places import PlaceIndex, list_places
+from bogda.registry.places import PlaceIndex, list_places, upsert_place
 from bogda.registry.sites import SiteInput, add_site
 from bogda.store import Store
 from bogda.store.schema import place, site
@@ -51,8 +51,26 @@ def _station_attrs(row: dict, source: str) -> dict:
     }
 
 
-def station_sites(store: Store, *, kind: str = "air_station") -> pl.DataFrame:
-    """Every station site: ``site_id, code, name, lon, lat, place_id, network, evaluation, active``."""
+CITY_NETWORK = "city"
+"""``network`` of a city-level published feed (aqistudy): a site holding a city's published daily series, not a
+monitoring station — never on the station map, in area membership or in alarms (``station_sites(feeds=True)``
+lists them)."""
+
+CITY_PLACES: dict[str, tuple[str, str, str]] = {
+    "652300": ("昌吉回族自治州", "Changji Hui Autonomous Prefecture", "prefecture"),
+    "650100": ("乌鲁木齐市", "Urumqi", "special"),
+    "659001": ("石河子市", "Shihezi", "special"),
+    "659004": ("五家渠市", "Wujiaqu", "special"),
+}
+"""Places of the aqistudy cities (monitoring.md §2.3): Changji is the prefecture; the neighbouring cities are
+external ``kind=special`` places, created when a file names them."""
+
+
+def station_sites(store: Store, *, kind: str = "air_station", feeds: bool = False) -> pl.DataFrame:
+    """Every station site: ``site_id, code, name, lon, lat, place_id, network, evaluation``.
+
+    City-level published feeds (``network = city``) are left out unless ``feeds``.
+    """
     with store.engine.connect() as conn:
         rows = conn.execute(
             select(site.c.id, site.c.code, site.c.name, site.c.lon, site.c.lat, site.c.place_id, site.c.attrs).where(
@@ -62,6 +80,8 @@ def station_sites(store: Store, *, kind: str = "air_station") -> pl.DataFrame:
     recs = []
     for sid, code, name, lon, lat, pid, attrs in rows:
         attrs = attrs or {}
+        if not feeds and attrs.get("network") == CITY_NETWORK:
+            continue
         evaluation = attrs.get("evaluation", not attrs.get("control_station", False))
         recs.append((sid, code, name, lon, lat, pid, attrs.get("network"), bool(evaluation)))
     return pl.DataFrame(
@@ -101,7 +121,7 @@ def ensure_stations(
         Register codes the list does not know as placeholders (monitoring.md §2.4 ``--register-unknown``).
     """
     wanted = list(dict.fromkeys(codes))
-    existing = station_sites(store, kind=kind)
+    existing = station_sites(store, kind=kind, feeds=True)
     ids = {c: int(i) for c, i in existing.select("code", "site_id").iter_rows() if c in set(wanted)}
     missing = [c for c in wanted if c not in ids]
     reg = Registration(ids, [], [], [])
@@ -144,6 +164,39 @@ def ensure_stations(
     return reg
 
 
+def ensure_city_feeds(store: Store, codes: Iterable[str], *, source: str = "aqistudy") -> dict[str, int]:
+    """Site ids of the city feeds ``codes`` (place codes, :data:`CITY_PLACES`), creating the place (when the
+    registry lacks it) and the feed site (``network = city``, placed in its city, ``evaluation`` false).
+
+    An unknown city code raises ``ValueError`` naming it (the reader maps only known cities).
+    """
+    wanted = list(dict.fromkeys(codes))
+    unknown = [c for c in wanted if c not in CITY_PLACES]
+    if unknown:
+        raise ValueError(f"no place known for city feed code(s) {unknown}; known: {sorted(CITY_PLACES)}")
+    have = station_sites(store, feeds=True)
+    ids = {c: int(i) for c, i, n in have.select("code", "site_id", "network").iter_rows() if n == CITY_NETWORK}
+    with store.begin() as conn:
+        for code in wanted:
+            if code in ids:
+                continue
+            name, name_en, kind = CITY_PLACES[code]
+            pid = conn.execute(select(place.c.id).where(place.c.code == code)).scalar()
+            if pid is None:
+                pid = upsert_place(
+                    conn,
+                    code=code,
+                    name=name,
+                    name_en=name_en,
+                    level=1,
+                    kind=kind,
+                    attrs={"note": f"created for the {source} city feed", "external": kind == "special"},
+                )
+            attrs = {"network": CITY_NETWORK, "evaluation": False, "source": source, "place_code": code}
+            ids[code] = add_site(conn, SiteInput("air_station", code, f"{name}（城市发布）", place_id=pid, attrs=attrs))
+    return ids
+
+
 def register_station_list(
     store: Store, station_list: pl.DataFrame | str | Path, *, source: str = "station_list"
 ) -> int:
@@ -182,14 +235,17 @@ def area_members(store: Store, *, kinds: Sequence[str] = AREA_KINDS, include_con
 
     Each evaluation station is a member of every ``kinds`` place above (or at) its place; with
     ``include_control`` the control sites are listed too (``evaluation`` false) — area figures leave them out.
+
+    Parks (industrial parks such as Zhundong, ``kind=park``) overlay the county tree instead of containing
+    counties' places: a station is a member of a park when its position lies inside the park's outline (or when
+    it is placed in the park itself), and it stays a member of its county and the prefecture.
     """
     tree = place_tree(store)
     parent = dict(zip(tree["place_id"].to_list(), tree["parent_id"].to_list(), strict=True))
     info = {r[0]: r[1:] for r in tree.select("place_id", "kind", "code", "name").iter_rows()}
     rows = []
-    for sid, code, pid, evaluation in (
-        station_sites(store).select("site_id", "code", "place_id", "evaluation").iter_rows()
-    ):
+    sites = station_sites(store)
+    for sid, code, pid, evaluation in sites.select("site_id", "code", "place_id", "evaluation").iter_rows():
         if pid is None or (not evaluation and not include_control):
             continue
         seen: set[int] = set()
@@ -200,6 +256,8 @@ def area_members(store: Store, *, kinds: Sequence[str] = AREA_KINDS, include_con
             if kind in kinds:
                 rows.append((sid, code, kind, pcode, pname, bool(evaluation)))
             cur = parent.get(cur)
+    if "park" in kinds:
+        rows += _park_overlay(store, sites, include_control, {(r[0], r[3]) for r in rows if r[2] == "park"})
     return pl.DataFrame(
         rows,
         schema={
@@ -214,6 +272,57 @@ def area_members(store: Store, *, kinds: Sequence[str] = AREA_KINDS, include_con
     )
 
 
+def _park_overlay(
+    store: Store, sites: pl.DataFrame, include_control: bool, have: set[tuple[int, str]]
+) -> list[tuple[int, str, str, str, str, bool]]:
+    """Membership rows of the stations whose position lies inside a park outline (point in polygon, WGS-84)."""
+    import numpy as np
+    import shapely
+    from shapely.geometry import shape
+
+    with store.engine.connect() as conn:
+        parks = conn.execute(
+            select(place.c.code, place.c.name, place.c.geometry).where(
+                place.c.kind == "park", place.c.geometry.is_not(None)
+            )
+        ).all()
+    located = sites.filter(pl.col("lon").is_not_null() & pl.col("lat").is_not_null())
+    if not include_control:
+        located = located.filter(pl.col("evaluation"))
+    if not parks or located.height == 0:
+        return []
+    lon, lat = located["lon"].to_numpy(), located["lat"].to_numpy()
+    out = []
+    for pcode, pname, geom in parks:
+        inside = np.flatnonzero(shapely.contains_xy(shape(geom), lon, lat))
+        for i in inside.tolist():
+            sid, code, evaluation = located["site_id"][i], located["code"][i], located["evaluation"][i]
+            if (sid, pcode) not in have:
+                out.append((int(sid), code, "park", pcode, pname, bool(evaluation)))
+    return out
+
+
+def sites_of_places(store: Store, codes: Sequence[str]) -> list[int]:
+    """Site ids of station codes and of every station (control sites included) in the named areas (county, park or
+    prefecture codes), e.g. for ``bogda monitoring recompute --place``. An unknown code raises ``LookupError``."""
+    sites = station_sites(store)
+    by_code = dict(zip(sites["code"].to_list(), sites["site_id"].to_list(), strict=True))
+    members = area_members(store, include_control=True)
+    out: set[int] = set()
+    unknown = []
+    for code in codes:
+        if code in by_code:
+            out.add(int(by_code[code]))
+            continue
+        hit = members.filter(pl.col("area_code") == code)["site_id"].to_list()
+        if not hit:
+            unknown.append(code)
+        out |= set(hit)
+    if unknown:
+        raise LookupError(f"no station and no area with stations has the code(s) {unknown}")
+    return sorted(out)
+
+
 def station_county(store: Store) -> dict[int, tuple[str | None, str | None]]:
     """site id → (county code, county name) of every station with a place (control sites included)."""
     members = area_members(store, kinds=("county",), include_control=True)
@@ -222,11 +331,15 @@ def station_county(store: Store) -> dict[int, tuple[str | None, str | None]]:
 
 __all__ = [
     "AREA_KINDS",
+    "CITY_NETWORK",
+    "CITY_PLACES",
     "Registration",
     "area_members",
+    "ensure_city_feeds",
     "ensure_stations",
     "place_tree",
     "register_station_list",
+    "sites_of_places",
     "station_county",
     "station_sites",
 ]

@@ -75,6 +75,18 @@ class ImportReport:
 # --- reading tables -------------------------------------------------------------------------------------------
 
 
+def accepted(
+    rows: list[tuple[int, dict[str, Any]]], errors: list[RowError], file: str
+) -> list[tuple[int, dict[str, Any]]]:
+    """The parsed rows of a file when none was rejected (all-or-nothing); otherwise :class:`ImportRejected` with
+    every error. A file without data rows is rejected too."""
+    if not rows and not errors:
+        errors.append(RowError(file, 0, "", "file holds no data rows"))
+    if errors:
+        raise ImportRejected(errors)
+    return rows
+
+
 def decode(data: bytes, *, name: str) -> str:
     """Text of a CSV file: UTF-8 (BOM allowed) or GB18030."""
     for enc in ("utf-8-sig", "gb18030"):
@@ -152,6 +164,13 @@ def _lat(text: str) -> float:
     return v
 
 
+def _elevation(text: str) -> float:
+    v = _float(text)
+    if not -500 <= v <= 9000:
+        raise ValueError(f"elevation {v} m outside -500..9000")
+    return v
+
+
 def _bool(text: str) -> bool:
     t = text.strip().lower()
     if t in ("1", "true", "yes", "y", "是", "t"):
@@ -199,6 +218,7 @@ ENTITIES: dict[str, tuple[Col, ...]] = {
         Col("kind", ("类型",), _choice(("air_station", "water_station")), required=False),
         Col("network", ("网络", "级别"), required=False),
         Col("control_station", ("对照点",), _bool, required=False),
+        Col("elevation_m", ("海拔", "海拔高度", "elevation"), _elevation, required=False),
     ),
     "enterprises": (
         Col("code", ("编码", "企业编码")),
@@ -316,11 +336,7 @@ def parse_rows(entity: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
                 errors.append(RowError(file, line, "code", f"{ident} repeats line {seen[ident]}"))
             seen[ident] = line
         out.append((line, rec))
-    if not out and not errors:
-        errors.append(RowError(file, 0, "", "file holds no data rows"))
-    if errors:
-        raise ImportRejected(errors)
-    return out
+    return accepted(out, errors, file)
 
 
 # --- writing --------------------------------------------------------------------------------------------------
@@ -328,7 +344,7 @@ def parse_rows(entity: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 def _write_row(conn: Connection, entity: str, rec: dict[str, Any], index: P.PlaceIndex) -> None:
     if entity == "stations":
-        attrs = {k: rec[k] for k in ("network", "control_station") if k in rec}
+        attrs = {k: rec[k] for k in ("network", "control_station", "elevation_m") if k in rec}
         add_site(
             conn,
             SiteInput(rec.get("kind", "air_station"), rec["code"], rec["name"], rec["lon"], rec["lat"], attrs=attrs),

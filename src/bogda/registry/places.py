@@ -70,9 +70,9 @@ def cell_index(lon: Any, lat: Any, size_m: int = 3000) -> tuple[np.ndarray, np.n
 
     ``col = floor(x / size)``, ``row = floor(y / size)`` on :data:`CELL_PROJ` [governance §2.1].
 
-    >>> col, row = cell_index([87.3095], [44.0142])
+    >>> col, row = cell_index([87.3095], [44.0142])  # Changji city; a spherical Albers gives -465, 1632
     >>> f"G3K_{col[0]}_{row[0]}"
-    'G3K_-475_1637'
+    'G3K_-466_1625'
     """
     fwd, _ = _transformers()
     x, y = fwd.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))

@@ -3,7 +3,8 @@
 Sections: (1) valid days, 优/良 days, good days and ratio; (2) SO2, NO2, PM10, PM2.5 means, CO mean and P95, O3-8h
 mean and P90, composite index; (3) primary pollutants by days and share; (4) year-on-year: good days, each
 pollutant % (CO and O3 by monthly means), tally "X降Y平Z升" (平 = 0.0 % after rounding [D]), index change and the
-verdict 改善/变差; county rankings by composite index; charts; footnote "(说明：扣除沙尘影响后评价。)".
+verdict 改善/变差; county rankings by composite index; charts; (5) the month's grid tasks and their closed-loop KPIs
+(:mod:`bogda.reports.grid_kpis`, only when tasks were made); footnote "(说明：扣除沙尘影响后评价。)".
 Figures come from the monitoring assessments (:mod:`bogda.reports.air`), each with its day rows.
 """
 
@@ -17,6 +18,7 @@ from bogda.ledger.figures import MISSING, Figure, round_half_up
 from bogda.ledger.period import Period
 from bogda.reports import charts
 from bogda.reports.air import POLLUTANTS, air_figures, assess_period, change, county_rows, primary_days
+from bogda.reports.grid_kpis import grid_figures
 from bogda.reports.provenance import Sources, runs
 from bogda.reports.render import Block, Document, Run
 from bogda.store import Store
@@ -288,6 +290,7 @@ def build(store: Store, year: int, month: int) -> Bulletin:
             caption=f"图3  {now_p.label}各县市环境空气质量综合指数",
         )
     )
+    _grid_section(doc, store, now_p, src, figs)
     doc.add(Block("note", [Run(FOOTNOTE)]))
     doc.add(
         Block(
@@ -304,6 +307,27 @@ def build(store: Store, year: int, month: int) -> Bulletin:
     for b in src.appendix():
         doc.add(b)
     return Bulletin(doc, src, figs)
+
+
+def _grid_section(doc: Document, store: Store, period: Period, src: Sources, figs: dict[str, Figure]) -> None:
+    """五、网格化监管: the month's grid tasks and closed-loop KPIs (governance §3.6), when there were tasks."""
+    g = grid_figures(store, period)
+    if not g["grid.tasks"].value:
+        return
+    figs.update(g)
+    t = src.text
+    doc.add(Block("h1", [Run("五、网格化监管任务办理情况")]))
+    doc.add(
+        Block(
+            "para",
+            runs(
+                f"{period.label}，网格化监管平台新建任务{t(g['grid.tasks'])}；办结时限在本月的任务{t(g['grid.due'])}，"
+                f"按期办结{t(g['grid.closed_on_time'])}，按期办结率{t(g['grid.closure_on_time'])}；"
+                f"签收及时率{t(g['grid.sign_timely'])}，查实率{t(g['grid.confirmed'])}，返工率{t(g['grid.rework'])}；"
+                f"截至月底超期未办结任务{t(g['grid.overdue_open'])}。"
+            ),
+        )
+    )
 
 
 def _num(v: float | Decimal | None, dp: int) -> str:

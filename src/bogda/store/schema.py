@@ -256,7 +256,7 @@ observation_block = Table(
     Column("data", LargeBinary, nullable=False),
     PrimaryKeyConstraint("series_id", "block"),
 )
-"""Read cache of sealed time blocks of one series, packed column-wise (SQLite only; see ``store/blocks.py``)."""
+"""Read cache of sealed time blocks of one series, packed column-wise (both engines; see ``store/blocks.py``)."""
 
 latest = Table(
     "latest",
@@ -456,7 +456,8 @@ holiday = Table(
     Column("name", String(64), nullable=False, server_default=""),
     CheckConstraint("kind IN ('off','work')", name="kind"),
 )
-"""Edits of the shipped holiday table (``bogda/grid/data/holidays.csv``); a row here wins for its day."""
+"""Edits of the shipped holiday table (``bogda/data/holidays_cn.csv``, :mod:`bogda.holidays`); a row here wins for
+its day."""
 
 user_capability = Table(
     "user_capability",
@@ -757,6 +758,94 @@ plan = Table(
 )
 """Production plans (architecture §4 ``plan``; enforcement.md §2 "Plans"): one row per plan record."""
 
+# enforcement inputs (migration 0012_enforcement_inputs): CEMS data marks, coke-oven batteries and pushes, gate log.
+cems_mark = Table(
+    "cems_mark",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("target_site_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),  # outlet | meter
+    Column("mark_type", String(16), nullable=False),
+    Column("start", TS, nullable=False),
+    Column("end", TS, nullable=False),  # exclusive
+    Column("entered_at", TS),  # when the enterprise entered it (C04 late entry); unknown → NULL
+    Column("entered_by", String(64)),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("attachments", JSON, nullable=False, default=list),
+    Column("status", String(16), nullable=False, server_default="accepted"),  # accepted | pending | rejected
+    Column("source", String(200), nullable=False, server_default=""),  # file:line or api
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("target_site_id", "mark_type", "start"),
+    Index("ix_cems_mark_target_site_id_start", "target_site_id", "start"),
+    CheckConstraint(
+        "mark_type IN ('startup','shutdown','stopped','fault_accident','maintenance','calibration','other')",
+        name="mark_type",
+    ),
+    CheckConstraint("status IN ('accepted','pending','rejected','withdrawn')", name="status"),
+)
+"""CEMS data marks (MEE marking rules; enforcement.md §2 "Marks"): per outlet (or production facility meter)."""
+
+coke_battery = Table(
+    "coke_battery",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("battery", String(32), nullable=False),
+    Column("ovens", Integer, nullable=False),
+    Column("chamber_height_m", Float),
+    Column("coking_h", Float),  # design coking time; NULL → 28 h (chamber ≥ 6 m) or 36 h
+    Column("dedust_meter", String(64)),  # meter code of the pushing dust-collection station (推焦除尘地面站)
+    Column("updated_at", TS, nullable=False),
+    Column("pusher_meter", String(64)),  # meter code of the pusher machine: pushes from its power (migration 0014)
+    UniqueConstraint("enterprise_id", "battery"),
+)
+"""Coke-oven batteries of an enterprise (P02 inputs: oven count, coking time, dust-collection meter)."""
+
+coke_push = Table(
+    "coke_push",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("battery", String(32), nullable=False),
+    Column("oven", String(16), nullable=False),
+    Column("pushed_at", TS, nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),  # file:line
+    UniqueConstraint("enterprise_id", "battery", "oven", "pushed_at"),
+    Index("ix_coke_push_enterprise_id_pushed_at", "enterprise_id", "pushed_at"),
+)
+"""Oven pushes (推焦记录) from the pusher schedule or DCS log (P02)."""
+
+gate_record = Table(
+    "gate_record",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("enterprise_id", Integer, ForeignKey("site.id", ondelete="CASCADE"), nullable=False),
+    Column("passed_at", TS, nullable=False),
+    Column("plate", String(16), nullable=False),
+    Column("direction", String(4), nullable=False, server_default="in"),  # in | out
+    Column("vehicle_class", String(8), nullable=False),  # heavy | medium | light | other
+    Column("emission_stage", String(4), nullable=False),  # 0, I … VI (China vehicle emission stage)
+    Column("fuel", String(16), nullable=False, server_default=""),  # diesel | gas | electric | …
+    Column("gate", String(64), nullable=False, server_default=""),
+    Column("source", String(200), nullable=False, server_default=""),  # file:line
+    UniqueConstraint("enterprise_id", "plate", "passed_at", "direction"),
+    Index("ix_gate_record_enterprise_id_passed_at", "enterprise_id", "passed_at"),
+)
+"""Gate (门禁) records of vehicles entering and leaving an enterprise (P03 transport ban)."""
+
+enf_param_set = Table(
+    "enf_param_set",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", String(64), nullable=False, unique=True),
+    Column("values", JSON, nullable=False),  # the resolved parameter set (every key)
+    Column("sha256", String(64), nullable=False),
+    Column("source", String(200), nullable=False, server_default=""),  # file name
+    Column("activated_at", TS, nullable=False),
+    Column("activated_by", String(64)),
+)
+"""Activated rule-parameter files (enforcement.md §6, §7; migration 0013_enforcement_params): the newest is in force."""
+
 # --- hj212: gateway write-ahead log loading, device sessions (hj212.md §3.9, §4.2; migration 0005) --------------
 # raw_frame gains the write-ahead-log identity of each record: (gateway_id, seq) is unique, so loading a log segment
 # twice inserts nothing new. ``data`` holds the exact bytes (``text`` is their decoded form for reading).
@@ -800,6 +889,59 @@ hj212_device_state = Table(
     Column("frames_out", BigInteger, nullable=False, server_default="0"),
 )
 """Per-MN connection state and frame counters, kept by the loader from the gateway's log (console page)."""
+
+# hj212 migration 0005b: authentication refusals by address, persisted commands, unknown devices awaiting approval
+hj212_device_state.append_column(Column("ip_refused", BigInteger, nullable=False, server_default="0"))
+hj212_device_state.append_column(Column("last_refused_peer", String(64)))
+hj212_device_state.append_column(Column("last_refused_at", TS))
+
+hj212_command = Table(
+    "hj212_command",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mn", String(32), nullable=False, index=True),
+    Column("cn", String(8), nullable=False),
+    Column("params", JSON, nullable=False, default=dict),  # BeginTime/EndTime (ISO, UTC) or CP fields
+    Column("source", String(16), nullable=False, server_default="operator"),
+    Column("requested_by", String(64)),
+    Column("gateway_id", String(32)),  # the gateway that took it (NULL: any gateway may)
+    Column("state", String(16), nullable=False, index=True),
+    Column("error", String(64)),
+    Column("qn", String(24)),
+    Column("qn_rtn", Integer),
+    Column("exe_rtn", Integer),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("data_frames", Integer, nullable=False, server_default="0"),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    Column("answered_at", TS),
+    Column("finished_at", TS),
+    Column("updated_at", TS, nullable=False),
+    CheckConstraint(
+        "state IN ('queued','sent','accepted','done','failed','timed_out','expired','cancelled')", name="state"
+    ),
+)
+"""Platform commands to data loggers and their state (hj212.md §3.6): queued by operators, the API or the gap scan,
+sent by the gateway holding the device's connection, kept across restarts."""
+
+hj212_pending_device = Table(
+    "hj212_pending_device",
+    metadata,
+    Column("mn", String(32), primary_key=True),
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending | approved | rejected
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    Column("peer", String(64)),
+    Column("st", String(4)),
+    Column("protocol", String(8)),
+    Column("pw_hash", String(200)),  # argon2 of the PW the device presented (approval registers it)
+    Column("frames", BigInteger, nullable=False, server_default="0"),
+    Column("site_id", Integer, ForeignKey("site.id", ondelete="SET NULL")),
+    Column("decided_by", String(64)),
+    Column("decided_at", TS),
+    Column("note", Text),
+)
+"""Unknown MNs seen under ``unknown_mn_policy = pending`` (hj212.md §3.4), waiting for an operator's approval."""
 
 # --- fire: satellite fire points (fire.md §4; migration 0006) ------------------------------------------------
 # A detection is stored once per de-duplication key ``dkey`` = processing|satellite|acq_time|lat4|lon4 (fire.md
@@ -974,6 +1116,29 @@ fire_verification = Table(
     UniqueConstraint("event_id", "task_id", "verdict", "verified_at"),
 )
 """Verification verdicts (fire.md §3.7): they flow back to the event, its detections and the masks."""
+
+bulletin_fire_point = Table(
+    "bulletin_fire_point",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("bulletin_id", String(64), nullable=False),  # SHA-256 of the imported list (re-import adds nothing)
+    Column("source_file", String(300), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("date_bjt", Date, nullable=False, index=True),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("province", String(64)),
+    Column("city", String(64)),
+    Column("county", String(64)),
+    Column("township", String(64)),
+    Column("satellite_text", String(64)),
+    Column("county_code", String(12), index=True),  # by point-in-polygon on the jurisdiction's counties
+    Column("matched_detection_id", Integer, ForeignKey("fire_detection.id")),
+    Column("match_km", Float),
+    Column("imported_at", TS, nullable=False),
+    UniqueConstraint("bulletin_id", "line_no"),
+)
+"""Points of the MEE/provincial straw-burning bulletins (fire.md §3.8, §4), matched to screened detections."""
 
 # --- ledger: the bureau's ledgers (台账), ledger events, generated reports (governance.md §3.7, §3.9, §4; 0007) ---
 # One table per ledger. Every row carries the common columns of governance §3.7 (org, county GB/T 2260 code, place,
@@ -1405,3 +1570,26 @@ backtest_score = Table(
     Column("created_at", TS, nullable=False),
 )
 """Verification scores of backtests (forecast.md §4 ``backtest_score``)."""
+
+# --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
+
+air_target = Table(
+    "air_target",
+    metadata,
+    Column("place_code", String(12), nullable=False),  # adcode of the prefecture or a county
+    Column("year", Integer, nullable=False),
+    Column("metric", String(24), nullable=False),  # pm25_mean | good_day_ratio | heavy_day_ratio | composite_index
+    Column("comparison", String(2), nullable=False),  # <= | >=
+    Column("value", Float, nullable=False),  # absolute: the target; relative: the change [%] against base_year
+    Column("kind", String(8), nullable=False, server_default="absolute"),  # absolute | relative
+    Column("base_year", Integer),
+    Column("standard_version", String(4), nullable=False, server_default="2012"),
+    Column("dust_excluded", Boolean, nullable=False, server_default="1"),
+    Column("source_doc", String(200), nullable=False, server_default=""),
+    Column("entered_by", String(64)),
+    Column("entered_at", TS),
+    PrimaryKeyConstraint("place_code", "year", "metric"),
+    CheckConstraint("comparison IN ('<=','>=')", name="comparison"),
+    CheckConstraint("kind IN ('absolute','relative')", name="kind"),
+)
+"""Annual air-quality targets shown on the big screen against the month- and year-to-date figures."""

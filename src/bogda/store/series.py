@@ -262,7 +262,7 @@ def write_batch(
         f"received_at = CASE WHEN {newer} THEN excluded.received_at ELSE latest.received_at END",
         (stamp,),
     )
-    if changed and store.dialect == "sqlite":
+    if changed:
         cur.execute(
             "DELETE FROM observation_block WHERE (series_id, block) IN "
             f"(SELECT DISTINCT s.series_id, {blocks.BLOCK_SQL} FROM obs_stage s JOIN series r ON r.id = s.series_id)"
@@ -358,20 +358,90 @@ def _bound(ts: datetime | int | None, default: int) -> int:
 _OBS_SCHEMA = {"series_id": pl.Int64, "ts": pl.Int64, "value": pl.Float64, "flag": pl.Utf8}
 
 
-def _read_postgres(store: Store, ids: list[int], lo: int, hi: int) -> pl.DataFrame:
-    import adbc_driver_postgresql.dbapi as drv
+class _Reader:
+    """One read's connections: the SQLAlchemy one, and on PostgreSQL an ADBC one for column-wise fetches.
 
-    # ADBC streams the result of COPY in binary, column-wise: no per-row Python objects
-    uri = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    parts = []
-    with drv.connect(uri) as conn, conn.cursor() as cur:
-        for chunk in _chunks(ids, 5000):
-            cur.execute(
-                "SELECT series_id, ts, value, flag FROM observation "
-                f"WHERE series_id IN ({','.join(map(str, chunk))}) AND ts >= {lo} AND ts < {hi}"
-            )
-            parts.append(pl.from_arrow(cur.fetch_arrow_table()))
-    return pl.concat([p.cast(_OBS_SCHEMA) for p in parts])  # type: ignore[union-attr, arg-type]
+    ADBC streams results (``COPY … BINARY``) into Arrow column by column: no per-row Python objects.
+    """
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.raw = conn.connection.driver_connection
+        self.adbc: Any = None
+        if store.dialect == "postgresql":
+            import adbc_driver_postgresql.dbapi as drv
+
+            uri = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.adbc = drv.connect(uri)
+
+    def close(self) -> None:
+        if self.adbc is not None:
+            self.adbc.close()
+
+    def arrow(self, sql: str) -> pl.DataFrame:
+        """Result of ``sql`` (integers inlined, PostgreSQL) as a frame."""
+        with self.adbc.cursor() as cur:
+            cur.execute(sql)
+            return pl.from_arrow(cur.fetch_arrow_table())  # type: ignore[return-value]
+
+    def spans(self, ids: list[int]) -> list[tuple[int, int, int]]:
+        """``(series_id, first_ts, last_ts)`` of the series that hold data."""
+        out: list[tuple[int, int, int]] = []
+        if self.adbc is not None:
+            for chunk in _chunks(ids, 5000):
+                out += self.arrow(
+                    f"SELECT series_id, first_ts, ts FROM latest WHERE series_id IN ({_ints(chunk)})"
+                ).rows()
+            return out
+        for chunk in _chunks(ids, 900):
+            out += self.raw.execute(
+                f"SELECT series_id, first_ts, ts FROM latest WHERE series_id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+        return out
+
+    def cached(self, ids: list[int], b0: int, b1: int) -> list[tuple[int, int, bytes]]:
+        """Cached blobs ``(series_id, block, data)`` of ``ids`` in blocks ``b0..b1``."""
+        out: list[tuple[int, int, bytes]] = []
+        if self.adbc is not None:
+            for chunk in _chunks(ids, 5000):
+                t = self.arrow(
+                    f"SELECT series_id, block, data FROM observation_block WHERE series_id IN ({_ints(chunk)}) "
+                    f"AND block >= {b0} AND block <= {b1}"
+                )
+                out += zip(t["series_id"].to_list(), t["block"].to_list(), t["data"].to_list(), strict=True)
+            return out
+        for chunk in _chunks(ids, 900):
+            out += self.raw.execute(
+                "SELECT series_id, block, data FROM observation_block "
+                f"WHERE series_id IN ({','.join('?' * len(chunk))}) AND block >= ? AND block <= ?",
+                (*chunk, b0, b1),
+            ).fetchall()
+        return out
+
+    def rows(self, ids: list[int], t0: int, t1: int, raw: Any = None) -> pl.DataFrame:
+        """Observations of ``ids`` with ``t0 <= ts < t1`` (``raw``: another SQLite connection to read through)."""
+        parts = []
+        if self.adbc is not None:
+            for chunk in _chunks(ids, 5000):
+                parts.append(
+                    self.arrow(
+                        f"SELECT series_id, ts, value, flag FROM observation WHERE series_id IN ({_ints(chunk)}) "
+                        f"AND ts >= {t0} AND ts < {t1}"
+                    ).cast(_OBS_SCHEMA)  # type: ignore[arg-type]
+                )
+        else:
+            for chunk in _chunks(ids, 900):
+                rows = (raw or self.raw).execute(
+                    f"SELECT series_id, ts, value, flag FROM observation WHERE series_id IN "
+                    f"({','.join('?' * len(chunk))}) AND ts >= ? AND ts < ?",
+                    (*chunk, t0, t1),
+                )
+                parts.append(pl.DataFrame(_rows_to_arrays(rows.fetchall()), schema=_OBS_SCHEMA))
+        return pl.concat(parts) if parts else pl.DataFrame(schema=_OBS_SCHEMA)
+
+
+def _ints(ids: Iterable[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
 
 
 def _rows_to_arrays(rows: list[tuple[int, int, float | None, str]]) -> dict[str, Any]:
@@ -381,98 +451,121 @@ def _rows_to_arrays(rows: list[tuple[int, int, float | None, str]]) -> dict[str,
     return {"series_id": sid, "ts": ts, "value": value, "flag": flag}
 
 
-def _read_sqlite(store: Store, ids: list[int], lo: int, hi: int, resolution: str, now: int) -> pl.DataFrame:
+def _read_observations(store: Store, ids: list[int], lo: int, hi: int, resolution: str, now: int) -> pl.DataFrame:
+    """Observations of series ``ids`` in ``[lo, hi)``: sealed blocks from the packed cache, the rest row-wise.
+
+    Sealed blocks missing from the cache are read, returned, and packed for the next read (:func:`_fill_blocks`).
+    """
     span = blocks.BLOCK_SECONDS[resolution]
+    cut = blocks.first_open_block(resolution, now) * span  # rows from here on are read row-wise
     frames: list[pl.DataFrame] = []
-    wanted: dict[int, list[int]] = {}  # block -> series ids that have data there
-    # cached blocks are gathered as arrays and turned into one frame at the end: a frame per block costs ~1 ms
-    sid_parts: list[np.ndarray] = []
-    ts_parts: list[np.ndarray] = []
-    value_parts: list[np.ndarray] = []
-    code_parts: list[np.ndarray] = []
-    vocab: dict[str, int] = {}
     with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        for chunk in _chunks(ids, 900):
-            marks = ",".join("?" * len(chunk))
-            for sid, first, last in raw.execute(
-                f"SELECT series_id, first_ts, ts FROM latest WHERE series_id IN ({marks})", chunk
-            ):
+        reader = _Reader(store, conn)
+        try:
+            wanted: set[tuple[int, int]] = set()
+            open_ids: list[int] = []
+            for sid, first, last in reader.spans(ids):
                 a, b = max(lo, first), min(hi, last + 1)
-                for blk in blocks.block_range(a, b, resolution) if a < b else ():
-                    wanted.setdefault(blk, []).append(sid)
-        for blk, sids in sorted(wanted.items()):
-            have: set[int] = set()
-            for chunk in _chunks(sids, 900):
-                marks = ",".join("?" * len(chunk))
-                for sid, data in raw.execute(
-                    f"SELECT series_id, data FROM observation_block WHERE block = ? AND series_id IN ({marks})",
-                    (blk, *chunk),
-                ):
+                wanted.update((sid, blk) for blk in blocks.block_range(a, min(b, cut), resolution) if a < min(b, cut))
+                if max(a, cut) < b:
+                    open_ids.append(sid)
+            if wanted:
+                have = set()
+                sid_parts, ts_parts, value_parts, code_parts = [], [], [], []
+                vocab: dict[str, int] = {}
+                sids = sorted({s for s, _ in wanted})
+                found = reader.cached(sids, min(b for _, b in wanted), max(b for _, b in wanted))
+                found.sort(key=lambda r: (r[0], r[1]))  # concatenated in series and time order: no sort later
+                for sid, blk, data in found:
+                    if (sid, blk) not in wanted:
+                        continue
+                    have.add((sid, blk))
                     ts, value, codes, voc = blocks.unpack(data)
-                    have.add(sid)
                     if len(ts):
                         remap = np.array([vocab.setdefault(f, len(vocab)) for f in voc], dtype=np.uint32)
                         sid_parts.append(np.full(len(ts), sid, np.int64))
                         ts_parts.append(ts)
                         value_parts.append(value)
                         code_parts.append(remap[codes])
-            missing = [s for s in sids if s not in have]
-            if missing:
-                frames.append(_read_block_rows(store, raw, missing, blk, span, resolution, now))
-    if ts_parts:
-        flags = pl.Series("flag", list(vocab), dtype=pl.Utf8).gather(np.concatenate(code_parts))
-        frames.append(
-            pl.DataFrame(
-                {
-                    "series_id": np.concatenate(sid_parts),
-                    "ts": np.concatenate(ts_parts),
-                    "value": np.concatenate(value_parts),
-                }
-            ).with_columns(flags, pl.col("value").fill_nan(None))
-        )
+                if ts_parts:
+                    flags = pl.Series("flag", list(vocab), dtype=pl.Utf8).gather(np.concatenate(code_parts))
+                    frames.append(
+                        pl.DataFrame(
+                            {
+                                "series_id": np.concatenate(sid_parts),
+                                "ts": np.concatenate(ts_parts),
+                                "value": np.concatenate(value_parts),
+                            }
+                        ).with_columns(flags, pl.col("value").fill_nan(None))
+                    )
+                missing = sorted(wanted - have)
+                if missing:
+                    frames.append(_fill_blocks(store, reader, missing, resolution))
+            if open_ids:
+                frames.append(reader.rows(open_ids, max(lo, cut), hi))
+        finally:
+            reader.close()
     if not frames:
         return pl.DataFrame(schema=_OBS_SCHEMA)
     return pl.concat([f.cast(_OBS_SCHEMA) for f in frames]).filter((pl.col("ts") >= lo) & (pl.col("ts") < hi))
 
 
-def _read_block_rows(
-    store: Store, raw: Any, sids: list[int], blk: int, span: int, resolution: str, now: int
-) -> pl.DataFrame:
-    """Rows of one block for ``sids``; packs and caches them when the block is sealed."""
-    sealed = blocks.is_sealed(blk, resolution, now)
-    out: list[pl.DataFrame] = []
-    for chunk in _chunks(sids, 900):
-        marks = ",".join("?" * len(chunk))
-        q = (
-            f"SELECT series_id, ts, value, flag FROM observation WHERE series_id IN ({marks}) "
-            "AND ts >= ? AND ts < ? ORDER BY series_id, ts"
-        )
-        args = (*chunk, blk * span, (blk + 1) * span)
-        if not sealed:
-            out.append(pl.DataFrame(_rows_to_arrays(raw.execute(q, args).fetchall()), schema=_OBS_SCHEMA))
-            continue
-        # read and cache under the write lock so that no write can slip between the read and the cached copy
-        with store.begin() as wconn:
-            wraw = wconn.connection.driver_connection
-            df = pl.DataFrame(_rows_to_arrays(wraw.execute(q, args).fetchall()), schema=_OBS_SCHEMA)
-            packed = []
-            by_sid = df.partition_by("series_id", as_dict=True, maintain_order=True)
-            for sid in chunk:
-                part = by_sid.get((sid,))
-                if part is None:
-                    data = blocks.pack(np.empty(0, np.int64), np.empty(0), [])
-                    packed.append((sid, blk, 0, data))
-                    continue
-                data = blocks.pack(
-                    part["ts"].to_numpy(), part["value"].fill_null(np.nan).to_numpy(), part["flag"].to_list()
+def _fill_blocks(store: Store, reader: _Reader, missing: list[tuple[int, int]], resolution: str) -> pl.DataFrame:
+    """Rows of the sealed ``(series_id, block)`` pairs in ``missing``; packs them into the cache on the way.
+
+    No write may slip between reading a block's rows and storing its packed copy. On SQLite the read happens under
+    the write lock (``BEGIN IMMEDIATE``). On PostgreSQL the ``latest`` rows of the series are locked ``FOR SHARE``
+    first: every write upserts ``latest`` of its series before it invalidates their blocks, so a write either
+    committed before the lock (and its rows are read) or waits for this transaction and then deletes the packed
+    copy. ``SKIP LOCKED`` means a read never waits for a write; series it could not lock are returned, not cached.
+    """
+    span = blocks.BLOCK_SECONDS[resolution]
+    by_block: dict[int, list[int]] = {}
+    for sid, blk in missing:
+        by_block.setdefault(blk, []).append(sid)
+    with store.begin() as wconn:
+        wraw = wconn.connection.driver_connection
+        if store.dialect == "postgresql":
+            with wraw.cursor() as cur:
+                cur.execute(
+                    "SELECT series_id FROM latest WHERE series_id = ANY(%s) ORDER BY series_id FOR SHARE SKIP LOCKED",
+                    (sorted({s for s, _ in missing}),),
                 )
-                packed.append((sid, blk, part.height, data))
+                lockable = {r[0] for r in cur.fetchall()}
+            parts = [reader.rows(sids, blk * span, (blk + 1) * span) for blk, sids in by_block.items()]
+        else:
+            lockable = {s for s, _ in missing}
+            parts = [reader.rows(sids, blk * span, (blk + 1) * span, raw=wraw) for blk, sids in by_block.items()]
+        df = pl.concat(parts).sort("series_id", "ts")
+        vocab = sorted(df["flag"].unique().to_list())
+        if len(vocab) > blocks.MAX_VOCAB:
+            return df  # too many distinct flags to pack: served row-wise every time
+        keep = df.filter(pl.col("series_id").is_in(list(lockable)))
+        packed = blocks.pack_frame(
+            keep["series_id"].to_numpy(),
+            keep["ts"].to_numpy(),
+            keep["value"].fill_null(np.nan).to_numpy(),
+            keep["flag"].cast(pl.Enum(vocab)).to_physical().to_numpy(),
+            vocab,
+            resolution,
+        )
+        # pairs without rows are cached empty so that the next read does not look for them again
+        done = {(s, b) for s, b, _, _ in packed}
+        empty = blocks.pack_codes(np.empty(0, np.int64), np.empty(0), np.empty(0, np.uint8), [])
+        packed += [(s, b, 0, empty) for s, b in missing if s in lockable and (s, b) not in done]
+        packed.sort(key=lambda r: (r[0], r[1]))  # one lock order for every reader
+        if store.dialect == "postgresql":
+            with wraw.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO observation_block (series_id, block, rows, data) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (series_id, block) DO UPDATE SET rows = excluded.rows, data = excluded.data",
+                    packed,
+                )
+        else:
             wraw.executemany(
                 "INSERT OR REPLACE INTO observation_block (series_id, block, rows, data) VALUES (?, ?, ?, ?)", packed
             )
-        out.append(df)
-    return pl.concat(out)
+    return df
 
 
 def read(
@@ -499,7 +592,8 @@ def read(
     valid_only : bool
         Drop rows whose flag is not ``N`` (HJ 212 normal).
     now : datetime, optional
-        Clock for deciding which blocks are sealed (SQLite read cache); default the system clock.
+        Clock for deciding which blocks are sealed (read cache, :mod:`bogda.store.blocks`); default the system
+        clock.
     """
     ser = find_series(store, sites=sites, parameters=parameters, resolution=resolution)
     empty = pl.DataFrame(
@@ -509,24 +603,27 @@ def read(
         return empty
     lo, hi = _bound(start, 0), _bound(end, 2**62)
     ids = ser["series_id"].to_list()
-    if store.dialect == "postgresql":
-        obs = _read_postgres(store, ids, lo, hi)
-    else:
-        obs = _read_sqlite(store, ids, lo, hi, resolution, epoch_seconds(now or now_utc()))
+    obs = _read_observations(store, ids, lo, hi, resolution, epoch_seconds(now or now_utc()))
     if valid_only:
         obs = obs.filter(pl.col("flag") == "N")
     if obs.height == 0:
         return empty
-    return (
-        obs.join(ser.select("series_id", "site_id", "parameter"), on="series_id")
-        .sort("series_id", "ts")
-        .select(
-            "site_id",
-            "parameter",
-            pl.from_epoch("ts", "s").dt.cast_time_unit("us").dt.replace_time_zone("UTC").alias("ts"),
-            "value",
-            "flag",
-        )
+    sid, ts = obs["series_id"].to_numpy(), obs["ts"].to_numpy()
+    d_sid, d_ts = np.diff(sid), np.diff(ts)
+    if not np.all((d_sid > 0) | ((d_sid == 0) & (d_ts > 0))):  # cached blocks arrive in order; other rows may not
+        obs = obs.sort("series_id", "ts")
+        sid = obs["series_id"].to_numpy()
+    # series -> site and parameter by position: a join plus re-sort costs seconds on a year of a network
+    ser_ids = ser["series_id"].to_numpy()
+    lookup = np.zeros(int(ser_ids.max()) + 1, np.int64)
+    lookup[ser_ids] = np.arange(len(ser_ids))
+    pos = lookup[sid]
+    return obs.select(
+        pl.Series("site_id", ser["site_id"].to_numpy()[pos], dtype=pl.Int64),
+        ser["parameter"].gather(pos).alias("parameter"),
+        pl.from_epoch("ts", "s").dt.cast_time_unit("us").dt.replace_time_zone("UTC").alias("ts"),
+        "value",
+        "flag",
     )
 
 

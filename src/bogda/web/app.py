@@ -76,12 +76,22 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import devices as devices_api
 
     app.include_router(devices_api.router, prefix=PREFIX)
+    from bogda.web.api import bigscreen as bigscreen_api
+    from bogda.web.api import bigscreen_progress as bigscreen_progress_api
+
+    app.include_router(bigscreen_api.router, prefix=PREFIX)  # the big screen's figures, by the user's area
+    app.include_router(bigscreen_progress_api.router, prefix=PREFIX)
+    from bogda.web.api import duty as duty_api
+
+    app.include_router(duty_api.router, prefix=PREFIX)  # the duty officer's desk: inbox, dispatch, shift report
     from bogda.web import public
 
     app.include_router(public.router)  # the public AQI page: no login, no console session
+    app.add_middleware(public.CachedAnswers, store=store)  # polled answers from memory, before routing
     if console:
         from bogda.web.ui import bigscreen as _bigscreen  # noqa: F401  (registers the big screen)
         from bogda.web.ui import devices as _devices_page  # noqa: F401  (registers the data loggers page)
+        from bogda.web.ui import duty as _duty_page  # noqa: F401  (registers the duty officer's desk)
         from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
         from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
         from bogda.web.ui import forecast as _forecast_page  # noqa: F401  (registers the forecast page)

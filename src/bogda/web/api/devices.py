@@ -14,18 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from bogda.registry.places import descendants
 from bogda.store import Store
 from bogda.store.schema import device, hj212_device_state, raw_frame, site
 from bogda.web.api.common import ApiError, Paging, PlaceTree, envelope, paging, place_ref, stamp, store_of
-from bogda.web.auth import Principal, require_user
+from bogda.web.auth import Principal, client_ip, record_audit, require_user
 
 router = APIRouter(tags=["devices"])
 
-REJECTED_STATUSES = ("rejected", "unknown_mn", "pw_mismatch", "scanner")
+REJECTED_STATUSES = ("rejected", "unknown_mn", "pw_mismatch", "scanner", "ip_refused")
 """``raw_frame.status`` values of frames the gateway refused (no ack, no storage; spec §3.4, §7)."""
 _TEXT_MAX = 512
 
@@ -72,7 +73,8 @@ def device_rows(
     parent = site.alias("parent")
     s = hj212_device_state.c
     state_cols = (s.online, s.peer, s.connected_at, s.disconnected_at, s.disconnect_reason, s.last_frame_at, s.last_cn,
-                  s.last_status, s.last_error, s.frames_in, s.frames_rejected, s.frames_out)  # fmt: skip
+                  s.last_status, s.last_error, s.frames_in, s.frames_rejected, s.frames_out, s.ip_refused,
+                  s.last_refused_peer, s.last_refused_at)  # fmt: skip
     registered_q = select(
         device.c.mn,
         device.c.protocol,
@@ -133,6 +135,9 @@ def device_rows(
                 "frames_in": m["frames_in"] or 0,
                 "frames_rejected": m["frames_rejected"] or 0,
                 "frames_out": m["frames_out"] or 0,
+                "ip_refused": m["ip_refused"] or 0,
+                "last_refused_peer": m["last_refused_peer"],
+                "last_refused_at": stamp(m["last_refused_at"]),
             }
         )
     found = len(out)
@@ -205,3 +210,196 @@ def rejected(
 ) -> dict[str, Any]:
     results, found = rejected_rows(store_of(request), who, mn=mn, status=status, page=page)
     return envelope(results, page, found)
+
+
+# --- commands (hj212.md §3.6) and unknown devices awaiting approval (§3.4) -------------------------------------------
+COMMAND_ROLES = ("admin", "prefecture_operator", "county_operator")
+"""Who may queue or cancel commands (for loggers they can see); approving unknown devices is ``admin`` only."""
+
+
+def _require(who: Principal, roles: tuple[str, ...]) -> None:
+    if not set(who.user.roles) & set(roles):
+        raise ApiError(403, "role", f"needs one of the roles {', '.join(roles)}", "header")
+
+
+def _visible_mns(store: Store, who: Principal) -> list[str] | None:
+    """MNs ``who`` may see (``None``: all)."""
+    if who.places is None:
+        return None
+    rows, _ = device_rows(store, who, DevicesQuery(registered=True))
+    return [d["mn"] for d in rows]
+
+
+def command_rows(
+    store: Store,
+    who: Principal,
+    *,
+    mn: str | None = None,
+    state: str | None = None,
+    source: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Commands visible to ``who``, newest first (console page and ``GET /devices/commands``)."""
+    from bogda.hj212.command_store import ACTIVE_STATES, FINAL_STATES, list_commands
+
+    if state is not None and state not in ACTIVE_STATES + FINAL_STATES:
+        raise ApiError(
+            422, "state", f"unknown state {state!r}; expected one of {', '.join(ACTIVE_STATES + FINAL_STATES)}"
+        )
+    visible = _visible_mns(store, who)
+    mns = [mn] if mn else None
+    if visible is not None:
+        mns = [m for m in (mns or visible) if m in set(visible)]
+    with store.engine.connect() as conn:
+        rows = list_commands(conn, mns=mns, states=[state] if state else None, source=source, limit=limit)
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "id": r["id"], "mn": r["mn"], "cn": r["cn"], "params": r["params"], "source": r["source"],
+                "requested_by": r["requested_by"], "gateway_id": r["gateway_id"], "state": r["state"],
+                "error": r["error"], "qn": r["qn"], "qn_rtn": r["qn_rtn"], "exe_rtn": r["exe_rtn"],
+                "attempts": r["attempts"], "retries": max(0, (r["attempts"] or 0) - 1),
+                "data_frames": r["data_frames"], "created_at": stamp(r["created_at"]), "sent_at": stamp(r["sent_at"]),
+                "answered_at": stamp(r["answered_at"]), "finished_at": stamp(r["finished_at"]),
+            }
+        )  # fmt: skip
+    return out
+
+
+class CommandBody(BaseModel):
+    cn: str = Field(..., min_length=4, max_length=4, description="1012 time sync, 2051/2061/2031 recall, 1000 …")
+    begin: str | None = Field(None, description="Recall: first interval start (ISO; Beijing time if no zone).")
+    end: str | None = Field(None, description="Recall: last interval start.")
+    fields: dict[str, str] | None = Field(None, description='CP fields, e.g. {"RtdInterval": "60"}.')
+
+
+def queue_command(store: Store, who: Principal, mn: str, body: CommandBody, peer: str | None = None) -> dict[str, Any]:
+    """Queue a command for a visible logger (audited); the gateway holding its connection sends it."""
+    from bogda.hj212.command_store import enqueue_command
+    from bogda.timeutil import parse_time
+
+    _require(who, COMMAND_ROLES)
+    visible = _visible_mns(store, who)
+    with store.engine.connect() as conn:
+        registered = conn.execute(select(device.c.mn).where(device.c.mn == mn)).first() is not None
+    if not registered or (visible is not None and mn not in visible):
+        raise ApiError(404, "mn", f"no registered data logger {mn}", "path")
+    params: dict[str, Any] = {}
+    try:
+        if body.begin or body.end:
+            if not (body.begin and body.end):
+                raise ValueError("a recall needs both begin and end")
+            params = {"begin": parse_time(body.begin).isoformat(), "end": parse_time(body.end).isoformat()}
+        if body.fields:
+            params["fields"] = body.fields
+        with store.begin() as conn:
+            cid = enqueue_command(conn, mn, body.cn, params, source="operator", requested_by=who.user.login)
+    except ValueError as exc:
+        raise ApiError(422, "cn", str(exc), "body") from exc
+    record_audit(store, "hj212.command", login=who.user.login, user_id=who.user.id, peer=peer,
+                 target=f"device:{mn}", detail={"id": cid, "cn": body.cn, **params})  # fmt: skip
+    return command_rows(store, who, mn=mn, limit=1)[0]
+
+
+@router.get("/devices/commands", summary="Commands sent to HJ 212 data loggers and their state")
+def commands(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    mn: Annotated[str | None, Query(max_length=32, description="Only this MN.")] = None,
+    state: Annotated[str | None, Query(description="queued, sent, accepted, done, failed, timed_out …")] = None,
+    source: Annotated[str | None, Query(max_length=16, description="operator, gap_scan, connect, api …")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    rows = command_rows(store_of(request), who, mn=mn, state=state, source=source, limit=limit)
+    return envelope(rows, Paging(1, limit), len(rows))
+
+
+@router.post("/devices/{mn}/commands", summary="Queue a command (time sync, recall, intervals) for a data logger")
+def post_command(
+    request: Request,
+    mn: Annotated[str, Path(max_length=32)],
+    body: Annotated[CommandBody, Body()],
+    who: Annotated[Principal, Depends(require_user)],
+) -> dict[str, Any]:
+    return queue_command(store_of(request), who, mn, body, client_ip(request))
+
+
+@router.post("/devices/commands/{command_id}/cancel", summary="Cancel a command that has not been sent yet")
+def cancel(
+    request: Request, command_id: Annotated[int, Path(ge=1)], who: Annotated[Principal, Depends(require_user)]
+) -> dict[str, Any]:
+    from bogda.hj212.command_store import cancel_command
+
+    _require(who, COMMAND_ROLES)
+    store = store_of(request)
+    visible = _visible_mns(store, who)
+    rows = [r for r in command_rows(store, who, limit=1000) if r["id"] == command_id]
+    if not rows or (visible is not None and rows[0]["mn"] not in visible):
+        raise ApiError(404, "command_id", f"no command {command_id}", "path")
+    with store.begin() as conn:
+        ok = cancel_command(conn, command_id, by=who.user.login)
+    if not ok:
+        raise ApiError(
+            409, "command_id", f"command {command_id} is {rows[0]['state']}: only a queued one can be cancelled", "path"
+        )
+    record_audit(store, "hj212.command_cancel", login=who.user.login, user_id=who.user.id, peer=client_ip(request),
+                 target=f"device:{rows[0]['mn']}", detail={"id": command_id})  # fmt: skip
+    return {"id": command_id, "state": "cancelled"}
+
+
+@router.get("/devices/pending", summary="Unknown data loggers waiting for approval (policy pending)")
+def pending(request: Request, who: Annotated[Principal, Depends(require_user)]) -> dict[str, Any]:
+    from bogda.hj212.pending import list_pending
+
+    if who.places is not None:  # unknown MNs carry no place: unscoped users only
+        return envelope([], Paging(1, 100), 0)
+    with store_of(request).engine.connect() as conn:
+        rows = list_pending(conn)
+    for r in rows:
+        for k in ("first_seen", "last_seen", "decided_at"):
+            r[k] = stamp(r[k])
+    return envelope(rows, Paging(1, max(1, len(rows))), len(rows))
+
+
+class ApproveBody(BaseModel):
+    site_id: int = Field(..., ge=1, description="Station or outlet the logger reports for.")
+
+
+@router.post("/devices/pending/{mn}/approve", summary="Register a pending logger with the PW it presented")
+def approve(
+    request: Request,
+    mn: Annotated[str, Path(max_length=32)],
+    body: Annotated[ApproveBody, Body()],
+    who: Annotated[Principal, Depends(require_user)],
+) -> dict[str, Any]:
+    from bogda.hj212.pending import approve_pending
+
+    _require(who, ("admin",))
+    store = store_of(request)
+    try:
+        with store.begin() as conn:
+            sid = approve_pending(conn, mn, body.site_id, by=who.user.login)
+    except ValueError as exc:
+        raise ApiError(409, "mn", str(exc), "path") from exc
+    record_audit(store, "hj212.device_approve", login=who.user.login, user_id=who.user.id, peer=client_ip(request),
+                 target=f"device:{mn}", detail={"site_id": body.site_id, "device_site_id": sid})  # fmt: skip
+    return {"mn": mn, "status": "approved", "device_site_id": sid}
+
+
+@router.post("/devices/pending/{mn}/reject", summary="Reject a pending logger (its frames stay archived only)")
+def reject(
+    request: Request, mn: Annotated[str, Path(max_length=32)], who: Annotated[Principal, Depends(require_user)]
+) -> dict[str, Any]:
+    from bogda.hj212.pending import reject_pending
+
+    _require(who, ("admin",))
+    store = store_of(request)
+    try:
+        with store.begin() as conn:
+            reject_pending(conn, mn, by=who.user.login)
+    except ValueError as exc:
+        raise ApiError(409, "mn", str(exc), "path") from exc
+    record_audit(store, "hj212.device_reject", login=who.user.login, user_id=who.user.id, peer=client_ip(request),
+                 target=f"device:{mn}")  # fmt: skip
+    return {"mn": mn, "status": "rejected"}

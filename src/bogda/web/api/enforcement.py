@@ -15,8 +15,9 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from bogda.enforcement import casework, inbox, service
+from bogda.enforcement import casework, exports, inbox, recordbook, service
 from bogda.enforcement.clues import echarts_option, render_svg
 from bogda.enforcement.inbox import CLUE_STATUS_ZH
 from bogda.enforcement.rules import RULES
@@ -134,6 +135,27 @@ def clues(
     return envelope([clue_json(r) for r in rows], page, found)
 
 
+@router.get("/clues/export", summary="Clues as flat CSV or JSON with the field dictionary")
+def clues_export(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    fmt: Annotated[Literal["csv", "json", "fields"], Query(alias="format")] = "csv",
+    rule: Annotated[str | None, Query(max_length=8)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """The clues in the caller's scope; ``format=fields`` answers the field dictionary as CSV."""
+    rows = exports.clue_rows(store_of(request), rule_id=rule, status=status, **scope_args(who))
+    if fmt == "json":
+        return Response(exports.to_json(rows, "clues"), media_type="application/json")
+    data, fields = exports.to_csv(rows, "clues")
+    name = "clues.fields.csv" if fmt == "fields" else "clues.csv"
+    return Response(
+        fields if fmt == "fields" else data,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
 @router.get("/clues/{finding_id}", summary="One clue with its evidence bundle")
 def clue(
     request: Request, finding_id: Annotated[int, Path(ge=1)], who: Annotated[Principal, Depends(require_user)]
@@ -240,6 +262,68 @@ def enterprise_page(
     return _jsonable(d)
 
 
+class MarkBody(BaseModel):
+    """A CEMS data mark (标记) entered through the platform (MEE marking rules; enforcement.md §2 "Marks")."""
+
+    target: str = Field(description="Outlet code (or production-facility meter code) of the enterprise.")
+    mark_type: Literal["startup", "shutdown", "stopped", "fault_accident", "maintenance", "calibration", "other"]
+    start: datetime = Field(description="Start, with a time zone offset.")
+    end: datetime = Field(description="End (exclusive), with a time zone offset.")
+    reason: str = ""
+
+
+@router.get("/enforcement/enterprises/{enterprise_id}/marks", summary="CEMS data marks of an enterprise")
+def enterprise_marks(
+    request: Request,
+    enterprise_id: Annotated[int, Path(ge=1)],
+    who: Annotated[Principal, Depends(require_user)],
+    start: Annotated[datetime | None, Query(description="Marks ending after this time.")] = None,
+    end: Annotated[datetime | None, Query(description="Marks starting before this time.")] = None,
+) -> dict[str, Any]:
+    _visible_enterprise(request, who, enterprise_id)
+    rows = recordbook.list_marks(store_of(request), enterprise_id=enterprise_id, start=start, end=end)
+    return {"items": _jsonable(rows), "count": len(rows)}
+
+
+@router.post("/enforcement/marks", summary="Enter a CEMS data mark (enterprise user: own outlets only)")
+def add_mark(
+    request: Request, who: Annotated[Principal, Depends(require_user)], body: Annotated[MarkBody, Body()]
+) -> dict[str, Any]:
+    """An enterprise user marks its own outlets; officers and admins any. ``entered_at`` is now (C04 audits marks
+    entered more than 24 h after their start)."""
+    ent = enterprise_only(who)
+    if ent is None:
+        _require_actor(who)
+    for name, t in (("start", body.start), ("end", body.end)):
+        if t.tzinfo is None:
+            raise ApiError(422, name, "give a time zone offset (e.g. 2026-01-01T08:00:00+08:00)")
+    store = store_of(request)
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(site.c.parent_id, site.c.place_id).where(
+                site.c.code == body.target, site.c.kind.in_(("outlet", "meter"))
+            )
+        ).first()
+    if row is None or (ent is not None and row.parent_id != ent) or (ent is None and not who.sees(row.place_id)):
+        raise ApiError(404, "target", f"no outlet or meter {body.target!r}", "body")
+    try:
+        with store.begin() as conn:
+            mark_id = recordbook.add_mark(
+                conn,
+                target=body.target,
+                mark_type=body.mark_type,
+                start=body.start,
+                end=body.end,
+                entered_by=who.user.login,
+                reason=body.reason,
+            )
+    except ValueError as exc:
+        raise ApiError(422, "body", str(exc), "body") from exc
+    except IntegrityError as exc:
+        raise ApiError(409, "start", "a mark of this type already starts then on this target", "body") from exc
+    return {"mark_id": mark_id, "enterprise_id": row.parent_id}
+
+
 @router.get("/enforcement/enterprises/{enterprise_id}/compliance", summary="Compliance strings (12 quarters)")
 def enterprise_compliance(
     request: Request, enterprise_id: Annotated[int, Path(ge=1)], who: Annotated[Principal, Depends(require_user)]
@@ -258,6 +342,14 @@ def _year_bounds(start: datetime | None, end: datetime | None) -> tuple[datetime
     if b <= a:
         raise ApiError(422, "end", "end must be after start")
     return a, b
+
+
+@router.get("/enforcement/config-gaps", summary="Rules not evaluable for a missing registry item (config gaps)")
+def config_gaps(request: Request, who: Annotated[Principal, Depends(require_user)]) -> dict[str, Any]:
+    if enterprise_only(who) is not None:
+        raise ApiError(403, "role", "the config-gaps report is for bureau staff", "header")
+    rows = [r for r in service.config_gaps(store_of(request)) if who.sees(r["place_id"])]
+    return {"items": _jsonable(rows), "count": len(rows)}
 
 
 @router.get("/enforcement/kpi/non-site", summary="Non-site case share (非现场执法占比), both bases")

@@ -19,7 +19,7 @@ from bogda.fire.service import stats
 from bogda.fire.verification import record_verdict
 from bogda.store import Store
 from bogda.store.schema import fire_detection, fire_event
-from bogda.timeutil import day_start_utc
+from bogda.timeutil import beijing_date, day_start_utc, now_utc
 from bogda.web.api.common import ApiError, Paging, PlaceTree, envelope, paging, stamp, store_of
 from bogda.web.auth import Principal, client_ip, require_user
 
@@ -51,7 +51,7 @@ DETECTION_PROPS = (
 
 
 def _range(start: date | None, end: date | None) -> tuple[date, date]:
-    end = end or date.today()
+    end = end or beijing_date(now_utc())  # Beijing days, whatever the server's own time zone
     start = start or end
     if start > end:
         raise ApiError(422, "start", "start is after end")
@@ -261,7 +261,7 @@ def fire_stats(
     end: Annotated[date | None, Query(description="Last Beijing date.")] = None,
 ) -> dict[str, Any]:
     if start is None and end is None and by == "day":
-        start = date.today() - timedelta(days=30)
+        start = beijing_date(now_utc()) - timedelta(days=30)
     out = stats(store_of(request), start=start, end=end, by=by, county=county)
     rows = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in r.items()} for r in out.iter_rows(named=True)]
     return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))

@@ -48,6 +48,8 @@ def latest(store: Store) -> dict[str, Any] | None:
         "profile": run["profile"],
         "model_version": run["model_version"],
         "weather_mode": run["weather_mode"],
+        "nwp_source": run.get("nwp_source"),
+        "nwp_run_time": stamp(run.get("nwp_run_time")),
         "n_values": run["n_values"],
         "duration_ms": run["duration_ms"],
     }

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, File, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from bogda import audit
 from bogda.ledger import LEDGERS, LedgerError, add, events, records, update
@@ -245,13 +246,17 @@ async def import_ledger(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{Path(file.filename or 'upload').stem}{suffix}"
         path.write_bytes(await file.read())
-        try:
+
+        def run_import() -> Any:
             codes = county_codes(store, who)
             if codes is not None:
                 outside = [line for line, rec in read_file(kind, path) if not _in_scope(rec, codes)]
                 if outside:
                     raise _deny(store, who, f"rows {outside[:10]} name counties outside your scope", f"ledger:{kind}")
-            rep = import_file(store, kind, path, actor=who.user.login, user_id=who.user.id)
+            return import_file(store, kind, path, actor=who.user.login, user_id=who.user.id)
+
+        try:
+            rep = await run_in_threadpool(run_import)  # validation and writes block: keep them off the event loop
         except ImportRejected as exc:
             if errors_as == "xlsx":
                 return Response(

@@ -7,13 +7,18 @@ interval convention (``start, [start, end), UTC``). Lists use the OpenAQ-style e
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import math
+import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import polars as pl
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from bogda.monitoring import alarms as A
@@ -28,11 +33,11 @@ from bogda.store.schema import alarm, site
 from bogda.timeutil import parse_time
 from bogda.web.api.common import ApiError, Paging, envelope, paging, store_of
 from bogda.web.auth import Principal, client_ip, record_audit, require_user
+from bogda.web.public import Answer, send_answer
 
 router = APIRouter(tags=["monitoring"])
 INTERVAL = "start, [start, end), UTC"
 _caches: dict[int, StatusCache] = {}
-_rendered: dict[tuple[Any, ...], bytes] = {}
 
 
 def _time(text: str | None, field: str) -> datetime | None:
@@ -83,31 +88,114 @@ From = Annotated[str | None, Query(alias="from", description="Start (ISO 8601 wi
 To = Annotated[str | None, Query(alias="to", description="End, exclusive.")]
 
 
+class _Principals:
+    """Principals of recently verified credentials (HTTP Basic header or session cookie).
+
+    ``/stations/status`` is polled by every open map; verifying the same credentials on every poll (a user read,
+    and an argon2 hash of about half a second whenever the credential cache of :mod:`bogda.web.auth` expires) would
+    be the only work left in it. A principal verified less than ``fresh`` seconds ago is used as is (also by the
+    memory answers, :func:`stations_status_answer`); an older one, up to ``keep`` seconds, is still used while one
+    re-verification runs in a worker thread (a failure drops it: the next request gets the 401); beyond that the
+    request waits for the verification — one per credentials however many requests arrive together. Keyed by a
+    BLAKE2 digest of the store and the raw headers (no secret is kept); a deactivated user or a changed password is
+    refused within ``fresh`` seconds plus one verification.
+    """
+
+    def __init__(self, fresh: float = 5.0, keep: float = 60.0, size: int = 1024) -> None:
+        self.fresh, self.keep, self.size = fresh, keep, size
+        self._hits: dict[bytes, tuple[float, Principal]] = {}
+        self._inflight: dict[bytes, asyncio.Future[Principal]] = {}
+
+    @staticmethod
+    def key(store: Store, headers: Mapping[str, str]) -> bytes | None:
+        """Digest of the store (one process may serve several) and the raw ``Authorization`` and ``Cookie`` headers;
+        ``None`` when neither header is sent."""
+        auth, cookie = headers.get("authorization", ""), headers.get("cookie", "")
+        if not auth and not cookie:
+            return None
+        return hashlib.blake2b(f"{id(store)}\0{auth}\0{cookie}".encode(), digest_size=16).digest()
+
+    def get(self, key: bytes | None) -> Principal | None:
+        """The principal verified less than ``fresh`` seconds ago, else ``None``."""
+        hit = self._hits.get(key) if key is not None else None
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.fresh else None
+
+    async def resolve(self, request: Request, store: Store) -> Principal:
+        """The principal of ``request`` (see the class); raises the 401/429 of :func:`require_user`."""
+        key = self.key(store, request.headers)
+        if key is None:
+            return await run_in_threadpool(require_user, request)
+        hit = self._hits.get(key)
+        age = time.monotonic() - hit[0] if hit is not None else math.inf
+        if hit is not None and age < self.fresh:
+            return hit[1]
+        verifying = self._verify(key, request)
+        if hit is not None and age < self.keep:
+            return hit[1]  # re-verified in the background meanwhile
+        return await asyncio.shield(verifying)
+
+    def _verify(self, key: bytes, request: Request) -> asyncio.Future[Principal]:
+        fut = self._inflight.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().run_in_executor(None, require_user, request)
+            self._inflight[key] = fut
+            fut.add_done_callback(lambda f: self._done(key, f))
+        return fut
+
+    def _done(self, key: bytes, fut: asyncio.Future[Principal]) -> None:
+        self._inflight.pop(key, None)
+        if fut.cancelled() or fut.exception() is not None:
+            self._hits.pop(key, None)
+            return
+        if len(self._hits) >= self.size:
+            self._hits.clear()
+        self._hits[key] = (time.monotonic(), fut.result())
+
+
+_principals = _Principals()
+
+
 @router.get(
     "/stations/status",
     summary="Every air station now: online state, newest hourly AQI, colour",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={200: {"content": {"application/json": {}}}, 304: {"description": "Not modified (ETag)"}},
 )
-def stations_status(request: Request, who: Annotated[Principal, Depends(require_user)]) -> Response:
-    # sync on purpose: an async handler would run the store checks on the event loop and stall every client
+async def stations_status(request: Request) -> Response:
+    """Answered from :class:`bogda.monitoring.status.StatusCache`: serialised, gzipped and tagged once per data
+    version and scope; a request only copies bytes (or answers 304 to a client that holds them). Database work
+    (a check, a rebuild, a login) runs in a worker thread, never on the event loop."""
     store = store_of(request)
     cache = _caches.setdefault(id(store), StatusCache())
-    records, meta = cache.get(store)
-    # the answer is rendered once per refresh and scope: 50 concurrent clients must see p99 < 100 ms
-    key = (id(store), meta.get("generated_at"), who.places)
-    body = _rendered.get(key)
-    if body is None:
-        if who.places is not None:
-            ids = _visible_ids(store, who)
-            records = [r for r in records if r["site_id"] in ids]
-        doc = envelope(records, Paging(1, max(1, len(records))), len(records))
-        doc["meta"].update(meta)
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-        if len(_rendered) > 64:
-            _rendered.clear()
-        _rendered[key] = body
-    return Response(body, media_type="application/json")
+    who = await _principals.resolve(request, store)
+    out = cache.serve(store, who.places)  # a check due runs in the background; these bytes are served meanwhile
+    if out is None:
+
+        def render(records: list[dict[str, Any]], meta: dict[str, Any]) -> bytes:
+            if who.places is not None:
+                ids = _visible_ids(store, who)
+                records = [r for r in records if r["site_id"] in ids]
+            doc = envelope(records, Paging(1, max(1, len(records))), len(records))
+            doc["meta"].update(meta)
+            return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+
+        out = await run_in_threadpool(cache.rendered, store, who.places, render)
+    return send_answer(request, Answer(out, "application/json", STATUS_CACHE_CONTROL, STATUS_VARY))
+
+
+STATUS_CACHE_CONTROL = "private, no-cache"
+STATUS_VARY = "Accept-Encoding, Authorization, Cookie"
+
+
+def stations_status_answer(store: Store, headers: Mapping[str, str]) -> Answer | None:
+    """``/stations/status`` from memory for :class:`bogda.web.public.CachedAnswers`: only for credentials verified in
+    the last seconds and a scope already rendered; anything else goes on to :func:`stations_status`."""
+    who = _principals.get(_principals.key(store, headers))
+    cache = _caches.get(id(store))
+    if who is None or cache is None:
+        return None
+    out = cache.serve(store, who.places)
+    return None if out is None else Answer(out, "application/json", STATUS_CACHE_CONTROL, STATUS_VARY)
 
 
 def _visible_ids(store: Store, who: Principal) -> set[int]:

@@ -1,36 +1,30 @@
 """``GET /api/v1/sites``: sites with position, place, county and simulated flag; stations also carry their latest
-hourly values, the real-time AQI of that hour and whether they are online.
+hourly values, the AQI of that hour and whether they are online.
 
 :class:`SitesQuery` is also what the console's map and station table call (faces share one query, no HTTP hop).
-Its "latest values + online" part is a read model over ``series``/``latest`` that belongs to a lower floor
-(monitoring) once one offers it; it lives here until then.
+The "online + latest values + AQI" part is :func:`bogda.monitoring.status.station_now`, the one read model the
+station-status API, the monitoring page, the big screen and the public page use as well.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
-import numpy as np
-import polars as pl
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
+from bogda.monitoring.qa import DEFAULT_CONFIG, with_config
+from bogda.monitoring.status import STATION_KINDS, StationNow, station_now
 from bogda.registry.places import descendants
 from bogda.registry.sites import SITE_KINDS
 from bogda.standards import aqi as aqi_std
-from bogda.standards.pollutants import POLLUTANTS
-from bogda.store import Store, series
+from bogda.store import Store
 from bogda.store.schema import site
 from bogda.timeutil import now_utc
 from bogda.web.api.common import Paging, PlaceTree, envelope, paging, place_ref, stamp, store_of
 from bogda.web.auth import Principal, require_user
-
-STATION_KINDS = ("air_station", "water_station")
-AQI_CODES = tuple(POLLUTANTS)
-"""HJ 212-2017 codes of the six AQI pollutants."""
 
 router = APIRouter(tags=["sites"])
 
@@ -88,7 +82,8 @@ class SitesQuery:
         found = len(rows)
         rows = rows[page.offset : page.offset + page.limit]
         stations = [r.id for r in rows if r.kind in STATION_KINDS]
-        status = station_status(store, stations, offline_after_hours=offline_after_hours, now=now or now_utc())
+        config = with_config(DEFAULT_CONFIG, offline_hours=float(offline_after_hours))
+        status = station_now(store, stations, now=now or now_utc(), config=config)
         out = []
         for r in rows:
             item: dict[str, Any] = {
@@ -103,65 +98,33 @@ class SitesQuery:
                 "county": place_ref(tree.up_to(r.place_id, "county")),
             }
             if r.kind in STATION_KINDS:
-                item.update(status.get(r.id, {"online": False, "latest": None, "aqi": None}))
+                item.update(station_entry(status.get(r.id)))
             out.append(item)
         return out, found
 
 
-def station_status(
-    store: Store, site_ids: list[int], *, offline_after_hours: float, now: datetime
-) -> dict[int, dict[str, Any]]:
-    """Latest hour of each station, its values, real-time AQI and online flag.
-
-    A station is online when its newest hourly value starts at most ``offline_after_hours`` before ``now``. The
-    AQI is the real-time (hourly) AQI of the values of that newest hour (HJ 633-2026 4.2.4 / HJ 633-2012 5.2,
-    version by the hour's date) computed by :func:`bogda.standards.aqi.aqi_hourly`.
-    """
-    if not site_ids:
-        return {}
-    df = series.read_latest(store, sites=site_ids, resolution="hour")
-    out: dict[int, dict[str, Any]] = {}
-    if df.is_empty():
-        return out
-    newest = df.group_by("site_id").agg(pl.col("ts").max().alias("newest"))
-    df = df.join(newest, on="site_id").filter(pl.col("ts") == pl.col("newest"))
-    order = sorted(set(df["site_id"].to_list()))
-    pos = {sid: i for i, sid in enumerate(order)}
-    hours: list[datetime] = [now] * len(order)
-    values: list[dict[str, float | None]] = [{} for _ in order]
-    for sid, par, ts, val in df.select("site_id", "parameter", "ts", "value").iter_rows():
-        i = pos[sid]
-        hours[i] = ts
-        values[i][par] = None if val is None or math.isnan(val) else float(val)
-    conc = {code: np.array([_num(v.get(code)) for v in values], dtype=float) for code in AQI_CODES}
-    has_aqi_items = any(np.isfinite(a).any() for a in conc.values())
-    result = aqi_std.aqi_hourly(conc, ts=pl.Series(hours)) if has_aqi_items else None
-    cats = aqi_std.categories()
-    for sid, i in pos.items():
-        latest_ts = hours[i]
-        entry: dict[str, Any] = {
-            "online": (now - latest_ts) <= timedelta(hours=offline_after_hours),
-            "latest": {"datetime": stamp(latest_ts), "values": values[i]},
-            "aqi": None,
+def station_entry(now_state: StationNow | None) -> dict[str, Any]:
+    """The ``online``, ``latest`` and ``aqi`` members of a station in ``/sites`` from its
+    :class:`bogda.monitoring.status.StationNow`."""
+    if now_state is None or now_state.hour is None:
+        return {"online": bool(now_state and now_state.online), "latest": None, "aqi": None}
+    entry: dict[str, Any] = {
+        "online": now_state.online,
+        "latest": {"datetime": stamp(now_state.hour), "values": dict(now_state.values)},
+        "aqi": None,
+    }
+    if now_state.aqi is not None and now_state.level:
+        cat = aqi_std.categories()[now_state.level - 1]
+        entry["aqi"] = {
+            "value": now_state.aqi,
+            "level": now_state.level,
+            "category": cat.name_zh,
+            "category_en": cat.name_en,
+            "color": cat.hex,
+            "primary_pollutant": now_state.primary_pollutant,
+            "standard": now_state.standard,
         }
-        if result is not None and result.aqi_int[i] >= 0:
-            level = int(result.level[i])
-            cat = cats[level - 1]
-            entry["aqi"] = {
-                "value": int(result.aqi_int[i]),
-                "level": level,
-                "category": cat.name_zh,
-                "category_en": cat.name_en,
-                "color": cat.hex,
-                "primary_pollutant": result.primary[i],
-                "standard": aqi_std.standard_for(latest_ts),
-            }
-        out[sid] = entry
-    return out
-
-
-def _num(v: float | None) -> float:
-    return np.nan if v is None else v
+    return entry
 
 
 @router.get("/sites", summary="Sites; stations with latest values, AQI and online flag")

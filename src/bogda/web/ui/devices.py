@@ -1,5 +1,7 @@
-"""Data loggers page: HJ 212 devices with online/offline state, last frame and frame counts, and the frames the
-gateway refused with their reasons. Reads through :mod:`bogda.web.api.devices` (the same scoping as the REST API).
+"""Data loggers page: HJ 212 devices with online/offline state, last frame, frame counts and address refusals; the
+frames the gateway refused with their reasons; platform commands (time sync, recalls …) with their state, and a form
+to queue one; unknown loggers waiting for approval (administrators). Reads and writes through
+:mod:`bogda.web.api.devices` (the same scoping, roles and audit as the REST API).
 """
 
 from __future__ import annotations
@@ -10,8 +12,15 @@ from fastapi import Request
 from fastapi.responses import Response
 from nicegui import ui
 
-from bogda.web.api.common import Paging
-from bogda.web.api.devices import device_rows, rejected_rows
+from bogda.web.api.common import ApiError, Paging
+from bogda.web.api.devices import (
+    COMMAND_ROLES,
+    CommandBody,
+    command_rows,
+    device_rows,
+    queue_command,
+    rejected_rows,
+)
 from bogda.web.ui.layout import begin, frame
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -37,6 +46,28 @@ TEXTS: dict[str, dict[str, str]] = {
         "col.reasons": "原因",
         "col.peer": "来源地址",
         "col.text": "报文",
+        "col.ip_refused": "地址拒绝",
+        "col.id": "编号",
+        "col.cn": "命令",
+        "col.source": "来源",
+        "col.cmd_state": "状态",
+        "col.error": "原因",
+        "col.retries": "重发",
+        "col.created": "创建",
+        "col.finished": "结束",
+        "col.first_seen": "首次出现",
+        "col.frames": "报文数",
+        "devices.commands": "平台命令（最近 {n} 条）",
+        "devices.queue": "下发命令",
+        "devices.begin": "开始时间（北京时间）",
+        "devices.end": "结束时间（北京时间）",
+        "devices.send": "加入队列",
+        "devices.queued": "命令 {id} 已加入队列",
+        "devices.pending": "待审核的未登记数采仪",
+        "devices.pending_note": "批准后按其上报的密码登记到所选站点/排口；拒绝后只存档。",
+        "devices.site_id": "站点/排口编号",
+        "devices.approve": "批准",
+        "devices.reject": "拒绝",
     },
     "en": {
         "devices.title": "Data loggers (HJ 212)",
@@ -61,10 +92,36 @@ TEXTS: dict[str, dict[str, str]] = {
         "col.reasons": "Reasons",
         "col.peer": "Peer",
         "col.text": "Frame",
+        "col.ip_refused": "Address refusals",
+        "col.id": "No.",
+        "col.cn": "Command",
+        "col.source": "Source",
+        "col.cmd_state": "State",
+        "col.error": "Reason",
+        "col.retries": "Re-sends",
+        "col.created": "Created",
+        "col.finished": "Finished",
+        "col.first_seen": "First seen",
+        "col.frames": "Frames",
+        "devices.commands": "Platform commands (latest {n})",
+        "devices.queue": "Send a command",
+        "devices.begin": "Begin (Beijing time)",
+        "devices.end": "End (Beijing time)",
+        "devices.send": "Queue",
+        "devices.queued": "Command {id} queued",
+        "devices.pending": "Unknown loggers waiting for approval",
+        "devices.pending_note": "Approving registers the MN with the password it presented, under the chosen "
+        "station/outlet; rejected ones stay archived only.",
+        "devices.site_id": "Station/outlet id",
+        "devices.approve": "Approve",
+        "devices.reject": "Reject",
     },
 }
 
 REJECTED_SHOWN = 200
+COMMANDS_SHOWN = 200
+COMMAND_CHOICES = {"1012": "1012 校时/time sync", "2051": "2051 分钟数据补调/minute recall",
+                   "2061": "2061 小时数据补调/hour recall", "2031": "2031 日数据补调/day recall"}  # fmt: skip
 
 
 def tx(lang: str, key: str, **kw: Any) -> str:
@@ -95,7 +152,7 @@ async def devices_page(request: Request) -> Response | None:
         ui.label(tx(lang, "devices.title")).classes("text-h6")
         ui.label(tx(lang, "devices.summary", n=n, online=online, offline=n - online)).classes("text-grey-8")
         cols = ["mn", "site", "state", "last_frame", "last_cn", "frames_in", "frames_rejected", "frames_out",
-                "last_error"]  # fmt: skip
+                "ip_refused", "last_error"]  # fmt: skip
         rows = [
             {
                 "mn": d["mn"],
@@ -106,6 +163,7 @@ async def devices_page(request: Request) -> Response | None:
                 "frames_in": d["frames_in"],
                 "frames_rejected": d["frames_rejected"],
                 "frames_out": d["frames_out"],
+                "ip_refused": d["ip_refused"],
                 "last_error": d["last_error"] or "",
             }
             for d in devices
@@ -131,4 +189,85 @@ async def devices_page(request: Request) -> Response | None:
         ui.table(columns=_columns(lang, rcols), rows=rrows, row_key="id", pagination={"rowsPerPage": 20}).classes(
             "w-full bogda-rejected"
         ).props("dense flat bordered")
+        _commands_section(ctx, [d["mn"] for d in devices if d["registered"]])
+        if ctx.who.places is None and "admin" in ctx.user.roles:
+            _pending_section(ctx)
     return None
+
+
+def _command_rows(ctx: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c["id"], "mn": c["mn"], "cn": c["cn"], "source": c["source"], "cmd_state": c["state"],
+            "error": c["error"] or "", "retries": c["retries"], "created": _local(c["created_at"]),
+            "finished": _local(c["finished_at"]),
+        }
+        for c in command_rows(ctx.store, ctx.who, limit=COMMANDS_SHOWN)
+    ]  # fmt: skip
+
+
+def _commands_section(ctx: Any, mns: list[str]) -> None:
+    lang = ctx.lang
+    rows = _command_rows(ctx)
+    ui.label(tx(lang, "devices.commands", n=len(rows))).classes("text-subtitle1")
+    ccols = ["id", "mn", "cn", "source", "cmd_state", "error", "retries", "created", "finished"]
+    table = ui.table(columns=_columns(lang, ccols), rows=rows, row_key="id", pagination={"rowsPerPage": 20})
+    table.classes("w-full bogda-commands").props("dense flat bordered")
+    if not mns or not set(ctx.user.roles) & set(COMMAND_ROLES):
+        return
+    with ui.row().classes("items-end gap-2 bogda-command-form"):
+        ui.label(tx(lang, "devices.queue")).classes("text-subtitle2")
+        mn = ui.select(mns, value=mns[0], label="MN").classes("w-64")
+        cn = ui.select(COMMAND_CHOICES, value="1012", label=tx(lang, "col.cn")).classes("w-56")
+        begin = ui.input(tx(lang, "devices.begin"), placeholder="2026-01-15 08:00").classes("w-48")
+        end = ui.input(tx(lang, "devices.end"), placeholder="2026-01-15 10:00").classes("w-48")
+
+        def send() -> None:
+            body = CommandBody(cn=cn.value, begin=begin.value or None, end=end.value or None)
+            try:
+                cmd = queue_command(ctx.store, ctx.who, mn.value, body, ctx.peer)
+            except ApiError as exc:
+                ui.notify(str(exc.detail), type="negative")
+                return
+            ui.notify(tx(lang, "devices.queued", id=cmd["id"]), type="positive")
+            table.rows = _command_rows(ctx)
+            table.update()
+
+        ui.button(tx(lang, "devices.send"), on_click=send).classes("bogda-command-send")
+
+
+def _pending_section(ctx: Any) -> None:
+    from bogda.hj212.pending import approve_pending, list_pending, reject_pending
+    from bogda.web.auth import record_audit
+
+    lang = ctx.lang
+    with ctx.store.engine.connect() as conn:
+        pending = list_pending(conn)
+    ui.label(tx(lang, "devices.pending")).classes("text-subtitle1")
+    ui.label(tx(lang, "devices.pending_note")).classes("text-caption text-grey-7")
+    with ui.column().classes("w-full bogda-pending gap-1"):
+        for p in pending:
+            with ui.row().classes("items-center gap-2"):
+                ui.label(f"{p['mn']}  ST={p['st'] or ''}  {p['protocol'] or ''}  {p['peer'] or ''}  "
+                         f"{tx(lang, 'col.frames')} {p['frames']}")  # fmt: skip
+                site_id = ui.number(tx(lang, "devices.site_id"), format="%d").classes("w-40")
+
+                def decide(mn: str = p["mn"], approve: bool = True, site_box: Any = site_id) -> None:
+                    try:
+                        with ctx.store.begin() as conn:
+                            if approve:
+                                if not site_box.value:
+                                    raise ValueError(tx(lang, "devices.site_id"))
+                                approve_pending(conn, mn, int(site_box.value), by=ctx.user.login)
+                            else:
+                                reject_pending(conn, mn, by=ctx.user.login)
+                    except ValueError as exc:
+                        ui.notify(str(exc), type="negative")
+                        return
+                    record_audit(ctx.store, "hj212.device_approve" if approve else "hj212.device_reject",
+                                 login=ctx.user.login, user_id=ctx.user.id, peer=ctx.peer, target=f"device:{mn}",
+                                 detail={"site_id": site_box.value} if approve else {})  # fmt: skip
+                    ui.notify(f"{mn}: {tx(lang, 'devices.approve' if approve else 'devices.reject')}")
+
+                ui.button(tx(lang, "devices.approve"), on_click=lambda m=p["mn"]: decide(m, True))
+                ui.button(tx(lang, "devices.reject"), on_click=lambda m=p["mn"]: decide(m, False)).props("flat")

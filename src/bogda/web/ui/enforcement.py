@@ -47,6 +47,9 @@ TEXTS: dict[str, dict[str, str]] = {
     "meters": {"zh": "用电监测（分表计电）", "en": "Electricity meters"},
     "plans": {"zh": "错峰生产与应急减排", "en": "Production plans"},
     "history": {"zh": "线索记录", "en": "Clue history"},
+    "marks": {"zh": "自动监测数据标记", "en": "CEMS data marks"},
+    "batteries": {"zh": "焦炉（结焦时间核查）", "en": "Coke-oven batteries"},
+    "gate": {"zh": "门禁记录（最近50条）", "en": "Gate records (latest 50)"},
     "cases": {"zh": "立案记录", "en": "Cases"},
     "compliance": {"zh": "合规记录（近12个季度，旧→新）", "en": "Compliance (last 12 quarters, oldest → newest)"},
     "legend": {
@@ -228,11 +231,11 @@ def _actions(ctx: Ctx, finding_id: int) -> None:
         ui.button(tx(ctx, "dismiss"), on_click=do_dismiss).props("outline")
 
 
-def _simple_table(rows: list[dict[str, Any]], cols: list[str]) -> None:
+def _simple_table(rows: list[dict[str, Any]], cols: list[str], css: str = "") -> None:
     data = [{"k": i} | {c: ("" if r.get(c) is None else str(r.get(c))) for c in cols} for i, r in enumerate(rows)]
     ui.table(
         columns=[{"name": c, "label": c, "field": c, "align": "left"} for c in cols], rows=data, row_key="k"
-    ).classes("w-full").props("dense flat bordered")
+    ).classes(f"w-full {css}".strip()).props("dense flat bordered")
 
 
 COMPLIANCE_COLOURS = {"S": "bg-red-7 text-white", "V": "bg-orange-6 text-white", "U": "bg-grey-5", "_": "bg-green-1"}
@@ -294,6 +297,18 @@ def enterprise_view(request: Request, enterprise_id: int) -> Response | None:
         ui.label(tx(ctx, "plans")).classes("text-subtitle1")
         plans = [p | {"start": _local(p["start"]), "end": _local(p["end"])} for p in d["plans"]]
         _simple_table(plans, ["kind", "level", "action", "value", "start", "end", "doc_id"])
+        ui.label(tx(ctx, "marks")).classes("text-subtitle1")
+        marks = [m | {"start": _local(m["start"]), "end": _local(m["end"]), "entered_at": _local(m["entered_at"])}
+                 for m in d.get("marks", [])]  # fmt: skip
+        _simple_table(marks, ["target", "mark_type", "start", "end", "entered_at", "status", "reason"], "bogda-marks")
+        if d.get("batteries"):
+            ui.label(tx(ctx, "batteries")).classes("text-subtitle1")
+            _simple_table(d["batteries"], ["battery", "ovens", "chamber_height_m", "coking_h", "dedust_meter"])
+        if d.get("gate_records"):
+            ui.label(tx(ctx, "gate")).classes("text-subtitle1")
+            gate = [g | {"passed_at": _local(g["passed_at"])} for g in d["gate_records"]]
+            cols = ["passed_at", "plate", "direction", "vehicle_class", "emission_stage", "fuel"]
+            _simple_table(gate, cols, "bogda-gate")
         ui.label(tx(ctx, "history")).classes("text-subtitle1")
         hist = [
             {

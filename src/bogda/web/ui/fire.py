@@ -15,8 +15,11 @@ from nicegui import ui
 from sqlalchemy import func, select
 
 from bogda.fire import mask_sites
+from bogda.fire.events import VERDICT_OUTCOME
+from bogda.fire.verification import record_verdict
 from bogda.store.schema import fire_detection
-from bogda.web.api.fire import detection_features, event_rows
+from bogda.timeutil import beijing_date, now_utc
+from bogda.web.api.fire import EDIT_ROLES, detection_features, event_rows
 from bogda.web.ui.layout import Ctx, begin, frame
 from bogda.web.ui.map_data import MAP_NAME, line_paths, outlines, region_geojson
 from bogda.web.ui.map_page import ASPECT_SCALE, map_aspect
@@ -38,6 +41,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "ver.pending": "待核查",
         "ver.verified": "已核查",
         "ver.not_dispatched": "不派发",
+        "verdict.title": "录入核查结论",
+        "verdict.event": "火点事件",
+        "verdict.verdict": "核查结论",
+        "verdict.note": "说明（可选）",
+        "verdict.save": "保存结论",
+        "verdict.saved": "已记录：{event} → {verdict}（{outcome}）",
+        "verdict.none": "没有待核查的事件",
+        "verdict.pick": "请选择事件和结论",
+        "verdict.straw": "秸秆焚烧",
+        "verdict.garbage": "垃圾焚烧",
+        "verdict.wildland": "野外火（草地/林地）",
+        "verdict.other_fire": "其他用火",
+        "verdict.industrial": "工业热源",
+        "verdict.false": "误报（现场无火无迹）",
+        "verdict.not_found": "未发现（未到达或已熄灭无痕迹）",
     },
     "en": {
         "fire.title": "Satellite fire points",
@@ -56,6 +74,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "ver.pending": "awaiting verification",
         "ver.verified": "verified",
         "ver.not_dispatched": "not dispatched",
+        "verdict.title": "Record a verification verdict",
+        "verdict.event": "Fire event",
+        "verdict.verdict": "Verdict",
+        "verdict.note": "Note (optional)",
+        "verdict.save": "Save verdict",
+        "verdict.saved": "Recorded: {event} → {verdict} ({outcome})",
+        "verdict.none": "No event awaits verification",
+        "verdict.pick": "Choose an event and a verdict",
+        "verdict.straw": "straw burning",
+        "verdict.garbage": "garbage burning",
+        "verdict.wildland": "wildland fire",
+        "verdict.other_fire": "other fire",
+        "verdict.industrial": "industrial heat source",
+        "verdict.false": "false (nothing on site)",
+        "verdict.not_found": "not found",
     },
 }
 
@@ -79,7 +112,7 @@ def default_range(ctx: Ctx) -> tuple[date, date]:
     """The 30 Beijing days up to the newest stored detection (today when there is none)."""
     with ctx.store.engine.connect() as conn:
         last = conn.execute(select(func.max(fire_detection.c.date_bjt))).scalar()
-    end = last or date.today()
+    end = last or beijing_date(now_utc())
     return end - timedelta(days=29), end
 
 
@@ -170,6 +203,58 @@ def chart_options(ctx: Ctx, fc: dict[str, Any], events: list[dict[str, Any]], ma
     }
 
 
+def verdict_form(ctx: Ctx, events: list[dict[str, Any]]) -> None:
+    """Verdict of a site visit for an event awaiting verification (fire.md §3.7), recorded as the API does:
+    audited, by the signed-in operator; the page reloads to show the new state."""
+    lang = ctx.lang
+    pending = [e for e in events if e["verification"] == "pending" and e["status"] != "merged"]
+    with ui.card().classes("w-full bogda-fire-verdict").props("flat bordered"):
+        ui.label(tx(lang, "verdict.title")).classes("text-subtitle1")
+        if not pending:
+            ui.label(tx(lang, "verdict.none")).classes("text-grey-7")
+            return
+        with ui.row().classes("items-end gap-4 w-full"):
+            event = ui.select(
+                {e["event_id"]: f"{e['event_id']} · {e['county_code'] or ''}" for e in pending},
+                label=tx(lang, "verdict.event"),
+            ).classes("min-w-[16rem] bogda-fire-verdict-event")
+            verdict = ui.select(
+                {v: tx(lang, f"verdict.{v}") for v in VERDICT_OUTCOME}, label=tx(lang, "verdict.verdict")
+            ).classes("min-w-[14rem] bogda-fire-verdict-value")
+            note = ui.input(tx(lang, "verdict.note")).classes("min-w-[16rem]")
+
+            def save() -> None:
+                if not event.value or not verdict.value:
+                    ui.notify(tx(lang, "verdict.pick"), type="warning")
+                    return
+                try:
+                    out = record_verdict(
+                        ctx.store,
+                        event.value,
+                        verdict.value,
+                        by=ctx.user.login,
+                        user_id=ctx.user.id,
+                        note=note.value or None,
+                        peer=ctx.peer,
+                    )
+                except (LookupError, ValueError) as exc:
+                    ui.notify(str(exc), type="negative")
+                    return
+                ui.notify(
+                    tx(
+                        lang,
+                        "verdict.saved",
+                        event=out.event_id,
+                        verdict=tx(lang, f"verdict.{out.verdict}"),
+                        outcome=out.outcome,
+                    ),
+                    type="positive",
+                )
+                ui.navigate.reload()
+
+            ui.button(tx(lang, "verdict.save"), on_click=save).props("color=primary").classes("bogda-fire-verdict-save")
+
+
 @ui.page("/fire")
 async def fire_page(request: Request, start: str | None = None, end: str | None = None) -> Response | None:
     ctx = begin(request, "/fire")
@@ -207,6 +292,8 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
             row_key="event_id",
             pagination={"rowsPerPage": 20},
         ).classes("w-full bogda-fire-events").props("dense flat bordered")
+        if set(ctx.user.roles) & set(EDIT_ROLES):
+            verdict_form(ctx, events)
         ui.label(tx(lang, "fire.detections")).classes("text-subtitle1")
         det_cols = ["id", "satellite", "confidence_raw", "frp_mw", "county_code", "state", "event_id"]
         ui.table(

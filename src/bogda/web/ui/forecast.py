@@ -23,8 +23,8 @@ from bogda.web.ui.layout import Ctx, begin, frame
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "空气质量预报与重污染天气预警",
-        "run": "最新预报：{time}（北京时间） 状态 {status}",
-        "strip": "未来 7 天空气质量指数（AQI）预报（括号内为 10%–90% 区间）",
+        "run": "最新预报：{time}（北京时间） 状态 {status} 气象输入 {mode}",
+        "strip": "未来 7 天空气质量指数（AQI）预报（括号内为 10%–90% 区间；P>200 为情景法给出的重污染概率）",
         "area": "区域",
         "series": "站点预报与实况",
         "target": "站点 / 区域",
@@ -47,8 +47,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Air-quality forecast and heavy-pollution warnings",
-        "run": "Latest forecast: {time} (Beijing) status {status}",
-        "strip": "7-day AQI forecast (p10–p90 in brackets)",
+        "run": "Latest forecast: {time} (Beijing) status {status}, weather input {mode}",
+        "strip": "7-day AQI forecast (p10–p90 in brackets; P>200 = probability of heavy pollution, from scenarios)",
         "area": "Area",
         "series": "Station forecast and observations",
         "target": "Station / area",
@@ -160,6 +160,9 @@ def strip_view(ctx: Ctx) -> None:
                         ui.label(aqi).classes("text-weight-bold")
                         if d["p10"] is not None and d["p90"] is not None:
                             ui.label(f"({d['p10']:.0f}–{d['p90']:.0f})").classes("text-caption")
+                        heavy = (d.get("prob") or {}).get("AQI>200")
+                        if heavy is not None:
+                            ui.label(f"P>200 {100 * heavy:.0f}%").classes("text-caption bogda-prob")
 
 
 def warnings_view(ctx: Ctx) -> None:
@@ -261,7 +264,11 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         if run is None:
             ui.label(tx(lang, "no_run")).classes("text-grey-7")
             return None
-        ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=run["status"])).classes(
+        # say whether the models used NWP, and which run (forecast.md §3.4)
+        mode = run.get("weather_mode") or "none"
+        if mode == "nwp" and run.get("nwp_run_time"):
+            mode = f"nwp {run['nwp_run_time']['local'][:16]}"
+        ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=run["status"], mode=mode)).classes(
             "bogda-run-status"
         )
         for r in run["reasons"] or []:

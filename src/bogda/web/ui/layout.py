@@ -33,6 +33,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/ledgers", "nav.ledgers", "menu_book"),
     ("/ledgers-reports", "nav.reports", "description"),
     ("/bigscreen", "nav.bigscreen", "tv"),
+    ("/duty", "nav.duty", "support_agent"),
 )
 """Console pages in the navigation drawer: (path, text key, Material icon). Only pages that exist."""
 

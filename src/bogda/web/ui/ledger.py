@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import Response
-from nicegui import events, ui
+from nicegui import events, run, ui
 
 from bogda.ledger import LEDGERS, records
 from bogda.ledger.base import format_value
@@ -39,6 +39,8 @@ TEXT = {
         "value": "数值",
         "query": "查询口径",
         "count": "记录数",
+        "filter": "筛选（任意列）",
+        "working": "正在生成（DOCX 和 PDF）…",
     },
     "en": {
         "ledgers": "Ledgers",
@@ -58,6 +60,8 @@ TEXT = {
         "value": "Value",
         "query": "Query",
         "count": "Records",
+        "filter": "Filter (any column)",
+        "working": "Generating (DOCX and PDF)…",
     },
 }
 
@@ -124,9 +128,14 @@ def ledger_page(request: Request, kind: str) -> Response | None:
             ui.button(
                 _tx(ctx.lang, "export"),
                 icon="download",
-                on_click=lambda: ui.navigate.to(f"/api/v1/ledgers/{kind}/export", new_tab=True),
-            ).props("outline")
+                on_click=lambda: ui.download(f"/api/v1/ledgers/{kind}/export", f"{lg.zh}.xlsx"),
+            ).props("outline").classes("bogda-ledger-export")
             ui.label(f"{len(rows)} {_tx(ctx.lang, 'records')}").classes("text-grey-7")
+            search = (
+                ui.input(_tx(ctx.lang, "filter"))
+                .props("dense clearable debounce=300")
+                .classes("w-64 bogda-ledger-filter")
+            )
         if can_write(ctx.store, ctx.who, kind):
             errors = ui.column().classes("bogda-import-errors")
 
@@ -137,7 +146,9 @@ def ledger_page(request: Request, kind: str) -> Response | None:
                     path = Path(tmp) / (e.file.name or "upload.xlsx")
                     path.write_bytes(data)
                     try:
-                        rep = import_file(ctx.store, kind, path, actor=ctx.user.login, user_id=ctx.user.id)
+                        rep = await run.io_bound(
+                            import_file, ctx.store, kind, path, actor=ctx.user.login, user_id=ctx.user.id
+                        )
                     except ImportRejected as exc:
                         with errors:
                             ui.label(_tx(ctx.lang, "rejected")).classes("text-negative")
@@ -151,9 +162,12 @@ def ledger_page(request: Request, kind: str) -> Response | None:
             ).classes("bogda-ledger-upload")
         else:
             ui.label(_tx(ctx.lang, "readonly")).classes("text-caption text-grey-7")
-        ui.table(columns=columns, rows=table_rows, row_key="id", pagination={"rowsPerPage": 50}).classes(
-            "w-full bogda-ledger-table"
-        ).props("dense flat bordered")
+        table = (
+            ui.table(columns=columns, rows=table_rows, row_key="id", pagination={"rowsPerPage": 50})
+            .classes("w-full bogda-ledger-table")
+            .props("dense flat bordered")
+        )
+        search.bind_value(table, "filter")  # Quasar filters every column's text as one types
     return None
 
 
@@ -211,18 +225,24 @@ def reports_page(request: Request) -> Response | None:
         out = ctx.settings.data_dir / "reports"
         links = ui.column()
 
-        def generate(kind: str, period: str) -> None:
+        async def generate(kind: str, period: str) -> None:
             from bogda.reports import service
 
-            try:
+            def build() -> service.Generated:
                 if kind == "monthly":
                     y, m = (int(x) for x in period.split("-"))
-                    g = service.monthly(ctx.store, y, m, out, actor=ctx.user.login)
-                else:
-                    g = service.annual(ctx.store, int(period), out, actor=ctx.user.login)
+                    return service.monthly(ctx.store, y, m, out, actor=ctx.user.login)
+                return service.annual(ctx.store, int(period), out, actor=ctx.user.login)
+
+            busy = ui.notification(_tx(ctx.lang, "working"), spinner=True, timeout=None)
+            try:
+                # DOCX + PDF take seconds: off the event loop, so the page keeps its connection meanwhile
+                g = await run.io_bound(build)
             except (ValueError, RuntimeError) as exc:
                 ui.notify(str(exc), type="negative", multi_line=True)
                 return
+            finally:
+                busy.dismiss()
             with links, ui.row().classes("gap-3"):
                 ui.label(f"#{g.report_id} {kind} {period}")
                 for fmt in ("docx", "pdf", "figures"):

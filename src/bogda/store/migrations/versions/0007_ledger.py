@@ -2,8 +2,9 @@
 quota_allocation, hw_unit, carbon_compliance, vehicle_elimination, ledger_target, ledger_event, report.
 
 A branch of its own off the core revision; it depends on the enforcement branch (``case_ledger`` extends ``case``).
-The tables are created from their definitions in :mod:`bogda.store.schema` as they stood at this revision; a later
-change to one of them needs a migration of its own.
+The tables are written out here as they stood at this revision (not read from :mod:`bogda.store.schema`), so a
+later change to the schema module cannot alter what this old revision creates: such a change needs a migration of
+its own, and ``tests/ledger/test_migration.py`` fails until the two agree again.
 
 Revision ID: 0007
 Revises: 0001
@@ -12,12 +13,15 @@ Create Date: 2026-11-29 01:50:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
 down_revision = "0001"
 branch_labels = ("ledger",)
 depends_on = ("0004",)
+
+TS = sa.DateTime(timezone=True)  # bogda.store.schema.UtcDateTime stores through this type on both engines
 
 TABLES = (
     "rectification",
@@ -37,16 +41,375 @@ TABLES = (
 
 
 def upgrade() -> None:
-    from bogda.store.schema import metadata
-
-    bind = op.get_bind()
-    for name in TABLES:
-        metadata.tables[name].create(bind=bind, checkfirst=False)
+    op.create_table(
+        "rectification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("batch", sa.String(length=128), nullable=False),
+        sa.Column("task_no", sa.String(length=64), nullable=False),
+        sa.Column("problem", sa.Text(), nullable=False),
+        sa.Column("target", sa.Text(), server_default="", nullable=False),
+        sa.Column("measures", sa.JSON(), nullable=False),
+        sa.Column("lead_unit", sa.String(length=128), server_default="", nullable=False),
+        sa.Column("co_units", sa.JSON(), nullable=False),
+        sa.Column("responsible", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("term", sa.String(length=16), nullable=False),
+        sa.Column("milestones", sa.JSON(), nullable=False),
+        sa.Column("progress_pct", sa.Float(), server_default="0", nullable=False),
+        sa.Column("acceptance_level", sa.String(length=8), nullable=True),
+        sa.Column("acceptance_date", sa.Date(), nullable=True),
+        sa.Column("cancel_date", sa.Date(), nullable=True),
+        sa.Column("card", sa.String(length=8), server_default="none", nullable=False),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_rectification_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rectification")),
+        sa.UniqueConstraint("task_no", name=op.f("uq_rectification_task_no")),
+    )
+    op.create_index(op.f("ix_rectification_county_code"), "rectification", ["county_code"], unique=False)
+    op.create_index(op.f("ix_rectification_deadline"), "rectification", ["deadline"], unique=False)
+    op.create_table(
+        "petition",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("petition_no", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.Column("accepted", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("accept_decided_at", TS, nullable=True),
+        sa.Column("category", sa.String(length=16), nullable=False),
+        sa.Column("subject_name", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("subject_uscc", sa.String(length=18), nullable=True),
+        sa.Column("location", sa.String(length=300), server_default="", nullable=False),
+        sa.Column("assigned_at", TS, nullable=True),
+        sa.Column("due_at", TS, nullable=True),
+        sa.Column("extended_to", TS, nullable=True),
+        sa.Column("finding", sa.String(length=8), nullable=True),
+        sa.Column("actions", sa.JSON(), nullable=False),
+        sa.Column("closed_at", TS, nullable=True),
+        sa.Column("reply_at", TS, nullable=True),
+        sa.Column("satisfaction", sa.String(length=8), nullable=True),
+        sa.Column("repeat_of", sa.String(length=64), nullable=True),
+        sa.Column("inspection_batch", sa.String(length=128), nullable=True),
+        sa.Column("task_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_petition_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_petition")),
+        sa.UniqueConstraint("petition_no", name=op.f("uq_petition_petition_no")),
+    )
+    op.create_index(op.f("ix_petition_county_code"), "petition", ["county_code"], unique=False)
+    op.create_index(op.f("ix_petition_received_at"), "petition", ["received_at"], unique=False)
+    op.create_table(
+        "case_ledger",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("party", sa.String(length=200), nullable=False),
+        sa.Column("uscc", sa.String(length=18), nullable=True),
+        sa.Column("violation_type", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("legal_basis", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("confiscation_yuan", sa.Float(), nullable=True),
+        sa.Column("five_types", sa.JSON(), nullable=False),
+        sa.Column("paid_at", TS, nullable=True),
+        sa.Column("published_at", TS, nullable=True),
+        sa.Column("clue_ids", sa.JSON(), nullable=False),
+        sa.Column("task_ids", sa.JSON(), nullable=False),
+        sa.Column("finding_ids", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_case_ledger_case_id_case"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_case_ledger_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_ledger")),
+        sa.UniqueConstraint("case_id", name=op.f("uq_case_ledger_case_id")),
+    )
+    op.create_index(op.f("ix_case_ledger_county_code"), "case_ledger", ["county_code"], unique=False)
+    op.create_table(
+        "permit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("permit_no", sa.String(length=64), nullable=False),
+        sa.Column("unit", sa.String(length=200), nullable=False),
+        sa.Column("uscc", sa.String(length=18), nullable=True),
+        sa.Column("management_class", sa.String(length=8), nullable=False),
+        sa.Column("apply_type", sa.String(length=8), nullable=False),
+        sa.Column("accepted_at", sa.Date(), nullable=False),
+        sa.Column("site_check", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("decided_at", sa.Date(), nullable=True),
+        sa.Column("valid_from", sa.Date(), nullable=True),
+        sa.Column("valid_to", sa.Date(), nullable=True),
+        sa.Column("permitted_t", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_permit_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_permit")),
+        sa.UniqueConstraint(
+            "permit_no", "apply_type", "accepted_at", name=op.f("uq_permit_permit_no_apply_type_accepted_at")
+        ),
+    )
+    op.create_index(op.f("ix_permit_county_code"), "permit", ["county_code"], unique=False)
+    op.create_index(op.f("ix_permit_decided_at"), "permit", ["decided_at"], unique=False)
+    op.create_table(
+        "eia",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("approval_no", sa.String(length=64), nullable=False),
+        sa.Column("project", sa.String(length=300), nullable=False),
+        sa.Column("doc_type", sa.String(length=8), nullable=False),
+        sa.Column("approval_level", sa.String(length=8), nullable=False),
+        sa.Column("accepted_at", sa.Date(), nullable=False),
+        sa.Column("excluded_days", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("decided_at", sa.Date(), nullable=True),
+        sa.Column("decision", sa.String(length=8), nullable=True),
+        sa.Column("quota_allocation_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_eia_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_eia")),
+        sa.UniqueConstraint("approval_no", name=op.f("uq_eia_approval_no")),
+    )
+    op.create_index(op.f("ix_eia_county_code"), "eia", ["county_code"], unique=False)
+    op.create_index(op.f("ix_eia_decided_at"), "eia", ["decided_at"], unique=False)
+    op.create_table(
+        "quota_credit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("credit_no", sa.String(length=64), nullable=False),
+        sa.Column("pollutant", sa.String(length=8), nullable=False),
+        sa.Column("amount", sa.Float(), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("enterprise", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("verified_at", sa.Date(), nullable=True),
+        sa.Column("doc_no", sa.String(length=128), server_default="", nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_quota_credit_amount")),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_quota_credit_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quota_credit")),
+        sa.UniqueConstraint("credit_no", name=op.f("uq_quota_credit_credit_no")),
+    )
+    op.create_index(op.f("ix_quota_credit_county_code"), "quota_credit", ["county_code"], unique=False)
+    op.create_table(
+        "quota_allocation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("allocation_no", sa.String(length=64), nullable=False),
+        sa.Column("pollutant", sa.String(length=8), nullable=False),
+        sa.Column("project", sa.String(length=300), nullable=False),
+        sa.Column("eia_approval_no", sa.String(length=64), nullable=True),
+        sa.Column("project_emission", sa.Float(), nullable=False),
+        sa.Column("ratio", sa.Float(), server_default="1", nullable=False),
+        sa.Column("required", sa.Float(), nullable=False),
+        sa.Column("sources", sa.JSON(), nullable=False),
+        sa.Column("allocated_at", sa.Date(), nullable=False),
+        sa.CheckConstraint("project_emission >= 0", name=op.f("ck_quota_allocation_project_emission")),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_quota_allocation_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quota_allocation")),
+        sa.UniqueConstraint("allocation_no", name=op.f("uq_quota_allocation_allocation_no")),
+    )
+    op.create_index(op.f("ix_quota_allocation_county_code"), "quota_allocation", ["county_code"], unique=False)
+    op.create_table(
+        "hw_unit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("unit", sa.String(length=200), nullable=False),
+        sa.Column("uscc", sa.String(length=18), nullable=True),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("hw_codes", sa.JSON(), nullable=False),
+        sa.Column("generated_t", sa.Float(), nullable=False),
+        sa.Column("stock_start_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("stock_end_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("self_utilised_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("self_disposed_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("transferred_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("transferred_licensed_t", sa.Float(), server_default="0", nullable=False),
+        sa.Column("manifest_ids", sa.JSON(), nullable=False),
+        sa.Column("receiver_licence_no", sa.String(length=64), nullable=True),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_hw_unit_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hw_unit")),
+        sa.UniqueConstraint("unit", "year", name=op.f("uq_hw_unit_unit_year")),
+    )
+    op.create_index(op.f("ix_hw_unit_county_code"), "hw_unit", ["county_code"], unique=False)
+    op.create_table(
+        "carbon_compliance",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("entity", sa.String(length=200), nullable=False),
+        sa.Column("uscc", sa.String(length=18), nullable=True),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("verified_emissions_t", sa.Float(), nullable=False),
+        sa.Column("allocated", sa.Float(), nullable=False),
+        sa.Column("surrendered", sa.Float(), server_default="0", nullable=False),
+        sa.Column("offsets", sa.Float(), server_default="0", nullable=False),
+        sa.Column("deadline", sa.Date(), nullable=False),
+        sa.Column("surrendered_at", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_carbon_compliance_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_carbon_compliance")),
+        sa.UniqueConstraint("entity", "year", name=op.f("uq_carbon_compliance_entity_year")),
+    )
+    op.create_index(op.f("ix_carbon_compliance_county_code"), "carbon_compliance", ["county_code"], unique=False)
+    op.create_table(
+        "vehicle_elimination",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=True),
+        sa.Column("place_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=32), server_default="", nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("attachments", sa.JSON(), nullable=False),
+        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=True),
+        sa.Column("updated_at", TS, nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("plate_no", sa.String(length=16), nullable=False),
+        sa.Column("vehicle_type", sa.String(length=32), nullable=False),
+        sa.Column("emission_stage", sa.String(length=16), nullable=False),
+        sa.Column("owner", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("eliminated_at", sa.Date(), nullable=True),
+        sa.Column("method", sa.String(length=16), nullable=True),
+        sa.ForeignKeyConstraint(["place_id"], ["place.id"], name=op.f("fk_vehicle_elimination_place_id_place")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vehicle_elimination")),
+        sa.UniqueConstraint("plate_no", name=op.f("uq_vehicle_elimination_plate_no")),
+    )
+    op.create_index(op.f("ix_vehicle_elimination_county_code"), "vehicle_elimination", ["county_code"], unique=False)
+    op.create_table(
+        "ledger_target",
+        sa.Column("ledger", sa.String(length=32), nullable=False),
+        sa.Column("county_code", sa.String(length=12), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("source_doc", sa.String(length=200), server_default="", nullable=False),
+        sa.PrimaryKeyConstraint("ledger", "county_code", "year", "metric", name=op.f("pk_ledger_target")),
+    )
+    op.create_table(
+        "ledger_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ledger", sa.String(length=32), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=32), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=True),
+        sa.Column("at", TS, nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_event")),
+    )
+    op.create_index("ix_ledger_event_record", "ledger_event", ["ledger", "record_id"], unique=False)
+    op.create_table(
+        "report",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("as_of", TS, nullable=False),
+        sa.Column("docx_sha256", sa.String(length=64), nullable=True),
+        sa.Column("pdf_sha256", sa.String(length=64), nullable=True),
+        sa.Column("template_version", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.Column("created_by", sa.String(length=64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report")),
+    )
 
 
 def downgrade() -> None:
-    from bogda.store.schema import metadata
-
-    bind = op.get_bind()
     for name in reversed(TABLES):
-        metadata.tables[name].drop(bind=bind, checkfirst=True)
+        op.drop_table(name)

@@ -5,6 +5,7 @@ import { echarts } from "/public/vendor/echarts/index.js";
 const TEXT = {
   zh: {
     title: "昌吉州空气质量实时发布", warnings: "重污染天气预警", none: "当前无生效预警", map: "站点分布",
+    forecast: "未来7天空气质量预报", noForecast: "暂无有效预报", issued: "预报发布时间", range: "可能范围",
     counties: "各县市空气质量指数", stations: "监测站点", updated: "更新时间", primary: "首要污染物",
     offline: "离线", noData: "暂无数据", effect: "健康影响", advice: "建议措施",
     note: "数据为小时实时值（未经审核），以生态环境部门正式发布为准。演示数据为模拟数据。",
@@ -12,6 +13,8 @@ const TEXT = {
   },
   en: {
     title: "Changji air quality now", warnings: "Heavy-pollution warnings", none: "No warning in force",
+    forecast: "7-day air-quality forecast", noForecast: "No current forecast", issued: "Forecast issued",
+    range: "likely range",
     map: "Stations", counties: "AQI by county", stations: "Monitoring stations", updated: "Updated",
     primary: "Primary pollutant", offline: "offline", noData: "no data", effect: "Health effects",
     advice: "Advice",
@@ -41,7 +44,7 @@ function render() {
   document.title = T.title;
   for (const b of document.querySelectorAll("button.lang")) b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
   $("title").textContent = T.title;
-  for (const [id, key] of [["h-warnings", "warnings"], ["h-map", "map"], ["h-counties", "counties"], ["h-stations", "stations"], ["note", "note"]])
+  for (const [id, key] of [["h-warnings", "warnings"], ["h-forecast", "forecast"], ["h-map", "map"], ["h-counties", "counties"], ["h-stations", "stations"], ["note", "note"]])
     $(id).textContent = T[key];
   if (!data) return;
   const pref = data.areas.find((a) => a.kind === "prefecture");
@@ -60,6 +63,7 @@ function render() {
   $("warning-list").innerHTML = data.warnings.length
     ? data.warnings.map((w) => `<li class="warning">${esc(names[w.area_code] || w.area_code)} · ${esc(T.level[w.level] || w.level)} · ${esc(w.start_date)} – ${esc(w.end_date)}</li>`).join("")
     : `<li class="muted">${T.none}</li>`;
+  renderForecast(T);
   const counties = data.areas.filter((a) => a.kind === "county");
   $("counties").tBodies[0].innerHTML = counties.map((a) => {
     const i = a.level ? data.advice[String(a.level)] : null;
@@ -73,6 +77,26 @@ function render() {
       + `<td>${esc(state)}</td><td class="num">${s.aqi ?? "—"}</td></tr>`;
   }).join("");
   drawMap();
+}
+
+// the prefecture's daily AQI for the next days: mean, the p10-p90 range and the category of the mean
+function renderForecast(T) {
+  const f = data.forecast;
+  const area = f && (f.areas.find((a) => a.kind === "prefecture") || f.areas[0]);
+  const body = $("forecast-days").tBodies[0];
+  if (!area) {
+    body.innerHTML = `<tr><td class="muted">${T.noForecast}</td></tr>`;
+    $("forecast-issued").textContent = "";
+    return;
+  }
+  body.innerHTML = area.days.map((d) => {
+    const i = d.level ? data.advice[String(d.level)] : null;
+    const range = d.p10 != null && d.p90 != null ? `${Math.round(d.p10)}–${Math.round(d.p90)}` : "";
+    return `<tr class="forecast-day" data-date="${esc(d.date)}"><td>${esc(d.date.slice(5))}</td>`
+      + `<td><span class="dot" style="background:${i ? i.colour : "#ddd"}"></span>${i ? esc(category(i)) : T.noData}</td>`
+      + `<td class="num">${d.aqi != null ? Math.round(d.aqi) : "—"}</td><td class="muted small">${range ? `${T.range} ${range}` : ""}</td></tr>`;
+  }).join("");
+  $("forecast-issued").textContent = `${T.issued}: ${localTime(f.issued_at)}`;
 }
 
 function drawMap() {
@@ -100,7 +124,8 @@ function drawMap() {
 }
 
 async function load() {
-  const r = await fetch("/public/api/v1/stations", { cache: "no-store" });
+  // "no-cache": the browser revalidates with the ETag and the server answers 304 while nothing changed
+  const r = await fetch("/public/api/v1/stations", { cache: "no-cache" });
   data = await r.json();
   render();
 }

@@ -1,0 +1,146 @@
+"""Choosing a protocol's post-processing on inner folds of its training period, never on its test year.
+
+The Beijing protocol post-processes the model's mean at its two goal horizons (hourly 24 h, daily D+1;
+:func:`bogda.forecast.backtest.post_process`): a blend with damped persistence (weight w on the model) and an
+inflation λ of the anomaly about the climatology, because the L2 model is under-dispersed. (λ, w) is chosen here:
+each inner fold is run once with the protocol's own settings (profile, refit) and no post-processing, then the grid
+λ ∈ {1.0, 1.1, …, 2.0} × w ∈ {0.5, 0.6, …, 1.0} is scored on the stored pairs and the pair minimising the mean,
+over the folds, of the mean over the stations of RMSE(post) / RMSE(damped persistence) is taken. The folds lie in
+the training period 2013-03..2016-02 (docs/forecast.md §2), so the test year 2016-03..2017-02 is never seen.
+
+Command line: ``python -m bogda.forecast.tuning --data ../shared/data`` (about 8 min on one core) prints the grid's
+best rows per horizon and the choice, to be written into :data:`bogda.forecast.backtest.PROTOCOL_POST`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bogda.forecast import verify
+from bogda.forecast.backtest import (
+    PROTOCOL_REFIT,
+    Pairs,
+    ProtocolConfig,
+    load_beijing,
+    post_process,
+    run_protocol,
+)
+
+INNER_FOLDS: dict[str, tuple[tuple[date, date], tuple[date, date]]] = {
+    "A": ((date(2013, 3, 1), date(2015, 8, 31)), (date(2015, 9, 1), date(2016, 2, 29))),
+    "B": ((date(2013, 3, 1), date(2014, 8, 31)), (date(2014, 9, 1), date(2015, 2, 28))),
+}
+"""The Beijing protocol's inner folds: (train, test) in Beijing dates, both inside its training period."""
+
+INFLATIONS: tuple[float, ...] = tuple(round(1.0 + 0.1 * i, 1) for i in range(11))
+WEIGHTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+HORIZONS: dict[str, str] = {"24h": "hourly", "D+1": "daily"}
+"""The goal horizons post-processed, with their target kind."""
+
+
+def post_grid(
+    pairs: Pairs,
+    mode: str = "none",
+    *,
+    inflations: Sequence[float] = INFLATIONS,
+    weights: Sequence[float] = WEIGHTS,
+    threshold: float = 150.0,
+) -> pl.DataFrame:
+    """Score every (λ, w) of the grid on one fold's pairs of one horizon.
+
+    Parameters
+    ----------
+    pairs : one (kind, horizon)'s pairs from a run without post-processing (``lgbm_<mode>`` is the raw model)
+    threshold : the event threshold reported beside the ratio [µg/m³] (heavy pollution, PM2.5 > 150)
+
+    Returns
+    -------
+    One row per (λ, w): ``inflation``, ``weight``, ``ratio`` (mean over stations of RMSE(post) / RMSE(damped
+    persistence)) and ``TS`` (threat score of the post-processed forecast for > ``threshold``, all stations pooled;
+    reported, not optimised).
+    """
+    model = pairs.methods[f"lgbm_{mode}"]
+    damped = pairs.methods["damped_persistence"]
+    clim = next(v for k, v in pairs.methods.items() if k.startswith("climatology"))
+    stations = np.unique(pairs.station)
+    ref = {s: verify.rmse(damped[pairs.station == s], pairs.obs[pairs.station == s]) for s in stations}
+    rows = []
+    for lam in inflations:
+        for w in weights:
+            f = post_process(model, damped, clim, lam, w)
+            ratios = [
+                _ratio(verify.rmse(f[sel], pairs.obs[sel]), ref[s]) for s in stations for sel in [pairs.station == s]
+            ]
+            ts = verify.point_scores(f, pairs.obs, thresholds=(threshold,)).get(f"TS_gt{threshold:g}")
+            rows.append({"inflation": lam, "weight": w, "ratio": float(np.nanmean(ratios)), "TS": ts})
+    return pl.DataFrame(rows, schema_overrides={"TS": pl.Float64})
+
+
+def _ratio(a: float | None, b: float | None) -> float:
+    return a / b if a is not None and b else float("nan")  # a station without pairs or with a perfect reference
+
+
+def choose_post(grids: Mapping[str, pl.DataFrame]) -> tuple[float, float, pl.DataFrame]:
+    """(λ, w) with the lowest mean ``ratio`` over the folds' grids (:func:`post_grid`), and the joined table
+    (one ``ratio_<fold>`` and ``TS_<fold>`` column per fold, ``mean_ratio``) sorted best first. Ties go to the
+    smaller λ, then the larger w (the lighter touch)."""
+    table: pl.DataFrame | None = None
+    for name, g in grids.items():
+        g = g.rename({"ratio": f"ratio_{name}", "TS": f"TS_{name}"})
+        table = g if table is None else table.join(g, on=["inflation", "weight"])
+    if table is None:
+        raise ValueError("no fold to choose from")
+    table = table.with_columns(pl.mean_horizontal([f"ratio_{n}" for n in grids]).alias("mean_ratio")).sort(
+        ["mean_ratio", "inflation", "weight"], descending=[False, False, True]
+    )
+    best = table.row(0, named=True)
+    return float(best["inflation"]), float(best["weight"]), table
+
+
+def inner_fold_pairs(
+    data_dir: Path, config: ProtocolConfig | None = None, folds: Sequence[str] = tuple(INNER_FOLDS)
+) -> dict[str, dict[tuple[str, str], Pairs]]:
+    """Run each inner fold of the Beijing protocol (all 8 stations scored, weather mode ``none``, the protocol's
+    refit, no post-processing) and return its pairs per (kind, horizon)."""
+    frames, coords = load_beijing(data_dir)
+    base = config or ProtocolConfig()
+    cfg = replace(
+        base,
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        quantiles=(),
+        neighbour_km=80.0,
+        stations_to_score=None,
+        refit=base.refit or PROTOCOL_REFIT,
+        post=(),
+    )
+    return {f: run_protocol(frames, *INNER_FOLDS[f], "none", config=cfg, coords=coords).pairs for f in folds}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bogda.forecast.tuning", description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
+    ap.add_argument("--refit", choices=["once", "month"], default=None, help="default: the protocol's")
+    ap.add_argument("--top", type=int, default=6, help="grid rows printed per horizon")
+    args = ap.parse_args(argv)
+    folds = inner_fold_pairs(args.data, ProtocolConfig(refit=args.refit))
+    chosen = []
+    for horizon, kind in HORIZONS.items():
+        lam, w, table = choose_post({f: post_grid(p[(kind, horizon)]) for f, p in folds.items()})
+        raw = table.filter((pl.col("inflation") == 1.0) & (pl.col("weight") == 1.0))
+        with pl.Config(tbl_rows=args.top + 1, tbl_cols=-1, float_precision=4):
+            print(f"{horizon}: chosen λ = {lam}, w = {w}\n{table.head(args.top)}\nunprocessed:\n{raw}")
+        chosen.append((horizon, lam, w))
+    print(f"PROTOCOL_POST = {tuple(chosen)!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

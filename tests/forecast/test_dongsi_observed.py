@@ -1,0 +1,21 @@
+"""The Dongsi release goal with observed weather as a perfect forecast (forecast.md §8.10): daily D+1 RMSE ≤ 35.
+
+Apart from tests/forecast/test_backtest.py (the goals without weather) so that the two long protocol runs go to
+different test workers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bogda.forecast.backtest import ProtocolConfig, beijing_protocol, dongsi_goals
+from sharedata import require_shared
+
+
+@pytest.mark.slow
+def test_dongsi_d1_with_observed_weather():
+    data = require_shared("beijing").parent
+    cfg = ProtocolConfig(hourly_leads=(), daily_horizons=(1,), quantiles=())
+    res = beijing_protocol(data, ("Dongsi",), modes=("observed_proxy",), config=cfg)
+    (g,) = [g for g in dongsi_goals(res) if g.name == "daily D+1 RMSE, observed_proxy"]
+    assert g.value is not None and g.met, f"{g.name}: {g.value} vs {g.threshold} (gap {g.gap})"

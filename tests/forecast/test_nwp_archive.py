@@ -1,0 +1,211 @@
+"""Training and backtests on archived NWP runs as issued (forecast.md §3.4, §3.9 mode ``nwp``): run selection by
+issue time, lead-time features, NetCDF archives written here, and a protocol where the issued forecasts carry
+signal."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from bogda.forecast.backtest import ProtocolConfig, run_protocol
+from bogda.forecast.features import future_weather_features, panel_from_frame
+from bogda.forecast.models import FAST
+from bogda.forecast.nwp_archive import NwpArchive, NwpArchiveError, archive_from_files
+from bogda.forecast.synthetic import synthetic_frame
+
+FIRST = date(2016, 1, 1)  # Beijing day 0 starts 2015-12-31 16:00 UTC
+
+
+def _panel(n_days: int = 6):
+    frame, coords = synthetic_frame(n_stations=2, n_days=n_days, seed=1, first_day=FIRST)
+    return panel_from_frame(frame, ["a34004", "ws10"], coords=coords), coords
+
+
+def _rows(panel, run_hours: list[int], lead_max: int, value) -> pl.DataFrame:
+    """``nwp_value`` rows: run at panel position r, lead j → value(r, station index, j)."""
+    recs = []
+    for r in run_hours:
+        rt = panel.start_utc + timedelta(hours=r)
+        for i, st in enumerate(panel.stations):
+            for j in range(lead_max + 1):
+                vs = rt + timedelta(hours=j)
+                recs.append(("test", rt, vs, vs + timedelta(hours=1), st, "ws10", float(value(r, i, j))))
+    cols = ["source", "run_time", "valid_start", "valid_end", "location_id", "variable", "value"]
+    return pl.DataFrame(recs, schema=cols, orient="row").with_columns(
+        pl.col("run_time").dt.cast_time_unit("us"), pl.col("valid_start").dt.cast_time_unit("us")
+    )
+
+
+def test_run_selection_respects_latency_and_fallback() -> None:
+    panel, _ = _panel()
+    # runs at positions 0 and 24, leads 0..72; the value encodes the run
+    arc = NwpArchive.from_values(_rows(panel, [0, 24], 72, lambda r, i, j: 100 + r), panel)
+    assert arc.max_lead == 72 and arc.variables == ("ws10",)
+    t = np.array([3, 4, 5, 28, 29, 60, 100])  # issue at the end of hour t, i.e. time t + 1
+    # run 0 is usable from time 6 (latency 6 h): issue 5 → time 6; run 24 from time 30
+    assert arc.run_for(t).tolist() == [-1, -1, 0, 0, 1, 1, -1]
+    s = np.zeros(t.size, dtype=int)
+    got = arc.at("ws10", s, t + 10, t)
+    assert np.isnan(got[0]) and got[2] == 100 and got[4] == 124
+    assert arc.hours_since_run(np.array([29]))[0] == 6
+    # a run older than the newest expected one by more than 24 h (d) is not used
+    assert arc.run_for(np.array([24 + 6 + 24 + 24 + 1]))[0] == -1
+
+
+def test_lead_features_come_from_the_issued_run() -> None:
+    panel, _ = _panel()
+    arc = NwpArchive.from_values(_rows(panel, [0, 12, 24], 60, lambda r, i, j: j + 1000 * (r // 12)), panel)
+    s = np.array([0, 1])
+    t = np.array([20, 20])  # run 12 is usable from time 18 ≤ 21; run 24 not yet
+    f = future_weather_features(arc, s, t, np.array([5, 5]), ["ws10"])
+    # target 25 is lead 13 of run 12 (value 1013); mean over hours 21..25 = leads 9..13 of run 12
+    assert f["fut_ws10"].tolist() == [1013.0, 1013.0]
+    assert f["fut_ws10_mean"][0] == pytest.approx(1011.0)
+    assert f["fut_hours_since_run"].tolist() == [9.0, 9.0]
+
+
+def test_archive_rejects_values_for_no_panel_location() -> None:
+    panel, _ = _panel()
+    rows = _rows(panel, [0], 3, lambda r, i, j: 1.0).with_columns(pl.lit("elsewhere").alias("location_id"))
+    with pytest.raises(NwpArchiveError, match="no values for the panel's locations"):
+        NwpArchive.from_values(rows, panel)
+
+
+def test_archive_from_netcdf_runs_written_here(tmp_path: Path) -> None:
+    import xarray as xr
+
+    panel, coords = _panel()
+    lats = np.array([44.5, 44.0, 43.5])
+    lons = np.array([87.0, 87.5, 88.0])
+    paths = []
+    for k, run in enumerate([panel.start_utc + timedelta(hours=h) for h in (0, 12, 24)]):
+        times = np.array([np.datetime64(run.replace(tzinfo=None)) + np.timedelta64(h, "h") for h in range(49)])
+        ds = xr.Dataset(
+            {
+                "u10": (("time", "latitude", "longitude"), np.full((49, 3, 3), 3.0 + k), {"units": "m s-1"}),
+                "v10": (("time", "latitude", "longitude"), np.full((49, 3, 3), -4.0), {"units": "m s-1"}),
+                "t2m": (("time", "latitude", "longitude"), np.full((49, 3, 3), 273.15 + k), {"units": "K"}),
+            },
+            coords={"time": times, "latitude": lats, "longitude": lons},
+            attrs={"forecast_reference_time": run.isoformat()},
+        )
+        ds["time"].encoding["units"] = "hours since 2015-12-01 00:00:00"
+        p = tmp_path / f"run_{k}.nc"
+        ds.to_netcdf(p, engine="h5netcdf")
+        paths.append(str(p))
+    arc, problems = archive_from_files(paths, panel, coords)
+    assert problems == []
+    assert len(arc.run_times) == 3 and arc.run_times[1] == panel.start_utc + timedelta(hours=12)
+    assert {"u10", "v10", "ws10", "t2m"} <= set(arc.variables)
+    s = np.zeros(1, dtype=int)
+    # at issue 30 (time 31) the newest usable run is the one of hour 24 (k = 2): u 5, v −4 → ws √41, T 2 °C
+    assert arc.at("ws10", s, np.array([40]), np.array([30]))[0] == pytest.approx(np.sqrt(41.0))
+    assert arc.at("t2m", s, np.array([40]), np.array([30]))[0] == pytest.approx(2.0)
+
+
+def _issued_archive(frame: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
+    """Daily 12 UTC runs, leads 0..72 h: the true wind plus an error growing with lead (an issued forecast)."""
+    rng = np.random.default_rng(seed)
+    wide = frame.select("station_code", "ts", "ws10").sort("station_code", "ts")
+    out = []
+    for (st,), g in wide.group_by("station_code", maintain_order=True):
+        ts = g["ts"].to_list()
+        ws = g["ws10"].to_numpy()
+        for r in range(12, len(ts) - 73, 24):
+            j = np.arange(73)
+            val = np.clip(ws[r + j] + rng.normal(0, 0.1 + 0.005 * j), 0, None)
+            out.append(
+                pl.DataFrame(
+                    {
+                        "source": "test",
+                        "run_time": [ts[r]] * 73,
+                        "valid_start": [ts[r + k] for k in j],
+                        "valid_end": [ts[r + k] + timedelta(hours=1) for k in j],
+                        "location_id": st,
+                        "variable": "ws10",
+                        "value": val,
+                    }
+                )
+            )
+    return pl.concat(out).with_columns(pl.col("run_time").dt.cast_time_unit("us"))
+
+
+@pytest.mark.slow
+def test_protocol_in_nwp_mode_uses_the_issued_runs_and_gains_skill() -> None:
+    frame, coords = synthetic_frame(n_stations=3, n_days=420, seed=7)
+    # ventilation: the hour's concentration falls with the hour's wind, so a forecast of the wind carries signal
+    frame = frame.with_columns((pl.col("a34004") * (-0.5 * (pl.col("ws10") - 3.0)).exp()).alias("a34004"))
+    nwp_rows = _issued_archive(frame)
+    cfg = ProtocolConfig(
+        profile=FAST.__class__(**{**FAST.__dict__, "rounds_mean": 120, "rounds_quantile": 30, "max_rows": 8000}),
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        climatology="short",
+        min_train_days=200,
+    )
+    train, test = (date(2016, 1, 1), date(2016, 11, 30)), (date(2016, 12, 1), date(2017, 2, 20))
+    with pytest.raises(ValueError, match="needs the archived runs"):
+        run_protocol(frame, train, test, "nwp", config=cfg, coords=coords)
+    nwp = run_protocol(frame, train, test, "nwp", config=cfg, coords=coords, nwp_values=nwp_rows)
+    none = run_protocol(frame, train, test, "none", config=cfg, coords=coords)
+    inp = nwp.model_inputs["hourly_24h"]
+    assert inp["weather_mode"] == "nwp"
+    assert {"fut_ws10", "fut_ws10_mean", "fut_hours_since_run"} <= set(inp["features"])
+    assert "futd_ws10_mean" in nwp.model_inputs["daily_D+1"]["features"]
+
+    def rmse(res, mode, horizon):
+        sc = res.scores.filter((pl.col("method") == f"lgbm_{mode}") & (pl.col("horizon") == horizon))
+        return float(sc["RMSE"].mean())
+
+    # the issued wind forecasts improve on no weather at 24 h and D+1
+    assert rmse(nwp, "nwp", "24h") < 0.97 * rmse(none, "none", "24h")
+    assert rmse(nwp, "nwp", "D+1") < 0.97 * rmse(none, "none", "D+1")
+
+
+@pytest.mark.slow
+def test_operational_bundle_trains_and_serves_nwp_sets_with_fallback() -> None:
+    from dataclasses import replace
+
+    from bogda.forecast import operational as op
+    from bogda.forecast.backtest import _as_panel
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=400, seed=11)
+    frame = frame.with_columns((pl.col("a34004") * (-0.5 * (pl.col("ws10") - 3.0)).exp()).alias("a34004"))
+    panel = _as_panel(frame, coords)
+    arc = NwpArchive.from_values(_issued_archive(frame), panel)
+    models, reasons = op.train_operational(
+        panel,
+        ("a34004",),
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=3000),
+        blocks=((1, 6), (7, 24)),
+        horizons=(1, 2),
+        min_days=300,
+        nwp=arc,
+    )
+    assert models is not None, reasons
+    assert models.weather_mode == "nwp"
+    m = models.items["a34004"]
+    assert set(m.hourly_nwp) == {(1, 6), (7, 24)} and set(m.daily_nwp) == {1, 2} and m.nwp_vars == ("ws10",)
+    t = panel.n_hours - 200
+    with_nwp = op.forecast_hourly(panel, "a34004", t, max_lead=24, models=models, nwp=arc)
+    assert with_nwp.primary == "lgbm_nwp" and with_nwp.model_inputs["weather_mode"] == "nwp"
+    assert np.isfinite(with_nwp.methods["lgbm_nwp"][:3]).all()
+    without = op.forecast_hourly(panel, "a34004", t, max_lead=24, models=models, nwp=None)
+    assert without.primary == "lgbm_none" and without.model_inputs["weather_mode"] == "none"
+    daily = op.forecast_daily(panel, "a34004", t, horizons=(1, 2), models=models, nwp=arc)
+    assert daily.primary == "lgbm_nwp"
+    # no run usable at the issue time (the archive ends 72 h before the panel): the no-NWP sets serve
+    late = op.forecast_hourly(panel, "a34004", panel.n_hours - 2, max_lead=6, models=models, nwp=arc)
+    assert late.primary == "lgbm_none"
+    # the deployment gate scores a probe as it would have served: with the archived runs, by its NWP sets
+    from bogda.forecast import gate
+
+    positions = [t - 24 * k for k in range(3)]
+    served = gate.probe_pairs(panel, models, ["a34004"], positions, arc)
+    blind = gate.probe_pairs(panel, models, ["a34004"], positions)
+    assert served.height == blind.height == 3 * 3 * 2  # stations × issues × (24 h, D+1)
+    assert not np.allclose(served["new_mean"].to_numpy(), blind["new_mean"].to_numpy())

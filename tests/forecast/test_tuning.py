@@ -1,0 +1,60 @@
+"""Choosing the post-processing on inner folds (bogda.forecast.tuning)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bogda.forecast import verify
+from bogda.forecast.backtest import Pairs, post_process
+from bogda.forecast.tuning import INNER_FOLDS, choose_post, post_grid
+
+
+def _pairs(shrink: float, seed: int) -> Pairs:
+    """Two stations; the model keeps ``shrink`` of the true anomaly about the climatology (under-dispersed) and
+    damped persistence is the truth plus noise."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    clim = np.full(2 * n, 80.0)
+    obs = np.maximum(clim + rng.gamma(2.0, 40.0, 2 * n) - 80.0, 1.0)
+    model = clim + shrink * (obs - clim)
+    damped = obs + rng.normal(0.0, 40.0, 2 * n)
+    station = np.repeat([0, 1], n)
+    methods = {"lgbm_none": model, "damped_persistence": damped, "climatology_hour": clim}
+    return Pairs("hourly", "24h", station, obs, methods)
+
+
+def test_grid_scores_each_pair_against_damped_persistence() -> None:
+    p = _pairs(0.5, 1)
+    grid = post_grid(p)
+    assert grid.height == 11 * 6
+    row = grid.filter((grid["inflation"] == 1.3) & (grid["weight"] == 0.8)).row(0, named=True)
+    f = post_process(p.methods["lgbm_none"], p.methods["damped_persistence"], p.methods["climatology_hour"], 1.3, 0.8)
+    want = np.mean(
+        [
+            verify.rmse(f[p.station == s], p.obs[p.station == s])
+            / verify.rmse(p.methods["damped_persistence"][p.station == s], p.obs[p.station == s])
+            for s in (0, 1)
+        ]
+    )
+    assert row["ratio"] == pytest.approx(want)
+    assert row["TS"] == pytest.approx(verify.point_scores(f, p.obs, thresholds=(150.0,))["TS_gt150"])
+
+
+def test_choice_restores_an_under_dispersed_model_over_both_folds() -> None:
+    # the model keeps half the anomaly, exactly: λ = 2 with no blend reproduces the truth on every fold
+    lam, w, table = choose_post({"A": post_grid(_pairs(0.5, 2)), "B": post_grid(_pairs(0.5, 3))})
+    assert (lam, w) == (2.0, 1.0)
+    assert table.row(0, named=True)["mean_ratio"] == pytest.approx(0.0, abs=1e-9)
+    assert {"ratio_A", "ratio_B", "TS_A", "TS_B"} <= set(table.columns)
+    # a model already right needs no touch: λ = 1, w = 1
+    assert choose_post({"A": post_grid(_pairs(1.0, 4))})[:2] == (1.0, 1.0)
+    with pytest.raises(ValueError, match="no fold"):
+        choose_post({})
+
+
+def test_inner_folds_lie_inside_the_training_period() -> None:
+    from bogda.forecast.backtest import BEIJING_TEST, BEIJING_TRAIN
+
+    for train, test in INNER_FOLDS.values():
+        assert BEIJING_TRAIN[0] <= train[0] <= train[1] < test[0] <= test[1] <= BEIJING_TRAIN[1] < BEIJING_TEST[0]
