@@ -1571,6 +1571,51 @@ backtest_score = Table(
 )
 """Verification scores of backtests (forecast.md §4 ``backtest_score``)."""
 
+control_event = Table(
+    "control_event",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), nullable=False, index=True),
+    Column("start", TS, nullable=False),
+    Column("end", TS, nullable=False),
+    Column("kind", String(24), nullable=False),  # emergency_response | staggered_production | special_event
+    Column("level", Integer, nullable=False, server_default="0"),  # 0-4: none, blue, yellow, orange, red
+    Column("doc_no", String(128), nullable=False, server_default=""),
+    Column("note", Text),
+    Column("entered_by", String(64)),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("kind IN ('emergency_response','staggered_production','special_event')", name="kind"),
+    CheckConstraint("level >= 0 AND level <= 4", name="level"),
+)
+"""Hand-entered emission-control events (forecast.md §2): special events and responses no other record holds.
+Issued warnings and production plans are read from ``warning`` and ``plan``, never copied here."""
+
+intervention_eval = Table(
+    "intervention_eval",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("targets", JSON, nullable=False),
+    Column("controls", JSON, nullable=False),
+    Column("pollutant", String(16), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("window_start", Date, nullable=False),
+    Column("window_end", Date, nullable=False),
+    Column("n_obs", Integer),
+    Column("cf_expected", Float),
+    Column("avoided_median", Float),
+    Column("ci90", JSON),
+    Column("mde_days", Float),
+    Column("mde_pct", Float),
+    Column("placebo", JSON),
+    Column("injection", JSON),
+    Column("params", JSON),
+    Column("verdict", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("verdict IN ('effect_detected','no_detectable_effect','method_failed_validation')", name="verdict"),
+)
+"""Days-avoided evaluations of interventions (forecast.md §3.9, §4 ``intervention_eval``)."""
+
 # --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
 
 air_target = Table(
