@@ -1,15 +1,17 @@
 """``/api/v1/forecast``: the latest forecast run, the 7-day AQI strip per area, station/area series against
-observations, verification scores, warnings (with decisions) and emergency lists (with the Excel download).
+observations, verification scores, warnings (with decisions), emergency lists (with the Excel download) and the
+hand-entered emission-control events (forecast.md §2, :mod:`bogda.forecast.control`).
 
 A face (architecture rule 4): parses input, calls :mod:`bogda.forecast.service` / :mod:`bogda.forecast.emergency`,
 renders the answer. Issuing, changing or lifting a warning needs the ``admin`` role or the ``warning_issuer``
-capability (governance.md §5); decisions are audited in ``warning_event``.
+capability (governance.md §5); decisions are audited in ``warning_event``. Entering or deleting a control event
+needs the same.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.store import Store
@@ -293,3 +296,71 @@ def emergency_xlsx(
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="emergency_list_{list_id}.xlsx"'},
     )
+
+
+def _event(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "area_code": r["area_code"],
+        "start": stamp(r["start"]),
+        "end": stamp(r["end"]),
+        "kind": r["kind"],
+        "level": r["level"],
+        "doc_no": r["doc_no"],
+        "note": r["note"],
+        "entered_by": r["entered_by"],
+        "created_at": stamp(r["created_at"]),
+    }
+
+
+@router.get("/control-events", summary="Hand-entered emission-control events (special events, responses)")
+def list_control_events(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+    area_code: Annotated[str | None, Query()] = None,
+    start: Annotated[datetime | None, Query(description="overlapping from (aware ISO time)")] = None,
+    end: Annotated[datetime | None, Query(description="overlapping until (aware ISO time)")] = None,
+) -> dict[str, Any]:
+    for name, ts in (("start", start), ("end", end)):
+        if ts is not None and ts.tzinfo is None:
+            raise ApiError(422, name, f"{name} needs a time zone (Z or +08:00)", "query")
+    rows = [_event(r) for r in ctl.list_control_events(store_of(request), area_code=area_code, start=start, end=end)]
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.post("/control-events", status_code=201, summary="Enter an emission-control event (forecast.md §2)")
+def add_control_event(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    area_code: Annotated[str, Body(embed=True)],
+    start: Annotated[datetime, Body(embed=True, description="aware ISO time")],
+    end: Annotated[datetime, Body(embed=True, description="aware ISO time, after start")],
+    kind: Annotated[str, Body(embed=True, description="special_event | emergency_response | staggered_production")],
+    level: Annotated[int, Body(embed=True, description="0–4; 1–4 for emergency_response, else 0")] = 0,
+    doc_no: Annotated[str, Body(embed=True)] = "",
+    note: Annotated[str | None, Body(embed=True)] = None,
+) -> dict[str, Any]:
+    store = store_of(request)
+    _issuer(store, who)
+    try:
+        eid = ctl.add_control_event(
+            store, area_code, start, end, kind, level=level, doc_no=doc_no, note=note, by=who.user.login
+        )
+    except ctl.ControlEventError as exc:
+        raise ApiError(422, exc.field, str(exc), "body") from exc
+    row = next(r for r in ctl.list_control_events(store, area_code=area_code) if r["id"] == eid)
+    return _event(row)
+
+
+@router.delete("/control-events/{event_id}", summary="Delete a control event entered by mistake")
+def delete_control_event(
+    request: Request, who: Annotated[Principal, Depends(require_user)], event_id: Annotated[int, Path()]
+) -> dict[str, Any]:
+    store = store_of(request)
+    _issuer(store, who)
+    try:
+        ctl.delete_control_event(store, event_id)
+    except LookupError as exc:
+        raise ApiError(404, "event_id", str(exc), "path") from exc
+    return {"id": event_id, "deleted": True}
