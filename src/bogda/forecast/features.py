@@ -43,6 +43,9 @@ LAGS: tuple[int, ...] = (0, 1, 2, 3, 5, 11, 23, 47, 71, 167)
 MEAN_WINDOWS: tuple[int, ...] = (3, 6, 12, 24, 72, 168)
 """Trailing windows of the target means [h] (forecast.md §3.4)."""
 
+CONTROL_COLUMNS: tuple[str, ...] = ("control_level", "staggered", "special_event")
+"""Emission-control columns (forecast.md §2, :mod:`bogda.forecast.control`), named ``tgt_*`` as features."""
+
 MAX_WEATHER_GAP_H = 3
 """Weather gaps up to this many hours are interpolated (forecast.md §5, default)."""
 
@@ -149,7 +152,9 @@ class Panel:
     """Hourly data on a regular UTC index aligned to whole Beijing days.
 
     ``data[var]`` has shape (n_stations, n_hours); position 0 is 00:00 Beijing of ``first_day``.
-    ``coords[station] = (lat, lon)`` in degrees when known.
+    ``coords[station] = (lat, lon)`` in degrees when known. ``control``: the emission-control columns of
+    :data:`CONTROL_COLUMNS`, (n_stations, ≥ n_hours) from the same origin, attached only when the models use them
+    (:mod:`bogda.forecast.control`, forecast.md §2); None adds no feature.
     """
 
     first_day: date
@@ -157,6 +162,7 @@ class Panel:
     data: dict[str, np.ndarray]
     coords: dict[str, tuple[float, float]] = field(default_factory=dict)
     rows_out_of_index: int = 0
+    control: dict[str, np.ndarray] | None = None
 
     @property
     def n_hours(self) -> int:
@@ -204,6 +210,7 @@ class Panel:
             tuple(stations),
             {k: v[idx] for k, v in self.data.items()},
             {s: self.coords[s] for s in stations if s in self.coords},
+            control=None if self.control is None else {k: v[idx] for k, v in self.control.items()},
         )
 
 
@@ -418,6 +425,32 @@ def beijing_calendar(panel: Panel, t: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def control_features(panel: Panel, s: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """Emission-control state at target hour positions ``t`` (forecast.md §2): ``tgt_control_level`` (0–4),
+    ``tgt_staggered``, ``tgt_special_event``; NaN beyond the attached columns. Empty without ``panel.control``."""
+    if panel.control is None:
+        return {}
+    out = {}
+    for name in CONTROL_COLUMNS:
+        arr = panel.control[name]
+        ok = (t >= 0) & (t < arr.shape[1]) & (s >= 0)
+        v = np.full(t.shape, np.nan)
+        v[ok] = arr[s[ok], t[ok]]
+        out[f"tgt_{name}"] = v
+    return out
+
+
+def daily_control_features(panel: Panel, s: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
+    """The same for Beijing day positions ``day``: the day's highest level, any staggering or special event."""
+    if panel.control is None:
+        return {}
+    hours = np.asarray(day)[:, None] * 24 + np.arange(24)[None, :]
+    ss = np.broadcast_to(np.asarray(s)[:, None], hours.shape)
+    per_hour = control_features(panel, ss.ravel(), hours.ravel())
+    # a day partly beyond the columns is unknown (NaN), like the hours themselves
+    return {k: v.reshape(hours.shape).max(axis=1) for k, v in per_hour.items()}
+
+
 def _holiday_features(panel: Panel, day: np.ndarray, prefix: str) -> dict[str, np.ndarray]:
     """Holiday, day-off and days-from-Lunar-New-Year of Beijing day positions (forecast.md §2 "Calendar")."""
     d64 = np.datetime64(panel.first_day, "D") + np.asarray(day).astype("timedelta64[D]")
@@ -566,6 +599,7 @@ def hourly_features(
         feats[f"tgt_{k}"] = v
     if ctx.holidays:
         feats.update(_holiday_features(ctx.panel, np.floor_divide(tgt, 24), "tgt"))
+    feats.update(control_features(ctx.panel, s, tgt))
     if ctx.clim_hourly is not None:
         n = ctx.clim_hourly.shape[1]
         feats["clim_tgt"] = ctx.clim_hourly[s, np.clip(tgt, 0, n - 1)]
@@ -712,6 +746,7 @@ def daily_features(
         feats[f"tgt_{name}"] = cal[name]
     if ctx.holidays:
         feats.update(_holiday_features(ctx.panel, tday, "tgt"))
+    feats.update(daily_control_features(ctx.panel, s, tday))
     if ctx.clim_daily is not None:
         n = ctx.clim_daily.shape[1]
         feats["climd_tgt"] = ctx.clim_daily[s, np.clip(tday, 0, n - 1)]
