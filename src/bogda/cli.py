@@ -1934,6 +1934,54 @@ def forecast_backtest(
     raise typer.Exit(code)
 
 
+@forecast_app.command("avoided")
+def forecast_avoided(
+    protocol: Annotated[
+        str, typer.Option(help="beijing: the §8 check 5 (Dongsi target, Dingling control).")
+    ] = "beijing",
+    data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
+    store_results: Annotated[
+        bool, typer.Option("--store/--no-store", help="Also write intervention_eval rows.")
+    ] = True,
+    database_url: DbOption = None,
+) -> None:
+    """Days avoided (§3.9): counterfactual event days against observed, with placebo, injection and calibration."""
+    from bogda.forecast import avoided
+
+    if protocol != "beijing":
+        raise typer.BadParameter("only --protocol beijing is implemented (forecast.md §8 check 5)")
+    with console.status("check 5: 2 feature sets × 2 splits, 3 windows × 3 seeds …"):
+        rows = avoided.check5(data)
+    t = Table(
+        "features", "test", "days", "observed", "expected Σp (90 %)", "MC median", "avoided MC (5–95 %)", "BSS",
+        "verdict", "label",
+    )  # fmt: skip
+    for r in rows:
+        e = r.estimate
+        bss = "—" if e.bss is None else f"{e.bss:.2f}"
+        t.add_row(
+            r.features,
+            f"{r.test[0]:%Y-%m}..{r.test[1]:%Y-%m}",
+            str(e.n_days),
+            str(e.n_obs),
+            f"{e.expected:.1f} ({e.expected_ci[0]:.1f}…{e.expected_ci[1]:.1f})",
+            f"{e.cf_median:.0f}",
+            f"{e.avoided_median:+.1f} ({e.ci90[0]:+.1f}…{e.ci90[1]:+.1f})",
+            bss,
+            r.result.verdict,
+            r.result.label,
+        )
+    console.print(t)
+    for r in rows:
+        failed = [c.name for c in r.checks if not c.passed]
+        said = f"failed {', '.join(failed)}" if failed else "checks passed"
+        console.print(f"{r.features} {r.test[0]:%Y}: {r.result.verdict} ({said})")
+    if store_results:
+        st = _store(database_url)
+        ids = [avoided.store_result(st, r.result) for r in rows]
+        console.print(f"stored {len(ids)} rows in intervention_eval (ids {ids[0]}–{ids[-1]})")
+
+
 @forecast_app.command("train")
 def forecast_train(
     gated: Annotated[

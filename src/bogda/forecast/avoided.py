@@ -1,0 +1,947 @@
+"""Days avoided: counterfactual evaluation of an intervention (forecast.md §3.9 "Days avoided", §4, §8 check 5).
+
+The question "how many heavy days did the measures save?" is answered against a counterfactual: a model of the
+daily concentration from weather, calendar and **control stations outside the footprint**, fitted on a reference
+window without the intervention and with **no lagged target** and **no trend term** (§3.9 step 2), so that the
+intervention cannot leak into its own baseline. The counterfactual count of event days is compared with the
+observed count (step 4) and the result is shown only after the method passed its validation (step 5):
+
+- placebo in time: on years without intervention the method must find nothing;
+- placebo in space: on control stations, likewise;
+- injection: an artificial cut of ``r`` on chosen days must be recovered;
+- calibration: the heavy-day probabilities must have a Brier skill score ≥ 0.6.
+
+Pipeline (all pure functions except the LightGBM fits, which are deterministic: one thread, fixed seeds):
+
+``feature_table`` → ``evaluate`` (ensemble of 3 windows × 3 seeds, out-of-fold residuals over 5 contiguous
+blocks → σ, event probabilities, analytic count, Monte Carlo avoided with a 7-day moving-block bootstrap) →
+``injection_test`` / ``placebo_check`` / ``calibration_check`` → ``verdict`` → ``InterventionResult`` →
+``store_result`` (table ``intervention_eval``). ``check5`` runs the §8 acceptance protocol on the Beijing files.
+
+Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units; counts in days.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from bogda.forecast import verify
+from bogda.standards.cube import MIN_HOURS_DAILY
+
+if TYPE_CHECKING:
+    from bogda.store import Store
+
+WEATHER_VARS: tuple[str, ...] = ("t2m", "td2m", "rh2m", "ws10", "u10", "v10", "psfc")
+"""Hourly weather columns averaged per day (°C, °C, %, m/s, m/s, m/s, hPa); ``precip`` (mm) is summed."""
+
+LAG_VARS: tuple[str, ...] = ("t2m", "rh2m", "ws10", "u10", "v10", "psfc", "precip")
+"""Daily weather repeated for the previous 2 days (§3.9 step 2: "the previous 2 days' weather")."""
+
+NIGHT_HOURS: tuple[int, ...] = (20, 21, 22, 23, 0, 1, 2, 3, 4, 5)
+"""Local hours of the night (20–05 h) whose wind and RH describe the nocturnal inversion of the same date."""
+
+BEIJING_HEATING: tuple[tuple[int, int], tuple[int, int]] = ((11, 15), (3, 15))
+"""Beijing's heating season, (month, day) start and end inclusive: 15 Nov – 15 Mar (§8 check 5)."""
+
+LABEL_CONTROLLED = "controlled"
+LABEL_WEATHER_ONLY = "weather_only_unvalidated"
+"""Without a control station the result cannot be validated in space (§3.9 step 2)."""
+
+VERDICTS: tuple[str, ...] = ("effect_detected", "no_detectable_effect", "method_failed_validation")
+
+
+@dataclass(frozen=True)
+class AvoidedParams:
+    """Days-avoided settings (forecast.md §5 "days-avoided draws / block / ensemble", §3.9 steps 3–5, §8 check 5).
+
+    ``windows`` are the reference-window variants of the ensemble: each starts that many days after the
+    training start and ends with it, so every member keeps the most recent seasons (§3.9 step 4 "3 windows").
+    """
+
+    threshold: float = 150.0  # event: daily concentration above this [µg/m³] (heavy PM2.5 day, IAQI 200)
+    draws: int = 2000
+    block_days: int = 7
+    windows: tuple[int, ...] = (0, 91, 182)  # [d] trimmed from the training start
+    seeds: tuple[int, ...] = (0, 1, 2)
+    oof_blocks: int = 5
+    learning_rate: float = 0.03
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    rounds: int = 600
+    bagging_fraction: float = 0.8
+    feature_fraction: float = 0.8
+    interval: tuple[float, float] = (5.0, 95.0)  # [%] Monte Carlo interval (90 %)
+    analytic_z: float = 1.645  # ±z·√Σp(1−p): the 90 % normal interval of the analytic count
+    placebo_max_days: float = 3.0  # |avoided| per placebo year
+    injection_r: float = 0.15
+    injection_days: int = 10
+    injection_months: tuple[int, ...] = (12, 1, 2)  # "winter days"
+    injection_tol_days: float = 1.0
+    injection_tol_r: float = 0.05
+    min_bss: float = 0.6
+    reliability_bins: int = 10
+    rng_seed: int = 20130301
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Features (§3.9 step 2)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Daily counterfactual inputs of one target: complete days only (any missing input → the day is dropped).
+
+    ``conc`` is the observed daily mean [µg/m³]; ``x`` the inputs, columns named by ``names``; ``label`` is
+    ``controlled`` or ``weather_only_unvalidated``.
+    """
+
+    dates: np.ndarray  # datetime64[D]
+    conc: np.ndarray
+    x: np.ndarray
+    names: tuple[str, ...]
+    label: str
+
+    def select(self, mask: np.ndarray) -> FeatureTable:
+        """The rows where ``mask`` is true."""
+        return replace(self, dates=self.dates[mask], conc=self.conc[mask], x=self.x[mask])
+
+    def between(self, start: date, end: date) -> FeatureTable:
+        """The days ``start..end`` inclusive."""
+        d = self.dates
+        return self.select((d >= np.datetime64(start, "D")) & (d <= np.datetime64(end, "D")))
+
+
+def _local(hourly: pl.DataFrame, tz: str) -> pl.DataFrame:
+    lt = pl.col("ts").dt.convert_time_zone(tz)
+    # NaN (a failed sensor hour) must count as missing, or one bad hour would void the whole day's mean
+    floats = [c for c, t in hourly.schema.items() if t.is_float()]
+    return hourly.with_columns(
+        *[pl.col(c).fill_nan(None) for c in floats], lt.dt.date().alias("date"), lt.dt.hour().alias("hour")
+    )
+
+
+def daily_weather(hourly: pl.DataFrame, *, tz: str = "Asia/Shanghai") -> pl.DataFrame:
+    """Daily weather of one station (§3.9 step 2): means and extremes of the local day, night (20–05 h) wind and RH.
+
+    Parameters
+    ----------
+    hourly
+        Rows ``ts`` (aware UTC, interval start) with ``t2m``, ``td2m`` [°C], ``rh2m`` [%], ``ws10``, ``u10``,
+        ``v10`` [m/s], ``psfc`` [hPa], ``precip`` [mm].
+    tz
+        The zone whose calendar defines the day.
+
+    Returns
+    -------
+    One row per local date: ``<var>_mean``, ``precip_sum``, ``t2m_min``/``t2m_max``, ``rh2m_min``/``rh2m_max``,
+    ``ws10_max``, ``night_ws10``, ``night_rh2m``, ``night_u10``, ``night_v10``. A statistic over no valid hour is
+    null.
+    """
+    h = _local(hourly, tz)
+    night = pl.col("hour").is_in(list(NIGHT_HOURS))
+    return (
+        h.group_by("date")
+        .agg(
+            *[pl.col(v).mean().alias(f"{v}_mean") for v in WEATHER_VARS],
+            pl.col("precip").sum().alias("precip_sum"),
+            pl.col("precip").count().alias("_n_precip"),
+            pl.col("t2m").min().alias("t2m_min"),
+            pl.col("t2m").max().alias("t2m_max"),
+            pl.col("rh2m").min().alias("rh2m_min"),
+            pl.col("rh2m").max().alias("rh2m_max"),
+            pl.col("ws10").max().alias("ws10_max"),
+            *[pl.col(v).filter(night).mean().alias(f"night_{v}") for v in ("ws10", "rh2m", "u10", "v10")],
+        )
+        # a sum over no valid hour is 0 in Polars: make it missing, as the day's rain is unknown
+        .with_columns(pl.when(pl.col("_n_precip") > 0).then(pl.col("precip_sum")).alias("precip_sum"))
+        .drop("_n_precip")
+        .sort("date")
+    )
+
+
+def daily_mean(
+    hourly: pl.DataFrame, column: str, *, tz: str = "Asia/Shanghai", min_hours: int = MIN_HOURS_DAILY
+) -> pl.DataFrame:
+    """Daily mean of ``column`` over the valid hours of each local date (§8: a day = the rows with that date).
+
+    The mean is null with fewer than ``min_hours`` valid hours (GB 3095-2012 Table 4: ≥ 20 for a 24-h mean,
+    the standards module's rule for event days, §3.9 step 1).
+    """
+    return (
+        _local(hourly, tz)
+        .group_by("date")
+        .agg(pl.when(pl.col(column).count() >= min_hours).then(pl.col(column).mean()).alias(column))
+        .sort("date")
+    )
+
+
+def heating_flag(dates: np.ndarray, season: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING) -> np.ndarray:
+    """1.0 on days inside the heating season ``((m0, d0), (m1, d1))`` (inclusive, across the new year), else 0.0.
+
+    >>> heating_flag(np.array(["2015-11-14", "2015-11-15", "2016-03-15", "2016-03-16"], dtype="datetime64[D]"))
+    array([0., 1., 1., 0.])
+    """
+    (m0, d0), (m1, d1) = season
+    md = [(d.month, d.day) for d in dates.astype(object)]
+    if (m0, d0) <= (m1, d1):
+        inside = [(m0, d0) <= x <= (m1, d1) for x in md]
+    else:
+        inside = [x >= (m0, d0) or x <= (m1, d1) for x in md]
+    return np.asarray(inside, dtype=float)
+
+
+def feature_table(
+    target: pl.DataFrame,
+    controls: Sequence[pl.DataFrame] = (),
+    *,
+    pollutant: str = "a34004",
+    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
+    tz: str = "Asia/Shanghai",
+) -> FeatureTable:
+    """The daily counterfactual inputs of §3.9 step 2 for one target station.
+
+    Inputs per day D: the day's weather means and extremes, night (20–05 h) wind and RH, the daily weather of
+    D−1 and D−2, the pressure change psfc(D) − psfc(D−1) [hPa], sin/cos of the day of year, weekday (0 = Monday),
+    the heating flag, and ln(max(control daily mean, 1)) of each control station. **No lagged target and no trend
+    term**: the intervention must not leak into its own counterfactual. Days with any missing input are dropped.
+
+    Parameters
+    ----------
+    target
+        Hourly rows of the target station (``ts`` aware UTC, the pollutant column, the weather of
+        :func:`daily_weather`).
+    controls
+        Hourly rows of ≥ 1 station outside the footprint (``ts`` and the pollutant column). None → the table is
+        labelled ``weather_only_unvalidated``.
+    pollutant
+        The pollutant column (``a34004`` PM2.5 [µg/m³]).
+    heating
+        The prefecture's heating season ((month, day) start, end).
+    """
+    w = daily_weather(target, tz=tz)
+    y = daily_mean(target, pollutant, tz=tz).rename({pollutant: "_conc"})
+    tab = w.join(y, on="date", how="left")
+    lagged = w.select("date", *[f"{v}_sum" if v == "precip" else f"{v}_mean" for v in LAG_VARS])
+    for k in (1, 2):
+        shifted = lagged.with_columns(pl.col("date") + timedelta(days=k)).rename(
+            {c: f"{c}_lag{k}" for c in lagged.columns if c != "date"}
+        )
+        tab = tab.join(shifted, on="date", how="left")
+    tab = tab.with_columns((pl.col("psfc_mean") - pl.col("psfc_mean_lag1")).alias("dpsfc"))
+    ctrl_names = []
+    for i, c in enumerate(controls):
+        name = f"control{i}_ln"
+        cm = daily_mean(c, pollutant, tz=tz).select("date", pl.col(pollutant).clip(lower_bound=1.0).log().alias(name))
+        tab = tab.join(cm, on="date", how="left")
+        ctrl_names.append(name)
+    tab = tab.sort("date")
+    dates = tab["date"].to_numpy().astype("datetime64[D]")
+    doy = np.array([d.timetuple().tm_yday for d in dates.astype(object)], dtype=float)
+    ang = 2.0 * np.pi * doy / 365.25
+    calendar = {
+        "doy_sin": np.sin(ang),
+        "doy_cos": np.cos(ang),
+        "weekday": ((dates.astype("int64") + 3) % 7).astype(float),  # 1970-01-01 was a Thursday (3)
+        "heating": heating_flag(dates, heating),
+    }
+    names = [c for c in tab.columns if c not in ("date", "_conc")]
+    x = np.column_stack([tab[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in names] + list(calendar.values()))
+    names += list(calendar)
+    conc = tab["_conc"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(conc)
+    label = LABEL_CONTROLLED if controls else LABEL_WEATHER_ONLY
+    return FeatureTable(dates[ok], conc[ok], x[ok], tuple(names), label)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Counterfactual model and predictive distribution (§3.9 steps 2–3)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def log_target(conc: np.ndarray) -> np.ndarray:
+    """ln(max(conc, 1)) [ln µg/m³]: the model's target (§3.9 step 2); the floor keeps clean days finite."""
+    return np.log(np.maximum(np.asarray(conc, dtype=float), 1.0))
+
+
+def lgb_params(params: AvoidedParams, seed: int) -> dict[str, Any]:
+    """LightGBM settings of §8 check 5, single-threaded and seeded so that a rerun gives the same numbers."""
+    return {
+        "objective": "regression",
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "min_child_samples": params.min_child_samples,
+        "bagging_fraction": params.bagging_fraction,
+        "bagging_freq": 1,
+        "feature_fraction": params.feature_fraction,
+        "num_threads": 1,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+
+
+def fit_predict(
+    x_train: np.ndarray, y_train: np.ndarray, x_new: np.ndarray, params: AvoidedParams, seed: int
+) -> np.ndarray:
+    """Fit the counterfactual model on (``x_train``, ``y_train`` in log units) and predict ``x_new`` [ln µg/m³]."""
+    import lightgbm as lgb
+
+    data = lgb.Dataset(x_train, y_train, free_raw_data=True)
+    booster = lgb.train(lgb_params(params, seed), data, num_boost_round=params.rounds)
+    return np.asarray(booster.predict(x_new), dtype=float)
+
+
+def contiguous_blocks(n: int, k: int) -> list[np.ndarray]:
+    """Indices ``0..n-1`` split into ``k`` contiguous blocks of near-equal length.
+
+    >>> [b.tolist() for b in contiguous_blocks(7, 3)]
+    [[0, 1, 2], [3, 4], [5, 6]]
+    """
+    return [b for b in np.array_split(np.arange(n), k) if b.size]
+
+
+def oof_residuals(x: np.ndarray, y: np.ndarray, params: AvoidedParams, seed: int = 0) -> np.ndarray:
+    """Out-of-fold residuals y − ŷ [ln units] over ``params.oof_blocks`` contiguous blocks (§3.9 step 3).
+
+    Contiguous (not random) folds, because neighbouring days share weather: a random fold would leak it and make
+    σ too small.
+    """
+    res = np.empty_like(y, dtype=float)
+    for b in contiguous_blocks(len(y), params.oof_blocks):
+        keep = np.ones(len(y), dtype=bool)
+        keep[b] = False
+        res[b] = y[b] - fit_predict(x[keep], y[keep], x[b], params, seed)
+    return res
+
+
+def event_probability(mu: np.ndarray, sigma: float, threshold: float) -> np.ndarray:
+    """P(conc > threshold) under the lognormal ln conc ~ N(mu, sigma²) (§3.9 step 3).
+
+    >>> float(event_probability(np.array([np.log(150.0)]), 0.3, 150.0)[0])
+    0.5
+    """
+    from scipy.special import ndtr
+
+    z = (np.log(threshold) - np.asarray(mu, dtype=float)) / sigma
+    return 1.0 - ndtr(z)
+
+
+def analytic_count(p: np.ndarray, z: float = 1.645) -> tuple[float, float, float]:
+    """Expected event count Σp with its normal interval Σp ± z·√Σp(1−p) [days] (§8 check 5).
+
+    >>> analytic_count(np.array([0.5, 0.5, 0.5, 0.5]))
+    (2.0, 0.355, 3.645)
+    """
+    e = float(np.sum(p))
+    h = z * math.sqrt(float(np.sum(p * (1.0 - p))))
+    return e, e - h, e + h
+
+
+def lag1_autocorrelation(res: np.ndarray) -> float:
+    """Lag-1 autocorrelation of a residual series, floored at 0 (§3.9 step 4: "ρ1 ≥ 0").
+
+    >>> lag1_autocorrelation(np.array([1.0, -1.0, 1.0, -1.0]))
+    0.0
+    """
+    r = np.asarray(res, dtype=float)
+    r = r - r.mean()
+    den = float(np.sum(r * r))
+    if r.size < 3 or den == 0.0:
+        return 0.0
+    return max(0.0, float(np.sum(r[1:] * r[:-1]) / den))
+
+
+def n_effective(n: int, rho1: float) -> float:
+    """Effective number of independent days n(1 − ρ1)/(1 + ρ1) (§3.9 step 4).
+
+    >>> n_effective(100, 0.5)
+    33.333333333333336
+    """
+    return n * (1.0 - rho1) / (1.0 + rho1)
+
+
+def mde_log(sigma: float, n_eff: float) -> float:
+    """Minimum detectable concentration change 2σ/√n_eff [ln units] (§3.9 step 4).
+
+    With σ ≈ 0.33 a 10 % cut needs about 40 independent days:
+
+    >>> round(mde_log(0.33, 40.0), 3)
+    0.104
+    """
+    return 2.0 * sigma / math.sqrt(n_eff) if n_eff > 0 else math.inf
+
+
+def block_bootstrap(residuals: np.ndarray, n: int, draws: int, block: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` series of length ``n`` made of random ``block``-day runs of ``residuals`` (moving-block bootstrap).
+
+    Whole runs keep the day-to-day autocorrelation of the residuals, which independent draws would lose and which
+    is what makes a single episode impossible to judge (§3.9 step 4). Vectorised: one index matrix.
+
+    Returns
+    -------
+    Array (draws, n) [ln units].
+    """
+    r = np.asarray(residuals, dtype=float)
+    b = max(1, min(block, r.size))
+    n_blocks = -(-n // b)
+    starts = rng.integers(0, r.size - b + 1, size=(draws, n_blocks))
+    idx = (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(draws, n_blocks * b)[:, :n]
+    return r[idx]
+
+
+def monte_carlo_counts(
+    members: np.ndarray, residuals: np.ndarray, threshold: float, params: AvoidedParams, rng: np.random.Generator
+) -> np.ndarray:
+    """Counterfactual event counts N_cf of ``params.draws`` Monte Carlo draws (§3.9 step 4).
+
+    Each draw takes one ensemble member (row of ``members``, predictions in ln units over the evaluation days)
+    and adds a moving-block bootstrap of the out-of-fold residuals.
+    """
+    m = rng.integers(0, members.shape[0], size=params.draws)
+    e = block_bootstrap(residuals, members.shape[1], params.draws, params.block_days, rng)
+    return np.sum(members[m] + e > math.log(threshold), axis=1).astype(float)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One evaluation (§3.9 steps 3–4)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """The fitted counterfactual over the evaluation days: ensemble predictions and the residual model."""
+
+    dates: np.ndarray
+    observed: np.ndarray  # daily concentration [µg/m³]
+    members: np.ndarray  # (3 windows × 3 seeds, n) [ln µg/m³]
+    residuals: np.ndarray  # out-of-fold, centred [ln units]
+    sigma: float  # [ln units]
+    base_rate: float  # training event frequency
+    label: str
+
+    @property
+    def mu(self) -> np.ndarray:
+        """Ensemble-mean counterfactual [ln µg/m³]."""
+        return self.members.mean(axis=0)
+
+
+def fit_counterfactual(train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams) -> Counterfactual:
+    """Fit the ensemble on ``train`` (the reference window) and predict the ``evaluation`` days (§3.9 steps 2–4).
+
+    σ is the s.d. of the out-of-fold residuals of the full window; the residuals are centred so that the
+    bootstrap and the lognormal share the ensemble's median.
+    """
+    y = log_target(train.conc)
+    members = []
+    for trim in params.windows:
+        keep = train.dates >= train.dates[0] + np.timedelta64(trim, "D")
+        for s in params.seeds:
+            members.append(fit_predict(train.x[keep], y[keep], evaluation.x, params, s))
+    res = oof_residuals(train.x, y, params, params.seeds[0])
+    res = res - res.mean()
+    return Counterfactual(
+        dates=evaluation.dates,
+        observed=evaluation.conc,
+        members=np.vstack(members),
+        residuals=res,
+        sigma=float(np.std(res, ddof=1)),
+        base_rate=float(np.mean(train.conc > params.threshold)),
+        label=train.label,
+    )
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Days avoided over one evaluation window (§3.9 step 4). Counts in days; ``mde_pct`` in % of concentration."""
+
+    n_days: int
+    n_obs: int  # observed event days
+    expected: float  # analytic Σp
+    expected_ci: tuple[float, float]  # Σp ± 1.645·√Σp(1−p)
+    cf_median: float  # Monte Carlo median of N_cf
+    avoided_median: float  # Monte Carlo median of N_cf − N_obs
+    ci90: tuple[float, float]  # its 5–95 % interval
+    bss: float | None  # heavy-day Brier skill score against the training frequency
+    reliability: list[dict[str, float]]
+    sigma: float
+    rho1: float
+    n_eff: float
+    mde_log: float
+    mde_pct: float
+    mde_days: float  # half-width of the 90 % interval
+
+    @property
+    def analytic_avoided(self) -> tuple[float, float, float]:
+        """Σp − N_obs with its analytic interval."""
+        return (self.expected - self.n_obs, self.expected_ci[0] - self.n_obs, self.expected_ci[1] - self.n_obs)
+
+
+def reliability_table(p: np.ndarray, event: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Reliability table: per probability bin [k/bins, (k+1)/bins), the count, mean forecast and event frequency.
+
+    Empty bins are left out.
+    """
+    k = np.minimum((np.asarray(p) * bins).astype(int), bins - 1)
+    out = []
+    for i in range(bins):
+        sel = k == i
+        if sel.any():
+            out.append(
+                {
+                    "bin": i / bins,
+                    "n": float(sel.sum()),
+                    "p_mean": float(np.mean(p[sel])),
+                    "freq": float(np.mean(event[sel])),
+                }
+            )
+    return out
+
+
+def estimate(cf: Counterfactual, params: AvoidedParams, *, observed: np.ndarray | None = None) -> Estimate:
+    """Expected and avoided event days over the evaluation window (§3.9 steps 3–4).
+
+    ``observed`` replaces the observed concentrations (the injection test); the random stream is the same on
+    every call, so an injected and an uninjected run differ only by the injection.
+    """
+    obs = cf.observed if observed is None else observed
+    event = obs > params.threshold
+    n_obs = int(event.sum())
+    p = event_probability(cf.mu, cf.sigma, params.threshold)
+    e, lo, hi = analytic_count(p, params.analytic_z)
+    rng = np.random.default_rng(params.rng_seed)
+    counts = monte_carlo_counts(cf.members, cf.residuals, params.threshold, params, rng)
+    av = counts - n_obs
+    q0, q1 = (float(v) for v in np.percentile(av, params.interval))
+    rho = lag1_autocorrelation(cf.residuals)
+    n_eff = n_effective(len(obs), rho)
+    m = mde_log(cf.sigma, n_eff)
+    return Estimate(
+        n_days=len(obs),
+        n_obs=n_obs,
+        expected=e,
+        expected_ci=(lo, hi),
+        cf_median=float(np.median(counts)),
+        avoided_median=float(np.median(av)),
+        ci90=(q0, q1),
+        bss=verify.brier_skill_score(p, event.astype(float), cf.base_rate),
+        reliability=reliability_table(p, event.astype(float), params.reliability_bins),
+        sigma=cf.sigma,
+        rho1=rho,
+        n_eff=n_eff,
+        mde_log=m,
+        mde_pct=100.0 * (1.0 - math.exp(-m)),
+        mde_days=(q1 - q0) / 2.0,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation and verdict (§3.9 step 5)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation check: passed or not, with the numbers it was judged on."""
+
+    name: str
+    passed: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def placebo_check(est: Estimate, params: AvoidedParams, name: str = "placebo_time") -> Check:
+    """Placebo on a window without intervention: |avoided| ≤ 3 days per year and 0 inside the 90 % interval.
+
+    The allowance scales with the window's length in years (a year = 365 days, at least one).
+    """
+    years = max(1.0, est.n_days / 365.0)
+    ok = abs(est.avoided_median) <= params.placebo_max_days * years and est.ci90[0] <= 0.0 <= est.ci90[1]
+    return Check(name, bool(ok), {"avoided": est.avoided_median, "ci90": list(est.ci90), "n_days": est.n_days})
+
+
+def calibration_check(est: Estimate, params: AvoidedParams) -> Check:
+    """Heavy-day Brier skill score ≥ ``params.min_bss`` (0.6); the reliability table is kept for display."""
+    ok = est.bss is not None and est.bss >= params.min_bss
+    return Check("calibration", bool(ok), {"bss": est.bss, "reliability": est.reliability})
+
+
+def injection_days(cf: Counterfactual, params: AvoidedParams, seed: int | None = None) -> np.ndarray:
+    """Indices of ``params.injection_days`` winter days (months ``injection_months``) drawn at random, sorted.
+
+    Event days are drawn first: a cut on a clean day cannot avoid an event, so injecting only there would test
+    nothing. Other winter days fill up when there are too few event days.
+    """
+    months = np.array([d.month for d in cf.dates.astype(object)])
+    winter = np.isin(months, params.injection_months)
+    rng = np.random.default_rng(params.rng_seed + 1 if seed is None else seed)
+    first = rng.permutation(np.flatnonzero(winter & (cf.observed > params.threshold)))
+    rest = rng.permutation(np.flatnonzero(winter & ~(cf.observed > params.threshold)))
+    return np.sort(np.concatenate([first, rest])[: params.injection_days])
+
+
+def injection_test(cf: Counterfactual, params: AvoidedParams, days: np.ndarray | None = None) -> Check:
+    """Injection (§3.9 step 5): multiply the observations by (1 − r) on chosen days and recover the effect.
+
+    Against the uninjected run, the recovered days (difference of the avoided medians) must be within
+    ±``injection_tol_days`` of the true change in event days and the recovered r (1 − exp of the mean change of the
+    log residual on the injected days) within ±``injection_tol_r``. These two are exact unless the counterfactual
+    depends on the target's own observations (a lagged target would leak the cut into the baseline). The window
+    is one without intervention, so the truth of the injected run is the injected change alone: it must lie inside
+    the injected run's 90 % interval, which fails when the counterfactual is biased.
+    """
+    idx = injection_days(cf, params) if days is None else np.asarray(days)
+    r = params.injection_r
+    injected = cf.observed.copy()
+    injected[idx] = injected[idx] * (1.0 - r)
+    base = estimate(cf, params)
+    inj = estimate(cf, params, observed=injected)
+    true_days = base.n_obs - inj.n_obs
+    recovered = inj.avoided_median - base.avoided_median
+    mu = cf.mu[idx]
+    r_hat = 1.0 - math.exp(float(np.mean((log_target(injected[idx]) - mu) - (log_target(cf.observed[idx]) - mu))))
+    truth = float(true_days)
+    ok_days = abs(recovered - true_days) <= params.injection_tol_days
+    ok_r = abs(r_hat - r) <= params.injection_tol_r
+    ok_ci = inj.ci90[0] <= truth <= inj.ci90[1]
+    return Check(
+        "injection",
+        bool(ok_days and ok_r and ok_ci),
+        {
+            "r": r,
+            "r_recovered": r_hat,
+            "days": [str(d) for d in cf.dates[idx]],
+            "true_days": true_days,
+            "recovered_days": recovered,
+            "truth": truth,
+            "ci90": list(inj.ci90),
+        },
+    )
+
+
+def verdict(est: Estimate, checks: Sequence[Check]) -> str:
+    """``method_failed_validation`` if any check failed; else ``effect_detected`` only when the 5 % bound of
+    avoided days is above 0, otherwise ``no_detectable_effect`` (§3.9 steps 4–5).
+
+    A weather-only run (no control) can still carry a verdict but keeps its ``weather_only_unvalidated`` label.
+    """
+    if any(not c.passed for c in checks):
+        return "method_failed_validation"
+    return "effect_detected" if est.ci90[0] > 0.0 else "no_detectable_effect"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Result record and storage (§4 ``intervention_eval``)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InterventionResult:
+    """One ``intervention_eval`` row (§4). Counts in days, ``mde_pct`` in % of the concentration."""
+
+    label: str
+    targets: tuple[str, ...]
+    controls: tuple[str, ...]
+    pollutant: str
+    event: str
+    window_start: date
+    window_end: date
+    n_obs: int
+    cf_expected: float
+    avoided_median: float
+    ci90: tuple[float, float]
+    mde_days: float
+    mde_pct: float
+    placebo: dict[str, Any]
+    injection: dict[str, Any]
+    params: dict[str, Any]
+    verdict: str
+
+    def row(self, created_at: datetime) -> dict[str, Any]:
+        """The column values of ``intervention_eval``."""
+        d = asdict(self)
+        d["targets"], d["controls"], d["ci90"] = list(self.targets), list(self.controls), list(self.ci90)
+        d["created_at"] = created_at
+        return d
+
+
+def result_record(
+    est: Estimate,
+    checks: Sequence[Check],
+    *,
+    label: str,
+    targets: Sequence[str],
+    controls: Sequence[str],
+    window: tuple[date, date],
+    params: AvoidedParams,
+    pollutant: str = "a34004",
+    event: str | None = None,
+) -> InterventionResult:
+    """Assemble the ``intervention_eval`` record of one evaluation and its validation checks."""
+    by = {c.name: c for c in checks}
+    placebo = {n: {"passed": c.passed, **c.detail} for n, c in by.items() if n not in ("injection",)}
+    placebo["bootstrap"] = {
+        "cf_median": est.cf_median,
+        "expected_analytic": est.expected,
+        "expected_ci": list(est.expected_ci),
+        "bss": est.bss,
+        "sigma": est.sigma,
+        "rho1": est.rho1,
+        "n_eff": est.n_eff,
+        "mde_log": est.mde_log,
+    }
+    inj = by.get("injection")
+    return InterventionResult(
+        label=label,
+        targets=tuple(targets),
+        controls=tuple(controls),
+        pollutant=pollutant,
+        event=event or f"daily>{params.threshold:g}",
+        window_start=window[0],
+        window_end=window[1],
+        n_obs=est.n_obs,
+        cf_expected=est.cf_median,
+        avoided_median=est.avoided_median,
+        ci90=est.ci90,
+        mde_days=est.mde_days,
+        mde_pct=est.mde_pct,
+        placebo=placebo,
+        injection={"passed": inj.passed, **inj.detail} if inj else {"passed": None, "not_run": True},
+        params={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
+        verdict=verdict(est, checks),
+    )
+
+
+def store_result(store: Store, result: InterventionResult) -> int:
+    """Insert one evaluation into ``intervention_eval``; returns its id."""
+    from bogda.store.schema import intervention_eval
+    from bogda.timeutil import now_utc
+
+    with store.begin() as conn:
+        res = conn.execute(intervention_eval.insert().values(**result.row(now_utc())))
+        return int(res.inserted_primary_key[0])
+
+
+def read_results(store: Store, *, label: str | None = None) -> list[dict[str, Any]]:
+    """Stored evaluations, newest first (optionally of one ``label``)."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import intervention_eval
+
+    q = select(intervention_eval).order_by(intervention_eval.c.id.desc())
+    if label is not None:
+        q = q.where(intervention_eval.c.label == label)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A full evaluation: estimate plus validation (§3.9 steps 4–5)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _outside(table: FeatureTable, span: tuple[date, date]) -> FeatureTable:
+    d = table.dates
+    return table.select((d < np.datetime64(span[0], "D")) | (d > np.datetime64(span[1], "D")))
+
+
+def evaluate_intervention(
+    table: FeatureTable,
+    window: tuple[date, date],
+    reference: tuple[date, date],
+    placebo_windows: Sequence[tuple[date, date]],
+    params: AvoidedParams,
+    *,
+    control_tables: Mapping[str, FeatureTable] | None = None,
+    targets: Sequence[str] = (),
+    controls: Sequence[str] = (),
+    label: str = "",
+    pollutant: str = "a34004",
+) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
+    """Days avoided by an intervention over ``window``, validated before it is shown (§3.9 steps 2–5).
+
+    Parameters
+    ----------
+    table
+        The target's daily inputs (:func:`feature_table`).
+    window
+        The intervention's days (inclusive).
+    reference
+        The reference window the counterfactual is fitted on (no intervention in it; the same season of the
+        previous 2–3 years, or non-intervention days).
+    placebo_windows
+        ≥ 2 non-intervention years. Each is evaluated by a model fitted on the reference days outside it; each
+        must pass the placebo criteria and the calibration (BSS ≥ 0.6). The injection test runs on the last.
+        Fewer than 2 → the placebo in time fails (the method cannot be validated).
+    control_tables
+        Placebo in space: each control station as target (its table built with the other controls), evaluated
+        over ``window`` with the same criteria. None or empty → not run (recorded as such).
+
+    Returns
+    -------
+    The estimate over ``window``, the checks, and the ``intervention_eval`` record (verdict
+    ``method_failed_validation`` when any check failed).
+    """
+    ref = table.between(*reference)
+    est = estimate(fit_counterfactual(ref, table.between(*window), params), params)
+    checks: list[Check] = []
+    if len(placebo_windows) < 2:
+        checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
+    last_cf: Counterfactual | None = None
+    for span in placebo_windows:
+        cf = fit_counterfactual(_outside(ref, span), table.between(*span), params)
+        pe = estimate(cf, params)
+        checks.append(placebo_check(pe, params, f"placebo_time_{span[0]:%Y%m%d}"))
+        checks.append(replace(calibration_check(pe, params), name=f"calibration_{span[0]:%Y%m%d}"))
+        last_cf = cf
+    if last_cf is not None:
+        checks.append(injection_test(last_cf, params))
+    for code, ctab in (control_tables or {}).items():
+        ce = estimate(fit_counterfactual(ctab.between(*reference), ctab.between(*window), params), params)
+        checks.append(placebo_check(ce, params, f"placebo_space_{code}"))
+    rec = result_record(
+        est,
+        checks,
+        label=label if table.label != LABEL_WEATHER_ONLY else f"{label}:{LABEL_WEATHER_ONLY}".lstrip(":"),
+        targets=targets,
+        controls=controls,
+        window=window,
+        params=params,
+        pollutant=pollutant,
+    )
+    if not control_tables:
+        rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
+    return est, tuple(checks), rec
+
+
+# --------------------------------------------------------------------------------------------------------------
+# §8 acceptance check 5 (Beijing)
+# --------------------------------------------------------------------------------------------------------------
+
+CHECK5_SPLITS: tuple[tuple[tuple[date, date], tuple[date, date]], ...] = (
+    ((date(2013, 3, 1), date(2015, 2, 28)), (date(2015, 3, 1), date(2016, 2, 29))),
+    ((date(2013, 3, 1), date(2016, 2, 29)), (date(2016, 3, 1), date(2017, 2, 28))),
+)
+"""(train, test) day spans of §8 check 5."""
+
+CHECK5_TARGET = "Dongsi"
+CHECK5_CONTROL = "Dingling"
+
+
+@dataclass(frozen=True)
+class Check5Row:
+    """One split × feature set of check 5."""
+
+    features: str  # weather_calendar | with_control
+    train: tuple[date, date]
+    test: tuple[date, date]
+    estimate: Estimate
+    checks: tuple[Check, ...]
+    result: InterventionResult
+
+
+def _prsa(data_dir: Path, station: str) -> pl.DataFrame:
+    from bogda.forecast.backtest import _read_prsa
+
+    files = sorted((data_dir / "beijing").glob(f"PRSA_Data_{station}_*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no PRSA file of {station} in {data_dir / 'beijing'}")
+    return _read_prsa(files[0])
+
+
+def evaluate_split(
+    table: FeatureTable,
+    train: tuple[date, date],
+    test: tuple[date, date],
+    params: AvoidedParams,
+    *,
+    inject: bool,
+) -> tuple[Estimate, tuple[Check, ...]]:
+    """Fit on ``train``, evaluate ``test`` as a placebo year (no intervention there) with the calibration check,
+    and the injection test when ``inject``."""
+    cf = fit_counterfactual(table.between(*train), table.between(*test), params)
+    est = estimate(cf, params)
+    checks = [placebo_check(est, params), calibration_check(est, params)]
+    if inject:
+        checks.append(injection_test(cf, params))
+    return est, tuple(checks)
+
+
+def check5(data_dir: Path, params: AvoidedParams | None = None) -> list[Check5Row]:
+    """§8 check 5: Dongsi daily PM2.5 > 150, without and with Dingling as control, on both train/test splits.
+
+    Both test years are free of the evaluated intervention, so each is a placebo in time; the injection test runs
+    on the last split (2016–17). The verdict of every row is judged on both placebo years together (§3.9 step 5
+    "≥ 2 non-intervention years"): one failed placebo fails the feature set. Placebo in space is not run: with a
+    single control there is no second station outside the footprint to play the target.
+    """
+    p = params or AvoidedParams(threshold=150.0)
+    target = _prsa(data_dir, CHECK5_TARGET)
+    control = _prsa(data_dir, CHECK5_CONTROL)
+    code_t = str(target["station_code"][0])
+    code_c = str(control["station_code"][0])
+    rows: list[Check5Row] = []
+    for features, ctrls in (("weather_calendar", ()), ("with_control", (control,))):
+        table = feature_table(target, ctrls)
+        runs = []
+        for i, (tr, te) in enumerate(CHECK5_SPLITS):
+            runs.append((tr, te, *evaluate_split(table, tr, te, p, inject=i == len(CHECK5_SPLITS) - 1)))
+        # placebo in time needs every non-intervention year: share the placebo checks across the splits
+        placebos = [
+            replace(c, name=f"placebo_time_{te[0].year}")
+            for _, te, _, cs in runs
+            for c in cs
+            if c.name == "placebo_time"
+        ]
+        for tr, te, est, cs in runs:
+            checks = (*placebos, *(c for c in cs if c.name != "placebo_time"))
+            rec = result_record(
+                est,
+                checks,
+                label=f"check5:{features}" + ("" if ctrls else f":{LABEL_WEATHER_ONLY}"),
+                targets=[code_t],
+                controls=[code_c] if ctrls else [],
+                window=te,
+                params=p,
+            )
+            rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
+            rows.append(Check5Row(features, tr, te, est, checks, rec))
+    return rows
+
+
+def check5_table(rows: Sequence[Check5Row]) -> pl.DataFrame:
+    """The check-5 figures, one row per split × feature set (counts in days)."""
+    out: list[Mapping[str, Any]] = []
+    for r in rows:
+        e = r.estimate
+        a, alo, ahi = e.analytic_avoided
+        out.append(
+            {
+                "features": r.features,
+                "test": f"{r.test[0]:%Y-%m}..{r.test[1]:%Y-%m}",
+                "n_days": e.n_days,
+                "observed": e.n_obs,
+                "expected": round(e.expected, 1),
+                "avoided": round(a, 1),
+                "analytic_lo": round(alo, 1),
+                "analytic_hi": round(ahi, 1),
+                "cf_median": e.cf_median,
+                "mc_avoided": e.avoided_median,
+                "mc_lo": e.ci90[0],
+                "mc_hi": e.ci90[1],
+                "bss": None if e.bss is None else round(e.bss, 3),
+                "sigma": round(e.sigma, 3),
+                "mde_pct": round(e.mde_pct, 1),
+                "checks": " ".join(f"{c.name}:{'ok' if c.passed else 'FAIL'}" for c in r.checks),
+                "verdict": r.result.verdict,
+            }
+        )
+    return pl.DataFrame(out)
