@@ -1937,18 +1937,63 @@ def forecast_backtest(
 @forecast_app.command("avoided")
 def forecast_avoided(
     protocol: Annotated[
-        str, typer.Option(help="beijing: the §8 check 5 (Dongsi target, Dingling control).")
-    ] = "beijing",
-    data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
+        str | None, typer.Option(help="beijing: the §8 check 5 (Dongsi target, Dingling control); the default.")
+    ] = None,
+    data: Annotated[Path, typer.Option(help="The shared data folder (--protocol).")] = Path("../shared/data"),
+    target: Annotated[str | None, typer.Option(help="Stored data: the target air station's code.")] = None,
+    control: Annotated[
+        list[str] | None, typer.Option(help="Stored data: a control station outside the footprint (repeat).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="Stored data: first day of the intervention (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Stored data: last day of the intervention (YYYY-MM-DD).")] = None,
+    threshold: Annotated[float, typer.Option(help="Event: daily mean above this [µg/m³].")] = 150.0,
+    pollutant: Annotated[str, typer.Option(help="Pollutant code (a34004 PM2.5).")] = "a34004",
+    reference_years: Annotated[int, typer.Option(help="Reference window: the years before --start.")] = 3,
     store_results: Annotated[
         bool, typer.Option("--store/--no-store", help="Also write intervention_eval rows.")
     ] = True,
     database_url: DbOption = None,
 ) -> None:
-    """Days avoided (§3.9): counterfactual event days against observed, with placebo, injection and calibration."""
+    """Days avoided (§3.9): counterfactual event days against observed, with placebo, injection and calibration.
+
+    ``--protocol beijing`` runs the §8 check 5 on the shared files. ``--target CODE --control CODE --start --end``
+    evaluates stored observations: the reference window is the ``--reference-years`` before ``--start``, the
+    placebo years are the same calendar window 1 and 2 years earlier, and each control also plays the target
+    (placebo in space) when there are at least 2.
+    """
+    from datetime import date as _date
+
     from bogda.forecast import avoided
 
-    if protocol != "beijing":
+    if target is not None:
+        if not (start and end):
+            raise typer.BadParameter("--target needs --start and --end")
+        try:
+            d0, d1 = _date.fromisoformat(start), _date.fromisoformat(end)
+        except ValueError as exc:
+            raise typer.BadParameter(f"dates must be YYYY-MM-DD: {exc}") from None
+        st = _store(database_url)
+        params = avoided.AvoidedParams(threshold=threshold)
+        try:
+            est, checks, rec = avoided.evaluate_stored(
+                st, target, list(control or []), (d0, d1), params, pollutant=pollutant, reference_years=reference_years
+            )
+        except (KeyError, ValueError) as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        lo, hi = est.expected_ci
+        console.print(
+            f"{target} {d0}..{d1} ({rec.label or 'controlled'}): {est.n_days} days, observed {est.n_obs}, "
+            f"expected {est.expected:.1f} ({lo:.1f}…{hi:.1f}), avoided {est.avoided_median:+.1f} "
+            f"({est.ci90[0]:+.1f}…{est.ci90[1]:+.1f}), MDE {rec.mde_days:.1f} d / {rec.mde_pct:.0f} %"
+        )
+        for c in checks:
+            console.print(f"  {c.name}: {'passed' if c.passed else 'FAILED'}")
+        console.print(f"verdict: [bold]{rec.verdict}[/bold]")
+        if store_results:
+            console.print(f"stored intervention_eval {avoided.store_result(st, rec)}")
+        return
+    if (protocol or "beijing") != "beijing":
         raise typer.BadParameter("only --protocol beijing is implemented (forecast.md §8 check 5)")
     with console.status("check 5: 2 feature sets × 2 splits, 3 windows × 3 seeds …"):
         rows = avoided.check5(data)

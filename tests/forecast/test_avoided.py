@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from bogda.cli import app
 from bogda.forecast import avoided as av
 from sharedata import require_shared
 
@@ -353,8 +354,6 @@ def test_store_and_read_back(synthetic_cf: av.Counterfactual, sqlite_store):
 
 
 def test_cli_avoided_prints_and_stores(synthetic_cf: av.Counterfactual, sqlite_store, monkeypatch):
-    from bogda.cli import app
-
     est = av.estimate(synthetic_cf, FAST)
     rec = _result(synthetic_cf, "check5:with_control")
     span = (date(2015, 3, 1), date(2016, 2, 29))
@@ -368,6 +367,70 @@ def test_cli_avoided_prints_and_stores(synthetic_cf: av.Counterfactual, sqlite_s
     assert av.read_results(sqlite_store)[0]["label"] == "check5:with_control"
     r = CliRunner().invoke(app, ["forecast", "avoided", "--protocol", "xinjiang2019", "--database-url", url])
     assert r.exit_code != 0
+
+
+def _store_stations(store, days: int, seed: int = 0) -> None:
+    """Three air stations (target T, controls C1 and C2) with hourly PM2.5, temperature, pressure and wind; the
+    daily PM2.5 of all three follows a shared regional signal plus wind, so each control explains the others."""
+    from bogda.store import series
+    from bogda.store.schema import site
+
+    rng = np.random.default_rng(seed)
+    t0 = datetime(2013, 12, 31, 16, tzinfo=UTC)  # 00 h Beijing, 1 Jan 2014
+    region = rng.normal(0.0, 0.5, days)
+    ws_d = rng.gamma(2.0, 1.0, (3, days))
+    ts = [t0 + timedelta(hours=h) for h in range(days * 24)]
+    rows = []
+    with store.begin() as conn:
+        ids = [
+            conn.execute(
+                site.insert().values(kind="air_station", code=c, name=c, attrs={}).returning(site.c.id)
+            ).scalar_one()
+            for c in ("T", "C1", "C2")
+        ]
+    for k, sid in enumerate(ids):
+        ln = 4.3 + region - 0.3 * ws_d[k] + rng.normal(0.0, 0.15, days)
+        hourly = {
+            "a34004": np.repeat(np.exp(ln), 24) * rng.lognormal(0.0, 0.2, days * 24),
+            "a01001": rng.normal(5.0, 4.0, days * 24),
+            "a01006": rng.normal(1015.0, 5.0, days * 24),
+            "a01007": np.repeat(ws_d[k], 24),
+            "a01008": rng.uniform(0.0, 360.0, days * 24),
+        }
+        for param, values in hourly.items():
+            rows.append(pl.DataFrame({"site_id": sid, "parameter": param, "ts": ts, "value": values}))
+    frame = pl.concat(rows).with_columns(pl.col("ts").cast(pl.Datetime("us", "UTC")), pl.lit("N").alias("flag"))
+    series.write_long(store, frame, resolution="hour")
+
+
+def test_evaluate_stored_observations_and_the_cli(sqlite_store, monkeypatch):
+    quick = replace(FAST, rounds=60, learning_rate=0.1, draws=300, windows=(0,), seeds=(0,))  # mechanics only
+    _store_stations(sqlite_store, days=2 * 365 + 60)
+    window = (date(2016, 1, 1), date(2016, 1, 31))
+    h = av.hourly_from_store(sqlite_store, "T", datetime(2014, 1, 1, tzinfo=UTC), datetime(2014, 1, 3, tzinfo=UTC))
+    assert h.height == 48 and np.isnan(h["td2m"].to_numpy()).all()  # no dew point stored
+    est, checks, rec = av.evaluate_stored(sqlite_store, "T", ["C1", "C2"], window, quick, reference_years=2)
+    assert est.n_days == 31 and rec.targets == ("T",) and rec.controls == ("C1", "C2")
+    assert [c.name for c in checks] == [
+        "placebo_time_20140101", "calibration_20140101", "placebo_time_20150101", "calibration_20150101",
+        "injection", "placebo_space_C1", "placebo_space_C2",
+    ]  # fmt: skip
+    assert rec.verdict in av.VERDICTS and rec.label == "T 2016-01-01..2016-01-31"
+    real = av.evaluate_stored
+    monkeypatch.setattr(  # the command's own settings, with the quick model
+        av,
+        "evaluate_stored",
+        lambda st, t, c, w, p, **kw: real(st, t, c, w, replace(quick, threshold=p.threshold), **kw),
+    )
+    url = sqlite_store.engine.url.render_as_string(hide_password=False)
+    args = ["forecast", "avoided", "--target", "T", "--control", "C1", "--start", "2016-01-01", "--end", "2016-01-31"]
+    r = CliRunner().invoke(app, [*args, "--threshold", "80", "--reference-years", "2", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "observed" in said and "placebo_time_20150101" in said and "verdict:" in said
+    assert "stored intervention_eval" in said and av.read_results(sqlite_store)[0]["controls"] == ["C1"]
+    r = CliRunner().invoke(app, [*args[:3], "X9", *args[4:], "--database-url", url])
+    assert r.exit_code == 1 and "unknown air station 'X9'" in r.output
 
 
 # --- §8 check 5 on the Beijing files -------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ Pipeline (all pure functions except the LightGBM fits, which are deterministic: 
 ``feature_table`` → ``evaluate`` (ensemble of 3 windows × 3 seeds, out-of-fold residuals over 5 contiguous
 blocks → σ, event probabilities, analytic count, Monte Carlo avoided with a 7-day moving-block bootstrap) →
 ``injection_test`` / ``placebo_check`` / ``calibration_check`` → ``verdict`` → ``InterventionResult`` →
-``store_result`` (table ``intervention_eval``). ``check5`` runs the §8 acceptance protocol on the Beijing files.
+``store_result`` (table ``intervention_eval``). ``evaluate_intervention`` chains these for one intervention window
+with its placebo years and control stations; ``evaluate_stored`` reads the inputs from stored observations
+(``hourly_from_store``); ``check5`` runs the §8 acceptance protocol on the Beijing files.
 
 Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units; counts in days.
 """
@@ -253,7 +255,12 @@ def feature_table(
         "weekday": ((dates.astype("int64") + 3) % 7).astype(float),  # 1970-01-01 was a Thursday (3)
         "heating": heating_flag(dates, heating),
     }
-    names = [c for c in tab.columns if c not in ("date", "_conc")]
+    # a weather variable the station never measures is not an input: leaving it out keeps the days (a partial gap
+    # still drops its days below); a control without data is an error, not a silent weather-only run
+    never = {c for c in tab.columns if c not in ("date", "_conc") and tab[c].fill_nan(None).null_count() == tab.height}
+    if never & set(ctrl_names):
+        raise ValueError(f"control station(s) without {pollutant} data: {sorted(never & set(ctrl_names))}")
+    names = [c for c in tab.columns if c not in ("date", "_conc") and c not in never]
     x = np.column_stack([tab[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in names] + list(calendar.values()))
     names += list(calendar)
     conc = tab["_conc"].cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -579,13 +586,20 @@ def injection_days(cf: Counterfactual, params: AvoidedParams, seed: int | None =
 
     Event days are drawn first: a cut on a clean day cannot avoid an event, so injecting only there would test
     nothing. Other winter days fill up when there are too few event days.
+
+    >>> cf = Counterfactual(np.arange(np.datetime64("2016-11-25"), np.datetime64("2016-12-05")),
+    ...     np.array([200.0, 50, 50, 50, 50, 50, 50, 160, 50, 50]), np.zeros((1, 10)), np.zeros(5), 0.3, 0.1, "")
+    >>> injection_days(cf, AvoidedParams(injection_days=3))[:2].tolist()  # the December event day comes first
+    [6, 7]
     """
     months = np.array([d.month for d in cf.dates.astype(object)])
     winter = np.isin(months, params.injection_months)
+    event = cf.observed > params.threshold
     rng = np.random.default_rng(params.rng_seed + 1 if seed is None else seed)
-    first = rng.permutation(np.flatnonzero(winter & (cf.observed > params.threshold)))
-    rest = rng.permutation(np.flatnonzero(winter & ~(cf.observed > params.threshold)))
-    return np.sort(np.concatenate([first, rest])[: params.injection_days])
+    # a window without enough winter days (a summer episode) is filled with its other days, events first
+    order = [rng.permutation(np.flatnonzero(m)) for m in (winter & event, winter & ~event, ~winter & event)]
+    order.append(rng.permutation(np.flatnonzero(~winter & ~event)))
+    return np.sort(np.concatenate(order)[: params.injection_days])
 
 
 def injection_test(cf: Counterfactual, params: AvoidedParams, days: np.ndarray | None = None) -> Check:
@@ -744,6 +758,74 @@ def read_results(store: Store, *, label: str | None = None) -> list[dict[str, An
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Stored observations
+# --------------------------------------------------------------------------------------------------------------
+
+STORE_WEATHER: dict[str, str] = {
+    "a01001": "t2m",
+    "dewpoint": "td2m",
+    "a01002": "rh2m",
+    "a01006": "psfc",
+    "a01007": "ws10",
+    "a01008": "wd10",
+    "precipitation": "precip",
+}
+"""Stored station weather (HJ 212 codes; dew point and rain have none, monitoring ingest names them) → columns."""
+
+
+def hourly_from_store(
+    store: Store, code: str, start: datetime, end: datetime, pollutant: str = "a34004"
+) -> pl.DataFrame:
+    """Valid hourly rows of one air station in ``[start, end)``: the pollutant and the station's own weather.
+
+    RH is computed from temperature and dew point when the station stores no a01002; u/v come from speed and
+    direction (a calm hour is zero wind). Columns absent from the store are NaN, and :func:`feature_table` then
+    leaves them out. Raises ``KeyError`` for an unknown station code.
+    """
+    from sqlalchemy import select
+
+    from bogda.forecast.features import relative_humidity, wind_components
+    from bogda.store import series as store_series
+    from bogda.store.schema import site
+
+    with store.engine.connect() as conn:
+        sid = conn.execute(select(site.c.id).where(site.c.code == code, site.c.kind == "air_station")).scalar()
+    if sid is None:
+        raise KeyError(f"unknown air station {code!r}")
+    obs = store_series.read(
+        store, sites=[sid], parameters=[pollutant, *STORE_WEATHER], start=start, end=end, valid_only=True
+    )
+    if obs.height == 0:
+        return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), pollutant: pl.Float64})
+    wide = obs.pivot(on="parameter", index="ts", values="value", aggregate_function="first").sort("ts")
+    n = wide.height
+
+    def col(p: str) -> np.ndarray:
+        return wide[p].cast(pl.Float64).fill_null(np.nan).to_numpy() if p in wide.columns else np.full(n, np.nan)
+
+    t, td, ws, wd = col("a01001"), col("dewpoint"), col("a01007"), col("a01008")
+    rh = col("a01002")
+    if not np.isfinite(rh).any():
+        rh = relative_humidity(t, td)
+    u, v = wind_components(ws, wd)
+    calm = ws == 0
+    return pl.DataFrame(
+        {
+            "ts": wide["ts"],
+            pollutant: col(pollutant),
+            "t2m": t,
+            "td2m": td,
+            "rh2m": rh,
+            "ws10": ws,
+            "u10": np.where(calm, 0.0, u),
+            "v10": np.where(calm, 0.0, v),
+            "psfc": col("a01006"),
+            "precip": col("precipitation"),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
 # A full evaluation: estimate plus validation (§3.9 steps 4–5)
 # --------------------------------------------------------------------------------------------------------------
 
@@ -791,7 +873,11 @@ def evaluate_intervention(
     ``method_failed_validation`` when any check failed).
     """
     ref = table.between(*reference)
-    est = estimate(fit_counterfactual(ref, table.between(*window), params), params)
+    target = table.between(*window)
+    for what, t, need in (("reference", ref, 365), ("window", target, 1)):
+        if len(t.dates) < need:
+            raise ValueError(f"{len(t.dates)} complete day(s) in the {what}; need ≥ {need} (§5 minimum history)")
+    est = estimate(fit_counterfactual(ref, target, params), params)
     checks: list[Check] = []
     if len(placebo_windows) < 2:
         checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
@@ -805,7 +891,11 @@ def evaluate_intervention(
     if last_cf is not None:
         checks.append(injection_test(last_cf, params))
     for code, ctab in (control_tables or {}).items():
-        ce = estimate(fit_counterfactual(ctab.between(*reference), ctab.between(*window), params), params)
+        cref, cwin = ctab.between(*reference), ctab.between(*window)
+        if len(cref.dates) < 365 or not len(cwin.dates):
+            checks.append(Check(f"placebo_space_{code}", False, {"reason": "too few complete days at the control"}))
+            continue
+        ce = estimate(fit_counterfactual(cref, cwin, params), params)
         checks.append(placebo_check(ce, params, f"placebo_space_{code}"))
     rec = result_record(
         est,
@@ -820,6 +910,63 @@ def evaluate_intervention(
     if not control_tables:
         rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
     return est, tuple(checks), rec
+
+
+def _years_before(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def evaluate_stored(
+    store: Store,
+    target: str,
+    controls: Sequence[str],
+    window: tuple[date, date],
+    params: AvoidedParams,
+    *,
+    pollutant: str = "a34004",
+    reference_years: int = 3,
+    placebo_years: int = 2,
+    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
+    tz: str = "Asia/Shanghai",
+) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
+    """:func:`evaluate_intervention` on stored observations (§3.9 step 2 "reference window: the same season of the
+    previous 2–3 years").
+
+    The reference window is the ``reference_years`` before ``window``; the placebo years are the same calendar
+    window 1..``placebo_years`` years earlier. With ≥ 2 controls each control also plays the target (its inputs
+    use the other controls): placebo in space. Days are local dates in ``tz``.
+    """
+    from bogda.timeutil import as_utc
+
+    reference = (_years_before(window[0], reference_years), window[0] - timedelta(days=1))
+    placebos = [(_years_before(window[0], k), _years_before(window[1], k)) for k in range(placebo_years, 0, -1)]
+
+    def utc(d: date) -> datetime:
+        return as_utc(datetime(d.year, d.month, d.day), naive="beijing" if tz == "Asia/Shanghai" else "utc")
+
+    lo, hi = utc(reference[0] - timedelta(days=3)), utc(window[1] + timedelta(days=2))  # margins: zone, lags
+    frames = {c: hourly_from_store(store, c, lo, hi, pollutant) for c in (target, *controls)}
+    table = feature_table(frames[target], [frames[c] for c in controls], pollutant=pollutant, heating=heating, tz=tz)
+    ctabs: dict[str, FeatureTable] = {}
+    if len(controls) >= 2:
+        for c in controls:
+            others = [frames[o] for o in controls if o != c]
+            ctabs[c] = feature_table(frames[c], others, pollutant=pollutant, heating=heating, tz=tz)
+    return evaluate_intervention(
+        table,
+        window,
+        reference,
+        placebos,
+        params,
+        control_tables=ctabs,
+        targets=[target],
+        controls=list(controls),
+        label=f"{target} {window[0]}..{window[1]}",
+        pollutant=pollutant,
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
