@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -10,13 +11,18 @@ from sqlalchemy import select
 
 from bogda.forecast import operational as op
 from bogda.forecast import service as sv
+from bogda.forecast.models import exceedance_probability
 from bogda.forecast.scenarios import (
     draw_scenarios,
     fill_pit,
+    moving_24h,
+    nan_quantiles,
     pit,
     quantile_function,
     scenario_aqi,
 )
+from bogda.standards import aqi as A
+from bogda.standards.versions import standard_for
 from bogda.store import Store
 from bogda.store.schema import forecast
 from bogda.timeutil import UTC, beijing_date, now_utc
@@ -93,8 +99,12 @@ def test_daily_aqi_forecast_uses_scenarios_and_says_how(demo_store: Store) -> No
     assert {"AQI>200", "level>=4", "level>=6"} <= set(a.prob)
     ok = np.isfinite(a.p50)
     assert ok.any() and np.all(a.p10[ok] <= a.p90[ok])
-    hourly = op.aqi_forecast({it: op.forecast_hourly(panel, it, t_issue, max_lead=6) for it in op.HOURLY_ITEMS}, "hour")
-    assert hourly.prob_method == "comonotone_analytic"
+    fcs = {it: op.forecast_hourly(panel, it, t_issue, max_lead=6) for it in op.HOURLY_ITEMS}
+    # hourly AQI uses the scenarios too (comonotone without an archive); the analytic band only on request
+    hourly = op.aqi_forecast(fcs, "hour")
+    assert hourly.prob_method == "comonotone" and hourly.n_archive_dates == 0
+    assert hourly.scenarios is not None and hourly.scenarios.shape == (200, len(panel.stations), 6)
+    assert op.aqi_forecast(fcs, "hour", scenarios=False).prob_method == "comonotone_analytic"
 
 
 def test_pit_archive_from_stored_runs(episode_store: Store) -> None:
@@ -132,3 +142,170 @@ def test_pit_archive_from_stored_runs(episode_store: Store) -> None:
     assert np.isnan(arc[0, pm, cty, [k - 1 for k in range(1, 8) if k not in done]]).all()
     # a member station takes its county's PIT
     np.testing.assert_array_equal(arc[0, :, rows["CJ-HT01"]], arc[0, :, cty])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Hourly AQI by scenarios (forecast.md §3.5 applied to the 72 hourly leads)
+# --------------------------------------------------------------------------------------------------------------
+
+HOURS = [datetime(2025, 1, 10, 16, tzinfo=UTC) + timedelta(hours=h) for h in range(72)]
+
+
+def _hourly_fc(item: str, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> op.ItemForecast:
+    """An hourly forecast of ``item`` for (targets, 72 leads) with the given band (the mean is p50)."""
+    return op.ItemForecast(
+        item, "hour", np.arange(1, 73), HOURS, "damped_persistence", {"damped_persistence": p50}, p10, p50, p90
+    )
+
+
+def _hourly_band(item: str, thr: int, p_exceed: np.ndarray, sigma: float = 0.5) -> op.ItemForecast:
+    """Lognormal bands of ``item`` whose P(1-h concentration above that of hourly AQI ``thr``) is ``p_exceed``."""
+    from scipy.special import ndtri
+
+    avg = "24h" if item in ("a34004", "a34002") else "1h"  # PM 1-h values read against 24-h breakpoints
+    c = float(A.concentration_at(thr, item, avg, standard_for(HOURS[0])))
+    q50 = c / np.exp(sigma * ndtri(1 - p_exceed))
+    return _hourly_fc(item, q50 * np.exp(-op.Z90 * sigma), q50, q50 * np.exp(op.Z90 * sigma))
+
+
+def _pm_no2(p_pm: float, p_no2: float, n: int = 3) -> dict[str, op.ItemForecast]:
+    """PM2.5 and NO2 hourly bands over ``n`` targets × 72 leads with the given P(AQI > 200) each."""
+    return {
+        "a34004": _hourly_band("a34004", 200, np.full((n, 72), p_pm)),
+        "a21004": _hourly_band("a21004", 200, np.full((n, 72), p_no2)),
+    }
+
+
+def test_nan_quantiles_match_numpy() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.gamma(2.0, 50.0, size=(200, 5, 7))
+    x[rng.uniform(size=x.shape) < 0.2] = np.nan
+    x[:, 0, 0] = np.nan  # a series without any scenario stays NaN
+    x[:199, 1, 1] = np.nan  # one scenario: every quantile is that value
+    x[199, 1, 1] = 123.0
+    got = nan_quantiles(x, [0.1, 0.5, 0.9])
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want = np.nanquantile(x, [0.1, 0.5, 0.9], axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.isnan(got[:, 0, 0]).all() and np.all(got[:, 1, 1] == x[199, 1, 1])
+
+
+def test_moving_24h_joins_observed_hours_and_scenario_leads() -> None:
+    rng = np.random.default_rng(6)
+    hist = rng.uniform(5, 50, size=(2, 23))
+    hist[1, :5] = np.nan  # 18 valid observed hours: the first lead has 19 < 20 valid hours
+    fut = rng.uniform(5, 900, size=(4, 2, 10))
+    got = moving_24h(hist, fut)
+    for s in range(4):
+        for i in range(2):
+            x = np.concatenate([hist[i], fut[s, i]])
+            for j in range(10):
+                w = x[j : j + 24]
+                want = np.nanmean(w) if np.isfinite(w).sum() >= 20 else np.nan
+                np.testing.assert_allclose(got[s, i, j], want, rtol=1e-12)
+    assert np.isnan(got[:, 1, 0]).all() and np.isfinite(got[:, 1, 1]).all()
+
+
+def test_hourly_comonotone_archive_reproduces_the_analytic_band() -> None:
+    """An archive whose PITs move together (one u per date for every item, target and lead) is the comonotone case:
+    the hourly scenario P(AQI > T) must equal the analytic max over pollutants of P(C > C(T)) within Monte Carlo
+    error, at every threshold, although the two are computed in entirely different ways."""
+    rng = np.random.default_rng(7)
+    p_pm = rng.uniform(0.05, 0.6, size=(3, 72))
+    fcs = {
+        "a34004": _hourly_band("a34004", 150, p_pm),
+        "a21004": _hourly_band("a21004", 150, rng.uniform(0.05, 0.6, size=(3, 72))),
+    }
+    u = (np.arange(400) + 0.5) / 400  # an evenly spread archive: the error left is that of drawing 2000 of 400
+    archive = np.broadcast_to(u[:, None, None, None], (400, 2, 3, 72)).copy()
+    sc = op.aqi_forecast(fcs, "hour", pit_archive=archive, archive_dates=list(range(400)), n_scenarios=2000, seed=1)
+    ana = op.aqi_forecast(fcs, "hour", scenarios=False)
+    assert sc.prob_method == "archive" and sc.n_archive_dates == 400 and ana.prob_method == "comonotone_analytic"
+    for thr in (100, 150, 200, 300):
+        p = ana.prob[f"AQI>{thr}"]
+        se = np.sqrt(np.maximum(p * (1 - p), 0.01) / 2000)
+        assert np.all(np.abs(sc.prob[f"AQI>{thr}"] - p) <= 4 * se + 1e-9), thr
+    assert ana.prob["AQI>150"].max() > 0.3  # the comparison is not between two zeros
+
+
+def test_hourly_independent_pollutants_give_the_probability_of_a_maximum() -> None:
+    """Independent PITs across pollutants: P(AQI > 200) = 1 − (1 − p_PM)(1 − p_NO2), above the comonotone
+    max(p_PM, p_NO2) — the correlation the analytic band cannot see."""
+    fcs = _pm_no2(0.3, 0.2)
+    rng = np.random.default_rng(8)
+    archive = rng.uniform(size=(500, 2, 3, 72))
+    sc = op.aqi_forecast(fcs, "hour", pit_archive=archive, n_scenarios=4000, seed=2)
+    ana = op.aqi_forecast(fcs, "hour", scenarios=False)
+    np.testing.assert_allclose(ana.prob["AQI>200"], 0.3, atol=1e-4)  # models.exceedance_probability: z 1.2816
+    want = 1 - 0.7 * 0.8
+    assert abs(float(sc.prob["AQI>200"].mean()) - want) < 0.03
+    assert np.all(sc.prob["AQI>200"] > ana.prob["AQI>200"])
+
+
+def test_hourly_scenario_probabilities_are_ordered_and_shaped() -> None:
+    rng = np.random.default_rng(9)
+    n = 4
+    fcs = {}
+    for item in op.HOURLY_ITEMS:
+        fcs[item] = _hourly_band(item, 150, rng.uniform(0.01, 0.7, size=(n, 72)), sigma=float(rng.uniform(0.2, 0.8)))
+    # a date's PITs share a regime (a common normal score) plus item noise: a realistic, partly correlated archive
+    from scipy.special import ndtr
+
+    zc = rng.normal(size=(60, 1, 1, 72))
+    archive = ndtr(0.8 * zc + 0.6 * rng.normal(size=(60, 6, n, 72)))
+    archive[3, 2] = np.nan  # a gap: filled from the date's mean normal score
+    a = op.aqi_forecast(fcs, "hour", pit_archive=archive, archive_dates=list(range(60)), seed=3)
+    assert a.prob_method == "archive" and a.n_archive_dates == 60
+    assert a.scenarios is not None and a.scenarios.shape == (200, n, 72)
+    assert a.p10.shape == a.p50.shape == a.p90.shape == (n, 72)
+    assert np.all(a.p10 <= a.p50) and np.all(a.p50 <= a.p90)
+    probs = [a.prob[f"AQI>{t}"] for t in (100, 150, 200, 300)]
+    for lo, hi in itertools.pairwise(probs):
+        assert np.all(lo >= hi)
+    levels = [a.prob[f"level>={lv}"] for lv in (2, 3, 4, 5, 6)]
+    for lo, hi in itertools.pairwise(levels):
+        assert np.all(lo >= hi)
+    # AQI > 100 starts level 3 (HJ 633): the two frequencies of the same scenarios agree
+    np.testing.assert_array_equal(a.prob["AQI>100"], a.prob["level>=3"])
+    assert 0 < float(a.prob["AQI>150"].mean()) < 1
+
+
+def test_hourly_comonotone_fallback_without_enough_dates() -> None:
+    fcs = _pm_no2(0.3, 0.2, n=2)
+    short = np.random.default_rng(10).uniform(size=(19, 2, 2, 72))  # one date short of MIN_ARCHIVE_DATES
+    a = op.aqi_forecast(fcs, "hour", pit_archive=short, archive_dates=list(range(19)))
+    assert a.prob_method == "comonotone" and a.n_archive_dates == 19
+    # comonotone scenarios: the max of the two exceedances is the larger one (within 1/S)
+    np.testing.assert_allclose(a.prob["AQI>200"], 0.3, atol=1 / 200 + 1e-9)
+
+
+def test_hourly_so2_above_800_uses_the_scenario_24h_mean_under_2012() -> None:
+    """HJ 633-2012 Table 1 note 2: a 1-h SO2 above 800 has no 1-h IAQI and reports the 24-h IAQI instead; the
+    24-h mean of a scenario joins the observed hours before the issue to that scenario's leads."""
+    assert standard_for(HOURS[0]) == "2012"
+    n = 1
+    so2 = np.full((n, 72), 900.0)
+    fcs = {"a21026": _hourly_fc("a21026", so2 * 0.999, so2, so2 * 1.001)}
+    hist = np.full((n, 23), 40.0)
+    with_hist = op.aqi_forecast(fcs, "hour", so2_history=hist)
+    without = op.aqi_forecast(fcs, "hour")
+    mean24 = moving_24h(hist, so2)
+    want = A.aqi_hourly({"SO2": so2.ravel()}, "2012", so2_24h=mean24.ravel()).aqi.reshape(n, 72)
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(with_hist.mean, want)
+    np.testing.assert_allclose(with_hist.p50, want, atol=1.0)  # 900 ± 0.1 %: the same 24-h IAQI in every scenario
+    assert not np.isfinite(without.p50).any()  # no SO2 IAQI at all without the 24-h mean
+    assert np.all(np.diff(with_hist.p50[0]) >= 0)  # the 24-h mean climbs as 900s replace the observed 40s
+
+
+def test_hourly_exceedance_agrees_with_the_per_pollutant_probability() -> None:
+    """One pollutant: the scenario P(AQI > T) is P(C > C(T)) of its band (comonotone or not, a maximum of one)."""
+    rng = np.random.default_rng(11)
+    p = rng.uniform(0.1, 0.9, size=(2, 72))
+    fc = _hourly_band("a34004", 200, p)
+    arc = rng.uniform(size=(300, 1, 2, 72))
+    a = op.aqi_forecast({"a34004": fc}, "hour", pit_archive=arc, n_scenarios=3000, seed=4)
+    c = float(A.concentration_at(200, "a34004", "24h", standard_for(HOURS[0])))
+    pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c)
+    np.testing.assert_allclose(pe, p, atol=1e-4)
+    assert float(np.abs(a.prob["AQI>200"] - pe).mean()) < 0.03

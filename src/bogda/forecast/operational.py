@@ -281,14 +281,16 @@ def hourly_baselines(
     fits = [_fit_hourly(x, clim, hist_t, int(k)) for k in knots]
     a_k = np.stack([f[0] for f in fits], axis=1)
     s_k = np.stack([f[1] for f in fits], axis=1)
+    # one interpolation per target over all leads (not per target and lead: 72 × ~110 calls cost ~0.4 s a refresh)
+    a_all = np.stack([np.interp(leads, knots, a_k[i]) for i in range(n)]) if n else np.empty((0, leads.size))
+    s_all = np.stack([np.interp(leads, knots, s_k[i]) for i in range(n)]) if n else np.empty((0, leads.size))
     for j, lead in enumerate(leads):
         tgt_h = (t_issue + lead) % 24
         c_t = clim[:, tgt_h]
-        a = np.array([np.interp(lead, knots, a_k[i]) for i in range(n)])
         out_c[:, j] = c_t
         out_p[:, j] = np.where(stale, c_t, pers)
-        out_d[:, j] = bl.damped_persistence(c_t, a, np.where(stale, np.nan, pers), clim_now)
-        sig[:, j] = [np.interp(lead, knots, s_k[i]) for i in range(n)]
+        out_d[:, j] = bl.damped_persistence(c_t, a_all[:, j], np.where(stale, np.nan, pers), clim_now)
+        sig[:, j] = s_all[:, j]
     return {"persistence": out_p, "climatology_hour": out_c, "damped_persistence": out_d}, sig
 
 
@@ -682,7 +684,8 @@ class AqiForecast:
     p50: np.ndarray | None = None
     prob_method: str = "comonotone_analytic"
     """How p10/p50/p90 and the probabilities were made: ``archive`` scenarios (forecast.md §3.5), ``comonotone``
-    scenarios (no archive yet), or ``comonotone_analytic`` (hourly: per-pollutant lognormal exceedance)."""
+    scenarios (no archive yet), or ``comonotone_analytic`` (``scenarios=False``: per-pollutant lognormal
+    exceedance)."""
     n_archive_dates: int = 0
     scenarios: np.ndarray | None = None  # scenario AQIs (S, targets, leads) when made by scenarios
 
@@ -699,19 +702,23 @@ def aqi_forecast(
     scenarios: bool | None = None,
     n_scenarios: int = 200,
     seed: int = 0,
+    so2_history: np.ndarray | None = None,
 ) -> AqiForecast:
     """AQI of the ``mean`` (point forecast) concentrations with :func:`bogda.standards.aqi.aqi_hourly` /
     :func:`~bogda.standards.aqi.aqi_daily` (standard version chosen by each target time).
 
-    Uncertainty:
+    Uncertainty (forecast.md §3.5):
 
-    - with ``scenarios`` (default for daily AQI) the p10/p50/p90 AQI, P(AQI > T) and P(level ≥ L) come from
-      the joint scenarios of forecast.md §3.5 (:mod:`bogda.forecast.scenarios`): each scenario maps the PIT vector
-      of one past issue date of ``pit_archive`` (dates, items in ``fcs`` order, targets, leads) through today's
-      quantile functions, and its AQI is the maximum IAQI; with fewer than 20 archived dates the scenarios are
-      comonotone (``prob_method`` says which);
-    - otherwise (default for hourly AQI, which has 72 leads and must stay inside the refresh budget) the
-      comonotone analytic bands: AQI(p10), AQI(p90), and P(AQI > T) = max over pollutants of P(C > C(T)).
+    - by default (``scenarios`` None or True), daily and hourly alike, the p10/p50/p90 AQI, P(AQI > T) and
+      P(level ≥ L) come from the joint scenarios (:mod:`bogda.forecast.scenarios`): each scenario maps the PIT
+      vector of one past issue date of ``pit_archive`` (dates, items in ``fcs`` order, targets, leads) through
+      today's quantile functions, and its AQI is the maximum IAQI (hourly: the real-time AQI of HJ 633); with fewer
+      than 20 archived dates the scenarios are comonotone (``prob_method`` says which);
+    - with ``scenarios=False`` the comonotone analytic bands: AQI(p10), AQI(p90), and P(AQI > T) = max over
+      pollutants of P(C > C(T)) — what comonotone scenarios give without Monte Carlo error.
+
+    ``so2_history`` (hourly, leads 1..m consecutive): the observed SO2 (targets, 23) of the 23 hours up to the
+    issue; with it a 1-h SO2 above 800 takes the IAQI of the 24-h moving mean under HJ 633-2012 (Table 1 note 2).
     """
     from bogda.forecast.models import exceedance_probability
     from bogda.standards import aqi as A
@@ -723,17 +730,29 @@ def aqi_forecast(
     fn = A.aqi_hourly if resolution == "hour" else A.aqi_daily
     std = np.array([standard_for(t) for t in ts])
 
+    so2_hist = None
+    if resolution == "hour" and so2_history is not None and np.array_equal(any_fc.leads, np.arange(1, m + 1)):
+        so2_hist = np.asarray(so2_history, dtype=float)
+
     def run(which: str) -> object:
         data: dict[str, np.ndarray] = {}
+        so2_24h = None
         for item, fc in fcs.items():
-            vals = fc.methods[fc.primary] if which == "mean" else getattr(fc, which)
-            data[AQI_LABEL[item]] = np.asarray(vals, dtype=float).ravel()
+            vals = np.asarray(fc.methods[fc.primary] if which == "mean" else getattr(fc, which), dtype=float)
+            data[AQI_LABEL[item]] = vals.ravel()
+            if item == "a21026" and so2_hist is not None:
+                from bogda.forecast.scenarios import moving_24h
+
+                so2_24h = moving_24h(so2_hist, vals).ravel()
         out_parts = []
         for version in sorted(set(std)):
             cols = np.tile(std == version, n)
             skip_o3_1h = version == "2026" and resolution == "day"  # the 2026 daily AQI has no O3 1-h item
             sub = {k: v[cols] for k, v in data.items() if not (skip_o3_1h and k == "O3_1h")}
-            out_parts.append((cols, fn(sub, version)))
+            if so2_24h is not None:
+                out_parts.append((cols, A.aqi_hourly(sub, version, so2_24h=so2_24h[cols])))
+            else:
+                out_parts.append((cols, fn(sub, version)))
         return out_parts
 
     def assemble(parts: object, attr: str, dtype: object, fill: object) -> np.ndarray:
@@ -746,39 +765,46 @@ def aqi_forecast(
     mean = assemble(pm, "aqi", float, np.nan)
     level = assemble(pm, "level", np.int16, 0)
     primary = assemble(pm, "primary", object, None)
-    p10 = assemble(run("p10"), "aqi", float, np.nan)
-    p90 = assemble(run("p90"), "aqi", float, np.nan)
-    prob: dict[str, np.ndarray] = {}
-    for thr in AQI_THRESHOLDS:
-        best = np.zeros((n, m))
-        for item, fc in fcs.items():
-            label = AQI_LABEL[item]
-            _, avg = A.item_key(label)
-            code = "a05024" if label.startswith("O3") else item
-            if resolution == "hour":
-                avg = "24h" if code in ("a34004", "a34002") else "1h"
-            for version in sorted(set(std)):
-                if version == "2026" and label == "O3_1h" and resolution == "day":
-                    continue
-                try:
-                    c = float(A.concentration_at(thr, code, avg, version))
-                except ValueError:
-                    continue
-                pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c)
-                cols = (std == version)[None, :]
-                best = np.where(cols & np.isfinite(pe), np.maximum(best, pe), best)
-        prob[f"AQI>{thr}"] = best
-    use_scen = (resolution == "day") if scenarios is None else scenarios
-    if not use_scen:
+    if scenarios is False:
+        p10 = assemble(run("p10"), "aqi", float, np.nan)
+        p90 = assemble(run("p90"), "aqi", float, np.nan)
+        prob: dict[str, np.ndarray] = {}
+        for thr in AQI_THRESHOLDS:
+            best = np.zeros((n, m))
+            for item, fc in fcs.items():
+                label = AQI_LABEL[item]
+                _, avg = A.item_key(label)
+                code = "a05024" if label.startswith("O3") else item
+                if resolution == "hour":
+                    avg = "24h" if code in ("a34004", "a34002") else "1h"
+                for version in sorted(set(std)):
+                    if version == "2026" and label == "O3_1h" and resolution == "day":
+                        continue
+                    try:
+                        c = float(A.concentration_at(thr, code, avg, version))
+                    except ValueError:
+                        continue
+                    pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c)
+                    cols = (std == version)[None, :]
+                    best = np.where(cols & np.isfinite(pe), np.maximum(best, pe), best)
+            prob[f"AQI>{thr}"] = best
         return AqiForecast(
             resolution, list(ts), mean, np.minimum(p10, mean), np.maximum(p90, mean), level, primary, prob
         )
     from bogda.forecast.scenarios import draw_scenarios, scenario_aqi
 
     items = list(fcs)
-    sc = draw_scenarios(pit_archive, (len(items), n, m), n=n_scenarios, seed=seed, archive_dates=archive_dates)
+    # float32 PITs: the hourly draw is 200 × 6 items × targets × 72 leads
+    sc = draw_scenarios(
+        pit_archive,
+        (len(items), n, m),
+        n=n_scenarios,
+        seed=seed,
+        archive_dates=archive_dates,
+        dtype=np.float32 if resolution == "hour" else np.float64,
+    )
     quant = {AQI_LABEL[it]: (fcs[it].p10, fcs[it].p50, fcs[it].p90) for it in items}
-    sa = scenario_aqi(quant, sc, ts, resolution)
+    sa = scenario_aqi(quant, sc, ts, resolution, so2_history=so2_hist)
     return AqiForecast(
         resolution,
         list(ts),
