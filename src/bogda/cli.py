@@ -1948,6 +1948,13 @@ def forecast_avoided(
     end: Annotated[str | None, typer.Option(help="Stored data: last day of the intervention (YYYY-MM-DD).")] = None,
     threshold: Annotated[float, typer.Option(help="Event: daily mean above this [µg/m³].")] = 150.0,
     pollutant: Annotated[str, typer.Option(help="Pollutant code (a34004 PM2.5).")] = "a34004",
+    event: Annotated[
+        str,
+        typer.Option(
+            help="Stored data: daily (--pollutant mean > --threshold), heavy (daily AQI > 200) or ozone "
+            "(AQI > 100, O3 8 h primary); AQI events leave dust-affected days out and count them apart."
+        ),
+    ] = "daily",
     reference_years: Annotated[int, typer.Option(help="Reference window: the years before --start.")] = 3,
     store_results: Annotated[
         bool, typer.Option("--store/--no-store", help="Also write intervention_eval rows.")
@@ -1972,12 +1979,21 @@ def forecast_avoided(
             d0, d1 = _date.fromisoformat(start), _date.fromisoformat(end)
         except ValueError as exc:
             raise typer.BadParameter(f"dates must be YYYY-MM-DD: {exc}") from None
+        if event not in ("daily", *avoided.EVENTS):
+            raise typer.BadParameter(f"--event must be daily, {', '.join(avoided.EVENTS)}")
         st = _store(database_url)
         params = avoided.AvoidedParams(threshold=threshold)
         try:
-            est, checks, rec = avoided.evaluate_stored(
-                st, target, list(control or []), (d0, d1), params, pollutant=pollutant, reference_years=reference_years
-            )
+            if event == "daily":
+                est, checks, rec = avoided.evaluate_stored(
+                    st, target, list(control or []), (d0, d1), params, pollutant=pollutant,
+                    reference_years=reference_years,
+                )  # fmt: skip
+            else:
+                est, checks, rec = avoided.evaluate_stored_aqi(
+                    st, target, list(control or []), (d0, d1), params, event=avoided.EVENTS[event],
+                    reference_years=reference_years,
+                )  # fmt: skip
         except (KeyError, ValueError) as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
@@ -1989,6 +2005,9 @@ def forecast_avoided(
         )
         for c in checks:
             console.print(f"  {c.name}: {'passed' if c.passed else 'FAILED'}")
+        if "dust" in rec.placebo:
+            dust = rec.placebo["dust"]
+            console.print(f"  dust-affected days left out: {dust['days']} ({dust['event_days']} of them {rec.event})")
         console.print(f"verdict: [bold]{rec.verdict}[/bold]")
         if store_results:
             console.print(f"stored intervention_eval {avoided.store_result(st, rec)}")
