@@ -1,5 +1,6 @@
 """The forecast page in a real browser: the 7-day AQI strip with p10–p90 and the scenario probability of heavy
-pollution, the run line saying which weather input the models used (forecast.md §3.5, §3.4)."""
+pollution, the run line saying which weather input the models used (forecast.md §3.5, §3.4), and the days-avoided
+evaluations shown only with an interval and a passed placebo test (§1, §3.9)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from e2e.harness import ARTIFACTS, chromium, outside, running_server
 from forecast.episode import set_pm
+from forecast.test_interventions_api import record
 
 pytestmark = pytest.mark.browser
 ADMIN = ("fcadmin", "fcadmin-pass-1")
@@ -18,6 +20,7 @@ ADMIN = ("fcadmin", "fcadmin-pass-1")
 
 @pytest.fixture(scope="module")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from bogda.forecast import avoided as av
     from bogda.forecast import service as sv
     from bogda.registry.people import add_user
     from bogda.store import connect
@@ -30,6 +33,9 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     sv.refresh(st, models=None)
     with st.begin() as conn:
         add_user(conn, login=ADMIN[0], password=ADMIN[1], roles=["admin"])
+    # days-avoided evaluations: one validated effect, one that failed its placebo test (forecast.md §3.9)
+    av.store_result(st, record("effect_detected", label="呼图壁 2016"))
+    av.store_result(st, record("method_failed_validation", label="昌吉 2016", placebo_ok=False, avoided=9.0))
     st.dispose()
     with running_server(db, folder) as base:
         yield base
@@ -56,3 +62,23 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_page.png"), full_page=True)
         assert outside(urls) == []
+
+
+def test_interventions_show_the_figure_only_when_validated(server: str) -> None:
+    with chromium() as b:
+        pg = b.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+        pg.goto(f"{server}/forecast")
+        pg.fill("#login", ADMIN[0])
+        pg.fill("#password", ADMIN[1])
+        pg.click("button[type=submit]")
+        pg.wait_for_url("**/forecast")
+        pg.wait_for_selector(".bogda-interventions")
+        rows = pg.locator(".bogda-interventions tbody tr").all_inner_texts()
+        assert len(rows) == 2
+        failed = next(r for r in rows if "昌吉 2016" in r)
+        validated = next(r for r in rows if "呼图壁 2016" in r)
+        assert "避免 +6 天（90% 区间 +2…+11 天）" in validated and "重污染天（AQI>200）" in validated
+        assert "方法未通过检验" in failed and "+9" not in failed
+        pg.locator(".bogda-interventions").scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "forecast_interventions.png"), full_page=True)

@@ -803,6 +803,40 @@ def read_results(store: Store, *, label: str | None = None) -> list[dict[str, An
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def presentation(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What may be shown of one stored ``intervention_eval`` row (forecast.md §1 "shown only with an interval and
+    a passed placebo test", §3.9 steps 4–5).
+
+    The avoided figure (``avoided``, ``ci90``) is given only when the verdict is ``effect_detected``, every
+    placebo in time was run and passed, no other check failed, and the 90 % interval is stored; otherwise both
+    are None and the reader shows the verdict with the MDE. Pure: used by the API, the console and the duty report
+    so that the rule lives in one place.
+    """
+    placebo = row.get("placebo") or {}
+    checks = {k: v for k, v in placebo.items() if isinstance(v, Mapping) and "passed" in v}
+    injection = row.get("injection") or {}
+    if "passed" in injection:
+        checks["injection"] = injection
+    failed = sorted(k for k, v in checks.items() if v.get("passed") is False)
+    in_time = [v for k, v in checks.items() if k.startswith("placebo_time")]
+    placebo_ok = bool(in_time) and all(v.get("passed") is True for v in in_time)
+    placebo_ok = placebo_ok and not any(k.startswith("placebo") for k in failed)
+    ci = row.get("ci90")
+    has_ci = isinstance(ci, Sequence) and len(ci) == 2 and all(isinstance(v, int | float) for v in ci)
+    show = row.get("verdict") == "effect_detected" and placebo_ok and not failed and has_ci
+    return {
+        "show_figure": bool(show),
+        "avoided": row.get("avoided_median") if show else None,
+        "ci90": [float(ci[0]), float(ci[1])] if show and ci is not None else None,
+        "verdict": row.get("verdict"),
+        "placebo_passed": placebo_ok,
+        "failed_checks": failed,
+        "mde_days": row.get("mde_days"),
+        "mde_pct": row.get("mde_pct"),
+        "unvalidated": LABEL_WEATHER_ONLY in str(row.get("label") or ""),
+    }
+
+
 # --------------------------------------------------------------------------------------------------------------
 # AQI, ozone and dust-affected events (§3.9 steps 1 and 3)
 # --------------------------------------------------------------------------------------------------------------
@@ -1160,6 +1194,17 @@ def evaluate_aqi_intervention(
     )
     placebo = {**rec.placebo, "placebo_space": {"passed": None, "not_run": True}, "dust": dust_summary(cf)}
     return est, tuple(checks), replace(rec, placebo=placebo)
+
+
+def read_result(store: Store, eval_id: int) -> dict[str, Any] | None:
+    """One stored evaluation by id, or None."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import intervention_eval
+
+    with store.engine.connect() as conn:
+        r = conn.execute(select(intervention_eval).where(intervention_eval.c.id == eval_id)).mappings().first()
+    return dict(r) if r is not None else None
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """``/api/v1/forecast``: the latest forecast run, the 7-day AQI strip per area, station/area series against
 observations, verification scores, warnings (with decisions), emergency lists (with the Excel download) and the
-hand-entered emission-control events (forecast.md §2, :mod:`bogda.forecast.control`).
+hand-entered emission-control events (forecast.md §2, :mod:`bogda.forecast.control`) and the days-avoided
+evaluations (forecast.md §3.9, ``intervention_eval``).
 
 A face (architecture rule 4): parses input, calls :mod:`bogda.forecast.service` / :mod:`bogda.forecast.emergency`,
 renders the answer. Issuing, changing or lifting a warning needs the ``admin`` role or the ``warning_issuer``
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from bogda.forecast import avoided as av
 from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
@@ -364,3 +366,56 @@ def delete_control_event(
     except LookupError as exc:
         raise ApiError(404, "event_id", str(exc), "path") from exc
     return {"id": event_id, "deleted": True}
+
+
+def intervention_row(r: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
+    """One ``intervention_eval`` row for the API; ``display`` says what may be shown (:func:`avoided.presentation`:
+    the avoided figure only with its interval and a passed placebo test, forecast.md §1, §3.9 step 5)."""
+    out = {
+        "id": r["id"],
+        "label": r["label"],
+        "targets": r["targets"],
+        "controls": r["controls"],
+        "pollutant": r["pollutant"],
+        "event": r["event"],
+        "window_start": r["window_start"].isoformat(),
+        "window_end": r["window_end"].isoformat(),
+        "n_obs": r["n_obs"],
+        "verdict": r["verdict"],
+        "created_at": stamp(r["created_at"]),
+        "display": av.presentation(r),
+    }
+    if detail:
+        # the raw figures stay available to the analyst with the checks they were judged on
+        out |= {
+            "cf_expected": _num(r["cf_expected"]),
+            "avoided_median": _num(r["avoided_median"]),
+            "ci90": r["ci90"],
+            "mde_days": _num(r["mde_days"]),
+            "mde_pct": _num(r["mde_pct"]),
+            "placebo": r["placebo"],
+            "injection": r["injection"],
+            "params": r["params"],
+        }
+    return out
+
+
+@router.get("/interventions", summary="Days-avoided evaluations (intervention_eval) with their verdicts")
+def list_interventions(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+    label: Annotated[str | None, Query(description="Only the evaluations with this label")] = None,
+) -> dict[str, Any]:
+    rows = [intervention_row(r) for r in av.read_results(store_of(request), label=label)]
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.get("/interventions/{eval_id}", summary="One days-avoided evaluation with its placebo and injection checks")
+def intervention_detail(
+    request: Request, who: Annotated[Principal, Depends(require_user)], eval_id: Annotated[int, Path()]
+) -> dict[str, Any]:
+    row = av.read_result(store_of(request), eval_id)
+    if row is None:
+        raise ApiError(404, "eval_id", f"intervention evaluation {eval_id} does not exist", "path")
+    return intervention_row(row, detail=True)

@@ -1,5 +1,7 @@
 """Forecast page (预报预警): the 7-day AQI strip per county with p10–p90, a station/area forecast against the observed
-hours, verification scores, warning issuance and the active emergency lists with their Excel download.
+hours, verification scores, warning issuance, the active emergency lists with their Excel download, and the
+days-avoided evaluations with their verdicts (forecast.md §3.9; the figure only with its interval and a passed
+placebo test, §1).
 
 Reads through :mod:`bogda.web.api.forecast` (the same data as the REST API); decisions go through
 :func:`bogda.forecast.service.decide_warning` (audited) and need the ``admin`` role or the ``warning_issuer``
@@ -14,10 +16,12 @@ from fastapi import Request
 from fastapi.responses import Response
 from nicegui import ui
 
+from bogda.forecast import avoided as av
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
+from bogda.web.i18n import t
 from bogda.web.ui.layout import Ctx, begin, frame
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -250,6 +254,68 @@ def scores_view(ctx: Ctx) -> None:
     ).classes("w-full bogda-scores").props("dense flat bordered")
 
 
+def _days(v: float) -> str:
+    return f"{v:+.0f}" if float(v).is_integer() else f"{v:+.1f}"
+
+
+def event_text(event: str, lang: str) -> str:
+    """The event of an evaluation in words (``aqi>200``, ``o3_8h_primary_aqi>100`` or ``daily>150``)."""
+    if event == av.EVENT_HEAVY:
+        return t("forecast.avoided.event.heavy", lang)
+    if event == av.EVENT_OZONE:
+        return t("forecast.avoided.event.ozone", lang)
+    return event
+
+
+def verdict_text(display: dict[str, Any], lang: str) -> str:
+    """The result cell of one evaluation (forecast.md §1, §3.9 steps 4–5): the avoided days only with their 90 %
+    interval and a passed placebo test (:func:`avoided.presentation`), else the verdict with the MDE."""
+    if display["show_figure"]:
+        lo, hi = display["ci90"]
+        text = t("forecast.avoided.effect", lang, avoided=_days(display["avoided"]), lo=_days(lo), hi=_days(hi))
+    elif display["verdict"] == "no_detectable_effect":
+        mde, pct = display.get("mde_days"), display.get("mde_pct")
+        text = t(
+            "forecast.avoided.no_effect",
+            lang,
+            mde="—" if mde is None else f"{mde:.1f}",
+            pct="—" if pct is None else f"{pct:.0f}",
+        )
+    else:
+        text = t("forecast.avoided.failed", lang, checks=", ".join(display["failed_checks"]) or "—")
+    if display.get("unvalidated"):
+        text += ("；" if lang == "zh" else "; ") + t("forecast.avoided.unvalidated", lang)
+    return text
+
+
+def interventions_view(ctx: Ctx) -> None:
+    """The stored days-avoided evaluations, newest first, with their verdicts (``intervention_eval``)."""
+    rows = [api.intervention_row(r) for r in av.read_results(ctx.store)]
+    if not rows:
+        ui.label(t("forecast.avoided.none", ctx.lang)).classes("text-grey-7 bogda-interventions-empty")
+        return
+    cols = ("label", "window", "event", "observed", "result")
+    table_rows = [
+        {
+            "k": r["id"],
+            "label": r["label"] or f"#{r['id']}",
+            "window": f"{r['window_start']}…{r['window_end']}",
+            "event": event_text(r["event"], ctx.lang),
+            "observed": r["n_obs"],
+            "result": verdict_text(r["display"], ctx.lang),
+        }
+        for r in rows
+    ]
+    ui.table(
+        columns=[
+            {"name": c, "label": t(f"forecast.avoided.col.{c}", ctx.lang), "field": c, "align": "left"} for c in cols
+        ],
+        rows=table_rows,
+        row_key="k",
+        pagination={"rowsPerPage": 10},
+    ).classes("w-full bogda-interventions").props("dense flat bordered wrap-cells")
+
+
 @ui.page("/forecast")
 async def forecast_page(request: Request, target: str | None = None, item: str = "a34004") -> Response | None:
     ctx = begin(request, "/forecast")
@@ -303,4 +369,6 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             ui.label(str(exc)).classes("text-grey-7")
         ui.label(tx(lang, "scores")).classes("text-subtitle1")
         scores_view(ctx)
+        ui.label(t("forecast.avoided.title", lang)).classes("text-subtitle1")
+        interventions_view(ctx)
     return None
