@@ -3,8 +3,9 @@
 Synthetic data: 50 stations × (3 years + 92 days) hourly, PM2.5 with the other pollutants and weather as inputs,
 profile ``fast``, one thread. Measures the candidate's training (the baseline: what a night costs without the
 gate), the probe's training (the same configuration, data ending before the 90-day window) and the probe's
-forecasts at the gate horizons (hourly 24 h and daily D+1, one issue a day over the window), and prints the gate's
-overhead as a ratio to the training. CPU seconds of this process. Run:
+forecasts at the gate horizons (:data:`bogda.forecast.gate.HORIZONS`: hourly 1, 6, 24, 48, 72 h and daily D+1..D+7,
+one issue a day over the window), and prints the gate's overhead as a ratio to the training. CPU seconds of this
+process. Run:
 ``OMP_NUM_THREADS=1 .venv/bin/python bench/bench_forecast_gate.py [n_stations]``
 """
 
@@ -40,7 +41,7 @@ def main() -> None:
     pairs = gate.probe_pairs(panel, probe, ["a34004"], positions)
     c_score = time.process_time() - c0
     overhead = c_probe + c_score
-    print(f"stations {n_st}, issue days {len(positions)}, probe pairs {pairs.height}")
+    print(f"stations {n_st}, issue days {len(positions)}, horizons {len(gate.HORIZONS)}, probe pairs {pairs.height}")
     print(f"candidate training (baseline): {c_train:.1f} s CPU")
     print(f"probe training: {c_probe:.1f} s CPU; probe forecasts over the window: {c_score:.1f} s CPU")
     print(f"gate overhead: {overhead:.1f} s CPU = {overhead / c_train:.2f} × the training")
