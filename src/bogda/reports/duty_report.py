@@ -11,11 +11,14 @@ the appendix 「数据来源」 (query, record count, records). An unknown key p
 
 Figures, "as of" the end of the year (截至{year}年12月底): the ledgers (:func:`bogda.ledger.kpi.ledger_figures`),
 the monitoring assessments (:mod:`bogda.reports.air`), the grid's task KPIs (:mod:`bogda.grid.kpi`, replayed from
-the task event log), the problem list (findings) and the non-site clues.
+the task event log), the problem list (findings), the non-site clues and the days avoided by interventions
+(``intervention_eval``, forecast.md §3.9: the figure only with its interval and a passed placebo test, else the
+verdict; nothing without an evaluation).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,84 @@ def problem_figures(store: Store, period: Period) -> dict[str, Figure]:
     }
 
 
+AVOIDED_EVENT_WORDS = {
+    "aqi>200": "重污染天（AQI>200）",
+    "o3_8h_primary_aqi>100": "臭氧污染天（AQI>100，首要污染物臭氧）",
+}
+
+
+def _days(v: float) -> str:
+    r = round_half_up(v, 1)
+    return str(r.to_integral_value()) if r == r.to_integral_value() else str(r)
+
+
+def avoided_sentence(row: Mapping[str, Any]) -> str:
+    """The duty report's clause for one ``intervention_eval`` row (forecast.md §1 "shown only with an interval and
+    a passed placebo test"; the rule itself is :func:`bogda.forecast.avoided.presentation`).
+
+    >>> base = {"event": "aqi>200", "avoided_median": 6.0, "ci90": [2.0, 11.0], "mde_days": 4.5, "mde_pct": 9.0,
+    ...         "placebo": {"placebo_time_2014": {"passed": True}, "placebo_time_2015": {"passed": True}}}
+    >>> avoided_sentence(base | {"verdict": "effect_detected"})
+    '避免重污染天（AQI>200）6天（90%区间2～11天）'
+    >>> avoided_sentence(base | {"verdict": "no_detectable_effect"})
+    '未检出减少重污染天（AQI>200）的效果（最小可检测效应±4.5天）'
+    """
+    from bogda.forecast.avoided import presentation
+
+    d = presentation(row)
+    event = str(row.get("event") or "")
+    words = AVOIDED_EVENT_WORDS.get(event, f"日均浓度超过{event.partition('>')[2]}的天数" if ">" in event else event)
+    if d["show_figure"]:
+        lo, hi = d["ci90"]
+        return f"避免{words}{_days(d['avoided'])}天（90%区间{_days(lo)}～{_days(hi)}天）"
+    if d["verdict"] == "no_detectable_effect":
+        mde = d.get("mde_days")
+        said = "" if mde is None else f"（最小可检测效应±{_days(mde)}天）"
+        return f"未检出减少{words}的效果{said}"
+    return "的评估未通过安慰剂等检验，不给出避免天数"
+
+
+def avoided_figures(store: Store, period: Period) -> dict[str, Figure]:
+    """Days avoided in the year (forecast.md §1, §3.9) from ``intervention_eval``: the newest evaluation whose
+    window overlaps the year, heavy-day (AQI > 200) evaluations first. ``avoided.evaluated`` is the number of such
+    evaluations (0: the template prints nothing); ``avoided.result`` the clause of :func:`avoided_sentence` with
+    the evaluation as its record."""
+    from bogda.forecast.avoided import presentation
+    from bogda.store.schema import intervention_eval
+
+    first, last = period.first, period.last
+    q = (
+        select(intervention_eval)
+        .where(intervention_eval.c.window_start <= last, intervention_eval.c.window_end >= first)
+        .order_by(intervention_eval.c.id.desc())
+    )
+    with store.engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    query = f"减排避免天数：{period.words}内的反事实评估（intervention_eval，时段与{period.words}重叠）"
+    figs = {
+        "avoided.evaluated": count("avoided.evaluated", "减排避免天数评估次数", "intervention_eval", rows, query, "次")
+    }
+    if not rows:
+        return figs
+    best = next((r for r in rows if r["event"] == "aqi>200"), rows[0])
+    d = presentation(best)
+    checks = "通过" if d["placebo_passed"] else "未通过"
+    figs["avoided.result"] = Figure(
+        "avoided.result",
+        "减排措施避免的重污染天数",
+        None,
+        "",
+        0,
+        f"减排避免天数：intervention_eval 第{best['id']}号评估（{best['label'] or '—'}，"
+        f"{best['window_start']}至{best['window_end']}，事件{best['event']}，"
+        f"对照站{'、'.join(best['controls']) or '无'}；"
+        f"时间安慰剂检验{checks}，结论{best['verdict']}）",
+        (f"intervention_eval:{best['id']}",),
+        detail={"text": avoided_sentence(best)},
+    )
+    return figs
+
+
 def collect(store: Store, year: int) -> tuple[dict[str, Figure], dict[str, Any]]:
     """Every figure the report may use (key → figure), and the tables."""
     period = Period.year(year)
@@ -95,6 +176,7 @@ def collect(store: Store, year: int) -> tuple[dict[str, Figure], dict[str, Any]]
         figs.update(air_figures(now, before, "year"))
     figs.update(grid_figures(store, period))
     figs.update(problem_figures(store, period))
+    figs.update(avoided_figures(store, period))
     crow = county_rows(now, before) if now.daily.height else []
     ranked = [r for r in crow if r["composite_index"] is not None]
     if ranked:
