@@ -1956,6 +1956,14 @@ def forecast_avoided(
         ),
     ] = "daily",
     reference_years: Annotated[int, typer.Option(help="Reference window: the years before --start.")] = 3,
+    sensitivity: Annotated[
+        bool,
+        typer.Option(
+            "--sensitivity/--no-sensitivity",
+            help="Stored data, --event daily: also report the §3.9 step 5 sensitivity (windows, trend on, "
+            "each control left out; 1 + controls more fits).",
+        ),
+    ] = True,
     store_results: Annotated[
         bool, typer.Option("--store/--no-store", help="Also write intervention_eval rows.")
     ] = True,
@@ -1987,7 +1995,7 @@ def forecast_avoided(
             if event == "daily":
                 est, checks, rec = avoided.evaluate_stored(
                     st, target, list(control or []), (d0, d1), params, pollutant=pollutant,
-                    reference_years=reference_years,
+                    reference_years=reference_years, with_sensitivity=sensitivity,
                 )  # fmt: skip
             else:
                 est, checks, rec = avoided.evaluate_stored_aqi(
@@ -2005,6 +2013,14 @@ def forecast_avoided(
         )
         for c in checks:
             console.print(f"  {c.name}: {'passed' if c.passed else 'FAILED'}")
+        if "sensitivity" in rec.placebo:  # §3.9 step 5: reported, not judged
+            sens = rec.placebo["sensitivity"]
+            wins = ", ".join(f"{k} d: {v:+.1f}" for k, v in sens["windows"].items())
+            sets = ", ".join(f"{k}: {v:+.1f}" for k, v in sens["control_sets"].items()) or "—"
+            console.print(
+                f"  sensitivity (avoided, MC median): windows trimmed {wins}; trend on {sens['trend_on']:+.1f}; "
+                f"control sets {sets}; spread {sens['spread']:.1f} d"
+            )
         if "dust" in rec.placebo:
             dust = rec.placebo["dust"]
             console.print(f"  dust-affected days left out: {dust['days']} ({dust['event_days']} of them {rec.event})")

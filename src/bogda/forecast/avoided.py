@@ -1297,6 +1297,7 @@ def evaluate_intervention(
     controls: Sequence[str] = (),
     label: str = "",
     pollutant: str = "a34004",
+    with_sensitivity: bool = False,
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
     """Days avoided by an intervention over ``window``, validated before it is shown (§3.9 steps 2–5).
 
@@ -1316,6 +1317,9 @@ def evaluate_intervention(
     control_tables
         Placebo in space: each control station as target (its table built with the other controls), evaluated
         over ``window`` with the same criteria. None or empty → not run (recorded as such).
+    with_sensitivity
+        Also compute the :func:`sensitivity` report (3 windows, trend on, each control left out) and store it in
+        ``placebo["sensitivity"]`` (reported, not judged). Costs 1 + len(controls) more ensemble fits.
 
     Returns
     -------
@@ -1327,7 +1331,8 @@ def evaluate_intervention(
     for what, t, need in (("reference", ref, 365), ("window", target, 1)):
         if len(t.dates) < need:
             raise ValueError(f"{len(t.dates)} complete day(s) in the {what}; need ≥ {need} (§5 minimum history)")
-    est = estimate(fit_counterfactual(ref, target, params), params)
+    main_cf = fit_counterfactual(ref, target, params)
+    est = estimate(main_cf, params)
     checks: list[Check] = []
     if len(placebo_windows) < 2:
         checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
@@ -1359,7 +1364,77 @@ def evaluate_intervention(
     )
     if not control_tables:
         rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
+    if with_sensitivity:
+        sens = sensitivity(table, window, reference, params, controls=controls, cf=main_cf)
+        rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
     return est, tuple(checks), rec
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sensitivity (§3.9 step 5 "sensitivity (spread over windows, trend on/off, control sets)")
+# --------------------------------------------------------------------------------------------------------------
+
+
+def window_estimates(cf: Counterfactual, params: AvoidedParams) -> dict[str, float]:
+    """Avoided days (Monte Carlo median) of each reference-window variant alone, keyed by its trim in days.
+
+    The ensemble rows are window-major (``windows`` × ``seeds``, :func:`fit_counterfactual`), so each window's
+    members are a contiguous slice; the residual model is shared.
+    """
+    k = len(params.seeds)
+    out = {}
+    for i, trim in enumerate(params.windows):
+        sub = replace(cf, members=cf.members[i * k : (i + 1) * k])
+        out[str(trim)] = estimate(sub, params).avoided_median
+    return out
+
+
+def without_control(table: FeatureTable, index: int) -> FeatureTable:
+    """``table`` without the inputs of control ``index`` (its log concentration and, for O3, its lag)."""
+    keep = [j for j, n in enumerate(table.names) if not n.startswith(f"control{index}_")]
+    names = tuple(table.names[j] for j in keep)
+    has_control = any(n.startswith("control") for n in names)
+    return replace(table, x=table.x[:, keep], names=names, label=table.label if has_control else LABEL_WEATHER_ONLY)
+
+
+def with_trend(table: FeatureTable) -> FeatureTable:
+    """``table`` with a linear trend input (days since 2000-01-01): the "trend on" variant; off is the default (d)."""
+    days = (table.dates - np.datetime64("2000-01-01", "D")).astype(float)
+    return replace(table, x=np.column_stack([table.x, days]), names=(*table.names, "trend_days"))
+
+
+def sensitivity(
+    table: FeatureTable,
+    window: tuple[date, date],
+    reference: tuple[date, date],
+    params: AvoidedParams,
+    *,
+    controls: Sequence[str] = (),
+    cf: Counterfactual | None = None,
+) -> dict[str, Any]:
+    """The §3.9 step 5 sensitivity report of one evaluation: avoided days (Monte Carlo median) per reference
+    window, with the trend input on, and with each control left out; ``spread`` = max − min over all variants.
+
+    Reported, not judged: the spec sets no pass criterion for it, so it never changes the verdict.
+    """
+    ref, target = table.between(*reference), table.between(*window)
+    base = cf or fit_counterfactual(ref, target, params)
+    windows = window_estimates(base, params)
+    trend_cf = fit_counterfactual(with_trend(ref), with_trend(target), params)
+    out: dict[str, Any] = {
+        "windows": windows,
+        "window_spread": max(windows.values()) - min(windows.values()),
+        "trend_on": estimate(trend_cf, params).avoided_median,
+        "control_sets": {},
+    }
+    for i, code in enumerate(controls):
+        if not any(n.startswith(f"control{i}_") for n in table.names):
+            continue
+        r, t = without_control(ref, i), without_control(target, i)
+        out["control_sets"][f"without {code}"] = estimate(fit_counterfactual(r, t, params), params).avoided_median
+    values = [*windows.values(), out["trend_on"], *out["control_sets"].values()]
+    out["spread"] = max(values) - min(values)
+    return out
 
 
 def _years_before(d: date, years: int) -> date:
@@ -1381,6 +1456,7 @@ def evaluate_stored(
     placebo_years: int = 2,
     heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
     tz: str = "Asia/Shanghai",
+    with_sensitivity: bool = True,
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
     """:func:`evaluate_intervention` on stored observations (§3.9 step 2 "reference window: the same season of the
     previous 2–3 years").
@@ -1416,6 +1492,7 @@ def evaluate_stored(
         controls=list(controls),
         label=f"{target} {window[0]}..{window[1]}",
         pollutant=pollutant,
+        with_sensitivity=with_sensitivity,
     )
 
 

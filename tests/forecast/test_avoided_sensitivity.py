@@ -1,0 +1,103 @@
+"""Days avoided: the sensitivity report of forecast.md §3.9 step 5 (spread over the reference windows, trend on,
+control sets), stored in ``placebo["sensitivity"]`` and printed by ``bogda forecast avoided``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+from typer.testing import CliRunner
+
+from bogda.cli import app
+from bogda.forecast import avoided as av
+from forecast.test_avoided import FAST, synthetic_days
+
+
+def test_window_estimates_take_each_windows_members() -> None:
+    params = replace(FAST, windows=(0, 91), seeds=(0, 1), draws=100)
+    n = 50
+    high = np.zeros(n)
+    high[:8] = np.log(200.0)  # window 0: 8 event days in the counterfactual
+    low = np.zeros(n)
+    low[:3] = np.log(200.0)  # window 91: 3
+    members = np.vstack([high, high, low, low])  # window-major: (window 0 × 2 seeds, window 91 × 2 seeds)
+    cf = av.Counterfactual(
+        dates=np.datetime64("2016-01-01") + np.arange(n),
+        observed=np.full(n, 10.0),  # nothing observed above 80
+        members=members,
+        residuals=np.zeros(20),
+        sigma=0.3,
+        base_rate=0.1,
+        label="controlled",
+    )
+    assert av.window_estimates(cf, params) == {"0": 8.0, "91": 3.0}
+
+
+def test_control_and_trend_variants_of_a_table() -> None:
+    table, _, _ = synthetic_days(n_train=40, n_test=10)
+    two = replace(table, x=np.column_stack([table.x, table.x[:, 2]]), names=(*table.names, "control1_ln"))
+    one = av.without_control(two, 0)
+    assert one.names == ("ws", "rh", "doy_sin", "doy_cos", "control1_ln") and one.label == "controlled"
+    assert np.array_equal(one.x[:, -1], two.x[:, -1])
+    none = av.without_control(one, 1)
+    assert not any(n.startswith("control") for n in none.names) and none.label == av.LABEL_WEATHER_ONLY
+    tr = av.with_trend(table)
+    assert tr.names[-1] == "trend_days" and np.array_equal(np.diff(tr.x[:, -1]), np.ones(len(table.dates) - 1))
+
+
+def test_sensitivity_is_stored_and_does_not_change_the_verdict() -> None:
+    table, _, _ = synthetic_days(n_train=3 * 365 + 1, n_test=365, seed=10, sigma=0.1)
+    window = (date(2016, 3, 1), date(2017, 2, 28))
+    reference = (date(2013, 3, 1), date(2016, 2, 29))
+    years = [(date(2014, 3, 1), date(2015, 2, 28)), (date(2015, 3, 1), date(2016, 2, 29))]
+    kw = {"targets": ["T"], "controls": ["C1"], "label": "x"}
+    est, _, rec = av.evaluate_intervention(table, window, reference, years, FAST, with_sensitivity=True, **kw)
+    _, _, plain = av.evaluate_intervention(table, window, reference, years, FAST, **kw)
+    sens = rec.placebo["sensitivity"]
+    assert "sensitivity" not in plain.placebo and rec.verdict == plain.verdict
+    assert list(sens["windows"]) == [str(w) for w in FAST.windows]
+    assert list(sens["control_sets"]) == ["without C1"]
+    values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
+    assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
+    # no trend in the synthetic series: the trend-on and per-window variants stay near the main estimate (the
+    # weather-only variant, without the only control, is reported but not bounded here)
+    assert abs(sens["trend_on"] - est.avoided_median) <= 3.0
+    assert all(abs(v - est.avoided_median) <= 3.0 for v in sens["windows"].values())
+    assert (
+        av.presentation(rec.row(created_at=None))["failed_checks"]
+        == av.presentation(  # type: ignore[arg-type]
+            plain.row(created_at=None)  # type: ignore[arg-type]
+        )["failed_checks"]
+    )
+
+
+def test_the_command_prints_the_sensitivity(monkeypatch, sqlite_store) -> None:
+    table, first, _ = synthetic_days(n_train=400, n_test=60)
+    cut = np.datetime64(first, "D")
+    cf = av.fit_counterfactual(table.select(table.dates < cut), table.select(table.dates >= cut), FAST)
+    est = av.estimate(cf, FAST)
+    sens = {
+        "windows": {"0": 1.0, "91": -2.0},
+        "window_spread": 3.0,
+        "trend_on": 0.5,
+        "control_sets": {"without C1": 4.0},
+        "spread": 6.0,
+    }
+    rec = av.result_record(est, (), label="T", targets=["T"], controls=["C1"], window=(first, first), params=FAST)
+    rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
+    seen: list[bool] = []
+
+    def fake(*a, **kw):
+        seen.append(kw["with_sensitivity"])
+        return est, (), rec
+
+    monkeypatch.setattr(av, "evaluate_stored", fake)
+    url = sqlite_store.engine.url.render_as_string(hide_password=False)
+    args = ["forecast", "avoided", "--target", "T", "--control", "C1", "--start", "2016-01-01", "--end", "2016-01-31"]
+    r = CliRunner().invoke(app, [*args, "--no-store", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without C1: +4.0; spread 6.0 d" in said
+    r = CliRunner().invoke(app, [*args, "--no-store", "--no-sensitivity", "--database-url", url])
+    assert r.exit_code == 0 and seen == [True, False]
