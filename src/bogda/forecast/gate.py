@@ -18,8 +18,11 @@ regression of that block shows most; 24 h is also the goal horizon and 1/24/48/7
 reference damping (§3.3).
 
 **Decision rule** (:func:`judge`, :func:`pool`, :func:`decide`). With twelve horizons per item, applying the 1 %
-to each one separately would reject good sets by chance: the ratio of two RMSEs over 90 days moves by about a
-percent from sampling alone, so with twelve looks one of them is often past 1 % although nothing got worse. So:
+to each one separately would reject good sets by chance. Measured on the benchmark's synthetic data (20 stations,
+two probes of one configuration differing only in the seed, so of equal quality): over the 90 days the per-horizon
+RMSE ratio has a day-bootstrap standard deviation of 0.8–1.9 %, the pooled mean ratio 0.4–0.6 %; the two sets
+differed by 1.05 % (RMSE) and 1.41 % (MAE) at D+6, so a per-horizon 1 % rule would have rejected a set no worse
+than the one in service. So:
 
 1. *pooled, per item and resolution*: the mean over the compared horizons of RMSE_new/RMSE_current must not exceed
    1 + 1 %, likewise for MAE, and the p10–p90 coverage over all pairs of the resolution must lie in 75–85 %;
@@ -27,13 +30,20 @@ percent from sampling alone, so with twelve looks one of them is often past 1 % 
    75–85 % — the guarantee the gate gave before it judged the other horizons;
 3. *every other horizon* individually: RMSE and MAE not more than :data:`HORIZON_TOLERANCE` (5 %) worse. Pooling
    alone would let improvements at the easy horizons pay for a large regression at one (a set 2 % better at six
-   daily horizons could be 19 % worse at D+7 and pass); this backstop bounds that, wide enough that noise does not
-   trip it. Coverage of one non-goal horizon is reported, not judged: over 90 issue days its standard error is
-   about 4 points, as wide as half the accepted range.
+   daily horizons could be 19 % worse at D+7 and pass); this backstop bounds that, about three standard deviations
+   of the noisiest horizon's ratio, so that noise alone seldom trips it. Coverage of one non-goal horizon is
+   reported, not judged: over 90 issue days its standard deviation is 2.4–4 points (same measurement), close to
+   half the accepted range; in that run the equal-quality set had 74.8 % at 1 h and 73.8 % at D+6.
+
+Rule 2 keeps the spec's 1 % at the goal horizons although it is itself inside the noise (in that measurement the
+RMSE ratio's standard deviation was 1.4 % at 24 h and 1.1 % at D+1, and the equal-quality set was 0.96 % worse at
+D+1): a candidate that is merely as good as the set in service is rejected on a fair share of nights, and the set in
+service stays — the safe side, as the spec intends.
 
 Every horizon's figures are in the verdict. With fewer than :data:`MIN_PAIRS` matched pairs at a horizon (a new
 installation, a gap in the record, the last days of the window that have no D+7 observation yet count as missing)
-its RMSE and MAE are not compared and the check says so; coverage is always checked, on all the probe's pairs.
+its RMSE and MAE are not compared (nor pooled) and the check says so; coverage is checked on all the probe's
+pairs with an observation. The measurement above is ``bench/bench_forecast_gate.py --noise``.
 Without a set in service, or when the probe cannot be trained (a history shorter than the window plus the training
 minimum), the candidate is accepted with the reason. :func:`judge`, :func:`pool` and :func:`decide` are pure;
 :func:`evaluate` reads the record and runs the probe.
