@@ -549,7 +549,10 @@ def _kill_test(st, folder: Path, *, devices: int, rate: float, hours: float, kil
         gw.kill()  # a last crash; then a standalone loader drains (it waits for the dying loader child's lock)
     from bogda.hj212.loader_process import LoaderOptions, run_loader
 
-    run_loader(st, LoaderOptions(wal_dir=folder / "wal", exit_when_idle=True, wait_for_durable=False))
+    # bounded: a loader child that never lets go of the log is a failure to report, not a reason to hang
+    run_loader(
+        st, LoaderOptions(wal_dir=folder / "wal", exit_when_idle=True, wait_for_durable=False, lock_timeout_s=120)
+    )
     devs = load_devices(st)
     with st.engine.connect() as c:
         stored = c.execute(

@@ -4,6 +4,7 @@ standalone drain, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import threading
@@ -18,7 +19,7 @@ import bogda.registry.devices as registry_devices
 from bogda.hj212.codec import parse_frame
 from bogda.hj212.gateway import Gateway
 from bogda.hj212.ingest import Loader, observation_rows
-from bogda.hj212.loader_process import LOCK_FILE, LoaderOptions, _acquire_lock, run_loader
+from bogda.hj212.loader_process import LOCK_FILE, LoaderOptions, LockTimeout, SignalStop, _acquire_lock, run_loader
 from bogda.hj212.registration import register_fleet
 from bogda.hj212.simulator import make_fleet
 from bogda.hj212.wal import DURABLE_MARKER, LOADED_MARKER, SeqMarker, WriteAheadLog, read_marker
@@ -196,3 +197,69 @@ def test_standalone_loader_command_drains_a_log(sqlite_store, tmp_path: Path) ->
     assert "loaded" in out.stdout
     qns, n_obs = _stored(sqlite_store)
     assert set(qns) == {(parse_frame(f).MN, parse_frame(f).QN) for f in frames} and n_obs > 0
+
+
+def test_a_held_lock_times_out_when_asked_to(tmp_path: Path) -> None:
+    """A drain after a crash gives up on a loader that never lets go, naming the lock, instead of hanging."""
+    stop = threading.Event()
+    fd = _acquire_lock(tmp_path / LOCK_FILE, stop)
+    assert fd is not None
+    with pytest.raises(LockTimeout, match=LOCK_FILE):
+        _acquire_lock(tmp_path / LOCK_FILE, stop, timeout_s=0.5)
+    os.close(fd)
+    fd2 = _acquire_lock(tmp_path / LOCK_FILE, stop, timeout_s=0.5)  # free again: taken at once
+    assert fd2 is not None
+    os.close(fd2)
+
+
+def test_signal_stop_wait_returns_when_set() -> None:
+    stop = SignalStop()
+    assert stop.wait(0.1) is False
+    threading.Timer(0.2, stop.set).start()
+    t = time.monotonic()
+    assert stop.wait(10) is True
+    assert time.monotonic() - t < 5
+
+
+def test_loader_survives_a_storm_of_sigterms(sqlite_store, tmp_path: Path) -> None:
+    """Many SIGTERMs in a row end the loader; none of them hangs it.
+
+    With a ``threading.Event`` as the stop flag a second signal could arrive inside the first handler's
+    ``Event.set`` and wait for the lock its own thread held: the child hung for ever with the log's lock (the kill -9
+    test then hung on its drain). The handler now only sets an attribute."""
+    import subprocess
+    import sys
+
+    wal = tmp_path / "wal"
+    wal.mkdir()
+    env = dict(os.environ, BOGDA_DATABASE_URL=sqlite_store.url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bogda", "hj212", "loader", "--wal-dir", str(wal)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        probe = os.open(wal / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # running once it holds the log's lock
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(probe, fcntl.LOCK_UN)
+            except BlockingIOError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the loader never took its lock")
+        os.close(probe)
+        for _ in range(500):
+            if proc.poll() is not None:
+                break
+            proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the loader hung after a storm of SIGTERMs")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, proc.stderr.read().decode() if proc.stderr else ""

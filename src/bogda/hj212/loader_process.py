@@ -36,12 +36,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bogda.hj212.auth import DeviceInfo
 from bogda.hj212.wal import DURABLE_MARKER, LOADED_MARKER, SeqMarker
 
-__all__ = ["LOCK_FILE", "LoaderOptions", "LoaderSupervisor", "run_loader"]
+__all__ = ["LOCK_FILE", "LoaderOptions", "LoaderSupervisor", "LockTimeout", "SignalStop", "run_loader"]
 
 log = logging.getLogger("bogda.hj212.loader")
 LOCK_FILE = "loader.lock"
@@ -63,12 +63,62 @@ class LoaderOptions:
     """Exit once this process is gone (the gateway that started us)."""
     exit_when_idle: bool = False
     """Stop after the first batch that finds nothing new (``bogda hj212 loader --once``)."""
+    lock_timeout_s: float | None = None
+    """Give up (:class:`LockTimeout`) when another loader holds the log this long; ``None`` waits as long as it
+    takes (the gateway's child: the old one is finishing its batch). A drain after a crash sets it, so that a
+    loader that never lets go is reported instead of waited for forever."""
 
 
-def _acquire_lock(path: Path, stop: threading.Event) -> int | None:
-    """Exclusive ``flock`` on ``path``, waiting while another loader holds it; the fd, or ``None`` if stopped."""
+class StopSignal(Protocol):
+    """What the loop needs of a stop request: :class:`threading.Event` or :class:`SignalStop`."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class SignalStop:
+    """A stop request that a signal handler may set.
+
+    :meth:`threading.Event.set` takes the event's lock. A handler runs in the main thread between two bytecodes,
+    so a second SIGTERM arriving while the first handler is inside ``Event.set`` re-enters it and waits for a lock
+    its own thread holds: the process hangs for ever, holding the log's lock and an open transaction (seen in the
+    kill -9 test: a loader child hung this way, and the drain after it waited on its lock). Setting an attribute
+    takes no lock; :meth:`wait` polls it in short sleeps.
+    """
+
+    POLL_S = 0.05
+
+    def __init__(self) -> None:
+        self.flag = False
+
+    def set(self) -> None:
+        self.flag = True
+
+    def is_set(self) -> bool:
+        return self.flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.flag:
+            left = self.POLL_S if end is None else end - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(left, self.POLL_S))
+        return self.flag
+
+
+class LockTimeout(RuntimeError):
+    """Another loader held the log's lock longer than :attr:`LoaderOptions.lock_timeout_s`."""
+
+
+def _acquire_lock(path: Path, stop: StopSignal, timeout_s: float | None = None) -> int | None:
+    """Exclusive ``flock`` on ``path``, waiting while another loader holds it; the fd, or ``None`` if stopped.
+
+    Raises :class:`LockTimeout` after ``timeout_s`` (None: no limit)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     announced = False
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while not stop.is_set():
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -77,6 +127,9 @@ def _acquire_lock(path: Path, stop: threading.Event) -> int | None:
             if not announced:
                 log.info("another loader holds %s: waiting for it to finish", path)
                 announced = True
+            if deadline is not None and time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeout(f"another loader has held {path} for more than {timeout_s:g} s") from None
             stop.wait(0.2)
     os.close(fd)
     return None
@@ -101,7 +154,7 @@ def _registry(store: Any, refresh_s: float) -> Callable[[], dict[str, DeviceInfo
     return devices
 
 
-def run_loader(store: Any, options: LoaderOptions, stop: threading.Event | None = None) -> Any:
+def run_loader(store: Any, options: LoaderOptions, stop: StopSignal | None = None) -> Any:
     """Drain the log of ``options.gateway_id`` into ``store`` until ``stop`` is set (or the parent is gone, or,
     with ``exit_when_idle``, the log is exhausted); returns the :class:`~bogda.hj212.ingest.LoadStats`.
 
@@ -113,7 +166,7 @@ def run_loader(store: Any, options: LoaderOptions, stop: threading.Event | None 
     stop = stop or threading.Event()
     wal_dir = Path(options.wal_dir)
     wal_dir.mkdir(parents=True, exist_ok=True)
-    lock_fd = _acquire_lock(wal_dir / LOCK_FILE, stop)
+    lock_fd = _acquire_lock(wal_dir / LOCK_FILE, stop, options.lock_timeout_s)
     if lock_fd is None:
         from bogda.hj212.ingest import LoadStats
 
@@ -177,7 +230,7 @@ def _die_with_parent() -> None:
 
 def main_child(store: Any, options: LoaderOptions) -> Any:
     """Entry point of the ``bogda hj212 loader`` command: SIGTERM/SIGINT finish the current batch, then exit."""
-    stop = threading.Event()
+    stop = SignalStop()  # not threading.Event: its set() takes a lock, and a second signal would deadlock on it
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
