@@ -207,5 +207,6 @@ def test_operational_bundle_trains_and_serves_nwp_sets_with_fallback() -> None:
     positions = [t - 24 * k for k in range(3)]
     served = gate.probe_pairs(panel, models, ["a34004"], positions, arc)
     blind = gate.probe_pairs(panel, models, ["a34004"], positions)
-    assert served.height == blind.height == 3 * 3 * 2  # stations × issues × (24 h, D+1)
+    # stations × issues × (1, 6, 24 h: the gate leads these blocks cover; D+1..D+7)
+    assert served.height == blind.height == 3 * 3 * (3 + 7)
     assert not np.allclose(served["new_mean"].to_numpy(), blind["new_mean"].to_numpy())
