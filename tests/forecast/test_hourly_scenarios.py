@@ -70,9 +70,11 @@ def test_hourly_archive_has_no_look_ahead(demo_store: Store) -> None:
     # a member station takes its county's PIT (it shares the date's weather regime)
     np.testing.assert_array_equal(arc[0, :, rows[STATION]], arc[0, :, rows[COUNTY]])
 
-    # 48 h earlier the same run's last 48 leads had not happened yet: the panel holds those hours now, but the
-    # archive of that issue time must not see them
-    t_early = t_now - 48
+    # 24 h after the run only its first 24 leads had happened: the panel holds the later hours now, but the archive
+    # of that issue time must not see them (positions from the run's own issue time, not from the clock, which may
+    # have passed an hour since the refresh)
+    t_run = op.issue_position(panel, past)
+    t_early = t_run + 24
     early, _ = sv.hourly_pit_archive(demo_store, reg, panel, t_early)
     assert early is not None
     want_early = _expected(demo_store, res.run_id, panel, t_early, COUNTY)
@@ -81,7 +83,7 @@ def test_hourly_archive_has_no_look_ahead(demo_store: Store) -> None:
     assert np.isfinite(early[0, :, rows[COUNTY], :24]).any()
 
     # an issue time before the run was issued: the run is in the future and not used
-    none, none_dates = sv.hourly_pit_archive(demo_store, reg, panel, t_now - 80)
+    none, none_dates = sv.hourly_pit_archive(demo_store, reg, panel, t_run - 8)
     assert none is None and none_dates == []
 
 
