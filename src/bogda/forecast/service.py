@@ -437,6 +437,23 @@ PIT_ARCHIVE_DAYS = 90
 """Past issue dates read for the daily PIT archive of the AQI scenarios (forecast.md §3.5) (d)."""
 
 
+def _stations_take_county_pit(
+    arc: np.ndarray, dates: list[date], reg: Registry, row_of: dict[str, int]
+) -> tuple[np.ndarray | None, list[date]]:
+    """Finish a PIT archive (dates, items, panel rows, leads): a member station takes its county's PIT (the stored
+    runs' quantiles are read for the areas only; a station shares its county's weather regime that date), and dates
+    with no value at all are dropped. ``(None, [])`` when nothing is left."""
+    county_of = {m: t.code for t in reg.areas if t.kind == "county" for m in t.members}
+    for code, i in row_of.items():
+        cty = county_of.get(code)
+        if cty in row_of:
+            arc[:, :, i, :] = arc[:, :, row_of[cty], :]
+    keep = np.isfinite(arc).any(axis=(1, 2, 3))
+    if not keep.any():
+        return None, []
+    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k]
+
+
 def pit_archive(
     store: Store,
     reg: Registry,
@@ -517,15 +534,7 @@ def pit_archive(
         # one vectorised PIT: a call per row cost ~0.25 s for 20 archived dates
         ix, v = np.array(idx).T, np.array(vals, dtype=float).T
         arc[ix[0], ix[1], ix[2], ix[3]] = pit(v[0], v[1], v[2], v[3])
-    county_of = {m: t.code for t in reg.areas if t.kind == "county" for m in t.members}
-    for code, i_row in row_of.items():
-        cty = county_of.get(code)
-        if cty in row_of:
-            arc[:, :, i_row, :] = arc[:, :, row_of[cty], :]
-    keep = np.isfinite(arc).any(axis=(1, 2, 3))
-    if not keep.any():
-        return None, []
-    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k]
+    return _stations_take_county_pit(arc, dates, reg, row_of)
 
 
 HOURLY_PIT_ARCHIVE_DAYS = PIT_ARCHIVE_DAYS
@@ -634,15 +643,7 @@ def hourly_pit_archive(
             obs[sel] = panel.data[it][i_row[sel], pos[sel]]
         q = [f[c].to_numpy()[ok] for c in ("p10", "p50", "p90")]
         arc[i_run[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok])
-    county_of = {m: t.code for t in reg.areas if t.kind == "county" for m in t.members}
-    for code_, i in row_of.items():
-        cty = county_of.get(code_)
-        if cty in row_of:
-            arc[:, :, i, :] = arc[:, :, row_of[cty], :]
-    keep = np.isfinite(arc).any(axis=(1, 2, 3))
-    if not keep.any():
-        return None, []
-    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k]
+    return _stations_take_county_pit(arc, dates, reg, row_of)
 
 
 def refresh(
