@@ -1616,6 +1616,32 @@ intervention_eval = Table(
 )
 """Days-avoided evaluations of interventions (forecast.md §3.9, §4 ``intervention_eval``)."""
 
+source_share = Table(
+    "source_share",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), nullable=False, index=True),  # place code (county or prefecture)
+    Column("pollutant", String(16), nullable=False, server_default="PM2.5"),  # PM2.5 | PM10 | SO2 | NO2
+    Column("source", String(24), nullable=False),  # industry | coal | traffic | dust | … | local (total)
+    Column("season", String(16), nullable=False, server_default="all"),  # heating | non_heating | heavy | all
+    Column("share", Float, nullable=False),  # 0..1 of the concentration
+    Column("share_low", Float),
+    Column("share_high", Float),
+    Column("source_doc", String(300), nullable=False),  # the bureau's source-apportionment study (源解析)
+    Column("study_year", Integer),
+    Column("note", Text),
+    Column("entered_by", String(64)),
+    Column("entered_at", TS, nullable=False),
+    CheckConstraint("share >= 0 AND share <= 1", name="share"),
+    CheckConstraint("share_low IS NULL OR (share_low >= 0 AND share_low <= share)", name="share_low"),
+    CheckConstraint("share_high IS NULL OR (share_high >= share AND share_high <= 1)", name="share_high"),
+    CheckConstraint("season IN ('heating','non_heating','heavy','all')", name="season"),
+    CheckConstraint("source_doc <> ''", name="source_doc"),
+)
+"""Shares of a pollutant's concentration by source category, entered by the bureau from its own source-apportionment
+study (forecast.md §3.9 step 6: the emission-based estimate of emergency lists; governance.md §3.11). Never a figure
+from code."""
+
 # --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
 
 air_target = Table(
