@@ -1956,6 +1956,14 @@ def forecast_avoided(
         ),
     ] = "daily",
     reference_years: Annotated[int, typer.Option(help="Reference window: the years before --start.")] = 3,
+    heating_season: Annotated[
+        str | None,
+        typer.Option(
+            "--heating-season",
+            help="The prefecture's heating season MM-DD:MM-DD (inclusive, may cross the new year) for the heating "
+            "flag of the features; default 11-15:03-15 (Beijing). Changji: about 10-15:04-15.",
+        ),
+    ] = None,
     sensitivity: Annotated[
         bool,
         typer.Option(
@@ -1980,6 +1988,10 @@ def forecast_avoided(
 
     from bogda.forecast import avoided
 
+    try:  # checked first, so that a bad season fails before any data is read
+        season = avoided.BEIJING_HEATING if heating_season is None else avoided.parse_heating_season(heating_season)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--heating-season'") from None
     if target is not None:
         if not (start and end):
             raise typer.BadParameter("--target needs --start and --end")
@@ -1990,7 +2002,7 @@ def forecast_avoided(
         if event not in ("daily", *avoided.EVENTS):
             raise typer.BadParameter(f"--event must be daily, {', '.join(avoided.EVENTS)}")
         st = _store(database_url)
-        params = avoided.AvoidedParams(threshold=threshold)
+        params = avoided.AvoidedParams(threshold=threshold, heating=season)
         try:
             if event == "daily":
                 est, checks, rec = avoided.evaluate_stored(
@@ -2031,7 +2043,7 @@ def forecast_avoided(
     if (protocol or "beijing") != "beijing":
         raise typer.BadParameter("only --protocol beijing is implemented (forecast.md §8 check 5)")
     with console.status("check 5: 2 feature sets × 2 splits, 3 windows × 3 seeds …"):
-        rows = avoided.check5(data)
+        rows = avoided.check5(data, avoided.AvoidedParams(heating=season))
     t = Table(
         "features", "test", "days", "observed", "expected Σp (90 %)", "MC median", "avoided MC (5–95 %)", "BSS",
         "verdict", "label",

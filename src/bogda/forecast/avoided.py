@@ -26,6 +26,7 @@ Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -91,6 +92,9 @@ class AvoidedParams:
     min_bss: float = 0.6
     reliability_bins: int = 10
     rng_seed: int = 20130301
+    # the prefecture's heating season ((month, day) start, end; inclusive, may cross the new year): the heating flag
+    # of the features (§3.9 step 2); Beijing's by default (§8 check 5), Changji's is about 15 Oct–15 Apr
+    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -233,6 +237,50 @@ def heating_flag(dates: np.ndarray, season: tuple[tuple[int, int], tuple[int, in
     else:
         inside = [x >= (m0, d0) or x <= (m1, d1) for x in md]
     return np.asarray(inside, dtype=float)
+
+
+def parse_heating_season(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """A heating season written ``MM-DD:MM-DD`` (start and end, inclusive; may cross the new year) as
+    ``((m0, d0), (m1, d1))``, the form of :func:`heating_flag` and ``AvoidedParams.heating`` (§3.9 step 2 heating
+    flag; Beijing 11-15:03-15, §8 check 5).
+
+    Raises
+    ------
+    ValueError
+        naming the bad text when it is not two ``MM-DD`` calendar days separated by ``:`` (29 February is allowed).
+
+    >>> parse_heating_season("10-15:04-15")
+    ((10, 15), (4, 15))
+    >>> parse_heating_season("11-31:03-15")
+    Traceback (most recent call last):
+    ...
+    ValueError: '11-31:03-15': '11-31' is not a calendar day (MM-DD)
+    """
+    parts = text.strip().split(":")
+    if len(parts) != 2:
+        raise ValueError(f"{text!r} is not MM-DD:MM-DD (start:end of the heating season)")
+    out = []
+    for part in parts:
+        m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", part.strip())
+        if m is None:
+            raise ValueError(f"{text!r}: {part!r} is not MM-DD")
+        month, day = int(m.group(1)), int(m.group(2))
+        try:
+            date(2000, month, day)  # a leap year, so that 02-29 is a valid bound
+        except ValueError:
+            raise ValueError(f"{text!r}: {part!r} is not a calendar day (MM-DD)") from None
+        out.append((month, day))
+    return out[0], out[1]
+
+
+def format_heating_season(season: tuple[tuple[int, int], tuple[int, int]]) -> str:
+    """``((m0, d0), (m1, d1))`` as ``MM-DD:MM-DD``, the inverse of :func:`parse_heating_season`.
+
+    >>> format_heating_season(BEIJING_HEATING)
+    '11-15:03-15'
+    """
+    (m0, d0), (m1, d1) = season
+    return f"{m0:02d}-{d0:02d}:{m1:02d}-{d1:02d}"
 
 
 def feature_table(
@@ -775,9 +823,14 @@ def result_record(
         mde_pct=est.mde_pct,
         placebo=placebo,
         injection={"passed": inj.passed, **inj.detail} if inj else {"passed": None, "not_run": True},
-        params={k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
+        params={k: _json_list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()},
         verdict=verdict(est, checks),
     )
+
+
+def _json_list(v: tuple[Any, ...]) -> list[Any]:
+    """A tuple (nested for the heating season) as JSON lists, the form the stored ``params`` read back in."""
+    return [_json_list(x) if isinstance(x, tuple) else x for x in v]
 
 
 def store_result(store: Store, result: InterventionResult) -> int:
@@ -1454,7 +1507,6 @@ def evaluate_stored(
     pollutant: str = "a34004",
     reference_years: int = 3,
     placebo_years: int = 2,
-    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
     tz: str = "Asia/Shanghai",
     with_sensitivity: bool = True,
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
@@ -1463,7 +1515,8 @@ def evaluate_stored(
 
     The reference window is the ``reference_years`` before ``window``; the placebo years are the same calendar
     window 1..``placebo_years`` years earlier. With ≥ 2 controls each control also plays the target (its inputs
-    use the other controls): placebo in space. Days are local dates in ``tz``.
+    use the other controls): placebo in space. Days are local dates in ``tz``; the heating flag of every table
+    follows ``params.heating``.
     """
     from bogda.timeutil import as_utc
 
@@ -1475,12 +1528,14 @@ def evaluate_stored(
 
     lo, hi = utc(reference[0] - timedelta(days=3)), utc(window[1] + timedelta(days=2))  # margins: zone, lags
     frames = {c: hourly_from_store(store, c, lo, hi, pollutant) for c in (target, *controls)}
-    table = feature_table(frames[target], [frames[c] for c in controls], pollutant=pollutant, heating=heating, tz=tz)
+    table = feature_table(
+        frames[target], [frames[c] for c in controls], pollutant=pollutant, heating=params.heating, tz=tz
+    )
     ctabs: dict[str, FeatureTable] = {}
     if len(controls) >= 2:
         for c in controls:
             others = [frames[o] for o in controls if o != c]
-            ctabs[c] = feature_table(frames[c], others, pollutant=pollutant, heating=heating, tz=tz)
+            ctabs[c] = feature_table(frames[c], others, pollutant=pollutant, heating=params.heating, tz=tz)
     return evaluate_intervention(
         table,
         window,
@@ -1506,7 +1561,6 @@ def evaluate_stored_aqi(
     event: str = EVENT_HEAVY,
     reference_years: int = 3,
     placebo_years: int = 2,
-    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
     tz: str = "Asia/Shanghai",
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
     """:func:`evaluate_aqi_intervention` on stored observations (windows as :func:`evaluate_stored`).
@@ -1534,7 +1588,7 @@ def evaluate_stored_aqi(
                 continue
             raise ValueError(f"no {item} ({code}) stored at {target}: the AQI cannot be modelled")
         tables[item] = feature_table(
-            frames[target], [frames[c] for c in controls], pollutant=code, heating=heating, tz=tz
+            frames[target], [frames[c] for c in controls], pollutant=code, heating=params.heating, tz=tz
         )
     dust = read_dust(store, start=reference[0], end=window[1]).filter(pl.col("status") == "official")
     return evaluate_aqi_intervention(
@@ -1619,7 +1673,7 @@ def check5(data_dir: Path, params: AvoidedParams | None = None) -> list[Check5Ro
     code_c = str(control["station_code"][0])
     rows: list[Check5Row] = []
     for features, ctrls in (("weather_calendar", ()), ("with_control", (control,))):
-        table = feature_table(target, ctrls)
+        table = feature_table(target, ctrls, heating=p.heating)
         runs = []
         for i, (tr, te) in enumerate(CHECK5_SPLITS):
             runs.append((tr, te, *evaluate_split(table, tr, te, p, inject=i == len(CHECK5_SPLITS) - 1)))
