@@ -7,7 +7,8 @@ overrides are the ``plan`` rows of kind ``measure`` (the performance-grading led
 
 Pure core: :func:`resolve_measures`, :func:`allowed_ratio`, :func:`reductions`, :func:`summarise`. Store side:
 :func:`activate` (on issue/change: freeze a versioned list, write the enforcement ``order``, raise inspection findings
-for orange and red), :func:`end_lists` (on lift), :func:`export_xlsx`.
+for orange and red), :func:`end_lists` (on lift), :func:`export_xlsx` (its 汇总 sheet carries the emission-based
+estimate of :mod:`bogda.forecast.source_share`, forecast.md §3.9 step 6).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bogda.findings import FindingDraft, raise_finding
+from bogda.forecast import source_share
 from bogda.store import Store
 from bogda.store.schema import emergency_list, emergency_list_item, enterprise, place, plan, site
 from bogda.store.schema import permit as permit_table
@@ -258,6 +260,8 @@ class ListSummary:
     by_county: dict[str, dict[str, float]] = field(default_factory=dict)
     by_sector: dict[str, dict[str, float]] = field(default_factory=dict)
     missing_baseline: list[str] = field(default_factory=list)
+    baseline_by_sector: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Baselines [t/d] per sector: the denominators of the emission-based estimate's cuts (§3.9 step 6)."""
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -270,16 +274,19 @@ def summarise(items: Sequence[ListItem], level: str) -> ListSummary:
     ...               {"SO2": 2.0})
     >>> s = summarise([it], "orange"); s.share["SO2"], s.shortfall
     (0.2, [])
-    >>> summarise([it], "red").shortfall
-    ['SO2']
+    >>> summarise([it], "red").shortfall, s.baseline_by_sector
+    (['SO2'], {'cement': {'SO2': 10.0}})
     """
     base: dict[str, float] = {}
     red: dict[str, float] = {}
     by_county: dict[str, dict[str, float]] = {}
     by_sector: dict[str, dict[str, float]] = {}
+    base_sector: dict[str, dict[str, float]] = {}
     for it in items:
         for p, v in it.baseline_t_per_day.items():
             base[p] = base.get(p, 0.0) + v
+            bs = base_sector.setdefault(it.sector, {})
+            bs[p] = bs.get(p, 0.0) + v
         for p, v in it.reduction_t_per_day.items():
             red[p] = red.get(p, 0.0) + v
             c = by_county.setdefault(it.county or "", {})
@@ -290,7 +297,7 @@ def summarise(items: Sequence[ListItem], level: str) -> ListSummary:
     share = {p: (round(red.get(p, 0.0) / b, 6) if b > 0 else None) for p, b in base.items()}
     shortfall = sorted(p for p, s in share.items() if s is not None and s + 1e-9 < target)
     missing = sorted(it.code for it in items if it.baseline_source == "none")
-    return ListSummary(level, target, base, red, share, shortfall, by_county, by_sector, missing)
+    return ListSummary(level, target, base, red, share, shortfall, by_county, by_sector, missing, base_sector)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -707,6 +714,9 @@ def export_xlsx(store: Store, list_id: int, path: str | Path | None = None) -> b
     ws2.append(["目标", f"{level_zh}预警减排比例 ≥ {tot.get('target_share')}", *[None] * len(POLLUTANTS)])
     ws2.append(["未达目标", "、".join(tot.get("shortfall") or []) or "无", *[None] * len(POLLUTANTS)])
     ws2.append(["缺少基准", "、".join(tot.get("missing_baseline") or []) or "无", *[None] * len(POLLUTANTS)])
+    # the emission-based estimate (forecast.md §3.9 step 6): the figure with its study, or why there is none
+    for line in source_share.estimate_text(source_share.list_estimate(store, list_id, items), label=False):
+        ws2.append([source_share.LABEL_ZH, line, *[None] * len(POLLUTANTS)])
     ws3 = wb.create_sheet("说明")
     for k, v in (
         ("预警文号", head["doc_no"] or "—"),
