@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,88 @@ def test_the_heating_season_is_stored_with_the_parameters(sqlite_store):
     av.store_result(sqlite_store, rec)
     assert av.read_results(sqlite_store, label="h")[0]["params"]["heating"] == [[10, 15], [4, 15]]
     assert FAST.heating == av.BEIJING_HEATING
+
+
+# --- BLH, radiation and cloud when available -------------------------------------------------------------------------
+
+OPTIONAL_NAMES = {"blh_mean", "night_blh", "day_blh", "blh_mean_lag1", "blh_mean_lag2", "ssrd_mean", "tcc_mean"}
+
+
+def _with_optional(h: pl.DataFrame, seed: int = 7) -> pl.DataFrame:
+    """``h`` with NWP/ERA5-style hourly BLH [m], shortwave radiation [W/m²] and cloud cover [0–1]: a deep layer and
+    sunshine in the local afternoon, a shallow layer and darkness at night."""
+    rng = np.random.default_rng(seed)
+    hour = h["ts"].dt.convert_time_zone("Asia/Shanghai").dt.hour().to_numpy()
+    sun = np.clip(np.sin(np.pi * (hour - 7) / 11), 0.0, None)  # 07–18 h
+    n = h.height
+    return h.with_columns(
+        pl.Series("blh", 150.0 + 900.0 * sun + rng.gamma(2.0, 30.0, n)),
+        pl.Series("ssrd", 450.0 * sun * rng.uniform(0.5, 1.0, n)),
+        pl.Series("tcc", rng.uniform(0.0, 1.0, n)),
+    )
+
+
+def _local_hours(h: pl.DataFrame, day: str) -> pl.DataFrame:
+    lt = pl.col("ts").dt.convert_time_zone("Asia/Shanghai")
+    return h.with_columns(lt.dt.hour().alias("hour")).filter(lt.dt.date() == date.fromisoformat(day))
+
+
+def test_blh_radiation_and_cloud_are_inputs_when_the_frame_has_them():
+    h = _hourly(30, 0, "T")
+    full = _with_optional(h)
+    plain, rich = av.feature_table(h), av.feature_table(full)
+    assert not OPTIONAL_NAMES & set(plain.names) and "ssrd_day" not in rich.names  # O3 only
+    assert set(rich.names) - set(plain.names) == OPTIONAL_NAMES
+    # the other inputs are untouched: same days, same values, same order
+    assert np.array_equal(plain.dates, rich.dates) and np.array_equal(plain.conc, rich.conc)
+    assert [n for n in rich.names if n in plain.names] == list(plain.names)
+    for j, name in enumerate(plain.names):
+        assert np.array_equal(plain.x[:, j], rich.x[:, rich.names.index(name)]), name
+    # the daily values are the means of the local day, its night (20–05 h) and its daytime (10–18 h)
+    i = int(np.flatnonzero(rich.dates == np.datetime64("2015-11-20"))[0])
+    day = _local_hours(full, "2015-11-20")
+    prev = _local_hours(full, "2015-11-19")
+    night = day.filter(pl.col("hour").is_in([20, 21, 22, 23, 0, 1, 2, 3, 4, 5]))
+    daytime = day.filter(pl.col("hour").is_between(10, 17))
+    expect = {
+        "blh_mean": day["blh"].mean(),
+        "night_blh": night["blh"].mean(),
+        "day_blh": daytime["blh"].mean(),
+        "blh_mean_lag1": prev["blh"].mean(),
+        "ssrd_mean": day["ssrd"].mean(),
+        "tcc_mean": day["tcc"].mean(),
+    }
+    for name, value in expect.items():
+        assert rich.x[i, rich.names.index(name)] == pytest.approx(value), name
+    assert rich.x[i, rich.names.index("day_blh")] > rich.x[i, rich.names.index("night_blh")]
+
+
+def test_ozone_adds_the_daytime_radiation():
+    from forecast.test_avoided_events import _hourly_o3
+
+    h = _hourly_o3(12, 0)
+    control = _hourly_o3(12, 1)
+    plain = av.feature_table(h, [control], pollutant="a05024")
+    rich = av.feature_table(_with_optional(h), [control], pollutant="a05024")
+    assert set(rich.names) - set(plain.names) == OPTIONAL_NAMES | {"ssrd_day"}
+    assert "t2m_max" in plain.names  # Tmax is an input of every model
+    i = int(np.flatnonzero(rich.dates == np.datetime64("2024-07-06"))[0])
+    day = _local_hours(_with_optional(h), "2024-07-06")
+    assert rich.x[i, rich.names.index("ssrd_day")] == pytest.approx(
+        day.filter(pl.col("hour").is_between(10, 17))["ssrd"].mean()
+    )
+
+
+def test_optional_inputs_without_data_are_left_out_and_a_gap_drops_its_days():
+    h = _hourly(30, 0, "T")
+    plain = av.feature_table(h)
+    # columns that exist but were never filled (an adapter without that variable) are not inputs
+    empty = h.with_columns(*[pl.lit(None, dtype=pl.Float64).alias(v) for v in av.OPTIONAL_VARS])
+    same = av.feature_table(empty)
+    assert same.names == plain.names and np.array_equal(same.x, plain.x) and np.array_equal(same.dates, plain.dates)
+    # a day without BLH is dropped, and so are the 2 days whose lags need it, as for any other input
+    full = _with_optional(h)
+    lt = pl.col("ts").dt.convert_time_zone("Asia/Shanghai").dt.date()
+    gap = full.with_columns(pl.when(lt == date(2015, 11, 20)).then(None).otherwise(pl.col("blh")).alias("blh"))
+    days = {str(d) for d in av.feature_table(gap).dates}
+    assert {str(d) for d in plain.dates} - days == {"2015-11-20", "2015-11-21", "2015-11-22"}

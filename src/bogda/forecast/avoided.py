@@ -51,6 +51,15 @@ LAG_VARS: tuple[str, ...] = ("t2m", "rh2m", "ws10", "u10", "v10", "psfc", "preci
 NIGHT_HOURS: tuple[int, ...] = (20, 21, 22, 23, 0, 1, 2, 3, 4, 5)
 """Local hours of the night (20–05 h) whose wind and RH describe the nocturnal inversion of the same date."""
 
+OPTIONAL_VARS: tuple[str, ...] = ("blh", "ssrd", "tcc")
+"""Hourly columns used only when the frame has them (§3.9 step 2 "BLH, radiation and cloud when available"), named
+and in the units of the NWP/ERA5-style adapters (``bogda.forecast.weather.NWP_VARIABLES``): boundary-layer height
+[m], surface shortwave radiation [W/m², the hour's mean flux], total cloud cover [0–1]. Station data have none."""
+
+DAY_HOURS: tuple[int, ...] = tuple(range(10, 18))
+"""Local hours 10:00–18:00 (interval starts 10..17), the daytime of the advisories: the afternoon mixed layer and
+the photochemical hours that make the O3 8 h maximum."""
+
 BEIJING_HEATING: tuple[tuple[int, int], tuple[int, int]] = ((11, 15), (3, 15))
 """Beijing's heating season, (month, day) start and end inclusive: 15 Nov – 15 Mar (§8 check 5)."""
 
@@ -135,22 +144,63 @@ def _local(hourly: pl.DataFrame, tz: str) -> pl.DataFrame:
     )
 
 
-def daily_weather(hourly: pl.DataFrame, *, tz: str = "Asia/Shanghai") -> pl.DataFrame:
-    """Daily weather of one station (§3.9 step 2): means and extremes of the local day, night (20–05 h) wind and RH.
+def optional_weather(columns: Sequence[str], *, ozone: bool = False) -> list[pl.Expr]:
+    """Daily aggregations of the optional inputs among ``columns`` (§3.9 step 2 "BLH, radiation and cloud when
+    available"; "O3 adds Tmax, radiation"), over a frame with the local ``hour`` column.
+
+    - ``blh``: the day's mean ``blh_mean``, the night mean ``night_blh`` (20–05 h, the nocturnal layer that traps
+      the evening and early-morning emissions) and the daytime mean ``day_blh`` (10–18 h, the mixed layer) [m];
+    - ``ssrd``: the daily mean flux ``ssrd_mean`` [W/m²] (the daily sum / 24 h; a mean of the valid hours, so one
+      missing hour does not read as a dark day); for O3 also the daytime mean ``ssrd_day``, the photolysis of the
+      hours that make the 8 h maximum (Tmax, ``t2m_max``, is an input of every model already);
+    - ``tcc``: the daily mean cloud cover ``tcc_mean`` [0–1].
+
+    None of these is in the list when its column is absent, so a frame without them gives the inputs it always gave.
+
+    >>> [str(e.meta.output_name()) for e in optional_weather(["ts", "ssrd", "tcc"], ozone=True)]
+    ['ssrd_mean', 'ssrd_day', 'tcc_mean']
+    >>> optional_weather(["ts", "t2m"])
+    []
+    """
+    night = pl.col("hour").is_in(list(NIGHT_HOURS))
+    day = pl.col("hour").is_in(list(DAY_HOURS))
+    out: list[pl.Expr] = []
+    if "blh" in columns:
+        out += [
+            pl.col("blh").mean().alias("blh_mean"),
+            pl.col("blh").filter(night).mean().alias("night_blh"),
+            pl.col("blh").filter(day).mean().alias("day_blh"),
+        ]
+    if "ssrd" in columns:
+        out.append(pl.col("ssrd").mean().alias("ssrd_mean"))
+        if ozone:
+            out.append(pl.col("ssrd").filter(day).mean().alias("ssrd_day"))
+    if "tcc" in columns:
+        out.append(pl.col("tcc").mean().alias("tcc_mean"))
+    return out
+
+
+def daily_weather(hourly: pl.DataFrame, *, tz: str = "Asia/Shanghai", ozone: bool = False) -> pl.DataFrame:
+    """Daily weather of one station (§3.9 step 2): means and extremes of the local day, night (20–05 h) wind and RH,
+    and BLH, radiation and cloud when the frame has them.
 
     Parameters
     ----------
     hourly
         Rows ``ts`` (aware UTC, interval start) with ``t2m``, ``td2m`` [°C], ``rh2m`` [%], ``ws10``, ``u10``,
-        ``v10`` [m/s], ``psfc`` [hPa], ``precip`` [mm].
+        ``v10`` [m/s], ``psfc`` [hPa], ``precip`` [mm]; optionally ``blh`` [m], ``ssrd`` [W/m²], ``tcc`` [0–1]
+        (:data:`OPTIONAL_VARS`, NWP/ERA5-style weather).
     tz
         The zone whose calendar defines the day.
+    ozone
+        The model is O3's: the optional radiation adds its daytime mean (:func:`optional_weather`).
 
     Returns
     -------
     One row per local date: ``<var>_mean``, ``precip_sum``, ``t2m_min``/``t2m_max``, ``rh2m_min``/``rh2m_max``,
-    ``ws10_max``, ``night_ws10``, ``night_rh2m``, ``night_u10``, ``night_v10``. A statistic over no valid hour is
-    null.
+    ``ws10_max``, ``night_ws10``, ``night_rh2m``, ``night_u10``, ``night_v10``, then the optional columns of
+    :func:`optional_weather` (after the others, so that the columns of a frame without them are unchanged). A
+    statistic over no valid hour is null.
     """
     h = _local(hourly, tz)
     night = pl.col("hour").is_in(list(NIGHT_HOURS))
@@ -166,6 +216,7 @@ def daily_weather(hourly: pl.DataFrame, *, tz: str = "Asia/Shanghai") -> pl.Data
             pl.col("rh2m").max().alias("rh2m_max"),
             pl.col("ws10").max().alias("ws10_max"),
             *[pl.col(v).filter(night).mean().alias(f"night_{v}") for v in ("ws10", "rh2m", "u10", "v10")],
+            *optional_weather(hourly.columns, ozone=ozone),
         )
         # a sum over no valid hour is 0 in Polars: make it missing, as the day's rain is unknown
         .with_columns(pl.when(pl.col("_n_precip") > 0).then(pl.col("precip_sum")).alias("precip_sum"))
@@ -295,8 +346,11 @@ def feature_table(
 
     Inputs per day D: the day's weather means and extremes, night (20–05 h) wind and RH, the daily weather of
     D−1 and D−2, the pressure change psfc(D) − psfc(D−1) [hPa], sin/cos of the day of year, weekday (0 = Monday),
-    the heating flag, and ln(max(control daily mean, 1)) of each control station. **No lagged target and no trend
-    term**: the intervention must not leak into its own counterfactual. Days with any missing input are dropped.
+    the heating flag, and ln(max(control daily mean, 1)) of each control station. When the target frame has
+    ``blh``, ``ssrd`` or ``tcc`` (NWP/ERA5-style weather) their daily values of :func:`optional_weather` are inputs
+    too, with the BLH mean of D−1 and D−2; without them the inputs are exactly the ones above. **No lagged target
+    and no trend term**: the intervention must not leak into its own counterfactual. Days with any missing input
+    are dropped (a partial record of an optional input drops its missing days, as any other input's does).
 
     Parameters
     ----------
@@ -311,10 +365,12 @@ def feature_table(
     heating
         The prefecture's heating season ((month, day) start, end).
     """
-    w = daily_weather(target, tz=tz)
+    w = daily_weather(target, tz=tz, ozone=pollutant == O3_CODE)
     y = daily_item(target, pollutant, tz=tz).rename({pollutant: "_conc"})
     tab = w.join(y, on="date", how="left")
-    lagged = w.select("date", *[f"{v}_sum" if v == "precip" else f"{v}_mean" for v in LAG_VARS])
+    # the BLH of the previous days is "the previous 2 days' weather" too: a shallow layer yesterday still loads today
+    lag_vars = [*LAG_VARS, *(["blh"] if "blh_mean" in w.columns else [])]
+    lagged = w.select("date", *[f"{v}_sum" if v == "precip" else f"{v}_mean" for v in lag_vars])
     for k in (1, 2):
         shifted = lagged.with_columns(pl.col("date") + timedelta(days=k)).rename(
             {c: f"{c}_lag{k}" for c in lagged.columns if c != "date"}
