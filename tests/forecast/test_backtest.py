@@ -14,15 +14,13 @@ from bogda.forecast.backtest import (
     BEIJING_TEST,
     BEIJING_TRAIN,
     ProtocolConfig,
-    UnitError,
-    _read_prsa,
     beijing_protocol,
-    check_co_unit,
     dongsi_goals,
     load_beijing,
     run_protocol,
 )
 from bogda.forecast.models import FAST
+from bogda.forecast.observations import UnitError, check_co_unit, read_cnemc_frame, read_prsa_frame
 from bogda.forecast.synthetic import synthetic_frame
 from sharedata import require_shared
 
@@ -52,9 +50,62 @@ def test_prsa_reader_counts_and_units(beijing):
 
 
 def test_loading_co_without_unit_declaration_raises():
+    """forecast.md §8 item 1: the monitoring reader leaves an undeclared CO column out; that is the §6 unit error."""
     path = require_shared("beijing", DONGSI)
-    with pytest.raises(UnitError, match="CO median"):
-        _read_prsa(path, co_unit=None)
+    with pytest.raises(UnitError, match=r"station 1003A: CO not loaded \(undeclared unit"):
+        read_prsa_frame(path, co_unit=None)
+
+
+def test_co_declared_in_the_wrong_unit_trips_the_median_check():
+    path = require_shared("beijing", DONGSI)
+    with pytest.raises(UnitError, match="station 1003A: CO median"):
+        read_prsa_frame(path, co_unit="mg/m3")
+    with pytest.raises(UnitError, match=r"1003A.*cannot be converted"):
+        read_prsa_frame(path, co_unit="ppm")
+
+
+_PRSA_HEAD = "No,year,month,day,hour,PM2.5,PM10,SO2,NO2,CO,O3,TEMP,PRES,DEWP,RAIN,wd,WSPM,station\n"
+
+
+def test_prsa_frame_columns_calm_hours_and_missing_values(tmp_path):
+    path = tmp_path / "PRSA_Data_Dongsi_x.csv"
+    path.write_text(
+        _PRSA_HEAD
+        + '1,2016,3,1,0,10,20,3,40,1200,50,2.0,1020.0,-8.0,0.0,"N",0.0,"Dongsi"\n'
+        + '2,2016,3,1,1,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,NA,"Dongsi"\n'
+        + '3,2016,3,1,2,12,22,3,41,NA,52,1.0,1021.0,-9.0,0.1,NA,2.0,"Dongsi"\n'
+        + '4,2016,3,1,3,14,24,3,42,1000,54,1.0,1021.0,-9.0,0.0,"E",2.0,"Dongsi"\n'
+    )
+    f = read_prsa_frame(path)
+    assert f.columns == [
+        "station_code", "a34004", "a34002", "a21026", "a21004", "a05024", "a21005",
+        "t2m", "td2m", "rh2m", "ws10", "u10", "v10", "psfc", "precip", "ts",
+    ]  # fmt: skip
+    assert f["station_code"].to_list() == ["1003A"] * 4  # the all-NA hour keeps its row
+    assert [str(t) for t in f["ts"]] == [f"2016-02-29 {h}:00:00+00:00" for h in (16, 17, 18, 19)]  # label = start
+    assert f["a21005"].to_list()[0] == pytest.approx(1.2)  # µg/m³ → mg/m³
+    assert np.isnan(f["a21005"][2]) and f["a34004"][1] is None  # numpy columns NaN, the others null
+    assert (f["u10"][0], f["v10"][0]) == (0.0, 0.0)  # calm: no direction, no wind
+    assert np.isnan(f["u10"][2])  # wind without a direction stays unknown
+    assert f["u10"][3] == pytest.approx(-2.0) and f["v10"][3] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_cnemc_frame_hour_labels_and_silent_stations(tmp_path):
+    path = tmp_path / "cnemc.csv"
+    rows = ["date,hour,type,1490A,1491A", "20190101,0,PM2.5,30,", "20190101,0,CO,1.5,", "20190101,0,AQI,40,"]
+    rows += ["date,hour,type,1490A,1491A", "20190101,1,PM2.5,,", "20190101,1,PM2.5_24h,33,"]
+    path.write_text("\n".join(rows) + "\n")
+    f = read_cnemc_frame(path)
+    assert f.columns == ["station_code", "a34004", "a34002", "a21026", "a21004", "a05024", "a21005", "ts"]
+    # hour 0 of 2019-01-01 is 23:00-24:00 Beijing of 2018-12-31 (label = end): 15:00 UTC
+    assert [(c, str(t)) for c, t in f.select("station_code", "ts").rows()] == [
+        ("1490A", "2018-12-31 15:00:00+00:00"),
+        ("1490A", "2018-12-31 16:00:00+00:00"),
+        ("1491A", "2018-12-31 15:00:00+00:00"),
+        ("1491A", "2018-12-31 16:00:00+00:00"),
+    ]
+    assert f["a34004"].to_list() == [30.0, None, None, None]
+    assert f["a21005"].to_list() == [1.5, None, None, None]
 
 
 REFERENCE_CSV = ("forecast_benchmarks", "dongsi_pm25_baselines.csv")

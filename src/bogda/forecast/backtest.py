@@ -8,8 +8,9 @@ the model at the start of every test month on the training window moved forward 
 only targets before the month); climatology and damping stay fitted on the training period, so the baselines are
 those of the reference figures. ``refit="once"`` fits once, as the Xinjiang 2019 protocol prescribes (§8.12).
 
-The protocol runners read the shared Beijing (PRSA) and Xinjiang (CNEMC) files through small private readers;
-they should move to ``bogda.monitoring.ingest`` (``read_prsa``, ``read_cnemc``) once it exists.
+The protocol runners read the shared Beijing (PRSA) and Xinjiang (CNEMC) files with the monitoring readers
+(``bogda.monitoring.ingest.read_prsa`` / ``read_cnemc``), pivoted to the wide hourly frame by
+:mod:`bogda.forecast.observations` (``read_prsa_frame``, ``read_cnemc_frame``; unit errors :class:`UnitError`).
 
 Command line: ``python -m bogda.forecast.backtest --protocol beijing|xinjiang2019|all --stations Dongsi|all``.
 """
@@ -37,12 +38,9 @@ from bogda.forecast.features import (
     FeatureContext,
     Panel,
     SeriesCache,
-    compass_degrees,
     interpolate_gaps,
     neighbour_table,
     panel_from_frame,
-    relative_humidity,
-    wind_components,
 )
 from bogda.forecast.models import (
     PROFILES,
@@ -56,127 +54,21 @@ from bogda.forecast.models import (
     train_hourly,
 )
 from bogda.forecast.nwp_archive import NwpArchive
-from bogda.timeutil import utc_column
-
-CO_MEDIAN_CAP = 50.0
-"""CO median above this [mg/m³] is a unit error (forecast.md §6): µg/m³ data were loaded as mg/m³."""
+from bogda.forecast.observations import CO_MEDIAN_CAP as CO_MEDIAN_CAP  # re-exported: unit errors live there
+from bogda.forecast.observations import UnitError as UnitError
+from bogda.forecast.observations import check_co_unit as check_co_unit
+from bogda.forecast.observations import read_cnemc_frame, read_prsa_frame
+from bogda.monitoring.ingest import PRSA_STATIONS
 
 DAILY_THRESHOLDS: tuple[float, ...] = (75.0, 150.0)
 """Daily PM2.5 event thresholds [µg/m³]: > 75 light, > 150 heavy pollution (IAQI 100 / 200, HJ 633-2012)."""
 
 
-class UnitError(ValueError):
-    """A column's values contradict its declared unit (forecast.md §6)."""
-
-
-def check_co_unit(values: np.ndarray, station: str) -> None:
-    """Raise :class:`UnitError` when the median CO exceeds 50 mg/m³ (forecast.md §6); never convert silently."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size and float(np.median(v)) > CO_MEDIAN_CAP:
-        raise UnitError(
-            f"station {station}: CO median {np.median(v):.0f} > {CO_MEDIAN_CAP:g} mg/m³ — the values look like "
-            "µg/m³; declare the unit (co_unit='ug/m3') instead of loading them as mg/m³"
-        )
-
-
 # --------------------------------------------------------------------------------------------------------------
-# Private readers (to move to bogda.monitoring.ingest.read_prsa / read_cnemc)
+# Observations (read by bogda.forecast.observations) and station coordinates
 # --------------------------------------------------------------------------------------------------------------
 
-PRSA_CODES: dict[str, str] = {
-    "Aotizhongxin": "1011A",
-    "Changping": "1010A",
-    "Dingling": "1002A",
-    "Dongsi": "1003A",
-    "Guanyuan": "1006A",
-    "Gucheng": "1012A",
-    "Huairou": "1009A",
-    "Nongzhanguan": "1005A",
-}
-"""PRSA station names → CNEMC codes (../shared/data/beijing/SOURCES.md)."""
-
-_PRSA_POLLUTANTS = {
-    "PM2.5": "a34004",
-    "PM10": "a34002",
-    "SO2": "a21026",
-    "NO2": "a21004",
-    "CO": "a21005",
-    "O3": "a05024",
-}
-
-
-def _read_prsa(path: Path, *, co_unit: str | None = "ug/m3") -> pl.DataFrame:
-    """Read one PRSA file into long hourly rows (``station_code``, ``ts`` UTC, pollutant codes, weather).
-
-    The hour label is the interval start in Beijing time (the protocol's day = the rows of that date; monitoring
-    spec §2.1 ``hour_label = start``). CO is µg/m³ in these files: ``co_unit="ug/m3"`` divides by 1000; any other
-    declaration leaves the values and the §6 check raises :class:`UnitError`.
-    TODO(lead): move to ``bogda.monitoring.ingest.read_prsa``.
-    """
-    raw = pl.read_csv(path, null_values=["NA"], infer_schema_length=0)
-    station = raw["station"][0]
-    code = PRSA_CODES.get(station, station)
-    num = {c: raw[c].cast(pl.Float64) for c in [*_PRSA_POLLUTANTS, "TEMP", "PRES", "DEWP", "RAIN", "WSPM"]}
-    ts = pl.datetime(
-        raw["year"].cast(pl.Int32),
-        raw["month"].cast(pl.Int32),
-        raw["day"].cast(pl.Int32),
-        raw["hour"].cast(pl.Int32),
-    )
-    co = num["CO"].to_numpy()
-    if co_unit == "ug/m3":
-        co = co / 1000.0
-    check_co_unit(co, code)
-    wd = compass_degrees(raw["wd"].to_list())
-    ws = num["WSPM"].to_numpy()
-    u, v = wind_components(ws, wd)
-    calm = ws == 0  # a calm hour has no direction but zero wind
-    u, v = np.where(calm, 0.0, u), np.where(calm, 0.0, v)
-    t, td = num["TEMP"].to_numpy(), num["DEWP"].to_numpy()
-    cols = {
-        "station_code": pl.Series([code] * raw.height),
-        **{c: num[k] for k, c in _PRSA_POLLUTANTS.items() if k != "CO"},
-        "a21005": pl.Series(co),
-        "t2m": pl.Series(t),
-        "td2m": pl.Series(td),
-        "rh2m": pl.Series(relative_humidity(t, td)),
-        "ws10": pl.Series(ws),
-        "u10": pl.Series(u),
-        "v10": pl.Series(v),
-        "psfc": num["PRES"],
-        "precip": num["RAIN"],
-    }
-    return pl.DataFrame(cols).with_columns(utc_column(pl.select(ts).to_series()).alias("ts"))
-
-
-def _read_cnemc_wide(path: Path) -> pl.DataFrame:
-    """Read a concatenated CNEMC daily-file archive (``date,hour,type,<codes…>``) into long hourly rows.
-
-    Hour labels are interval ends in Beijing time: ``ts_utc = date hour:00 − 9 h`` (monitoring spec §2.1).
-    CO is published in mg/m³. TODO(lead): move to ``bogda.monitoring.ingest.read_cnemc``.
-    """
-    raw = pl.read_csv(path, infer_schema_length=0)
-    raw = raw.filter(pl.col("date") != "date")
-    codes = [c for c in raw.columns if c not in ("date", "hour", "type")]
-    types = {"PM2.5": "a34004", "PM10": "a34002", "SO2": "a21026", "NO2": "a21004", "CO": "a21005", "O3": "a05024"}
-    raw = raw.filter(pl.col("type").is_in(list(types)))
-    long = raw.unpivot(index=["date", "hour", "type"], on=codes, variable_name="station_code", value_name="v")
-    long = long.with_columns(
-        pl.col("v").cast(pl.Float64, strict=False),
-        (
-            pl.col("date").str.strptime(pl.Datetime("us"), "%Y%m%d")
-            + pl.duration(hours=pl.col("hour").cast(pl.Int32))
-            - pl.duration(hours=1)
-        ).alias("label_start"),
-        pl.col("type").replace(types),
-    )
-    wide = long.pivot(on="type", index=["station_code", "label_start"], values="v", aggregate_function="first")
-    wide = wide.with_columns(utc_column(pl.col("label_start")).alias("ts")).drop("label_start")
-    for c in types.values():
-        if c not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(c))
-    return wide
+_read_prsa = read_prsa_frame  # kept for avoided.py until the lead switches it
 
 
 def read_station_coords(path: Path) -> dict[str, tuple[float, float]]:
@@ -664,7 +556,10 @@ def load_beijing(data_dir: Path) -> tuple[list[pl.DataFrame], dict[str, tuple[fl
     if not files:
         raise FileNotFoundError(f"no PRSA files in {data_dir / 'beijing'}")
     coords = read_station_coords(data_dir / "stations" / "cnemc_stations_national.csv")
-    return [_read_prsa(f) for f in files], {c: coords[c] for c in PRSA_CODES.values() if c in coords}
+    frames = [read_prsa_frame(f) for f in files]
+    # coordinates of the stations read, not of every PRSA station: the neighbour search sees only these
+    codes = [c for f in frames for c in f["station_code"].unique(maintain_order=True)]
+    return frames, {c: coords[c] for c in codes if c in coords}
 
 
 def beijing_protocol(
@@ -682,7 +577,7 @@ def beijing_protocol(
     for mode ``nwp``, interpolated to the 8 stations.
     """
     frames, coords = load_beijing(data_dir)
-    codes = None if stations is None else tuple(PRSA_CODES.get(s, s) for s in stations)
+    codes = None if stations is None else tuple(PRSA_STATIONS.get(s, s) for s in stations)
     # Every Beijing file is inside 50 km of Dongsi except by a hair; the protocol names all 7 as neighbours.
     cfg = replace(config or ProtocolConfig(), stations_to_score=codes, neighbour_km=80.0)
     if cfg.post is None:
@@ -736,7 +631,7 @@ def read_nwp_archive(paths: Sequence[Path], points: Mapping[str, tuple[float, fl
 
 def xinjiang2019_protocol(data_dir: Path, *, config: ProtocolConfig | None = None) -> ProtocolResult:
     """Xinjiang 2019 protocol (forecast.md §8.12): PM2.5 of every station with data, weather mode ``none``."""
-    frame = _read_cnemc_wide(data_dir / "xinjiang" / "cnemc_xinjiang_sites_2019_dev.csv.gz")
+    frame = read_cnemc_frame(data_dir / "xinjiang" / "cnemc_xinjiang_sites_2019_dev.csv.gz")
     coords = read_station_coords(data_dir / "stations" / "cnemc_stations_xinjiang.csv")
     base = config or ProtocolConfig()
     cfg = replace(base, name="xinjiang2019", climatology="short", min_train_days=200, valid_days=60, neighbour_km=50.0)
