@@ -1,12 +1,13 @@
 """``/api/v1/forecast``: the latest forecast run, the 7-day AQI strip per area, station/area series against
 observations, verification scores, warnings (with decisions), emergency lists (with the Excel download) and the
-hand-entered emission-control events (forecast.md §2, :mod:`bogda.forecast.control`) and the days-avoided
-evaluations (forecast.md §3.9, ``intervention_eval``).
+hand-entered emission-control events (forecast.md §2, :mod:`bogda.forecast.control`), the days-avoided
+evaluations (forecast.md §3.9, ``intervention_eval``) and the bureau's source-apportionment shares behind each
+list's emission-based estimate (§3.9 step 6, :mod:`bogda.forecast.source_share`).
 
 A face (architecture rule 4): parses input, calls :mod:`bogda.forecast.service` / :mod:`bogda.forecast.emergency`,
 renders the answer. Issuing, changing or lifting a warning needs the ``admin`` role or the ``warning_issuer``
 capability (governance.md §5); decisions are audited in ``warning_event``. Entering or deleting a control event
-needs the same.
+needs the same, and so does entering or deleting a source-apportionment share.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bogda.forecast import avoided as av
 from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
+from bogda.forecast import source_share as ss
 from bogda.store import Store
 from bogda.store.schema import emergency_list, user_capability
 from bogda.timeutil import beijing_date
@@ -253,6 +255,7 @@ def emergency_lists(
     who: Annotated[Principal, Depends(require_user)],
     page: Annotated[Paging, Depends(paging)],
 ) -> dict[str, Any]:
+    store = store_of(request)
     rows = [
         {
             "id": r["id"],
@@ -263,9 +266,11 @@ def emergency_lists(
             "doc_no": r["doc_no"],
             "template_version": r["template_version"],
             "totals": r["totals"],
+            # Δconc ≈ local share × emission cut, or why there is none (forecast.md §3.9 step 6)
+            "emission_estimate": ss.list_estimate(store, r["id"]),
             "created_at": stamp(r["created_at"]),
         }
-        for r in em.active_list(store_of(request))
+        for r in em.active_list(store)
     ]
     return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
 
@@ -274,12 +279,14 @@ def emergency_lists(
 def emergency_detail(
     request: Request, who: Annotated[Principal, Depends(require_user)], list_id: Annotated[int, Path()]
 ) -> dict[str, Any]:
+    store = store_of(request)
     try:
-        head, items = em.list_rows(store_of(request), list_id)
+        head, items = em.list_rows(store, list_id)
     except LookupError as exc:
         raise ApiError(404, "list_id", str(exc), "path") from exc
     head["created_at"] = stamp(head["created_at"])
     head["ended_at"] = stamp(head["ended_at"])
+    head["emission_estimate"] = ss.list_estimate(store, list_id, items)
     return {"list": head, "items": items}
 
 
@@ -366,6 +373,95 @@ def delete_control_event(
     except LookupError as exc:
         raise ApiError(404, "event_id", str(exc), "path") from exc
     return {"id": event_id, "deleted": True}
+
+
+SOURCE_HELP = "industry | coal | traffic | dust | biomass | secondary | other | local (the total local share)"
+
+
+def _share(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: r[k]
+        for k in (
+            "id",
+            "area_code",
+            "pollutant",
+            "source",
+            "season",
+            "share",
+            "share_low",
+            "share_high",
+            "source_doc",
+            "study_year",
+            "note",
+            "entered_by",
+        )
+    } | {"entered_at": stamp(r["entered_at"])}
+
+
+@router.get("/source-shares", summary="The bureau's source-apportionment shares (源解析结果) by area and source")
+def list_source_shares(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+    area_code: Annotated[str | None, Query()] = None,
+    pollutant: Annotated[str | None, Query(description="PM2.5 | PM10 | SO2 | NO2")] = None,
+) -> dict[str, Any]:
+    rows = [_share(r) for r in ss.list_source_shares(store_of(request), area_code=area_code, pollutant=pollutant)]
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
+@router.post(
+    "/source-shares",
+    status_code=201,
+    summary="Enter a source-apportionment share from the bureau's study (forecast.md §3.9 step 6)",
+)
+def add_source_share(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    area_code: Annotated[str, Body(embed=True, description="place code (county or prefecture)")],
+    source: Annotated[str, Body(embed=True, description=SOURCE_HELP)],
+    share: Annotated[float, Body(embed=True, description="fraction 0–1 of the concentration")],
+    source_doc: Annotated[str, Body(embed=True, description="the source-apportionment study (源解析报告)")],
+    pollutant: Annotated[str, Body(embed=True, description="PM2.5 | PM10 | SO2 | NO2")] = "PM2.5",
+    season: Annotated[str, Body(embed=True, description="heating | non_heating | heavy | all")] = "all",
+    share_low: Annotated[float | None, Body(embed=True)] = None,
+    share_high: Annotated[float | None, Body(embed=True)] = None,
+    study_year: Annotated[int | None, Body(embed=True)] = None,
+    note: Annotated[str | None, Body(embed=True)] = None,
+) -> dict[str, Any]:
+    store = store_of(request)
+    _issuer(store, who)
+    try:
+        sid = ss.add_source_share(
+            store,
+            area_code,
+            source,
+            share,
+            source_doc=source_doc,
+            pollutant=pollutant,
+            season=season,
+            share_low=share_low,
+            share_high=share_high,
+            study_year=study_year,
+            note=note,
+            by=who.user.login,
+        )
+    except ss.SourceShareError as exc:
+        raise ApiError(422, exc.field, str(exc), "body") from exc
+    return _share(next(r for r in ss.list_source_shares(store, area_code=area_code) if r["id"] == sid))
+
+
+@router.delete("/source-shares/{share_id}", summary="Delete a source-apportionment share entered by mistake")
+def delete_source_share(
+    request: Request, who: Annotated[Principal, Depends(require_user)], share_id: Annotated[int, Path()]
+) -> dict[str, Any]:
+    store = store_of(request)
+    _issuer(store, who)
+    try:
+        ss.delete_source_share(store, share_id, by=who.user.login)
+    except LookupError as exc:
+        raise ApiError(404, "share_id", str(exc), "path") from exc
+    return {"id": share_id, "deleted": True}
 
 
 def intervention_row(r: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
