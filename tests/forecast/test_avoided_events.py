@@ -253,6 +253,49 @@ def test_heavy_day_counterfactual_recovers_a_known_cut_and_counts_dust_apart():
     assert est.ci90[0] > 0 and rec.verdict == "effect_detected"
 
 
+def test_aqi_placebo_in_space_fails_the_method_when_a_control_finds_an_effect():
+    """Placebo in space for an AQI event (§3.9 step 5, same criteria as in time): each control station is evaluated
+    as the target over the intervention window. A clean control finds nothing; a control that had the same cut (a
+    "control" inside the footprint) finds avoided days, and the method is refused although the target's own
+    estimate and every other check are fine."""
+    n_train = 3 * 365 + 1
+    tables, _, _ = synthetic_items(n_train + 365, seed=3, cut_from=n_train)  # the target: passes every other check
+    clean, _, _ = synthetic_items(n_train + 365, seed=7)
+    inside, _, _ = synthetic_items(n_train + 365, seed=6, cut_from=n_train)
+    window = (date(2016, 3, 1), date(2017, 2, 28))
+    reference = (date(2013, 3, 1), date(2016, 2, 29))
+    years = [(date(2014, 3, 1), date(2015, 2, 28)), (date(2015, 3, 1), date(2016, 2, 29))]
+    est, checks, rec = av.evaluate_aqi_intervention(
+        tables, window, reference, years, FAST, control_tables={"C1": clean, "C2": inside}, targets=["T"],
+        controls=["C1", "C2"], label="synthetic heavy",
+    )  # fmt: skip
+    by = {c.name: c for c in checks}
+    assert [c.name for c in checks][-3:] == ["injection", "placebo_space_C1", "placebo_space_C2"]
+    assert all(c.passed for n, c in by.items() if n != "placebo_space_C2"), [
+        (c.name, c.detail) for c in checks if not c.passed
+    ]
+    c1, c2 = by["placebo_space_C1"].detail, by["placebo_space_C2"].detail
+    assert c1["ci90"][0] <= 0.0 <= c1["ci90"][1] and abs(c1["avoided"]) <= FAST.placebo_max_days
+    assert not by["placebo_space_C2"].passed and c2["avoided"] > FAST.placebo_max_days and c2["ci90"][0] > 0
+    assert est.ci90[0] > 0 and rec.verdict == "method_failed_validation"
+    # stored with the result: one entry per control, and no "not run" marker
+    assert rec.placebo["placebo_space_C1"]["passed"] is True and rec.placebo["placebo_space_C2"]["passed"] is False
+    assert "placebo_space" not in rec.placebo
+    shown = av.presentation(rec.row(created_at=None))  # type: ignore[arg-type]
+    assert not shown["show_figure"] and "placebo_space_C2" in shown["failed_checks"]
+
+
+def test_a_control_without_enough_complete_days_fails_the_placebo_in_space():
+    tables, _, _ = synthetic_items(300, seed=1)  # 2013-03-01 .. 2013-12-25: no full reference year
+    reference, window = (date(2013, 3, 1), date(2013, 11, 30)), (date(2013, 12, 1), date(2013, 12, 25))
+
+    def never(r, w):
+        raise AssertionError("a control that cannot be judged is not evaluated")
+
+    (check,) = av.placebo_space_checks({"C9": tables}, reference, window, FAST, never)
+    assert check.name == "placebo_space_C9" and not check.passed and "too few complete days" in check.detail["reason"]
+
+
 def test_ozone_day_placebo_without_intervention_finds_nothing():
     n_train = 3 * 365 + 1
     tables, _, _ = synthetic_items(n_train + 365, seed=5)  # no cut anywhere
@@ -270,9 +313,10 @@ def test_ozone_day_placebo_without_intervention_finds_nothing():
 # --- stored observations and the command ---------------------------------------------------------------------------
 
 
-def _store_aqi_stations(store, days: int, seed: int = 0) -> None:
-    """Target T and control C1 with hourly values of the six AQI items and some weather; the daily level of every
-    item follows a shared regional signal, so the control explains the target; 3 Jan 2016 is an official dust day."""
+def _store_aqi_stations(store, days: int, seed: int = 0, codes: tuple[str, ...] = ("T", "C1")) -> None:
+    """Target T and controls (C1 by default) with hourly values of the six AQI items and some weather; the daily level
+    of every item follows a shared regional signal, so a control explains the target; 3 Jan 2016 is an official dust
+    day."""
     from bogda.store import series
     from bogda.store.schema import dust_day, site
 
@@ -286,7 +330,7 @@ def _store_aqi_stations(store, days: int, seed: int = 0) -> None:
             conn.execute(
                 site.insert().values(kind="air_station", code=c, name=c, attrs={}).returning(site.c.id)
             ).scalar_one()
-            for c in ("T", "C1")
+            for c in codes
         ]
         conn.execute(dust_day.insert().values(place_code="110000", day=date(2016, 1, 3), status="official"))
     rows = []
@@ -322,6 +366,8 @@ def test_evaluate_stored_aqi_and_the_cli_event_option(sqlite_store, monkeypatch)
     assert "2016-01-03" in rec.placebo["dust"]["dates"]  # the official flag, whatever the PM ratio says
     assert est.n_days == 31 - rec.placebo["dust"]["days"]
     assert [c.name for c in checks][:2] == ["placebo_time_20140101", "calibration_20140101"]
+    assert not any(c.name.startswith("placebo_space") for c in checks)  # one control: none to play the target
+    assert rec.placebo["placebo_space"] == {"passed": None, "not_run": True}
     real = av.evaluate_stored_aqi
     monkeypatch.setattr(av, "evaluate_stored_aqi", lambda st, t, c, w, p, **kw: real(st, t, c, w, quick, **kw))
     url = sqlite_store.engine.url.render_as_string(hide_password=False)
@@ -333,3 +379,49 @@ def test_evaluate_stored_aqi_and_the_cli_event_option(sqlite_store, monkeypatch)
     assert av.read_results(sqlite_store)[0]["event"] == av.EVENT_OZONE
     r = CliRunner().invoke(app, [*args, "--event", "pm10", "--database-url", url])
     assert r.exit_code != 0
+
+
+def test_stored_aqi_runs_the_placebo_in_space_with_two_controls_and_the_command_prints_it(sqlite_store, monkeypatch):
+    from typer.testing import CliRunner
+
+    from bogda.cli import app
+
+    quick = replace(FAST, rounds=40, learning_rate=0.1, draws=200, windows=(0,), seeds=(0,))  # mechanics only
+    _store_aqi_stations(sqlite_store, days=2 * 365 + 40, seed=1, codes=("T", "C1", "C2"))
+    window = (date(2016, 1, 1), date(2016, 1, 31))
+    seen: list[dict] = []
+    real_eval = av.evaluate_aqi_intervention
+
+    def spy(tables, *a, **kw):  # keep what the stored path hands over, then run the real evaluation
+        seen.append(kw["control_tables"])
+        return real_eval(tables, *a, **kw)
+
+    monkeypatch.setattr(av, "evaluate_aqi_intervention", spy)
+    _, checks, rec = av.evaluate_stored_aqi(sqlite_store, "T", ["C1", "C2"], window, quick, reference_years=2)
+    ctabs = seen[0]
+    assert list(ctabs) == ["C1", "C2"] and set(ctabs["C1"]) == set(av.AQI_ITEMS.values())
+    # each control plays the target with the other control as its own: one control input per item, O3 with its lag
+    assert [n for n in ctabs["C1"]["PM2.5"].names if n.startswith("control")] == ["control0_ln"]
+    assert [n for n in ctabs["C2"]["O3_8h"].names if n.startswith("control")] == ["control0_ln", "control0_ln_lag1"]
+    names = [c.name for c in checks]
+    assert names[-2:] == ["placebo_space_C1", "placebo_space_C2"] and names[-3] == "injection"
+    for code in ("C1", "C2"):
+        got = rec.placebo[f"placebo_space_{code}"]
+        assert set(got) >= {"passed", "avoided", "ci90", "n_days"} and got["n_days"] > 0
+    assert "placebo_space" not in rec.placebo
+    failed = [c for c in checks if not c.passed]
+    assert (rec.verdict == "method_failed_validation") == bool(failed)
+
+    real = av.evaluate_stored_aqi
+    monkeypatch.setattr(av, "evaluate_stored_aqi", lambda st, t, c, w, p, **kw: real(st, t, c, w, quick, **kw))
+    url = sqlite_store.engine.url.render_as_string(hide_password=False)
+    args = ["forecast", "avoided", "--target", "T", "--control", "C1", "--control", "C2"]
+    args += ["--start", "2016-01-01", "--end", "2016-01-31", "--event", "heavy", "--reference-years", "2"]
+    r = CliRunner().invoke(app, [*args, "--database-url", url])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    for code in ("C1", "C2"):
+        verdict = "passed" if rec.placebo[f"placebo_space_{code}"]["passed"] else "FAILED"
+        assert f"placebo_space_{code}: {verdict}" in said, said
+    stored = av.read_results(sqlite_store)[0]
+    assert stored["placebo"]["placebo_space_C2"] == rec.placebo["placebo_space_C2"]

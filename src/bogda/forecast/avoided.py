@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -725,6 +725,78 @@ def placebo_check(est: Estimate, params: AvoidedParams, name: str = "placebo_tim
     return Check(name, bool(ok), {"avoided": est.avoided_median, "ci90": list(est.ci90), "n_days": est.n_days})
 
 
+MIN_REFERENCE_DAYS = 365
+"""Complete days a reference window needs (forecast.md §5 minimum history): the target's, and a control's to play
+the target in the placebo in space."""
+
+
+def _span(tables: FeatureTable | Mapping[str, FeatureTable], span: tuple[date, date]) -> Any:
+    """The days ``span`` of one table, or of each AQI item's table."""
+    if isinstance(tables, FeatureTable):
+        return tables.between(*span)
+    return {k: t.between(*span) for k, t in tables.items()}
+
+
+def _n_complete(tables: FeatureTable | Mapping[str, FeatureTable]) -> int:
+    """Complete days of one table, or the days complete for every AQI item (those the AQI model uses)."""
+    if isinstance(tables, FeatureTable):
+        return len(tables.dates)
+    return len(_common(tables)) if tables else 0
+
+
+def placebo_space_checks(
+    control_tables: Mapping[str, FeatureTable] | Mapping[str, Mapping[str, FeatureTable]],
+    reference: tuple[date, date],
+    window: tuple[date, date],
+    params: AvoidedParams,
+    run: Callable[[Any, Any], Estimate],
+) -> list[Check]:
+    """Placebo in space (§3.9 step 5 "placebo in space on control stations (same criteria)"): each control station
+    treated as if it were the target — fitted on the reference window, evaluated over the intervention window —
+    and judged by :func:`placebo_check` (|avoided| ≤ 3 days per year, 0 inside the 90 % interval).
+
+    One code path for every event: ``control_tables`` maps a control's code to its :class:`FeatureTable` (one
+    pollutant) or to its tables per AQI item, and ``run(reference_part, window_part)`` fits that kind of
+    counterfactual and returns its :class:`Estimate`. The measures act inside the footprint only, so a control must
+    find nothing; one that does (a control inside the footprint, or a model that invents effects) fails the
+    method. A control with fewer than :data:`MIN_REFERENCE_DAYS` complete reference days or none in the window
+    fails as well: it cannot be judged, and an unjudged control must not pass for a clean one.
+
+    Returns
+    -------
+    One check ``placebo_space_<code>`` per control, in the order given.
+    """
+    checks = []
+    for code, tables in control_tables.items():
+        name = f"placebo_space_{code}"
+        cref, cwin = _span(tables, reference), _span(tables, window)
+        if _n_complete(cref) < MIN_REFERENCE_DAYS or not _n_complete(cwin):
+            checks.append(Check(name, False, {"reason": "too few complete days at the control"}))
+            continue
+        checks.append(placebo_check(run(cref, cwin), params, name))
+    return checks
+
+
+def _space_not_run(placebo: Mapping[str, Any], ran: bool) -> dict[str, Any]:
+    """The record's placebo part, marked ``placebo_space: not run`` when there was no control to play the target
+    (a single control, or none), so that a reader tells "not run" from "passed"."""
+    return dict(placebo) if ran else {**placebo, "placebo_space": {"passed": None, "not_run": True}}
+
+
+def as_targets(controls: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """Each control with the other controls as its own, for the placebo in space; none below 2 controls (a lone
+    control would play the target without any control of its own: a weather-only model, not the same method).
+
+    >>> as_targets(["C1", "C2", "C3"])[1]
+    ('C2', ['C1', 'C3'])
+    >>> as_targets(["C1"])
+    []
+    """
+    if len(controls) < 2:
+        return []
+    return [(c, [o for o in controls if o != c]) for c in controls]
+
+
 def calibration_check(est: Estimate, params: AvoidedParams) -> Check:
     """Heavy-day Brier skill score ≥ ``params.min_bss`` (0.6); the reliability table is kept for display."""
     ok = est.bss is not None and est.bss >= params.min_bss
@@ -1254,6 +1326,7 @@ def evaluate_aqi_intervention(
     *,
     event: str = EVENT_HEAVY,
     dust: Mapping[Any, bool] | None = None,
+    control_tables: Mapping[str, Mapping[str, FeatureTable]] | None = None,
     targets: Sequence[str] = (),
     controls: Sequence[str] = (),
     label: str = "",
@@ -1262,8 +1335,10 @@ def evaluate_aqi_intervention(
     days excluded from the counts and reported apart (``placebo["dust"]``).
 
     Validation as for one pollutant: placebo in time on ≥ 2 non-intervention years (each with its calibration),
-    the injection on the last of them. Placebo in space is recorded as not run (it needs every item at each
-    control station).
+    the injection on the last of them, and placebo in space (:func:`placebo_space_checks`, the same code as for one
+    pollutant): ``control_tables`` maps each control station to its tables per AQI item (built with the other
+    controls as its controls), and each control is evaluated as the target over ``window`` with the same event,
+    dust rule and criteria. None or empty → recorded as not run.
     """
 
     def part(span: tuple[date, date], outside: tuple[date, date] | None = None) -> dict[str, FeatureTable]:
@@ -1273,8 +1348,10 @@ def evaluate_aqi_intervention(
         return out
 
     ref = {k: t.between(*reference) for k, t in tables.items()}
-    if len(_common(ref)) < 365:
-        raise ValueError(f"{len(_common(ref))} complete day(s) in the reference; need ≥ 365 (§5 minimum history)")
+    if _n_complete(ref) < MIN_REFERENCE_DAYS:
+        raise ValueError(
+            f"{_n_complete(ref)} complete day(s) in the reference; need ≥ {MIN_REFERENCE_DAYS} (§5 minimum history)"
+        )
     cf = fit_aqi_counterfactual(ref, part(window), params, event=event, dust=dust)
     est = estimate_aqi(cf, params)
     checks: list[Check] = []
@@ -1289,6 +1366,12 @@ def evaluate_aqi_intervention(
         last = pcf
     if last is not None:
         checks.append(injection_test_aqi(last, params))
+
+    def run_space(r: Mapping[str, FeatureTable], w: Mapping[str, FeatureTable]) -> Estimate:
+        # the official dust flags are regional (any place), so they hold at the controls too
+        return estimate_aqi(fit_aqi_counterfactual(r, w, params, event=event, dust=dust), params)
+
+    checks += placebo_space_checks(control_tables or {}, reference, window, params, run_space)
     weather_only = next(iter(tables.values())).label == LABEL_WEATHER_ONLY
     rec = result_record(
         est,
@@ -1301,7 +1384,7 @@ def evaluate_aqi_intervention(
         pollutant="O3_8h" if event == EVENT_OZONE else "AQI",
         event=event,
     )
-    placebo = {**rec.placebo, "placebo_space": {"passed": None, "not_run": True}, "dust": dust_summary(cf)}
+    placebo = {**_space_not_run(rec.placebo, bool(control_tables)), "dust": dust_summary(cf)}
     return est, tuple(checks), replace(rec, placebo=placebo)
 
 
@@ -1437,7 +1520,7 @@ def evaluate_intervention(
     """
     ref = table.between(*reference)
     target = table.between(*window)
-    for what, t, need in (("reference", ref, 365), ("window", target, 1)):
+    for what, t, need in (("reference", ref, MIN_REFERENCE_DAYS), ("window", target, 1)):
         if len(t.dates) < need:
             raise ValueError(f"{len(t.dates)} complete day(s) in the {what}; need ≥ {need} (§5 minimum history)")
     main_cf = fit_counterfactual(ref, target, params)
@@ -1454,13 +1537,9 @@ def evaluate_intervention(
         last_cf = cf
     if last_cf is not None:
         checks.append(injection_test(last_cf, params))
-    for code, ctab in (control_tables or {}).items():
-        cref, cwin = ctab.between(*reference), ctab.between(*window)
-        if len(cref.dates) < 365 or not len(cwin.dates):
-            checks.append(Check(f"placebo_space_{code}", False, {"reason": "too few complete days at the control"}))
-            continue
-        ce = estimate(fit_counterfactual(cref, cwin, params), params)
-        checks.append(placebo_check(ce, params, f"placebo_space_{code}"))
+    checks += placebo_space_checks(
+        control_tables or {}, reference, window, params, lambda r, w: estimate(fit_counterfactual(r, w, params), params)
+    )
     rec = result_record(
         est,
         checks,
@@ -1471,8 +1550,7 @@ def evaluate_intervention(
         params=params,
         pollutant=pollutant,
     )
-    if not control_tables:
-        rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
+    rec = replace(rec, placebo=_space_not_run(rec.placebo, bool(control_tables)))
     if with_sensitivity:
         sens = sensitivity(table, window, reference, params, controls=controls, cf=main_cf)
         rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
@@ -1587,11 +1665,10 @@ def evaluate_stored(
     table = feature_table(
         frames[target], [frames[c] for c in controls], pollutant=pollutant, heating=params.heating, tz=tz
     )
-    ctabs: dict[str, FeatureTable] = {}
-    if len(controls) >= 2:
-        for c in controls:
-            others = [frames[o] for o in controls if o != c]
-            ctabs[c] = feature_table(frames[c], others, pollutant=pollutant, heating=params.heating, tz=tz)
+    ctabs = {
+        c: feature_table(frames[c], [frames[o] for o in others], pollutant=pollutant, heating=params.heating, tz=tz)
+        for c, others in as_targets(controls)
+    }
     return evaluate_intervention(
         table,
         window,
@@ -1619,7 +1696,8 @@ def evaluate_stored_aqi(
     placebo_years: int = 2,
     tz: str = "Asia/Shanghai",
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
-    """:func:`evaluate_aqi_intervention` on stored observations (windows as :func:`evaluate_stored`).
+    """:func:`evaluate_aqi_intervention` on stored observations (windows and placebo in space as
+    :func:`evaluate_stored`: with ≥ 2 controls each control plays the target, the others as its controls).
 
     Each AQI item is read and modelled on its own (its control input is the controls' same item; O3 adds the
     controls' O3 of the day before). SO2 or CO never stored at the target is left out of the AQI (they seldom set
@@ -1637,6 +1715,7 @@ def evaluate_stored_aqi(
 
     lo, hi = utc(reference[0] - timedelta(days=3)), utc(window[1] + timedelta(days=2))
     tables: dict[str, FeatureTable] = {}
+    ctabs: dict[str, dict[str, FeatureTable]] = {c: {} for c, _ in as_targets(controls)}
     for code, item in AQI_ITEMS.items():
         frames = {c: hourly_from_store(store, c, lo, hi, code) for c in (target, *controls)}
         if code not in frames[target].columns or frames[target][code].is_nan().all():
@@ -1646,6 +1725,12 @@ def evaluate_stored_aqi(
         tables[item] = feature_table(
             frames[target], [frames[c] for c in controls], pollutant=code, heating=params.heating, tz=tz
         )
+        # every control has this item (feature_table refuses a control without it), so each can play the target
+        # with the target's items
+        for c, others in as_targets(controls):
+            ctabs[c][item] = feature_table(
+                frames[c], [frames[o] for o in others], pollutant=code, heating=params.heating, tz=tz
+            )
     dust = read_dust(store, start=reference[0], end=window[1]).filter(pl.col("status") == "official")
     return evaluate_aqi_intervention(
         tables,
@@ -1655,6 +1740,7 @@ def evaluate_stored_aqi(
         params,
         event=event,
         dust=dict.fromkeys(dust["day"].to_list(), True),
+        control_tables=ctabs,
         targets=[target],
         controls=list(controls),
         label=f"{target} {window[0]}..{window[1]}",
@@ -1751,7 +1837,7 @@ def check5(data_dir: Path, params: AvoidedParams | None = None) -> list[Check5Ro
                 window=te,
                 params=p,
             )
-            rec = replace(rec, placebo={**rec.placebo, "placebo_space": {"passed": None, "not_run": True}})
+            rec = replace(rec, placebo=_space_not_run(rec.placebo, False))  # one control: none to play the target
             rows.append(Check5Row(features, tr, te, est, checks, rec))
     return rows
 
