@@ -1,7 +1,8 @@
 """Forecast page (预报预警): the 7-day AQI strip per county with p10–p90, a station/area forecast against the observed
-hours, verification scores, warning issuance, the active emergency lists with their Excel download, and the
-days-avoided evaluations with their verdicts (forecast.md §3.9; the figure only with its interval and a passed
-placebo test, §1).
+hours, verification scores, warning issuance, the active emergency lists with their Excel download and their
+emission-based estimate (基于排放的估算, §3.9 step 6: the figure with its source-apportionment study, or
+未配置源解析结果 when the bureau has entered none), and the days-avoided evaluations with their verdicts
+(forecast.md §3.9; the figure only with its interval and a passed placebo test, §1).
 
 Reads through :mod:`bogda.web.api.forecast` (the same data as the REST API); decisions go through
 :func:`bogda.forecast.service.decide_warning` (audited) and need the ``admin`` role or the ``warning_issuer``
@@ -19,6 +20,7 @@ from nicegui import ui
 from bogda.forecast import avoided as av
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
+from bogda.forecast import source_share as ss
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
@@ -212,6 +214,9 @@ def lists_view(ctx: Ctx) -> None:
         with ui.row().classes("items-center gap-2"):
             ui.label(f"#{lst['id']} {lst['area_code']} · {lst['level']} · v{lst['version']} · {lst['doc_no']}")
             ui.link(tx(ctx.lang, "download"), f"/api/v1/forecast/emergency/{lst['id']}/xlsx").classes("bogda-xlsx-link")
+        # Δconc ≈ local share × emission cut, always with its study and limits, or why there is no figure
+        for line in ss.estimate_text(ss.list_estimate(ctx.store, lst["id"], items), ctx.lang):
+            ui.label(line).classes("text-body2 bogda-emission-estimate")
         cols = ["county_name", "name", "sector", "grade", "allowed_ratio", "transport_ban", "baseline_source"]
         ui.table(
             columns=[{"name": c, "label": c, "field": c, "align": "left"} for c in cols],
