@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,19 @@ from bogda.forecast.source_share import Cut, Share
 from bogda.registry.people import add_user
 from bogda.store import Store, connect
 from bogda.store.migrations import alembic_config
-from bogda.store.schema import audit, emergency_list, enterprise, place, plan, site, source_share, user_capability
-from bogda.timeutil import now_utc
+from bogda.store.schema import (
+    aqi_daily,
+    audit,
+    emergency_list,
+    enterprise,
+    place,
+    plan,
+    site,
+    source_share,
+    user_capability,
+    warning,
+)
+from bogda.timeutil import day_start_utc, epoch_seconds, now_utc
 from bogda.web.app import create_app
 from forecast.episode import set_pm
 
@@ -323,6 +334,29 @@ def test_list_estimate_from_the_prefecture_study(episode_store: Store) -> None:
     lines = [r[1] for r in _summary_rows(em.export_xlsx(episode_store, lid)) if r[0] == "基于排放的估算"]
     assert len(lines) == 1 and "ΔPM2.5 ≈ −39.0 (26.0–52.0) µg/m³" in lines[0] and DOC in lines[0]
     assert "线性近似" in lines[0] and "重污染过程" in lines[0]
+
+
+def test_observed_concentration_when_the_run_has_no_forecast(episode_store: Store) -> None:
+    _baseline(episode_store, "HT-BL1", PM_BASE)
+    lid = _issue(episode_store)
+    ss.add_source_share(episode_store, "652323", "local", 0.5, source_doc=DOC)
+    with episode_store.begin() as conn:
+        wid = conn.execute(select(emergency_list.c.warning_id).where(emergency_list.c.id == lid)).scalar_one()
+        w = conn.execute(select(warning).where(warning.c.id == wid)).mappings().one()
+        conn.execute(warning.update().where(warning.c.id == wid).values(run_id=None))
+        # two observed episode days (200 and 300 µg/m³) and one day before the episode that must not count
+        for day, pm in ((w["start_date"], 200.0), (w["start_date"] + timedelta(days=1), 300.0),
+                        (w["start_date"] - timedelta(days=1), 900.0)):  # fmt: skip
+            conn.execute(
+                aqi_daily.insert().values(
+                    target_kind="county", target_code="652323", ts=epoch_seconds(day_start_utc(day)),
+                    standard="2012", level=6, status="complete", inputs_hash="t", c_pm25=pm,
+                )
+            )  # fmt: skip
+    pm = ss.list_estimate(episode_store, lid)["estimates"][0]
+    # C = (200 + 300) / 2 = 250; local only: 0.5 × (1.0 / 2.0) = 0.25 → 62.5
+    assert (pm["concentration_origin"], pm["concentration"], pm["basis"]) == ("observed", 250.0, "local")
+    assert pm["delta"] == pytest.approx(62.5) and pm["delta_low"] is None
 
 
 def test_list_without_graded_enterprises_gets_no_estimate(episode_store: Store) -> None:

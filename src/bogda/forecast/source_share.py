@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from bogda import audit
 from bogda.store import Store
-from bogda.store.schema import aqi_daily, emergency_list, forecast, place, source_share
+from bogda.store.schema import aqi_daily, emergency_list, emergency_list_item, forecast, place, source_share
 from bogda.store.schema import warning as warning_table
 from bogda.timeutil import beijing_date, day_start_utc, epoch_seconds, now_utc
 
@@ -613,8 +613,6 @@ def list_estimate(store: Store, list_id: int, items: Sequence[Mapping[str, Any]]
         w = conn.execute(select(warning_table).where(warning_table.c.id == head["warning_id"])).mappings().first()
         chain = _area_chain(conn, head["area_code"])
     if items is None:
-        from bogda.store.schema import emergency_list_item
-
         with store.engine.connect() as conn:
             items = [
                 dict(r)
