@@ -15,10 +15,10 @@ Pipeline (all pure functions except the LightGBM fits, which are deterministic: 
 
 ``feature_table`` → ``evaluate`` (ensemble of 3 windows × 3 seeds, out-of-fold residuals over 5 contiguous
 blocks → σ, event probabilities, analytic count, Monte Carlo avoided with a 7-day moving-block bootstrap) →
-``injection_test`` / ``placebo_check`` / ``calibration_check`` → ``verdict`` → ``InterventionResult`` →
-``store_result`` (table ``intervention_eval``). ``evaluate_intervention`` chains these for one intervention window
-with its placebo years and control stations; ``evaluate_stored`` reads the inputs from stored observations
-(``hourly_from_store``); ``check5`` runs the §8 acceptance protocol on the Beijing files.
+``injection_test`` / ``placebo_check`` / ``placebo_space_checks`` / ``calibration_check`` → ``verdict`` →
+``InterventionResult`` → ``store_result`` (table ``intervention_eval``). ``evaluate_intervention`` chains these for
+one intervention window with its placebo years and control stations; ``evaluate_stored`` reads the inputs from
+stored observations (``hourly_from_store``); ``check5`` runs the §8 acceptance protocol on the Beijing files.
 
 Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units; counts in days.
 """
