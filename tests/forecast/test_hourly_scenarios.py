@@ -67,8 +67,8 @@ def test_hourly_archive_has_no_look_ahead(demo_store: Store) -> None:
     want = _expected(demo_store, res.run_id, panel, t_now, COUNTY)
     assert np.isfinite(want).sum() > 100  # the run was observed: the comparison is about real values
     np.testing.assert_allclose(arc[0, :, rows[COUNTY]], want, rtol=1e-9)
-    # a member station takes its county's PIT (it shares the date's weather regime)
-    np.testing.assert_array_equal(arc[0, :, rows[STATION]], arc[0, :, rows[COUNTY]])
+    # a member station has its own PIT, from its own stored forecast and observations
+    np.testing.assert_allclose(arc[0, :, rows[STATION]], _expected(demo_store, res.run_id, panel, t_now, STATION))
 
     # 24 h after the run only its first 24 leads had happened: the panel holds the later hours now, but the archive
     # of that issue time must not see them (positions from the run's own issue time, not from the clock, which may
@@ -81,6 +81,10 @@ def test_hourly_archive_has_no_look_ahead(demo_store: Store) -> None:
     np.testing.assert_allclose(early[0, :, rows[COUNTY]], want_early, rtol=1e-9)
     assert np.isnan(early[0, :, rows[COUNTY], 24:]).all()
     assert np.isfinite(early[0, :, rows[COUNTY], :24]).any()
+    # the station's own PITs hide the same hours
+    want_st = _expected(demo_store, res.run_id, panel, t_early, STATION)
+    np.testing.assert_allclose(early[0, :, rows[STATION]], want_st, rtol=1e-9)
+    assert np.isnan(early[0, :, rows[STATION], 24:]).all()
 
     # an issue time before the run was issued: the run is in the future and not used
     none, none_dates = sv.hourly_pit_archive(demo_store, reg, panel, t_run - 8)
@@ -131,15 +135,38 @@ def test_refresh_records_how_hourly_probabilities_were_made(demo_store: Store, m
     assert all(r["prob"]["AQI>100"] >= r["prob"]["AQI>200"] >= r["prob"]["AQI>300"] for r in ok)
     assert {"level>=2", "level>=6"} <= set(ok[0]["prob"])
 
-    # an archive of 25 dates (as hourly_pit_archive returns it): archive scenarios, scenario_dates 25
-    def fake(store: Store, reg: sv.Registry, panel: Panel, t_issue: int, items: list[str]) -> tuple[np.ndarray, list]:
+    assert all("station_pit_own" not in r["prob"] for r in rows)  # no archive scenarios, no station PIT counts
+
+    # an archive of 25 dates (as hourly_pit_archive returns it): archive scenarios, scenario_dates 25, and in the
+    # station rows how many of the station's archived PITs were its own and how many its county's
+    def fake(
+        store: Store,
+        reg: sv.Registry,
+        panel: Panel,
+        t_issue: int,
+        items: list[str],
+        *,
+        counts: dict[str, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, list]:
         u = np.random.default_rng(0).uniform(size=(25, len(items), len(panel.stations), 72))
+        if counts is not None:
+            counts["station_pit_own"] = np.arange(len(panel.stations)) * 10
+            counts["station_pit_county"] = np.arange(len(panel.stations))
         return u, list(range(25))
 
     monkeypatch.setattr(sv, "hourly_pit_archive", fake)
     res2 = sv.refresh(demo_store, models=None)
     rows2 = _hourly_aqi_probs(demo_store, res2.run_id)
     assert rows2 and all(r["prob"]["scenario_dates"] == 25 for r in rows2)
+    reg = sv.registry(demo_store)
+    panel = sv.load_panel(demo_store, reg, now_utc())
+    kinds = {t.code: t.kind for t in reg.targets}
+    for r in rows2:
+        i = panel.stations.index(r["target_code"])
+        if kinds[r["target_code"]] == "station":
+            assert (r["prob"]["station_pit_own"], r["prob"]["station_pit_county"]) == (10 * i, i)
+        else:
+            assert "station_pit_own" not in r["prob"] and "station_pit_county" not in r["prob"]
 
     # an unreadable archive degrades to comonotone scenarios and says so; the refresh itself succeeds
     def broken(*args: object, **kwargs: object) -> None:

@@ -140,8 +140,26 @@ def test_pit_archive_from_stored_runs(episode_store: Store) -> None:
     done = [k for k in range(1, 8) if panel.day_position(beijing_date(starts[k])) < t_issue // 24]
     assert done and np.isfinite(arc[0, pm, cty, [k - 1 for k in done]]).all()
     assert np.isnan(arc[0, pm, cty, [k - 1 for k in range(1, 8) if k not in done]]).all()
-    # a member station takes its county's PIT
-    np.testing.assert_array_equal(arc[0, :, rows["CJ-HT01"]], arc[0, :, cty])
+    # a member station has its own PIT: its own stored daily quantiles against its own observed days
+    st = rows["CJ-HT01"]
+    with episode_store.engine.connect() as conn:
+        own = conn.execute(
+            select(forecast.c.lead, forecast.c.p10, forecast.c.p50, forecast.c.p90).where(
+                forecast.c.run_id == res.run_id,
+                forecast.c.target_code == "CJ-HT01",
+                forecast.c.item == "a34004",
+                forecast.c.resolution == "day",
+                forecast.c.p50.is_not(None),  # the primary method's rows (baselines carry no quantiles)
+            )
+        ).all()
+    assert sorted(r.lead for r in own) == list(range(1, 8))
+    obs = op.daily_item(panel, "a34004")[st]
+    for r in own:
+        if r.lead in done:
+            want = pit(r.p10, r.p50, r.p90, obs[panel.day_position(beijing_date(starts[r.lead]))])
+            np.testing.assert_allclose(arc[0, pm, st, r.lead - 1], want, rtol=1e-9)
+        else:
+            assert np.isnan(arc[0, pm, st, r.lead - 1])
 
 
 # --------------------------------------------------------------------------------------------------------------

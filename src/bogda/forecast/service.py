@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from bogda.findings import FindingDraft, raise_finding, set_status
 from bogda.forecast import advisories as adv
@@ -314,8 +314,15 @@ def _item_frames(
 
 
 def _aqi_frame(
-    run_id: int, a: op.AqiForecast, targets: Sequence[str], kinds: dict[str, str], method: str
+    run_id: int,
+    a: op.AqiForecast,
+    targets: Sequence[str],
+    kinds: dict[str, str],
+    method: str,
+    station_pit: dict[str, np.ndarray] | None = None,
 ) -> pl.DataFrame:
+    """AQI rows of a run; ``station_pit``: the archive's :data:`STATION_PIT_KEYS` counts per target, written in the
+    ``prob`` of station rows when the probabilities came from archive scenarios (forecast.md §3.5)."""
     import json
 
     n, m = a.mean.shape
@@ -324,6 +331,13 @@ def _aqi_frame(
     if a.prob_method != "comonotone_analytic":
         # how the scenario probabilities were made: the number of archived issue dates (0 = comonotone scenarios)
         probs["scenario_dates"] = np.full((n, m), float(a.n_archive_dates))
+    if a.prob_method == "archive" and station_pit:
+        # how many of a station's archived PITs were its own and how many its county's; areas have no such keys
+        is_station = np.array([kinds.get(c) == "station" for c in targets])[:, None]
+        for key in STATION_PIT_KEYS:
+            if key in station_pit:
+                per_row = np.where(is_station, np.asarray(station_pit[key], dtype=float)[:, None], np.nan)
+                probs[key] = np.broadcast_to(per_row, (n, m))
     keys = list(probs)
     stacked = np.stack([np.round(probs[k], 4) for k in keys], axis=-1)
     for i in range(n):
@@ -436,22 +450,165 @@ def nwp_archive_for(store: Store, panel: Panel, run_from: datetime, run_to: date
 PIT_ARCHIVE_DAYS = 90
 """Past issue dates read for the daily PIT archive of the AQI scenarios (forecast.md §3.5) (d)."""
 
+STATION_PIT_KEYS = ("station_pit_own", "station_pit_county")
+"""Keys of the counts an archive reports per panel row (``counts=``) and a run writes in a station's AQI ``prob``:
+the station's archived PIT values (dates × items × leads) computed from its own forecast and observation, and those
+taken from its county (forecast.md §3.5)."""
 
-def _stations_take_county_pit(
+
+def _quantile_sqlite(store: Store, keys: list[Any], values: list[Any], where: list[Any]) -> pl.DataFrame:
+    """SQLite: the rows of ``keys`` (run, code, item) + ``values`` under ``where``, read as one ``group_concat`` per
+    value column and (run, code, item), then exploded back to rows.
+
+    ~10⁶ rows fetched one Python tuple each cost ~2 s (24 runs of 100 stations) against ~1.3 s as ~15 000 lists.
+    The value columns of one group are concatenated in one pass over the same rows, so they stay aligned; a REAL
+    is written with at least 15 significant digits and read back exactly (:func:`_frame` stores the quantiles
+    rounded to 3 decimals).
+    The store's own ``sqlite3`` connection is used, never ADBC's SQLite: a second copy of the SQLite library in the
+    process drops the store connection's POSIX locks when it closes the file (sqlite.org, "How To Corrupt An SQLite
+    Database File" §2.2.1), which broke the WAL index under the next write (SIGBUS in the refresh benchmark).
+    """
+    names = [c.name for c in values]
+    stmt = (
+        select(*keys, *(func.group_concat(c).label(c.name) for c in values))
+        .where(*where)
+        .group_by(forecast.c.run_id, forecast.c.target_code, forecast.c.item)
+    )
+    sql = str(stmt.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+    with store.engine.connect() as conn:
+        rows = conn.connection.driver_connection.execute(sql).fetchall()
+    key_names = [k.name for k in keys]
+    frame = pl.DataFrame(rows, schema=[*key_names, *names], orient="row", strict=False)
+    return frame.with_columns(pl.col(n).cast(pl.Utf8).str.split(",") for n in names).explode(names)
+
+
+def _quantile_adbc(store: Store, stmt: Any) -> pl.DataFrame | None:
+    """PostgreSQL: ``stmt`` read column-wise into Arrow through ADBC, as :mod:`bogda.store.series` does (no Python
+    object per value); None when the driver or the connection fails, leaving the read to SQLAlchemy."""
+    sql = str(stmt.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True}))
+    try:
+        import adbc_driver_postgresql.dbapi as pg
+
+        conn = pg.connect(store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    except Exception:  # the portable read gives the same rows, only slower
+        return None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return pl.from_arrow(cur.fetch_arrow_table())  # type: ignore[return-value]
+    finally:
+        conn.close()
+
+
+_QUANTILE_SCHEMA: dict[str, Any] = {
+    "run": pl.Int64,
+    "code": pl.Utf8,
+    "item": pl.Utf8,
+    "lead": pl.Int64,
+    "p10": pl.Float64,
+    "p50": pl.Float64,
+    "p90": pl.Float64,
+}
+
+
+def _archived_quantiles(
+    store: Store,
+    run_ids: Sequence[int],
+    codes: Sequence[str],
+    items: Sequence[str],
+    resolution: str,
+    max_lead: int,
+    *,
+    with_valid_start: bool = False,
+    fast: bool = True,
+) -> pl.DataFrame:
+    """Stored p10/p50/p90 of runs ``run_ids`` for targets ``codes`` (stations and areas), leads 1..``max_lead``.
+
+    Columns run, code, item, lead, p10, p50, p90 and, with ``with_valid_start``, ``valid_s``: the row's valid start
+    in epoch seconds. Only rows with all three quantiles: a missing one makes the PIT missing anyway
+    (:func:`bogda.forecast.scenarios.pit`), so leaving them in the database changes no archive value.
+
+    The archives read ~10⁶ such rows (every station, item and lead of up to 90 runs); through SQLAlchemy's result
+    rows that costs ~3.4 s for 24 runs of 100 stations, so SQLite (:func:`_quantile_sqlite`) and PostgreSQL
+    (:func:`_quantile_adbc`) are read without a Python object per row; ``fast=False`` reads through SQLAlchemy.
+    """
+    keys = [forecast.c.run_id.label("run"), forecast.c.target_code.label("code"), forecast.c.item]
+    values = [forecast.c.lead, forecast.c.p10, forecast.c.p50, forecast.c.p90]
+    if with_valid_start:
+        values.append(forecast.c.valid_start)
+    where = [
+        # (run_id, target_code, item, resolution, …) is the primary key: one index range per run, target and item
+        forecast.c.run_id.in_([int(r) for r in run_ids]),
+        forecast.c.target_code.in_(list(codes)),
+        forecast.c.item.in_(list(items)),
+        forecast.c.resolution == resolution,
+        forecast.c.lead >= 1,
+        forecast.c.lead <= max_lead,
+        forecast.c.p10.is_not(None),
+        forecast.c.p50.is_not(None),
+        forecast.c.p90.is_not(None),
+    ]
+    stmt = select(*keys, *values).where(*where)
+    schema = dict(_QUANTILE_SCHEMA)
+    if with_valid_start:
+        schema["valid_start"] = pl.Datetime("us", "UTC")
+    frame = None
+    if fast and store.dialect == "sqlite":
+        frame = _quantile_sqlite(store, keys, values, where)
+    elif fast and store.dialect == "postgresql":
+        frame = _quantile_adbc(store, stmt)
+    if frame is None:
+        with store.engine.connect() as conn:
+            frame = pl.DataFrame([tuple(r) for r in conn.execute(stmt).all()], schema=schema, orient="row")
+    else:
+        frame = frame.rename(dict(zip(frame.columns, schema, strict=True)))
+        if with_valid_start and frame.schema["valid_start"] == pl.Utf8:
+            # SQLite stores UtcDateTime as naive UTC text with microseconds
+            frame = frame.with_columns(
+                pl.col("valid_start").str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC")
+            )
+        frame = frame.cast(schema)  # type: ignore[arg-type]
+    if with_valid_start:
+        frame = frame.with_columns(pl.col("valid_start").dt.epoch("s").alias("valid_s")).drop("valid_start")
+    return frame
+
+
+def _row_index(values: pl.Series, index: dict[Any, int]) -> np.ndarray:
+    """Positions of ``values`` in ``index`` (run ids, codes or items), vectorised; every value must be in it."""
+    return values.replace_strict(index, return_dtype=pl.Int64).to_numpy()
+
+
+def _stations_fall_back_to_county(
     arc: np.ndarray, dates: list[date], reg: Registry, row_of: dict[str, int]
-) -> tuple[np.ndarray | None, list[date]]:
-    """Finish a PIT archive (dates, items, panel rows, leads): a member station takes its county's PIT (the stored
-    runs' quantiles are read for the areas only; a station shares its county's weather regime that date), and dates
-    with no value at all are dropped. ``(None, [])`` when nothing is left."""
+) -> tuple[np.ndarray | None, list[date], dict[str, np.ndarray]]:
+    """Finish a PIT archive (dates, items, panel rows, leads) whose rows hold each target's own PIT (forecast.md §3.5).
+
+    Where a station has no PIT of its own (no stored forecast of it that run, or no observation) it takes its
+    county's PIT of the same date, item and lead: the county's regime that date is the nearest thing to the
+    station's, nearer than :func:`bogda.forecast.scenarios.fill_pit`'s mean over every target. Dates with no value
+    at all are dropped. Returns the archive, its dates (``(None, [])`` when nothing is left) and, per panel row,
+    the counts of :data:`STATION_PIT_KEYS` (zero for the areas).
+    """
+    n = arc.shape[2]
     county_of = {m: t.code for t in reg.areas if t.kind == "county" for m in t.members}
-    for code, i in row_of.items():
-        cty = county_of.get(code)
-        if cty in row_of:
-            arc[:, :, i, :] = arc[:, :, row_of[cty], :]
+    pairs = [(i, row_of[county_of[c]]) for c, i in row_of.items() if county_of.get(c) in row_of]
+    station_codes = {t.code for t in reg.stations}
+    stations = [i for c, i in row_of.items() if c in station_codes]
+    own = np.zeros(n, dtype=np.int64)
+    took = np.zeros(n, dtype=np.int64)
+    if stations:
+        own[stations] = np.isfinite(arc[:, :, stations, :]).sum(axis=(0, 1, 3))
+    if pairs:
+        st, cty = (np.array(v) for v in zip(*pairs, strict=True))
+        mine, theirs = arc[:, :, st, :], arc[:, :, cty, :]
+        fill = ~np.isfinite(mine) & np.isfinite(theirs)
+        arc[:, :, st, :] = np.where(fill, theirs, mine)
+        took[st] = fill.sum(axis=(0, 1, 3))
+    counts = dict(zip(STATION_PIT_KEYS, (own, took), strict=True))
     keep = np.isfinite(arc).any(axis=(1, 2, 3))
     if not keep.any():
-        return None, []
-    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k]
+        return None, [], counts
+    return arc[keep], [d for d, k in zip(dates, keep, strict=True) if k], counts
 
 
 def pit_archive(
@@ -463,14 +620,19 @@ def pit_archive(
     *,
     horizons: int = 7,
     days: int = PIT_ARCHIVE_DAYS,
+    counts: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, list[date]]:
     """PIT vectors F(obs) of past daily forecasts (forecast.md §3.5): (dates, items, panel rows, leads).
 
-    For each Beijing issue date before today the last stored operational run of that date is taken; its daily
-    p10/p50/p90 of the area targets (counties, prefecture) are compared with the observed daily values of the
-    panel (days completed before today only). A station takes the PIT of its county (it shares the date's weather
-    regime); what was not forecast or not yet observed stays NaN and is filled by
-    :func:`bogda.forecast.scenarios.fill_pit`. Returns ``(None, [])`` when nothing is archived.
+    For each Beijing issue date before today the last stored operational run of that date is taken; the daily
+    p10/p50/p90 it stored for every target (stations, counties, prefecture) are compared with that target's own
+    observed daily value (days completed before today only), so two stations of a county keep their own errors.
+    A station without a PIT of its own takes its county's (:func:`_stations_fall_back_to_county`); what is still
+    missing stays NaN for :func:`bogda.forecast.scenarios.fill_pit`. Every target of a date comes from the same
+    run, so a scenario that draws the date keeps the dependence between stations, counties and items.
+
+    ``counts``, when given, receives per panel row the :data:`STATION_PIT_KEYS` counts. Returns ``(None, [])``
+    when nothing is archived.
     """
     from bogda.forecast.scenarios import pit
 
@@ -485,56 +647,40 @@ def pit_archive(
                 forecast_run.c.issue_time < day_start_utc(today_date),
             )
         ).all()
-        last: dict[date, tuple[datetime, int]] = {}
-        for r in runs:
-            d = beijing_date(r.issue_time)
-            if d not in last or r.issue_time > last[d][0]:
-                last[d] = (r.issue_time, r.id)
-        if not last:
-            return None, []
-        run_ids = [v[1] for v in last.values()]
-        rows = conn.execute(
-            select(
-                forecast.c.run_id,
-                forecast.c.target_code,
-                forecast.c.item,
-                forecast.c.lead,
-                forecast.c.valid_start,
-                forecast.c.p10,
-                forecast.c.p50,
-                forecast.c.p90,
-            ).where(
-                forecast.c.run_id.in_(run_ids),
-                # area targets by code: the primary key (run_id, target_code, …) then reads an index range per run
-                # instead of scanning every row of every archived run (~80 000 each) for target_kind
-                forecast.c.target_code.in_([t.code for t in reg.areas]),
-                forecast.c.resolution == "day",
-                forecast.c.item.in_(list(items)),
-                forecast.c.p50.is_not(None),
-            )
-        ).all()
+    last: dict[date, tuple[datetime, int]] = {}
+    for r in runs:
+        d = beijing_date(r.issue_time)
+        if d not in last or r.issue_time > last[d][0]:
+            last[d] = (r.issue_time, r.id)
+    if not last:
+        return None, []
     dates = sorted(last)
-    d_of_run = {v[1]: i for i, v in enumerate(last[d] for d in dates)}
     row_of = {c: i for i, c in enumerate(panel.stations)}
     item_of = {it: i for i, it in enumerate(items)}
     arc = np.full((len(dates), len(items), len(panel.stations), horizons), np.nan)
-    obs = {it: op.daily_item(panel, it) for it in items}
-    idx: list[tuple[int, int, int, int]] = []
-    vals: list[tuple[float, float, float, float]] = []
-    for r in rows:
-        i_row = row_of.get(r.target_code)
-        if i_row is None or not (1 <= r.lead <= horizons):
-            continue
-        day = panel.day_position(beijing_date(r.valid_start))
-        if not (0 <= day < today):
-            continue
-        idx.append((d_of_run[r.run_id], item_of[r.item], i_row, r.lead - 1))
-        vals.append((r.p10, r.p50, r.p90, obs[r.item][i_row, day]))
-    if idx:
-        # one vectorised PIT: a call per row cost ~0.25 s for 20 archived dates
-        ix, v = np.array(idx).T, np.array(vals, dtype=float).T
-        arc[ix[0], ix[1], ix[2], ix[3]] = pit(v[0], v[1], v[2], v[3])
-    return _stations_take_county_pit(arc, dates, reg, row_of)
+    f = _archived_quantiles(
+        store, [last[d][1] for d in dates], list(row_of), items, "day", horizons, with_valid_start=True
+    )
+    if f.height:
+        i_date = _row_index(f["run"], {last[d][1]: i for i, d in enumerate(dates)})
+        i_item = _row_index(f["item"], item_of)
+        i_row = _row_index(f["code"], row_of)
+        i_lead = f["lead"].to_numpy() - 1
+        # the target day read from the row's own valid start (a run issued just after Beijing midnight forecasts
+        # from the day before); Beijing has no DST, so whole days from the panel's first midnight are its dates
+        day = (f["valid_s"].to_numpy() - int(panel.start_utc.timestamp())) // 86400
+        # no look-ahead: only days completed before today
+        ok = (day >= 0) & (day < today)
+        obs = np.full(f.height, np.nan)
+        for k, it in enumerate(items):
+            sel = ok & (i_item == k)
+            obs[sel] = op.daily_item(panel, it)[i_row[sel], day[sel]]
+        q = [f[c].to_numpy()[ok] for c in ("p10", "p50", "p90")]
+        arc[i_date[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok])
+    arc_out, kept, n_src = _stations_fall_back_to_county(arc, dates, reg, row_of)
+    if counts is not None:
+        counts.update(n_src)
+    return arc_out, kept
 
 
 HOURLY_PIT_ARCHIVE_DAYS = PIT_ARCHIVE_DAYS
@@ -550,16 +696,18 @@ def hourly_pit_archive(
     *,
     max_lead: int = 72,
     days: int = HOURLY_PIT_ARCHIVE_DAYS,
+    counts: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, list[date]]:
     """PIT vectors F(obs) of past hourly forecasts (forecast.md §3.5): (dates, items, panel rows, leads 1..max_lead).
 
     The current issue time is the end of panel hour ``t_issue``. For each Beijing date before today, the stored
     operational run issued at the hour of day nearest the current one is taken (its leads then fall on the same
-    hours of day as today's); only runs issued before the current issue time count. Its hourly p10/p50/p90 of the
-    area targets (counties, prefecture) are compared with the panel's observation of each lead's own valid hour,
-    and only where that hour had ended by the current issue time (panel positions ≤ ``t_issue``): no look-ahead.
-    A station takes the PIT of its county, as in :func:`pit_archive`; the rest stays NaN for
-    :func:`bogda.forecast.scenarios.fill_pit`. Returns ``(None, [])`` when nothing is archived.
+    hours of day as today's); only runs issued before the current issue time count. The hourly p10/p50/p90 it
+    stored for every target (stations, counties, prefecture) are compared with that target's own observation of
+    each lead's valid hour, and only where that hour had ended by the current issue time (panel positions
+    ≤ ``t_issue``): no look-ahead. A station without a PIT of its own takes its county's, as in
+    :func:`pit_archive`; the rest stays NaN for :func:`bogda.forecast.scenarios.fill_pit`. ``counts``, when given,
+    receives per panel row the :data:`STATION_PIT_KEYS` counts. Returns ``(None, [])`` when nothing is archived.
     """
     from bogda.forecast.scenarios import pit
 
@@ -567,9 +715,6 @@ def hourly_pit_archive(
     today_date = panel.day_of(t_issue // 24)
     first = day_start_utc(today_date - timedelta(days=days))
     hour_now = issue.hour
-    areas = [t.code for t in reg.areas if t.code in set(panel.stations)]
-    if not areas:
-        return None, []
     with store.engine.connect() as conn:
         runs = conn.execute(
             select(forecast_run.c.id, forecast_run.c.issue_time).where(
@@ -578,63 +723,29 @@ def hourly_pit_archive(
                 forecast_run.c.issue_time < min(issue, day_start_utc(today_date)),
             )
         ).all()
-        best: dict[date, tuple[tuple[int, float], datetime, int]] = {}
-        for r in runs:
-            d = beijing_date(r.issue_time)
-            # circular distance of the issue hour of day; the later run breaks a tie
-            gap = min((r.issue_time.hour - hour_now) % 24, (hour_now - r.issue_time.hour) % 24)
-            key = (gap, -r.issue_time.timestamp())
-            if d not in best or key < best[d][0]:
-                best[d] = (key, r.issue_time, r.id)
-        if not best:
-            return None, []
-        run_ids = [v[2] for v in best.values()]
-        # no valid_start column: converting ~10⁵ timestamps row by row costs more than the rest of the archive; an
-        # hourly row's valid hour is its run's issue hour + lead − 1 (operational.forecast_hourly)
-        rows = conn.execute(
-            select(
-                forecast.c.run_id,
-                forecast.c.target_code,
-                forecast.c.item,
-                forecast.c.lead,
-                forecast.c.p10,
-                forecast.c.p50,
-                forecast.c.p90,
-            ).where(
-                forecast.c.run_id.in_(run_ids),
-                # the primary key starts (run_id, target_code): reading the few area targets stays an index range
-                forecast.c.target_code.in_(areas),
-                forecast.c.resolution == "hour",
-                forecast.c.item.in_(list(items)),
-                forecast.c.lead <= max_lead,
-                forecast.c.p50.is_not(None),
-            )
-        ).all()
+    best: dict[date, tuple[tuple[int, float], datetime, int]] = {}
+    for r in runs:
+        d = beijing_date(r.issue_time)
+        # circular distance of the issue hour of day; the later run breaks a tie
+        gap = min((r.issue_time.hour - hour_now) % 24, (hour_now - r.issue_time.hour) % 24)
+        key = (gap, -r.issue_time.timestamp())
+        if d not in best or key < best[d][0]:
+            best[d] = (key, r.issue_time, r.id)
+    if not best:
+        return None, []
     dates = sorted(best)
     arc = np.full((len(dates), len(items), len(panel.stations), max_lead), np.nan)
     row_of = {c: i for i, c in enumerate(panel.stations)}
-    if rows:
-        f = pl.DataFrame(
-            rows,
-            schema={
-                "run": pl.Int64,
-                "code": pl.Utf8,
-                "item": pl.Utf8,
-                "lead": pl.Int64,
-                "p10": pl.Float64,
-                "p50": pl.Float64,
-                "p90": pl.Float64,
-            },
-            orient="row",
-        )
-        t0 = panel.start_utc
-        i_run = f["run"].replace_strict({best[d][2]: i for i, d in enumerate(dates)}, return_dtype=pl.Int64).to_numpy()
-        born_of = np.array([int((best[d][1] - t0).total_seconds() // 3600) for d in dates])
-        i_item = f["item"].replace_strict({it: i for i, it in enumerate(items)}, return_dtype=pl.Int64).to_numpy()
-        i_row = f["code"].replace_strict(row_of, return_dtype=pl.Int64).to_numpy()
+    # no valid_start column: converting ~10⁶ timestamps costs more than the rest of the archive; an hourly row's
+    # valid hour is its run's issue hour + lead − 1 (operational.forecast_hourly)
+    f = _archived_quantiles(store, [best[d][2] for d in dates], list(row_of), items, "hour", max_lead)
+    if f.height:
+        i_run = _row_index(f["run"], {best[d][2]: i for i, d in enumerate(dates)})
+        born_of = np.array([int((best[d][1] - panel.start_utc).total_seconds() // 3600) for d in dates])
+        i_item = _row_index(f["item"], {it: i for i, it in enumerate(items)})
+        i_row = _row_index(f["code"], row_of)
         i_lead = f["lead"].to_numpy() - 1
-        born = born_of[i_run]  # panel position of the run's issue hour = its lead-1 hour
-        pos = born + i_lead
+        pos = born_of[i_run] + i_lead  # panel position of the lead's valid hour (the run's issue hour is lead 1)
         # the observation of the forecast's own valid hour, at/after the run's issue, ended by the current issue
         ok = (i_lead >= 0) & (pos >= 0) & (pos <= t_issue)
         obs = np.full(pos.size, np.nan)
@@ -643,7 +754,10 @@ def hourly_pit_archive(
             obs[sel] = panel.data[it][i_row[sel], pos[sel]]
         q = [f[c].to_numpy()[ok] for c in ("p10", "p50", "p90")]
         arc[i_run[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok])
-    return _stations_take_county_pit(arc, dates, reg, row_of)
+    arc_out, kept, n_src = _stations_fall_back_to_county(arc, dates, reg, row_of)
+    if counts is not None:
+        counts.update(n_src)
+    return arc_out, kept
 
 
 def refresh(
@@ -694,8 +808,11 @@ def refresh(
         nwp_run = nwp_arc.run_times[int(nwp_arc.run_for(np.array([t_issue]))[0])]
     elif bundle is not None and bundle.weather_mode == "nwp":
         reasons.append("no NWP run usable at the issue time (6 h latency, 24 h fallback): models without NWP")
+    # per panel row: how many archived station PITs were the station's own and how many its county's (§3.5)
+    h_src: dict[str, np.ndarray] = {}
+    d_src: dict[str, np.ndarray] = {}
     try:
-        h_arc, h_dates = hourly_pit_archive(store, reg, panel, t_issue, list(hourly))
+        h_arc, h_dates = hourly_pit_archive(store, reg, panel, t_issue, list(hourly), counts=h_src)
     except Exception as exc:  # as the daily archive: an input of the probabilities, never a reason to fail
         h_arc, h_dates = None, []
         reasons.append(f"hourly PIT archive unreadable ({exc.__class__.__name__}): comonotone AQI scenarios")
@@ -709,7 +826,7 @@ def refresh(
         so2_history=panel.data["a21026"][:, max(0, t_issue - 22) : t_issue + 1] if "a21026" in panel.data else None,
     )
     try:
-        arc, arc_dates = pit_archive(store, reg, panel, t_issue, list(daily))
+        arc, arc_dates = pit_archive(store, reg, panel, t_issue, list(daily), counts=d_src)
     except Exception as exc:  # the archive is an input of the probabilities, never a reason to fail a refresh
         arc, arc_dates = None, []
         reasons.append(f"PIT archive unreadable ({exc.__class__.__name__}): comonotone AQI scenarios")
@@ -768,8 +885,8 @@ def refresh(
         frames: list[pl.DataFrame] = []
         for fc in (*hourly.values(), *daily.values()):
             frames.extend(_item_frames(run_id, fc, codes, kinds, set(BASELINE_LEADS_H)))
-        frames.append(_aqi_frame(run_id, a_h, codes, kinds, primary))
-        frames.append(_aqi_frame(run_id, a_d, codes, kinds, primary))
+        frames.append(_aqi_frame(run_id, a_h, codes, kinds, primary, h_src))
+        frames.append(_aqi_frame(run_id, a_d, codes, kinds, primary, d_src))
         values = pl.concat(frames, how="vertical_relaxed")
         _write_values(conn, values)
         n_rows = values.height
