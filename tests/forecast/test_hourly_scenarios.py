@@ -16,7 +16,7 @@ from bogda.forecast.features import Panel
 from bogda.forecast.scenarios import pit
 from bogda.store import Store
 from bogda.store.schema import forecast, forecast_run
-from bogda.timeutil import beijing_date, floor_to, now_utc
+from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
 
 COUNTY = "652323"
 STATION = "CJ-HT01"
@@ -89,6 +89,24 @@ def test_hourly_archive_has_no_look_ahead(demo_store: Store) -> None:
     # an issue time before the run was issued: the run is in the future and not used
     none, none_dates = sv.hourly_pit_archive(demo_store, reg, panel, t_run - 8)
     assert none is None and none_dates == []
+
+
+def test_hourly_archive_at_beijing_midnight_keeps_yesterday(demo_store: Store) -> None:
+    """An issue at 00:00 Beijing: the last ended hour is yesterday's, but yesterday is a past date and its runs were
+    issued before the issue, so the archive keeps them (it dropped them when "today" was the last hour's date)."""
+    past = floor_to(now_utc(), "hour") - timedelta(hours=72)
+    res = sv.refresh(demo_store, past, models=None)
+    reg, panel, _ = _panel_now(demo_store)
+    midnight = day_start_utc(beijing_date(past) + timedelta(days=1))
+    t_midnight = op.issue_position(panel, midnight)
+    arc, dates = sv.hourly_pit_archive(demo_store, reg, panel, t_midnight)
+    assert arc is not None and dates == [beijing_date(past)]
+    row = panel.stations.index(COUNTY)
+    want = _expected(demo_store, res.run_id, panel, t_midnight, COUNTY)
+    assert np.isfinite(want).any()
+    np.testing.assert_allclose(arc[0, :, row], want, rtol=1e-9)
+    # one hour earlier the run's date is today's: not a past date
+    assert sv.hourly_pit_archive(demo_store, reg, panel, t_midnight - 1) == (None, [])
 
 
 def test_hourly_archive_takes_the_run_at_the_nearest_hour_of_day(demo_store: Store) -> None:

@@ -712,7 +712,9 @@ def hourly_pit_archive(
     from bogda.forecast.scenarios import pit
 
     issue = panel.start_utc + timedelta(hours=t_issue + 1)
-    today_date = panel.day_of(t_issue // 24)
+    # today is the Beijing date of the issue instant, not of the last ended hour: at an issue at 00:00 Beijing the
+    # latter is yesterday, and yesterday's runs (issued before the issue, 24 leads observed) would be left out
+    today_date = beijing_date(issue)
     first = day_start_utc(today_date - timedelta(days=days))
     hour_now = issue.hour
     with store.engine.connect() as conn:
