@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from sqlalchemy import delete, select
 
 from bogda.forecast import operational as op
@@ -173,6 +174,41 @@ def test_station_pits_have_no_look_ahead(demo_store: Store) -> None:
             daily[0, :, rows[code]], _daily_expected(demo_store, res.run_id, panel, t_day, code), rtol=1e-9
         )
         assert np.isfinite(daily[0, :, rows[code], 0]).any() and np.isnan(daily[0, :, rows[code], 1:]).all()
+
+
+def test_runs_older_than_the_panel_are_not_read(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose every lead lies before the panel's first hour (day) has nothing to compare with: its rows are
+    not read (its date would be dropped as empty); a run inside the panel is."""
+    now = floor_to(now_utc(), "hour")
+    old = sv.refresh(demo_store, now - timedelta(days=6), models=None)
+    new = sv.refresh(demo_store, now - timedelta(hours=30), models=None)
+    reg = sv.registry(demo_store)
+    panel = sv.load_panel(demo_store, reg, now, days=2)  # starts ~2 days ago: the old run's 72 h ended before
+    t_issue = op.issue_position(panel, now)
+    read: list[list[int]] = []
+    real = sv._archived_quantiles
+
+    def spy(store: Store, run_ids: list[int], *args: Any, **kwargs: Any) -> pl.DataFrame:
+        read.append(list(run_ids))
+        return real(store, run_ids, *args, **kwargs)
+
+    monkeypatch.setattr(sv, "_archived_quantiles", spy)
+    arc, dates = sv.hourly_pit_archive(demo_store, reg, panel, t_issue)
+    assert read == [[new.run_id]] and arc is not None and dates == [beijing_date(now - timedelta(hours=30))]
+    read.clear()
+    sv.pit_archive(demo_store, reg, panel, t_issue, days=30)
+    # the daily run 6 days back still has leads D+5..D+7 inside a 2-day panel: read; one 12 days back is not
+    assert read == [[old.run_id, new.run_id]]
+    with demo_store.begin() as conn:  # a run 12 days back (its rows do not matter: they must not be asked for)
+        t_old = now - timedelta(days=12)
+        older = conn.execute(
+            forecast_run.insert()
+            .values(issue_time=t_old, kind="operational", status="ok", reasons=[], created_at=t_old)
+            .returning(forecast_run.c.id)
+        ).scalar_one()
+    read.clear()
+    sv.pit_archive(demo_store, reg, panel, t_issue, days=30)
+    assert read == [[old.run_id, new.run_id]] and older not in read[0]
 
 
 def _registry() -> sv.Registry:
