@@ -555,3 +555,28 @@ def test_diff_refetch() -> None:
     assert got == {("A", 1): "unchanged", ("B", 1): "changed", ("A", 2): "withdrawn", ("C", 3): "unchanged",
                    ("A", 4): "new"}  # fmt: skip
     assert diff_refetch(stored, fetched).filter(pl.col("change") == "withdrawn").height == 0
+
+
+def test_unit_conversion_is_correctly_rounded() -> None:
+    """µg/m³ → mg/m³ must equal x / 1000 bit for bit: x × 1e-3 differs in the last bit for about 1 value in 8
+    (e.g. 300 × 1e-3 = 0.30000000000000004), and the forecast's trees split on those bits."""
+    from bogda.monitoring.formats.common import convert_unit
+
+    x = pl.Series("x", [float(v) for v in range(100, 20000, 7)])
+    df = pl.DataFrame({"x": x, "down": [1e-3] * len(x), "up": [1e3] * len(x)})
+    down = df.select(convert_unit(pl.col("x"), pl.col("down"))).to_series().to_list()
+    up = df.select(convert_unit(pl.col("x"), pl.col("up"))).to_series().to_list()
+    assert down == [v / 1000.0 for v in x]
+    assert any(v * 1e-3 != v / 1000.0 for v in x)  # the naive product would not pass the line above
+    assert up == [v * 1000.0 for v in x]
+
+
+def test_prsa_co_is_divided_not_multiplied() -> None:
+    text = (
+        b"No,year,month,day,hour,PM2.5,PM10,SO2,NO2,CO,O3,TEMP,PRES,DEWP,RAIN,wd,WSPM,station\n"
+        b"1,2016,3,1,0,10,20,3,30,300,50,1,1020,-10,0,N,2,Dongsi\n"
+        b"2,2016,3,1,1,10,20,3,30,700,50,1,1020,-10,0,N,2,Dongsi\n"
+    )
+    r = read_prsa(text, name="prsa.csv")
+    co = r.frame.filter(pl.col("parameter") == "a21005").sort("ts")["value"].to_list()
+    assert co == [300 / 1000.0, 700 / 1000.0]

@@ -1774,12 +1774,12 @@ class Check5Row:
 
 
 def _prsa(data_dir: Path, station: str) -> pl.DataFrame:
-    from bogda.forecast.backtest import _read_prsa
+    from bogda.forecast.observations import read_prsa_frame
 
     files = sorted((data_dir / "beijing").glob(f"PRSA_Data_{station}_*.csv.gz"))
     if not files:
         raise FileNotFoundError(f"no PRSA file of {station} in {data_dir / 'beijing'}")
-    return _read_prsa(files[0])
+    return read_prsa_frame(files[0])
 
 
 def evaluate_split(

@@ -68,7 +68,6 @@ DAILY_THRESHOLDS: tuple[float, ...] = (75.0, 150.0)
 # Observations (read by bogda.forecast.observations) and station coordinates
 # --------------------------------------------------------------------------------------------------------------
 
-_read_prsa = read_prsa_frame  # kept for avoided.py until the lead switches it
 
 
 def read_station_coords(path: Path) -> dict[str, tuple[float, float]]:

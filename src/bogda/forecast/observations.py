@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from bogda.forecast.features import relative_humidity, wind_components
-from bogda.monitoring.ingest import MG, POLLUTANTS, PRSA_COLUMNS, PRSA_UNITS, UG, ReadResult, read_cnemc, read_prsa
+from bogda.monitoring.ingest import POLLUTANTS, PRSA_COLUMNS, PRSA_UNITS, ReadResult, read_cnemc, read_prsa
 
 CO_MEDIAN_CAP = 50.0
 """CO median above this [mg/m³] is a unit error (forecast.md §6): µg/m³ data were loaded as mg/m³."""
@@ -34,7 +34,6 @@ CO_MEDIAN_CAP = 50.0
 CO = "a21005"
 PRSA_WEATHER: dict[str, str] = {col: PRSA_COLUMNS[col][0] for col in ("TEMP", "DEWP", "WSPM", "PRES", "RAIN")}
 """PRSA weather column → the monitoring reader's parameter (a01001, dewpoint, a01007, a01006, precipitation)."""
-_MICROGRAM = frozenset({UG, "ug/m3", "µg/m3", "μg/m³"})
 """Spellings of µg/m³ a ``co_unit`` may use: exactly those the monitoring reader takes for µg/m³."""
 WIND_DIRECTION = "a01008"
 """Parameter of the PRSA ``wd`` column, already in degrees (16-point compass) from the monitoring reader."""
@@ -80,13 +79,8 @@ def read_prsa_frame(path: Path, *, co_unit: str | None = "ug/m3") -> pl.DataFram
         The file yields no station (unknown station name or no valid row).
     """
     units = {k: v for k, v in PRSA_UNITS.items() if k != "CO"}
-    # Workaround until the monitoring reader divides: it converts µg/m³ as value × 1e-3, which differs from the
-    # correctly rounded value / 1000 in the last bit for ~13 % of the PRSA CO values, and that moves the Dongsi
-    # D+1 LightGBM RMSE (45.588 → 45.616). So µg/m³ CO is fetched as written (declared mg/m³, factor 1) and divided
-    # here; undeclared and unconvertible units still go through the reader and become its rejection.
-    divide = co_unit is not None and co_unit.strip() in _MICROGRAM
     if co_unit is not None:
-        units["CO"] = MG if divide else co_unit
+        units["CO"] = co_unit
     res = read_prsa(path, units=units)
     station = _one_station(res)
     unit_errors = [r.reason for r in res.rejected if r.column == "CO" and r.raw is None and "unit" in r.reason]
@@ -98,8 +92,6 @@ def read_prsa_frame(path: Path, *, co_unit: str | None = "ug/m3") -> pl.DataFram
         )
     wide = _hourly_wide(res.frame, _hour_grid(res.frame))
     co = _numpy(wide, CO)
-    if divide:
-        co = co / 1000.0
     check_co_unit(co, station)
     t, td = _numpy(wide, PRSA_WEATHER["TEMP"]), _numpy(wide, PRSA_WEATHER["DEWP"])
     ws, wd = _numpy(wide, PRSA_WEATHER["WSPM"]), _numpy(wide, WIND_DIRECTION)

@@ -27,6 +27,7 @@ from bogda.monitoring.formats.common import (
     _to_values,
     _ts_from_label,
     _wide_to_long,
+    convert_unit,
 )
 from bogda.monitoring.formats.stations import _name_map, station_base_name
 
@@ -343,7 +344,8 @@ def read_prsa(
     long, bad = _to_values(long, file, missing=("NA", "NaN", "nan"))
     rejected += bad
     if factors and any(f != 1.0 for f in factors.values()):
-        long = long.with_columns(pl.col("value") * pl.col("parameter").replace_strict(factors, return_dtype=pl.Float64))
+        factor = pl.col("parameter").replace_strict(factors, return_dtype=pl.Float64)
+        long = long.with_columns(convert_unit(pl.col("value"), factor).alias("value"))
     if weather and "wd" in good.columns:
         wd = good.select("_line", "site_code", "ts", pl.col("wd").alias("raw")).filter(
             pl.col("raw").is_not_null() & (pl.col("raw") != "NA")
