@@ -55,3 +55,10 @@ def test_section_month_class_from_period_means(store: Store) -> None:
     row = ov.row(0, named=True)
     # May means: NH3-N (1.6 + 0.4)/2 = 1.0 → Ⅲ, CODMn (7 + 3)/2 = 5 → Ⅲ, TP 0.12 → Ⅲ, DO 6.5 → Ⅱ
     assert (row["period"], row["label"], row["target_met"], row["drinking_source"]) == ("2026-05", "Ⅲ", True, True)
+
+
+def test_microgram_values_are_divided_exactly() -> None:
+    """51 µg/L is 0.051 mg/L exactly as written (51 × 1e-3 = 0.051000000000000004 would sit above a 0.051 limit)."""
+    csv = "section_code,sampled_at,item,value,unit,below_dl,dl\nWS01,2026-05-01T08:00:00+08:00,w20111,51,µg/L,,\n"
+    r = read_water_samples(csv.encode(), name="s.csv")
+    assert r.frame["value"].to_list() == [0.051]

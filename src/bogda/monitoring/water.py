@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bogda.monitoring.formats.common import _table
+from bogda.monitoring.formats.common import _table, convert_unit
 from bogda.monitoring.ingest import ReadResult, Rejection
 from bogda.standards.water import CLASS_LABELS, STATUS, drinking_source_compliant, half_detection_limit, section_class
 from bogda.store import Store
@@ -135,7 +135,7 @@ def read_water_samples(src: str | Path | bytes, *, name: str | None = None) -> R
         pl.col("section_code").alias("site_code"),
         "ts",
         pl.col("_key").alias("parameter"),
-        (pl.Series(value) * pl.col("_f")).alias("value"),
+        convert_unit(pl.lit(pl.Series(value)), pl.col("_f")).alias("value"),
         pl.lit("rt").alias("resolution"),
         pl.col("_key")
         .replace_strict({"pH": "1", "fecal_coliform": "count/L"}, default="mg/L", return_dtype=pl.String)
