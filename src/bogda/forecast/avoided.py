@@ -777,6 +777,44 @@ def placebo_space_checks(
     return checks
 
 
+def placebo_time_checks(
+    placebo_windows: Sequence[tuple[date, date]],
+    params: AvoidedParams,
+    *,
+    cut: Callable[[tuple[date, date]], tuple[Any, Any]],
+    fit: Callable[[Any, Any], Any],
+    run: Callable[[Any], Estimate],
+    inject: Callable[[Any], Check],
+) -> list[Check]:
+    """Placebo in time (§3.9 step 5 "placebo in time on ≥ 2 non-intervention years", with the calibration of each
+    year and the injection on the last): one loop for one pollutant and for the AQI events.
+
+    Each placebo year is cut out by ``cut(span) -> (train, evaluation)`` (the reference days outside the year, and
+    the year's own days), fitted by ``fit(train, evaluation)`` into a counterfactual, estimated by ``run(cf)`` and
+    judged by :func:`placebo_check` (|avoided| ≤ 3 days per year, 0 inside the 90 % interval) and
+    :func:`calibration_check` (BSS ≥ 0.6). ``inject(cf)`` is the injection test of that kind of counterfactual
+    (:func:`injection_test` or :func:`injection_test_aqi`), run on the last year's. Fewer than 2 years → a failed
+    ``placebo_time`` check first: the method cannot be validated in time.
+
+    Returns
+    -------
+    ``placebo_time_<YYYYMMDD>`` and ``calibration_<YYYYMMDD>`` per year in the order given, then ``injection``.
+    """
+    checks: list[Check] = []
+    if len(placebo_windows) < 2:
+        checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
+    last = None
+    for span in placebo_windows:
+        cf = fit(*cut(span))
+        pe = run(cf)
+        checks.append(placebo_check(pe, params, f"placebo_time_{span[0]:%Y%m%d}"))
+        checks.append(replace(calibration_check(pe, params), name=f"calibration_{span[0]:%Y%m%d}"))
+        last = cf
+    if last is not None:
+        checks.append(inject(last))
+    return checks
+
+
 def _space_not_run(placebo: Mapping[str, Any], ran: bool) -> dict[str, Any]:
     """The record's placebo part, marked ``placebo_space: not run`` when there was no control to play the target
     (a single control, or none), so that a reader tells "not run" from "passed"."""
@@ -1352,26 +1390,24 @@ def evaluate_aqi_intervention(
         raise ValueError(
             f"{_n_complete(ref)} complete day(s) in the reference; need ≥ {MIN_REFERENCE_DAYS} (§5 minimum history)"
         )
-    cf = fit_aqi_counterfactual(ref, part(window), params, event=event, dust=dust)
-    est = estimate_aqi(cf, params)
-    checks: list[Check] = []
-    if len(placebo_windows) < 2:
-        checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
-    last: AqiCounterfactual | None = None
-    for span in placebo_windows:
-        pcf = fit_aqi_counterfactual(part(span, span), part(span), params, event=event, dust=dust)
-        pe = estimate_aqi(pcf, params)
-        checks.append(placebo_check(pe, params, f"placebo_time_{span[0]:%Y%m%d}"))
-        checks.append(replace(calibration_check(pe, params), name=f"calibration_{span[0]:%Y%m%d}"))
-        last = pcf
-    if last is not None:
-        checks.append(injection_test_aqi(last, params))
 
-    def run_space(r: Mapping[str, FeatureTable], w: Mapping[str, FeatureTable]) -> Estimate:
+    def fit(r: Mapping[str, FeatureTable], w: Mapping[str, FeatureTable]) -> AqiCounterfactual:
         # the official dust flags are regional (any place), so they hold at the controls too
-        return estimate_aqi(fit_aqi_counterfactual(r, w, params, event=event, dust=dust), params)
+        return fit_aqi_counterfactual(r, w, params, event=event, dust=dust)
 
-    checks += placebo_space_checks(control_tables or {}, reference, window, params, run_space)
+    cf = fit(ref, part(window))
+    est = estimate_aqi(cf, params)
+    checks = placebo_time_checks(
+        placebo_windows,
+        params,
+        cut=lambda span: (part(span, span), part(span)),
+        fit=fit,
+        run=lambda c: estimate_aqi(c, params),
+        inject=lambda c: injection_test_aqi(c, params),
+    )
+    checks += placebo_space_checks(
+        control_tables or {}, reference, window, params, lambda r, w: estimate_aqi(fit(r, w), params)
+    )
     weather_only = next(iter(tables.values())).label == LABEL_WEATHER_ONLY
     rec = result_record(
         est,
@@ -1525,18 +1561,14 @@ def evaluate_intervention(
             raise ValueError(f"{len(t.dates)} complete day(s) in the {what}; need ≥ {need} (§5 minimum history)")
     main_cf = fit_counterfactual(ref, target, params)
     est = estimate(main_cf, params)
-    checks: list[Check] = []
-    if len(placebo_windows) < 2:
-        checks.append(Check("placebo_time", False, {"reason": f"{len(placebo_windows)} placebo year(s), need ≥ 2"}))
-    last_cf: Counterfactual | None = None
-    for span in placebo_windows:
-        cf = fit_counterfactual(_outside(ref, span), table.between(*span), params)
-        pe = estimate(cf, params)
-        checks.append(placebo_check(pe, params, f"placebo_time_{span[0]:%Y%m%d}"))
-        checks.append(replace(calibration_check(pe, params), name=f"calibration_{span[0]:%Y%m%d}"))
-        last_cf = cf
-    if last_cf is not None:
-        checks.append(injection_test(last_cf, params))
+    checks = placebo_time_checks(
+        placebo_windows,
+        params,
+        cut=lambda span: (_outside(ref, span), table.between(*span)),
+        fit=lambda r, w: fit_counterfactual(r, w, params),
+        run=lambda cf: estimate(cf, params),
+        inject=lambda cf: injection_test(cf, params),
+    )
     checks += placebo_space_checks(
         control_tables or {}, reference, window, params, lambda r, w: estimate(fit_counterfactual(r, w, params), params)
     )
