@@ -1968,8 +1968,8 @@ def forecast_avoided(
         bool,
         typer.Option(
             "--sensitivity/--no-sensitivity",
-            help="Stored data, --event daily: also report the §3.9 step 5 sensitivity (windows, trend on, "
-            "each control left out; 1 + controls more fits).",
+            help="Stored data, every --event: also report the §3.9 step 5 sensitivity (windows, trend on, "
+            "each control left out; 1 + controls more fits; reported, not judged).",
         ),
     ] = True,
     store_results: Annotated[
@@ -2012,7 +2012,7 @@ def forecast_avoided(
             else:
                 est, checks, rec = avoided.evaluate_stored_aqi(
                     st, target, list(control or []), (d0, d1), params, event=avoided.EVENTS[event],
-                    reference_years=reference_years,
+                    reference_years=reference_years, with_sensitivity=sensitivity,
                 )  # fmt: skip
         except (KeyError, ValueError) as exc:
             err.print(f"[red]{exc}[/red]")

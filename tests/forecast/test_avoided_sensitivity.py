@@ -101,3 +101,83 @@ def test_the_command_prints_the_sensitivity(monkeypatch, sqlite_store) -> None:
     assert "windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without C1: +4.0; spread 6.0 d" in said
     r = CliRunner().invoke(app, [*args, "--no-store", "--no-sensitivity", "--database-url", url])
     assert r.exit_code == 0 and seen == [True, False]
+
+
+# --- AQI events (heavy, ozone): the same report through the same code --------------------------------------------
+
+
+def test_window_estimates_of_an_aqi_counterfactual_take_each_windows_members_of_every_item() -> None:
+    from forecast.test_avoided_events import _cf
+
+    params = replace(FAST, windows=(0, 91), seeds=(0, 1), draws=100)
+    n = 40
+    cf = _cf(n, np.zeros(n, dtype=bool), np.full(n, 20.0), np.zeros(n, dtype=bool))  # nothing observed heavy
+    high, low = np.log(np.full(n, 20.0)), np.log(np.full(n, 20.0))
+    high[:8] = np.log(300.0)  # window 0: PM2.5 300 µg/m³ (IAQI > 200) on 8 days
+    low[:3] = np.log(300.0)  # window 91: on 3 days
+    members = {k: np.vstack([m, m]) for k, m in cf.members.items()}  # 4 members of every item
+    members["PM2.5"] = np.vstack([high, high, low, low])  # window-major: window 0 × 2 seeds, window 91 × 2 seeds
+    assert av.window_estimates(replace(cf, members=members), params) == {"0": 8.0, "91": 3.0}
+
+
+def test_aqi_sensitivity_is_stored_applies_each_variant_to_every_item_and_keeps_the_verdict(monkeypatch) -> None:
+    from forecast.test_avoided_events import synthetic_items
+
+    quick = replace(FAST, threshold=150.0, rounds=80, learning_rate=0.1, draws=300)
+    n_train = 3 * 365 + 1
+    tables, _, _ = synthetic_items(n_train + 365, seed=3, cut_from=n_train)
+    window = (date(2016, 3, 1), date(2017, 2, 28))
+    reference = (date(2013, 3, 1), date(2016, 2, 29))
+    years = [(date(2014, 3, 1), date(2015, 2, 28)), (date(2015, 3, 1), date(2016, 2, 29))]
+    kw = {"targets": ["T"], "controls": ["C"], "label": "x"}
+    _, plain_checks, plain = av.evaluate_aqi_intervention(tables, window, reference, years, quick, **kw)
+    fitted: list[set[tuple[str, ...]]] = []
+    real_fit = av.fit_aqi_counterfactual
+
+    def spy(train, evaluation, params, **k):  # the inputs of every AQI fit, as one set of name tuples
+        fitted.append({t.names for t in train.values()} | {t.names for t in evaluation.values()})
+        return real_fit(train, evaluation, params, **k)
+
+    monkeypatch.setattr(av, "fit_aqi_counterfactual", spy)
+    est, checks, rec = av.evaluate_aqi_intervention(
+        tables, window, reference, years, quick, with_sensitivity=True, **kw
+    )
+    sens = rec.placebo["sensitivity"]
+    assert "sensitivity" not in plain.placebo and rec.verdict == plain.verdict
+    assert [(c.name, c.passed) for c in checks] == [(c.name, c.passed) for c in plain_checks]
+    assert list(sens["windows"]) == [str(w) for w in quick.windows] and list(sens["control_sets"]) == ["without C"]
+    values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
+    assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
+    # main, 2 placebo years, then the sensitivity: trend on (every item), control C left out (of every item)
+    trend, no_control = fitted[-2], fitted[-1]
+    assert len(fitted) == 5 and all(n[-1] == "trend_days" for n in trend) and len(trend) == 1
+    assert all(not any(x.startswith("control") for x in n) for n in no_control)
+    # no trend in the synthetic series: the trend-on and per-window variants stay near the main estimate
+    assert abs(sens["trend_on"] - est.avoided_median) <= 4.0
+    assert all(abs(v - est.avoided_median) <= 4.0 for v in sens["windows"].values())
+
+
+def test_the_command_prints_the_sensitivity_of_an_aqi_event(monkeypatch, sqlite_store) -> None:
+    from forecast.test_avoided_events import _store_aqi_stations
+
+    quick = replace(FAST, threshold=150.0, rounds=40, learning_rate=0.1, draws=200, windows=(0,), seeds=(0,))
+    _store_aqi_stations(sqlite_store, days=2 * 365 + 40)
+    seen: list[bool] = []
+    real = av.evaluate_stored_aqi
+
+    def run(st, t, c, w, p, **kw):
+        seen.append(kw["with_sensitivity"])
+        return real(st, t, c, w, quick, **kw)
+
+    monkeypatch.setattr(av, "evaluate_stored_aqi", run)
+    url = sqlite_store.engine.url.render_as_string(hide_password=False)
+    args = ["forecast", "avoided", "--target", "T", "--control", "C1", "--start", "2016-01-01", "--end", "2016-01-31"]
+    args += ["--event", "heavy", "--reference-years", "2", "--database-url", url]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    stored = av.read_results(sqlite_store)[0]["placebo"]["sensitivity"]
+    said = " ".join(r.output.split())
+    wins = ", ".join(f"{k} d: {v:+.1f}" for k, v in stored["windows"].items())
+    assert f"windows trimmed {wins}; trend on {stored['trend_on']:+.1f}; control sets without C1: " in said, said
+    r = CliRunner().invoke(app, [*args, "--no-sensitivity", "--no-store"])
+    assert r.exit_code == 0 and "sensitivity" not in r.output and seen == [True, False]

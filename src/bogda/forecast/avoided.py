@@ -1368,6 +1368,7 @@ def evaluate_aqi_intervention(
     targets: Sequence[str] = (),
     controls: Sequence[str] = (),
     label: str = "",
+    with_sensitivity: bool = False,
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
     """:func:`evaluate_intervention` for the AQI events of §3.9 step 1 (heavy day, ozone day), with dust-affected
     days excluded from the counts and reported apart (``placebo["dust"]``).
@@ -1377,6 +1378,10 @@ def evaluate_aqi_intervention(
     pollutant): ``control_tables`` maps each control station to its tables per AQI item (built with the other
     controls as its controls), and each control is evaluated as the target over ``window`` with the same event,
     dust rule and criteria. None or empty → recorded as not run.
+
+    ``with_sensitivity`` adds the :func:`sensitivity` report (the same code as for one pollutant: each window,
+    trend on, each control left out of every item's inputs) in ``placebo["sensitivity"]``; reported, not judged.
+    Costs 1 + len(controls) more AQI ensemble fits.
     """
 
     def part(span: tuple[date, date], outside: tuple[date, date] | None = None) -> dict[str, FeatureTable]:
@@ -1421,6 +1426,8 @@ def evaluate_aqi_intervention(
         event=event,
     )
     placebo = {**_space_not_run(rec.placebo, bool(control_tables)), "dust": dust_summary(cf)}
+    if with_sensitivity:
+        placebo["sensitivity"] = sensitivity(tables, window, reference, params, controls=controls, cf=cf, fit=fit)
     return est, tuple(checks), replace(rec, placebo=placebo)
 
 
@@ -1594,17 +1601,42 @@ def evaluate_intervention(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def window_estimates(cf: Counterfactual, params: AvoidedParams) -> dict[str, float]:
+def _tables_map(tables: Any, f: Callable[[FeatureTable], FeatureTable]) -> Any:
+    """``f`` applied to one table, or to each AQI item's table."""
+    if isinstance(tables, FeatureTable):
+        return f(tables)
+    return {k: f(t) for k, t in tables.items()}
+
+
+def _has_control(tables: FeatureTable | Mapping[str, FeatureTable], index: int) -> bool:
+    """Whether control ``index`` is an input (of any AQI item's table)."""
+    group = [tables] if isinstance(tables, FeatureTable) else list(tables.values())
+    return any(n.startswith(f"control{index}_") for t in group for n in t.names)
+
+
+def _members_slice(cf: Counterfactual | AqiCounterfactual, sl: slice) -> Counterfactual | AqiCounterfactual:
+    """``cf`` with the ensemble members ``sl`` only (of every AQI item: the same member index for all items)."""
+    if isinstance(cf, AqiCounterfactual):
+        return replace(cf, members={k: m[sl] for k, m in cf.members.items()})
+    return replace(cf, members=cf.members[sl])
+
+
+def _estimate_any(cf: Counterfactual | AqiCounterfactual, params: AvoidedParams) -> Estimate:
+    return estimate_aqi(cf, params) if isinstance(cf, AqiCounterfactual) else estimate(cf, params)
+
+
+def window_estimates(cf: Counterfactual | AqiCounterfactual, params: AvoidedParams) -> dict[str, float]:
     """Avoided days (Monte Carlo median) of each reference-window variant alone, keyed by its trim in days.
 
-    The ensemble rows are window-major (``windows`` × ``seeds``, :func:`fit_counterfactual`), so each window's
-    members are a contiguous slice; the residual model is shared.
+    The ensemble rows are window-major (``windows`` × ``seeds``, :func:`fit_counterfactual`,
+    :func:`fit_aqi_counterfactual`), so each window's members are a contiguous slice; the residual model is shared.
+    An AQI counterfactual is estimated by :func:`estimate_aqi` (its event, its dust days), one pollutant's by
+    :func:`estimate`.
     """
     k = len(params.seeds)
     out = {}
     for i, trim in enumerate(params.windows):
-        sub = replace(cf, members=cf.members[i * k : (i + 1) * k])
-        out[str(trim)] = estimate(sub, params).avoided_median
+        out[str(trim)] = _estimate_any(_members_slice(cf, slice(i * k, (i + 1) * k)), params).avoided_median
     return out
 
 
@@ -1623,34 +1655,42 @@ def with_trend(table: FeatureTable) -> FeatureTable:
 
 
 def sensitivity(
-    table: FeatureTable,
+    table: FeatureTable | Mapping[str, FeatureTable],
     window: tuple[date, date],
     reference: tuple[date, date],
     params: AvoidedParams,
     *,
     controls: Sequence[str] = (),
-    cf: Counterfactual | None = None,
+    cf: Counterfactual | AqiCounterfactual | None = None,
+    fit: Callable[[Any, Any], Counterfactual | AqiCounterfactual] | None = None,
 ) -> dict[str, Any]:
     """The §3.9 step 5 sensitivity report of one evaluation: avoided days (Monte Carlo median) per reference
     window, with the trend input on, and with each control left out; ``spread`` = max − min over all variants.
 
-    Reported, not judged: the spec sets no pass criterion for it, so it never changes the verdict.
+    One code path for every event, as :func:`placebo_space_checks`: ``table`` is one pollutant's
+    :class:`FeatureTable` or the tables per AQI item (each variant — trend input, a control left out — is applied
+    to every item's table), ``fit(reference_part, window_part)`` fits that kind of counterfactual (default
+    :func:`fit_counterfactual`; the AQI events pass :func:`fit_aqi_counterfactual` with their event and dust
+    flags), and ``cf`` is the main evaluation's counterfactual when already fitted. Reported, not judged: the spec
+    sets no pass criterion for it, so it never changes the verdict.
     """
-    ref, target = table.between(*reference), table.between(*window)
-    base = cf or fit_counterfactual(ref, target, params)
+    fit = fit or (lambda r, w: fit_counterfactual(r, w, params))
+    ref, target = _span(table, reference), _span(table, window)
+    base = cf or fit(ref, target)
     windows = window_estimates(base, params)
-    trend_cf = fit_counterfactual(with_trend(ref), with_trend(target), params)
+    trend_cf = fit(_tables_map(ref, with_trend), _tables_map(target, with_trend))
     out: dict[str, Any] = {
         "windows": windows,
         "window_spread": max(windows.values()) - min(windows.values()),
-        "trend_on": estimate(trend_cf, params).avoided_median,
+        "trend_on": _estimate_any(trend_cf, params).avoided_median,
         "control_sets": {},
     }
     for i, code in enumerate(controls):
-        if not any(n.startswith(f"control{i}_") for n in table.names):
+        if not _has_control(table, i):
             continue
-        r, t = without_control(ref, i), without_control(target, i)
-        out["control_sets"][f"without {code}"] = estimate(fit_counterfactual(r, t, params), params).avoided_median
+        drop = lambda t, i=i: without_control(t, i)  # noqa: E731 - bound per control
+        variant = fit(_tables_map(ref, drop), _tables_map(target, drop))
+        out["control_sets"][f"without {code}"] = _estimate_any(variant, params).avoided_median
     values = [*windows.values(), out["trend_on"], *out["control_sets"].values()]
     out["spread"] = max(values) - min(values)
     return out
@@ -1727,6 +1767,7 @@ def evaluate_stored_aqi(
     reference_years: int = 3,
     placebo_years: int = 2,
     tz: str = "Asia/Shanghai",
+    with_sensitivity: bool = True,
 ) -> tuple[Estimate, tuple[Check, ...], InterventionResult]:
     """:func:`evaluate_aqi_intervention` on stored observations (windows and placebo in space as
     :func:`evaluate_stored`: with ≥ 2 controls each control plays the target, the others as its controls).
@@ -1776,6 +1817,7 @@ def evaluate_stored_aqi(
         targets=[target],
         controls=list(controls),
         label=f"{target} {window[0]}..{window[1]}",
+        with_sensitivity=with_sensitivity,
     )
 
 
