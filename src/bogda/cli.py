@@ -2033,6 +2033,10 @@ def forecast_avoided(
                 f"  sensitivity (avoided, MC median): windows trimmed {wins}; trend on {sens['trend_on']:+.1f}; "
                 f"control sets {sets}; spread {sens['spread']:.1f} d"
             )
+        for code, info in rec.placebo.get("nwp", {}).get("stations", {}).items():  # §3.9 step 2 "when available"
+            left = "; ".join(f"{k} left out: {why}" for k, why in info["left_out"].items())
+            said = ", ".join(info["used"]) or info.get("reason") or "none used"
+            console.print(f"  NWP BLH/radiation/cloud at {code}: {said}" + (f" ({left})" if left else ""))
         if "dust" in rec.placebo:
             dust = rec.placebo["dust"]
             console.print(f"  dust-affected days left out: {dust['days']} ({dust['event_days']} of them {rec.event})")

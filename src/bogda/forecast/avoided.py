@@ -18,7 +18,8 @@ blocks → σ, event probabilities, analytic count, Monte Carlo avoided with a 7
 ``injection_test`` / ``placebo_check`` / ``placebo_space_checks`` / ``calibration_check`` → ``verdict`` →
 ``InterventionResult`` → ``store_result`` (table ``intervention_eval``). ``evaluate_intervention`` chains these for
 one intervention window with its placebo years and control stations; ``evaluate_stored`` reads the inputs from
-stored observations (``hourly_from_store``); ``check5`` runs the §8 acceptance protocol on the Beijing files.
+stored observations (``hourly_from_store``, with BLH, radiation and cloud of the stored NWP runs when they cover the
+windows: ``stored_nwp``); ``check5`` runs the §8 acceptance protocol on the Beijing files.
 
 Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units; counts in days.
 """
@@ -1511,6 +1512,199 @@ def hourly_from_store(
 
 
 # --------------------------------------------------------------------------------------------------------------
+# BLH, radiation and cloud from the stored NWP runs (§3.9 step 2 "BLH, radiation and cloud when available")
+# --------------------------------------------------------------------------------------------------------------
+
+NWP_MAX_LEAD_H = 48
+"""[h] (d) Longest lead taken as an "analysis-like" value: a run older than this at the hour leaves the hour missing
+(a 3-day-old forecast is no longer a description of the weather that happened)."""
+
+NWP_MIN_HOURS = 18
+"""Valid hours a local day needs for its NWP value to count as covered (the NWP archive's daily rule, 18 of 24)."""
+
+NWP_MIN_COVERAGE = 0.98
+"""(d) Share of the days of the reference window and of the evaluation window each NWP variable must cover before it
+becomes an input. Below it the variable is left out: a partial column drops its missing days and the 2 after
+(BLH lags), which would shrink the reference below 365 days or change the evaluated days."""
+
+
+def nwp_analysis_hourly(
+    values: pl.DataFrame, *, tz: str = "Asia/Shanghai", max_lead_h: int = NWP_MAX_LEAD_H
+) -> pl.DataFrame:
+    """Hourly ``blh``, ``ssrd``, ``tcc`` of one location from stored NWP runs, each hour from the **most recent run
+    issued before that hour's local day** (§3.9 step 2 "BLH, radiation and cloud when available").
+
+    Why this run: the counterfactual needs the weather that happened, and no reanalysis is stored, so the nearest
+    thing is the shortest-lead forecast (leads ~0–48 h, whose error is small next to the day-to-day variation of
+    the boundary layer). Taking the run issued before the day — not before the hour — keeps every hour of a day
+    from the same run (a coherent diurnal cycle of BLH and radiation for the daily, night and daytime means) and
+    never uses a run issued after the hour it describes, so a value is always one a forecaster had that day.
+
+    Parameters
+    ----------
+    values
+        ``nwp_value`` rows of one location: ``run_time``, ``valid_start`` (aware UTC), ``variable``, ``value``,
+        optionally ``source`` (ties between sources with the same run time go to the first source by name).
+    tz
+        The zone whose calendar defines the day.
+    max_lead_h
+        Longest lead [h] accepted; an hour with no run within it is missing.
+
+    Returns
+    -------
+    ``ts`` (aware UTC) and one column per variable of :data:`OPTIONAL_VARS` found (units as stored: m, W/m², 0–1).
+    """
+    v = values.filter(pl.col("variable").is_in(list(OPTIONAL_VARS)) & pl.col("value").is_not_null())
+    v = v.filter(pl.col("value").is_finite())
+    if v.height == 0:
+        return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC")})
+    if "source" not in v.columns:
+        v = v.with_columns(pl.lit("").alias("source"))
+    utc = pl.Datetime("us", "UTC")
+    day_start = (
+        pl.col("valid_start")
+        .dt.convert_time_zone(tz)
+        .dt.date()
+        .cast(pl.Datetime("us"))
+        .dt.replace_time_zone(tz)
+        .dt.convert_time_zone("UTC")
+    )
+    v = v.with_columns(pl.col("run_time").cast(utc), pl.col("valid_start").cast(utc))
+    picked = (
+        v.filter(
+            (pl.col("run_time") < day_start)
+            & (pl.col("valid_start") - pl.col("run_time") <= timedelta(hours=max_lead_h))
+        )
+        # the newest run first; among sources of the same run time the first by name, so a rerun picks the same
+        .sort(["run_time", "source"], descending=[True, False])
+        .group_by("valid_start", "variable", maintain_order=True)
+        .first()
+    )
+    if picked.height == 0:
+        return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC")})
+    wide = picked.pivot(on="variable", index="valid_start", values="value").rename({"valid_start": "ts"})
+    return wide.select("ts", *[c for c in OPTIONAL_VARS if c in wide.columns]).sort("ts")
+
+
+def nwp_coverage(
+    hourly: pl.DataFrame,
+    spans: Mapping[str, tuple[date, date]],
+    *,
+    tz: str = "Asia/Shanghai",
+    min_hours: int = NWP_MIN_HOURS,
+) -> dict[str, dict[str, float]]:
+    """Per NWP variable and span, the share of the span's local days with ≥ ``min_hours`` valid hours (0–1)."""
+    out: dict[str, dict[str, float]] = {}
+    h = _local(hourly, tz) if hourly.height else hourly
+    for var in (c for c in OPTIONAL_VARS if c in hourly.columns):
+        counts = h.group_by("date").agg(pl.col(var).count().alias("n")).filter(pl.col("n") >= min_hours)
+        covered = set(counts["date"].to_list())
+        out[var] = {}
+        for name, (d0, d1) in spans.items():
+            days = (d1 - d0).days + 1
+            hit = sum(1 for d in covered if d0 <= d <= d1)
+            out[var][name] = hit / days if days > 0 else 0.0
+    return out
+
+
+def nwp_inputs(
+    nwp_hourly: pl.DataFrame,
+    spans: Mapping[str, tuple[date, date]],
+    *,
+    tz: str = "Asia/Shanghai",
+    min_coverage: float = NWP_MIN_COVERAGE,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """The NWP variables good enough to be inputs, and the record of the choice (§3.9 step 2 "when available").
+
+    A variable is used only when it covers ≥ ``min_coverage`` of the days of every span (the reference window and
+    the evaluation window); otherwise it is left out with the reason, so that a partial archive never stops an
+    evaluation that ran without it ("need ≥ 365" through dropped days).
+
+    Returns
+    -------
+    ``ts`` and the used columns (to join onto the station's hourly frame), and ``{"used": [...], "left_out":
+    {var: reason}, "coverage": {var: {span: share}}}``.
+    """
+    cover = nwp_coverage(nwp_hourly, spans, tz=tz)
+    used, left = [], {}
+    for var in OPTIONAL_VARS:
+        if var not in cover:
+            continue
+        short = {k: s for k, s in cover[var].items() if s < min_coverage}
+        if short:
+            parts = ", ".join(f"{k} {100 * s:.0f} %" for k, s in short.items())
+            left[var] = f"stored runs cover {parts} of the days (need ≥ {100 * min_coverage:.0f} %)"
+        else:
+            used.append(var)
+    info: dict[str, Any] = {"used": used, "left_out": left, "coverage": cover}
+    if not cover:
+        info["reason"] = "no stored NWP run with blh, ssrd or tcc"
+    return nwp_hourly.select("ts", *used), info
+
+
+def nwp_from_store(store: Store, code: str, start: datetime, end: datetime) -> pl.DataFrame:
+    """Stored ``nwp_value`` rows of location ``code`` with ``blh``/``ssrd``/``tcc`` valid in ``[start, end)``, from
+    runs issued at most :data:`NWP_MAX_LEAD_H` + 1 day before ``start``."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import nwp_value
+
+    c = nwp_value.c
+    q = select(c.source, c.run_time, c.valid_start, c.variable, c.value).where(
+        c.location_id == code,
+        c.variable.in_(list(OPTIONAL_VARS)),
+        c.valid_start >= start,
+        c.valid_start < end,
+        c.run_time >= start - timedelta(hours=NWP_MAX_LEAD_H + 24),
+        c.run_time < end,
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).all()
+    schema = {
+        "source": pl.Utf8,
+        "run_time": pl.Datetime("us", "UTC"),
+        "valid_start": pl.Datetime("us", "UTC"),
+        "variable": pl.Utf8,
+        "value": pl.Float64,
+    }
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def stored_nwp(
+    store: Store,
+    codes: Sequence[str],
+    spans: Mapping[str, tuple[date, date]],
+    start: datetime,
+    end: datetime,
+    *,
+    tz: str = "Asia/Shanghai",
+) -> dict[str, tuple[pl.DataFrame, dict[str, Any]]]:
+    """Per station: the stored NWP ``blh``, ``ssrd``, ``tcc`` that cover every span well enough (:func:`nwp_inputs`,
+    hourly ``ts`` + used columns, to join onto its :func:`hourly_from_store` frame) and the record of the choice.
+
+    Each station is judged on its own, as its own stored weather is (a variable it lacks is left out of its inputs):
+    a control playing the target in the placebo in space uses the NWP values at its own location.
+    """
+    return {
+        c: nwp_inputs(nwp_analysis_hourly(nwp_from_store(store, c, start, end), tz=tz), spans, tz=tz) for c in codes
+    }
+
+
+def _join_nwp(frame: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the NWP columns of ``extra`` by hour (unchanged when none is used)."""
+    return frame if extra.width <= 1 else frame.join(extra, on="ts", how="left")
+
+
+def _nwp_record(infos: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``placebo["nwp"]``: per station the NWP inputs used and left out (no ``passed`` key: not a check)."""
+    return {
+        "rule": f"latest run issued before the local day, lead ≤ {NWP_MAX_LEAD_H} h; a variable is used when it "
+        f"covers ≥ {100 * NWP_MIN_COVERAGE:.0f} % of the days (≥ {NWP_MIN_HOURS} h) of the reference and the window",
+        "stations": {k: dict(v) for k, v in infos.items()},
+    }
+
+
+# --------------------------------------------------------------------------------------------------------------
 # A full evaluation: estimate plus validation (§3.9 steps 4–5)
 # --------------------------------------------------------------------------------------------------------------
 
@@ -1722,7 +1916,9 @@ def evaluate_stored(
     The reference window is the ``reference_years`` before ``window``; the placebo years are the same calendar
     window 1..``placebo_years`` years earlier. With ≥ 2 controls each control also plays the target (its inputs
     use the other controls): placebo in space. Days are local dates in ``tz``; the heating flag of every table
-    follows ``params.heating``.
+    follows ``params.heating``. Each station's stored NWP ``blh``, ``ssrd``, ``tcc`` join its weather when they
+    cover the reference and the window (:func:`stored_nwp`); what was used or left out, and why, is recorded in
+    ``placebo["nwp"]``.
     """
     from bogda.timeutil import as_utc
 
@@ -1733,7 +1929,8 @@ def evaluate_stored(
         return as_utc(datetime(d.year, d.month, d.day), naive="beijing" if tz == "Asia/Shanghai" else "utc")
 
     lo, hi = utc(reference[0] - timedelta(days=3)), utc(window[1] + timedelta(days=2))  # margins: zone, lags
-    frames = {c: hourly_from_store(store, c, lo, hi, pollutant) for c in (target, *controls)}
+    nwp = stored_nwp(store, (target, *controls), {"reference": reference, "window": window}, lo, hi, tz=tz)
+    frames = {c: _join_nwp(hourly_from_store(store, c, lo, hi, pollutant), nwp[c][0]) for c in (target, *controls)}
     table = feature_table(
         frames[target], [frames[c] for c in controls], pollutant=pollutant, heating=params.heating, tz=tz
     )
@@ -1741,7 +1938,7 @@ def evaluate_stored(
         c: feature_table(frames[c], [frames[o] for o in others], pollutant=pollutant, heating=params.heating, tz=tz)
         for c, others in as_targets(controls)
     }
-    return evaluate_intervention(
+    est, checks, rec = evaluate_intervention(
         table,
         window,
         reference,
@@ -1754,6 +1951,7 @@ def evaluate_stored(
         pollutant=pollutant,
         with_sensitivity=with_sensitivity,
     )
+    return est, checks, replace(rec, placebo={**rec.placebo, "nwp": _nwp_record({c: i for c, (_, i) in nwp.items()})})
 
 
 def evaluate_stored_aqi(
@@ -1775,7 +1973,8 @@ def evaluate_stored_aqi(
     Each AQI item is read and modelled on its own (its control input is the controls' same item; O3 adds the
     controls' O3 of the day before). SO2 or CO never stored at the target is left out of the AQI (they seldom set
     it); the other items are required. Official dust days (``dust_day`` rows with status ``official``, any place:
-    a dust episode is regional) override the PM2.5/PM10 rule on their dates.
+    a dust episode is regional) override the PM2.5/PM10 rule on their dates. Stored NWP BLH, radiation and cloud
+    as in :func:`evaluate_stored` (``placebo["nwp"]``).
     """
     from bogda.monitoring.assessment import read_dust
     from bogda.timeutil import as_utc
@@ -1787,10 +1986,11 @@ def evaluate_stored_aqi(
         return as_utc(datetime(d.year, d.month, d.day), naive="beijing" if tz == "Asia/Shanghai" else "utc")
 
     lo, hi = utc(reference[0] - timedelta(days=3)), utc(window[1] + timedelta(days=2))
+    nwp = stored_nwp(store, (target, *controls), {"reference": reference, "window": window}, lo, hi, tz=tz)
     tables: dict[str, FeatureTable] = {}
     ctabs: dict[str, dict[str, FeatureTable]] = {c: {} for c, _ in as_targets(controls)}
     for code, item in AQI_ITEMS.items():
-        frames = {c: hourly_from_store(store, c, lo, hi, code) for c in (target, *controls)}
+        frames = {c: _join_nwp(hourly_from_store(store, c, lo, hi, code), nwp[c][0]) for c in (target, *controls)}
         if code not in frames[target].columns or frames[target][code].is_nan().all():
             if item in ("SO2", "CO"):
                 continue
@@ -1805,7 +2005,7 @@ def evaluate_stored_aqi(
                 frames[c], [frames[o] for o in others], pollutant=code, heating=params.heating, tz=tz
             )
     dust = read_dust(store, start=reference[0], end=window[1]).filter(pl.col("status") == "official")
-    return evaluate_aqi_intervention(
+    est, checks, rec = evaluate_aqi_intervention(
         tables,
         window,
         reference,
@@ -1819,6 +2019,7 @@ def evaluate_stored_aqi(
         label=f"{target} {window[0]}..{window[1]}",
         with_sensitivity=with_sensitivity,
     )
+    return est, checks, replace(rec, placebo={**rec.placebo, "nwp": _nwp_record({c: i for c, (_, i) in nwp.items()})})
 
 
 # --------------------------------------------------------------------------------------------------------------
