@@ -659,6 +659,10 @@ def _interval(ci: Any) -> tuple[str, str]:
     return "—", "—"
 
 
+def _list_sep(lang: str) -> str:
+    return "、" if lang == "zh" else ", "
+
+
 def _start(suffix: str) -> str:
     """``20140301`` → ``2014-03-01`` (the key suffix of a placebo year); anything else as it is."""
     return f"{suffix[:4]}-{suffix[4:6]}-{suffix[6:]}" if len(suffix) == 8 and suffix.isdigit() else suffix
@@ -781,7 +785,9 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                 )
             )
         if inj.get("days"):
-            figures.append(t("forecast.checks.fig.injection_days", lang, days="、".join(map(str, inj["days"]))))
+            figures.append(
+                t("forecast.checks.fig.injection_days", lang, days=_list_sep(lang).join(map(str, inj["days"])))
+            )
         name = t("forecast.checks.injection", lang)
         groups["inj"].append({"key": "injection", "name": name, "figures": figures, "result": _judged(inj)})
     rows = [*groups["time"], *groups["space"], *groups["inj"], *groups["cal"], *groups["other"]]
@@ -791,7 +797,7 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         dates = [str(d) for d in dust.get("dates") or []]
         if dates:
             more = "…" if len(dates) > 30 else ""
-            figures.append(t("forecast.checks.fig.dates", lang, dates="、".join(dates[:30]) + more))
+            figures.append(t("forecast.checks.fig.dates", lang, dates=_list_sep(lang).join(dates[:30]) + more))
         rows.append({"key": "dust", "name": t("forecast.checks.dust", lang), "figures": figures, "result": "reported"})
     sens = placebo.get("sensitivity")
     if sens is not None:
@@ -857,8 +863,8 @@ async def intervention_page(request: Request, eval_id: int) -> Response | None:
                 lang,
                 window=f"{d['window_start']}…{d['window_end']}",
                 event=event_text(d["event"], lang),
-                targets="、".join(d["targets"] or []) or "—",
-                controls="、".join(d["controls"] or []) or "—",
+                targets=_list_sep(lang).join(d["targets"] or []) or "—",
+                controls=_list_sep(lang).join(d["controls"] or []) or "—",
                 n_obs=d["n_obs"],
             )
         ).classes("bogda-checks-meta")
