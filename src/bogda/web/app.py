@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         from bogda.web.ui import enforcement as _enforcement_pages  # noqa: F401  (registers the clue pages)
         from bogda.web.ui import fire as _fire_page  # noqa: F401  (registers the fire page)
         from bogda.web.ui import forecast as _forecast_page  # noqa: F401  (registers the forecast page)
+        from bogda.web.ui import forecast_checks as _forecast_checks  # noqa: F401  (registers an evaluation's checks)
+        from bogda.web.ui import forecast_shares as _forecast_shares  # noqa: F401  (registers the source shares)
         from bogda.web.ui import ledger as _ledger_pages  # noqa: F401  (registers the ledger pages)
         from bogda.web.ui import mount_console
 
