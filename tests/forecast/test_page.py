@@ -1,6 +1,7 @@
 """The forecast page in a real browser: the 7-day AQI strip with p10–p90 and the scenario probability of heavy
 pollution, the run line saying which weather input the models used (forecast.md §3.5, §3.4), and the days-avoided
-evaluations shown only with an interval and a passed placebo test (§1, §3.9)."""
+evaluations shown only with an interval and a passed placebo test (§1, §3.9); before the first run, the page says so
+and still links to the source-apportionment shares (§3.9 step 6), which can be entered before any forecast."""
 
 from __future__ import annotations
 
@@ -82,3 +83,30 @@ def test_interventions_show_the_figure_only_when_validated(server: str) -> None:
         pg.locator(".bogda-interventions").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_interventions.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def no_run_server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo region as built: no forecast run yet."""
+    folder = tmp_path_factory.mktemp("forecast_page_no_run")
+    db = folder / "demo.db"
+    shutil.copyfile(demo_template, db)
+    with running_server(db, folder) as base:
+        yield base
+
+
+def test_no_run_yet_still_links_to_the_source_shares(no_run_server: str) -> None:
+    with chromium() as b:
+        pg = b.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+        pg.goto(f"{no_run_server}/forecast")
+        pg.fill("#login", "operator")
+        pg.fill("#password", "operator-pass-1")
+        pg.click("button[type=submit]")
+        pg.wait_for_url("**/forecast")
+        pg.wait_for_selector(".bogda-source-shares-link")
+        assert pg.get_by_text("尚无预报（运行 bogda forecast run 或等待定时任务）。").count() == 1
+        assert pg.locator(".bogda-forecast-strip").count() == 0
+        assert pg.locator(".bogda-source-shares-link").inner_text().startswith("源解析结果（已录入 0 条")
+        pg.locator(".bogda-source-shares-link").click()
+        pg.wait_for_url("**/forecast/source-shares")
+        pg.wait_for_selector(".bogda-source-shares-empty")

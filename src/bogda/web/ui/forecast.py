@@ -209,12 +209,18 @@ def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
     ui.navigate.to("/forecast")
 
 
-def lists_view(ctx: Ctx) -> None:
-    # the estimates below rest on the shares the bureau entered: their table (and form) is one click away
+def source_shares_link(ctx: Ctx) -> None:
+    """The link to ``/forecast/source-shares`` with the number of shares entered (on top of the emergency lists,
+    and under the no-forecast line: the shares can be entered before the first run)."""
     n_shares = len(ss.list_source_shares(ctx.store))
     ui.link(t("forecast.shares.link", ctx.lang, n=n_shares), "/forecast/source-shares").classes(
         "bogda-source-shares-link"
     )
+
+
+def lists_view(ctx: Ctx) -> None:
+    # the estimates below rest on the shares the bureau entered: their table (and form) is one click away
+    source_shares_link(ctx)
     lists = em.active_list(ctx.store)
     if not lists:
         ui.label(tx(ctx.lang, "no_lists")).classes("text-grey-7")
@@ -367,6 +373,7 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         ui.label(tx(lang, "title")).classes("text-h6")
         if run is None:
             ui.label(tx(lang, "no_run")).classes("text-grey-7")
+            source_shares_link(ctx)  # an operator enters the shares before the first run
             return None
         # say whether the models used NWP, and which run (forecast.md §3.4)
         mode = run.get("weather_mode") or "none"
