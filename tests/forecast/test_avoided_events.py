@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from bogda.forecast import avoided as av
+from bogda.forecast.avoided import evaluation
 from bogda.standards.aqi import aqi_daily, concentration_at
 
 FAST = av.AvoidedParams(rounds=150, learning_rate=0.06, windows=(0, 91), seeds=(0, 1), draws=400)
@@ -396,7 +397,7 @@ def test_stored_aqi_runs_the_placebo_in_space_with_two_controls_and_the_command_
         seen.append(kw["control_tables"])
         return real_eval(tables, *a, **kw)
 
-    monkeypatch.setattr(av, "evaluate_aqi_intervention", spy)
+    monkeypatch.setattr(evaluation, "evaluate_aqi_intervention", spy)
     _, checks, rec = av.evaluate_stored_aqi(sqlite_store, "T", ["C1", "C2"], window, quick, reference_years=2)
     ctabs = seen[0]
     assert list(ctabs) == ["C1", "C2"] and set(ctabs["C1"]) == set(av.AQI_ITEMS.values())

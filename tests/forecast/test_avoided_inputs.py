@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from bogda.cli import app
 from bogda.forecast import avoided as av
+from bogda.forecast.avoided import evaluation
 from forecast.test_avoided import FAST, _estimate, _hourly, _store_stations
 
 CHANGJI = ((10, 15), (4, 15))
@@ -60,7 +61,7 @@ def _capture_tables(monkeypatch) -> list[av.FeatureTable]:
         rec = av.result_record(est, (), label="x", targets=["T"], controls=["C1"], window=window, params=params)
         return est, (), rec
 
-    monkeypatch.setattr(av, "evaluate_intervention", fake)
+    monkeypatch.setattr(evaluation, "evaluate_intervention", fake)
     return seen
 
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bogda.cli import app
 from bogda.forecast import avoided as av
+from bogda.forecast.avoided import evaluation
 from forecast.test_avoided import _estimate, _store_stations
 
 
@@ -79,7 +80,7 @@ def _capture(monkeypatch) -> list[av.FeatureTable]:
         seen.append(table)
         return _fake_result(window, params)
 
-    monkeypatch.setattr(av, "evaluate_intervention", fake)
+    monkeypatch.setattr(evaluation, "evaluate_intervention", fake)
     return seen
 
 
@@ -135,7 +136,7 @@ def test_stored_aqi_events_use_the_same_stored_runs(sqlite_store, monkeypatch) -
         seen.append(tables)
         return _fake_result(window, params)
 
-    monkeypatch.setattr(av, "evaluate_aqi_intervention", fake)
+    monkeypatch.setattr(evaluation, "evaluate_aqi_intervention", fake)
     window = (date(2015, 1, 1), date(2015, 1, 31))
     _, _, rec = av.evaluate_stored_aqi(sqlite_store, "T", ["C1"], window, av.AvoidedParams(), reference_years=1)
     assert rec.placebo["nwp"]["stations"]["T"]["used"] == ["ssrd"]

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from bogda.cli import app
 from bogda.forecast import avoided as av
+from bogda.forecast.avoided import evaluation
 from forecast.test_avoided import FAST, synthetic_days
 
 
@@ -138,7 +139,7 @@ def test_aqi_sensitivity_is_stored_applies_each_variant_to_every_item_and_keeps_
         fitted.append({t.names for t in train.values()} | {t.names for t in evaluation.values()})
         return real_fit(train, evaluation, params, **k)
 
-    monkeypatch.setattr(av, "fit_aqi_counterfactual", spy)
+    monkeypatch.setattr(evaluation, "fit_aqi_counterfactual", spy)
     est, checks, rec = av.evaluate_aqi_intervention(
         tables, window, reference, years, quick, with_sensitivity=True, **kw
     )
