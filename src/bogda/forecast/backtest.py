@@ -69,7 +69,6 @@ DAILY_THRESHOLDS: tuple[float, ...] = (75.0, 150.0)
 # --------------------------------------------------------------------------------------------------------------
 
 
-
 def read_station_coords(path: Path) -> dict[str, tuple[float, float]]:
     """``station_code → (lat, lon)`` from a CNEMC station list (../shared/data/stations/*.csv)."""
     st = pl.read_csv(path, infer_schema_length=0)
