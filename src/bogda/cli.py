@@ -1988,6 +1988,13 @@ def forecast_avoided(
 
     from bogda.forecast import avoided
 
+    def sens_text(sens: dict) -> str:
+        """The §3.9 step 5 report of one evaluation, as the stored path and check 5 print it."""
+        wins = ", ".join(f"{k} d: {v:+.1f}" for k, v in sens["windows"].items())
+        sets = ", ".join(f"{k}: {v:+.1f}" for k, v in sens["control_sets"].items()) or "—"
+        trend, spread = sens["trend_on"], sens["spread"]
+        return f"windows trimmed {wins}; trend on {trend:+.1f}; control sets {sets}; spread {spread:.1f} d"
+
     try:  # checked first, so that a bad season fails before any data is read
         season = avoided.BEIJING_HEATING if heating_season is None else avoided.parse_heating_season(heating_season)
     except ValueError as exc:
@@ -2026,13 +2033,7 @@ def forecast_avoided(
         for c in checks:
             console.print(f"  {c.name}: {'passed' if c.passed else 'FAILED'}")
         if "sensitivity" in rec.placebo:  # §3.9 step 5: reported, not judged
-            sens = rec.placebo["sensitivity"]
-            wins = ", ".join(f"{k} d: {v:+.1f}" for k, v in sens["windows"].items())
-            sets = ", ".join(f"{k}: {v:+.1f}" for k, v in sens["control_sets"].items()) or "—"
-            console.print(
-                f"  sensitivity (avoided, MC median): windows trimmed {wins}; trend on {sens['trend_on']:+.1f}; "
-                f"control sets {sets}; spread {sens['spread']:.1f} d"
-            )
+            console.print(f"  sensitivity (avoided, MC median): {sens_text(rec.placebo['sensitivity'])}")
         for code, info in rec.placebo.get("nwp", {}).get("stations", {}).items():  # §3.9 step 2 "when available"
             left = "; ".join(f"{k} left out: {why}" for k, why in info["left_out"].items())
             said = ", ".join(info["used"]) or info.get("reason") or "none used"
@@ -2047,7 +2048,7 @@ def forecast_avoided(
     if (protocol or "beijing") != "beijing":
         raise typer.BadParameter("only --protocol beijing is implemented (forecast.md §8 check 5)")
     with console.status("check 5: 2 feature sets × 2 splits, 3 windows × 3 seeds …"):
-        rows = avoided.check5(data, avoided.AvoidedParams(heating=season))
+        rows = avoided.check5(data, avoided.AvoidedParams(heating=season), with_sensitivity=sensitivity)
     t = Table(
         "features", "test", "days", "observed", "expected Σp (90 %)", "MC median", "avoided MC (5–95 %)", "BSS",
         "verdict", "label",
@@ -2072,6 +2073,15 @@ def forecast_avoided(
         failed = [c.name for c in r.checks if not c.passed]
         said = f"failed {', '.join(failed)}" if failed else "checks passed"
         console.print(f"{r.features} {r.test[0]:%Y}: {r.result.verdict} ({said})")
+    weather_only = {r.test: r.estimate.avoided_median for r in rows if r.features == "weather_calendar"}
+    for r in rows:  # §3.9 step 5: reported, not judged (with_control rows; the last variant is weather only)
+        if "sensitivity" in r.result.placebo:
+            wo = weather_only.get(r.test)
+            console.print(
+                f"sensitivity {r.features} {r.test[0]:%Y} (avoided, MC median; main {r.estimate.avoided_median:+.1f}"
+                + ("" if wo is None else f", weather_calendar row {wo:+.1f}")
+                + f"): {sens_text(r.result.placebo['sensitivity'])}"
+            )
     if store_results:
         st = _store(database_url)
         ids = [avoided.store_result(st, r.result) for r in rows]

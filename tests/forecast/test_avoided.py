@@ -357,7 +357,7 @@ def test_cli_avoided_prints_and_stores(synthetic_cf: av.Counterfactual, sqlite_s
     rec = _result(synthetic_cf, "check5:with_control")
     span = (date(2015, 3, 1), date(2016, 2, 29))
     row = av.Check5Row("with_control", (date(2013, 3, 1), date(2015, 2, 28)), span, est, (), rec)
-    monkeypatch.setattr(av, "check5", lambda data, params=None: [row])
+    monkeypatch.setattr(av, "check5", lambda data, params=None, **kw: [row])
     url = sqlite_store.engine.url.render_as_string(hide_password=False)
     r = CliRunner().invoke(app, ["forecast", "avoided", "--protocol", "beijing", "--database-url", url])
     assert r.exit_code == 0, r.output
@@ -471,6 +471,16 @@ def test_check5_beijing(check5_rows):
         else:
             assert placebo_ok and r.result.verdict == "no_detectable_effect"
             assert r.result.controls == ("1002A",)
+    # §3.9 step 5 sensitivity on each split with Dingling (reported, not judged): Dingling left out is the
+    # weather-only model on the days Dingling reports (6 and 11 fewer than the weather-only rows), within a day of them
+    weather = {r.test: r.estimate.avoided_median for r in rows if r.features == "weather_calendar"}
+    for r in rows:
+        if r.features == "weather_calendar":
+            assert "sensitivity" not in r.result.placebo
+            continue
+        sens = r.result.placebo["sensitivity"]
+        assert list(sens["windows"]) == ["0", "91", "182"] and list(sens["control_sets"]) == ["without 1002A"]
+        assert abs(sens["control_sets"]["without 1002A"] - weather[r.test]) <= 1.5, (r.test, sens, weather)
     injected = [c for r in rows if r.test[0].year == 2016 for c in r.checks if c.name == "injection"]
     assert injected and all(c.passed for c in injected), [c.detail for c in injected]
     assert any(c.detail["true_days"] > 0 for c in injected)

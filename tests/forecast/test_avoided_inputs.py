@@ -99,7 +99,7 @@ def test_a_malformed_heating_season_fails_with_the_option_and_the_value(bad, sql
 
 def test_the_protocol_passes_the_heating_season_on(sqlite_store, monkeypatch):
     got: list[av.AvoidedParams | None] = []
-    monkeypatch.setattr(av, "check5", lambda data, params=None: got.append(params) or [])
+    monkeypatch.setattr(av, "check5", lambda data, params=None, **kw: got.append(params) or [])
     url = sqlite_store.engine.url.render_as_string(hide_password=False)
     for extra in ([], ["--heating-season", "10-15:04-15"]):
         r = CliRunner().invoke(app, ["forecast", "avoided", "--no-store", "--database-url", url, *extra])

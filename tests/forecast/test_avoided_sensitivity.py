@@ -182,3 +182,75 @@ def test_the_command_prints_the_sensitivity_of_an_aqi_event(monkeypatch, sqlite_
     assert f"windows trimmed {wins}; trend on {stored['trend_on']:+.1f}; control sets without C1: " in said, said
     r = CliRunner().invoke(app, [*args, "--no-sensitivity", "--no-store"])
     assert r.exit_code == 0 and "sensitivity" not in r.output and seen == [True, False]
+
+
+# --- §8 check 5 (--protocol beijing): the same report on each split with a control --------------------------------
+
+
+def test_check5_carries_the_sensitivity_of_each_split_with_a_control() -> None:
+    from bogda.forecast.avoided.check5 import check5_frames
+    from forecast.test_avoided import _hourly
+
+    # 400 days from 2 Nov 2015; the control reports every hour, so the control table keeps the weather-only days
+    target, control = _hourly(400, 0, "T"), _hourly(400, 1, "C")
+    splits = (((date(2015, 11, 1), date(2016, 8, 31)), (date(2016, 9, 1), date(2016, 12, 5))),)
+    quick = replace(FAST, rounds=60, learning_rate=0.1, draws=300)
+    rows = check5_frames(target, control, quick, splits=splits)
+    plain = check5_frames(target, control, quick, splits=splits, with_sensitivity=False)
+    assert [(r.features, r.test) for r in rows] == [("weather_calendar", splits[0][1]), ("with_control", splits[0][1])]
+    weather, controlled = rows
+    assert "sensitivity" not in weather.result.placebo
+    assert all("sensitivity" not in r.result.placebo for r in plain)
+    sens = controlled.result.placebo["sensitivity"]
+    assert set(sens) == {"windows", "window_spread", "trend_on", "control_sets", "spread"}
+    assert list(sens["windows"]) == [str(w) for w in quick.windows] and list(sens["control_sets"]) == ["without C"]
+    values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
+    assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
+    # the same days and the same inputs in the same order: leaving the control out is the weather-only row exactly
+    assert sens["control_sets"]["without C"] == weather.estimate.avoided_median
+    # reported, not judged: the table (figures, checks, verdicts) is the one without the report
+    assert av.check5_table(rows).equals(av.check5_table(plain))
+    assert [r.result.verdict for r in rows] == [r.result.verdict for r in plain]
+
+
+def test_the_check5_command_prints_the_sensitivity_under_the_table(monkeypatch) -> None:
+    table, first, last = synthetic_days(n_train=400, n_test=60)
+    cut = np.datetime64(first, "D")
+    est = av.estimate(
+        av.fit_counterfactual(table.select(table.dates < cut), table.select(table.dates >= cut), FAST), FAST
+    )
+    sens = {
+        "windows": {"0": 1.0, "91": -2.0},
+        "window_spread": 3.0,
+        "trend_on": 0.5,
+        "control_sets": {"without 1002A": 4.0},
+        "spread": 6.0,
+    }
+    train, test = (date(2013, 3, 1), date(2015, 2, 28)), (first, last)
+    rec = av.result_record(
+        est, (), label="check5:with_control", targets=["T"], controls=["1002A"], window=test, params=FAST
+    )
+    wo = av.result_record(est, (), label="check5:w", targets=["T"], controls=[], window=test, params=FAST)
+    rows = [
+        av.Check5Row("weather_calendar", train, test, replace(est, avoided_median=7.0), (), wo),
+        av.Check5Row("with_control", train, test, est, (), replace(rec, placebo={**rec.placebo, "sensitivity": sens})),
+    ]
+    seen: list[bool] = []
+
+    def fake(data, params=None, *, with_sensitivity):
+        seen.append(with_sensitivity)
+        return rows if with_sensitivity else [rows[0], replace(rows[1], result=rec)]
+
+    monkeypatch.setattr(av, "check5", fake)
+    args = ["forecast", "avoided", "--protocol", "beijing", "--no-store"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert (
+        f"sensitivity with_control {first:%Y} (avoided, MC median; main {est.avoided_median:+.1f}, weather_calendar "
+        "row +7.0): windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without 1002A: +4.0; "
+        "spread 6.0 d" in said
+    ), said
+    assert said.index(f"with_control {first:%Y}: ") < said.index("sensitivity with_control")  # under the table
+    r = CliRunner().invoke(app, [*args, "--no-sensitivity"])
+    assert r.exit_code == 0 and "sensitivity" not in r.output and seen == [True, False]

@@ -11,7 +11,8 @@ from typing import Any
 import polars as pl
 
 from bogda.forecast.avoided.checks import Check, calibration_check, injection_test, placebo_check, space_not_run
-from bogda.forecast.avoided.counterfactual import Estimate, estimate, fit_counterfactual
+from bogda.forecast.avoided.counterfactual import Counterfactual, Estimate, estimate, fit_counterfactual
+from bogda.forecast.avoided.evaluation import sensitivity
 from bogda.forecast.avoided.inputs import FeatureTable, feature_table
 from bogda.forecast.avoided.params import LABEL_WEATHER_ONLY, AvoidedParams
 from bogda.forecast.avoided.records import InterventionResult, result_record
@@ -60,41 +61,75 @@ def evaluate_split(
 ) -> tuple[Estimate, tuple[Check, ...]]:
     """Fit on ``train``, evaluate ``test`` as a placebo year (no intervention there) with the calibration check,
     and the injection test when ``inject``."""
+    est, checks, _ = _fit_split(table, train, test, params, inject=inject)
+    return est, checks
+
+
+def _fit_split(
+    table: FeatureTable,
+    train: tuple[date, date],
+    test: tuple[date, date],
+    params: AvoidedParams,
+    *,
+    inject: bool,
+) -> tuple[Estimate, tuple[Check, ...], Counterfactual]:
+    """:func:`evaluate_split`, also returning the fitted counterfactual (reused by the sensitivity report)."""
     cf = fit_counterfactual(table.between(*train), table.between(*test), params)
     est = estimate(cf, params)
     checks = [placebo_check(est, params), calibration_check(est, params)]
     if inject:
         checks.append(injection_test(cf, params))
-    return est, tuple(checks)
+    return est, tuple(checks), cf
 
 
-def check5(data_dir: Path, params: AvoidedParams | None = None) -> list[Check5Row]:
+def check5(data_dir: Path, params: AvoidedParams | None = None, *, with_sensitivity: bool = True) -> list[Check5Row]:
     """§8 check 5: Dongsi daily PM2.5 > 150, without and with Dingling as control, on both train/test splits.
 
     Both test years are free of the evaluated intervention, so each is a placebo in time; the injection test runs
     on the last split (2016–17). The verdict of every row is judged on both placebo years together (§3.9 step 5
     "≥ 2 non-intervention years"): one failed placebo fails the feature set. Placebo in space is not run: with a
-    single control there is no second station outside the footprint to play the target.
+    single control there is no second station outside the footprint to play the target. ``with_sensitivity``: see
+    :func:`check5_frames`.
     """
-    p = params or AvoidedParams(threshold=150.0)
     target = _prsa(data_dir, CHECK5_TARGET)
     control = _prsa(data_dir, CHECK5_CONTROL)
+    return check5_frames(target, control, params, with_sensitivity=with_sensitivity)
+
+
+def check5_frames(
+    target: pl.DataFrame,
+    control: pl.DataFrame,
+    params: AvoidedParams | None = None,
+    *,
+    splits: Sequence[tuple[tuple[date, date], tuple[date, date]]] = CHECK5_SPLITS,
+    with_sensitivity: bool = True,
+) -> list[Check5Row]:
+    """:func:`check5` on the hourly frames of the target and the control station, over ``splits`` (train, test).
+
+    ``with_sensitivity``: each ``with_control`` row also carries the §3.9 step 5 sensitivity report of
+    :func:`~bogda.forecast.avoided.evaluation.sensitivity` (each reference window alone, trend on, the control left
+    out; the main fit reused, 2 more ensemble fits per split) in ``result.placebo["sensitivity"]``, as the stored
+    evaluations do. Reported, not judged: the table and the verdicts do not change. The control-left-out variant is
+    the weather-only model fitted on the days the control reports (the weather-only rows keep the days it misses),
+    so it equals the ``weather_calendar`` row's estimate only when the control misses no day the target has.
+    """
+    p = params or AvoidedParams(threshold=150.0)
     code_t = str(target["station_code"][0])
     code_c = str(control["station_code"][0])
     rows: list[Check5Row] = []
     for features, ctrls in (("weather_calendar", ()), ("with_control", (control,))):
         table = feature_table(target, ctrls, heating=p.heating)
         runs = []
-        for i, (tr, te) in enumerate(CHECK5_SPLITS):
-            runs.append((tr, te, *evaluate_split(table, tr, te, p, inject=i == len(CHECK5_SPLITS) - 1)))
+        for i, (tr, te) in enumerate(splits):
+            runs.append((tr, te, *_fit_split(table, tr, te, p, inject=i == len(splits) - 1)))
         # placebo in time needs every non-intervention year: share the placebo checks across the splits
         placebos = [
             replace(c, name=f"placebo_time_{te[0].year}")
-            for _, te, _, cs in runs
+            for _, te, _, cs, _ in runs
             for c in cs
             if c.name == "placebo_time"
         ]
-        for tr, te, est, cs in runs:
+        for tr, te, est, cs, cf in runs:
             checks = (*placebos, *(c for c in cs if c.name != "placebo_time"))
             rec = result_record(
                 est,
@@ -106,6 +141,9 @@ def check5(data_dir: Path, params: AvoidedParams | None = None) -> list[Check5Ro
                 params=p,
             )
             rec = replace(rec, placebo=space_not_run(rec.placebo, False))  # one control: none to play the target
+            if with_sensitivity and ctrls:  # §3.9 step 5: reported, not judged
+                sens = sensitivity(table, te, tr, p, controls=[code_c], cf=cf)
+                rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
             rows.append(Check5Row(features, tr, te, est, checks, rec))
     return rows
 
