@@ -17,12 +17,11 @@ from bogda.forecast.avoided.counterfactual import (
     Estimate,
     analytic_count,
     block_indices,
-    fit_predict,
+    fit_ensemble,
     lag1_autocorrelation,
     log_target,
     mde_log,
     n_effective,
-    oof_residuals,
     reliability_table,
 )
 from bogda.forecast.avoided.inputs import O3_CODE, FeatureTable, common_dates
@@ -192,16 +191,7 @@ def fit_aqi_counterfactual(
     members: dict[str, np.ndarray] = {}
     res_cols, sigma = [], {}
     for it in items:
-        tr, ev = _on(train[it], tdates), _on(evaluation[it], edates)
-        y = log_target(tr.conc)
-        ms = []
-        for trim in params.windows:
-            keep = tr.dates >= tr.dates[0] + np.timedelta64(trim, "D")
-            for s in params.seeds:
-                ms.append(fit_predict(tr.x[keep], y[keep], ev.x, params, s))
-        members[it] = np.vstack(ms)
-        r = oof_residuals(tr.x, y, params, params.seeds[0])
-        r = r - r.mean()
+        members[it], r = fit_ensemble(_on(train[it], tdates), _on(evaluation[it], edates), params)
         res_cols.append(r)
         sigma[it] = float(np.std(r, ddof=1))
     obs_train = {it: _on(train[it], tdates).conc for it in items}

@@ -190,11 +190,13 @@ class Counterfactual:
         return self.members.mean(axis=0)
 
 
-def fit_counterfactual(train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams) -> Counterfactual:
-    """Fit the ensemble on ``train`` (the reference window) and predict the ``evaluation`` days (§3.9 steps 2–4).
+def fit_ensemble(train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams) -> tuple[np.ndarray, np.ndarray]:
+    """The ensemble's predictions of the ``evaluation`` days and the centred out-of-fold residuals of ``train``.
 
-    σ is the s.d. of the out-of-fold residuals of the full window; the residuals are centred so that the
-    bootstrap and the lognormal share the ensemble's median.
+    Members: one fit per reference window (the window trimmed by each of ``params.windows`` days) × seed
+    (§3.9 step 4 "3 windows × 3 seeds"), shape (members, n) [ln µg/m³]. Residuals: out-of-fold over 5
+    contiguous blocks of the full window, centred so that the bootstrap and the lognormal share the ensemble's
+    median [ln units].
     """
     y = log_target(train.conc)
     members = []
@@ -203,11 +205,20 @@ def fit_counterfactual(train: FeatureTable, evaluation: FeatureTable, params: Av
         for s in params.seeds:
             members.append(fit_predict(train.x[keep], y[keep], evaluation.x, params, s))
     res = oof_residuals(train.x, y, params, params.seeds[0])
-    res = res - res.mean()
+    return np.vstack(members), res - res.mean()
+
+
+def fit_counterfactual(train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams) -> Counterfactual:
+    """Fit the ensemble on ``train`` (the reference window) and predict the ``evaluation`` days (§3.9 steps 2–4).
+
+    σ is the s.d. of the out-of-fold residuals of the full window; the residuals are centred so that the
+    bootstrap and the lognormal share the ensemble's median.
+    """
+    members, res = fit_ensemble(train, evaluation, params)
     return Counterfactual(
         dates=evaluation.dates,
         observed=evaluation.conc,
-        members=np.vstack(members),
+        members=members,
         residuals=res,
         sigma=float(np.std(res, ddof=1)),
         base_rate=float(np.mean(train.conc > params.threshold)),
