@@ -87,6 +87,20 @@ NON_HEATING_MONTHS = (5, 6, 7, 8, 9)
 (forecast.md §2 "Calendar": configuration, no default), so April and October episodes use only ``heavy`` and
 ``all`` rows."""
 
+ENTRY_FIELDS = (
+    "area_code",
+    "pollutant",
+    "source",
+    "season",
+    "share",
+    "share_low",
+    "share_high",
+    "source_doc",
+    "study_year",
+    "note",
+)
+"""The fields a user enters for one share, named as :func:`add_source_share` names them (also in its errors)."""
+
 LABEL_ZH = "基于排放的估算"
 NOT_CONFIGURED_ZH = "未配置源解析结果"
 LIMITS_ZH = "线性近似；仅计本地源解析份额；假定清单企业即该类源的全部本地排放（偏上限）；未模拟前体物的二次生成"

@@ -379,23 +379,7 @@ SOURCE_HELP = "industry | coal | traffic | dust | biomass | secondary | other | 
 
 
 def _share(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: r[k]
-        for k in (
-            "id",
-            "area_code",
-            "pollutant",
-            "source",
-            "season",
-            "share",
-            "share_low",
-            "share_high",
-            "source_doc",
-            "study_year",
-            "note",
-            "entered_by",
-        )
-    } | {"entered_at": stamp(r["entered_at"])}
+    return {k: r[k] for k in ("id", *ss.ENTRY_FIELDS, "entered_by")} | {"entered_at": stamp(r["entered_at"])}
 
 
 @router.get("/source-shares", summary="The bureau's source-apportionment shares (源解析结果) by area and source")

@@ -19,18 +19,7 @@ from bogda.web.api.common import ApiError, PlaceTree, stamp
 from bogda.web.i18n import t
 from bogda.web.ui.layout import Ctx, begin, frame
 
-SHARE_FIELDS = (
-    "area_code",
-    "pollutant",
-    "source",
-    "season",
-    "share",
-    "share_low",
-    "share_high",
-    "source_doc",
-    "study_year",
-    "note",
-)
+SHARE_FIELDS = ss.ENTRY_FIELDS
 """The form's fields, named as :func:`source_share.add_source_share` names them in its errors."""
 
 SOURCE_EN = {"local": "local total"}
