@@ -104,3 +104,26 @@ def mini_region(store: Store, *, n: int = 4, days: int = 10, pm: float = 60.0) -
     df = pl.concat(frames).with_columns(pl.col("ts").dt.cast_time_unit("us"))
     series.write_long(store, df, resolution="hour", reason="test")
     return list(ids)
+
+
+def issued_hutubi_list(store: Store, doc_no: str) -> None:
+    """A red-warning emergency list of 呼图壁县 (652323) with an emission baseline, for the pages' estimate line.
+
+    PM2.5 of CJ-HT01 is set to 260 µg/m³, HT-BL1 (the county's one enterprise, a grade C boiler, cut to half on
+    red) gets 2 t/d of primary PM as its baseline, the forecast is refreshed and the county's warning issued.
+    """
+    from bogda.forecast import service as sv
+    from bogda.store.schema import plan
+
+    set_pm(store, ["CJ-HT01"], 260.0)
+    with store.begin() as conn:
+        eid = conn.execute(select(site.c.id).where(site.c.code == "HT-BL1")).scalar_one()
+        conn.execute(
+            plan.insert().values(
+                kind="baseline", enterprise_id=eid, value=2.0, unit="t/d", attrs={"pollutant": "PM"},
+                active=True, created_at=now_utc(),
+            )
+        )  # fmt: skip
+    sv.refresh(store, models=None)
+    w = next(x for x in sv.warnings(store) if x["area_code"] == "652323")
+    sv.decide_warning(store, w["id"], "issued", by="duty", doc_no=doc_no)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, running_server
-from forecast.episode import set_pm
+from forecast.episode import issued_hutubi_list
 
 pytestmark = pytest.mark.browser
 ADMIN = ("listadmin", "listadmin-pass-1")
@@ -20,32 +20,16 @@ DOC = "昌吉州PM2.5来源解析（页面测试）"
 
 @pytest.fixture(scope="module")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    from sqlalchemy import select
-
-    from bogda.forecast import service as sv
     from bogda.registry.people import add_user
     from bogda.store import connect
-    from bogda.store.schema import plan, site
-    from bogda.timeutil import now_utc
 
     folder = tmp_path_factory.mktemp("emergency_page")
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
-    set_pm(st, ["CJ-HT01"], 260.0)
     with st.begin() as conn:
         add_user(conn, login=ADMIN[0], password=ADMIN[1], roles=["admin"])
-        # HT-BL1, the one enterprise of 呼图壁县: 2 t/d of primary PM, cut to half on red (grade C boiler)
-        eid = conn.execute(select(site.c.id).where(site.c.code == "HT-BL1")).scalar_one()
-        conn.execute(
-            plan.insert().values(
-                kind="baseline", enterprise_id=eid, value=2.0, unit="t/d", attrs={"pollutant": "PM"},
-                active=True, created_at=now_utc(),
-            )
-        )  # fmt: skip
-    sv.refresh(st, models=None)
-    w = next(x for x in sv.warnings(st) if x["area_code"] == "652323")
-    sv.decide_warning(st, w["id"], "issued", by="duty", doc_no="昌环应急〔2026〕7号")
+    issued_hutubi_list(st, "昌环应急〔2026〕7号")
     st.dispose()
     with running_server(db, folder) as base:
         yield base, db

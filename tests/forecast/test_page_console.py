@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, outside, running_server
-from forecast.episode import set_pm
+from forecast.episode import issued_hutubi_list
 from forecast.test_interventions_api import record
 
 pytestmark = pytest.mark.browser
@@ -57,34 +57,21 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from sqlalchemy import select
 
     from bogda.forecast import avoided as av
-    from bogda.forecast import service as sv
     from bogda.forecast import source_share as ss
     from bogda.registry.people import add_user
     from bogda.store import connect
-    from bogda.store.schema import place, plan, site, user_capability
-    from bogda.timeutil import now_utc
+    from bogda.store.schema import place, user_capability
 
     folder = tmp_path_factory.mktemp("forecast_console")
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
-    set_pm(st, ["CJ-HT01"], 260.0)
     with st.begin() as conn:
         pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
         uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
         conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
         add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
-        # HT-BL1, the one enterprise of 呼图壁县: 2 t/d of primary PM, cut to half on red (grade C boiler)
-        eid = conn.execute(select(site.c.id).where(site.c.code == "HT-BL1")).scalar_one()
-        conn.execute(
-            plan.insert().values(
-                kind="baseline", enterprise_id=eid, value=2.0, unit="t/d", attrs={"pollutant": "PM"},
-                active=True, created_at=now_utc(),
-            )
-        )  # fmt: skip
-    sv.refresh(st, models=None)
-    w = next(x for x in sv.warnings(st) if x["area_code"] == "652323")
-    sv.decide_warning(st, w["id"], "issued", by="duty", doc_no="昌环应急〔2026〕8号")
+    issued_hutubi_list(st, "昌环应急〔2026〕8号")
     # another county's study: in the table for every reader, never in 呼图壁县's estimate
     ss.add_source_share(st, "652301", "industry", 0.25, source_doc=OTHER_DOC, season="all", by="seed")
     ids = {
