@@ -117,6 +117,9 @@ class ProtocolConfig:
     refit: str | None = None
     """``"once"``: one fit; ``"month"``: rolling origin, the model refitted at the start of every test month; None:
     the protocol's choice (:data:`PROTOCOL_REFIT` for Beijing, one fit elsewhere)."""
+    window: str = "moving"
+    """Training window of a monthly refit: ``"moving"``, the training period's length moved forward to the month;
+    ``"expanding"``, every target from the training period's start to the month."""
     valid_days: int | None = None  # early-stopping tail [days]; None: the profile's fraction
     stations_to_score: tuple[str, ...] | None = None
     seed: int = 0
@@ -220,11 +223,13 @@ def run_protocol(
 
     if cfg.refit not in (None, "once", "month"):
         raise ValueError(f"refit {cfg.refit!r}: expected 'once' or 'month'")
+    if cfg.window not in ("moving", "expanding"):
+        raise ValueError(f"window {cfg.window!r}: expected 'moving' or 'expanding'")
     origins = [(te0, te1, tr1)] if cfg.refit in (None, "once") else _monthly_blocks(panel, te0, te1, tr0, tr1)
     blocks: list[Pairs] = []
     inputs: dict[str, object] = {}
     for block_start, block_end, fit_end in origins:
-        fit_start = fit_end - (tr1 - tr0)
+        fit_start = tr0 if cfg.window == "expanding" else fit_end - (tr1 - tr0)
         res, inp = _fit_and_score(
             panel,
             cfg,
