@@ -245,6 +245,36 @@ def test_monthly_refit_moves_the_model_not_the_baselines():
         run_protocol(frame, *span, False, config=replace(cfg, refit="weekly"), coords=coords)
 
 
+def test_expanding_window_keeps_the_training_start():
+    """ProtocolConfig.window: a monthly refit trains on the training period's length moved forward (``moving``)
+    or on every target from the training period's start (``expanding``): the last month's daily model then has
+    the earlier rows too; the baselines are the same either way; an unknown window is refused."""
+    from datetime import date
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
+        hourly_leads=(),
+        daily_horizons=(1,),
+        quantiles=(),
+        climatology="short",
+        min_train_days=200,
+        refit="month",
+    )
+    span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    moving = run_protocol(frame, *span, False, config=cfg, coords=coords)
+    expanding = run_protocol(frame, *span, False, config=replace(cfg, window="expanding"), coords=coords)
+    rows_moving = moving.model_inputs["daily_D+1"]["n_rows"]
+    rows_expanding = expanding.model_inputs["daily_D+1"]["n_rows"]
+    # March 2017: the moving window starts on 2016-03-01, the expanding one on 2016-01-01 (60 days × 3 stations)
+    assert rows_expanding - rows_moving == pytest.approx(60 * 3, abs=6)
+    key = ["station", "horizon", "method"]
+    joined = moving.scores.join(expanding.scores, on=key, suffix="_e").filter(pl.col("method") != "lgbm_none")
+    assert joined.height >= 3 and (joined["RMSE"] - joined["RMSE_e"]).abs().max() < 1e-9
+    with pytest.raises(ValueError, match="window"):
+        run_protocol(frame, *span, False, config=replace(cfg, window="growing"), coords=coords)
+
+
 def test_post_processing_is_scored_beside_the_raw_model():
     """ProtocolConfig.post: blend with damped persistence and anomaly inflation, only at the listed horizon and
     weather mode, with the unprocessed model scored beside it (lgbm_none_raw)."""
