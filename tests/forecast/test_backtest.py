@@ -14,6 +14,7 @@ from bogda.forecast.backtest import (
     BEIJING_TEST,
     BEIJING_TRAIN,
     ProtocolConfig,
+    ProtocolResult,
     beijing_protocol,
     dongsi_goals,
     load_beijing,
@@ -311,3 +312,36 @@ def test_post_processing_is_scored_beside_the_raw_model():
     # the formula: w·model + (1 − w)·damped, anomaly about climatology × λ, clipped at 0; gaps skip a step
     out = post_process(np.array([100.0, 0.0, 80.0]), np.array([60.0, 20.0, np.nan]), np.array([50.0] * 3), 2.0, 0.5)
     assert out.tolist() == [110.0, 0.0, 110.0]
+
+
+def test_next_day_mean_model_is_blended_into_d1():
+    """ProtocolConfig.next_day_mean: a model of the mean of the next 24 hours, trained from every issue hour (about
+    24 rows per station-day where the D+1 model has one), scored beside as ``lgbm_none_next24h`` and blended into
+    the D+1 mean with weight w (w = 0: the daily model alone; w = 1: the next-24-hour model alone)."""
+    from datetime import date
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=420, seed=5)
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
+        hourly_leads=(),
+        daily_horizons=(1, 2),
+        quantiles=(),
+        climatology="short",
+        min_train_days=200,
+        refit="once",
+    )
+    span = (date(2016, 1, 1), date(2016, 11, 30)), (date(2016, 12, 1), date(2017, 2, 20))
+
+    def run(w: float | None) -> ProtocolResult:
+        return run_protocol(frame, *span, False, config=replace(cfg, next_day_mean=w), coords=coords)
+
+    alone, zero, one = run(None), run(0.0), run(1.0)
+    d1 = ("daily", "D+1")
+    assert "lgbm_none_next24h" not in alone.pairs[d1].methods and "next24h" not in alone.model_inputs
+    np.testing.assert_array_equal(zero.pairs[d1].methods["lgbm_none"], alone.pairs[d1].methods["lgbm_none"])
+    nd = one.pairs[d1].methods["lgbm_none_next24h"]
+    np.testing.assert_array_equal(one.pairs[d1].methods["lgbm_none"], nd)
+    assert not np.allclose(nd, alone.pairs[d1].methods["lgbm_none"])
+    assert "lgbm_none_next24h" not in one.pairs[("daily", "D+2")].methods
+    rows_daily = one.model_inputs["daily_D+1"]["n_rows"]
+    assert 20 * rows_daily < one.model_inputs["next24h"]["n_rows"] <= 24 * rows_daily + 24 * 3

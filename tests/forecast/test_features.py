@@ -142,3 +142,33 @@ def test_features_use_only_inputs_up_to_issue_time():
     assert f["y_mean24"][0] == pytest.approx(y[0, 177:201].mean())
     assert f["nb1_now"][0] == y[1, 200]
     assert "lead" in names and "tgt_hour" in names
+
+
+def test_stagnation_signs_of_the_daily_models():
+    """FeatureContext.stagnation adds, at the daily issue hour, the dew-point depression, the fall from the day's
+    maximum temperature and the day's PM2.5 minus its neighbours'; without the flag the features are as before."""
+    from bogda.forecast.features import DailyCache, daily_issue_features
+
+    n = 24 * 6
+    rng = np.random.default_rng(4)
+    y = rng.gamma(2.0, 30.0, size=(2, n))
+    t2m = np.tile(10.0 + 8.0 * np.sin(np.arange(n) * 2 * np.pi / 24), (2, 1))
+    td2m = t2m - 6.0
+    data = {"a34004": y, "t2m": t2m, "td2m": td2m}
+    p = Panel(date(2019, 1, 1), ("A", "B"), data, {"A": (40.0, 116.0), "B": (40.0, 116.1)})
+    nb = neighbour_table(p.stations, p.coords)
+    s, day = np.array([0]), np.array([3])
+    plain = daily_issue_features(
+        FeatureContext(p, "a34004", nb, weather_vars=("t2m", "td2m")),
+        DailyCache(p, ["a34004"], ("t2m", "td2m")),
+        s,
+        day,
+    )
+    ctx = FeatureContext(p, "a34004", nb, weather_vars=("t2m", "td2m"), stagnation=True)
+    f = daily_issue_features(ctx, DailyCache(p, ["a34004"], ("t2m", "td2m")), s, day)
+    added = set(f) - set(plain)
+    assert added == {"obs_dewpoint_depression", "obs_t2m_below_max", "yd_minus_nbd"}
+    t = 3 * 24 + 23
+    assert f["obs_dewpoint_depression"][0] == pytest.approx(6.0)
+    assert f["obs_t2m_below_max"][0] == pytest.approx(t2m[0, 72:96].max() - t2m[0, t])
+    assert f["yd_minus_nbd"][0] == pytest.approx(y[0, 72:96].mean() - y[1, 72:96].mean())

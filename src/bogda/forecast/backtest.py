@@ -50,8 +50,10 @@ from bogda.forecast.models import (
     exceedance_probability,
     predict_daily,
     predict_hourly,
+    predict_next_day_mean,
     train_daily,
     train_hourly,
+    train_next_day_mean,
 )
 from bogda.forecast.nwp_archive import NwpArchive
 from bogda.forecast.observations import CO_MEDIAN_CAP as CO_MEDIAN_CAP  # re-exported: unit errors live there
@@ -126,6 +128,11 @@ class ProtocolConfig:
     stale_after_h: float = float("inf")  # benchmark: the plain last value; operations use 24 h (§3.2)
     model: bool = True  # False: baselines only (also what a station with too short a history gets)
     holidays: bool = False  # target-day holiday / day-off / Lunar New Year features (forecast.calendar)
+    stagnation: bool = False  # the daily models' stagnation signs (FeatureContext.stagnation)
+    next_day_mean: float | None = None
+    """Weight of the next-24-hour-mean model (:func:`bogda.forecast.models.train_next_day_mean`) in the D+1 mean:
+    (1 − w)·daily model + w·next-24-hour model, before any post-processing; its own forecast is scored beside as
+    ``lgbm_<mode>_next24h``. None: not trained."""
     post: tuple[tuple[str, float, float], ...] | None = None
     """Post-processing of the model's ``mean`` per horizon: (horizon, λ, w) → f = w·model + (1 − w)·damped
     persistence, then clim + λ·(f − clim), clipped at 0 (anomaly inflation about the climatology: the L2 model
@@ -318,7 +325,9 @@ def _fit_and_score(
     if panel.coords:
         static["lat"] = np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations])
         static["lon"] = np.array([panel.coords.get(s, (np.nan, np.nan))[1] for s in panel.stations])
-    ctx = FeatureContext(panel, cfg.target, nb, clim_h, clim_d, weather_vars, static, holidays=cfg.holidays)
+    ctx = FeatureContext(
+        panel, cfg.target, nb, clim_h, clim_d, weather_vars, static, holidays=cfg.holidays, stagnation=cfg.stagnation
+    )
     future: Any = SeriesCache(panel) if mode == "observed_proxy" else archive
     fvars = weather_vars if mode == "observed_proxy" else (archive.variables if archive is not None else ())
     dfuture: Any = dm if mode == "observed_proxy" else archive
@@ -408,6 +417,20 @@ def _fit_and_score(
             )
         )
         inputs.update({f"daily_D+{k}": m.inputs for k, m in dmodels.items()})
+        next_day = None
+        if dmodels and cfg.next_day_mean is not None and 1 in cfg.daily_horizons:
+            next_day = train_next_day_mean(
+                ctx,
+                train_start=fit_start * 24,
+                train_end=(fit_end + 1) * 24 - 1,
+                profile=profile,
+                weather_mode=mode,
+                future=future,
+                future_vars=fvars,
+                seed=cfg.seed,
+                stations=trainable,
+            )
+            inputs["next24h"] = next_day.inputs
         tdays = np.arange(te0, te1 + 1)
         for k in cfg.daily_horizons:
             s = np.repeat(ss, tdays.size)
@@ -437,6 +460,13 @@ def _fit_and_score(
             qs = None
             if dmodels:
                 pred = predict_daily(dmodels, ctx, dm, s, d0, k, future=dfuture, issue_hour=cfg.issue_hour)
+                if next_day is not None and k == 1:
+                    nd = predict_next_day_mean(
+                        next_day, ctx, s, d0 * 24 + cfg.issue_hour, future=future, future_vars=fvars
+                    )
+                    methods[f"lgbm_{mode}_next24h"] = nd
+                    w_nd = float(cfg.next_day_mean or 0.0)
+                    pred["mean"] = np.where(np.isfinite(nd), (1 - w_nd) * pred["mean"] + w_nd * nd, pred["mean"])
                 methods[f"lgbm_{mode}"] = _post(
                     cfg, mode, f"D+{k}", pred["mean"], methods["damped_persistence"], clim_d[s, dd], inputs
                 )

@@ -475,6 +475,10 @@ class FeatureContext:
     static: dict[str, np.ndarray] = field(default_factory=dict)
     holidays: bool = False
     """Add the target day's holiday / day-off / Lunar New Year features (:mod:`bogda.forecast.calendar`)."""
+    stagnation: bool = False
+    """Add the daily models' stagnation signs at the issue hour: dew-point depression, the evening's fall from the
+    day's maximum temperature (night-time cooling under a clear, calm sky: a surface inversion), and the day's
+    urban-minus-neighbour PM2.5 difference."""
     cache: SeriesCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -710,6 +714,13 @@ def daily_issue_features(
         with np.errstate(all="ignore"), _quiet():
             feats["nbd_mean0"] = np.nanmean(vals, axis=1)
             feats["nbd_max0"] = np.nanmax(vals, axis=1)
+    if ctx.stagnation:
+        if "obs_t2m" in feats and "obs_td2m" in feats:
+            feats["obs_dewpoint_depression"] = feats["obs_t2m"] - feats["obs_td2m"]
+        if "obs_t2m" in feats and "obsd_t2m_max" in feats:
+            feats["obs_t2m_below_max"] = feats["obsd_t2m_max"] - feats["obs_t2m"]
+        if "nbd_mean0" in feats:
+            feats["yd_minus_nbd"] = feats["yd_lag0"] - feats["nbd_mean0"]
     if ctx.clim_daily is not None:
         n = ctx.clim_daily.shape[1]
         feats["climd_now"] = ctx.clim_daily[s, np.clip(day, 0, n - 1)]

@@ -429,6 +429,71 @@ def predict_hourly(
     return models[block].predict(x)
 
 
+NEXT_DAY_MIN_HOURS = 20
+"""Valid hours a next-24-hour mean needs to be a training target, as a daily mean does (HJ 663: 20 h a day)."""
+
+
+def train_next_day_mean(
+    ctx: FeatureContext,
+    *,
+    train_start: int,
+    train_end: int,
+    profile: Profile = FAST,
+    weather_mode: str = "none",
+    future: SeriesCache | None = None,
+    future_vars: Sequence[str] = (),
+    seed: int = 0,
+    stations: Sequence[int] | None = None,
+) -> ModelSet:
+    """One ``mean`` booster for the mean of the next 24 hours, (t, t + 24], issued at any hour t.
+
+    Issued at the daily issue hour (23 h Beijing) this is the next day's mean, the daily D+1 target; trained from
+    every issue hour it has 24 rows per station-day where the daily D+1 model has one, with the hourly model's
+    inputs (state at t, the target hour's calendar and climatology, the issue hour). Rows are targets inside
+    [train_start, train_end] (hour positions) with at least :data:`NEXT_DAY_MIN_HOURS` valid hours."""
+    _check_mode(weather_mode, future)
+    y = ctx.panel.data[ctx.target]
+    idx = np.arange(y.shape[0]) if stations is None else np.asarray(stations)
+    t_all = np.arange(max(train_start - 1, 0), train_end - 24 + 1)
+    s = np.repeat(idx, t_all.size)
+    t = np.tile(t_all, idx.size)
+    target = ctx.cache.span_stats(ctx.target, s, t, t + 24, NEXT_DAY_MIN_HOURS)[0]
+    ok = np.isfinite(target)
+    s, t, target = s[ok], t[ok], target[ok]
+    keep = _sample(np.random.default_rng(seed + 2424), s.size, profile.max_rows)
+    s, t, target = s[keep], t[keep], target[keep]
+    lead = np.full(t.shape, 24)
+    x, names = hourly_features(ctx, s, t, lead, future=future, future_vars=future_vars)
+    x, names = _with_station(x, names, s)
+    return fit_model_set(
+        x,
+        target,
+        names,
+        profile,
+        horizon="next24h",
+        order=(t + 24).astype(float),
+        quantiles=(),
+        seed=seed,
+        inputs=_inputs(ctx, weather_mode, names),
+    )
+
+
+def predict_next_day_mean(
+    model: ModelSet,
+    ctx: FeatureContext,
+    s: np.ndarray,
+    t: np.ndarray,
+    *,
+    future: SeriesCache | None = None,
+    future_vars: Sequence[str] = (),
+) -> np.ndarray:
+    """Mean of (t, t + 24] from issue positions ``t`` of stations ``s`` (:func:`train_next_day_mean`)."""
+    x, names = hourly_features(ctx, s, t, np.full(t.shape, 24), future=future, future_vars=future_vars)
+    x, names = _with_station(x, names, s)
+    _check_names(model, names)
+    return model.predict(x)["mean"]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Daily
 # --------------------------------------------------------------------------------------------------------------
