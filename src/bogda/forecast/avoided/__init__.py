@@ -23,7 +23,8 @@ All pure functions except the LightGBM fits (deterministic: one thread, fixed se
 - :mod:`.aqi`: the AQI events (heavy day, ozone day) with dust-affected days apart;
 - :mod:`.evaluation`: ``evaluate_intervention`` / ``evaluate_aqi_intervention`` (one window with its placebo years
   and control stations), ``sensitivity``, ``evaluate_stored`` / ``evaluate_stored_aqi`` (from the store);
-- :mod:`.check5`: ``check5``, the §8 acceptance protocol on the Beijing files.
+- :mod:`.check5`: ``check5``, the §8 acceptance protocol on the Beijing files, and ``check5_aqi``, the same protocol
+  for the heavy-day AQI event.
 
 Units: concentrations µg/m³ (CO mg/m³); residuals and σ in natural-log units; counts in days.
 """
@@ -50,6 +51,8 @@ from bogda.forecast.avoided.check5 import (
     CHECK5_TARGET,
     Check5Row,
     check5,
+    check5_aqi,
+    check5_aqi_frames,
     check5_table,
     evaluate_split,
 )
@@ -181,6 +184,8 @@ __all__ = [
     "block_indices",
     "calibration_check",
     "check5",
+    "check5_aqi",
+    "check5_aqi_frames",
     "check5_table",
     "contiguous_blocks",
     "daily_item",
