@@ -152,3 +152,34 @@ def test_log_target_mean_is_back_transformed_with_smearing():
         fit_model_set(x, y, ["a", "b"], replace(profile, transform="sqrt"), horizon="t", quantiles=())
     with pytest.raises(ValueError, match="log-target"):
         fit_model_set(x, y, ["a", "b"], replace(profile, base="damped"), horizon="t", quantiles=())
+
+
+def test_recency_weights_follow_the_latest_regime():
+    """Profile.half_life_days: the mean booster weights rows by 0.5^(age / half-life), age counted back from the
+    latest target, so after a change of regime it follows the newer rows; without it both regimes count alike."""
+    from bogda.forecast.models import fit_model_set
+
+    rng = np.random.default_rng(8)
+    n_days = 1460
+    day = np.arange(n_days, dtype=float)
+    x = rng.uniform(0, 1, size=(n_days, 1))
+    level = np.where(day < 1095, 100.0, 50.0)  # the last year is half as polluted
+    y = level * (0.5 + x[:, 0]) + rng.normal(0, 2.0, n_days)
+    profile = replace(FAST, rounds_mean=150, early_stopping=0)
+    even = fit_model_set(x, y, ["x"], profile, horizon="t", order=day, quantiles=())
+    recent = fit_model_set(x, y, ["x"], replace(profile, half_life_days=60.0), horizon="t", order=day, quantiles=())
+    probe = np.full((1, 1), 0.5)
+    assert even.predict(probe)["mean"][0] == pytest.approx(87.5, abs=8.0)  # 3 dirty years, 1 clean year
+    assert recent.predict(probe)["mean"][0] == pytest.approx(50.0, abs=12.0)  # the clean year (trees are coarse)
+    # hour positions: the same weights when the order is counted in hours
+    hourly = fit_model_set(
+        x,
+        y,
+        ["x"],
+        replace(profile, half_life_days=60.0),
+        horizon="t",
+        order=day * 24,
+        days_per_order=1 / 24,
+        quantiles=(),
+    )
+    assert hourly.predict(probe)["mean"][0] == pytest.approx(recent.predict(probe)["mean"][0])

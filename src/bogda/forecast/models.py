@@ -56,6 +56,10 @@ class Profile:
     early_stopping: int = 0
     valid_fraction: float = 1 / 6
     n_seeds: int = 1
+    half_life_days: float | None = None
+    """Recency weights of the ``mean`` booster's rows, 0.5^(age / half-life) with the age counted back from the
+    latest training target [d] (PM2.5 falls year on year, so older years describe a dirtier regime); None: equal
+    weights. Quantile boosters and the early-stopping tail stay unweighted."""
     transform: str = "none"
     """``log``: the ``mean`` booster learns log(1 + y) and its forecast is back-transformed with Duan's smearing
     factor, mean(exp(residual)) on the early-stopping tail (out of sample), so it estimates E[y], not the median;
@@ -203,6 +207,7 @@ def fit_model_set(
     *,
     horizon: str,
     order: np.ndarray | None = None,
+    days_per_order: float = 1.0,
     quantiles: Sequence[float] = QUANTILES,
     seed: int = 0,
     inputs: dict[str, object] | None = None,
@@ -230,7 +235,11 @@ def fit_model_set(
     init = base.value(x, names) if base is not None else None
     # the mean booster's label: y, or log(1 + y) (quantile boosters always learn y)
     ym = np.log1p(np.maximum(y, 0.0)) if profile.transform == "log" else y
-    own_mean_data = init is not None or profile.transform != "none"
+    weight = None
+    if profile.half_life_days:
+        weight = 0.5 ** ((order.max() - order) * days_per_order / profile.half_life_days)
+        weight = weight / weight.mean()  # mean 1: L2 leaf regularisation (a hessian sum) keeps its strength
+    own_mean_data = init is not None or profile.transform != "none" or weight is not None
     dtr = None
     smearing = None
     if profile.early_stopping and va.any():
@@ -243,6 +252,7 @@ def fit_model_set(
                 categorical_feature=cat,
                 free_raw_data=False,
                 init_score=None if init is None else init[tr],
+                weight=None if weight is None else weight[tr],
             )
             dva = lgb.Dataset(x[va], ym[va], reference=dtr_m, init_score=None if init is None else init[va])
         else:
@@ -263,7 +273,9 @@ def fit_model_set(
     if base is not None:
         base = DampedBase.fit(x, y, names)  # refit a on all rows, like the boosters
         init = base.value(x, names) if base is not None else None
-    data = lgb.Dataset(x, ym, feature_name=names, categorical_feature=cat, free_raw_data=False, init_score=init)
+    data = lgb.Dataset(
+        x, ym, feature_name=names, categorical_feature=cat, free_raw_data=False, init_score=init, weight=weight
+    )
     boosters: dict[str, list[lgb.Booster]] = {
         "mean": [
             lgb.train(profile.params("regression", seed=seed + i), data, num_boost_round=rounds)
@@ -402,6 +414,7 @@ def train_hourly(
             profile,
             horizon=f"{block[0]}-{block[1]}h",
             order=t + lead,
+            days_per_order=1 / 24,
             quantiles=quantiles,
             seed=seed,
             inputs=_inputs(ctx, weather_mode, names),
@@ -472,6 +485,7 @@ def train_next_day_mean(
         profile,
         horizon="next24h",
         order=(t + 24).astype(float),
+        days_per_order=1 / 24,
         quantiles=(),
         seed=seed,
         inputs=_inputs(ctx, weather_mode, names),
