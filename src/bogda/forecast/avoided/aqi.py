@@ -16,7 +16,7 @@ from bogda.forecast.avoided.counterfactual import (
     Counterfactual,
     Estimate,
     analytic_count,
-    block_indices,
+    bootstrap_indices,
     fit_ensemble,
     lag1_autocorrelation,
     log_target,
@@ -132,7 +132,8 @@ class AqiCounterfactual:
 
     ``members[label]`` are the ensemble predictions (members, n) [ln units], the same ensemble member index for
     every item; ``residuals`` (training days, items) the centred out-of-fold residuals of the days complete for
-    every item, columns in the order of ``items``.
+    every item, columns in the order of ``items``; ``residual_dates`` their dates (the season-matched bootstrap,
+    ``AvoidedParams.season_days``).
     """
 
     dates: np.ndarray
@@ -145,6 +146,7 @@ class AqiCounterfactual:
     dust: np.ndarray  # dust-affected evaluation days (excluded from every count)
     event: str
     label: str
+    residual_dates: np.ndarray | None = None  # dates of the residual rows; None when unknown
 
     @property
     def key_item(self) -> str:
@@ -207,16 +209,18 @@ def fit_aqi_counterfactual(
         dust=_dust_on(dust, edates, evaluation),
         event=event,
         label=next(iter(train.values())).label,
+        residual_dates=_on(train[items[0]], tdates).dates,  # the rows of every item's residual column
     )
 
 
 def aqi_draws(cf: AqiCounterfactual, params: AvoidedParams, rng: np.random.Generator) -> np.ndarray:
     """Counterfactual event flags (draws, n) (§3.9 steps 3–4): each draw takes one ensemble member for all items and
     one moving-block bootstrap of the **whole-day residual vectors**, so the pollutants of a day keep their joint
-    error; the day's AQI comes from the drawn concentrations through ``aqi_daily``."""
+    error; the day's AQI comes from the drawn concentrations through ``aqi_daily``. The bootstrap is the one of the
+    single-pollutant Monte Carlo (:func:`bootstrap_indices`), season-matched when ``params.season_days`` is set."""
     n = len(cf.dates)
     m = rng.integers(0, next(iter(cf.members.values())).shape[0], size=params.draws)
-    idx = block_indices(cf.residuals.shape[0], n, params.draws, params.block_days, rng)
+    idx = bootstrap_indices(cf.residuals.shape[0], n, params, rng, dates=cf.dates, residual_dates=cf.residual_dates)
     conc = {it: np.exp(cf.members[it][m] + cf.residuals[idx, j]) for j, it in enumerate(cf.items)}
     return aqi_event_matrix(conc, cf.dates, cf.event)
 

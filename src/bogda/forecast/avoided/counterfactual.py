@@ -142,29 +142,154 @@ def block_bootstrap(residuals: np.ndarray, n: int, draws: int, block: int, rng: 
     return r[block_indices(r.size, n, draws, block, rng)]
 
 
-def block_indices(size: int, n: int, draws: int, block: int, rng: np.random.Generator) -> np.ndarray:
-    """Index matrix (draws, n) of a moving-block bootstrap over ``size`` residual days (§3.9 step 4).
+def day_of_year(dates: np.ndarray) -> np.ndarray:
+    """Day of year 1..366 of datetime64 dates (the season of a residual or an evaluation day, §3.9 step 4).
+
+    >>> day_of_year(np.array(["2016-01-01", "2016-12-31"], dtype="datetime64[D]")).tolist()
+    [1, 366]
+    """
+    d = np.asarray(dates).astype("datetime64[D]")
+    return (d - d.astype("datetime64[Y]")).astype(int) + 1
+
+
+def circular_doy_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Circular day-of-year distance min(|Δ|, 366 − |Δ|), the one of the ±15-day climatology (forecast.md §3.3).
+
+    >>> circular_doy_distance(np.array([360, 10]), np.array([5, 40])).tolist()
+    [11, 30]
+    """
+    d = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
+    return np.minimum(d, 366 - d)
+
+
+def block_indices(
+    size: int,
+    n: int,
+    draws: int,
+    block: int,
+    rng: np.random.Generator,
+    *,
+    source_doy: np.ndarray | None = None,
+    target_doy: np.ndarray | None = None,
+    season_days: int | None = None,
+    min_blocks: int = 2,
+) -> np.ndarray:
+    """Index matrix (draws, n) of a moving-block bootstrap over ``size`` residual days (forecast.md §3.9 step 4).
 
     Shared by the single-pollutant draws and the AQI draws, which index whole-day residual vectors with it so that
-    the pollutants of one day stay together (§3.9 step 3).
+    the pollutants of one day stay together (§3.9 step 3). Each run of ``block`` target days takes ``block``
+    consecutive residual rows (the last run is cut at ``n``).
+
+    Parameters
+    ----------
+    size, n, draws, block
+        Residual days, evaluation days, Monte Carlo draws, block length [d].
+    rng
+        The random stream. Without ``season_days`` it is used exactly as before the season option existed, so the
+        unmatched indices of a given seed never change.
+    source_doy, target_doy
+        Day of year (1..366) of the ``size`` residual rows and of the ``n`` evaluation days; needed with
+        ``season_days``.
+    season_days
+        ``None``: block starts uniform over all residual rows. An integer: season-matched — a block start is
+        drawn only among rows whose whole block lies within ±``season_days`` (circular day of year) of the target
+        days it is added to, day by day, so gaps in either series cannot carry a block out of season.
+    min_blocks
+        A target block with fewer than ``min_blocks × block`` qualifying starts draws from all rows instead (a
+        too-narrow season would repeat a handful of residual runs and understate the spread).
+
+    Returns
+    -------
+    Integer array (draws, n) of residual row indices.
     """
     b = max(1, min(block, size))
     n_blocks = -(-n // b)
-    starts = rng.integers(0, size - b + 1, size=(draws, n_blocks))
+    if season_days is None:
+        starts = rng.integers(0, size - b + 1, size=(draws, n_blocks))
+    else:
+        if source_doy is None or target_doy is None:
+            raise ValueError("a season-matched bootstrap needs the day of year of the residuals and the targets")
+        ok = _season_starts(np.asarray(source_doy), np.asarray(target_doy), size, n, b, season_days, min_blocks)
+        # eligible starts first (stable: in row order), then one uniform pick among each block's count of them
+        order = np.argsort(~ok, axis=1, kind="stable")
+        pick = rng.integers(0, ok.sum(axis=1)[None, :], size=(draws, n_blocks))
+        starts = order[np.arange(n_blocks)[None, :], pick]
     return (starts[:, :, None] + np.arange(b)[None, None, :]).reshape(draws, n_blocks * b)[:, :n]
 
 
+def _season_starts(
+    source_doy: np.ndarray, target_doy: np.ndarray, size: int, n: int, b: int, season_days: int, min_blocks: int
+) -> np.ndarray:
+    """Bool (target blocks, possible starts): start s may serve block k if every residual row s + j lies within
+    ±``season_days`` of target day k·b + j; blocks with too few such starts may use every start."""
+    if source_doy.shape != (size,) or target_doy.shape != (n,):
+        raise ValueError(f"day-of-year arrays of shape ({size},) and ({n},) expected")
+    n_blocks, n_starts = -(-n // b), size - b + 1
+    near = circular_doy_distance(target_doy[:, None], source_doy[None, :]) <= season_days  # (n, size)
+    ok = np.ones((n_blocks, n_starts), dtype=bool)
+    k = np.arange(n_blocks)
+    for j in range(b):  # offset j of every block at once; the last block may stop short of b days
+        t = k * b + j
+        has = t < n
+        ok[has] &= near[t[has], j : j + n_starts]
+    ok[ok.sum(axis=1) < min_blocks * b] = True
+    return ok
+
+
+def bootstrap_indices(
+    size: int,
+    n: int,
+    params: AvoidedParams,
+    rng: np.random.Generator,
+    *,
+    dates: np.ndarray | None = None,
+    residual_dates: np.ndarray | None = None,
+) -> np.ndarray:
+    """The moving-block bootstrap of every days-avoided event (§3.9 steps 3–4): an index matrix
+    (``params.draws``, ``n``) into the ``size`` residual rows, season-matched when ``params.season_days`` is set.
+
+    One function for the single-pollutant Monte Carlo (:func:`monte_carlo_counts`) and the AQI draws (whole-day
+    residual vectors, :func:`~bogda.forecast.avoided.aqi.aqi_draws`), so both resample the same way. ``dates``
+    (the ``n`` evaluation days) and ``residual_dates`` (the ``size`` residual rows) are needed, and used, only
+    with ``params.season_days``; without it the draws are those of :func:`block_indices` as before.
+    """
+    if params.season_days is None:
+        return block_indices(size, n, params.draws, params.block_days, rng)
+    if dates is None or residual_dates is None:
+        raise ValueError("season_days is set: the bootstrap needs the evaluation dates and the residual_dates")
+    return block_indices(
+        size,
+        n,
+        params.draws,
+        params.block_days,
+        rng,
+        source_doy=day_of_year(residual_dates),
+        target_doy=day_of_year(dates),
+        season_days=params.season_days,
+        min_blocks=params.season_min_blocks,
+    )
+
+
 def monte_carlo_counts(
-    members: np.ndarray, residuals: np.ndarray, threshold: float, params: AvoidedParams, rng: np.random.Generator
+    members: np.ndarray,
+    residuals: np.ndarray,
+    threshold: float,
+    params: AvoidedParams,
+    rng: np.random.Generator,
+    *,
+    dates: np.ndarray | None = None,
+    residual_dates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Counterfactual event counts N_cf of ``params.draws`` Monte Carlo draws (§3.9 step 4).
 
     Each draw takes one ensemble member (row of ``members``, predictions in ln units over the evaluation days)
-    and adds a moving-block bootstrap of the out-of-fold residuals.
+    and adds a moving-block bootstrap of the out-of-fold residuals (:func:`bootstrap_indices`; ``dates`` of the
+    evaluation days and ``residual_dates`` are needed only when ``params.season_days`` is set).
     """
     m = rng.integers(0, members.shape[0], size=params.draws)
-    e = block_bootstrap(residuals, members.shape[1], params.draws, params.block_days, rng)
-    return np.sum(members[m] + e > math.log(threshold), axis=1).astype(float)
+    r = np.asarray(residuals, dtype=float)
+    idx = bootstrap_indices(r.size, members.shape[1], params, rng, dates=dates, residual_dates=residual_dates)
+    return np.sum(members[m] + r[idx] > math.log(threshold), axis=1).astype(float)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -183,6 +308,8 @@ class Counterfactual:
     sigma: float  # [ln units]
     base_rate: float  # training event frequency
     label: str
+    # dates of the residual rows (the training days), for the season-matched bootstrap; None when unknown
+    residual_dates: np.ndarray | None = None
 
     @property
     def mu(self) -> np.ndarray:
@@ -223,6 +350,7 @@ def fit_counterfactual(train: FeatureTable, evaluation: FeatureTable, params: Av
         sigma=float(np.std(res, ddof=1)),
         base_rate=float(np.mean(train.conc > params.threshold)),
         label=train.label,
+        residual_dates=train.dates,
     )
 
 
@@ -285,7 +413,9 @@ def estimate(cf: Counterfactual, params: AvoidedParams, *, observed: np.ndarray 
     p = event_probability(cf.mu, cf.sigma, params.threshold)
     e, lo, hi = analytic_count(p, params.analytic_z)
     rng = np.random.default_rng(params.rng_seed)
-    counts = monte_carlo_counts(cf.members, cf.residuals, params.threshold, params, rng)
+    counts = monte_carlo_counts(
+        cf.members, cf.residuals, params.threshold, params, rng, dates=cf.dates, residual_dates=cf.residual_dates
+    )
     av = counts - n_obs
     q0, q1 = (float(v) for v in np.percentile(av, params.interval))
     rho = lag1_autocorrelation(cf.residuals)
