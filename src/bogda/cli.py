@@ -1965,6 +1965,14 @@ def forecast_avoided(
             "flag of the features; default 11-15:03-15 (Beijing). Changji: about 10-15:04-15.",
         ),
     ] = None,
+    season_days: Annotated[
+        int | None,
+        typer.Option(
+            "--season-days",
+            help="Season-matched residual bootstrap: each 7-day block draws its residuals from days within ± this "
+            "many days of year (§3.9 steps 3–4; off by default, docs/forecast.md §14 gives the evidence).",
+        ),
+    ] = None,
     sensitivity: Annotated[
         bool,
         typer.Option(
@@ -1985,6 +1993,7 @@ def forecast_avoided(
     placebo years are the same calendar window 1 and 2 years earlier, and each control also plays the target
     (placebo in space) when there are at least 2.
     """
+    from dataclasses import replace
     from datetime import date as _date
 
     from bogda.forecast import avoided
@@ -2000,6 +2009,9 @@ def forecast_avoided(
         season = avoided.BEIJING_HEATING if heating_season is None else avoided.parse_heating_season(heating_season)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--heating-season'") from None
+    if season_days is not None and not 1 <= season_days <= 183:
+        raise typer.BadParameter(f"{season_days} is not a number of days in 1..183", param_hint="'--season-days'")
+    base = avoided.AvoidedParams(heating=season, season_days=season_days)
     if target is not None:
         if not (start and end):
             raise typer.BadParameter("--target needs --start and --end")
@@ -2010,7 +2022,7 @@ def forecast_avoided(
         if event not in ("daily", *avoided.EVENTS):
             raise typer.BadParameter(f"--event must be daily, {', '.join(avoided.EVENTS)}")
         st = _store(database_url)
-        params = avoided.AvoidedParams(threshold=threshold, heating=season)
+        params = replace(base, threshold=threshold)
         try:
             if event == "daily":
                 est, checks, rec = avoided.evaluate_stored(
@@ -2057,11 +2069,11 @@ def forecast_avoided(
         from bogda.forecast.avoided.check5 import check5_aqi  # read at call time, so a test can replace it
 
         with console.status("check 5, heavy day (AQI > 200): 2 feature sets × 2 splits × 6 items …"):
-            rows = check5_aqi(data, avoided.AvoidedParams(heating=season), with_sensitivity=sensitivity)
+            rows = check5_aqi(data, base, with_sensitivity=sensitivity)
         console.print("event: heavy day (daily AQI > 200; dust-affected days left out, counted apart)")
     else:
         with console.status("check 5: 2 feature sets × 2 splits, 3 windows × 3 seeds …"):
-            rows = avoided.check5(data, avoided.AvoidedParams(heating=season), with_sensitivity=sensitivity)
+            rows = avoided.check5(data, base, with_sensitivity=sensitivity)
     t = Table(
         "features", "test", "days", "observed", "expected Σp (90 %)", "MC median", "avoided MC (5–95 %)", "BSS",
         "verdict", "label",

@@ -221,3 +221,24 @@ def test_check5_aqi_beijing() -> None:
         assert ("sensitivity" in r.result.placebo) == (r.features == "with_control")
         if r.features == "with_control":
             assert list(r.result.placebo["sensitivity"]["control_sets"]) == ["without 1002A"]
+
+
+def test_the_protocol_command_passes_the_season_matched_bootstrap(monkeypatch, tmp_path) -> None:
+    """--season-days reaches the parameters of both protocol events (off by default); a value outside 1..183 is a
+    usage error naming the option, raised before any data is read."""
+    seen: list[int | None] = []
+
+    def fake(data, params=None, *, with_sensitivity):
+        seen.append(params.season_days)
+        return []
+
+    monkeypatch.setattr(c5, "check5_aqi", fake)
+    monkeypatch.setattr(av, "check5", fake)
+    base = ["forecast", "avoided", "--protocol", "beijing", "--data", str(tmp_path), "--no-store"]
+    for extra in (["--event", "heavy", "--season-days", "45"], ["--season-days", "30"], []):
+        r = CliRunner().invoke(app, [*base, *extra])
+        assert r.exit_code == 0, r.output
+    assert seen == [45, 30, None]
+    r = CliRunner().invoke(app, [*base, "--season-days", "0"])
+    assert r.exit_code == 2 and "'--season-days'" in " ".join(r.output.split())
+    assert seen == [45, 30, None]
