@@ -187,12 +187,12 @@ def dongsi_goals_measured():
 
 
 _NOT_YET_24H = (
-    "measured 77.19 against the goal 76.86 (gap +0.33; the unprocessed model 76.51): the 24 h post-processing "
-    "chosen on the two training-period folds makes the test year worse; docs/forecast.md §3.2"
+    "measured 77.35 against the goal 76.86 (gap +0.49; the unprocessed model 76.23): the 24 h post-processing "
+    "chosen on the training-period folds makes the test year worse; docs/forecast.md §3.2"
 )
 _NOT_YET_TS = (
-    "measured 0.493 against the goal 0.55 (gap −0.057): the D+1 post-processing re-chosen on the inner folds under "
-    "the monthly refit is nearly the raw model (0.492); docs/forecast.md §3.2"
+    "measured 0.529 against the goal 0.55 (gap −0.021) with recency weights and the post-processing chosen on the "
+    "inner folds; docs/forecast.md §3.2"
 )
 
 
