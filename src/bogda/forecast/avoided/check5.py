@@ -15,6 +15,7 @@ from bogda.forecast.avoided.aqi import (
     AQI_ITEMS,
     EVENT_HEAVY,
     EVENT_OZONE,
+    OPTIONAL_AQI_ITEMS,
     AqiCounterfactual,
     dust_summary,
     estimate_aqi,
@@ -226,7 +227,8 @@ def check5_aqi_frames(
     codes = {
         code: item
         for code, item in AQI_ITEMS.items()
-        if item not in ("SO2", "CO") or (code in target.columns and not target[code].fill_nan(None).is_null().all())
+        if item not in OPTIONAL_AQI_ITEMS
+        or (code in target.columns and not target[code].fill_nan(None).is_null().all())
     }
 
     def tables(ctrls: Sequence[pl.DataFrame]) -> dict[str, FeatureTable]:

@@ -12,6 +12,7 @@ import numpy as np
 from bogda.forecast import verify
 from bogda.forecast.avoided.inputs import FeatureTable
 from bogda.forecast.avoided.params import AvoidedParams
+from bogda.forecast.baselines import circular_doy_distance  # the ±15-day climatology's distance (§3.3)
 
 
 def log_target(conc: np.ndarray) -> np.ndarray:
@@ -150,16 +151,6 @@ def day_of_year(dates: np.ndarray) -> np.ndarray:
     """
     d = np.asarray(dates).astype("datetime64[D]")
     return (d - d.astype("datetime64[Y]")).astype(int) + 1
-
-
-def circular_doy_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Circular day-of-year distance min(|Δ|, 366 − |Δ|), the one of the ±15-day climatology (forecast.md §3.3).
-
-    >>> circular_doy_distance(np.array([360, 10]), np.array([5, 40])).tolist()
-    [11, 30]
-    """
-    d = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
-    return np.minimum(d, 366 - d)
 
 
 def block_indices(

@@ -15,6 +15,7 @@ from bogda.forecast.avoided.aqi import (
     AQI_ITEMS,
     EVENT_HEAVY,
     EVENT_OZONE,
+    OPTIONAL_AQI_ITEMS,
     AqiCounterfactual,
     dust_summary,
     estimate_aqi,
@@ -407,7 +408,7 @@ def evaluate_stored_aqi(
     for code, item in AQI_ITEMS.items():
         frames = {c: join_nwp(hourly_from_store(store, c, lo, hi, code), nwp[c][0]) for c in (target, *controls)}
         if code not in frames[target].columns or frames[target][code].is_nan().all():
-            if item in ("SO2", "CO"):
+            if item in OPTIONAL_AQI_ITEMS:
                 continue
             raise ValueError(f"no {item} ({code}) stored at {target}: the AQI cannot be modelled")
         tables[item] = feature_table(
