@@ -1,7 +1,7 @@
 """The satellite fire page in a real browser (Chromium + Playwright) over the demo region (Changji) with a real
 FIRMS MODIS global 24 h file ingested: the operator signs in, sees the map (detections, events, heat sources) and the
-lists, records a "false" verdict for the Jimsar event and sees the event verified and its pixel labelled; the page
-asks nothing of any host but this one."""
+lists, records a "false" verdict for the Jimsar event and sees, in place (no reload), the event verified, its pixel
+labelled and the map's markers updated; the page asks nothing of any host but this one."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ MAP_STATE = """() => {
     const chart = echarts.getInstanceByDom(el);
     if (!chart) return null;
     const o = chart.getOption();
-    return { map: o.geo[0].map, series: o.series.map(s => ({ name: s.name, type: s.type, n: s.data.length })) };
+    return {
+      map: o.geo[0].map,
+      series: o.series.map(s => ({
+        name: s.name, type: s.type, n: s.data.length,
+        colors: s.data.map(d => (d && d.itemStyle && d.itemStyle.color) || null),
+      })),
+    };
   });
 }"""
 
@@ -58,7 +64,7 @@ def test_operator_sees_fire_points_and_records_a_verdict(server: str, loaded: tu
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
 
         page.goto(f"{server}/fire")
         assert "/login" in page.url
@@ -87,15 +93,28 @@ def test_operator_sees_fire_points_and_records_a_verdict(server: str, loaded: tu
         page.get_by_role("option", name=event_id).click()
         page.locator(".bogda-fire-verdict-value").click()
         page.get_by_role("option", name="误报（现场无火无迹）").click()
+        assert "#d50000" in by_name["火点事件"]["colors"]  # pending: red
+        assert not errors, "\n".join(errors)  # the first load, apart from what the verdict does
+        page.evaluate("() => { window.bogdaBeforeVerdict = true; }")
         page.locator(".bogda-fire-verdict-save").click()
-        # the page reloads with the new state (the confirmation toast may go with the old page)
-        page.wait_for_selector(".bogda-fire-map canvas", timeout=60_000)
+        # the lists and the map show the new state in place: no reload (the marker survives), the toast confirms
+        page.get_by_text(f"已记录：{event_id}").wait_for(timeout=30_000)
         row = page.locator(".bogda-fire-events tbody tr").filter(has_text=event_id)
         row.filter(has_text="已核查").wait_for(timeout=30_000)
         assert "false" in row.inner_text()
         page.locator(".bogda-fire-detections tbody tr").filter(has_text="核查为误报").first.wait_for(timeout=30_000)
+        assert page.evaluate("() => window.bogdaBeforeVerdict === true")
+        # the map's event marker turns from pending red to verified green (its options updated, not rebuilt)
+        for _ in range(60):
+            after = {s["name"]: s for s in page.evaluate(MAP_STATE)["series"]}
+            if "#2e7d32" in after["火点事件"]["colors"]:
+                break
+            page.wait_for_timeout(500)
+        assert "#2e7d32" in after["火点事件"]["colors"], after["火点事件"]
+        # the one screened pixel is now labelled verified false on the map too
+        assert (after["有效火点"]["n"], after["核查为误报"]["n"]) == (0, by_name["核查为误报"]["n"] + 1)
 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "fire_page.png"), full_page=True)
-        assert not errors, errors
+        assert not errors, "\n".join(errors)
         assert requests and not outside(requests), f"requests left the server: {outside(requests)}"

@@ -6,6 +6,7 @@ masks. Reads through :mod:`bogda.web.api.fire` (the same scoping as the REST API
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -203,9 +204,10 @@ def chart_options(ctx: Ctx, fc: dict[str, Any], events: list[dict[str, Any]], ma
     }
 
 
-def verdict_form(ctx: Ctx, events: list[dict[str, Any]]) -> None:
+def verdict_form(ctx: Ctx, events: list[dict[str, Any]], on_saved: Callable[[], None]) -> None:
     """Verdict of a site visit for an event awaiting verification (fire.md §3.7), recorded as the API does:
-    audited, by the signed-in operator; the page reloads to show the new state."""
+    audited, by the signed-in operator; ``on_saved`` then shows the new state in place (the operator keeps the
+    map's zoom and pan, and the map is not torn down and rebuilt by a reload)."""
     lang = ctx.lang
     pending = [e for e in events if e["verification"] == "pending" and e["status"] != "merged"]
     with ui.card().classes("w-full bogda-fire-verdict").props("flat bordered"):
@@ -250,9 +252,63 @@ def verdict_form(ctx: Ctx, events: list[dict[str, Any]]) -> None:
                     ),
                     type="positive",
                 )
-                ui.navigate.reload()
+                on_saved()
 
             ui.button(tx(lang, "verdict.save"), on_click=save).props("color=primary").classes("bogda-fire-verdict-save")
+
+
+def lists_state(ctx: Ctx, start: date, end: date) -> dict[str, Any]:
+    """What the map and the lists show: detections (GeoJSON features), events last seen from ``start``, masks."""
+    fc = detection_features(ctx.store, ctx.who, start, end)
+    events = [
+        ev
+        for ev in event_rows(ctx.store, ctx.who)
+        if ev["last_seen"] and ev["last_seen"]["local"][:10] >= start.isoformat()
+    ]
+    return {"fc": fc, "events": events, "masks": mask_sites.list_sites(ctx.store)}
+
+
+def fire_lists(
+    ctx: Ctx,
+    fc: dict[str, Any],
+    events: list[dict[str, Any]],
+    masks: list[dict[str, Any]],
+    on_saved: Callable[[], None],
+) -> None:
+    """The events (with the verdict form for editors), detections and masks tables."""
+    lang = ctx.lang
+    ui.label(tx(lang, "fire.events")).classes("text-subtitle1")
+    ev_cols = ["event_id", "status", "county_code", "n_detections", "max_frp", "class", "verification", "verdict"]
+    ui.table(
+        columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in ev_cols],
+        rows=[{c: (tx(lang, "ver." + ev[c]) if c == "verification" else ev[c]) for c in ev_cols} for ev in events],
+        row_key="event_id",
+        pagination={"rowsPerPage": 20},
+    ).classes("w-full bogda-fire-events").props("dense flat bordered")
+    if set(ctx.user.roles) & set(EDIT_ROLES):
+        verdict_form(ctx, events, on_saved)
+    ui.label(tx(lang, "fire.detections")).classes("text-subtitle1")
+    det_cols = ["id", "satellite", "confidence_raw", "frp_mw", "county_code", "state", "event_id"]
+    ui.table(
+        columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in det_cols],
+        rows=[
+            {
+                **{c: f["properties"].get(c) for c in det_cols},
+                "state": tx(lang, f"state.{f['properties']['state']}"),
+            }
+            for f in fc["features"]
+        ],
+        row_key="id",
+        pagination={"rowsPerPage": 20},
+    ).classes("w-full bogda-fire-detections").props("dense flat bordered")
+    ui.label(tx(lang, "fire.masks")).classes("text-subtitle1")
+    m_cols = ["source_id", "name", "kind", "origin", "status", "radius_km", "edited_by"]
+    ui.table(
+        columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in m_cols],
+        rows=[{c: m[c] for c in m_cols} for m in masks],
+        row_key="source_id",
+        pagination={"rowsPerPage": 20},
+    ).classes("w-full bogda-fire-masks").props("dense flat bordered")
 
 
 @ui.page("/fire")
@@ -269,14 +325,22 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
         e = date.fromisoformat(end) if end else e
     except ValueError:
         pass
-    fc = detection_features(ctx.store, ctx.who, s, e)
-    events = [
-        ev
-        for ev in event_rows(ctx.store, ctx.who)
-        if ev["last_seen"] and ev["last_seen"]["local"][:10] >= s.isoformat()
-    ]
-    masks = mask_sites.list_sites(ctx.store)
+    state = lists_state(ctx, s, e)
     counties = [(r, g) for r, g in outlines(ctx.store) if r.kind == "county" and ctx.who.sees(r.id)]
+    charts: list[ui.echart] = []
+
+    def saved() -> None:
+        state.update(lists_state(ctx, s, e))
+        lists.refresh()
+        for chart in charts:
+            chart.options.clear()
+            chart.options.update(chart_options(ctx, state["fc"], state["events"], state["masks"]))
+            chart.update()
+
+    @ui.refreshable
+    def lists() -> None:
+        fire_lists(ctx, state["fc"], state["events"], state["masks"], saved)
+
     with ui.column().classes("w-full q-pa-md gap-2"):
         ui.label(tx(lang, "fire.title")).classes("text-h6")
         ui.label(tx(lang, "fire.range", start=s.isoformat(), end=e.isoformat())).classes("text-grey-8")
@@ -284,38 +348,8 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
         chart_box = ui.column().classes("w-full")
         with chart_box:
             ui.spinner(size="lg")
-        ui.label(tx(lang, "fire.events")).classes("text-subtitle1")
-        ev_cols = ["event_id", "status", "county_code", "n_detections", "max_frp", "class", "verification", "verdict"]
-        ui.table(
-            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in ev_cols],
-            rows=[{c: (tx(lang, "ver." + ev[c]) if c == "verification" else ev[c]) for c in ev_cols} for ev in events],
-            row_key="event_id",
-            pagination={"rowsPerPage": 20},
-        ).classes("w-full bogda-fire-events").props("dense flat bordered")
-        if set(ctx.user.roles) & set(EDIT_ROLES):
-            verdict_form(ctx, events)
-        ui.label(tx(lang, "fire.detections")).classes("text-subtitle1")
-        det_cols = ["id", "satellite", "confidence_raw", "frp_mw", "county_code", "state", "event_id"]
-        ui.table(
-            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in det_cols],
-            rows=[
-                {
-                    **{c: f["properties"].get(c) for c in det_cols},
-                    "state": tx(lang, f"state.{f['properties']['state']}"),
-                }
-                for f in fc["features"]
-            ],
-            row_key="id",
-            pagination={"rowsPerPage": 20},
-        ).classes("w-full bogda-fire-detections").props("dense flat bordered")
-        ui.label(tx(lang, "fire.masks")).classes("text-subtitle1")
-        m_cols = ["source_id", "name", "kind", "origin", "status", "radius_km", "edited_by"]
-        ui.table(
-            columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in m_cols],
-            rows=[{c: m[c] for c in m_cols} for m in masks],
-            row_key="source_id",
-            pagination={"rowsPerPage": 20},
-        ).classes("w-full bogda-fire-masks").props("dense flat bordered")
+        with ui.column().classes("w-full gap-2"):
+            lists()
 
     await ui.context.client.connected()
     geojson = region_geojson(counties, lang)
@@ -328,7 +362,9 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
     chart_box.clear()
     with chart_box:
         aspect = map_aspect([g for _, g in counties])
-        ui.echart(chart_options(ctx, fc, events, masks)).classes("w-full bogda-fire-map").style(
-            f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh"
+        charts.append(
+            ui.echart(chart_options(ctx, state["fc"], state["events"], state["masks"]))
+            .classes("w-full bogda-fire-map")
+            .style(f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh")
         )
     return None
