@@ -345,3 +345,29 @@ def test_next_day_mean_model_is_blended_into_d1():
     assert "lgbm_none_next24h" not in one.pairs[("daily", "D+2")].methods
     rows_daily = one.model_inputs["daily_D+1"]["n_rows"]
     assert 20 * rows_daily < one.model_inputs["next24h"]["n_rows"] <= 24 * rows_daily + 24 * 3
+
+
+def test_daily_profile_reaches_only_the_daily_models():
+    """ProtocolConfig.daily_profile: the daily models train with it (here a tail weight), the hourly ones keep the
+    protocol's profile, and the baselines do not move."""
+    from datetime import date
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=420, seed=12)
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        quantiles=(),
+        climatology="short",
+        min_train_days=200,
+    )
+    span = (date(2016, 1, 1), date(2016, 11, 30)), (date(2016, 12, 1), date(2017, 2, 20))
+    plain = run_protocol(frame, *span, False, config=cfg, coords=coords).scores
+    tailed = run_protocol(
+        frame, *span, False, config=replace(cfg, daily_profile=replace(cfg.profile, tail_weight=4.0)), coords=coords
+    ).scores
+    joined = plain.join(tailed, on=["station", "horizon", "method"], suffix="_t")
+    diff = (joined["RMSE"] - joined["RMSE_t"]).abs()
+    moved = joined.filter(diff > 1e-9)
+    assert set(moved["method"]) == {"lgbm_none"} and set(moved["horizon"]) == {"D+1"}
+    assert moved.height >= 1

@@ -183,3 +183,37 @@ def test_recency_weights_follow_the_latest_regime():
         quantiles=(),
     )
     assert hourly.predict(probe)["mean"][0] == pytest.approx(recent.predict(probe)["mean"][0])
+
+
+def test_tail_weight_lifts_the_forecast_where_high_targets_occur():
+    """Profile.tail_weight: rows whose target is at or above the tail quantile weigh more in the mean booster, so
+    where high days occur among ordinary ones the L2 mean moves towards them; elsewhere nothing changes."""
+    from bogda.forecast.models import fit_model_set
+
+    rng = np.random.default_rng(9)
+    n = 4000
+    x = rng.uniform(0, 1, size=(n, 1))
+    high = (x[:, 0] > 0.5) & (rng.uniform(size=n) < 0.2)  # a fifth of the right half is a 300 µg/m³ day
+    y = np.where(high, 300.0, 50.0) + rng.normal(0, 2.0, n)
+    profile = replace(FAST, rounds_mean=150, early_stopping=0)
+    even = fit_model_set(x, y, ["x"], profile, horizon="t", quantiles=())
+    tail = fit_model_set(x, y, ["x"], replace(profile, tail_weight=3.0, tail_quantile=0.85), horizon="t", quantiles=())
+    # averaged over each half (one leaf holds a few dozen rows, so a single probe is noisy)
+    right, left = np.linspace(0.55, 0.95, 41)[:, None], np.linspace(0.05, 0.45, 41)[:, None]
+    # equal weights: 0.8·50 + 0.2·300 = 100; ×3 on the 300s: (0.8·50 + 0.6·300) / 1.4 ≈ 157
+    assert even.predict(right)["mean"].mean() == pytest.approx(100.0, abs=10.0)
+    assert tail.predict(right)["mean"].mean() == pytest.approx(157.0, abs=12.0)
+    assert tail.predict(left)["mean"].mean() == pytest.approx(50.0, abs=3.0)
+
+
+def test_row_weights_refuse_a_bad_tail():
+    from bogda.forecast.models import row_weights
+
+    y, order = np.arange(10.0), np.arange(10.0)
+    for bad in ({"tail_weight": 0.0}, {"tail_weight": 2.0, "tail_quantile": 1.0}):
+        with pytest.raises(ValueError, match="tail weight"):
+            row_weights(y, order, replace(FAST, **bad))
+    # recency and tail multiply, then mean 1
+    w = row_weights(y, order, replace(FAST, half_life_days=5.0, tail_weight=2.0, tail_quantile=0.8))
+    raw = 0.5 ** ((9 - order) / 5.0) * np.where(y >= np.quantile(y, 0.8), 2.0, 1.0)
+    assert np.allclose(w, raw / raw.mean()) and w.mean() == pytest.approx(1.0)

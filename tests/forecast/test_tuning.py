@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
 from bogda.forecast import verify
 from bogda.forecast.backtest import Pairs, post_process
-from bogda.forecast.tuning import INNER_FOLDS, choose_post, post_grid
+from bogda.forecast.tuning import INNER_FOLDS, choose_post, choose_tail_weight, post_grid
 
 
 def _pairs(shrink: float, seed: int) -> Pairs:
@@ -58,3 +59,28 @@ def test_inner_folds_lie_inside_the_training_period() -> None:
 
     for train, test in INNER_FOLDS.values():
         assert BEIJING_TRAIN[0] <= train[0] <= train[1] < test[0] <= test[1] <= BEIJING_TRAIN[1] < BEIJING_TEST[0]
+
+
+def _grid(ratio: float, ts: float) -> pl.DataFrame:
+    """A one-pair D+1 grid (λ = w = 1) as post_grid returns it."""
+    return pl.DataFrame({"inflation": [1.0], "weight": [1.0], "ratio": [ratio], "TS": [ts]})
+
+
+def test_tail_weight_is_chosen_for_the_threat_score_within_the_rmse_slack():
+    # weight 2: better TS on both folds, RMSE ratio 0.005 worse: inside the slack → chosen;
+    # weight 3: best TS, but 0.02 worse: outside → refused
+    results = {
+        1.0: {"A": _grid(0.70, 0.50), "B": _grid(0.78, 0.30)},
+        2.0: {"A": _grid(0.705, 0.53), "B": _grid(0.785, 0.33)},
+        3.0: {"A": _grid(0.72, 0.60), "B": _grid(0.80, 0.40)},
+    }
+    chosen, table = choose_tail_weight(results)
+    assert chosen == 2.0
+    assert table["tail_weight"].to_list() == [2.0, 1.0, 3.0]
+    assert table["eligible"].to_list() == [True, True, False]
+    assert table.row(0, named=True)["mean_TS"] == pytest.approx(0.43)
+    # no gain in TS: the unweighted model stays (ties go to the smaller weight)
+    flat = {1.0: {"A": _grid(0.70, 0.50)}, 2.0: {"A": _grid(0.70, 0.50)}}
+    assert choose_tail_weight(flat)[0] == 1.0
+    with pytest.raises(ValueError, match="reference"):
+        choose_tail_weight({2.0: {"A": _grid(0.7, 0.5)}})

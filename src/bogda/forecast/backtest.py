@@ -97,6 +97,13 @@ one fit, as (1.5, 0.5) and (1.3, 0.8); re-chosen when the protocol moved to the 
 recency weights ((1.5, 0.5) / (1.1, 1.0)), each time before the test year was scored with it.) Never tuned on the
 test year."""
 
+PROTOCOL_DAILY_TAIL_WEIGHT: float = 1.0
+"""``Profile.tail_weight`` of the Beijing protocol's daily models (the hourly ones keep the profile's 1.0): rows whose
+target is in the top 15 % of the training targets weigh this much more in the mean booster, so that the L2 model,
+pulled towards the bulk, forecasts the heavy days the D+1 threat score counts. Chosen on the same two inner folds by
+:func:`bogda.forecast.tuning.choose_tail_weight` (``python -m bogda.forecast.tuning --tail-weights …``) before the
+test year was scored with it (docs/forecast.md §2)."""
+
 PROTOCOL_REFIT = "month"
 """Refit of the Beijing protocol: monthly (forecast.md §3.9 "monthly refit (d)"). Chosen on the same two inner folds
 before the test-year run: with one fit the hourly 24 h RMSE / damped persistence over the 8 stations was 0.974 (fold
@@ -113,6 +120,9 @@ class ProtocolConfig:
     daily_horizons: tuple[int, ...] = tuple(range(1, 8))
     issue_hour: int = 23
     profile: Profile = PROTOCOL
+    daily_profile: Profile | None = None
+    """The daily models' profile when it differs from ``profile`` (e.g. a ``tail_weight`` aimed at the heavy-day
+    threat score, which the hourly RMSE goal does not want); None: ``profile``."""
     quantiles: tuple[float, ...] = QUANTILES
     climatology: str = "seasonal"  # "seasonal": month×hour and ±15 d; "short": hour of day and training mean
     min_train_days: int = 365
@@ -226,9 +236,10 @@ def run_protocol(
             max_km=cfg.neighbour_km,
             candidates=[panel.stations[i] for i in usable],
         )
-    profile = cfg.profile
-    if cfg.valid_days and profile.early_stopping:
-        profile = replace(profile, valid_fraction=cfg.valid_days / max(1, tr1 - tr0 + 1))
+    profile, daily_profile = (
+        replace(p, valid_fraction=cfg.valid_days / max(1, tr1 - tr0 + 1)) if cfg.valid_days and p.early_stopping else p
+        for p in (cfg.profile, cfg.daily_profile or cfg.profile)
+    )
 
     if cfg.refit not in (None, "once", "month"):
         raise ValueError(f"refit {cfg.refit!r}: expected 'once' or 'month'")
@@ -254,6 +265,7 @@ def run_protocol(
             block_end,
             archive,
             base=(tr0, tr1),
+            daily_profile=daily_profile,
         )
         blocks.extend(res)
         inputs.update(inp)
@@ -303,6 +315,7 @@ def _fit_and_score(
     archive: NwpArchive | None = None,
     *,
     base: tuple[int, int] | None = None,
+    daily_profile: Profile | None = None,
 ) -> tuple[list[Pairs], dict[str, object]]:
     """Fit on targets of days [fit_start, fit_end] and score days [te0, te1]; climatology and damping come from the
     days ``base`` (default: the fit window), which a monthly refit keeps on the training period."""
@@ -409,7 +422,7 @@ def _fit_and_score(
                 train_start_day=fit_start,
                 train_end_day=fit_end,
                 horizons=cfg.daily_horizons,
-                profile=profile,
+                profile=daily_profile or profile,
                 weather_mode=mode,
                 future=dfuture,
                 issue_hour=cfg.issue_hour,
@@ -597,6 +610,19 @@ def load_beijing(data_dir: Path) -> tuple[list[pl.DataFrame], dict[str, tuple[fl
     return frames, {c: coords[c] for c in codes if c in coords}
 
 
+def beijing_config(cfg: ProtocolConfig) -> ProtocolConfig:
+    """``cfg`` with the Beijing protocol's choices where it leaves them open (None): the post-processing
+    (:data:`PROTOCOL_POST`), the refit (:data:`PROTOCOL_REFIT`) and the daily models' tail weight
+    (:data:`PROTOCOL_DAILY_TAIL_WEIGHT`)."""
+    if cfg.post is None:
+        cfg = replace(cfg, post=PROTOCOL_POST)
+    if cfg.refit is None:
+        cfg = replace(cfg, refit=PROTOCOL_REFIT)
+    if cfg.daily_profile is None and cfg.profile.tail_weight != PROTOCOL_DAILY_TAIL_WEIGHT:
+        cfg = replace(cfg, daily_profile=replace(cfg.profile, tail_weight=PROTOCOL_DAILY_TAIL_WEIGHT))
+    return cfg
+
+
 def beijing_protocol(
     data_dir: Path,
     stations: Sequence[str] | None = ("Dongsi",),
@@ -614,11 +640,7 @@ def beijing_protocol(
     frames, coords = load_beijing(data_dir)
     codes = None if stations is None else tuple(PRSA_STATIONS.get(s, s) for s in stations)
     # Every Beijing file is inside 50 km of Dongsi except by a hair; the protocol names all 7 as neighbours.
-    cfg = replace(config or ProtocolConfig(), stations_to_score=codes, neighbour_km=80.0)
-    if cfg.post is None:
-        cfg = replace(cfg, post=PROTOCOL_POST)
-    if cfg.refit is None:
-        cfg = replace(cfg, refit=PROTOCOL_REFIT)
+    cfg = beijing_config(replace(config or ProtocolConfig(), stations_to_score=codes, neighbour_km=80.0))
     nwp_values = read_nwp_archive(nwp_paths, coords) if "nwp" in modes else None
     return {
         m: run_protocol(

@@ -25,9 +25,9 @@ import polars as pl
 
 from bogda.forecast import verify
 from bogda.forecast.backtest import (
-    PROTOCOL_REFIT,
     Pairs,
     ProtocolConfig,
+    beijing_config,
     load_beijing,
     post_process,
     run_protocol,
@@ -104,21 +104,73 @@ def choose_post(grids: Mapping[str, pl.DataFrame]) -> tuple[float, float, pl.Dat
     return float(best["inflation"]), float(best["weight"]), table
 
 
+TAIL_WEIGHTS: tuple[float, ...] = (1.0, 2.0, 3.0)
+"""Candidate ``Profile.tail_weight`` values of the daily models (1.0: off)."""
+TAIL_RATIO_SLACK = 0.01
+"""How much worse (in RMSE / damped persistence, mean of the folds) a tail weight may make D+1 and still be chosen
+for its threat score."""
+
+
+def choose_tail_weight(results: Mapping[float, Mapping[str, pl.DataFrame]]) -> tuple[float, pl.DataFrame]:
+    """The daily models' tail weight, chosen on the inner folds for the D+1 heavy-pollution threat score.
+
+    For each weight the D+1 post-processing (λ, w) is chosen as :func:`choose_post` does (lowest mean RMSE ratio);
+    at that choice the folds' mean TS > 150 is read. The weight with the highest mean TS is taken among those whose
+    mean ratio is at most the unweighted one (weight 1.0, which must be present) plus :data:`TAIL_RATIO_SLACK`; ties
+    go to the smaller weight.
+
+    Parameters
+    ----------
+    results : per tail weight, the D+1 :func:`post_grid` table of each fold
+
+    Returns
+    -------
+    The chosen weight and one row per weight: ``tail_weight``, ``inflation``, ``weight``, ``mean_ratio``,
+    ``mean_TS`` and the folds' ``ratio_<fold>`` / ``TS_<fold>``, best first.
+    """
+    if 1.0 not in results:
+        raise ValueError("the unweighted run (tail weight 1.0) is the reference: it must be among the results")
+    rows = []
+    for tw, grids in results.items():
+        lam, w, table = choose_post(grids)
+        best = table.row(0, named=True)
+        ts = [best[f"TS_{f}"] for f in grids]
+        rows.append(
+            {
+                "tail_weight": float(tw),
+                "inflation": lam,
+                "weight": w,
+                "mean_ratio": float(best["mean_ratio"]),
+                "mean_TS": float(np.mean([t if t is not None else np.nan for t in ts])),
+                **{f"ratio_{f}": float(best[f"ratio_{f}"]) for f in grids},
+                **{f"TS_{f}": best[f"TS_{f}"] for f in grids},
+            }
+        )
+    table = pl.DataFrame(rows)
+    limit = table.filter(pl.col("tail_weight") == 1.0)["mean_ratio"][0] + TAIL_RATIO_SLACK
+    table = table.with_columns((pl.col("mean_ratio") <= limit).alias("eligible")).sort(
+        ["eligible", "mean_TS", "tail_weight"], descending=[True, True, False], nulls_last=True
+    )
+    return float(table["tail_weight"][0]), table
+
+
 def inner_fold_pairs(
-    data_dir: Path, config: ProtocolConfig | None = None, folds: Sequence[str] = tuple(INNER_FOLDS)
+    data_dir: Path,
+    config: ProtocolConfig | None = None,
+    folds: Sequence[str] = tuple(INNER_FOLDS),
+    *,
+    daily_only: bool = False,
 ) -> dict[str, dict[tuple[str, str], Pairs]]:
     """Run each inner fold of the Beijing protocol (all 8 stations scored, weather mode ``none``, the protocol's
-    refit, no post-processing) and return its pairs per (kind, horizon)."""
+    refit, no post-processing) and return its pairs per (kind, horizon): hourly 24 h and daily D+1, or D+1 only."""
     frames, coords = load_beijing(data_dir)
-    base = config or ProtocolConfig()
     cfg = replace(
-        base,
-        hourly_leads=(24,),
+        beijing_config(config or ProtocolConfig()),
+        hourly_leads=() if daily_only else (24,),
         daily_horizons=(1,),
         quantiles=(),
         neighbour_km=80.0,
         stations_to_score=None,
-        refit=base.refit or PROTOCOL_REFIT,
         post=(),
     )
     return {f: run_protocol(frames, *INNER_FOLDS[f], "none", config=cfg, coords=coords).pairs for f in folds}
@@ -129,7 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     ap.add_argument("--refit", choices=["once", "month"], default=None, help="default: the protocol's")
     ap.add_argument("--top", type=int, default=6, help="grid rows printed per horizon")
+    ap.add_argument(
+        "--tail-weights",
+        default=None,
+        help="comma-separated daily tail weights (e.g. 1,2,3): choose the daily models' tail weight for the D+1 "
+        "threat score instead of the post-processing of both horizons (daily D+1 runs only)",
+    )
     args = ap.parse_args(argv)
+    if args.tail_weights:
+        return _tail_main(args)
     folds = inner_fold_pairs(args.data, ProtocolConfig(refit=args.refit))
     chosen = []
     for horizon, kind in HORIZONS.items():
@@ -139,6 +199,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{horizon}: chosen λ = {lam}, w = {w}\n{table.head(args.top)}\nunprocessed:\n{raw}")
         chosen.append((horizon, lam, w))
     print(f"PROTOCOL_POST = {tuple(chosen)!r}")
+    return 0
+
+
+def _tail_main(args: argparse.Namespace) -> int:
+    try:
+        weights = tuple(float(v) for v in args.tail_weights.split(","))
+    except ValueError:
+        raise SystemExit(f"--tail-weights {args.tail_weights!r}: expected numbers separated by commas") from None
+    base = ProtocolConfig(refit=args.refit)
+    results = {}
+    for tw in weights:
+        daily = replace(base.daily_profile or base.profile, tail_weight=tw)
+        cfg = replace(base, daily_profile=daily)
+        folds = inner_fold_pairs(args.data, cfg, daily_only=True)
+        results[tw] = {f: post_grid(p[("daily", "D+1")]) for f, p in folds.items()}
+    chosen, table = choose_tail_weight(results)
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, float_precision=4):
+        print(table)
+    print(f"daily tail_weight = {chosen}")
     return 0
 
 
