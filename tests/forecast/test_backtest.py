@@ -371,3 +371,20 @@ def test_daily_profile_reaches_only_the_daily_models():
     moved = joined.filter(diff > 1e-9)
     assert set(moved["method"]) == {"lgbm_none"} and set(moved["horizon"]) == {"D+1"}
     assert moved.height >= 1
+
+
+def test_beijing_config_fills_only_what_is_left_open():
+    from bogda.forecast.backtest import (
+        PROTOCOL_DAILY_TAIL_WEIGHT,
+        PROTOCOL_POST,
+        PROTOCOL_REFIT,
+        beijing_config,
+    )
+
+    cfg = beijing_config(ProtocolConfig())
+    assert (cfg.post, cfg.refit) == (PROTOCOL_POST, PROTOCOL_REFIT)
+    assert cfg.daily_profile is not None and cfg.daily_profile.tail_weight == PROTOCOL_DAILY_TAIL_WEIGHT
+    assert cfg.profile.tail_weight == 1.0  # the hourly models keep equal weights
+    mine = replace(FAST, name="mine")
+    kept = beijing_config(ProtocolConfig(post=(), refit="once", daily_profile=mine))
+    assert (kept.post, kept.refit, kept.daily_profile) == ((), "once", mine)
