@@ -84,3 +84,10 @@ def test_tail_weight_is_chosen_for_the_threat_score_within_the_rmse_slack():
     assert choose_tail_weight(flat)[0] == 1.0
     with pytest.raises(ValueError, match="reference"):
         choose_tail_weight({2.0: {"A": _grid(0.7, 0.5)}})
+
+
+def test_tail_weights_option_names_a_bad_list():
+    from bogda.forecast.tuning import main
+
+    with pytest.raises(SystemExit, match="--tail-weights '1,x'"):
+        main(["--tail-weights", "1,x"])

@@ -9,7 +9,10 @@ over the folds, of the mean over the stations of RMSE(post) / RMSE(damped persis
 the training period 2013-03..2016-02 (docs/forecast.md §2), so the test year 2016-03..2017-02 is never seen.
 
 Command line: ``python -m bogda.forecast.tuning --data ../shared/data`` (about 8 min on one core) prints the grid's
-best rows per horizon and the choice, to be written into :data:`bogda.forecast.backtest.PROTOCOL_POST`.
+best rows per horizon and the choice, to be written into :data:`bogda.forecast.backtest.PROTOCOL_POST`. With
+``--tail-weights 1,2,3,4,6`` it runs the folds' daily D+1 once per tail weight of the daily models (about 3 min each)
+and prints :func:`choose_tail_weight`'s table and choice, to be written into
+:data:`bogda.forecast.backtest.PROTOCOL_DAILY_TAIL_WEIGHT`.
 """
 
 from __future__ import annotations
@@ -104,8 +107,6 @@ def choose_post(grids: Mapping[str, pl.DataFrame]) -> tuple[float, float, pl.Dat
     return float(best["inflation"]), float(best["weight"]), table
 
 
-TAIL_WEIGHTS: tuple[float, ...] = (1.0, 2.0, 3.0)
-"""Candidate ``Profile.tail_weight`` values of the daily models (1.0: off)."""
 TAIL_RATIO_SLACK = 0.01
 """How much worse (in RMSE / damped persistence, mean of the folds) a tail weight may make D+1 and still be chosen
 for its threat score."""
