@@ -4,7 +4,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV := $(PY) -m uv
 
-.PHONY: demo test test-fast bench lint format clean
+.PHONY: demo test test-release test-fast bench lint format clean
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
@@ -15,7 +15,10 @@ demo: $(STAMP)
 	$(VENV)/bin/bogda demo
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -n 2 --dist loadfile
+	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not release"
+
+test-release: $(STAMP)
+	$(VENV)/bin/pytest -n 2 --dist loadfile -m release
 
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"

@@ -179,9 +179,9 @@ def test_protocol_on_synthetic_data_reports_skill_and_skips_empty_stations():
 
 
 @pytest.fixture(scope="module")
-def dongsi_goals_measured():
+def dongsi_daily_goals():
     data = require_shared("beijing").parent
-    cfg = ProtocolConfig(hourly_leads=(24,), daily_horizons=(1,), quantiles=())
+    cfg = ProtocolConfig(hourly_leads=(), daily_horizons=(1,), quantiles=())
     res = beijing_protocol(data, ("Dongsi",), modes=("none",), config=cfg)
     return {g.name: g for g in dongsi_goals(res)}
 
@@ -197,23 +197,35 @@ _NOT_YET_TS = (
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # the first goal pays the fixture: 790 s measured beside the observed-weather run
+@pytest.mark.timeout(1800)  # the first goal pays the fixture (the daily models alone: 151 s on an idle core)
 @pytest.mark.parametrize(
     "goal",
     [
         "daily D+1 RMSE, none",
         pytest.param("daily D+1 TS>150, none", marks=pytest.mark.xfail(reason=_NOT_YET_TS, strict=False)),
-        pytest.param(
-            "hourly 24h RMSE ≤ 0.95 × damped persistence, none",
-            marks=pytest.mark.xfail(reason=_NOT_YET_24H, strict=False),
-        ),
     ],
 )
-def test_dongsi_release_targets(dongsi_goals_measured, goal):
-    """forecast.md §8.10 on the Dongsi protocol without weather: D+1 RMSE ≤ 49 and TS>150 ≥ 0.55, hourly 24 h
-    at least 5 % below damped persistence (the observed-weather goal is in test_dongsi_observed.py, a file of its
-    own so that the two long runs go to different test workers)."""
-    g = dongsi_goals_measured[goal]
+def test_dongsi_release_targets(dongsi_daily_goals, goal):
+    """forecast.md §8.10 on the Dongsi protocol without weather: D+1 RMSE ≤ 49 and TS>150 ≥ 0.55 (the
+    observed-weather goal is in test_dongsi_observed.py, a file of its own so that the two long runs go to different
+    test workers; the hourly 24 h goal is the ``release`` test below)."""
+    g = dongsi_daily_goals[goal]
+    assert g.met, f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} (gap {g.gap:+.3f})"
+
+
+@pytest.mark.slow
+@pytest.mark.release
+@pytest.mark.timeout(3600)
+@pytest.mark.xfail(reason=_NOT_YET_24H, strict=False)
+def test_dongsi_hourly_24h_goal():
+    """forecast.md §8.10: hourly 24 h RMSE at least 5 % below damped persistence on the Dongsi protocol without
+    weather. A release measurement (``make test-release``), not part of ``make test``: its 12 monthly refits of the
+    hourly model on every training row take about 11 min of one core on the CI machine, which the suite's 30 min
+    budget on two cores cannot carry beside the rest, and the goal is known not met (the reason above)."""
+    data = require_shared("beijing").parent
+    cfg = ProtocolConfig(hourly_leads=(24,), daily_horizons=(), quantiles=())
+    res = beijing_protocol(data, ("Dongsi",), modes=("none",), config=cfg)
+    (g,) = [g for g in dongsi_goals(res) if g.name.startswith("hourly 24h")]
     assert g.met, f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} (gap {g.gap:+.3f})"
 
 
