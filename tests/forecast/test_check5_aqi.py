@@ -203,6 +203,8 @@ def test_the_protocol_command_refuses_an_event_it_does_not_run(monkeypatch, even
 
 
 @pytest.mark.slow
+@pytest.mark.release  # make test-release: 371 s of one core on the CI machine, beyond make test's 30 min budget
+@pytest.mark.timeout(1800)
 def test_check5_aqi_beijing() -> None:
     """The heavy day on the check-5 files (Dongsi, Dingling control, both splits): every row carries its figures and
     each with_control row its sensitivity report. The figures are measured (docs), not asserted: the spec gives no
