@@ -118,3 +118,33 @@ def test_operator_sees_fire_points_and_records_a_verdict(server: str, loaded: tu
         page.screenshot(path=str(ARTIFACTS / "fire_page.png"), full_page=True)
         assert not errors, "\n".join(errors)
         assert requests and not outside(requests), f"requests left the server: {outside(requests)}"
+
+
+@pytest.mark.parametrize(
+    ("path", "selector"), [("/fire", ".bogda-fire-map"), ("/map", ".bogda-map"), ("/bigscreen", ".bs-map")]
+)
+def test_maps_draw_before_the_utility_css_arrives(server: str, path: str, selector: str) -> None:
+    """NiceGUI generates Tailwind's CSS in the browser; on a loaded machine it can come after ECharts has set up a
+    map. A map sized by Tailwind's classes alone is then 0 × 0 and ECharts' geo layout throws (seen in CI as
+    "Cannot read properties of null (reading '0')"). With Tailwind's script withheld altogether, each map must still
+    draw at a real size and raise nothing (map_page.map_style)."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
+        withheld: list[str] = []
+        page.route("**/tailwindcss.min.js", lambda r: (withheld.append(r.request.url), r.abort()))
+        page.goto(f"{server}{path}")
+        page.fill("#login", "operator")
+        page.fill("#password", "operator-pass-1")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**{path}")
+        page.wait_for_selector(f"{selector} canvas", timeout=60_000)
+        size = page.evaluate(
+            f"() => {{ const r = document.querySelector('{selector}').getBoundingClientRect(); "
+            "return [r.width, r.height]; }"
+        )
+        page.wait_for_timeout(1000)  # a later resize must not throw either
+        assert withheld, "the test did not withhold Tailwind's script"
+        assert size[0] >= 200 and size[1] >= 50, size
+        assert not errors, "\n".join(errors)

@@ -333,7 +333,8 @@ async def bigscreen(request: Request) -> Response | None:
     map_box.clear()
     with map_box:
         chart = ui.echart(chart_options(store, figs, lang, on, scope=scope)).classes("w-full bs-map")
-        chart.style("height: 100%")
+        # a floor, not Tailwind's w-full alone: see map_page.map_style
+        chart.style("width: 100%; height: 100%; min-width: 16rem; min-height: 12rem")
 
     def open_detail(e: Any) -> None:
         link = (e.data or {}).get("link") if isinstance(e.data, dict) else None

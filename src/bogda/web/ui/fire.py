@@ -23,7 +23,7 @@ from bogda.timeutil import beijing_date, now_utc
 from bogda.web.api.fire import EDIT_ROLES, detection_features, event_rows
 from bogda.web.ui.layout import Ctx, begin, frame
 from bogda.web.ui.map_data import MAP_NAME, line_paths, outlines, region_geojson
-from bogda.web.ui.map_page import ASPECT_SCALE, map_aspect
+from bogda.web.ui.map_page import ASPECT_SCALE, map_aspect, map_style
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -365,6 +365,6 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
         charts.append(
             ui.echart(chart_options(ctx, state["fc"], state["events"], state["masks"]))
             .classes("w-full bogda-fire-map")
-            .style(f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh")
+            .style(map_style(aspect))
         )
     return None

@@ -72,6 +72,18 @@ def map_aspect(geoms: list[dict[str, Any]]) -> float:
     return max(0.5, min(4.0, (x1 - x0) * ASPECT_SCALE / max(y1 - y0, 1e-6)))
 
 
+def map_style(aspect: float) -> str:
+    """The inline size of a map chart: the full width, the outlines' own aspect ratio, at most 80 % of the viewport,
+    and never narrower than 16rem.
+
+    Inline, and with a floor, because NiceGUI generates Tailwind's CSS in the browser: on a loaded machine it can
+    arrive after ECharts has set the chart up. A chart sized by ``w-full`` alone inside a column (``align-items:
+    flex-start``) is then 0 × 0, ECharts' ``geo`` layout inverts a singular matrix ("Cannot read properties of null
+    (reading '0')") and the map never draws. With the floor it draws small and grows when the CSS comes.
+    """
+    return f"width: 100%; min-width: 16rem; height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh"
+
+
 def chart_options(ctx: Ctx, stations: list[dict[str, Any]]) -> dict[str, Any]:
     shapes = [(r, g) for r, g in outlines(ctx.store) if ctx.who.sees(r.id)]
     prefecture = [g for r, g in shapes if r.kind == "prefecture"]
@@ -254,7 +266,7 @@ async def map_page(request: Request) -> Response | None:
     with chart_box:
         aspect = map_aspect([g for r, g in outlines(ctx.store) if ctx.who.sees(r.id) and r.kind != "prefecture"])
         chart = ui.echart(chart_options(ctx, stations)).classes("w-full bogda-map")
-        chart.style(f"height: auto; aspect-ratio: {aspect:.3f}; max-height: 80vh")
+        chart.style(map_style(aspect))
 
     def toggle_grid(on: bool) -> None:
         data = [{"coords": p} for p in grid_paths(visible_cells(ctx.store, ctx.who))] if on else []
