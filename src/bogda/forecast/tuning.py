@@ -211,8 +211,7 @@ def _tail_main(args: argparse.Namespace) -> int:
     base = ProtocolConfig(refit=args.refit)
     results = {}
     for tw in weights:
-        daily = replace(base.daily_profile or base.profile, tail_weight=tw)
-        cfg = replace(base, daily_profile=daily)
+        cfg = replace(base, daily_profile=replace(base.profile, tail_weight=tw))
         folds = inner_fold_pairs(args.data, cfg, daily_only=True)
         results[tw] = {f: post_grid(p[("daily", "D+1")]) for f, p in folds.items()}
     chosen, table = choose_tail_weight(results)

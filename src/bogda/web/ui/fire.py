@@ -268,15 +268,11 @@ def lists_state(ctx: Ctx, start: date, end: date) -> dict[str, Any]:
     return {"fc": fc, "events": events, "masks": mask_sites.list_sites(ctx.store)}
 
 
-def fire_lists(
-    ctx: Ctx,
-    fc: dict[str, Any],
-    events: list[dict[str, Any]],
-    masks: list[dict[str, Any]],
-    on_saved: Callable[[], None],
-) -> None:
-    """The events (with the verdict form for editors), detections and masks tables."""
+def fire_lists(ctx: Ctx, state: dict[str, Any], on_saved: Callable[[], None]) -> None:
+    """The events (with the verdict form for editors), detections and masks tables of ``state``
+    (:func:`lists_state`)."""
     lang = ctx.lang
+    fc, events, masks = state["fc"], state["events"], state["masks"]
     ui.label(tx(lang, "fire.events")).classes("text-subtitle1")
     ev_cols = ["event_id", "status", "county_code", "n_detections", "max_frp", "class", "verification", "verdict"]
     ui.table(
@@ -339,7 +335,7 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
 
     @ui.refreshable
     def lists() -> None:
-        fire_lists(ctx, state["fc"], state["events"], state["masks"], saved)
+        fire_lists(ctx, state, saved)
 
     with ui.column().classes("w-full q-pa-md gap-2"):
         ui.label(tx(lang, "fire.title")).classes("text-h6")
