@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from e2e.harness import ARTIFACTS, chromium, outside, running_server
 from forecast.episode import issued_hutubi_list
@@ -98,6 +99,17 @@ def _login(b: Any, base: str, user: tuple[str, str], path: str) -> tuple[Any, li
 def _choose(pg: Any, field: str, option: str) -> None:
     pg.locator(f".bogda-share-field-{field}").click()
     pg.get_by_role("option", name=option).click()
+    # Quasar gives the focus back to the select when its menu closes: typing into the next field before that
+    # happens (a loaded CI machine) would lose the keystrokes
+    pg.locator(".q-menu").wait_for(state="detached")
+
+
+def _fill(pg: Any, field: str, text: str) -> None:
+    """Type ``text`` into a form field and check that the field shows it (a lost keystroke fails here, naming the
+    field, rather than later as a share stored without it)."""
+    box = pg.locator(f".bogda-share-field-{field} input")
+    box.fill(text)
+    expect(box).to_have_value(text)
 
 
 def _rows(pg: Any) -> list[str]:
@@ -119,11 +131,9 @@ def test_issuer_adds_a_share_sees_it_in_the_table_and_the_estimate_then_deletes_
         _choose(pg, "area_code", "呼图壁县 (652323)")
         _choose(pg, "source", "燃煤源")
         _choose(pg, "season", "重污染过程")
-        pg.locator(".bogda-share-field-share input").fill("0.3")
-        pg.locator(".bogda-share-field-share_low input").fill("0.2")
-        pg.locator(".bogda-share-field-share_high input").fill("0.4")
-        pg.locator(".bogda-share-field-study_year input").fill("2023")
-        pg.locator(".bogda-share-field-source_doc input").fill(DOC)
+        for field, text in (("share", "0.3"), ("share_low", "0.2"), ("share_high", "0.4"), ("study_year", "2023")):
+            _fill(pg, field, text)
+        _fill(pg, "source_doc", DOC)
         pg.locator(".bogda-share-save").click()
         pg.wait_for_function(f"document.querySelectorAll('.bogda-share-row').length === {len(before) + 1}")
         (row,) = [r for r in _rows(pg) if DOC in r]
@@ -170,9 +180,9 @@ def test_a_refused_share_shows_the_error_under_the_field_it_names(server, values
         before = _rows(pg)
         _choose(pg, "area_code", "呼图壁县 (652323)")
         for name, text in values.items():
-            pg.locator(f".bogda-share-field-{name} input").fill(text)
+            _fill(pg, name, text)
         if field != "source_doc":
-            pg.locator(".bogda-share-field-source_doc input").fill(DOC)
+            _fill(pg, "source_doc", DOC)
         pg.locator(".bogda-share-save").click()
         message = pg.locator(f".bogda-share-field-{field} .q-field__messages")
         message.get_by_text(expected).wait_for()
