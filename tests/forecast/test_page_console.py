@@ -99,8 +99,11 @@ def _login(b: Any, base: str, user: tuple[str, str], path: str) -> tuple[Any, li
 def _choose(pg: Any, field: str, option: str) -> None:
     pg.locator(f".bogda-share-field-{field}").click()
     pg.get_by_role("option", name=option).click()
-    # Quasar gives the focus back to the select when its menu closes: typing into the next field before that
-    # happens (a loaded CI machine) would lose the keystrokes
+    # settle before typing elsewhere: the select shows the option once the server has sent it back (a select's
+    # value makes the round trip, and the first one also loads the select's component), and Quasar gives the
+    # focus back to the select when its menu closes; typing into the next field before either (a loaded CI
+    # machine) lost the keystrokes about 1 run in 20
+    expect(pg.locator(f".bogda-share-field-{field}")).to_contain_text(option)
     pg.locator(".q-menu").wait_for(state="detached")
 
 
