@@ -101,10 +101,11 @@ def _choose(pg: Any, field: str, option: str) -> None:
     pg.get_by_role("option", name=option).click()
     # settle before typing elsewhere: the select shows the option once the server has sent it back (a select's
     # value makes the round trip, and the first one also loads the select's component), and Quasar gives the
-    # focus back to the select when its menu closes; typing into the next field before either (a loaded CI
-    # machine) lost the keystrokes about 1 run in 20
+    # focus back to the select when its menu closes; under load a number field typed into before that lost its
+    # text (about 1 file run in 12 with two busy cores)
     expect(pg.locator(f".bogda-share-field-{field}")).to_contain_text(option)
     pg.locator(".q-menu").wait_for(state="detached")
+    expect(pg.locator(f".bogda-share-field-{field} .q-select__focus-target")).to_be_focused()
 
 
 def _fill(pg: Any, field: str, text: str) -> None:
