@@ -117,8 +117,10 @@ def default_range(ctx: Ctx) -> tuple[date, date]:
     return end - timedelta(days=29), end
 
 
-def chart_options(ctx: Ctx, fc: dict[str, Any], events: list[dict[str, Any]], masks: list[dict[str, Any]]) -> dict:
+def chart_options(ctx: Ctx, state: dict[str, Any]) -> dict:
+    """The map of ``state`` (:func:`lists_state`): outline, masks, detections by state, events by verification."""
     lang = ctx.lang
+    fc, events, masks = state["fc"], state["events"], state["masks"]
     shapes = [(r, g) for r, g in outlines(ctx.store) if ctx.who.sees(r.id)]
     pref = [g for r, g in shapes if r.kind == "prefecture"]
     series: list[dict[str, Any]] = [
@@ -330,7 +332,7 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
         lists.refresh()
         for chart in charts:
             chart.options.clear()
-            chart.options.update(chart_options(ctx, state["fc"], state["events"], state["masks"]))
+            chart.options.update(chart_options(ctx, state))
             chart.update()
 
     @ui.refreshable
@@ -358,9 +360,5 @@ async def fire_page(request: Request, start: str | None = None, end: str | None 
     chart_box.clear()
     with chart_box:
         aspect = map_aspect([g for _, g in counties])
-        charts.append(
-            ui.echart(chart_options(ctx, state["fc"], state["events"], state["masks"]))
-            .classes("w-full bogda-fire-map")
-            .style(map_style(aspect))
-        )
+        charts.append(ui.echart(chart_options(ctx, state)).classes("w-full bogda-fire-map").style(map_style(aspect)))
     return None
