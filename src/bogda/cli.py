@@ -1908,6 +1908,13 @@ def forecast_backtest(
     nwp: Annotated[
         list[Path] | None, typer.Option(help="Archived NWP runs (NetCDF/GRIB2/CSV files or folders): adds mode nwp.")
     ] = None,
+    modes: Annotated[
+        str,
+        typer.Option(
+            help="Weather modes of the beijing protocol, comma-separated: none, observed_proxy (observed weather as "
+            "a perfect forecast), noisy_proxy (observed daily weather with the spec's assumed forecast error)."
+        ),
+    ] = "none,observed_proxy,noisy_proxy",
     database_url: DbOption = None,
 ) -> None:
     """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
@@ -1917,7 +1924,7 @@ def forecast_backtest(
 
     if protocol not in ("beijing", "xinjiang2019", "all"):
         raise typer.BadParameter("protocol must be beijing, xinjiang2019 or all")
-    argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out)]
+    argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out), "--modes", modes]
     for p in nwp or []:
         argv += ["--nwp", str(p)]
     if refit is not None:

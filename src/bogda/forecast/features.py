@@ -746,8 +746,9 @@ def daily_features(
 
     Hourly state at the issue hour (so the last hour of day D and the mean of its last 6 hours are in), daily
     means of D, D−1, D−2 and D−6, the other pollutants' daily means, neighbours' daily means, the target day's
-    calendar and climatology and, with ``future``, the weather aggregates of the target day and the day before.
-    ``issue``: the rows' :func:`daily_issue_features` when already computed (training shares them over k).
+    calendar and climatology and, with ``future``, the weather aggregates of the target day and the day before
+    (observed: ``DailyCache``; observed with an assumed forecast error: ``weather_proxy.NoisyDailyWeather``; an NWP
+    archive). ``issue``: the rows' :func:`daily_issue_features` when already computed (training shares them over k).
     """
     base = issue if issue is not None else daily_issue_features(ctx, daily, s, day, issue_hour=issue_hour)
     feats = {k_: v for k_, v in base.items() if k_ not in _DAILY_TAIL}
@@ -772,9 +773,14 @@ def daily_features(
             feats["futd_psfc_chg"] = feats["futd_psfc_mean"] - feats.get("obsd_psfc_mean", np.nan)
         feats["futd_hours_since_run"] = future.hours_since_run(day * 24 + issue_hour)  # type: ignore[attr-defined]
     elif future is not None:
+        # mode ``noisy_proxy`` (weather_proxy.NoisyDailyWeather): the observed values as the run issued on ``day``
+        perturb = getattr(future, "perturb", None)
         for name, arr in future.weather.items():
-            feats[f"futd_{name}"] = daily.at(arr, s, tday)
-            feats[f"futd_prev_{name}"] = daily.at(arr, s, tday - 1)
+            tgt, prev = daily.at(arr, s, tday), daily.at(arr, s, tday - 1)
+            if perturb is not None:
+                tgt, prev = perturb(name, tgt, s, day, k), perturb(name, prev, s, day, k - 1)
+            feats[f"futd_{name}"] = tgt
+            feats[f"futd_prev_{name}"] = prev
         if "psfc_mean" in future.weather:
             feats["futd_psfc_chg"] = feats["futd_psfc_mean"] - feats.get("obsd_psfc_mean", np.nan)
     names = list(feats)

@@ -26,9 +26,11 @@ from bogda.forecast.features import (
     hourly_features,
 )
 
-WEATHER_MODES: tuple[str, ...] = ("none", "observed_proxy", "nwp")
+WEATHER_MODES: tuple[str, ...] = ("none", "observed_proxy", "noisy_proxy", "nwp")
 """``none``: observations up to issue time only; ``observed_proxy``: observed weather at the target time as a
-perfect forecast (an upper bound, never operational skill); ``nwp``: archived or live NWP (forecast.md §3.9)."""
+perfect forecast (an upper bound, never operational skill); ``noisy_proxy``: observed daily weather with an assumed
+forecast error (daily models only, :mod:`bogda.forecast.weather_proxy`); ``nwp``: archived or live NWP
+(forecast.md §3.9)."""
 
 HOURLY_BLOCKS: tuple[tuple[int, int], ...] = ((1, 1), (2, 6), (7, 24), (25, 48), (49, 72))
 """Hourly lead blocks [h] (forecast.md §5, default)."""

@@ -263,6 +263,49 @@ def pinball(q: ArrayLike, o: ArrayLike, alpha: float) -> float | None:
     return float(np.mean(np.maximum(alpha * d, (alpha - 1.0) * d)))
 
 
+def episodes(day: ArrayLike, o: ArrayLike, threshold: float, min_days: int = 2) -> list[np.ndarray]:
+    """Episodes of one station: runs of at least ``min_days`` consecutive days with ``o > threshold``, each as the
+    positions (into ``day``) of its days. A day without an observation ends a run: an episode is only what was
+    observed (forecast.md §8 item 4, "heavy episodes of ≥ 2 days").
+
+    >>> [e.tolist() for e in episodes([1, 2, 3, 5, 6, 8], [160, 170, 20, 200, 210, 300], 150)]
+    [[0, 1], [3, 4]]
+    """
+    da = np.asarray(day, dtype=int)
+    oa = np.asarray(o, dtype=float)
+    order = np.argsort(da, kind="stable")
+    out: list[np.ndarray] = []
+    run: list[int] = []
+    last = None
+    for i in order:
+        if np.isfinite(oa[i]) and oa[i] > threshold and (last is None or da[i] == last + 1) and run:
+            run.append(int(i))
+        else:
+            if len(run) >= min_days:
+                out.append(np.asarray(run))
+            run = [int(i)] if np.isfinite(oa[i]) and oa[i] > threshold else []
+        last = int(da[i])
+    if len(run) >= min_days:
+        out.append(np.asarray(run))
+    return out
+
+
+def episode_pod(f: ArrayLike, o: ArrayLike, day: ArrayLike, threshold: float, min_days: int = 2) -> float | None:
+    """Share of observed episodes (:func:`episodes`) that the forecast detected: ``f > threshold`` on at least one
+    of the episode's days (forecast.md §8 item 4, "POD ≥ 0.6 for heavy episodes of ≥ 2 days"; a warning is issued
+    for an episode, not for each of its days). None without an episode.
+
+    >>> episode_pod([100, 160, 20, 90, 100], [160, 170, 20, 200, 210], [1, 2, 3, 5, 6], 150)
+    0.5
+    """
+    fa = np.asarray(f, dtype=float)
+    eps = episodes(day, o, threshold, min_days)
+    if not eps:
+        return None
+    hit = [bool(np.any(fa[e] > threshold)) for e in eps]
+    return float(np.mean(hit))
+
+
 def point_scores(
     f: ArrayLike,
     o: ArrayLike,
