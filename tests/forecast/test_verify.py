@@ -103,3 +103,22 @@ def test_point_scores_table_keys():
     assert s["TS_gt150"] == pytest.approx(1 / 3)
     assert s["level_acc_pm1"] == pytest.approx(3 / 5)
     assert {"POD_gt75", "FAR_gt75", "ETS_gt150", "bias_gt150"} <= set(s)
+
+
+def test_episodes_are_runs_of_observed_consecutive_days():
+    day = np.array([10, 11, 12, 13, 14, 15, 16, 17, 20, 21])
+    obs = np.array([160, 170, np.nan, 180, 190, 200, 20, 155, 300, 310])
+    # the missing day 12 ends the first run; day 17 is alone; 20–21 is an episode although days 18–19 are absent
+    assert [e.tolist() for e in v.episodes(day, obs, 150)] == [[0, 1], [3, 4, 5], [8, 9]]
+    assert [e.tolist() for e in v.episodes(day, obs, 150, min_days=3)] == [[3, 4, 5]]
+    # input order does not matter: positions refer to the arrays as given
+    rev = np.arange(day.size)[::-1]
+    assert sorted(e.tolist() for e in v.episodes(day[rev], obs[rev], 150)) == [[1, 0], [6, 5, 4], [9, 8]]
+
+
+def test_episode_pod_counts_an_episode_once_whatever_its_length():
+    day = np.arange(7)
+    obs = np.array([160.0, 170, 180, 190, 20, 200, 210])
+    f = np.array([100.0, 100, 100, 151, 30, 100, np.nan])  # the long episode hit on one day, the short one missed
+    assert v.episode_pod(f, obs, day, 150) == 0.5
+    assert v.episode_pod(f, np.full(7, 20.0), day, 150) is None
