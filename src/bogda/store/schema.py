@@ -1406,7 +1406,8 @@ forecast_run = Table(
     Column("kind", String(16), nullable=False),  # operational | backtest | manual
     Column("profile", String(16), nullable=False, server_default="fast"),
     Column("model_version", String(64), nullable=False, server_default=""),
-    Column("weather_mode", String(16), nullable=False, server_default="none"),  # none | nwp | observed_proxy
+    # none | nwp | observed_proxy | noisy_proxy
+    Column("weather_mode", String(16), nullable=False, server_default="none"),
     Column("nwp_source", String(64)),
     Column("nwp_run_time", TS),
     Column("status", String(16), nullable=False),  # ok | degraded | failed
