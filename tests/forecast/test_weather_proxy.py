@@ -135,10 +135,13 @@ def _small_config() -> ProtocolConfig:
 def synthetic_modes():
     frame, coords = synthetic_frame(n_stations=3, n_days=560, seed=7)
     span = ((date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 7, 10)))
-    return {
+    out = {
         m: run_protocol(frame, *span, m, config=_small_config(), coords=coords)
         for m in ("observed_proxy", "noisy_proxy")
     }
+    cfg = replace(_small_config(), noisy_training=True)
+    out["noisy_trained"] = run_protocol(frame, *span, "noisy_proxy", config=cfg, coords=coords)
+    return out
 
 
 def test_noisy_mode_scores_the_daily_models_only_and_records_the_error_model(synthetic_modes):
@@ -170,6 +173,20 @@ def test_the_same_models_move_more_with_the_lead(synthetic_modes):
         assert np.array_equal(a.obs, b.obs, equal_nan=True)
         shift.append(float(np.nanmean(np.abs(a.methods["lgbm_observed_proxy"] - b.methods["lgbm_noisy_proxy"]))))
     assert 0.0 < shift[0] < shift[1] < shift[2]
+
+
+def test_noisy_training_fits_the_models_on_the_runs(synthetic_modes):
+    """``noisy_training``: the models see the runs' error in training too (as mode nwp trains on archived runs); the
+    baselines and the scoring inputs are the same as when trained on observed weather."""
+    a, b = synthetic_modes["noisy_proxy"], synthetic_modes["noisy_trained"]
+    assert (a.model_inputs["weather_noise"]["trained_on"], b.model_inputs["weather_noise"]["trained_on"]) == (
+        "observed",
+        "noisy",
+    )
+    for h in ("D+1", "D+3"):
+        pa, pb = a.pairs[("daily", h)], b.pairs[("daily", h)]
+        assert np.array_equal(pa.methods["damped_persistence"], pb.methods["damped_persistence"], equal_nan=True)
+        assert not np.allclose(pa.methods["lgbm_noisy_proxy"], pb.methods["lgbm_noisy_proxy"])
 
 
 def test_noisy_goals_are_read_from_the_scores():

@@ -157,6 +157,10 @@ class ProtocolConfig:
     is under-dispersed). Only for the horizons listed; the unprocessed model is scored beside it as
     ``lgbm_<mode>_raw``. None: :data:`PROTOCOL_POST` for the Beijing protocol, nothing elsewhere."""
     post_modes: tuple[str, ...] = ("none",)  # weather modes the post-processing was chosen for
+    noisy_training: bool = False
+    """Mode ``noisy_proxy``: train on the noisy runs too (as mode ``nwp`` trains on archived runs as issued, so the
+    model learns how far to trust them and its intervals are calibrated on them). False: trained on observed
+    weather, as the reference figures were made."""
 
 
 @dataclass
@@ -360,14 +364,18 @@ def _fit_and_score(
     future: Any = SeriesCache(panel) if mode == "observed_proxy" else archive
     fvars = weather_vars if mode == "observed_proxy" else (archive.variables if archive is not None else ())
     dfuture: Any = dm if mode in ("observed_proxy", "noisy_proxy") else archive
-    # noisy_proxy: trained on the observed aggregates (dfuture), scored on the same with the runs' error (dscore)
+    # noisy_proxy: scored on the aggregates with the runs' error (dscore), trained on the observed ones (dfuture)
+    # unless cfg.noisy_training
     dscore: Any = dfuture
     cache = ctx.cache
     out: list[Pairs] = []
     inputs: dict[str, object] = {}
     if mode == "noisy_proxy":
         dscore = NoisyDailyWeather.from_observed(dm.weather, trainable or score_st, (b0, b1), seed=cfg.seed)
-        inputs["weather_noise"] = {"fractions": list(NOISE_FRACTIONS[1:]), "sd": dscore.sd, "trained_on": "observed"}
+        trained_on = "noisy" if cfg.noisy_training else "observed"
+        inputs["weather_noise"] = {"fractions": list(NOISE_FRACTIONS[1:]), "sd": dscore.sd, "trained_on": trained_on}
+        if cfg.noisy_training:
+            dfuture = dscore
     ss = np.asarray(score_st)
     fit_st = trainable or score_st  # baselines (climatology, damping) fit on these stations' training targets
 
