@@ -229,6 +229,19 @@ def test_dongsi_hourly_24h_goal():
     assert g.met, f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} (gap {g.gap:+.3f})"
 
 
+@pytest.mark.slow
+@pytest.mark.release
+@pytest.mark.timeout(3600)
+def test_dongsi_hourly_1h_goal():
+    """forecast.md §8 item 4: hourly 1 h RMSE ≤ 19.5 without weather (reference 19.78; measured 19.12 on
+    2026-11-30, 12 monthly refits of the 1 h model: 35 min of one core beside another run)."""
+    data = require_shared("beijing").parent
+    cfg = ProtocolConfig(hourly_leads=(1,), daily_horizons=(), quantiles=())
+    res = beijing_protocol(data, ("Dongsi",), modes=("none",), config=cfg)
+    (g,) = [g for g in dongsi_goals(res) if g.name == "hourly 1h RMSE ≤ 19.5, none"]
+    assert g.value is not None and g.met, f"{g.name}: {g.value} vs {g.threshold} (gap {g.gap})"
+
+
 def test_item4_hourly_goals_read_their_modes():
     """forecast.md §8 item 4: 1 h ≤ 19.5 and 24 h ≤ 78 without weather; 24 / 48 / 72 h ≤ 60 / 65 / 70 with observed
     weather; a lead not run is "not measured" (no value, never met)."""
