@@ -208,7 +208,8 @@ def run_protocol(
     with_weather : False / ``"none"`` (no future weather), True / ``"observed_proxy"`` (observed weather at
         the target time as a perfect forecast — an upper bound, forecast.md §3.9), ``"noisy_proxy"`` (observed
         daily weather plus the spec's assumed forecast error, :mod:`bogda.forecast.weather_proxy`: a daily mode, so
-        the hourly leads are not run; the models are trained on observed weather and scored on the noisy runs),
+        the hourly leads are not run; the models are trained on observed weather, or on the noisy runs with
+        ``config.noisy_training``, and scored on the noisy runs),
         ``"nwp"`` (archived runs as issued, ``nwp_values``: only the run usable at each issue time is read)
     nwp_values : ``nwp_value`` rows of the archived runs (mode ``nwp``), e.g. from
         :func:`bogda.forecast.nwp.read_nwp` on archived NetCDF / GRIB2 files

@@ -15,7 +15,8 @@ Design choices where the spec is silent, each with its reason:
 - **Trained on observed weather, scored on noisy weather**, as the reference figures of
   ``forecast_benchmarks/dongsi_pm25_baselines.csv`` were made ("the test period's future weather gets Gaussian
   noise"): the model is the observed-weather model run on forecasts, the usual case when a model trained on
-  analyses is fed NWP.
+  analyses is fed NWP. ``ProtocolConfig(noisy_training=True)`` trains on the noisy runs too, as mode ``nwp``
+  trains on archived runs as issued (docs/forecast.md §3.3 has both measured).
 - **Bounds**: non-negative aggregates (wind speed, precipitation, relative humidity) are clipped at 0 as the spec
   says, and relative humidity also at 100 %, its physical bound.
 - **Training s.d.**: of the daily aggregate over the training period's days, pooled over the training stations.
