@@ -28,7 +28,7 @@ def test_dongsi_d1_with_observed_weather():
 @pytest.mark.timeout(7200)
 def test_dongsi_hourly_goals_with_observed_weather():
     """forecast.md §8 item 4: hourly 24 / 48 / 72 h RMSE ≤ 60 / 65 / 70 "with NWP", checked with observed weather
-    (reference 47.07 / 50.91 / 55.23; measured 2026-11-30: 46.81 and 51.41 at 24 and 48 h)."""
+    (reference 47.07 / 50.91 / 55.23; measured 2026-11-30: 46.81 / 51.41 / 55.71)."""
     data = require_shared("beijing").parent
     cfg = ProtocolConfig(hourly_leads=(24, 48, 72), daily_horizons=(), quantiles=())
     res = beijing_protocol(data, ("Dongsi",), modes=("observed_proxy",), config=cfg)
