@@ -276,14 +276,15 @@ def episodes(day: ArrayLike, o: ArrayLike, threshold: float, min_days: int = 2) 
     order = np.argsort(da, kind="stable")
     out: list[np.ndarray] = []
     run: list[int] = []
-    last = None
+    last = 0
     for i in order:
-        if np.isfinite(oa[i]) and oa[i] > threshold and (last is None or da[i] == last + 1) and run:
+        event = bool(np.isfinite(oa[i]) and oa[i] > threshold)
+        if event and run and da[i] == last + 1:
             run.append(int(i))
         else:
             if len(run) >= min_days:
                 out.append(np.asarray(run))
-            run = [int(i)] if np.isfinite(oa[i]) and oa[i] > threshold else []
+            run = [int(i)] if event else []
         last = int(da[i])
     if len(run) >= min_days:
         out.append(np.asarray(run))
