@@ -23,7 +23,7 @@ from bogda.forecast.backtest import (
     run_protocol,
 )
 from bogda.forecast.features import POLLUTANTS, DailyCache, FeatureContext, daily_features, panel_from_frame
-from bogda.forecast.models import FAST
+from bogda.forecast.models import FAST, fit_model_set
 from bogda.forecast.synthetic import synthetic_frame
 from bogda.forecast.weather_proxy import NoisyDailyWeather, apply_bounds, noise_fraction, training_sd
 from sharedata import require_shared
@@ -141,6 +141,8 @@ def synthetic_modes():
     }
     cfg = replace(_small_config(), noisy_training=True)
     out["noisy_trained"] = run_protocol(frame, *span, "noisy_proxy", config=cfg, coords=coords)
+    cfg = replace(_small_config(), noisy_calibration=False)
+    out["observed_calibration"] = run_protocol(frame, *span, "noisy_proxy", config=cfg, coords=coords)
     return out
 
 
@@ -151,6 +153,7 @@ def test_noisy_mode_scores_the_daily_models_only_and_records_the_error_model(syn
     assert set(sc.filter(pl.col("method").str.starts_with("lgbm"))["method"]) == {"lgbm_noisy_proxy"}
     noise = res.model_inputs["weather_noise"]
     assert noise["fractions"] == [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85] and noise["trained_on"] == "observed"
+    assert noise["calibrated_on"] == "noisy"
     assert noise["sd"]["t2m_mean"] > 1.0
     assert res.model_inputs["daily_D+1"]["weather_mode"] == "noisy_proxy"
     assert {"POD_episode_gt150", "POD_episode_gt75"} <= set(sc.columns)
@@ -187,6 +190,49 @@ def test_noisy_training_fits_the_models_on_the_runs(synthetic_modes):
         pa, pb = a.pairs[("daily", h)], b.pairs[("daily", h)]
         assert np.array_equal(pa.methods["damped_persistence"], pb.methods["damped_persistence"], equal_nan=True)
         assert not np.allclose(pa.methods["lgbm_noisy_proxy"], pb.methods["lgbm_noisy_proxy"])
+
+
+def test_intervals_are_calibrated_on_the_runs_by_default(synthetic_modes):
+    """The default calibrates the quantiles on the noisy runs of the held-out training tail: the same boosters
+    (the ``mean`` is identical), other calibration offsets, so other intervals. ``noisy_calibration=False`` keeps
+    the observed-weather calibration."""
+    a, b = synthetic_modes["noisy_proxy"], synthetic_modes["observed_calibration"]
+    assert b.model_inputs["weather_noise"]["calibrated_on"] == "observed"
+    for h in ("D+1", "D+3"):
+        pa, pb = a.pairs[("daily", h)], b.pairs[("daily", h)]
+        assert np.array_equal(pa.methods["lgbm_noisy_proxy"], pb.methods["lgbm_noisy_proxy"])
+        ca = a.model_inputs[f"daily_{h}"]["quantile_calibration"]
+        cb = b.model_inputs[f"daily_{h}"]["quantile_calibration"]
+        assert ca.keys() == cb.keys() == {"p10", "p50", "p90"}
+        assert ca != cb
+        assert not np.array_equal(pa.quantiles["p90"], pb.quantiles["p90"])
+
+
+def test_calibration_on_noisier_inputs_widens_the_interval():
+    """Split conformal on held-out rows whose inputs carry an error the model did not learn on (forecast.md §3.9):
+    the offsets move p10 down and p90 up, and the interval covers about 80 % of new rows issued with that error,
+    where the observed-input calibration covers clearly less."""
+    rng = np.random.default_rng(4)
+    n = 6000
+    x = rng.standard_normal((n, 2))
+    y = 50 + 20 * x[:, 0] + 5 * rng.standard_normal(n)
+    noisy = x + np.column_stack([rng.standard_normal(n), np.zeros(n)])  # the first input's forecast error
+    prof = replace(FAST, rounds_mean=80, rounds_quantile=80, max_rows=n, valid_fraction=0.25)
+    order = np.arange(n, dtype=float)
+    obs = fit_model_set(x, y, ["a", "b"], prof, horizon="D+1", order=order)
+    cal = fit_model_set(x, y, ["a", "b"], prof, horizon="D+1", order=order, x_calibrate=noisy)
+    assert cal.calibration["p10"] < obs.calibration["p10"] and cal.calibration["p90"] > obs.calibration["p90"]
+    xt = rng.standard_normal((4000, 2))
+    yt = 50 + 20 * xt[:, 0] + 5 * rng.standard_normal(4000)
+    xt_issued = xt + np.column_stack([rng.standard_normal(4000), np.zeros(4000)])
+    cover = {}
+    for name, ms in (("obs", obs), ("cal", cal)):
+        p = ms.predict(xt_issued)
+        cover[name] = float(np.mean((yt >= p["p10"]) & (yt <= p["p90"])))
+    assert abs(cover["cal"] - 0.80) < 0.04
+    assert cover["obs"] < cover["cal"] - 0.1
+    with pytest.raises(ValueError, match="same rows"):
+        fit_model_set(x, y, ["a", "b"], prof, horizon="D+1", order=order, x_calibrate=noisy[:10])
 
 
 def test_noisy_goals_are_read_from_the_scores():

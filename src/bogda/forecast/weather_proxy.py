@@ -17,6 +17,10 @@ Design choices where the spec is silent, each with its reason:
   noise"): the model is the observed-weather model run on forecasts, the usual case when a model trained on
   analyses is fed NWP. ``ProtocolConfig(noisy_training=True)`` trains on the noisy runs too, as mode ``nwp``
   trains on archived runs as issued (docs/forecast.md §3.3 has both measured).
+- **Intervals calibrated on the runs**: a model trained on observed weather has quantiles as narrow as observed
+  weather allows; its split-conformal offsets are therefore computed on the noisy runs of the held-out training
+  tail (``ProtocolConfig.noisy_calibration``, on by default; ``models.fit_model_set(x_calibrate=...)``), so that
+  the p10–p90 interval carries the error the forecasts are issued with. The ``mean`` is untouched.
 - **Bounds**: non-negative aggregates (wind speed, precipitation, relative humidity) are clipped at 0 as the spec
   says, and relative humidity also at 100 %, its physical bound.
 - **Training s.d.**: of the daily aggregate over the training period's days, pooled over the training stations.
