@@ -126,16 +126,16 @@ PROTOCOL = Profile(
 )
 """``reference`` with smaller, better-supported, more regularised trees (15 leaves, ≥ 100 rows per leaf, λ2 = 10), every
 training row (``max_rows``, below), recency weights and the mean of 3 bagging seeds. Chosen on the Beijing *training*
-period only, never on the test year: the early-stopping tail 2015-09..2016-02 (hourly 24 h validation RMSE 90.6 →
-88.4, daily D+1 55.6 → 52.4) and an inner protocol (train 2013-03..2015-08, test 2015-09..2016-02, 8 stations: hourly
-24 h RMSE / damped persistence 0.982 → 0.975). ``max_rows`` 400 000 exceeds the rows of 8 stations × 3 years
+period only, never on the test year: the early-stopping tail 2015-09..2016-02 (hourly 24 h validation RMSE
+90.6 → 88.4, daily D+1 55.6 → 52.4) and an inner protocol (train 2013-03..2015-08, test 2015-09..2016-02, 8 stations:
+hourly 24 h RMSE / damped persistence 0.982 → 0.975). ``max_rows`` 400 000 exceeds the rows of 8 stations × 3 years
 (≈ 210 000 hourly rows), so every training row is used; the former cap of 120 000 sampled the hourly sets. Chosen on
-the two inner folds before the test year was scored with it (docs/forecast.md §2): hourly 24 h RMSE / damped persistence,
-mean of 8 stations, fold A 0.951 → 0.944 (fold B's 1.5 years stay under either cap: unchanged); the daily sets are
-far below either cap. ``half_life_days`` 365 (one value set in advance, not a grid: a year's weight halves with each
-year back, as Beijing's PM2.5 fell year on year), chosen on the same folds before the test year was scored with it:
-better on both folds and both goal horizons — hourly 24 h 0.944 → 0.943 (A), 1.006 → 1.001 (B); daily D+1 0.688 →
-0.681 (A), 0.776 → 0.770 (B); D+1 TS > 150 0.51 → 0.53 (A), 0.30 → 0.31 (B)."""
+the two inner folds before the test year was scored with it (docs/forecast.md §2): hourly 24 h RMSE / damped
+persistence, mean of 8 stations, fold A 0.951 → 0.944 (fold B's 1.5 years stay under either cap: unchanged); the
+daily sets are far below either cap. ``half_life_days`` 365 (one value set in advance, not a grid: a year's weight
+halves with each year back, as Beijing's PM2.5 fell year on year), chosen on the same folds before the test year was
+scored with it: better on both folds and both goal horizons — hourly 24 h 0.944 → 0.943 (A), 1.006 → 1.001 (B); daily
+D+1 0.688 → 0.681 (A), 0.776 → 0.770 (B); D+1 TS > 150 0.51 → 0.53 (A), 0.30 → 0.31 (B)."""
 
 PROFILES = {"fast": FAST, "reference": REFERENCE, "protocol": PROTOCOL}
 
