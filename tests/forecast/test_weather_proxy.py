@@ -272,13 +272,11 @@ def test_command_refuses_an_unknown_mode(tmp_path: Path, capsys):
 # Dongsi (forecast.md §8 item 4): the daily goals "with NWP", checked in the noisy proxy
 # --------------------------------------------------------------------------------------------------------------
 
-_COVERAGE = (
-    "measured {:.3f} (2026-11-30): the p10–p90 intervals are calibrated on the training tail with observed weather, "
-    "so the runs' error is not in their width; docs/forecast.md §3.3"
-)
 _NOT_MET: dict[str, str] = {
-    f"daily {h} coverage_p10_p90 ≥ 0.78, noisy_proxy": _COVERAGE.format(v)
-    for h, v in (("D+1", 0.766), ("D+3", 0.749), ("D+7", 0.749))
+    "daily D+1 coverage_p10_p90 ≥ 0.78, noisy_proxy": (
+        "measured 0.775 (2026-11-30, intervals calibrated on the noisy runs; 0.766 calibrated on observed weather): "
+        "2 of 342 days short of 0.78, inside the binomial s.e. of 0.022; docs/forecast.md §3.3"
+    )
 }
 """Goals measured not met on Dongsi (name → the measurement), xfail with the figure; docs/forecast.md §3.3."""
 
