@@ -165,7 +165,7 @@ class ProtocolConfig:
     noisy_calibration: bool = True
     """Mode ``noisy_proxy`` trained on observed weather: calibrate the quantiles (split conformal) on the noisy runs
     of the held-out tail, so that the p10–p90 interval carries the weather-forecast error the forecasts will be
-    issued with. False: calibrated on observed weather, too narrow in this mode (coverage 0.75–0.77 at nominal 0.80
+    issued with. False: calibrated on observed weather, too narrow in this mode (coverage 0.73–0.77 at nominal 0.80
     on Dongsi, docs/forecast.md §3.3)."""
 
 
