@@ -53,7 +53,16 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         pg.click("button[type=submit]")
         pg.wait_for_url("**/forecast")
         pg.wait_for_selector(".bogda-forecast-strip")
-        assert "气象输入 none" in pg.locator(".bogda-run-status").inner_text()
+        # the run line and its reasons in the page's language (the run record keeps them in English)
+        status = pg.locator(".bogda-run-status").inner_text()
+        assert "气象输入 无" in status and "状态 降级" in status
+        reasons = pg.locator(".bogda-run-reason").all_inner_texts()
+        assert any("尚无训练好的模型集" in r for r in reasons), reasons
+        assert not any("baselines only" in r for r in reasons)
+        # 呼图壁县's proposal, with the area's name, the level and the state in words
+        warning = pg.locator(".bogda-warning").first.inner_text()
+        assert "呼图壁县" in warning and "建议发布" in warning
+        assert any(w in warning for w in ("黄色", "橙色", "红色")) and "proposed" not in warning
         probs = pg.locator(".bogda-prob").all_inner_texts()
         assert probs and all(t.startswith("P>200 ") and t.endswith("%") for t in probs)
         # 呼图壁县 is in a 260 µg/m³ episode: its first day is heavy in (almost) every scenario
@@ -62,6 +71,30 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         assert any(int(t.split()[1].rstrip("%")) >= 50 for t in probs)
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_page.png"), full_page=True)
+        assert outside(urls) == []
+
+
+def test_issuing_shows_the_emergency_list_in_words(server: str) -> None:
+    """Issuing the proposal activates the emergency list (forecast.md §3.10); its table speaks the page's language:
+    column names, sectors, the allowed production as a percentage, the transport ban as 是 / 否."""
+    with chromium() as b:
+        pg = b.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+        urls: list[str] = []
+        pg.on("request", lambda r: urls.append(r.url))
+        pg.goto(f"{server}/forecast")
+        pg.fill("#login", ADMIN[0])
+        pg.fill("#password", ADMIN[1])
+        pg.click("button[type=submit]")
+        pg.wait_for_url("**/forecast")
+        pg.locator(".bogda-warning").first.get_by_role("button", name="发布", exact=True).click()
+        pg.wait_for_selector(".bogda-xlsx-link")
+        assert "已发布" in pg.locator(".bogda-warning").first.inner_text()
+        table = pg.locator(".q-table").first.inner_text()
+        for header in ("县市", "企业名称", "行业", "绩效等级", "允许生产比例", "运输管控", "基准来源"):
+            assert header in table
+        assert "county_name" not in table and "allowed_ratio" not in table
+        assert "%" in table and ("是" in table or "否" in table)
+        assert not any(code in table for code in ("coal_chemical", "cement", "coking", "boiler"))
         assert outside(urls) == []
 
 

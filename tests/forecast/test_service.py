@@ -126,6 +126,7 @@ def test_heavy_episode_proposes_red_warning_with_finding(episode_store: Store) -
         events = conn.execute(select(warning_event).where(warning_event.c.warning_id == ws[0]["id"])).all()
     assert f["kind"] == "warning" and f["severity"] == "critical" and f["status"] == "open"
     assert f["evidence"]["level"] == "red" and f["place_id"] is not None
+    assert f["title"] == "呼图壁县 重污染天气红色预警（建议发布）"  # the area by its name on the problem list
     assert len(events) == 1 and events[0].to_state == "proposed"
     # a second run keeps the one proposal (no duplicate warning, finding updated)
     sv.refresh(episode_store, models=None)

@@ -27,6 +27,8 @@ from sqlalchemy import select
 
 from bogda.findings import FindingDraft, raise_finding
 from bogda.forecast import source_share
+from bogda.forecast.warnings import LEVEL_ZH
+from bogda.registry.sites import SECTORS
 from bogda.store import Store
 from bogda.store.schema import emergency_list, emergency_list_item, enterprise, place, plan, site
 from bogda.store.schema import permit as permit_table
@@ -574,7 +576,7 @@ def activate(
 
 
 def _level_zh(level: str) -> str:
-    return {"yellow": "黄色", "orange": "橙色", "red": "红色", "blue": "蓝色"}.get(level, level)
+    return LEVEL_ZH.get(level, level)
 
 
 def _end(conn: Any, warning_id: int, now: datetime) -> None:
@@ -657,6 +659,9 @@ HEADER_ZH = (
     "核查方式",
 )
 
+BASELINE_SOURCE_ZH: dict[str, str] = {"permit": "排污许可量", "registry": "登记库", "none": "无基准"}
+"""Where an enterprise's baseline emissions [t/d] came from (`_baselines`): its permit, the registry, or none."""
+
 CHECK_METHOD = {
     "stop": "用电监控（生产设施处于停机区间）+ 在线监测",
     "cap_ratio": "用电监控（日用电量 ≤ 允许比例 × 基准）",
@@ -689,7 +694,7 @@ def export_xlsx(store: Store, list_id: int, path: str | Path | None = None) -> b
                 it["county_name"],
                 it["name"],
                 it["credit_code"],
-                it["sector"],
+                SECTORS.get(it["sector"], it["sector"]),
                 it["grade"],
                 level_zh,
                 "；".join(m.get("note_zh") or ACTION_ZH.get(m["action"], m["action"]) for m in ms),
@@ -697,7 +702,7 @@ def export_xlsx(store: Store, list_id: int, path: str | Path | None = None) -> b
                 it["lines_to_stop"],
                 "是" if it["transport_ban"] else "否",
                 *[red.get(p) for p in POLLUTANTS],
-                it["baseline_source"],
+                BASELINE_SOURCE_ZH.get(it["baseline_source"], it["baseline_source"]),
                 "；".join(sorted({CHECK_METHOD.get(m["action"], "") for m in ms})),
             ]
         )
@@ -707,7 +712,7 @@ def export_xlsx(store: Store, list_id: int, path: str | Path | None = None) -> b
     for county, vals in sorted((tot.get("by_county") or {}).items()):
         ws2.append(["县市", county, *[vals.get(p) for p in POLLUTANTS]])
     for sector, vals in sorted((tot.get("by_sector") or {}).items()):
-        ws2.append(["行业", sector, *[vals.get(p) for p in POLLUTANTS]])
+        ws2.append(["行业", SECTORS.get(sector, sector), *[vals.get(p) for p in POLLUTANTS]])
     ws2.append(["合计", "减排量", *[(tot.get("reduction") or {}).get(p) for p in POLLUTANTS]])
     ws2.append(["合计", "基准排放量", *[(tot.get("baseline") or {}).get(p) for p in POLLUTANTS]])
     ws2.append(["合计", "减排比例", *[(tot.get("share") or {}).get(p) for p in POLLUTANTS]])

@@ -951,9 +951,10 @@ def refresh(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _warning_title(area: str, level: str, state: str) -> str:
-    st = {"proposed": "建议发布", "issued": "已发布", "changed": "已调整", "lifted": "已解除", "rejected": "不发布"}
-    return f"{area} 重污染天气{wn.LEVEL_ZH.get(level, level)}预警（{st.get(state, state)}）"
+def _warning_title(conn: Any, area_code: str, level: str, state: str) -> str:
+    """The finding's title: the area by its name (its code if the registry has none), level and state in words."""
+    area = conn.execute(select(place.c.name).where(place.c.code == area_code)).scalar() or area_code
+    return f"{area} 重污染天气{wn.LEVEL_ZH.get(level, level)}预警（{wn.STATE_ZH.get(state, state)}）"
 
 
 def _raise_warning_finding(conn: Any, w: dict[str, Any], place_id: int | None, now: datetime) -> int:
@@ -962,7 +963,7 @@ def _raise_warning_finding(conn: Any, w: dict[str, Any], place_id: int | None, n
         FindingDraft(
             kind="warning",
             severity=WARNING_SEVERITY.get(w["level"], "medium"),
-            title=_warning_title(w["area_code"], w["level"], w["state"]),
+            title=_warning_title(conn, w["area_code"], w["level"], w["state"]),
             dedupe_key=f"warning:{w['area_code']}:{w['id']}",
             detected_at=now,
             place_id=place_id,
@@ -984,7 +985,7 @@ def _raise_warning_finding(conn: Any, w: dict[str, Any], place_id: int | None, n
     conn.execute(
         finding.update()
         .where(finding.c.id == out.finding_id)
-        .values(title=_warning_title(w["area_code"], w["level"], w["state"]))
+        .values(title=_warning_title(conn, w["area_code"], w["level"], w["state"]))
     )
     return out.finding_id
 
@@ -1199,7 +1200,7 @@ def decide_warning(
                     finding.update()
                     .where(finding.c.id == w2["finding_id"])
                     .values(
-                        title=_warning_title(w2["area_code"], w2["level"], to_state),
+                        title=_warning_title(conn, w2["area_code"], w2["level"], to_state),
                         evidence=(w2["evidence"] or {}) | {"state": to_state},
                     )
                 )

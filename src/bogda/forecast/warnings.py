@@ -25,6 +25,14 @@ LEVEL_RANK: dict[str | None, int] = {None: 0, "blue": 1, "yellow": 2, "orange": 
 """Common order of levels of both rule sets."""
 
 LEVEL_ZH: dict[str, str] = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
+STATE_ZH: dict[str, str] = {
+    "proposed": "建议发布",
+    "issued": "已发布",
+    "changed": "已调整",
+    "lifted": "已解除",
+    "rejected": "不发布",
+}
+"""A warning record's states in Chinese (proposal → the duty officer's decision, forecast.md §5)."""
 
 CONFIRM_RUNS = 2
 """Agreeing runs needed for a downgrade or lift (forecast.md §5, d)."""

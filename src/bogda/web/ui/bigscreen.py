@@ -28,6 +28,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from nicegui import run, ui
 
+from bogda.forecast.warnings import LEVEL_ZH
 from bogda.grid.states import STATE_NAMES, STATES
 from bogda.standards.levels import categories
 from bogda.store import Store
@@ -259,7 +260,11 @@ async def bigscreen(request: Request) -> Response | None:
         set_text("tasks_overdue", f["tasks_overdue"])
         names = {a["code"]: (a["name"] if lang == "zh" else a["name_en"]) for a in areas}
         warn_rows = [
-            (names.get(w["area_code"], w["area_code"]), f"{w['level']} {w['start_date'][5:]}–{w['end_date'][5:]}")
+            (
+                names.get(w["area_code"], w["area_code"]),
+                f"{LEVEL_ZH.get(w['level'], w['level']) if lang == 'zh' else w['level']}"
+                f" {w['start_date'][5:]}–{w['end_date'][5:]}",
+            )
             for w in f["warnings"]
         ] or [(T["no_warning"], "")]
         if shown.get("warnings") != warn_rows:

@@ -16,6 +16,7 @@ capability.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -26,6 +27,8 @@ from bogda.forecast import avoided as av
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.forecast import source_share as ss
+from bogda.forecast import warnings as wn
+from bogda.registry.sites import SECTORS
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
@@ -90,6 +93,63 @@ def tx(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), key)
+    for pattern, key in (
+        (r"^model bundle unreadable: (?P<exc>.+)$", "bundle_unreadable"),
+        (r"^NWP runs unreadable \((?P<exc>.+)\): models without NWP$", "nwp_unreadable"),
+        (r"^no NWP run usable at the issue time .*: models without NWP$", "nwp_missing"),
+        (r"^hourly PIT archive unreadable \((?P<exc>[^)]+)\): comonotone AQI scenarios$", "pit_hourly_unreadable"),
+        (r"^PIT archive unreadable \((?P<exc>[^)]+)\): comonotone AQI scenarios$", "pit_unreadable"),
+        (r"^no trained model set: baselines only \(damped persistence\).*$", "no_models"),
+        (r"^no model for (?P<items>.+): damped persistence$", "no_model_for"),
+        (r"^stale \(no PM2\.5 in 24 h\), climatology used: (?P<codes>.+)$", "stale"),
+        (r"^advisories failed: (?P<exc>.+)$", "advisories_failed"),
+    )
+)
+"""The forecast run's reasons (English in the run record, :func:`bogda.forecast.service.refresh`) → text keys of
+``forecast.reason.*``; a reason without a pattern is shown as recorded."""
+
+
+def reason_text(reason: str, lang: str) -> str:
+    """One reason of a degraded run in the page's language.
+
+    >>> reason_text("stale (no PM2.5 in 24 h), climatology used: CJ-ZD03", "zh")
+    '24 小时内无 PM2.5 实测，使用气候态：CJ-ZD03'
+    >>> reason_text("something new", "zh")
+    'something new'
+    """
+    for pattern, key in REASONS:
+        m = pattern.match(reason)
+        if m:
+            return t(f"forecast.reason.{key}", lang, **m.groupdict())
+    return reason
+
+
+def mode_label(mode: str, lang: str) -> str:
+    """A weather mode (forecast.md §3.9) in words; an unknown mode as it is."""
+    key = f"forecast.mode.{mode}"
+    text = t(key, lang)
+    return mode if text == key else text
+
+
+def method_label(method: str, lang: str) -> str:
+    """A forecast method in words: the baselines (forecast.md §3.3) and ``lgbm_<weather mode>[_raw|_next24h]``.
+
+    >>> method_label("damped_persistence", "zh"), method_label("lgbm_none_raw", "zh")
+    ('阻尼持续性', 'LightGBM（气象输入：无，未后处理）')
+    """
+    m = re.fullmatch(r"lgbm_(?P<mode>[a-z_]+?)(?:_(?P<variant>raw|next24h))?", method)
+    if m:
+        detail = mode_label(m["mode"], lang)
+        if m["variant"]:
+            detail = t(f"forecast.method.variant.{m['variant']}", lang, mode=detail)
+        return t("forecast.method.lgbm", lang, detail=detail)
+    key = f"forecast.method.{method}"
+    text = t(key, lang)
+    return method if text == key else text
+
+
 def level_colour(level: int | None) -> str:
     cats = {c.level: c.hex for c in categories()}
     return cats.get(level or 0, "#e0e0e0")
@@ -102,7 +162,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     series: list[dict[str, Any]] = [
         {"name": tx(lang, "observed"), "type": "line", "data": obs, "showSymbol": False, "lineStyle": {"width": 2}},
         {
-            "name": "p10",
+            "name": "p10",  # the band's invisible floor: not in the legend
             "type": "line",
             "stack": "band",
             "data": [[p["t"]["local"], p["p10"]] for p in prim],
@@ -120,13 +180,17 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
             "areaStyle": {"color": "#90caf9", "opacity": 0.4},
             "showSymbol": False,
         },
-        {"name": payload["primary"], "type": "line", "data": [[p["t"]["local"], p["mean"]] for p in prim]},
+        {
+            "name": method_label(payload["primary"], lang),
+            "type": "line",
+            "data": [[p["t"]["local"], p["mean"]] for p in prim],
+        },
     ]
     for name, pts in payload["forecast"].items():
         if name != payload["primary"]:
             series.append(
                 {
-                    "name": name,
+                    "name": method_label(name, lang),
                     "type": "line",
                     "data": [[p["t"]["local"], p["mean"]] for p in pts],
                     "lineStyle": {"type": "dashed"},
@@ -135,7 +199,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     return {
         "animation": False,
         "tooltip": {"trigger": "axis"},
-        "legend": {"bottom": 0},
+        "legend": {"bottom": 0, "data": [x["name"] for x in series if x["name"] != "p10"]},
         "xAxis": {"type": "time"},
         "yAxis": {"type": "value", "name": "µg/m³" if payload["item"] != "a21005" else "mg/m³"},
         "grid": {"left": 50, "right": 20, "top": 20, "bottom": 60},
@@ -181,10 +245,14 @@ def warnings_view(ctx: Ctx) -> None:
     if not rows:
         ui.label(tx(ctx.lang, "no_warnings")).classes("text-grey-7")
         return
+    names = {x.code: x.name for x in sv.registry(ctx.store).targets}
     for w in rows:
         with ui.row().classes("items-center gap-2 bogda-warning"):
-            ui.badge(f"{w['level']}", color={"yellow": "amber", "orange": "orange", "red": "red"}.get(w["level"]))
-            ui.label(f"#{w['id']} {w['area_code']} {w['start_date']}–{w['end_date']} · {w['state']}")
+            level = wn.LEVEL_ZH.get(w["level"], w["level"]) if ctx.lang == "zh" else w["level"]
+            state = wn.STATE_ZH.get(w["state"], w["state"]) if ctx.lang == "zh" else w["state"]
+            area = names.get(w["area_code"]) or w["area_code"]
+            ui.badge(level, color={"yellow": "amber", "orange": "orange", "red": "red"}.get(w["level"]))
+            ui.label(f"#{w['id']} {area} {w['start_date']}–{w['end_date']} · {state}")
             if w["state"] == "proposed":
                 ui.button(tx(ctx.lang, "issue"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "issued")).props("dense")
                 ui.button(tx(ctx.lang, "reject"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "rejected")).props(
@@ -205,7 +273,7 @@ def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
     except (LookupError, ValueError) as exc:
         ui.notify(str(exc), type="negative")
         return
-    ui.notify(tx(ctx.lang, "done", state=w["state"]))
+    ui.notify(tx(ctx.lang, "done", state=wn.STATE_ZH.get(w["state"], w["state"]) if ctx.lang == "zh" else w["state"]))
     ui.navigate.to("/forecast")
 
 
@@ -235,16 +303,35 @@ def lists_view(ctx: Ctx) -> None:
             ui.label(line).classes("text-body2 bogda-emission-estimate")
         cols = ["county_name", "name", "sector", "grade", "allowed_ratio", "transport_ban", "baseline_source"]
         ui.table(
-            columns=[{"name": c, "label": c, "field": c, "align": "left"} for c in cols],
-            rows=[{c: it[c] for c in cols} | {"key": it["enterprise_id"]} for it in items],
+            columns=[
+                {"name": c, "label": t(f"forecast.list.col.{c}", ctx.lang), "field": c, "align": "left"} for c in cols
+            ],
+            rows=[list_row(it, ctx.lang) | {"key": it["enterprise_id"]} for it in items],
             row_key="key",
             pagination={"rowsPerPage": 20},
         ).classes("w-full").props("dense flat bordered")
 
 
+def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One enterprise of an emergency list as the page shows it: sector and baseline source in words, the allowed
+    production as a percentage, the transport ban as yes / no."""
+    zh = lang == "zh"
+    ratio = item["allowed_ratio"]
+    source = item["baseline_source"]
+    return {
+        "county_name": item["county_name"],
+        "name": item["name"],
+        "sector": SECTORS.get(item["sector"], item["sector"]) if zh else item["sector"],
+        "grade": item["grade"],
+        "allowed_ratio": "—" if ratio is None else f"{100 * ratio:.0f}%",
+        "transport_ban": t("forecast.list.yes" if item["transport_ban"] else "forecast.list.no", lang),
+        "baseline_source": (em.BASELINE_SOURCE_ZH.get(source, source) if zh else source) or "—",
+    }
+
+
 def scores_view(ctx: Ctx) -> None:
-    t = sv.scores(ctx.store)
-    if t.height == 0:
+    tbl = sv.scores(ctx.store)
+    if tbl.height == 0:
         ui.label(tx(ctx.lang, "no_scores")).classes("text-grey-7")
         return
     cols = [
@@ -261,14 +348,23 @@ def scores_view(ctx: Ctx) -> None:
             "SS_clim",
             "SS_damped",
         )
-        if c in t.columns
+        if c in tbl.columns
     ]
+    words = {"method": method_label, "weather_mode": mode_label}
     rows = [
-        {c: (round(v, 3) if isinstance(v, float) else v) for c, v in r.items() if c in cols} | {"k": i}
-        for i, r in enumerate(t.iter_rows(named=True))
+        {
+            c: (round(v, 3) if isinstance(v, float) else words[c](v, ctx.lang) if c in words and v else v)
+            for c, v in r.items()
+            if c in cols
+        }
+        | {"k": i}
+        for i, r in enumerate(tbl.iter_rows(named=True))
     ]
     ui.table(
-        columns=[{"name": c, "label": c, "field": c, "sortable": True, "align": "left"} for c in cols],
+        columns=[
+            {"name": c, "label": t(f"forecast.scores.col.{c}", ctx.lang), "field": c, "sortable": True, "align": "left"}
+            for c in cols
+        ],
         rows=rows,
         row_key="k",
         pagination={"rowsPerPage": 15},
@@ -379,11 +475,13 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         mode = run.get("weather_mode") or "none"
         if mode == "nwp" and run.get("nwp_run_time"):
             mode = f"nwp {run['nwp_run_time']['local'][:16]}"
-        ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=run["status"], mode=mode)).classes(
+        status = t(f"forecast.status.{run['status']}", lang)
+        mode = mode_label(mode, lang) if mode in ("none", "nwp") else mode_label("nwp", lang) + mode[3:]
+        ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=status, mode=mode)).classes(
             "bogda-run-status"
         )
         for r in run["reasons"] or []:
-            ui.label(f"· {r}").classes("text-caption text-grey-7")
+            ui.label(f"· {reason_text(r, lang)}").classes("text-caption text-grey-7 bogda-run-reason")
         ui.label(tx(lang, "strip")).classes("text-subtitle1")
         strip_view(ctx)
         ui.label(tx(lang, "warnings")).classes("text-subtitle1")
@@ -392,7 +490,7 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         lists_view(ctx)
         ui.label(tx(lang, "series")).classes("text-subtitle1")
         reg = sv.registry(ctx.store)
-        options = {t.code: f"{t.name or t.code} ({t.code})" for t in reg.targets}
+        options = {x.code: f"{x.name or x.code} ({x.code})" for x in reg.targets}
         chosen = target if target in options else next(iter(options))
         with ui.row().classes("items-center gap-2"):
             ui.select(
