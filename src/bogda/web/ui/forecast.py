@@ -184,6 +184,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
             "name": method_label(payload["primary"], lang),
             "type": "line",
             "data": [[p["t"]["local"], p["mean"]] for p in prim],
+            "showSymbol": False,
         },
     ]
     for name, pts in payload["forecast"].items():
@@ -194,6 +195,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
                     "type": "line",
                     "data": [[p["t"]["local"], p["mean"]] for p in pts],
                     "lineStyle": {"type": "dashed"},
+                    "showSymbol": False,
                 }
             )
     return {
