@@ -111,18 +111,22 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 ``forecast.reason.*``; a reason without a pattern is shown as recorded."""
 
 
-def reason_text(reason: str, lang: str) -> str:
-    """One reason of a degraded run in the page's language.
+def reason_text(reason: str, lang: str, names: dict[str, str] | None = None) -> str:
+    """One reason of a degraded run in the page's language; ``names`` (code → name) names the stations.
 
-    >>> reason_text("stale (no PM2.5 in 24 h), climatology used: CJ-ZD03", "zh")
-    '24 小时内无 PM2.5 实测，使用气候态：CJ-ZD03'
+    >>> reason_text("stale (no PM2.5 in 24 h), climatology used: CJ-ZD03, X1", "zh", {"CJ-ZD03": "准东"})
+    '24 小时内无 PM2.5 实测，使用气候态：准东（CJ-ZD03）, X1'
     >>> reason_text("something new", "zh")
     'something new'
     """
     for pattern, key in REASONS:
         m = pattern.match(reason)
         if m:
-            return t(f"forecast.reason.{key}", lang, **m.groupdict())
+            fields = m.groupdict()
+            if "codes" in fields and names:
+                codes = fields["codes"].split(", ")
+                fields["codes"] = ", ".join(f"{names[c]}（{c}）" if names.get(c) else c for c in codes)
+            return t(f"forecast.reason.{key}", lang, **fields)
     return reason
 
 
@@ -482,8 +486,9 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=status, mode=mode)).classes(
             "bogda-run-status"
         )
+        names = {x.code: x.name for x in sv.registry(ctx.store).targets}
         for r in run["reasons"] or []:
-            ui.label(f"· {reason_text(r, lang)}").classes("text-caption text-grey-7 bogda-run-reason")
+            ui.label(f"· {reason_text(r, lang, names)}").classes("text-caption text-grey-7 bogda-run-reason")
         ui.label(tx(lang, "strip")).classes("text-subtitle1")
         strip_view(ctx)
         ui.label(tx(lang, "warnings")).classes("text-subtitle1")
