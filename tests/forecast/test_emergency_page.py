@@ -56,7 +56,7 @@ def test_list_shows_unconfigured_then_the_estimate_with_its_study(server: tuple[
     from bogda.store import connect
 
     base, db = server
-    assert _estimate_lines(base) == ["基于排放的估算：未配置源解析结果（652323）"]
+    assert _estimate_lines(base) == ["基于排放的估算：未配置源解析结果（呼图壁县）"]
     st = connect(f"sqlite:///{db}")
     try:
         ss.add_source_share(st, "652323", "coal", 0.3, share_low=0.2, share_high=0.4, source_doc=DOC, season="heavy")

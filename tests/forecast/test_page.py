@@ -95,6 +95,8 @@ def test_issuing_shows_the_emergency_list_in_words(server: str) -> None:
         assert "county_name" not in table and "allowed_ratio" not in table
         assert "%" in table and ("是" in table or "否" in table)
         assert not any(code in table for code in ("coal_chemical", "cement", "coking", "boiler"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "forecast_page_list.png"), full_page=True)
         assert outside(urls) == []
 
 

@@ -125,7 +125,7 @@ def test_issuer_adds_a_share_sees_it_in_the_table_and_the_estimate_then_deletes_
     with chromium() as b:
         pg, urls = _login(b, base, ISSUER, "/forecast")
         assert pg.locator(".bogda-emission-estimate").all_inner_texts() == [
-            "基于排放的估算：未配置源解析结果（652323）"
+            "基于排放的估算：未配置源解析结果（呼图壁县）"
         ]
         pg.locator(".bogda-source-shares-link").click()
         pg.wait_for_url("**/forecast/source-shares")
@@ -165,7 +165,7 @@ def test_issuer_adds_a_share_sees_it_in_the_table_and_the_estimate_then_deletes_
         pg.goto(f"{base}/forecast")
         pg.wait_for_selector(".bogda-emission-estimate")
         assert pg.locator(".bogda-emission-estimate").all_inner_texts() == [
-            "基于排放的估算：未配置源解析结果（652323）"
+            "基于排放的估算：未配置源解析结果（呼图壁县）"
         ]
         assert outside(urls) == []
 

@@ -311,7 +311,7 @@ def test_list_estimate_from_the_prefecture_study(episode_store: Store) -> None:
     none = ss.list_estimate(episode_store, lid)
     assert none["status"] == "not_configured"
     lines = [r for r in _summary_rows(em.export_xlsx(episode_store, lid)) if r[0] == "基于排放的估算"]
-    assert [r[1] for r in lines] == ["未配置源解析结果（652323）"]
+    assert [r[1] for r in lines] == ["未配置源解析结果（呼图壁县）"]
     # the prefecture's study serves its counties; the heavy-day result beats the whole-year one
     ss.add_source_share(episode_store, "652300", "coal", 0.9, source_doc="全年结果")
     ss.add_source_share(episode_store, "652300", "coal", 0.3, share_low=0.2, share_high=0.4, source_doc=DOC,

@@ -364,8 +364,8 @@ def estimate_text(payload: Mapping[str, Any], lang: str = "zh", *, label: bool =
 
     >>> estimate_text({"status": "not_configured", "area_code": "652323"})
     ['基于排放的估算：未配置源解析结果（652323）']
-    >>> estimate_text({"status": "not_configured", "area_code": "652323"}, label=False)
-    ['未配置源解析结果（652323）']
+    >>> estimate_text({"status": "not_configured", "area_code": "652323", "area_name": "呼图壁县"}, label=False)
+    ['未配置源解析结果（呼图壁县）']
     """
     zh = lang != "en"
     head = LABEL_ZH if zh else "Emission-based estimate"
@@ -375,7 +375,8 @@ def estimate_text(payload: Mapping[str, Any], lang: str = "zh", *, label: bool =
     status = payload.get("status")
     if status in _STATUS_TEXT:
         tail = _STATUS_TEXT[status][0 if zh else 1]
-        where = f"（{payload.get('area_code')}）" if zh else f" ({payload.get('area_code')})"
+        area = payload.get("area_name") or payload.get("area_code")
+        where = f"（{area}）" if zh else f" ({area})"
         return [f"{head}{colon}{tail}{where}"]
     out = []
     for e in payload.get("estimates") or []:
@@ -626,6 +627,7 @@ def list_estimate(store: Store, list_id: int, items: Sequence[Mapping[str, Any]]
             raise LookupError(f"emergency list {list_id} does not exist")
         w = conn.execute(select(warning_table).where(warning_table.c.id == head["warning_id"])).mappings().first()
         chain = _area_chain(conn, head["area_code"])
+        area_name = conn.execute(select(place.c.name).where(place.c.code == head["area_code"])).scalar()
     if items is None:
         with store.engine.connect() as conn:
             items = [
@@ -634,7 +636,12 @@ def list_estimate(store: Store, list_id: int, items: Sequence[Mapping[str, Any]]
                     select(emergency_list_item.c.grade).where(emergency_list_item.c.list_id == list_id)
                 ).mappings()
             ]
-    base: dict[str, Any] = {"label_zh": LABEL_ZH, "area_code": head["area_code"], "limits_zh": LIMITS_ZH}
+    base: dict[str, Any] = {
+        "label_zh": LABEL_ZH,
+        "area_code": head["area_code"],
+        "area_name": area_name,
+        "limits_zh": LIMITS_ZH,
+    }
     if not any(i.get("grade") in PERFORMANCE_GRADES for i in items):
         return base | {"status": "not_applicable", "estimates": []}
     rows: list[dict[str, Any]] = []

@@ -299,10 +299,11 @@ def lists_view(ctx: Ctx) -> None:
     if not lists:
         ui.label(tx(ctx.lang, "no_lists")).classes("text-grey-7")
         return
+    names = {x.code: x.name for x in sv.registry(ctx.store).targets}
     for lst in lists:
         _, items = em.list_rows(ctx.store, lst["id"])
         with ui.row().classes("items-center gap-2"):
-            ui.label(f"#{lst['id']} {lst['area_code']} · {lst['level']} · v{lst['version']} · {lst['doc_no']}")
+            ui.label(list_title(lst, names, ctx.lang)).classes("bogda-list-title")
             ui.link(tx(ctx.lang, "download"), f"/api/v1/forecast/emergency/{lst['id']}/xlsx").classes("bogda-xlsx-link")
         # Δconc ≈ local share × emission cut, always with its study and limits, or why there is no figure
         for line in ss.estimate_text(ss.list_estimate(ctx.store, lst["id"], items), ctx.lang):
@@ -316,6 +317,25 @@ def lists_view(ctx: Ctx) -> None:
             row_key="key",
             pagination={"rowsPerPage": 20},
         ).classes("w-full").props("dense flat bordered")
+
+
+def list_title(lst: dict[str, Any], names: dict[str, str], lang: str) -> str:
+    """The head line of an emergency list: number, area by name, level, version and the warning's document number.
+
+    >>> head = {"id": 1, "area_code": "652323", "level": "red", "version": 2, "doc_no": None}
+    >>> list_title(head, {"652323": "呼图壁县"}, "zh")
+    '#1 呼图壁县 · 红色预警 · 第 2 版'
+    """
+    area = names.get(lst["area_code"]) or lst["area_code"]
+    if lang == "zh":
+        parts = [
+            f"#{lst['id']} {area}",
+            f"{wn.LEVEL_ZH.get(lst['level'], lst['level'])}预警",
+            f"第 {lst['version']} 版",
+        ]
+    else:
+        parts = [f"#{lst['id']} {area}", f"{lst['level']} warning", f"version {lst['version']}"]
+    return " · ".join([*parts, *([lst["doc_no"]] if lst.get("doc_no") else [])])
 
 
 def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
