@@ -2136,9 +2136,12 @@ def forecast_train(
     from bogda.forecast import service
 
     st = _store(database_url)
-    n, verdict = service.train_gated(st, gated=gated)
+    skipped: list[str] = []
+    n, verdict = service.train_gated(st, gated=gated, skipped=skipped)
+    for reason in skipped:  # items served by their baselines until their history is long enough
+        err.print(f"not trained: {reason}")
     if verdict is None and n == 0:
-        err.print("[red]nothing trained (see the log: too short a history?)[/red]")
+        err.print("[red]nothing trained[/red]" + ("" if skipped else " (see the log)"))
         raise typer.Exit(1)
     if verdict is not None:
         console.print(f"gate: {verdict.reason}")

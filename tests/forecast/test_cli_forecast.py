@@ -33,9 +33,12 @@ def test_train_prints_the_gate(demo_store: Store, monkeypatch) -> None:
     url = demo_store.engine.url.render_as_string(hide_password=False)
     r = CliRunner().invoke(app, ["forecast", "train", "--database-url", url])
     assert r.exit_code == 1 and "nothing trained" in r.output  # the demo holds 7 days, not 365
+    said = " ".join(r.output.split())
+    for item in ("a34004", "a21026", "a21005", "O3_1h_max"):  # every item, each with why it was left out
+        assert f"not trained: {item}: at most" in said and "(< 365)" in said
     check = gate.Check("a34004", "hour", 24, 900, 30.4, 30.0, 20.0, 21.0, 0.79, False, "RMSE 30.40 > 1.01 × 30.00")
     verdict = gate.Verdict(False, "rejected: a34004 24h failed", (check,))
-    monkeypatch.setattr(sv, "train_gated", lambda store, gated=True: (0, verdict))
+    monkeypatch.setattr(sv, "train_gated", lambda store, gated=True, skipped=None: (0, verdict))
     r = CliRunner().invoke(app, ["forecast", "train", "--database-url", url])
     said = " ".join(r.output.split())  # the console wraps long lines at spaces
     assert r.exit_code == 0 and "gate: rejected: a34004 24h failed" in said

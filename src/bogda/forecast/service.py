@@ -843,7 +843,7 @@ def refresh(
     if bundle is None:
         reasons.append("no trained model set: baselines only (damped persistence), forecast.md §3.4")
     else:
-        missing = [it for it in (*op.HOURLY_ITEMS, *op.DAILY_ITEMS) if not bundle.covers(it)]
+        missing = [it for it in dict.fromkeys((*op.HOURLY_ITEMS, *op.DAILY_ITEMS)) if not bundle.covers(it)]
         if missing:
             reasons.append(f"no model for {', '.join(missing)}: damped persistence")
     stale = [
@@ -1453,8 +1453,10 @@ def scores(
 # --------------------------------------------------------------------------------------------------------------
 
 
-TRAIN_ITEMS: tuple[str, ...] = ("a34004", "a34002", "a21004", "a05024", "O3_8h_max")
-"""Items the nightly training fits models for (the others are served by their baselines)."""
+TRAIN_ITEMS: tuple[str, ...] = tuple(dict.fromkeys((*op.HOURLY_ITEMS, *op.DAILY_ITEMS)))
+"""Items the nightly training fits models for: every item the refresh forecasts (forecast.md §3.1, §3.4: a model set
+per pollutant), so that a run is ``degraded`` only when an item could not be trained (too short a history), never by
+configuration. SO2 and CO included: they set the AQI where coal is burnt (heating season, Zhundong)."""
 
 
 def train(store: Store, now: datetime | None = None, **options: Any) -> int | None:
@@ -1476,9 +1478,11 @@ def train_gated(
     years: int = 3,
     gated: bool = True,
     fit_with: Any = None,
+    skipped: list[str] | None = None,
 ) -> tuple[int, gate.Verdict | None]:
     """:func:`train` returning the gate's verdict too (None when nothing was trained). ``fit_with`` replaces
-    :func:`bogda.forecast.operational.train_operational` (tests)."""
+    :func:`bogda.forecast.operational.train_operational` (tests). ``skipped``, when given, receives why each item
+    that was not trained was left out (e.g. ``a21026: at most 200 valid days (< 365)``), for the command line."""
     import logging
 
     log = logging.getLogger(__name__)
@@ -1492,6 +1496,10 @@ def train_gated(
     # archived NWP runs as issued (nwp_value): with any, the mode-nwp sets are trained beside the no-NWP ones
     nwp = nwp_archive_for(store, panel, panel.start_utc - timedelta(days=1), now)
     models, reasons = fit(panel, items, now=now, nwp=nwp)
+    if skipped is not None:
+        skipped.extend(reasons)
+    if reasons:
+        log.warning("forecast items not trained: %s", "; ".join(reasons))
     if models is None:
         log.warning("forecast training skipped: %s", "; ".join(reasons))
         return 0, None
