@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, outside, running_server
@@ -33,6 +34,9 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     st = connect(f"sqlite:///{db}")
     set_pm(st, ["CJ-HT01"], 260.0)
     sv.refresh(st, models=None)
+    scores = {"station": ["1003A"] * 2, "target": ["daily_mean_PM2.5"] * 2, "horizon": ["D+1"] * 2}
+    scores |= {"method": ["lgbm_none", "damped_persistence"], "protocol": ["beijing"] * 2, "weather_mode": ["none"] * 2}
+    sv.store_scores(st, pl.DataFrame(scores | {"n": [342, 342], "RMSE": [46.14, 63.99]}), config="page")
     with st.begin() as conn:
         add_user(conn, login=ADMIN[0], password=ADMIN[1], roles=["admin"])
     # days-avoided evaluations: one validated effect, one that failed its placebo test (forecast.md §3.9)
@@ -76,6 +80,11 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         strip = pg.locator(".bogda-forecast-strip").inner_text()
         assert "呼图壁" in strip
         assert any(int(t.split()[1].rstrip("%")) >= 50 for t in probs)
+        # the verification table: columns and methods in words
+        scores = pg.locator(".bogda-scores").inner_text()
+        for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无）", "阻尼持续性", "46.14"):
+            assert words in scores
+        assert "lgbm_none" not in scores and "damped_persistence" not in scores
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_page.png"), full_page=True)
         assert outside(urls) == []
