@@ -105,6 +105,20 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
+def signed_in(browser: Any, base: str, user: tuple[str, str], path: str) -> tuple[Any, list[str]]:
+    """A zh-CN page of ``browser`` signed in as ``user`` (login, password) on ``path``, and the URLs it requests (for
+    :func:`outside`)."""
+    pg = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+    urls: list[str] = []
+    pg.on("request", lambda r: urls.append(r.url))
+    pg.goto(f"{base}{path}")
+    pg.fill("#login", user[0])
+    pg.fill("#password", user[1])
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"**{path}")
+    return pg, urls
+
+
 def outside(urls: Iterable[str]) -> list[str]:
     """The requested URLs that left this machine (``data:`` URLs stay in the page; ``blob:`` wraps a local one)."""
     return sorted(

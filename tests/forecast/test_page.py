@@ -8,12 +8,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
 
-from e2e.harness import ARTIFACTS, chromium, outside, running_server
+from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 from forecast.episode import set_pm
 from forecast.test_interventions_api import record
 
@@ -47,22 +46,9 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield base
 
 
-def _signed_in(b: Any, server: str) -> tuple[Any, list[str]]:
-    """A page signed in as the issuer on /forecast, and the URLs it requests."""
-    pg = b.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
-    urls: list[str] = []
-    pg.on("request", lambda r: urls.append(r.url))
-    pg.goto(f"{server}/forecast")
-    pg.fill("#login", ADMIN[0])
-    pg.fill("#password", ADMIN[1])
-    pg.click("button[type=submit]")
-    pg.wait_for_url("**/forecast")
-    return pg, urls
-
-
 def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None:
     with chromium() as b:
-        pg, urls = _signed_in(b, server)
+        pg, urls = signed_in(b, server, ADMIN, "/forecast")
         pg.wait_for_selector(".bogda-forecast-strip")
         # the run line and its reasons in the page's language (the run record keeps them in English)
         status = pg.locator(".bogda-run-status").inner_text()
@@ -94,7 +80,7 @@ def test_issuing_shows_the_emergency_list_in_words(server: str) -> None:
     """Issuing the proposal activates the emergency list (forecast.md §3.10); its table speaks the page's language:
     column names, sectors, the allowed production as a percentage, the transport ban as 是 / 否."""
     with chromium() as b:
-        pg, urls = _signed_in(b, server)
+        pg, urls = signed_in(b, server, ADMIN, "/forecast")
         pg.locator(".bogda-warning").first.get_by_role("button", name="发布", exact=True).click()
         pg.wait_for_selector(".bogda-xlsx-link")
         assert "已发布" in pg.locator(".bogda-warning").first.inner_text()

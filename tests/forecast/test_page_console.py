@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from e2e.harness import ARTIFACTS, chromium, outside, running_server
+from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 from forecast.episode import issued_hutubi_list
 from forecast.test_interventions_api import record
 
@@ -84,18 +84,6 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield base, ids
 
 
-def _login(b: Any, base: str, user: tuple[str, str], path: str) -> tuple[Any, list[str]]:
-    pg = b.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
-    urls: list[str] = []
-    pg.on("request", lambda r: urls.append(r.url))
-    pg.goto(f"{base}{path}")
-    pg.fill("#login", user[0])
-    pg.fill("#password", user[1])
-    pg.click("button[type=submit]")
-    pg.wait_for_url(f"**{path}")
-    return pg, urls
-
-
 def _choose(pg: Any, field: str, option: str) -> None:
     pg.locator(f".bogda-share-field-{field}").click()
     pg.get_by_role("option", name=option).click()
@@ -123,7 +111,7 @@ def _rows(pg: Any) -> list[str]:
 def test_issuer_adds_a_share_sees_it_in_the_table_and_the_estimate_then_deletes_it(server) -> None:
     base, _ = server
     with chromium() as b:
-        pg, urls = _login(b, base, ISSUER, "/forecast")
+        pg, urls = signed_in(b, base, ISSUER, "/forecast")
         assert pg.locator(".bogda-emission-estimate").all_inner_texts() == [
             "基于排放的估算：未配置源解析结果（呼图壁县）"
         ]
@@ -181,7 +169,7 @@ def test_issuer_adds_a_share_sees_it_in_the_table_and_the_estimate_then_deletes_
 def test_a_refused_share_shows_the_error_under_the_field_it_names(server, values, field, expected) -> None:
     base, _ = server
     with chromium() as b:
-        pg, urls = _login(b, base, ISSUER, "/forecast/source-shares")
+        pg, urls = signed_in(b, base, ISSUER, "/forecast/source-shares")
         pg.wait_for_selector(".bogda-share-form")
         before = _rows(pg)
         for name, text in values.items():
@@ -205,7 +193,7 @@ def test_a_refused_share_shows_the_error_under_the_field_it_names(server, values
 def test_a_reader_without_the_right_sees_the_table_only(server) -> None:
     base, _ = server
     with chromium() as b:
-        pg, urls = _login(b, base, PLAIN, "/forecast/source-shares")
+        pg, urls = signed_in(b, base, PLAIN, "/forecast/source-shares")
         pg.wait_for_selector(".bogda-source-shares")
         assert any(OTHER_DOC in r and "工业源" in r and "25.0%" in r for r in _rows(pg))
         assert "warning_issuer" in pg.locator("body").inner_text()
@@ -227,7 +215,7 @@ def _checks(pg: Any) -> dict[str, tuple[str, str]]:
 def test_the_checks_of_a_refused_evaluation_without_its_figure(server) -> None:
     base, ids = server
     with chromium() as b:
-        pg, urls = _login(b, base, PLAIN, "/forecast")
+        pg, urls = signed_in(b, base, PLAIN, "/forecast")
         pg.wait_for_selector(".bogda-interventions")
         pg.locator(".bogda-interventions tbody tr", has_text="昌吉 2016 拒绝").locator(
             ".bogda-intervention-detail-link"
@@ -278,7 +266,7 @@ def test_the_checks_of_a_refused_evaluation_without_its_figure(server) -> None:
 def test_the_checks_of_a_validated_evaluation_with_its_figure(server) -> None:
     base, ids = server
     with chromium() as b:
-        pg, _ = _login(b, base, PLAIN, f"/forecast/interventions/{ids['effect']}")
+        pg, _ = signed_in(b, base, PLAIN, f"/forecast/interventions/{ids['effect']}")
         pg.wait_for_selector(".bogda-checks")
         assert "避免 +6 天（90% 区间 +2…+11 天）" in pg.locator(".bogda-checks-result").inner_text()
         assert pg.locator(".bogda-checks-hidden").count() == 0
