@@ -154,6 +154,16 @@ def method_label(method: str, lang: str) -> str:
     return method if text == key else text
 
 
+def in_words(chinese: dict[str, str], code: str, lang: str) -> str:
+    """A code in Chinese words (a domain table such as ``warnings.LEVEL_ZH`` or ``registry.sites.SECTORS``) on a
+    Chinese page, the code itself on an English one (the code is the English name).
+
+    >>> in_words({"red": "红色"}, "red", "zh"), in_words({"red": "红色"}, "red", "en"), in_words({}, "x", "zh")
+    ('红色', 'red', 'x')
+    """
+    return chinese.get(code, code) if lang == "zh" else code
+
+
 def level_colour(level: int | None) -> str:
     cats = {c.level: c.hex for c in categories()}
     return cats.get(level or 0, "#e0e0e0")
@@ -246,16 +256,14 @@ def strip_view(ctx: Ctx) -> None:
                             ui.label(f"P>200 {100 * heavy:.0f}%").classes("text-caption bogda-prob")
 
 
-def warnings_view(ctx: Ctx) -> None:
+def warnings_view(ctx: Ctx, names: dict[str, str]) -> None:
     rows = api.warning_rows(ctx.store, ctx.who)
     if not rows:
         ui.label(tx(ctx.lang, "no_warnings")).classes("text-grey-7")
         return
-    names = {x.code: x.name for x in sv.registry(ctx.store).targets}
     for w in rows:
         with ui.row().classes("items-center gap-2 bogda-warning"):
-            level = wn.LEVEL_ZH.get(w["level"], w["level"]) if ctx.lang == "zh" else w["level"]
-            state = wn.STATE_ZH.get(w["state"], w["state"]) if ctx.lang == "zh" else w["state"]
+            level, state = in_words(wn.LEVEL_ZH, w["level"], ctx.lang), in_words(wn.STATE_ZH, w["state"], ctx.lang)
             area = names.get(w["area_code"]) or w["area_code"]
             ui.badge(level, color={"yellow": "amber", "orange": "orange", "red": "red"}.get(w["level"]))
             ui.label(f"#{w['id']} {area} {w['start_date']}–{w['end_date']} · {state}")
@@ -279,7 +287,7 @@ def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
     except (LookupError, ValueError) as exc:
         ui.notify(str(exc), type="negative")
         return
-    ui.notify(tx(ctx.lang, "done", state=wn.STATE_ZH.get(w["state"], w["state"]) if ctx.lang == "zh" else w["state"]))
+    ui.notify(tx(ctx.lang, "done", state=in_words(wn.STATE_ZH, w["state"], ctx.lang)))
     ui.navigate.to("/forecast")
 
 
@@ -292,14 +300,13 @@ def source_shares_link(ctx: Ctx) -> None:
     )
 
 
-def lists_view(ctx: Ctx) -> None:
+def lists_view(ctx: Ctx, names: dict[str, str]) -> None:
     # the estimates below rest on the shares the bureau entered: their table (and form) is one click away
     source_shares_link(ctx)
     lists = em.active_list(ctx.store)
     if not lists:
         ui.label(tx(ctx.lang, "no_lists")).classes("text-grey-7")
         return
-    names = {x.code: x.name for x in sv.registry(ctx.store).targets}
     for lst in lists:
         _, items = em.list_rows(ctx.store, lst["id"])
         with ui.row().classes("items-center gap-2"):
@@ -330,7 +337,7 @@ def list_title(lst: dict[str, Any], names: dict[str, str], lang: str) -> str:
     if lang == "zh":
         parts = [
             f"#{lst['id']} {area}",
-            f"{wn.LEVEL_ZH.get(lst['level'], lst['level'])}预警",
+            f"{in_words(wn.LEVEL_ZH, lst['level'], lang)}预警",
             f"第 {lst['version']} 版",
         ]
     else:
@@ -341,17 +348,16 @@ def list_title(lst: dict[str, Any], names: dict[str, str], lang: str) -> str:
 def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
     """One enterprise of an emergency list as the page shows it: sector and baseline source in words, the allowed
     production as a percentage, the transport ban as yes / no."""
-    zh = lang == "zh"
     ratio = item["allowed_ratio"]
     source = item["baseline_source"]
     return {
         "county_name": item["county_name"],
         "name": item["name"],
-        "sector": SECTORS.get(item["sector"], item["sector"]) if zh else item["sector"],
+        "sector": in_words(SECTORS, item["sector"], lang),
         "grade": item["grade"],
         "allowed_ratio": "—" if ratio is None else f"{100 * ratio:.0f}%",
         "transport_ban": t("forecast.list.yes" if item["transport_ban"] else "forecast.list.no", lang),
-        "baseline_source": (em.BASELINE_SOURCE_ZH.get(source, source) if zh else source) or "—",
+        "baseline_source": in_words(em.BASELINE_SOURCE_ZH, source, lang) if source else "—",
     }
 
 
@@ -498,25 +504,24 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             source_shares_link(ctx)  # an operator enters the shares before the first run
             return None
         # say whether the models used NWP, and which run (forecast.md §3.4)
-        mode = run.get("weather_mode") or "none"
-        if mode == "nwp" and run.get("nwp_run_time"):
-            mode = f"nwp {run['nwp_run_time']['local'][:16]}"
+        mode = mode_label(run.get("weather_mode") or "none", lang)
+        if run.get("weather_mode") == "nwp" and run.get("nwp_run_time"):
+            mode += f" {run['nwp_run_time']['local'][:16]}"
         status = t(f"forecast.status.{run['status']}", lang)
-        mode = mode_label(mode, lang) if mode in ("none", "nwp") else mode_label("nwp", lang) + mode[3:]
         ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=status, mode=mode)).classes(
             "bogda-run-status"
         )
-        names = {x.code: x.name for x in sv.registry(ctx.store).targets}
+        reg = sv.registry(ctx.store)
+        names = {x.code: x.name for x in reg.targets}
         for r in run["reasons"] or []:
             ui.label(f"· {reason_text(r, lang, names)}").classes("text-caption text-grey-7 bogda-run-reason")
         ui.label(tx(lang, "strip")).classes("text-subtitle1")
         strip_view(ctx)
         ui.label(tx(lang, "warnings")).classes("text-subtitle1")
-        warnings_view(ctx)
+        warnings_view(ctx, names)
         ui.label(tx(lang, "lists")).classes("text-subtitle1")
-        lists_view(ctx)
+        lists_view(ctx, names)
         ui.label(tx(lang, "series")).classes("text-subtitle1")
-        reg = sv.registry(ctx.store)
         options = {x.code: f"{x.name or x.code} ({x.code})" for x in reg.targets}
         chosen = target if target in options else next(iter(options))
         with ui.row().classes("items-center gap-2"):
