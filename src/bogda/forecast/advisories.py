@@ -107,8 +107,9 @@ def evaluate(
     *,
     days: Sequence[date] | None = None,
     thresholds: Thresholds = DEFAULT,
+    kinds: Sequence[str] = KINDS,
 ) -> list[Advisory]:
-    """Advisories holding on ``days`` (default: every day of ``daily``) from :func:`daily_weather` rows.
+    """Advisories of ``kinds`` holding on ``days`` (default: every day of ``daily``) from :func:`daily_weather` rows.
 
     >>> d = pl.DataFrame({"location_id": ["X"] * 2, "day": [date(2026, 7, 1), date(2026, 7, 2)],
     ...     "ws_max": [9.0, 3.0], "ws_mean": [5.0, 1.5], "gust_max": [None, None], "rh_min": [20.0, 40.0],
@@ -136,7 +137,7 @@ def evaluate(
             rain72 = sum(float(v) for v in rain3 if v is not None)
             windy = (ws_max is not None and ws_max >= th.dust_ws_max) or (gust is not None and gust >= th.dust_gust_max)
             dry = rh_min is not None and rh_min < th.dust_rh_min_below
-            if windy and dry and rain_known and rain72 < th.dust_rain_72h_below:
+            if "dust" in kinds and windy and dry and rain_known and rain72 < th.dust_rain_72h_below:
                 out.append(
                     Advisory(
                         str(loc),
@@ -152,7 +153,8 @@ def evaluate(
                     )
                 )
             if (
-                d.month in th.ozone_months
+                "ozone" in kinds
+                and d.month in th.ozone_months
                 and t_max is not None
                 and t_max >= th.ozone_tmax
                 and rh_day is not None
@@ -176,7 +178,8 @@ def evaluate(
                 )
             rain = _f(r["precip"])
             if (
-                ws_mean is not None
+                "stagnant" in kinds
+                and ws_mean is not None
                 and ws_mean <= th.stag_ws_mean_max
                 and rh_mean is not None
                 and rh_mean >= th.stag_rh_mean_min
