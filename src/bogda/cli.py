@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -2266,6 +2267,198 @@ def forecast_emergency_list(
     if xlsx is not None:
         emergency.export_xlsx(st, list_id, xlsx)
         console.print(f"wrote {xlsx}")
+
+
+advisories_app = typer.Typer(
+    help="Adverse-weather advisories: check and tune the thresholds on local data (不利气象条件提示阈值本地检验).",
+    no_args_is_help=True,
+)
+forecast_app.add_typer(advisories_app, name="advisories")
+
+
+def _advisory_table(scores: Any) -> Table:
+    t = Table(
+        "kind",
+        "weather",
+        "thresholds",
+        "period",
+        "hits",
+        "false al.",
+        "misses",
+        "TS",
+        "POD",
+        "FAR",
+        "ETS",
+        "days",
+        "events",
+    )
+
+    def f(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
+    for r in scores.iter_rows(named=True):
+        t.add_row(
+            r["kind"],
+            r["weather"],
+            r["thresholds"],
+            r["period"],
+            str(r["hits"]),
+            str(r["false_alarms"]),
+            str(r["misses"]),
+            f(r["ts"]),
+            f(r["pod"]),
+            f(r["far"]),
+            f(r["ets"]),
+            str(r["n_days"]),
+            str(r["n_events"]),
+        )
+    return t
+
+
+@advisories_app.command("check")
+def advisories_check(
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="beijing (the 8 PRSA files, observed weather) or local (this installation's nwp_value and "
+            "area observations)."
+        ),
+    ] = "beijing",
+    data: Annotated[Path, typer.Option(help="The shared data folder (beijing).")] = Path("../shared/data"),
+    train: Annotated[str | None, typer.Option(help="local: training days FROM..TO (YYYY-MM-DD..YYYY-MM-DD).")] = None,
+    test: Annotated[str | None, typer.Option(help="local: test days FROM..TO.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the score table to this CSV file.")] = None,
+    activate: Annotated[str | None, typer.Option(help="Activate the tuned thresholds under this version name.")] = None,
+    area: Annotated[str, typer.Option(help="Area the activated set is for ('*': every area).")] = "*",
+    by: Annotated[str, typer.Option(help="Who activates (recorded with the set).")] = "cli",
+    database_url: DbOption = None,
+) -> None:
+    """Score the advisories against observed events (TS, POD, FAR, ETS) with the default and the tuned
+    thresholds, tuned on the training days and scored on the test days (forecast.md §3.8)."""
+    from datetime import date as _date
+
+    from bogda.forecast import advisory_check as ac
+    from bogda.forecast import advisory_thresholds as at
+
+    def span(text: str | None, name: str) -> tuple[_date, _date]:
+        try:
+            a, b = (text or "").split("..")
+            lo, hi = _date.fromisoformat(a), _date.fromisoformat(b)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not FROM..TO (YYYY-MM-DD..YYYY-MM-DD)", param_hint=name) from None
+        if hi < lo:
+            raise typer.BadParameter(f"{text!r} ends before it starts", param_hint=name)
+        return lo, hi
+
+    if protocol == "beijing":
+        if train or test:
+            raise typer.BadParameter("the beijing protocol has fixed spans; --train/--test are for local")
+        try:
+            res = ac.beijing(data)
+        except FileNotFoundError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        source = "beijing protocol (PRSA files, observed weather as a perfect forecast)"
+        spans = {"train": "2013-03-01..2016-02-29", "test": "2016-03-01..2017-02-28"}
+    elif protocol == "local":
+        from bogda.forecast import service
+        from bogda.timeutil import day_start_utc
+
+        tr, te = span(train, "--train"), span(test, "--test")
+        st = _store(database_url)
+        areas = list(service.registry(st).place_of)
+        lo, hi = min(tr[0], te[0]), max(tr[1], te[1])
+        weather, hourly = at.local_inputs(st, areas, day_start_utc(lo), day_start_utc(hi) + timedelta(days=1))
+        if weather.height == 0 or hourly.height == 0:
+            err.print(
+                f"[red]no {'NWP values' if weather.height == 0 else 'area observations'} for the areas between "
+                f"{lo} and {hi}: load NWP runs (bogda forecast load-nwp) and observations first[/red]"
+            )
+            raise typer.Exit(1)
+        res = ac.run_check(weather, hourly, tr, te, rain=False)
+        source = "local (nwp_value, aqi_hourly; stagnation event without its rain clause)"
+        spans = {"train": train or "", "test": test or ""}
+    else:
+        raise typer.BadParameter("protocol must be beijing or local", param_hint="--protocol")
+    console.print(_advisory_table(res.scores))
+    for kind, params in res.tuned.items():
+        changed = {k: v for k, v in params.items() if res.defaults[kind][k] != v}
+        console.print(f"tuned {kind}: {changed or 'defaults kept'}")
+    if not res.rain_clause:
+        console.print("note: no rain observed — the stagnation event is PM2.5 daily mean > 75 alone")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res.scores.write_csv(out)
+        console.print(f"wrote {out}")
+    if activate is not None:
+        evidence = {"protocol": source, "spans": spans, "scores": res.scores.to_dicts(), "tuned": res.tuned}
+        try:
+            at.activate(
+                _store(database_url),
+                asdict(res.thresholds),
+                version=activate,
+                area_code=area,
+                evidence=evidence,
+                source=source,
+                by=by,
+            )
+        except at.ThresholdError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+        console.print(f"activated thresholds {activate} for {area}")
+
+
+@advisories_app.command("thresholds")
+def advisories_thresholds(
+    file: Annotated[Path | None, typer.Argument(help="A JSON object of thresholds to activate (omit to list).")] = None,
+    version: Annotated[str | None, typer.Option(help="Version name of the set to activate.")] = None,
+    area: Annotated[str, typer.Option(help="Area the set is for ('*': every area).")] = "*",
+    by: Annotated[str, typer.Option(help="Who activates (recorded with the set).")] = "cli",
+    database_url: DbOption = None,
+) -> None:
+    """List the advisory threshold sets (and which one each area uses), or activate one from a JSON file."""
+    import json
+
+    from bogda.forecast import advisory_thresholds as at
+
+    st = _store(database_url)
+    if file is None:
+        t = Table("area", "version", "in force", "activated", "by", "changed from the defaults")
+        defaults = asdict(at.thresholds_from({}))
+        for r in at.list_sets(st):
+            changed = {
+                k: v
+                for k, v in r["values"].items()
+                if k in defaults and v != (list(defaults[k]) if isinstance(defaults[k], tuple) else defaults[k])
+            }
+            t.add_row(
+                r["area_code"],
+                r["version"],
+                "yes" if r["in_force"] else "",
+                str(r["activated_at"])[:19],
+                r["activated_by"] or "",
+                json.dumps(changed, ensure_ascii=False),
+            )
+        console.print(t)
+        if not t.rows:
+            console.print("no activated set: every area uses the defaults")
+        return
+    if version is None:
+        raise typer.BadParameter("give --version for the set to activate", param_hint="--version")
+    try:
+        values = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if not isinstance(values, dict):
+        err.print(f"[red]{file}: expected a JSON object of thresholds[/red]")
+        raise typer.Exit(1)
+    try:
+        at.activate(st, values, version=version, area_code=area, source=file.name, by=by)
+    except at.ThresholdError as exc:
+        err.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"activated thresholds {version} for {area}")
 
 
 @forecast_app.command("load-nwp")

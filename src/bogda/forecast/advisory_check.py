@@ -135,7 +135,7 @@ def _mda8(h: pl.DataFrame) -> pl.DataFrame:
     return wide.select("location_id", "day").with_columns(pl.Series("o3_8h", m[0], dtype=pl.Float64))
 
 
-def observed_events(hourly: pl.DataFrame, *, min_hours: int = MIN_HOURS) -> pl.DataFrame:
+def observed_events(hourly: pl.DataFrame, *, min_hours: int = MIN_HOURS, rain: bool = True) -> pl.DataFrame:
     """The observed event of each advisory kind per location and Beijing day (module docstring).
 
     Parameters
@@ -145,6 +145,9 @@ def observed_events(hourly: pl.DataFrame, *, min_hours: int = MIN_HOURS) -> pl.D
         [mm/h] (a missing column counts as missing values).
     min_hours : int
         Hours with both PM values needed to call a day "no dust".
+    rain : bool
+        Apply the stagnation event's rain clause. False where no rain is observed (the store's areas): the event is
+        then "PM2.5 daily mean > 75" alone.
 
     Returns
     -------
@@ -205,6 +208,8 @@ def observed_events(hourly: pl.DataFrame, *, min_hours: int = MIN_HOURS) -> pl.D
             .then(None)
             .when(~polluted)
             .then(False)
+            .when(pl.lit(not rain))
+            .then(True)
             .when(pl.col("precip").is_null())
             .then(None)
             .otherwise(pl.col("precip") < RAIN_DAY_MM)
@@ -377,6 +382,16 @@ class CheckResult:
     scores: pl.DataFrame
     tuned: dict[str, dict[str, Any]]
     defaults: dict[str, dict[str, Any]]
+    rain_clause: bool = True
+    """Whether the stagnation event had its rain clause (False: no rain observed)."""
+
+    @property
+    def thresholds(self) -> adv.Thresholds:
+        """The defaults with every kind's tuned thresholds."""
+        th = adv.DEFAULT
+        for params in self.tuned.values():
+            th = replace(th, **params)
+        return th
 
 
 def run_check(
@@ -387,6 +402,7 @@ def run_check(
     *,
     leads: Sequence[int] = (1, 2, 3),
     seed: int = 0,
+    rain: bool = True,
 ) -> CheckResult:
     """Tune on ``train`` with the weather as given, score defaults and tuned thresholds on both spans, with the
     weather as given (``observed``) and with the assumed error of each lead in ``leads`` (``noisy D+k``).
@@ -395,7 +411,7 @@ def run_check(
     :func:`observed_events`.
     """
     daily = weather_days(weather)
-    events = observed_events(hourly)
+    events = observed_events(hourly, rain=rain)
     tuned_th = adv.DEFAULT
     tuned: dict[str, dict[str, Any]] = {}
     for kind in adv.KINDS:
@@ -413,7 +429,7 @@ def run_check(
                 for period, span in (("train", train), ("test", test)):
                     s = score(d, events, kind, thresholds=th, span=span)
                     rows.append({"kind": kind, "weather": weather_name, "thresholds": th_name, "period": period} | s)
-    return CheckResult(pl.DataFrame(rows), tuned, {k: kind_params(adv.DEFAULT, k) for k in adv.KINDS})
+    return CheckResult(pl.DataFrame(rows), tuned, {k: kind_params(adv.DEFAULT, k) for k in adv.KINDS}, rain)
 
 
 def prsa_inputs(frames: Sequence[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -27,9 +27,9 @@ from sqlalchemy import and_, func, select
 
 from bogda.findings import FindingDraft, raise_finding, set_status
 from bogda.forecast import advisories as adv
+from bogda.forecast import advisory_thresholds, gate
 from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
-from bogda.forecast import gate
 from bogda.forecast import operational as op
 from bogda.forecast import warnings as wn
 from bogda.forecast.features import POLLUTANTS, Panel, panel_from_frame
@@ -1278,8 +1278,15 @@ def evaluate_advisories(
     )
     if frame.height == 0:
         return []
-    found = adv.evaluate(adv.daily_weather(frame), days=days)
-    found = [a for a in found if a.location in reg.place_of]  # advisories are issued per area
+    per_area, fallback = advisory_thresholds.thresholds_in_force(store)
+    daily = adv.daily_weather(frame).filter(pl.col("location_id").is_in(list(reg.place_of)))  # issued per area
+    found = []
+    for (loc,), g in daily.group_by(["location_id"], maintain_order=True):
+        th, version = per_area.get(str(loc), fallback)
+        found += [
+            replace(a, conditions=a.conditions | {"thresholds_version": version})
+            for a in adv.evaluate(g, days=days, thresholds=th)
+        ]
     now = now_utc()
     for a in found:
         measures = adv.measures_for(a.kind)

@@ -1500,6 +1500,22 @@ advisory = Table(
 )
 """Adverse-weather advisories (forecast.md §3.8, §4)."""
 
+advisory_threshold_set = Table(
+    "advisory_threshold_set",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), nullable=False, server_default="*"),  # an area, or * for every area
+    Column("version", String(64), nullable=False),
+    Column("values", JSON, nullable=False),  # every advisories.Thresholds field
+    Column("evidence", JSON),  # the local check that chose them (spans, scores before and after)
+    Column("source", String(200), nullable=False, server_default=""),
+    Column("activated_at", TS, nullable=False),
+    Column("activated_by", String(64)),
+    UniqueConstraint("area_code", "version"),
+)
+"""Advisory thresholds tuned on local backtests (forecast.md §3.8; migration 0017): per area the newest set is in
+force, else the newest ``*`` set, else the defaults of :class:`bogda.forecast.advisories.Thresholds`."""
+
 emergency_list = Table(
     "emergency_list",
     metadata,
