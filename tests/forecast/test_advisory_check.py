@@ -42,7 +42,7 @@ def _by_day(ev: pl.DataFrame) -> dict[tuple[str, date], dict]:
 # --- observed events ----------------------------------------------------------------------------------------------
 
 
-def test_dust_event_needs_one_dust_hour_and_18_valid_hours_to_say_no():
+def test_dust_event_needs_one_dust_hour_and_18_valid_hours_to_say_no() -> None:
     d1, d2, d3, d4, d5 = (date(2016, 4, k) for k in range(1, 6))
     pm10, pm25 = [100.0] * 24, [50.0] * 24
     # d1: a dust hour at 00:00 Beijing (16:00 UTC of the day before): PM10 400, ratio 0.25
@@ -78,7 +78,7 @@ def test_dust_event_needs_one_dust_hour_and_18_valid_hours_to_say_no():
     assert ev["precip"].null_count() == ev.height
 
 
-def test_ozone_event_is_the_daily_max_8h_mean_above_160():
+def test_ozone_event_is_the_daily_max_8h_mean_above_160() -> None:
     d1, d2, d3, d4 = (date(2016, 7, k) for k in range(1, 5))
 
     def o3(peak: float, n: int) -> list[float]:
@@ -103,7 +103,7 @@ def test_ozone_event_is_the_daily_max_8h_mean_above_160():
     assert no_o3["ozone"].to_list() == [None] and no_o3["o3_8h"].to_list() == [None]
 
 
-def test_stagnant_event_is_pollution_without_rain():
+def test_stagnant_event_is_pollution_without_rain() -> None:
     days = [date(2016, 1, k) for k in range(1, 11)]
     one_h = [0.0] * 23 + [1.0]  # 1.0 mm in the day: rain
     light = [0.0] * 23 + [0.9]  # 0.9 mm: dry
@@ -149,7 +149,7 @@ def _long(loc: str, d: date, variable: str, values: list[float | None], hours: r
     )
 
 
-def test_weather_days_keep_days_with_18_hours_of_wind_and_humidity():
+def test_weather_days_keep_days_with_18_hours_of_wind_and_humidity() -> None:
     d1, d2, d3, d4, d5 = (date(2016, 5, k) for k in range(1, 6))
     ws = [float(k % 6) for k in range(24)]  # 0..5 repeated
     ws_nan = ws.copy()
@@ -191,7 +191,7 @@ def test_weather_days_keep_days_with_18_hours_of_wind_and_humidity():
 # --- ETS and scores -----------------------------------------------------------------------------------------------
 
 
-def test_ets_by_hand():
+def test_ets_by_hand() -> None:
     # a_r = (3 + 1)(3 + 2)/10 = 2; (3 − 2)/(3 + 1 + 2 − 2) = 0.25
     assert ac.ets(3, 1, 2, 10) == pytest.approx(0.25)
     # a_r = 30·30/60 = 15; (20 − 15)/(40 − 15) = 0.2
@@ -273,7 +273,7 @@ def small_case() -> tuple[pl.DataFrame, pl.DataFrame]:
     return daily, events
 
 
-def test_score_counts_by_hand(small_case):
+def test_score_counts_by_hand(small_case: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     daily, events = small_case
     s = ac.score(daily, events, "ozone")
     # scored: X1 X2 X3 X4 X6 Y1 Y2; advised X1 X2 Y1; observed X1 X3 X6 Y1
@@ -289,7 +289,7 @@ def test_score_counts_by_hand(small_case):
     assert s["ets"] == pytest.approx(2 / 23)
 
 
-def test_score_span_restricts_the_days_not_the_rules(small_case):
+def test_score_span_restricts_the_days_not_the_rules(small_case: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     daily, events = small_case
     span = (JULY[2], JULY[5])
     oz = ac.score(daily, events, "ozone", span=span)
@@ -304,7 +304,7 @@ def test_score_span_restricts_the_days_not_the_rules(small_case):
     assert ac.score(daily, events, "stagnant")["false_alarms"] == 1
 
 
-def test_score_refuses_an_unknown_kind(small_case):
+def test_score_refuses_an_unknown_kind(small_case: tuple[pl.DataFrame, pl.DataFrame]) -> None:
     daily, events = small_case
     with pytest.raises(ValueError, match="'smog'"):
         ac.score(daily, events, "smog")
@@ -320,7 +320,7 @@ def _ozone_case(t_max: list[float], event: list[bool | None]) -> tuple[pl.DataFr
     return daily, events
 
 
-def test_tune_finds_the_event_temperature():
+def test_tune_finds_the_event_temperature() -> None:
     t = [20.0 + k / 2 for k in range(32)]  # 20.0 … 35.5 in June, dry and calm
     daily, events = _ozone_case(t, [v >= 28.0 for v in t])
     grid = {"ozone_tmax": ac.GRIDS["ozone"]["ozone_tmax"], "ozone_rh_day_max": (50.0, 60.0, 70.0)}
@@ -334,7 +334,7 @@ def test_tune_finds_the_event_temperature():
     assert s["ets"] >= d["ets"]
 
 
-def test_tune_keeps_the_defaults_unless_beaten():
+def test_tune_keeps_the_defaults_unless_beaten() -> None:
     t = [25.0, 35.0] * 10
     daily, events = _ozone_case(t, [v >= 30.0 for v in t])
     # a grid that only worsens the perfect default
@@ -353,7 +353,7 @@ def test_tune_keeps_the_defaults_unless_beaten():
     assert th == adv.DEFAULT and s["ets"] == 0.0
 
 
-def test_tune_refuses_a_grid_field_outside_thresholds():
+def test_tune_refuses_a_grid_field_outside_thresholds() -> None:
     daily, events = _ozone_case([30.0], [True])
     with pytest.raises(ValueError, match="ozone_bogus") as e:
         ac.tune(daily, events, "ozone", grid={"ozone_tmax": (28.0,), "ozone_bogus": (1.0,)})
@@ -390,7 +390,7 @@ SD = {"ws_max": 2.8, "ws_mean": 1.4, "gust_max": 5.0, "rh_min": 15.0, "rh_mean":
 """No ``t_max``: it must stay as observed."""
 
 
-def test_noisy_days_reproducible_and_zero_error_is_identity(daily_frame):
+def test_noisy_days_reproducible_and_zero_error_is_identity(daily_frame: pl.DataFrame) -> None:
     a = ac.noisy_days(daily_frame, 0.3, SD, seed=5)
     assert a.equals(ac.noisy_days(daily_frame, 0.3, SD, seed=5))
     assert not a.equals(ac.noisy_days(daily_frame, 0.3, SD, seed=6))
@@ -399,7 +399,7 @@ def test_noisy_days_reproducible_and_zero_error_is_identity(daily_frame):
     assert a["gust_max"].is_null().to_list() == daily_frame["gust_max"].is_null().to_list()
 
 
-def test_noisy_days_clip_and_leave_other_columns(daily_frame):
+def test_noisy_days_clip_and_leave_other_columns(daily_frame: pl.DataFrame) -> None:
     big = ac.noisy_days(daily_frame, 10.0, SD, seed=1)
     for c in ("rh_min", "rh_mean", "rh_day"):
         assert big[c].min() == 0.0 and big[c].max() == 100.0  # clipped, and clipping happened
@@ -468,12 +468,12 @@ def _synthetic(seed: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def synthetic_check():
+def synthetic_check() -> ac.CheckResult:
     weather, hourly = _synthetic()
     return weather, hourly, ac.run_check(weather, hourly, TRAIN, TEST)
 
 
-def test_run_check_has_every_row(synthetic_check):
+def test_run_check_has_every_row(synthetic_check: ac.CheckResult) -> None:
     *_, res = synthetic_check
     sc = res.scores
     keys = sc.select("kind", "weather", "thresholds", "period").rows()
@@ -494,7 +494,7 @@ def test_run_check_has_every_row(synthetic_check):
     assert res.rain_clause is True
 
 
-def test_run_check_tuning_never_loses_on_training(synthetic_check):
+def test_run_check_tuning_never_loses_on_training(synthetic_check: ac.CheckResult) -> None:
     *_, res = synthetic_check
     obs = res.scores.filter((pl.col("weather") == "observed") & (pl.col("period") == "train"))
     for kind in adv.KINDS:
@@ -509,7 +509,7 @@ def test_run_check_tuning_never_loses_on_training(synthetic_check):
     assert res.tuned["stagnant"]["stag_ws_mean_max"] > adv.DEFAULT.stag_ws_mean_max
 
 
-def test_run_check_tuned_holds_each_kinds_fields(synthetic_check):
+def test_run_check_tuned_holds_each_kinds_fields(synthetic_check: ac.CheckResult) -> None:
     weather, hourly, res = synthetic_check
     assert res.defaults == {k: ac.kind_params(adv.DEFAULT, k) for k in adv.KINDS}
     prefix = {"dust": "dust_", "ozone": "ozone_", "stagnant": "stag_"}
@@ -535,7 +535,7 @@ def test_run_check_tuned_holds_each_kinds_fields(synthetic_check):
 
 
 @pytest.mark.slow
-def test_beijing_tuned_thresholds_and_test_year_skill():
+def test_beijing_tuned_thresholds_and_test_year_skill() -> None:
     """The 8 PRSA stations, tuned on 2013-03..2016-02, scored on 2016-03..2017-02 with observed weather."""
     beijing = require_shared("beijing")
     require_shared("stations", "cnemc_stations_national.csv")
