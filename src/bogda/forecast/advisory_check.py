@@ -282,7 +282,7 @@ def ets(hits: int, false_alarms: int, misses: int, n: int) -> float | None:
     zero denominator.
 
     >>> ets(10, 5, 5, 100), ets(0, 0, 0, 100)
-    (0.5384615384615384, None)
+    (0.43661971830985913, None)
     """
     if n <= 0:
         return None
