@@ -2229,6 +2229,109 @@ def forecast_warn(
         console.print(f"emergency list {w['list_id']} activated")
 
 
+def _warning_check_table(rows: list[dict[str, Any]]) -> Table:
+    t = Table(
+        "category",
+        "episodes",
+        "hits",
+        "misses",
+        "warnings",
+        "false al.",
+        "POD",
+        "FAR",
+        "lead h (median)",
+        "lead h (min)",
+        "hits ≥ 24 h ahead",
+    )
+
+    def f(v: float | None, fmt: str = ".3f") -> str:
+        return "–" if v is None else format(v, fmt)
+
+    for r in rows:
+        t.add_row(
+            r["category"],
+            str(r["episodes"]),
+            str(r["hits"]),
+            str(r["misses"]),
+            str(r["warnings"]),
+            str(r["false_alarms"]),
+            f(r["pod"]),
+            f(r["far"]),
+            f(r["lead_h_median"], ".0f"),
+            f(r["lead_h_min"], ".0f"),
+            str(r["hits_lead_ge_24h"]),
+        )
+    return t
+
+
+@forecast_app.command("warnings-check")
+def forecast_warnings_check(
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="local (this installation's warnings against its areas' daily AQI) or beijing (warnings "
+            "simulated from the Dongsi protocol's daily forecasts)."
+        ),
+    ] = "local",
+    start: Annotated[str | None, typer.Option("--from", help="local: first day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="local: last day (YYYY-MM-DD).")] = None,
+    source: Annotated[
+        str, typer.Option(help="local: issued (what people issued) or proposed (every proposal of the service).")
+    ] = "issued",
+    rule: Annotated[str, typer.Option(help="Warning rule set: 2024 or 2018.")] = "2024",
+    modes: Annotated[str, typer.Option(help="beijing: weather modes, comma-separated.")] = "none",
+    data: Annotated[Path, typer.Option(help="The shared data folder (beijing).")] = Path("../shared/data"),
+    episodes: Annotated[
+        bool, typer.Option("--episodes/--no-episodes", help="Also list episodes and warnings.")
+    ] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Verify warnings per episode: POD, FAR and lead time for ≥ yellow and for each level (forecast.md §3.9)."""
+    from datetime import date as _date
+
+    from bogda.forecast import warning_check as wc
+
+    if rule not in ("2024", "2018"):
+        raise typer.BadParameter("rule must be 2024 or 2018", param_hint="--rule")
+    if protocol == "local":
+        try:
+            lo = _date.fromisoformat(start or "")
+            hi = _date.fromisoformat(end or "")
+        except ValueError:
+            raise typer.BadParameter("give --from and --to as YYYY-MM-DD", param_hint="--from/--to") from None
+        if hi < lo:
+            raise typer.BadParameter(f"--to {hi} is before --from {lo}", param_hint="--to")
+        if source not in ("issued", "proposed"):
+            raise typer.BadParameter("source must be issued or proposed", param_hint="--source")
+        runs = {source: wc.verify_local(_store(database_url), lo, hi, rule=rule, source=source)}
+    elif protocol == "beijing":
+        wanted = tuple(m.strip() for m in modes.split(",") if m.strip())
+        bad = [m for m in wanted if m not in ("none", "observed_proxy")]
+        if bad or not wanted:
+            raise typer.BadParameter(
+                f"unknown mode(s) {', '.join(bad) or '(none given)'}: none, observed_proxy", param_hint="--modes"
+            )
+        try:
+            runs = dict(wc.beijing(data, modes=wanted, rule=rule))
+        except FileNotFoundError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    else:
+        raise typer.BadParameter("protocol must be local or beijing", param_hint="--protocol")
+    for name, (rows, eps, ws) in runs.items():
+        console.print(
+            f"[bold]{protocol} · {name} · rule {rule}[/bold]: {len(eps)} observed episodes, {len(ws)} warnings"
+        )
+        console.print(_warning_check_table(rows))
+        if episodes:
+            for e in eps:
+                console.print(f"  episode {e.area_code} {e.start}..{e.end} {e.level} (peak AQI {e.peak_aqi:.0f})")
+            for w in ws:
+                console.print(
+                    f"  warning {w.area_code} {w.start}..{w.end} {w.level} issued {w.issued_at:%Y-%m-%d %H:%M}Z"
+                )
+
+
 @forecast_app.command("emergency-list")
 def forecast_emergency_list(
     warning_id: Annotated[int, typer.Argument(help="Warning id.")],

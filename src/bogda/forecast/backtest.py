@@ -179,6 +179,10 @@ class ProtocolResult:
     seconds: float = 0.0
     pairs: dict[tuple[str, str], Pairs] = field(default_factory=dict)
     """The scored pairs per (kind, horizon), every method's forecasts on them (for :mod:`bogda.forecast.tuning`)."""
+    first_day: date | None = None
+    """The panel's first day: a daily pair's ``target`` is a day position from it."""
+    stations: tuple[str, ...] = ()
+    """The panel's station codes: a pair's ``station`` indexes them."""
 
 
 def _as_panel(frames: pl.DataFrame | Sequence[pl.DataFrame], coords: Mapping[str, tuple[float, float]] | None) -> Panel:
@@ -293,7 +297,9 @@ def run_protocol(
         blocks.extend(res)
         inputs.update(inp)
     pairs = merge_pairs(blocks)
-    return ProtocolResult(_summarise(pairs, panel), skipped, inputs, time.perf_counter() - t0, pairs)
+    return ProtocolResult(
+        _summarise(pairs, panel), skipped, inputs, time.perf_counter() - t0, pairs, panel.first_day, panel.stations
+    )
 
 
 def _monthly_blocks(panel: Panel, te0: int, te1: int, tr0: int, tr1: int) -> list[tuple[int, int, int]]:

@@ -1,0 +1,383 @@
+"""Warning verification per episode (forecast.md §3.9: "Warnings are verified per episode: POD, FAR and lead time for
+'≥ yellow' and for each level").
+
+Pure core:
+
+- :func:`observed_episodes` — the episodes an area's *observed* daily AQI warranted: runs of consecutive days with
+  AQI > 150 (:data:`bogda.forecast.warnings.EPISODE_AQI`; a missing day ends a run), each with the level the rule
+  table (:func:`bogda.standards.warning_levels.warning_level`) gives the observed run. Runs that warrant no level
+  (e.g. one day at 160 under the 2024 rule) are not episodes to warn for.
+- :func:`verify` — warnings (issued, or proposed) against those episodes, per category ``≥ yellow`` and per level:
+  an episode is *hit* when a warning of the category overlaps its days (same area); a warning is a *false alarm*
+  when it overlaps no episode of the category; the *lead time* of a hit is the episode's first day at 00:00 Beijing
+  minus the earliest overlapping warning's issue time [h] (negative: issued after the episode began).
+- :func:`simulate` — the warnings a forecast would have produced, day by day: each issue day's proposal
+  (:func:`bogda.forecast.warnings.propose` on D+1..D+3, today in front while an observed episode is on) through
+  the upgrade-at-once / confirm-to-lower state machine (:func:`bogda.forecast.warnings.decide`), so that the backtest
+  verifies what the service would have proposed.
+
+Services: :func:`stored_warnings` and :func:`area_daily_aqi` read the installation's warnings and the areas' daily AQI
+(``aqi_daily``) for ``bogda forecast warnings-check --protocol local``; :func:`beijing` runs the Dongsi protocol's daily
+forecasts through :func:`simulate` for ``--protocol beijing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bogda.forecast import warnings as wn
+from bogda.standards.warning_levels import warning_level, warning_rules
+from bogda.timeutil import day_start_utc
+
+CATEGORY_AT_LEAST_YELLOW = "≥ yellow"
+MIN_RANK_YELLOW = wn.LEVEL_RANK["yellow"]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """An observed run of days that warranted a warning level."""
+
+    area_code: str
+    start: date
+    end: date
+    level: str
+    peak_aqi: float
+
+
+@dataclass(frozen=True)
+class IssuedWarning:
+    """A warning as verified: the highest level it reached, its days, when it was issued (or proposed) and when it
+    reached that level."""
+
+    area_code: str
+    level: str
+    start: date
+    end: date
+    issued_at: datetime
+    raised_at: datetime | None = None
+    """When it reached ``level`` (an upgraded warning: later than ``issued_at``); None: at issue."""
+    ref: int | None = None
+
+    @property
+    def level_at(self) -> datetime:
+        return self.raised_at or self.issued_at
+
+
+def observed_episodes(
+    area_code: str, days: Sequence[date], aqi: Sequence[float], *, rule: str = "2024"
+) -> list[Episode]:
+    """Episodes an area's observed daily AQI warranted (module docstring).
+
+    >>> d = [date(2026, 1, 1) + timedelta(days=k) for k in range(8)]
+    >>> [(e.start.day, e.end.day, e.level) for e in observed_episodes("X", d, [90, 210, 220, 80, 160, 90, 160, 170])]
+    [(2, 3, 'orange'), (7, 8, 'yellow')]
+    """
+    if len(days) != len(aqi):
+        raise ValueError(f"area {area_code}: {len(days)} days but {len(aqi)} AQI values")
+    order = np.argsort(np.asarray(days, dtype="datetime64[D]"), kind="stable")
+    ds = [days[i] for i in order]
+    a = np.asarray(aqi, dtype=float)[order]
+    out: list[Episode] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            seq = a[run]
+            level = warning_level(seq, rule).level
+            if level is not None:
+                out.append(Episode(area_code, ds[run[0]], ds[run[-1]], level, float(np.max(seq))))
+            run.clear()
+
+    for i, (d, v) in enumerate(zip(ds, a, strict=True)):
+        on = bool(np.isfinite(v) and v > wn.EPISODE_AQI)
+        if on and run and (d - ds[run[-1]]).days != 1:
+            close()
+        if on:
+            run.append(i)
+        else:
+            close()
+    close()
+    return out
+
+
+def _overlaps(w: IssuedWarning, e: Episode) -> bool:
+    return w.area_code == e.area_code and w.start <= e.end and e.start <= w.end
+
+
+def _score(episodes: list[Episode], warnings: list[IssuedWarning], *, at_level: bool) -> dict[str, Any]:
+    leads: list[float] = []
+    hits = 0
+    for e in episodes:
+        over = [w for w in warnings if _overlaps(w, e)]
+        if over:
+            hits += 1
+            first = min(w.level_at if at_level else w.issued_at for w in over)
+            leads.append((day_start_utc(e.start) - first).total_seconds() / 3600.0)
+    false_alarms = sum(1 for w in warnings if not any(_overlaps(w, e) for e in episodes))
+
+    def div(x: int, y: int) -> float | None:
+        return None if y == 0 else x / y
+
+    lead = np.asarray(leads, dtype=float)
+    return {
+        "episodes": len(episodes),
+        "hits": hits,
+        "misses": len(episodes) - hits,
+        "warnings": len(warnings),
+        "false_alarms": false_alarms,
+        "pod": div(hits, len(episodes)),
+        "far": div(false_alarms, len(warnings)),
+        "lead_h_median": float(np.median(lead)) if lead.size else None,
+        "lead_h_mean": float(lead.mean()) if lead.size else None,
+        "lead_h_min": float(lead.min()) if lead.size else None,
+        "hits_lead_ge_24h": int((lead >= 24.0).sum()),
+    }
+
+
+def verify(
+    episodes: Iterable[Episode], warnings: Iterable[IssuedWarning], *, rule: str = "2024"
+) -> list[dict[str, Any]]:
+    """POD, FAR and lead time of ``warnings`` against ``episodes`` for ``≥ yellow`` and for each level of ``rule``
+    (a level's warnings — by the highest level each reached — against the episodes of that level, lead time from
+    when the warning reached it; ``≥ yellow`` pools every level from yellow up, lead time from the first issue).
+
+    >>> e = [Episode("X", date(2026, 1, 5), date(2026, 1, 6), "orange", 230.0)]
+    >>> w = [IssuedWarning("X", "orange", date(2026, 1, 5), date(2026, 1, 7), datetime(2026, 1, 3, 16, tzinfo=UTC))]
+    >>> r = verify(e, w)[0]
+    >>> r["category"], r["pod"], r["far"], r["lead_h_median"]
+    ('≥ yellow', 1.0, 0.0, 24.0)
+    """
+    eps, ws = list(episodes), list(warnings)
+    rows = [
+        {"category": CATEGORY_AT_LEAST_YELLOW}
+        | _score(
+            [e for e in eps if wn.LEVEL_RANK[e.level] >= MIN_RANK_YELLOW],
+            [w for w in ws if wn.LEVEL_RANK[w.level] >= MIN_RANK_YELLOW],
+            at_level=False,
+        )
+    ]
+    levels = sorted({c.level for c in warning_rules(rule)}, key=lambda lv: wn.LEVEL_RANK[lv])
+    for lv in levels:
+        rows.append(
+            {"category": lv}
+            | _score([e for e in eps if e.level == lv], [w for w in ws if w.level == lv], at_level=True)
+        )
+    return rows
+
+
+# --- simulated issuance from a forecast ---------------------------------------------------------------------------
+
+
+def simulate(
+    area_code: str,
+    issue_days: Sequence[date],
+    forecast: Mapping[tuple[date, int], float],
+    observed: Mapping[date, float],
+    *,
+    rule: str = "2024",
+    issue_hour: int = 23,
+    days_ahead: int = wn.WARNING_DAYS,
+) -> list[IssuedWarning]:
+    """The warnings the daily forecasts would have proposed (module docstring).
+
+    Parameters
+    ----------
+    forecast : {(target day, lead k): forecast daily AQI}
+        D+k forecasts issued on the evening of ``target day − k``; a missing one is NaN (breaks a run).
+    observed : {day: observed daily AQI}
+        Today's AQI, which puts today in front of the window while an episode is on.
+    issue_hour : int
+        Beijing hour after which the daily run is issued (the warning's issue time is the end of that hour).
+
+    Each run's proposal goes through :func:`bogda.forecast.warnings.decide`, as the service treats a warning record:
+    a level where none is in force opens a warning issued at that run; an upgrade raises the same warning (its
+    level, and ``raised_at``, the run that raised it); an equal or lower level extends its last day; a lift (after
+    :data:`bogda.forecast.warnings.CONFIRM_RUNS` agreeing runs) ends its days on the evening of that run. A record's
+    ``level`` is the highest it reached: a downgrade at the tail of an orange episode leaves it an orange warning.
+    """
+    out: list[IssuedWarning] = []
+    current: IssuedWarning | None = None
+    in_force: str | None = None
+    pending = 0
+    for day in sorted(issue_days):
+        window = wn.forecast_window(day, observed.get(day), days_ahead=days_ahead)
+        seq = [observed.get(day, np.nan) if d == day else forecast.get((d, (d - day).days), np.nan) for d in window]
+        prop = wn.propose(area_code, window, seq, rule=rule)
+        at = day_start_utc(day) + timedelta(hours=issue_hour + 1)
+        dec = wn.decide(in_force, pending, prop.level)
+        pending = dec.pending_lower
+        if dec.action == "lift" and current is not None:
+            out.append(replace(current, end=max(current.start, min(current.end, day))))
+            current, in_force = None, None
+            continue
+        if prop.level is None or prop.start_date is None or prop.end_date is None:
+            continue
+        if dec.action == "propose":
+            current = IssuedWarning(area_code, prop.level, prop.start_date, prop.end_date, at, raised_at=at)
+            in_force = prop.level
+        elif current is not None:
+            current = replace(current, start=min(current.start, prop.start_date), end=max(current.end, prop.end_date))
+            if dec.action in ("upgrade", "downgrade"):
+                in_force = dec.level
+            if wn.LEVEL_RANK[prop.level] > wn.LEVEL_RANK[current.level]:
+                current = replace(current, level=prop.level, raised_at=at)
+    if current is not None:
+        out.append(current)
+    return out
+
+
+# --- services -----------------------------------------------------------------------------------------------------
+
+
+def stored_warnings(store: Any, start: date, end: date, *, source: str = "issued") -> list[IssuedWarning]:
+    """Warnings of the installation whose days touch [start, end].
+
+    ``source="issued"``: the warnings people issued (states issued, changed, lifted), from their first ``issued``
+    transition, at the highest level they were issued or changed to; ``"proposed"``: every proposal the service
+    made (rejected ones too), from its creation at its recorded level — the forecast system's own record.
+    """
+    from sqlalchemy import select
+
+    from bogda.store.schema import warning, warning_event
+
+    if source not in ("issued", "proposed"):
+        raise ValueError(f"source must be issued or proposed, not {source!r}")
+    w, ev = warning, warning_event
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(w.c.id, w.c.area_code, w.c.level, w.c.start_date, w.c.end_date, w.c.created_at, w.c.state)
+            .where(w.c.start_date <= end, w.c.end_date >= start)
+            .order_by(w.c.id)
+        ).all()
+        events: dict[int, list[tuple[datetime, str | None]]] = {}
+        ids = [r[0] for r in rows]
+        if ids:
+            for wid, at, level in conn.execute(
+                select(ev.c.warning_id, ev.c.at, ev.c.level)
+                .where(ev.c.warning_id.in_(ids), ev.c.to_state.in_(["issued", "changed"]))
+                .order_by(ev.c.at, ev.c.id)
+            ):
+                events.setdefault(wid, []).append((_aware(at), level))
+    out = []
+    for wid, area, level, s, e, created, state in rows:
+        if source == "proposed":
+            out.append(IssuedWarning(area, level, s, e, _aware(created), ref=wid))
+            continue
+        if state not in ("issued", "changed", "lifted"):
+            continue
+        steps = [(at, lv or level) for at, lv in events.get(wid, [])] or [(_aware(created), level)]
+        peak = max((lv for _, lv in steps), key=lambda lv: wn.LEVEL_RANK.get(lv, 0))
+        raised = next(at for at, lv in steps if lv == peak)
+        out.append(IssuedWarning(area, peak, s, e, steps[0][0], raised_at=raised, ref=wid))
+    return out
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def area_daily_aqi(
+    store: Any, areas: Sequence[str], start: date, end: date, *, standard: str = "2012"
+) -> dict[str, dict[date, float]]:
+    """Observed daily AQI of each area over [start, end] from ``aqi_daily`` (``ts`` = 00:00 Beijing of the day)."""
+    from sqlalchemy import select
+
+    from bogda.store.schema import aqi_daily
+    from bogda.timeutil import beijing_date, from_epoch
+
+    t = aqi_daily
+    lo, hi = int(day_start_utc(start).timestamp()), int(day_start_utc(end + timedelta(days=1)).timestamp())
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.target_code, t.c.ts, t.c.aqi).where(
+                t.c.target_code.in_(list(areas)),
+                t.c.target_kind != "station",
+                t.c.standard == standard,
+                t.c.ts >= lo,
+                t.c.ts < hi,
+                t.c.aqi.is_not(None),
+            )
+        ).all()
+    out: dict[str, dict[date, float]] = {a: {} for a in areas}
+    for code, ts, aqi in rows:
+        out[code][beijing_date(from_epoch(ts))] = float(aqi)
+    return out
+
+
+def verify_local(
+    store: Any, start: date, end: date, *, rule: str = "2024", source: str = "issued", standard: str = "2012"
+) -> tuple[list[dict[str, Any]], list[Episode], list[IssuedWarning]]:
+    """Verify the installation's warnings over [start, end] against its areas' observed episodes."""
+    from bogda.forecast.service import registry
+
+    areas = list(registry(store).place_of)
+    obs = area_daily_aqi(store, areas, start, end, standard=standard)
+    eps = [e for a, series in obs.items() for e in observed_episodes(a, list(series), list(series.values()), rule=rule)]
+    ws = [w for w in stored_warnings(store, start, end, source=source) if w.area_code in obs]
+    return verify(eps, ws, rule=rule), eps, ws
+
+
+def beijing(
+    data_dir: Path,
+    *,
+    station: str = "Dongsi",
+    modes: Sequence[str] = ("none",),
+    rule: str = "2024",
+    config: Any = None,
+) -> dict[str, tuple[list[dict[str, Any]], list[Episode], list[IssuedWarning]]]:
+    """Warnings simulated from the Dongsi protocol's daily forecasts (D+1..D+3, each weather mode of ``modes``) and
+    verified against the test year's observed episodes, per mode.
+
+    The PRSA files give PM2.5 forecasts, not AQI: the AQI here is PM2.5's IAQI (HJ 633-2012, 24 h row), the primary
+    item on Beijing's heavy days, so an episode is a run of days with PM2.5 > 115 µg/m³ (IAQI > 150) and the levels
+    follow from the rule table on that IAQI.
+    """
+    from dataclasses import replace
+
+    from bogda.forecast.backtest import ProtocolConfig, beijing_protocol
+    from bogda.standards.aqi import iaqi
+
+    cfg = replace(config or ProtocolConfig(), hourly_leads=(), daily_horizons=(1, 2, 3))
+    results = beijing_protocol(data_dir, (station,), modes, config=cfg)
+    out = {}
+    for mode, res in results.items():
+        assert res.first_day is not None
+        method = f"lgbm_{mode}"
+        forecast: dict[tuple[date, int], float] = {}
+        observed: dict[date, float] = {}
+        for k in (1, 2, 3):
+            p = res.pairs[("daily", f"D+{k}")]
+            days = [res.first_day + timedelta(days=int(t)) for t in p.target]
+            f_aqi = iaqi(np.maximum(p.methods[method], 0.0), "PM2.5", "24h", "2012")
+            o_aqi = iaqi(p.obs, "PM2.5", "24h", "2012")
+            for d, f, o in zip(days, f_aqi, o_aqi, strict=True):
+                forecast[(d, k)] = float(f)
+                observed[d] = float(o)
+        code = res.stations[int(res.pairs[("daily", "D+1")].station[0])]
+        targets = sorted(observed)
+        first, last = targets[0] - timedelta(days=1), targets[-1] - timedelta(days=1)
+        issue_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
+        eps = observed_episodes(code, targets, [observed[d] for d in targets], rule=rule)
+        ws = simulate(code, issue_days, forecast, observed, rule=rule)
+        out[mode] = (verify(eps, ws, rule=rule), eps, ws)
+    return out
+
+
+__all__ = [
+    "CATEGORY_AT_LEAST_YELLOW",
+    "Episode",
+    "IssuedWarning",
+    "area_daily_aqi",
+    "beijing",
+    "observed_episodes",
+    "simulate",
+    "stored_warnings",
+    "verify",
+    "verify_local",
+]
