@@ -2242,6 +2242,10 @@ def _warning_check_table(rows: list[dict[str, Any]]) -> Table:
         "lead h (median)",
         "lead h (min)",
         "hits ≥ 24 h ahead",
+        "episode days",
+        "warned days",
+        "day POD",
+        "day FAR",
     )
 
     def f(v: float | None, fmt: str = ".3f") -> str:
@@ -2260,6 +2264,10 @@ def _warning_check_table(rows: list[dict[str, Any]]) -> Table:
             f(r["lead_h_median"], ".0f"),
             f(r["lead_h_min"], ".0f"),
             str(r["hits_lead_ge_24h"]),
+            str(r["episode_days"]),
+            str(r["warned_days"]),
+            f(r["day_pod"]),
+            f(r["day_far"]),
         )
     return t
 

@@ -243,3 +243,21 @@ def test_command_usage_errors(demo_store: Store) -> None:
     assert r.exit_code == 2 and "nwp" in r.output
     r = CliRunner().invoke(app, [*base, "--rule", "2030"])
     assert r.exit_code == 2 and "2024 or 2018" in r.output
+
+
+def test_lead_time_counts_from_when_the_episode_days_came_under_the_warning() -> None:
+    obs = {d: 80.0 for d in _days(20)}
+    for day, v in {5: 220, 6: 220, 7: 160, 8: 160, 9: 120, 10: 160, 11: 160, 12: 220, 13: 220}.items():
+        obs[date(2026, 1, day)] = float(v)
+    ws = wc.simulate("X", _days(19), _perfect(obs), obs)
+    # one warning kept in force through the dip of Jan 9 (yellow proposals keep it), lifted after two clean runs
+    assert [(w.level, w.start.day, w.end.day, w.issued_at) for w in ws] == [
+        ("orange", 5, 13, day_start_utc(date(2026, 1, 3)))
+    ]
+    eps = wc.observed_episodes("X", list(obs), list(obs.values()))
+    assert [(e.start.day, e.end.day, e.level) for e in eps] == [(5, 8, "orange"), (10, 13, "orange")]
+    ge = wc.verify(eps, ws)[0]
+    # Jan 10 joined the warning on the evening of Jan 7: 48 h ahead, not the 168 h since the first issue
+    assert (ge["lead_h_median"], ge["lead_h_min"], ge["hits"], ge["warnings"]) == (48.0, 48.0, 2, 1)
+    assert (ge["episode_days"], ge["warned_days"], ge["day_pod"]) == (8, 9, 1.0)
+    assert ge["day_far"] == pytest.approx(1 / 9)  # Jan 9, warned between the two episodes

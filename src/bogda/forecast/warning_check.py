@@ -10,7 +10,9 @@ Pure core:
 - :func:`verify` — warnings (issued, or proposed) against those episodes, per category ``≥ yellow`` and per level:
   an episode is *hit* when a warning of the category overlaps its days (same area); a warning is a *false alarm*
   when it overlaps no episode of the category; the *lead time* of a hit is the episode's first day at 00:00 Beijing
-  minus the earliest overlapping warning's issue time [h] (negative: issued after the episode began).
+  minus the time the first of its days came under a warning [h] (negative: warned after the episode began; a
+  simulated warning records when each day was added, so a warning kept in force for weeks does not claim weeks of
+  lead). Day-level POD and FAR (episode days under a warning, warned days outside any episode) are reported beside.
 - :func:`simulate` — the warnings a forecast would have produced, day by day: each issue day's proposal
   (:func:`bogda.forecast.warnings.propose` on D+1..D+3, today in front while an observed episode is on) through
   the upgrade-at-once / confirm-to-lower state machine (:func:`bogda.forecast.warnings.decide`), so that the backtest
@@ -63,10 +65,24 @@ class IssuedWarning:
     raised_at: datetime | None = None
     """When it reached ``level`` (an upgraded warning: later than ``issued_at``); None: at issue."""
     ref: int | None = None
+    cover: tuple[tuple[date, datetime], ...] = ()
+    """When each of its days was first covered (a simulated warning extended run by run); empty: all at issue."""
 
     @property
     def level_at(self) -> datetime:
         return self.raised_at or self.issued_at
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=k) for k in range((self.end - self.start).days + 1)]
+
+    def warned_at(self, days: Iterable[date], *, at_level: bool) -> datetime | None:
+        """When the first of ``days`` came under this warning (at its level when ``at_level``); None: none did."""
+        inside = [d for d in days if self.start <= d <= self.end]
+        if not inside:
+            return None
+        cover = dict(self.cover)
+        t = min(cover.get(d, self.issued_at) for d in inside)
+        return max(t, self.level_at) if at_level else t
 
 
 def observed_episodes(
@@ -110,16 +126,21 @@ def _overlaps(w: IssuedWarning, e: Episode) -> bool:
     return w.area_code == e.area_code and w.start <= e.end and e.start <= w.end
 
 
+def _episode_days(e: Episode) -> list[date]:
+    return [e.start + timedelta(days=k) for k in range((e.end - e.start).days + 1)]
+
+
 def _score(episodes: list[Episode], warnings: list[IssuedWarning], *, at_level: bool) -> dict[str, Any]:
     leads: list[float] = []
     hits = 0
     for e in episodes:
-        over = [w for w in warnings if _overlaps(w, e)]
-        if over:
+        times = [t for w in warnings if _overlaps(w, e) and (t := w.warned_at(_episode_days(e), at_level=at_level))]
+        if times:
             hits += 1
-            first = min(w.level_at if at_level else w.issued_at for w in over)
-            leads.append((day_start_utc(e.start) - first).total_seconds() / 3600.0)
+            leads.append((day_start_utc(e.start) - min(times)).total_seconds() / 3600.0)
     false_alarms = sum(1 for w in warnings if not any(_overlaps(w, e) for e in episodes))
+    ep_days = {(e.area_code, d) for e in episodes for d in _episode_days(e)}
+    warned = {(w.area_code, d) for w in warnings for d in w.days()}
 
     def div(x: int, y: int) -> float | None:
         return None if y == 0 else x / y
@@ -137,6 +158,10 @@ def _score(episodes: list[Episode], warnings: list[IssuedWarning], *, at_level: 
         "lead_h_mean": float(lead.mean()) if lead.size else None,
         "lead_h_min": float(lead.min()) if lead.size else None,
         "hits_lead_ge_24h": int((lead >= 24.0).sum()),
+        "episode_days": len(ep_days),
+        "warned_days": len(warned),
+        "day_pod": div(len(ep_days & warned), len(ep_days)),
+        "day_far": div(len(warned - ep_days), len(warned)),
     }
 
 
@@ -213,20 +238,27 @@ def simulate(
         dec = wn.decide(in_force, pending, prop.level)
         pending = dec.pending_lower
         if dec.action == "lift" and current is not None:
-            out.append(replace(current, end=max(current.start, min(current.end, day))))
+            end = max(current.start, min(current.end, day))
+            out.append(replace(current, end=end, cover=tuple((d, t) for d, t in current.cover if d <= end)))
             current, in_force = None, None
             continue
         if prop.level is None or prop.start_date is None or prop.end_date is None:
             continue
         if dec.action == "propose":
             current = IssuedWarning(area_code, prop.level, prop.start_date, prop.end_date, at, raised_at=at)
+            current = replace(current, cover=tuple((d, at) for d in current.days()))
             in_force = prop.level
         elif current is not None:
-            current = replace(current, start=min(current.start, prop.start_date), end=max(current.end, prop.end_date))
+            # a warning is in force and the run still sees pollution (at its level, above or below): its days stretch
+            # to the proposal's, each new day covered from this run
+            grown = replace(current, start=min(current.start, prop.start_date), end=max(current.end, prop.end_date))
+            cover = dict(current.cover)
+            grown = replace(grown, cover=tuple((d, cover.get(d, at)) for d in grown.days()))
+            if dec.action == "upgrade" and wn.LEVEL_RANK[prop.level] > wn.LEVEL_RANK[grown.level]:
+                grown = replace(grown, level=prop.level, raised_at=at)
+            current = grown
             if dec.action in ("upgrade", "downgrade"):
                 in_force = dec.level
-            if wn.LEVEL_RANK[prop.level] > wn.LEVEL_RANK[current.level]:
-                current = replace(current, level=prop.level, raised_at=at)
     if current is not None:
         out.append(current)
     return out
