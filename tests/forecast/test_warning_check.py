@@ -14,6 +14,7 @@ from bogda.forecast import warning_check as wc
 from bogda.store import Store
 from bogda.store.schema import aqi_daily, warning, warning_event
 from bogda.timeutil import day_start_utc
+from sharedata import require_shared
 
 D0 = date(2026, 1, 1)
 
@@ -261,3 +262,20 @@ def test_lead_time_counts_from_when_the_episode_days_came_under_the_warning() ->
     assert (ge["lead_h_median"], ge["lead_h_min"], ge["hits"], ge["warnings"]) == (48.0, 48.0, 2, 1)
     assert (ge["episode_days"], ge["warned_days"], ge["day_pod"]) == (8, 9, 1.0)
     assert ge["day_far"] == pytest.approx(1 / 9)  # Jan 9, warned between the two episodes
+
+
+@pytest.mark.slow
+@pytest.mark.release  # make test-release: about 9 min of one core (D+1..D+3, 12 monthly refits)
+@pytest.mark.timeout(1800)
+def test_beijing_warnings_from_the_dongsi_forecasts() -> None:
+    """Warnings simulated from the Dongsi protocol's daily forecasts without weather (docs/forecast.md §7.2)."""
+    data = require_shared("beijing", "PRSA_Data_Dongsi_20130301-20170228.csv.gz").parents[1]
+    ((rows, eps, ws),) = wc.beijing(data, modes=("none",)).values()
+    # the observed side is fixed by the data: 27 episodes that warrant ≥ yellow under the 2024 rule, 71 days
+    assert len(eps) == 27 and {e.level for e in eps} == {"yellow", "orange", "red"}
+    ge = rows[0]
+    assert ge["category"] == "≥ yellow" and ge["episode_days"] == 71
+    # measured 2026-11-30: POD 1.0, FAR 0.20 (5 of 25), 12 hits warned ≥ 24 h ahead, day POD 0.97, day FAR 0.47
+    assert ge["pod"] >= 0.9 and ge["far"] <= 0.3
+    assert ge["hits_lead_ge_24h"] >= 10 and ge["day_pod"] >= 0.9
+    assert all(w.issued_at.hour == 16 for w in ws)  # every run issues after hour 23 Beijing (16:00 UTC)
