@@ -50,6 +50,7 @@ import numpy as np
 import polars as pl
 
 from bogda.forecast import advisories as adv
+from bogda.forecast import verify
 from bogda.monitoring.dust import DEFAULTS as DUST_RULE
 from bogda.monitoring.dust import dust_candidates
 from bogda.standards.cube import daily_max_8h_array
@@ -278,17 +279,15 @@ def score(
 
 
 def ets(hits: int, false_alarms: int, misses: int, n: int) -> float | None:
-    """Equitable threat score (forecast.md §3.9): (a − a_r)/(a + b + c − a_r), a_r = (a + b)(a + c)/N; null for a
-    zero denominator.
+    """Equitable threat score of advisory counts over ``n`` scored days (:func:`bogda.forecast.verify.ets`, §3.9);
+    null for no days or a zero denominator.
 
     >>> ets(10, 5, 5, 100), ets(0, 0, 0, 100)
     (0.43661971830985913, None)
     """
     if n <= 0:
         return None
-    a_r = (hits + false_alarms) * (hits + misses) / n
-    den = hits + false_alarms + misses - a_r
-    return None if den == 0 else (hits - a_r) / den
+    return verify.ets(verify.Contingency(hits, false_alarms, misses, n - hits - false_alarms - misses))
 
 
 def _changed(th: adv.Thresholds, base: adv.Thresholds) -> int:
