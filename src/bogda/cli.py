@@ -2292,6 +2292,9 @@ def forecast_warnings_check(
     episodes: Annotated[
         bool, typer.Option("--episodes/--no-episodes", help="Also list episodes and warnings.")
     ] = False,
+    store_scores: Annotated[
+        bool, typer.Option("--store/--no-store", help="Keep the figures for the console (backtest_score).")
+    ] = True,
     database_url: DbOption = None,
 ) -> None:
     """Verify warnings per episode: POD, FAR and lead time for ≥ yellow and for each level (forecast.md §3.9)."""
@@ -2326,6 +2329,18 @@ def forecast_warnings_check(
             raise typer.Exit(1) from None
     else:
         raise typer.BadParameter("protocol must be local or beijing", param_hint="--protocol")
+    if store_scores:
+        from bogda.forecast import service
+
+        period = f"{start}..{end}" if protocol == "local" else "2016-03-01..2017-02-28"
+        n = 0
+        for name, (rows, _, _) in runs.items():
+            method, weather = (name, "operational") if protocol == "local" else ("simulated", name)
+            recs = [r | {"method": method, "weather": weather, "n": r["episodes"]} for r in rows]
+            n += service.store_checks(
+                _store(database_url), recs, item="warning", protocol=protocol, period=period, config=f"rule {rule}"
+            )
+        console.print(f"stored {n} check figures in backtest_score")
     for name, (rows, eps, ws) in runs.items():
         console.print(
             f"[bold]{protocol} · {name} · rule {rule}[/bold]: {len(eps)} observed episodes, {len(ws)} warnings"
@@ -2442,6 +2457,9 @@ def advisories_check(
     activate: Annotated[str | None, typer.Option(help="Activate the tuned thresholds under this version name.")] = None,
     area: Annotated[str, typer.Option(help="Area the activated set is for ('*': every area).")] = "*",
     by: Annotated[str, typer.Option(help="Who activates (recorded with the set).")] = "cli",
+    store_scores: Annotated[
+        bool, typer.Option("--store/--no-store", help="Keep the figures for the console (backtest_score).")
+    ] = True,
     database_url: DbOption = None,
 ) -> None:
     """Score the advisories against observed events (TS, POD, FAR, ETS) with the default and the tuned
@@ -2501,6 +2519,25 @@ def advisories_check(
         out.parent.mkdir(parents=True, exist_ok=True)
         res.scores.write_csv(out)
         console.print(f"wrote {out}")
+    if store_scores:
+        from bogda.forecast import service
+
+        n = 0
+        for period in ("train", "test"):
+            rows = [
+                r | {"category": r["kind"], "method": r["thresholds"], "n": r["n_days"]}
+                for r in res.scores.iter_rows(named=True)
+                if r["period"] == period
+            ]
+            n += service.store_checks(
+                _store(database_url),
+                rows,
+                item="advisory",
+                protocol=protocol,
+                period=f"{period} {spans[period]}",
+                config="",
+            )
+        console.print(f"stored {n} check figures in backtest_score")
     if activate is not None:
         evidence = {"protocol": source, "spans": spans, "scores": res.scores.to_dicts(), "tuned": res.tuned}
         try:

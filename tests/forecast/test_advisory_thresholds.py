@@ -193,6 +193,14 @@ def test_local_check_tunes_on_the_store_and_activates(demo_store: Store, tmp_pat
     (row,) = [r for r in at.list_sets(demo_store) if r["version"] == "local-1"]
     assert row["area_code"] == "*" and row["evidence"]["spans"]["test"] == "2026-02-10..2026-03-01"
     assert row["values"]["stag_min_days"] == 1
+    kept = sv.check_scores(demo_store).filter(
+        (pl.col("item") == "advisory") & (pl.col("horizon") == "stagnant") & (pl.col("weather_mode") == "observed")
+    )
+    assert sorted(kept["period"].unique().to_list()) == ["test 2026-02-10..2026-03-01", "train 2026-01-01..2026-02-09"]
+    tuned_test = kept.filter((pl.col("method") == "tuned") & pl.col("period").str.starts_with("test")).row(
+        0, named=True
+    )
+    assert (tuned_test["TS"], tuned_test["n"]) == (1.0, 40)
 
 
 def test_local_check_usage_errors(demo_store: Store) -> None:

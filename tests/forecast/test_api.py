@@ -86,6 +86,20 @@ def test_scores(api: tuple[TestClient, Store]) -> None:
     assert rows[0]["target_code"] == "1003A" and rows[0]["RMSE"] == pytest.approx(45.71)
 
 
+def test_checks(api: tuple[TestClient, Store]) -> None:
+    c, st = api
+    assert c.get("/api/v1/forecast/checks", auth=ISSUER).json()["results"] == []
+    row = {"category": "≥ yellow", "method": "issued", "weather": "operational", "n": 3, "pod": 2 / 3, "far": 0.0}
+    sv.store_checks(st, [row | {"lead_h_median": 30.0}], item="warning", protocol="local", period="2026-01", config="t")
+    adv = {"category": "dust", "method": "tuned", "weather": "observed", "n": 90, "ts": 0.1, "ets": 0.05}
+    sv.store_checks(st, [adv], item="advisory", protocol="local", period="test 2026-01", config="t")
+    rows = c.get("/api/v1/forecast/checks?item=warning", auth=ISSUER).json()["results"]
+    assert [(r["horizon"], r["method"], r["n"]) for r in rows] == [("≥ yellow", "issued", 3)]
+    assert rows[0]["POD"] == pytest.approx(2 / 3) and rows[0]["lead_h_median"] == 30.0 and rows[0]["TS"] is None
+    assert len(c.get("/api/v1/forecast/checks", auth=ISSUER).json()["results"]) == 2
+    assert c.get("/api/v1/forecast/checks").status_code == 401
+
+
 def test_issue_needs_capability_then_list_and_excel(api: tuple[TestClient, Store]) -> None:
     c, _ = api
     ws = c.get("/api/v1/forecast/warnings", auth=ISSUER).json()["results"]

@@ -36,6 +36,13 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     scores = {"station": ["1003A"] * 2, "target": ["daily_mean_PM2.5"] * 2, "horizon": ["D+1"] * 2}
     scores |= {"method": ["lgbm_none", "damped_persistence"], "protocol": ["beijing"] * 2, "weather_mode": ["none"] * 2}
     sv.store_scores(st, pl.DataFrame(scores | {"n": [342, 342], "RMSE": [46.14, 63.99]}), config="page")
+    # a warning check and an advisory check, as warnings-check / advisories check keep them (forecast.md §7.2, §9.1)
+    ge = {"category": "≥ yellow", "method": "simulated", "weather": "none", "n": 27, "pod": 1.0, "far": 0.2}
+    sv.store_checks(
+        st, [ge | {"lead_h_median": 0.0}], item="warning", protocol="beijing", period="2016-03..2017-02", config="page"
+    )
+    oz = {"category": "ozone", "method": "tuned", "weather": "noisy D+1", "n": 2907, "ts": 0.46, "ets": 0.351}
+    sv.store_checks(st, [oz], item="advisory", protocol="beijing", period="test 2016-03-01..2017-02-28", config="page")
     with st.begin() as conn:
         add_user(conn, login=ADMIN[0], password=ADMIN[1], roles=["admin"])
     # days-avoided evaluations: one validated effect, one that failed its placebo test (forecast.md §3.9)
@@ -71,6 +78,19 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无）", "阻尼持续性", "46.14"):
             assert words in scores
         assert "lgbm_none" not in scores and "damped_persistence" not in scores
+        # the warning and advisory checks, in words
+        checks = pg.locator(".bogda-checks").inner_text()
+        for words in (
+            "重污染预警",
+            "黄色及以上",
+            "按预报模拟发布",
+            "不利气象提示",
+            "高温强日照（臭氧）",
+            "本地调整阈值",
+        ):
+            assert words in checks
+        assert "带误差气象 D+1" in checks and "检验 2016-03-01..2017-02-28" in checks and "0.351" in checks
+        assert "≥ yellow" not in checks and "tuned" not in checks
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_page.png"), full_page=True)
         assert outside(urls) == []

@@ -229,6 +229,20 @@ def test_local_verification_of_the_installations_warnings(demo_store: Store) -> 
     assert res.exit_code == 0, res.output
     assert "2 observed episodes, 2 warnings" in res.output
     assert "episode 652323 2026-01-10..2026-01-11 orange" in res.output
+    # the figures are kept for the console, one row per category
+    from bogda.forecast import service as sv
+
+    kept = sv.check_scores(demo_store)
+    assert kept["horizon"].to_list() == ["orange", "red", "yellow", "≥ yellow"]
+    ge = kept.filter(kept["horizon"] == "≥ yellow").row(0, named=True)
+    assert (ge["item"], ge["method"], ge["weather_mode"], ge["period"]) == (
+        "warning",
+        "issued",
+        "operational",
+        "2026-01-01..2026-01-31",
+    )
+    assert (ge["n"], ge["POD"], ge["FAR"], ge["lead_h_median"]) == (2, 0.5, 0.5, 46.0)
+    assert ge["TS"] is None  # not a warning figure: no column value, not 0
 
 
 def test_command_usage_errors(demo_store: Store) -> None:

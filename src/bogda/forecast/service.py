@@ -1428,6 +1428,75 @@ def store_scores(store: Store, scores: pl.DataFrame, *, period: str = "", config
     return len(recs)
 
 
+CHECK_ITEMS = ("warning", "advisory")
+CHECK_METRICS = ("POD", "FAR", "TS", "ETS", "lead_h_median", "day_POD", "day_FAR")
+"""Figures of the warning and advisory checks kept in ``backtest_score`` (item ``warning`` / ``advisory``)."""
+
+
+def store_checks(
+    store: Store, rows: Sequence[dict[str, Any]], *, item: str, protocol: str, period: str, config: str
+) -> int:
+    """Write warning or advisory check rows (forecast.md §3.8, §3.9) as ``backtest_score`` rows, one per figure;
+    an earlier check with the same item, protocol, period and configuration is replaced.
+
+    Each row: ``category`` (a warning category or an advisory kind), ``method`` (``issued``, ``proposed``,
+    ``simulated``; ``default`` or ``tuned`` thresholds), ``weather``, ``n`` (episodes or scored days), optional
+    ``area``, and the figures of :data:`CHECK_METRICS` (lower-case keys as the checks return them).
+    """
+    if item not in CHECK_ITEMS:
+        raise ValueError(f"item must be one of {CHECK_ITEMS}, not {item!r}")
+    keys = {"POD": "pod", "FAR": "far", "TS": "ts", "ETS": "ets", "lead_h_median": "lead_h_median"}
+    keys |= {"day_POD": "day_pod", "day_FAR": "day_far"}
+    frame = pl.DataFrame(
+        [
+            {
+                "station": r.get("area") or "all",
+                "target": item,
+                "horizon": r["category"],
+                "method": r["method"],
+                "protocol": protocol,
+                "weather_mode": r["weather"],
+                "n": int(r["n"]),
+            }
+            | {m: (None if r.get(k) is None else float(r[k])) for m, k in keys.items()}
+            for r in rows
+        ],
+        schema_overrides={m: pl.Float64 for m in CHECK_METRICS},
+    )
+    return store_scores(store, frame, period=period, config=f"{item} {protocol} {period} {config}")
+
+
+def check_scores(store: Store) -> pl.DataFrame:
+    """Stored warning and advisory checks, wide: one row per (item, protocol, period, category, method, weather)."""
+    from bogda.store.schema import backtest_score as b
+
+    with store.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(
+                    b.c.item,
+                    b.c.protocol,
+                    b.c.period,
+                    b.c.horizon,
+                    b.c.method,
+                    b.c.weather_mode,
+                    b.c.n,
+                    b.c.metric,
+                    b.c.value,
+                ).where(b.c.item.in_(CHECK_ITEMS))
+            ).mappings()
+        ]
+    if not rows:
+        return pl.DataFrame()
+    keys = ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"]
+    return (
+        pl.DataFrame(rows, infer_schema_length=None)
+        .pivot(on="metric", index=keys, values="value", aggregate_function="first")
+        .sort(keys)
+    )
+
+
 def scores(
     store: Store,
     *,
@@ -1542,6 +1611,7 @@ __all__ = [
     "RefreshResult",
     "Registry",
     "apply_proposal",
+    "check_scores",
     "decide_warning",
     "enterprise",
     "evaluate_advisories",
@@ -1550,6 +1620,7 @@ __all__ = [
     "refresh",
     "registry",
     "run_values",
+    "store_checks",
     "train",
     "train_gated",
     "warnings",

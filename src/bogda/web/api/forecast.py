@@ -214,6 +214,22 @@ def verification(
     return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
 
 
+@router.get(
+    "/checks", summary="Stored warning and advisory checks (POD, FAR, TS, ETS, lead time; forecast.md §3.8, §3.9)"
+)
+def checks(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    page: Annotated[Paging, Depends(paging)],
+    item: Annotated[str | None, Query(description="warning or advisory")] = None,
+) -> dict[str, Any]:
+    t = sv.check_scores(store_of(request))
+    if item is not None and t.height:
+        t = t.filter(t["item"] == item)
+    rows = [{k: _num(v) for k, v in r.items()} for r in t.iter_rows(named=True)] if t.height else []
+    return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
+
+
 @router.get("/warnings", summary="Warnings (proposed, issued, changed, lifted, rejected)")
 def list_warnings(
     request: Request,

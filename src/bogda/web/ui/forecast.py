@@ -23,6 +23,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from nicegui import ui
 
+from bogda.forecast import advisories as adv
 from bogda.forecast import avoided as av
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
@@ -403,6 +404,67 @@ def scores_view(ctx: Ctx) -> None:
     ).classes("w-full bogda-scores").props("dense flat bordered")
 
 
+def _verif(key: str, lang: str, **values: object) -> str | None:
+    text = t(f"forecast.verif.{key}", lang, **values)
+    return None if text == f"forecast.verif.{key}" else text
+
+
+def check_cell(col: str, value: Any, item: str, lang: str) -> Any:
+    """One cell of the warning / advisory check table in words (codes as stored by ``service.store_checks``).
+
+    >>> check_cell("horizon", "≥ yellow", "warning", "zh"), check_cell("horizon", "orange", "warning", "zh")
+    ('黄色及以上', '橙色')
+    >>> check_cell("weather_mode", "noisy D+2", "advisory", "zh")
+    '带误差气象 D+2'
+    >>> check_cell("period", "test 2016-03-01..2017-02-28", "advisory", "zh")
+    '检验 2016-03-01..2017-02-28'
+    >>> check_cell("horizon", "dust", "advisory", "zh"), check_cell("POD", 0.41666, "warning", "zh")
+    ('大风扬沙（沙尘）', 0.417)
+    """
+    if isinstance(value, float):
+        return round(value, 3)
+    if value is None or not isinstance(value, str):
+        return value
+    if col == "horizon":
+        if value == "≥ yellow":
+            return _verif("category.at_least_yellow", lang) or value
+        return in_words(wn.LEVEL_ZH if item == "warning" else adv.KIND_ZH, value, lang)
+    if col == "weather_mode":
+        if value.startswith("noisy "):
+            return _verif("weather.noisy", lang, lead=value.removeprefix("noisy ")) or value
+        return _verif(f"weather.{value}", lang) or mode_label(value, lang)
+    if col == "period" and " " in value:
+        part, span = value.split(" ", 1)
+        return _verif(f"period.{part}", lang, span=span) or value
+    if col in ("item", "protocol", "method"):
+        return _verif(f"{col}.{value}", lang) or value
+    return value
+
+
+def checks_view(ctx: Ctx) -> None:
+    """The stored warning and advisory checks (forecast.md §3.8, §3.9; ``bogda forecast warnings-check``,
+    ``bogda forecast advisories check``)."""
+    tbl = sv.check_scores(ctx.store)
+    if tbl.height == 0:
+        ui.label(t("forecast.verif.none", ctx.lang)).classes("text-grey-7")
+        return
+    order = ("item", "protocol", "period", "horizon", "method", "weather_mode", "n", "POD", "FAR", "TS", "ETS")
+    cols = [c for c in (*order, "lead_h_median") if c in tbl.columns]
+    rows = [
+        {c: check_cell(c, r[c], r["item"], ctx.lang) for c in cols} | {"k": i}
+        for i, r in enumerate(tbl.iter_rows(named=True))
+    ]
+    ui.table(
+        columns=[
+            {"name": c, "label": t(f"forecast.verif.col.{c}", ctx.lang), "field": c, "sortable": True, "align": "left"}
+            for c in cols
+        ],
+        rows=rows,
+        row_key="k",
+        pagination={"rowsPerPage": 15},
+    ).classes("w-full bogda-checks").props("dense flat bordered")
+
+
 def signed_days(v: float) -> str:
     """Days with their sign, whole numbers without a decimal.
 
@@ -544,6 +606,8 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             ui.label(str(exc)).classes("text-grey-7")
         ui.label(tx(lang, "scores")).classes("text-subtitle1")
         scores_view(ctx)
+        ui.label(t("forecast.verif.title", lang)).classes("text-subtitle1")
+        checks_view(ctx)
         ui.label(t("forecast.avoided.title", lang)).classes("text-subtitle1")
         interventions_view(ctx)
     return None
