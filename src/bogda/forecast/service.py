@@ -1487,14 +1487,7 @@ def check_scores(store: Store) -> pl.DataFrame:
                 ).where(b.c.item.in_(CHECK_ITEMS))
             ).mappings()
         ]
-    if not rows:
-        return pl.DataFrame()
-    keys = ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"]
-    return (
-        pl.DataFrame(rows, infer_schema_length=None)
-        .pivot(on="metric", index=keys, values="value", aggregate_function="first")
-        .sort(keys)
-    )
+    return _wide(rows, ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"])
 
 
 def scores(
@@ -1514,9 +1507,13 @@ def scores(
         q = q.where(backtest_score.c.target_code == target)
     with store.engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
+    return _wide(rows, ["protocol", "target_code", "item", "horizon", "method", "weather_mode", "n"])
+
+
+def _wide(rows: list[dict[str, Any]], keys: list[str]) -> pl.DataFrame:
+    """``backtest_score`` rows (one per figure) as one row per ``keys`` with a column per metric."""
     if not rows:
         return pl.DataFrame()
-    keys = ["protocol", "target_code", "item", "horizon", "method", "weather_mode", "n"]
     return (
         pl.DataFrame(rows, infer_schema_length=None)
         .pivot(on="metric", index=keys, values="value", aggregate_function="first")

@@ -393,15 +393,19 @@ def scores_view(ctx: Ctx) -> None:
         | {"k": i}
         for i, r in enumerate(tbl.iter_rows(named=True))
     ]
+    _score_table(cols, rows, "forecast.scores.col", "bogda-scores", ctx.lang)
+
+
+def _score_table(cols: list[str], rows: list[dict[str, Any]], labels: str, css: str, lang: str) -> None:
+    """A sortable, paged table of figures; column ``c`` is labelled by the text ``<labels>.<c>``."""
     ui.table(
         columns=[
-            {"name": c, "label": t(f"forecast.scores.col.{c}", ctx.lang), "field": c, "sortable": True, "align": "left"}
-            for c in cols
+            {"name": c, "label": t(f"{labels}.{c}", lang), "field": c, "sortable": True, "align": "left"} for c in cols
         ],
         rows=rows,
         row_key="k",
         pagination={"rowsPerPage": 15},
-    ).classes("w-full bogda-scores").props("dense flat bordered")
+    ).classes(f"w-full {css}").props("dense flat bordered")
 
 
 def _verif(key: str, lang: str, **values: object) -> str | None:
@@ -454,15 +458,7 @@ def checks_view(ctx: Ctx) -> None:
         {c: check_cell(c, r[c], r["item"], ctx.lang) for c in cols} | {"k": i}
         for i, r in enumerate(tbl.iter_rows(named=True))
     ]
-    ui.table(
-        columns=[
-            {"name": c, "label": t(f"forecast.verif.col.{c}", ctx.lang), "field": c, "sortable": True, "align": "left"}
-            for c in cols
-        ],
-        rows=rows,
-        row_key="k",
-        pagination={"rowsPerPage": 15},
-    ).classes("w-full bogda-checks").props("dense flat bordered")
+    _score_table(cols, rows, "forecast.verif.col", "bogda-checks", ctx.lang)
 
 
 def signed_days(v: float) -> str:
