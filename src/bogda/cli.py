@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -2490,21 +2490,12 @@ def advisories_check(
         source = "beijing protocol (PRSA files, observed weather as a perfect forecast)"
         spans = {"train": "2013-03-01..2016-02-29", "test": "2016-03-01..2017-02-28"}
     elif protocol == "local":
-        from bogda.forecast import service
-        from bogda.timeutil import day_start_utc
-
         tr, te = span(train, "--train"), span(test, "--test")
-        st = _store(database_url)
-        areas = list(service.registry(st).place_of)
-        lo, hi = min(tr[0], te[0]), max(tr[1], te[1])
-        weather, hourly = at.local_inputs(st, areas, day_start_utc(lo), day_start_utc(hi) + timedelta(days=1))
-        if weather.height == 0 or hourly.height == 0:
-            err.print(
-                f"[red]no {'NWP values' if weather.height == 0 else 'area observations'} for the areas between "
-                f"{lo} and {hi}: load NWP runs (bogda forecast load-nwp) and observations first[/red]"
-            )
-            raise typer.Exit(1)
-        res = ac.run_check(weather, hourly, tr, te, rain=False)
+        try:
+            res = at.local_check(_store(database_url), tr, te)
+        except LookupError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
         source = "local (nwp_value, aqi_hourly; stagnation event without its rain clause)"
         spans = {"train": train or "", "test": test or ""}
     else:

@@ -54,7 +54,7 @@ from bogda.forecast import verify
 from bogda.monitoring.dust import DEFAULTS as DUST_RULE
 from bogda.monitoring.dust import dust_candidates
 from bogda.standards.cube import daily_max_8h_array
-from bogda.timeutil import BEIJING_NAME
+from bogda.timeutil import BEIJING_NAME, beijing_day_column
 
 MIN_HOURS = 18
 """Hours of a Beijing day needed to aggregate its weather or to call it "no dust" (as the weather inputs of
@@ -116,8 +116,10 @@ NOISY_COLUMNS: dict[str, tuple[float, float]] = {
 
 
 def _with_day(hourly: pl.DataFrame) -> pl.DataFrame:
-    bj = pl.col("ts").dt.convert_time_zone(BEIJING_NAME)
-    return hourly.with_columns(bj.dt.date().alias("day"), bj.dt.hour().alias("hour"))
+    return hourly.with_columns(
+        beijing_day_column(pl.col("ts")).alias("day"),
+        pl.col("ts").dt.convert_time_zone(BEIJING_NAME).dt.hour().alias("hour"),
+    )
 
 
 def _mda8(h: pl.DataFrame) -> pl.DataFrame:

@@ -17,16 +17,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
 from sqlalchemy import select
 
 from bogda.forecast import advisories as adv
+from bogda.forecast.advisory_check import CheckResult, run_check
 from bogda.store import Store
 from bogda.store.schema import advisory_threshold_set
-from bogda.timeutil import now_utc
+from bogda.timeutil import day_start_utc, now_utc
 
 DEFAULT_VERSION = "default"
 """The version name recorded when no activated set applies."""
@@ -175,11 +176,35 @@ def local_inputs(store: Store, areas: list[str], start: datetime, end: datetime)
     return weather, hourly
 
 
+def local_check(store: Store, train: tuple[date, date], test: tuple[date, date]) -> CheckResult:
+    """The advisory check on the installation's own archive (:func:`local_inputs` of every area), tuned on
+    ``train`` and scored on ``train`` and ``test``; the stagnation event without its rain clause.
+
+    Raises
+    ------
+    LookupError
+        No NWP values or no area observations over the two spans (naming which and the days).
+    """
+    from bogda.forecast.service import registry
+
+    areas = list(registry(store).place_of)
+    lo, hi = min(train[0], test[0]), max(train[1], test[1])
+    weather, hourly = local_inputs(store, areas, day_start_utc(lo), day_start_utc(hi) + timedelta(days=1))
+    if weather.height == 0 or hourly.height == 0:
+        missing = "NWP values" if weather.height == 0 else "area observations"
+        raise LookupError(
+            f"no {missing} for the areas between {lo} and {hi}: load NWP runs (bogda forecast load-nwp) and "
+            "observations first"
+        )
+    return run_check(weather, hourly, train, test, rain=False)
+
+
 __all__ = [
     "DEFAULT_VERSION",
     "ThresholdError",
     "activate",
     "list_sets",
+    "local_check",
     "local_inputs",
     "thresholds_from",
     "thresholds_in_force",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from bogda.forecast import warnings as wn
 from bogda.standards.warning_levels import warning_level, warning_rules
-from bogda.timeutil import day_start_utc
+from bogda.timeutil import as_utc, day_start_utc
 
 CATEGORY_AT_LEAST_YELLOW = "≥ yellow"
 MIN_RANK_YELLOW = wn.LEVEL_RANK["yellow"]
@@ -172,6 +172,7 @@ def verify(
     (a level's warnings — by the highest level each reached — against the episodes of that level, lead time from
     when the warning reached it; ``≥ yellow`` pools every level from yellow up, lead time from the first issue).
 
+    >>> from datetime import UTC
     >>> e = [Episode("X", date(2026, 1, 5), date(2026, 1, 6), "orange", 230.0)]
     >>> w = [IssuedWarning("X", "orange", date(2026, 1, 5), date(2026, 1, 7), datetime(2026, 1, 3, 16, tzinfo=UTC))]
     >>> r = verify(e, w)[0]
@@ -295,23 +296,19 @@ def stored_warnings(store: Any, start: date, end: date, *, source: str = "issued
                 .where(ev.c.warning_id.in_(ids), ev.c.to_state.in_(["issued", "changed"]))
                 .order_by(ev.c.at, ev.c.id)
             ):
-                events.setdefault(wid, []).append((_aware(at), level))
+                events.setdefault(wid, []).append((_utc(at), level))
     out = []
     for wid, area, level, s, e, created, state in rows:
         if source == "proposed":
-            out.append(IssuedWarning(area, level, s, e, _aware(created), ref=wid))
+            out.append(IssuedWarning(area, level, s, e, _utc(created), ref=wid))
             continue
         if state not in ("issued", "changed", "lifted"):
             continue
-        steps = [(at, lv or level) for at, lv in events.get(wid, [])] or [(_aware(created), level)]
+        steps = [(at, lv or level) for at, lv in events.get(wid, [])] or [(_utc(created), level)]
         peak = max((lv for _, lv in steps), key=lambda lv: wn.LEVEL_RANK.get(lv, 0))
         raised = next(at for at, lv in steps if lv == peak)
         out.append(IssuedWarning(area, peak, s, e, steps[0][0], raised_at=raised, ref=wid))
     return out
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def area_daily_aqi(
@@ -399,6 +396,10 @@ def beijing(
         ws = simulate(code, issue_days, forecast, observed, rule=rule)
         out[mode] = (verify(eps, ws, rule=rule), eps, ws)
     return out
+
+
+def _utc(ts: datetime) -> datetime:
+    return as_utc(ts, naive="utc")  # the store keeps UTC; SQLite hands it back naive
 
 
 __all__ = [
