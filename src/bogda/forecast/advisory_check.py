@@ -60,16 +60,6 @@ MIN_HOURS = 18
 """Hours of a Beijing day needed to aggregate its weather or to call it "no dust" (as the weather inputs of
 :func:`bogda.forecast.features.daily_aggregate`)."""
 
-EVENTS: dict[str, str] = {
-    "dust": "dust candidate: PM10 > 300 µg/m³ with PM2.5/PM10 < 0.35 in ≥ 1 h",
-    "ozone": "O3 daily maximum 8 h mean > 160 µg/m³",
-    "stagnant": "PM2.5 daily mean > 75 µg/m³ with < 1 mm rain",
-}
-EVENT_ZH: dict[str, str] = {
-    "dust": "沙尘候选日（PM10 > 300 且 PM2.5/PM10 < 0.35）",
-    "ozone": "O3 日最大 8 小时平均 > 160",
-    "stagnant": "PM2.5 日均 > 75 且无降水",
-}
 O3_8H_LIMIT = 160.0
 PM25_DAILY_LIMIT = 75.0
 RAIN_DAY_MM = 1.0
@@ -473,8 +463,6 @@ def beijing(data_dir: Path, *, leads: Sequence[int] = (1, 2, 3), seed: int = 0) 
 
 
 __all__ = [
-    "EVENTS",
-    "EVENT_ZH",
     "GRIDS",
     "NOISE_F",
     "CheckResult",
