@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bogda import jobs
 from bogda.store import Store
+from bogda.store.schema import job_run
 
 CALLS: list[datetime] = []
 
@@ -60,3 +61,24 @@ def test_cli_runs_a_job(tmp_path) -> None:
     listed = CliRunner().invoke(app, ["jobs", "list", "--database-url", url])
     assert "grid.route" in listed.output and "clues" in listed.output
     assert CliRunner().invoke(app, ["jobs", "run", "nope", "--database-url", url]).exit_code == 2
+
+
+def test_overdue_jobs_run_soon_after_start_and_recent_ones_wait_their_interval(sqlite_store: Store) -> None:
+    recent = jobs.JobSpec("t.recent", f"{__name__}:ok_job", 60, "ran 10 min ago")
+    stale = jobs.JobSpec("t.stale", f"{__name__}:ok_job", 60, "ran 2 h ago")
+    fresh = jobs.JobSpec("t.fresh", f"{__name__}:ok_job", 1440, "never ran")
+    now = datetime.now(UTC)
+    with sqlite_store.begin() as conn:
+        for name, ago in (("t.recent", 10), ("t.stale", 120), ("t.recent", 200)):
+            started = now - timedelta(minutes=ago)
+            conn.execute(job_run.insert().values(job=name, started_at=started, finished_at=started, status="ok"))
+    assert jobs.last_started(sqlite_store)["t.recent"] == now - timedelta(minutes=10)
+    sched = jobs.start_scheduler(sqlite_store, [recent, stale, fresh])
+    try:
+        first = {j.id: j.next_run_time for j in sched.get_jobs()}
+    finally:
+        sched.shutdown(wait=False)
+    assert abs(first["t.recent"] - (now + timedelta(minutes=50))) < timedelta(seconds=5)
+    # the two overdue jobs start within seconds, one stagger apart, in the order given
+    assert timedelta(0) < first["t.stale"] - now < timedelta(seconds=30)
+    assert first["t.fresh"] - first["t.stale"] == timedelta(seconds=jobs.STARTUP_STAGGER_S)

@@ -4,6 +4,11 @@ A job is a function ``fn(store, now) -> int | None`` (rows handled) that is idem
 run may be repeated or overlap the previous one (late data are re-polled by design, architecture §3). Jobs are
 registered by the capabilities' service modules through :data:`JOBS`; faces (``bogda serve``, ``bogda jobs run``)
 start or call them. One failing run is logged with its error and never stops the scheduler.
+
+A job that is overdue when the scheduler starts (never run in this database, or its last run longer ago than its
+interval) runs soon after the start instead of one interval later, as ``anacron`` does for a machine that was off:
+a freshly built demo shows its forecasts within a minute rather than after the hourly refresh, and a server restarted
+after a day's outage trains its forecast models that day, not the next.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bogda.store import Store
 from bogda.store.schema import job_run
@@ -88,12 +93,47 @@ def recent_runs(store: Store, *, job: str | None = None, limit: int = 50) -> lis
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+STARTUP_STAGGER_S = 3.0
+"""Seconds between the first runs of the jobs that are overdue at start, so that they do not all start at once."""
+
+
+def first_run_time(last_started: datetime | None, every_minutes: int, start: datetime, offset_s: float) -> datetime:
+    """When a job first runs after the scheduler starts at ``start``: one interval after its last run, or, when that
+    time has passed or the job never ran, ``offset_s`` seconds after the start.
+
+    >>> from datetime import UTC
+    >>> t0 = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    >>> first_run_time(None, 60, t0, 3).time(), first_run_time(t0 - timedelta(hours=2), 60, t0, 3).time()
+    (datetime.time(8, 0, 3), datetime.time(8, 0, 3))
+    >>> first_run_time(t0 - timedelta(minutes=20), 60, t0, 3).time()
+    datetime.time(8, 40)
+    """
+    soon = start + timedelta(seconds=offset_s)
+    if last_started is None:
+        return soon
+    return max(last_started + timedelta(minutes=every_minutes), soon)
+
+
+def last_started(store: Store) -> dict[str, datetime]:
+    """The start of each job's latest run (any outcome: a failing job retries at its interval, not at every start)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(job_run.c.job, func.max(job_run.c.started_at)).group_by(job_run.c.job)).all()
+    return {job: started for job, started in rows}
+
+
 def start_scheduler(store: Store, specs: list[JobSpec] | None = None) -> Any:
-    """Start a background APScheduler running ``specs`` (default: every registered job); returns it."""
+    """Start a background APScheduler running ``specs`` (default: every registered job); returns it.
+
+    Each job first runs at :func:`first_run_time` (overdue jobs soon after the start, in ``specs`` order), then
+    every ``every_minutes``."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    start, last, offset = now_utc(), last_started(store), STARTUP_STAGGER_S
     for spec in specs if specs is not None else list(JOBS.values()):
+        first = first_run_time(last.get(spec.name), spec.every_minutes, start, offset)
+        if first <= start + timedelta(seconds=offset):  # overdue: the next overdue job starts a little later
+            offset += STARTUP_STAGGER_S
         scheduler.add_job(
             run_once,
             "interval",
@@ -102,6 +142,7 @@ def start_scheduler(store: Store, specs: list[JobSpec] | None = None) -> Any:
             id=spec.name,
             name=spec.description,
             misfire_grace_time=spec.every_minutes * 60,
+            next_run_time=first,
         )
     scheduler.start()
     return scheduler
