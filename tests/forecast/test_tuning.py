@@ -91,3 +91,16 @@ def test_tail_weights_option_names_a_bad_list():
 
     with pytest.raises(SystemExit, match="--tail-weights '1,x'"):
         main(["--tail-weights", "1,x"])
+
+
+def test_seeds_option_reaches_the_hourly_and_the_daily_models():
+    import argparse
+
+    from bogda.forecast.backtest import PROTOCOL_DAILY_TAIL_WEIGHT, beijing_config
+    from bogda.forecast.models import PROTOCOL
+    from bogda.forecast.tuning import _base_config
+
+    cfg = beijing_config(_base_config(argparse.Namespace(refit=None, seeds=9)))
+    assert cfg.profile.n_seeds == 9 and cfg.daily_profile is not None
+    assert (cfg.daily_profile.n_seeds, cfg.daily_profile.tail_weight) == (9, PROTOCOL_DAILY_TAIL_WEIGHT)
+    assert _base_config(argparse.Namespace(refit="once", seeds=None)).profile == PROTOCOL
