@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,11 +67,18 @@ def demo(
     year: Annotated[
         bool, typer.Option("--year/--no-year", help="Fill the ledgers, daily AQI and grid tasks of the demo year 2025.")
     ] = True,
+    episode: Annotated[
+        bool,
+        typer.Option(
+            "--episode/--no-episode",
+            help="End the simulated data with a 4-day heavy-pollution build-up, so that warnings are proposed.",
+        ),
+    ] = True,
 ) -> None:
     """Build the Changji demo region (real boundaries and national stations, simulated enterprises and data),
     fill the demo year's ledgers and grid tasks, and serve the console."""
     from bogda.demo.region import build_demo_region
-    from bogda.demo.simulate import load_recent
+    from bogda.demo.simulate import DEMO_BUILD_UP_HOURS, load_recent
     from bogda.registry.people import generate_password, reset_password
 
     settings = _settings(database_url)
@@ -79,7 +86,13 @@ def demo(
     with console.status("building the Changji demo region (boundaries, 3 km grid cells, stations, enterprises)…"):
         region = build_demo_region(st)
     with console.status(f"simulating {days} days of hourly station data…"):
-        n = load_recent(st, region.stations, days=days)
+        from bogda.monitoring.aqi_tables import update_aqi
+        from bogda.timeutil import now_utc
+
+        now = now_utc()
+        n = load_recent(st, region.stations, days=days, now=now, build_up_hours=DEMO_BUILD_UP_HOURS if episode else 0)
+        # the simulation writes below the ingest path, which would mark the days for the AQI job: compute them here
+        update_aqi(st, start=now - timedelta(days=days + 1), end=now)
     filled = None
     if year:
         from bogda.demo.year import fill_demo_year

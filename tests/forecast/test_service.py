@@ -209,3 +209,22 @@ def test_refresh_on_both_engines(store: Store) -> None:
     aqi = vals.filter((pl.col("item") == "AQI") & (pl.col("resolution") == "day") & (pl.col("target_code") == "652300"))
     assert aqi.height == 7 and isinstance(aqi["prob"][0], dict) and aqi["level"][0] == 6
     assert {p.area_code: p.level for p in res.warnings} == {"652301": "red", "652323": "red", "652300": "red"}
+
+
+def test_demo_build_up_ends_in_heavy_pollution_and_proposes_warnings(demo_store: Store) -> None:
+    """``bogda demo`` ends its data with a 4-day build-up (demo.simulate.DEMO_BUILD_UP_HOURS) so that a fresh demo
+    shows the warning workflow: today's AQI above 200 in most areas and warnings proposed from the baseline run."""
+    from bogda.demo.simulate import DEMO_BUILD_UP_HOURS, load_recent
+
+    with demo_store.engine.connect() as conn:
+        stations = dict(conn.execute(select(site.c.code, site.c.id).where(site.c.kind == "air_station")).all())
+    calm = sv.refresh(demo_store, models=None)
+    assert not [p for p in calm.warnings if p.level]  # the plain demo data warrant no warning
+    load_recent(demo_store, stations, build_up_hours=DEMO_BUILD_UP_HOURS)  # rewrites the same 7 days
+    res = sv.refresh(demo_store, models=None)
+    warned = {p.area_code: p for p in res.warnings if p.level}
+    assert "652300" in warned and len(warned) >= 4
+    # yellow (today above 200), orange just after midnight when D+1 is still above 150 (checked at every 3rd hour)
+    assert all(p.level in ("yellow", "orange") and max(p.aqi) > 200 for p in warned.values())
+    ws = sv.warnings(demo_store)
+    assert {w["area_code"] for w in ws if w["state"] == "proposed"} == set(warned)

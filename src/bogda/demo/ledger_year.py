@@ -300,7 +300,35 @@ def _cases(conn: Any, rng: np.random.Generator) -> int:
     return n
 
 
+PERMITTED_T: dict[str, dict[str, float]] = {
+    "power": {"SO2": 1400.0, "NOx": 2000.0, "颗粒物": 280.0},
+    "coal_chemical": {"SO2": 900.0, "NOx": 1200.0, "颗粒物": 300.0, "VOCs": 600.0},
+    "coking": {"SO2": 300.0, "NOx": 900.0, "颗粒物": 250.0, "VOCs": 400.0},
+    "cement": {"SO2": 150.0, "NOx": 800.0, "颗粒物": 200.0},
+    "boiler": {"SO2": 120.0, "NOx": 250.0, "颗粒物": 40.0},
+}
+"""Simulated permitted tonnage [t/a] of the demo enterprises by sector (a 2×660 MW ultra-low-emission unit, a coal
+chemical plant, a coke plant, a 5000 t/d clinker line, a heating station): their permits are the emergency lists'
+baselines (permitted t/a ÷ 365, forecast.md §3.10)."""
+
+
+def _permitted_t(cls: str, own: Any, rng: np.random.Generator) -> dict[str, float]:
+    if cls != "重点":
+        return {}
+    so2 = round(float(rng.uniform(0.5, 80)), 2)  # drawn for every key-class permit, so the random stream is unchanged
+    return dict(PERMITTED_T[own.sector]) if own is not None else {"SO2": so2}
+
+
 def _permits(conn: Any, rng: np.random.Generator) -> int:
+    from bogda.store.schema import enterprise
+
+    # the first decided key-class permits are the demo enterprises' own (the random stream stays the same)
+    ents = conn.execute(
+        select(site.c.name, enterprise.c.sector, enterprise.c.credit_code)
+        .join(enterprise, enterprise.c.site_id == site.c.id)
+        .order_by(site.c.id)
+    ).all()
+    ents = [e for e in ents if e.sector in PERMITTED_T][::-1]
     n = 0
     for i in range(SEED["permits"] + 12):
         cls = str(rng.choice(["重点", "简化", "登记"], p=[0.25, 0.45, 0.30]))
@@ -313,12 +341,14 @@ def _permits(conn: Any, rng: np.random.Generator) -> int:
         if decided and not (date(YEAR, 1, 1) <= dec <= date(YEAR, 12, 31)):
             acc = date(YEAR, 6, 1) + timedelta(days=i % 150)
             dec = acc + timedelta(days=days)
+        own = ents.pop() if cls == "重点" and decided and ents else None
         _add(
             conn,
             "permit",
             {
                 "permit_no": f"91652300PX{i:06d}001（模拟）",
-                "unit": f"排污单位{i + 1}（模拟）",
+                "unit": own.name if own else f"排污单位{i + 1}（模拟）",
+                "uscc": own.credit_code if own else None,
                 "management_class": cls,
                 "apply_type": str(rng.choice(["首次", "延续", "变更", "重新申请"], p=[0.35, 0.4, 0.2, 0.05])),
                 "accepted_at": acc if decided else date(YEAR, 12, 20),
@@ -326,7 +356,7 @@ def _permits(conn: Any, rng: np.random.Generator) -> int:
                 "decided_at": dec if decided else None,
                 "valid_from": dec if decided else None,
                 "valid_to": dec + timedelta(days=5 * 365) if decided else None,
-                "permitted_t": {"SO2": round(float(rng.uniform(0.5, 80)), 2)} if cls == "重点" else {},
+                "permitted_t": _permitted_t(cls, own, rng),
                 "county_code": _counties(rng),
             },
         )

@@ -25,8 +25,22 @@ PARAMETERS: dict[str, tuple[str, float]] = {
 }
 
 
-def station_frame(site_ids: dict[int, float], start: datetime, hours: int, *, seed: int = 7) -> pl.DataFrame:
-    """Hourly values for sites ``{site_id: level factor}`` from ``start`` (UTC, hour start) for ``hours``."""
+EPISODE_PEAK = 1.8
+"""The build-up's rise of the log episode component by its last hour (×6: an hourly PM2.5 of 55 becomes about 330)."""
+
+DEMO_BUILD_UP_HOURS = 96
+"""``bogda demo`` ends its data with a 4-day build-up: on the Changji demo stations today's AQI then exceeds 200 in
+most counties, so the baseline forecast proposes yellow warnings (forecast.md §3.6) for the operator to decide."""
+
+
+def station_frame(
+    site_ids: dict[int, float], start: datetime, hours: int, *, seed: int = 7, build_up_hours: int = 0
+) -> pl.DataFrame:
+    """Hourly values for sites ``{site_id: level factor}`` from ``start`` (UTC, hour start) for ``hours``.
+
+    ``build_up_hours``: the last hours hold a heavy-pollution build-up under a winter inversion, the episode
+    component rising linearly by :data:`EPISODE_PEAK` to the last hour (so that the demo's forecasts reach the
+    warning levels and its warning, emergency-list and advisory pages have something to show)."""
     rng = np.random.default_rng(seed)
     t = np.arange(hours)
     ts = [start + timedelta(hours=int(h)) for h in t]
@@ -38,6 +52,8 @@ def station_frame(site_ids: dict[int, float], start: datetime, hours: int, *, se
     for d in range(1, days):
         episode[d] = 0.75 * episode[d - 1] + rng.normal(0, 0.45)
     episode_h = np.interp(t / 24.0, np.arange(days), episode)
+    if build_up_hours:
+        episode_h += EPISODE_PEAK * np.clip((t - (hours - build_up_hours)) / build_up_hours, 0.0, 1.0)
     frames = []
     for site_id, factor in site_ids.items():
         noise = rng.normal(0, 0.18, hours)
@@ -74,8 +90,10 @@ def load_recent(
     offline: tuple[str, ...] = ("CJ-ZD03",),
     offline_hours: int = 30,
     seed: int = 7,
+    build_up_hours: int = 0,
 ) -> int:
-    """Write ``days`` of simulated hourly data up to the last full hour; ``offline`` stations stop early."""
+    """Write ``days`` of simulated hourly data up to the last full hour; ``offline`` stations stop early;
+    ``build_up_hours`` > 0 ends the data with a heavy-pollution build-up (:func:`station_frame`)."""
     end = floor_to(now or now_utc(), "hour")
     start = end - timedelta(days=days)
     hours = days * 24
@@ -83,7 +101,7 @@ def load_recent(
     factors = {sid: float(rng.uniform(0.6, 1.4)) for code, sid in stations.items() if code != "2690A"}
     if "2690A" in stations:
         factors[stations["2690A"]] = 0.25  # the control station sits in the mountains, far from sources
-    df = station_frame(factors, start, hours, seed=seed)
+    df = station_frame(factors, start, hours, seed=seed, build_up_hours=build_up_hours)
     cut = {stations[c] for c in offline if c in stations}
     if cut:
         df = df.filter(~(pl.col("site_id").is_in(list(cut)) & (pl.col("ts") >= end - timedelta(hours=offline_hours))))
