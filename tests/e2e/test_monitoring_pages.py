@@ -55,6 +55,21 @@ def test_network_now_table_and_map(page: object, server: str) -> None:
     assert rows.count() >= 15
     assert pg.get_by_text("离线").first.is_visible()  # type: ignore[attr-defined]
     assert pg.locator(".bogda-monitoring-map canvas").count() >= 1  # type: ignore[attr-defined]
+    # the legend in the official colours (Quasar's bg-primary once painted it all blue), white text on the dark two
+    look = "els => els.map(e => [e.innerText, getComputedStyle(e).backgroundColor, getComputedStyle(e).color])"
+    legend = pg.locator(".bogda-aqi-legend .q-badge").evaluate_all(look)  # type: ignore[attr-defined]
+    black, white = "rgb(0, 0, 0)", "rgb(255, 255, 255)"
+    assert legend[:6] == [
+        ["优", "rgb(0, 228, 0)", black],
+        ["良", "rgb(255, 255, 0)", black],
+        ["轻度污染", "rgb(255, 126, 0)", black],
+        ["中度污染", "rgb(255, 0, 0)", black],
+        ["重度污染", "rgb(153, 0, 76)", white],
+        ["严重污染", "rgb(126, 0, 35)", white],
+    ]
+    dark = {"rgb(153, 0, 76)", "rgb(126, 0, 35)"}
+    cells = pg.locator(".bogda-monitoring-table tbody .q-badge").evaluate_all(look)  # type: ignore[attr-defined]
+    assert cells and all((bg in dark) == (fg == white) for _, bg, fg in cells)
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "monitoring_now.png"))  # type: ignore[attr-defined]
 

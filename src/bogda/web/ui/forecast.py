@@ -33,7 +33,7 @@ from bogda.registry.sites import SECTORS
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
-from bogda.web.ui.layout import Ctx, begin, frame
+from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -242,7 +242,7 @@ def strip_view(ctx: Ctx) -> None:
                     ui.label(r["name"])
                 for d in r["days"]:
                     colour = level_colour(d["level"])
-                    fg = "#ffffff" if (d["level"] or 0) >= 4 else "#000000"
+                    fg = text_on(colour)
                     with (
                         ui.element("td")
                         .classes("q-pa-xs text-center")

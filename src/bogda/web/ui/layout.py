@@ -105,6 +105,19 @@ def frame(ctx: Ctx) -> None:
                     ui.item_label(t(key))
 
 
+def text_on(background: str) -> str:
+    """Black or white, whichever contrasts more with the ``#RRGGBB`` background (WCAG 2.1 relative luminance): black
+    on the AQI colours up to red, white on purple and maroon (重度、严重污染), where black text was unreadable.
+
+    >>> [text_on(c) for c in ("#00E400", "#FFFF00", "#FF7E00", "#FF0000", "#99004C", "#7E0023", "#BDBDBD")]
+    ['#000000', '#000000', '#000000', '#000000', '#ffffff', '#ffffff', '#000000']
+    """
+    rgb = [int(background.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb)
+    lum = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
+
+
 def simulated_banner(show: bool) -> None:
     """The 「演示数据为模拟数据」 notice when any site shown is simulated."""
     if show:

@@ -20,7 +20,7 @@ from bogda.monitoring.stations import station_sites
 from bogda.monitoring.status import GREY, StatusCache, completeness_report
 from bogda.standards import categories
 from bogda.timeutil import day_start_utc, now_utc, to_beijing
-from bogda.web.ui.layout import Ctx, begin, frame
+from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
 _cache: dict[int, StatusCache] = {}
 PARAMS = {"a34004": "PM2.5", "a34002": "PM10", "a21026": "SO2", "a21004": "NO2", "a21005": "CO", "a05024": "O3"}
@@ -109,6 +109,7 @@ def monitoring_now(request: Request) -> Response | None:
             "status": STATUS_TEXT.get(r["status"], (r["status"], r["status"]))[0 if ctx.lang == "zh" else 1],
             "aqi": r["aqi"] if r["aqi"] is not None else "—",
             "colour": r["colour"],
+            "fg": text_on(r["colour"]),
             "category": (r["category_zh"] if ctx.lang == "zh" else r["category_en"]) or "—",
             "primary": r["primary_pollutant"] or "—",
             "pm25": r["pm25"] if r["pm25"] is not None else "—",
@@ -127,10 +128,10 @@ def monitoring_now(request: Request) -> Response | None:
             )
         )
         ui.echart(map_options(records)).classes("w-full bogda-monitoring-map").style("height: 420px")
-        with ui.row().classes("gap-2"):
+        with ui.row().classes("gap-2 bogda-aqi-legend"):
             for c in categories():
-                ui.badge(c.name_zh if ctx.lang == "zh" else c.name_en).style(f"background:{c.hex};color:black")
-            ui.badge(_t(ctx, "离线/无数据", "offline / no data")).style(f"background:{GREY};color:black")
+                ui.badge(c.name_zh if ctx.lang == "zh" else c.name_en, color=c.hex, text_color=text_on(c.hex))
+            ui.badge(_t(ctx, "离线/无数据", "offline / no data"), color=GREY, text_color=text_on(GREY))
         cols = [
             {"name": k, "label": lab, "field": k, "sortable": True, "align": "left"}
             for k, lab in (
@@ -149,7 +150,7 @@ def monitoring_now(request: Request) -> Response | None:
         table.classes("w-full bogda-monitoring-table").props("dense flat bordered")
         table.add_slot(
             "body-cell-aqi",
-            '<q-td :props="props"><q-badge :style="{background: props.row.colour}" text-color="black" '
+            '<q-td :props="props"><q-badge :style="{background: props.row.colour, color: props.row.fg}" '
             ':label="props.value" /></q-td>',
         )
         table.add_slot(

@@ -13,7 +13,7 @@ from bogda.timeutil import to_beijing
 from bogda.web.api.common import MAX_LIMIT, Paging
 from bogda.web.api.sites import SitesQuery
 from bogda.web.i18n import t
-from bogda.web.ui.layout import Ctx, begin, frame, simulated_banner
+from bogda.web.ui.layout import Ctx, begin, frame, simulated_banner, text_on
 
 TABLE_PARAMETERS = ("a34004", "a34002", "a21026", "a21004", "a21005", "a05024")
 """Columns of the table, in the order bureaus publish them (PM2.5, PM10, SO2, NO2, CO, O3)."""
@@ -62,6 +62,7 @@ def table_rows(items: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
             "aqi": aqi["value"] if aqi else "—",
             "category": (aqi["category"] if lang == "zh" else aqi["category_en"]) if aqi else "—",
             "aqi_color": aqi["color"] if aqi else "#E0E0E0",
+            "aqi_fg": text_on(aqi["color"]) if aqi else "#000000",
             "time": to_beijing_text(when["utc"]) if when else "—",
             "online": bool(s.get("online")),
             "status": t("status.online" if s.get("online") else "status.offline"),
@@ -116,8 +117,9 @@ def stations_page(request: Request) -> Response | None:
         table.classes("w-full bogda-station-table").props(f'dense flat bordered no-data-label="{t("table.empty")}"')
         table.add_slot(
             "body-cell-aqi",
-            '<q-td :props="props"><q-badge v-if="props.value !== \'—\'" :style="{background: props.row.aqi_color}"'
-            ' text-color="black" :label="props.value" /><span v-else>—</span></q-td>',
+            '<q-td :props="props"><q-badge v-if="props.value !== \'—\'"'
+            ' :style="{background: props.row.aqi_color, color: props.row.aqi_fg}"'
+            ' :label="props.value" /><span v-else>—</span></q-td>',
         )
         table.add_slot(
             "body-cell-status",
