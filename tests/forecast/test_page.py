@@ -26,12 +26,15 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from bogda.forecast import service as sv
     from bogda.registry.people import add_user
     from bogda.store import connect
+    from bogda.store.schema import site
 
     folder = tmp_path_factory.mktemp("forecast_page")
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
     set_pm(st, ["CJ-HT01"], 260.0)
+    with st.begin() as conn:  # one enterprise of the warned county with a registry baseline [t/d]
+        conn.execute(site.update().where(site.c.code == "HT-BL1").values(attrs={"baseline_t_per_day": {"SO2": 0.4}}))
     sv.refresh(st, models=None)
     scores = {"station": ["1003A"] * 2, "target": ["daily_mean_PM2.5"] * 2, "horizon": ["D+1"] * 2}
     scores |= {"method": ["lgbm_none", "damped_persistence"], "protocol": ["beijing"] * 2, "weather_mode": ["none"] * 2}
@@ -105,8 +108,26 @@ def test_issuing_shows_the_emergency_list_in_words(server: str) -> None:
         pg.wait_for_selector(".bogda-xlsx-link")
         assert "已发布" in pg.locator(".bogda-warning").first.inner_text()
         table = pg.locator(".q-table").first.inner_text()
-        for header in ("县市", "企业名称", "行业", "绩效等级", "允许生产比例", "运输管控", "基准来源"):
+        for header in (
+            "县市",
+            "企业名称",
+            "行业",
+            "绩效等级",
+            "允许生产比例",
+            "运输管控",
+            "基准来源",
+            "SO2 减排量 (t/d)",
+        ):
             assert header in table
+        # the required cut of the one enterprise with a baseline, and the totals line against the level's target
+        cells = pg.locator(".q-table tbody tr", has_text="呼图壁模拟热力").first.locator("td").all_inner_texts()
+        allowed = next(c for c in cells if c.endswith("%"))
+        cut = f"{0.4 * (1 - float(allowed[:-1]) / 100):.2f}"
+        assert "登记库" in cells and cut in cells, cells
+        totals = pg.locator(".bogda-list-totals").first.inner_text()
+        assert (
+            totals.startswith(f"合计减排（t/d，括号内为占基准的比例）：SO2 {cut}（") and "红色预警目标 ≥ 30%" in totals
+        )
         assert "county_name" not in table and "allowed_ratio" not in table
         assert "%" in table and ("是" in table or "否" in table)
         assert not any(code in table for code in ("coal_chemical", "cement", "coking", "boiler"))

@@ -316,10 +316,16 @@ def lists_view(ctx: Ctx, names: dict[str, str]) -> None:
         # Δconc ≈ local share × emission cut, always with its study and limits, or why there is no figure
         for line in ss.estimate_text(ss.list_estimate(ctx.store, lst["id"], items), ctx.lang):
             ui.label(line).classes("text-body2 bogda-emission-estimate")
+        ui.label(list_totals(lst, ctx.lang)).classes("text-body2 bogda-list-totals")
         cols = ["county_name", "name", "sector", "grade", "allowed_ratio", "transport_ban", "baseline_source"]
+        cuts = [f"cut_{p}" for p in em.POLLUTANTS]
         ui.table(
             columns=[
                 {"name": c, "label": t(f"forecast.list.col.{c}", ctx.lang), "field": c, "align": "left"} for c in cols
+            ]
+            + [
+                {"name": c, "label": t("forecast.list.col.reduction", ctx.lang, p=p), "field": c, "align": "right"}
+                for c, p in zip(cuts, em.POLLUTANTS, strict=True)
             ],
             rows=[list_row(it, ctx.lang) | {"key": it["enterprise_id"]} for it in items],
             row_key="key",
@@ -346,11 +352,47 @@ def list_title(lst: dict[str, Any], names: dict[str, str], lang: str) -> str:
     return " · ".join([*parts, *([lst["doc_no"]] if lst.get("doc_no") else [])])
 
 
+def list_totals(lst: dict[str, Any], lang: str) -> str:
+    """The list's totals in one line (forecast.md §3.10, as the Excel sheet 汇总): the cut per pollutant with its share
+    of the baseline, the level's target share, the pollutants short of it and the enterprises without a baseline.
+
+    >>> head = {"level": "orange", "totals": {"reduction": {"SO2": 1.234, "NOx": 0.5}, "share": {"SO2": 0.25,
+    ...         "NOx": 0.1}, "target_share": 0.2, "shortfall": ["NOx"], "missing_baseline": []}}
+    >>> for part in list_totals(head, "zh").split("；"):
+    ...     print(part)
+    合计减排（t/d，括号内为占基准的比例）：SO2 1.23（25%）、NOx 0.50（10%）
+    橙色预警目标 ≥ 20%
+    未达目标：NOx
+    缺少基准：无
+    """
+    tot = lst.get("totals") or {}
+    share = tot.get("share") or {}
+    cut = tot.get("reduction") or {}
+    none = t("forecast.list.none", lang)
+    sep, (lb, rb) = ("、", "（）") if lang == "zh" else (", ", "()")
+    cuts = sep.join(
+        f"{p} {cut[p]:.2f}" + (f"{lb}{100 * share[p]:.0f}%{rb}" if share.get(p) is not None else "")
+        for p in em.POLLUTANTS
+        if p in cut
+    )
+    level = in_words(wn.LEVEL_ZH, lst["level"], lang) if lang == "zh" else lst["level"]
+    return t(
+        "forecast.list.totals",
+        lang,
+        cuts=cuts or none,
+        level=level,
+        target=f"{100 * (tot.get('target_share') or 0):.0f}%",
+        short=sep.join(tot.get("shortfall") or []) or none,
+        missing=sep.join(tot.get("missing_baseline") or []) or none,
+    )
+
+
 def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
     """One enterprise of an emergency list as the page shows it: sector and baseline source in words, the allowed
-    production as a percentage, the transport ban as yes / no."""
+    production as a percentage, the transport ban as yes / no, the required cut per pollutant [t/d]."""
     ratio = item["allowed_ratio"]
     source = item["baseline_source"]
+    cut = item.get("reduction_t_per_day") or {}
     return {
         "county_name": item["county_name"],
         "name": item["name"],
@@ -359,6 +401,7 @@ def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
         "allowed_ratio": "—" if ratio is None else f"{100 * ratio:.0f}%",
         "transport_ban": t("forecast.list.yes" if item["transport_ban"] else "forecast.list.no", lang),
         "baseline_source": in_words(em.BASELINE_SOURCE_ZH, source, lang) if source else "—",
+        **{f"cut_{p}": "—" if cut.get(p) is None else f"{cut[p]:.2f}" for p in em.POLLUTANTS},
     }
 
 
