@@ -328,8 +328,9 @@ def daily_baselines(
     """
     n = obs_daily.shape[0]
     hist = obs_daily[:, : today + 1]
-    with np.errstate(all="ignore"):
-        clim = np.nanmean(np.where(np.isfinite(hist), hist, np.nan), axis=1) if hist.size else np.full(n, np.nan)
+    ok = np.isfinite(hist)
+    cnt = ok.sum(axis=1)  # a station without a valid day has no climatology (NaN), and no empty-slice warning
+    clim = np.where(cnt > 0, np.where(ok, hist, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
     s = np.arange(n)
     pers = bl.daily_persistence(obs_daily, s, np.full(n, today))
     pos = np.broadcast_to(np.arange(obs_daily.shape[1]), obs_daily.shape)
