@@ -70,6 +70,10 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         warning = pg.locator(".bogda-warning").first.inner_text()
         assert "呼图壁县" in warning and "建议发布" in warning
         assert any(w in warning for w in ("黄色", "橙色", "红色")) and "proposed" not in warning
+        # and why: the run's daily AQI forecast and the rule's clause in words, with its document
+        basis = pg.locator(".bogda-warning-basis").first.inner_text()
+        assert basis.startswith("日均 AQI 预报 ") and "依据：AQI > " in basis and "小时" in basis, basis
+        assert "〔2024〕" in basis and " for ≥ " not in basis
         probs = pg.locator(".bogda-prob").all_inner_texts()
         assert probs and all(t.startswith("P>200 ") and t.endswith("%") for t in probs)
         # 呼图壁县 is in a 260 µg/m³ episode: its first day is heavy in (almost) every scenario

@@ -275,6 +275,35 @@ def warnings_view(ctx: Ctx, names: dict[str, str]) -> None:
                 )
             elif w["state"] in ("issued", "changed"):
                 ui.button(tx(ctx.lang, "lift"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "lifted")).props("dense")
+        if w.get("proposal"):
+            ui.label(proposal_basis(w["proposal"], ctx.lang)).classes("text-caption text-grey-8 bogda-warning-basis")
+
+
+_CLAUSE = re.compile(r"AQI (?P<op>>=|>) (?P<thr>[\d.]+) for ≥ (?P<h>[\d.]+) h")
+
+
+def proposal_basis(proposal: dict[str, Any], lang: str) -> str:
+    """Why a warning was proposed, for the issuer: the run's daily AQI forecast of the days it looked at and the clause
+    of the rule table that was met, with the document it comes from (forecast.md §3.6; the evidence keeps the rule's
+    English wording, :func:`bogda.standards.warning_levels.warning_level`).
+
+    >>> prop = {"days": ["2026-11-30", "2026-12-01"], "aqi": [216.0, 128.0],
+    ...         "reason": "AQI > 200 for ≥ 24 h (环大气〔2024〕6号 (news reprint): forecast daily AQI > 200)"}
+    >>> proposal_basis(prop, "zh")
+    '日均 AQI 预报 11-30 216 · 12-01 128；依据：AQI > 200 持续 ≥ 24 小时（环大气〔2024〕6号）'
+    >>> proposal_basis(prop, "en")
+    'daily AQI forecast 11-30 216 · 12-01 128; basis: AQI > 200 for ≥ 24 h (环大气〔2024〕6号)'
+    """
+    seq = " · ".join(
+        f"{str(d)[5:]} {'—' if a is None else f'{a:.0f}'}"
+        for d, a in zip(proposal.get("days") or [], proposal.get("aqi") or [], strict=False)
+    )
+    reason = str(proposal.get("reason") or "")
+    clause, _, source = reason.partition(" (")
+    document = source.split(" (")[0].rstrip(")")  # the document number, without the table's notes on it
+    if lang == "zh":
+        clause = _CLAUSE.sub(lambda m: f"AQI {m['op']} {m['thr']} 持续 ≥ {m['h']} 小时", clause).replace(" and ", "且")
+    return t("forecast.warning.basis", lang, days=seq, clause=clause, document=document)
 
 
 def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
