@@ -387,6 +387,8 @@ def list_totals(lst: dict[str, Any], lang: str) -> str:
 
     >>> head = {"level": "orange", "totals": {"reduction": {"SO2": 1.234, "NOx": 0.5}, "share": {"SO2": 0.25,
     ...         "NOx": 0.1}, "target_share": 0.2, "shortfall": ["NOx"], "missing_baseline": []}}
+    >>> list_totals(head, "en").split("; ")[0]
+    'Total cut (t/d, share of the baseline in brackets): SO2 1.23 (25%), NOx 0.50 (10%)'
     >>> for part in list_totals(head, "zh").split("；"):
     ...     print(part)
     合计减排（t/d，括号内为占基准的比例）：SO2 1.23（25%）、NOx 0.50（10%）
@@ -398,7 +400,7 @@ def list_totals(lst: dict[str, Any], lang: str) -> str:
     share = tot.get("share") or {}
     cut = tot.get("reduction") or {}
     none = t("forecast.list.none", lang)
-    sep, (lb, rb) = ("、", "（）") if lang == "zh" else (", ", "()")
+    sep, lb, rb = ("、", "（", "）") if lang == "zh" else (", ", " (", ")")
     cuts = sep.join(
         f"{p} {cut[p]:.2f}" + (f"{lb}{100 * share[p]:.0f}%{rb}" if share.get(p) is not None else "")
         for p in em.POLLUTANTS
