@@ -27,7 +27,7 @@ from bogda.registry.places import upsert_place
 from bogda.registry.sites import SiteInput, add_site
 from bogda.store import Store
 from bogda.store import series as S
-from bogda.store.schema import alarm, finding, task
+from bogda.store.schema import alarm, finding, site, task
 
 H0 = datetime(2019, 3, 1, 2, tzinfo=UTC)  # 10:00 Beijing: outside the quiet hours
 
@@ -197,6 +197,8 @@ def test_feed_down_raises_no_offline_alarm(store: Store) -> None:
 
 def test_county_episode_links_its_member_alarms(store: Store) -> None:
     ids = _setup(store, ("A", "B", "C"))
+    with store.begin() as conn:  # one station with coordinates (the others have none: no neighbour rule fires)
+        conn.execute(site.update().where(site.c.id == ids["A"]).values(lon=87.3, lat=44.0))
     _hour(store, ids, H0, {"A": HIGH, "B": HIGH, "C": LOW})
     run = _run(store, H0)
     key = dedupe_key("county", "C1", "AQI", "county_episode")
@@ -205,6 +207,19 @@ def test_county_episode_links_its_member_alarms(store: Store) -> None:
     parent = a.filter(pl.col("dedupe_key") == key)["id"][0]
     children = a.filter((pl.col("rule") == "aqi_high") & (pl.col("target_kind") == "station"))
     assert set(children["parent_id"].to_list()) == {parent}
+    # the findings say where: the area by its name and place, each station at its coordinates and place (the grid
+    # routes a finding by its place, so an unlocated alarm went to the prefecture's desk)
+    with store.engine.connect() as conn:
+        county = conn.execute(select(finding.c.title, finding.c.place_id).where(finding.c.dedupe_key == key)).one()
+        station = conn.execute(
+            select(finding.c.title, finding.c.place_id, finding.c.lon, finding.c.lat).where(
+                finding.c.subject_site_id == ids["A"]
+            )
+        ).one()
+        county_id = conn.execute(select(site.c.place_id).where(site.c.id == ids["A"])).scalar_one()
+    assert county.title == "县（C1） 区域性污染过程" and county.place_id == county_id
+    assert station.title.startswith("站A（A） 小时AQI ") and station.place_id == county_id
+    assert (station.lon, station.lat) == (87.3, 44.0)
 
 
 def test_acknowledge(store: Store) -> None:

@@ -204,7 +204,7 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
     from bogda.findings import FindingDraft, raise_finding, set_status
     from bogda.monitoring.load import read_qa
     from bogda.monitoring.qa import DEFAULT_CONFIG, station_status, with_config
-    from bogda.monitoring.stations import area_members, station_county, station_sites
+    from bogda.monitoring.stations import area_members, place_tree, station_county, station_sites
     from bogda.store.schema import alarm, aqi_hourly, finding
     from bogda.timeutil import epoch_seconds, floor_to, now_utc
 
@@ -251,6 +251,12 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
         if kind == "prefecture"
     }
     code_to_id = dict(zip(sites["code"].to_list(), sites["site_id"].to_list(), strict=True))
+    # where a finding is: a station at its coordinates and place, an area at its place (the grid routes by it)
+    places = place_tree(store)
+    names = dict(zip(places["code"].to_list(), places["name"].to_list(), strict=True))
+    names |= dict(zip(sites["code"].to_list(), sites["name"].to_list(), strict=True))
+    area_place = dict(zip(places["code"].to_list(), places["place_id"].to_list(), strict=True))
+    station_at = {r["code"]: (r["place_id"], r["lon"], r["lat"]) for r in sites.iter_rows(named=True)}
     params: dict[str, dict[str, dict[str, Any]]] = {}
     versions: dict[str, dict[str, str]] = {}
     quiet_of: dict[str, Mapping[str, Any]] = {}
@@ -318,6 +324,8 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
         _feed_event(conn, run, status, at=at, now=now)
         for key, t in fired.items():
             sid = code_to_id.get(t.target_code) if t.target_kind == "station" else None
+            pid, lon, lat = station_at.get(t.target_code, (None, None, None)) if sid else (None, None, None)
+            where = {"place_id": pid if sid else area_place.get(t.target_code), "lon": lon, "lat": lat}
             evidence = {
                 "rule": t.rule,
                 "value": t.value,
@@ -349,10 +357,11 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
                     FindingDraft(
                         "alarm",
                         t.severity if escalate else cur["severity"],
-                        _title(t, sites),
+                        _title(t, names),
                         key,
                         detected_at=at,
                         subject_site_id=sid,
+                        **where,
                         evidence=evidence,
                         cooldown=timedelta(hours=engine["cooldown_hours"]),
                     ),
@@ -393,10 +402,11 @@ def run_alarms(store: Store, *, at: datetime | None = None, now: datetime | None
                 FindingDraft(
                     "alarm",
                     t.severity,
-                    _title(t, sites),
+                    _title(t, names),
                     key,
                     detected_at=at,
                     subject_site_id=sid,
+                    **where,
                     evidence=evidence,
                     cooldown=timedelta(hours=engine["cooldown_hours"]),
                 ),
@@ -540,9 +550,10 @@ def _feed_event(conn: Connection, run: AlarmRun, status: pl.DataFrame, *, at: da
         set_status(conn, fid, "resolved", by="alarm-engine", reason="the station feed delivers again", now=now)
 
 
-def _title(t: Trigger, sites: pl.DataFrame) -> str:
-    names = dict(zip(sites["code"].to_list(), sites["name"].to_list(), strict=True))
-    who = f"{names.get(t.target_code, t.target_code)}（{t.target_code}）"
+def _title(t: Trigger, names: Mapping[str, str]) -> str:
+    """The finding's title: the station or area by its name and code, then what happened."""
+    name = names.get(t.target_code)
+    who = f"{name}（{t.target_code}）" if name and name != t.target_code else t.target_code
     text = {
         "aqi_high": f"{who} 小时AQI {t.value:.0f} 超过 {t.threshold:.0f}",
         "aqi_elevated": f"{who} 小时AQI 连续超过 {t.threshold:.0f}",
