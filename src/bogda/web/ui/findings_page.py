@@ -12,6 +12,8 @@ from bogda.web.i18n import t
 from bogda.web.ui.layout import begin, frame
 from bogda.web.ui.stations_page import to_beijing_text
 
+SCALE = ("low", "medium", "high", "critical")
+
 
 @ui.page("/findings")
 def findings_page(request: Request) -> Response | None:
@@ -27,7 +29,8 @@ def findings_page(request: Request) -> Response | None:
         rows.append(
             {
                 "id": f["id"],
-                "severity": f["severity"],
+                # the alarm scale in words; clue grades S1–S3 and task priorities P1–P4 are the bureau's own labels
+                "severity": t(f"severity.{f['severity']}") if f["severity"] in SCALE else f["severity"],
                 "kind": t(f"kind.{f['kind']}"),
                 "title": f["title"],
                 "county": (county.get("name_en") if ctx.lang != "zh" else None) or county.get("name", ""),
