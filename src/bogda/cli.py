@@ -79,16 +79,15 @@ def demo(
     fill the demo year's ledgers and grid tasks, and serve the console."""
     from bogda.demo.region import build_demo_region
     from bogda.demo.simulate import DEMO_BUILD_UP_HOURS, load_recent
+    from bogda.monitoring.aqi_tables import update_aqi
     from bogda.registry.people import generate_password, reset_password
+    from bogda.timeutil import now_utc
 
     settings = _settings(database_url)
     st = _store(database_url)
     with console.status("building the Changji demo region (boundaries, 3 km grid cells, stations, enterprises)…"):
         region = build_demo_region(st)
     with console.status(f"simulating {days} days of hourly station data…"):
-        from bogda.monitoring.aqi_tables import update_aqi
-        from bogda.timeutil import now_utc
-
         now = now_utc()
         n = load_recent(st, region.stations, days=days, now=now, build_up_hours=DEMO_BUILD_UP_HOURS if episode else 0)
         # the simulation writes below the ingest path, which would mark the days for the AQI job: compute them here

@@ -40,7 +40,7 @@ def station_frame(
 
     ``build_up_hours``: the last hours hold a heavy-pollution build-up under a winter inversion, the episode
     component rising linearly by :data:`EPISODE_PEAK` to the last hour (so that the demo's forecasts reach the
-    warning levels and its warning, emergency-list and advisory pages have something to show)."""
+    warning levels, and its warnings and emergency lists have something to show)."""
     rng = np.random.default_rng(seed)
     t = np.arange(hours)
     ts = [start + timedelta(hours=int(h)) for h in t]
