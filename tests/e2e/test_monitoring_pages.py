@@ -1,6 +1,6 @@
-"""Monitoring console pages in a real browser (Chromium + Playwright) over the demo region: the network now (map
-and table coloured by AQI, grey when offline), station detail (series + calendar), county ranking, completeness and
-the alarm list with acknowledge."""
+"""Monitoring console pages in a real browser (Chromium + Playwright) over the demo region with a heavy episode at
+呼图壁: the network now (map and table coloured by AQI, grey when offline), station detail (series + calendar), county
+ranking, completeness, the alarm list with acknowledge, and the alarms on the problem list (问题清单)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, running_server
+from forecast.episode import set_pm
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +28,7 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
+    set_pm(st, ["CJ-HT01"], 260.0)  # 呼图壁县's station in a heavy episode: its alarms, and its county's
     end = floor_to(now_utc(), "hour")
     update_aqi(st, start=end - timedelta(days=8), end=end)
     run_alarms(st)
@@ -70,6 +72,7 @@ def test_network_now_table_and_map(page: object, server: str) -> None:
     dark = {"rgb(153, 0, 76)", "rgb(126, 0, 35)"}
     cells = pg.locator(".bogda-monitoring-table tbody .q-badge").evaluate_all(look)  # type: ignore[attr-defined]
     assert cells and all((bg in dark) == (fg == white) for _, bg, fg in cells)
+    assert any(bg in dark for _, bg, _ in cells)  # 呼图壁's station (AQI > 300) among them
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "monitoring_now.png"))  # type: ignore[attr-defined]
 
@@ -91,3 +94,20 @@ def test_ranking_completeness_and_alarms(page: object, server: str) -> None:
     ):
         pg.goto(f"{server}{path}")  # type: ignore[attr-defined]
         pg.wait_for_selector(sel, timeout=30_000)  # type: ignore[attr-defined]
+
+
+def test_alarms_on_the_problem_list_in_words_and_by_place(page: object, server: str) -> None:
+    """The alarms the engine filed, on the problem list: by the station's or area's name, with the county, and the
+    kind, severity and state in words (forecast.md §3.7, governance §3.1)."""
+    pg = page
+    pg.goto(f"{server}/findings")  # type: ignore[attr-defined]
+    pg.wait_for_selector(".bogda-findings-table tbody tr")  # type: ignore[attr-defined]
+    texts = pg.locator(".bogda-findings-table tbody tr").all_inner_texts()  # type: ignore[attr-defined]
+    rows = [r.split("\t") for r in texts]
+    station = next(r for r in rows if "呼图壁县呼图壁镇站（模拟）（CJ-HT01）" in r[3])
+    assert station[1] in ("高", "严重") and station[2] == "当日报警" and station[4] == "呼图壁县", station
+    assert station[5] == "待处理", station  # filed, not yet routed (no scheduler runs under the test server)
+    county = [r for r in rows if r[3].startswith("呼图壁县（652323） ")]
+    assert county and all(r[4] == "呼图壁县" for r in county), county
+    assert not any(r[1] in ("low", "medium", "high", "critical") for r in rows)
+    pg.screenshot(path=str(ARTIFACTS / "findings_page.png"), full_page=True)  # type: ignore[attr-defined]
