@@ -1928,6 +1928,14 @@ def forecast_backtest(
             "a perfect forecast), noisy_proxy (observed daily weather with the spec's assumed forecast error)."
         ),
     ] = "none,observed_proxy,noisy_proxy",
+    aqi: Annotated[
+        bool,
+        typer.Option(
+            "--aqi/--no-aqi",
+            help="beijing only: forecast every daily AQI item and score the daily AQI, its level and the primary "
+            "pollutant at D+1 (forecast.md §8 item 4) instead of the PM2.5 protocol.",
+        ),
+    ] = False,
     database_url: DbOption = None,
 ) -> None:
     """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
@@ -1944,6 +1952,8 @@ def forecast_backtest(
         if refit not in ("once", "month"):
             raise typer.BadParameter("refit must be once or month")
         argv += ["--refit", refit]
+    if aqi:
+        argv.append("--aqi")
     code = backtest.main([*argv, "--profile", profile])
     if code == 0 and store_scores:
         from bogda.forecast.service import store_scores as _store_scores

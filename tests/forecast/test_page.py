@@ -39,6 +39,11 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     scores = {"station": ["1003A"] * 2, "target": ["daily_mean_PM2.5"] * 2, "horizon": ["D+1"] * 2}
     scores |= {"method": ["lgbm_none", "damped_persistence"], "protocol": ["beijing"] * 2, "weather_mode": ["none"] * 2}
     sv.store_scores(st, pl.DataFrame(scores | {"n": [342, 342], "RMSE": [46.14, 63.99]}), config="page")
+    # the daily AQI check (bogda forecast backtest --aqi): AQI, level and primary pollutant figures
+    aqi = {"station": ["1003A"], "target": ["daily_AQI"], "horizon": ["D+1"], "method": ["lgbm_noisy_proxy"]}
+    aqi |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [301], "AQI_RMSE": [31.5]}
+    aqi |= {"level_acc": [0.61], "primary_acc": [0.812], "TS_O3_8h_gt160": [0.47]}
+    sv.store_scores(st, pl.DataFrame(aqi), config="page aqi")
     # a warning check and an advisory check, as warnings-check / advisories check keep them (forecast.md §7.2, §9.1)
     ge = {"category": "≥ yellow", "method": "simulated", "weather": "none", "n": 27, "pod": 1.0, "far": 0.2}
     sv.store_checks(
@@ -85,6 +90,11 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无）", "阻尼持续性", "46.14"):
             assert words in scores
         assert "lgbm_none" not in scores and "damped_persistence" not in scores
+        assert "PM2.5 日均" in scores and "daily_mean_PM2.5" not in scores and "AQI" not in scores
+        # the daily AQI check in its own table, in words
+        aqi = pg.locator(".bogda-aqi-scores").inner_text()
+        for words in ("首要污染物准确率", "O3 8 小时 > 160 TS", "0.812", "0.47", "LightGBM（气象输入：带误差的观测气象）", "301"):
+            assert words in aqi, (words, aqi)
         # the warning and advisory checks, in words
         checks = pg.locator(".bogda-checks").inner_text()
         for words in (

@@ -61,11 +61,39 @@ from bogda.forecast.observations import CO_MEDIAN_CAP as CO_MEDIAN_CAP  # re-exp
 from bogda.forecast.observations import UnitError as UnitError
 from bogda.forecast.observations import check_co_unit as check_co_unit
 from bogda.forecast.observations import read_cnemc_frame, read_prsa_frame
+from bogda.forecast.operational import daily_item, hourly_var
 from bogda.forecast.weather_proxy import NOISE_FRACTIONS, NoisyDailyWeather
 from bogda.monitoring.ingest import PRSA_STATIONS
 
 DAILY_THRESHOLDS: tuple[float, ...] = (75.0, 150.0)
 """Daily PM2.5 event thresholds [µg/m³]: > 75 light, > 150 heavy pollution (IAQI 100 / 200, HJ 633-2012)."""
+
+TARGET_NAMES: dict[str, str] = {
+    **{code: f"daily_mean_{label}" for code, label in POLLUTANTS.items() if code != "a05024"},
+    "O3_8h_max": "daily_max_8h_O3",
+    "O3_1h_max": "daily_max_1h_O3",
+}
+"""Name of each daily target in the score tables (``target`` column); hourly targets are ``hourly_<label>``."""
+
+
+def item_scale(item: str, standard: str = "2012") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Level bands and event thresholds of a daily item [µg/m³; CO mg/m³] under HJ 633 (Table 1).
+
+    Bands: the concentrations at IAQI 50, 100, 150, 200 and 300 (the six AQI levels, forecast.md §3.9 "the
+    pollutant's IAQI bands"); thresholds: IAQI 100 (light pollution) and 200 (heavy). The protocols' test years
+    are under HJ 633-2012, the default. For PM2.5 these are :data:`bogda.forecast.verify.PM25_BANDS_2012` and
+    :data:`DAILY_THRESHOLDS`.
+
+    >>> item_scale("a34004")
+    ((35.0, 75.0, 115.0, 150.0, 250.0), (75.0, 150.0))
+    >>> item_scale("O3_8h_max")
+    ((100.0, 160.0, 215.0, 265.0, 800.0), (160.0, 265.0))
+    """
+    from bogda.standards.aqi import concentration_at
+
+    code, avg = {"O3_8h_max": ("a05024", "8h"), "O3_1h_max": ("a05024", "1h")}.get(item, (item, "24h"))
+    at = [float(concentration_at(v, code, avg, standard)) for v in (50, 100, 150, 200, 300)]
+    return tuple(at), (at[1], at[3])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -237,10 +265,14 @@ def run_protocol(
         cfg = replace(cfg, hourly_leads=())  # the spec's error model is one of daily aggregates (§3.9)
     panel = _as_panel(frames, coords)
     archive = NwpArchive.from_values(nwp_values, panel) if nwp_values is not None else None
-    y = panel.data[cfg.target]
+    if cfg.target not in POLLUTANTS and cfg.target not in TARGET_NAMES:
+        raise ValueError(f"target {cfg.target!r}: expected a pollutant code or one of {', '.join(TARGET_NAMES)}")
+    if cfg.target not in POLLUTANTS:
+        cfg = replace(cfg, hourly_leads=())  # O3 daily maxima are daily items: no hourly leads of their own
+    y = panel.data[hourly_var(panel, cfg.target)]
     tr0, tr1 = _day_range(panel, train)
     te0, te1 = _day_range(panel, test)
-    ymd = DailyCache(panel, [cfg.target], ()).mean[cfg.target]
+    ymd = daily_item(panel, cfg.target)
     skipped: dict[str, str] = {}
     usable = []
     for i, st in enumerate(panel.stations):
@@ -298,7 +330,13 @@ def run_protocol(
         inputs.update(inp)
     pairs = merge_pairs(blocks)
     return ProtocolResult(
-        _summarise(pairs, panel), skipped, inputs, time.perf_counter() - t0, pairs, panel.first_day, panel.stations
+        _summarise(pairs, panel, cfg.target),
+        skipped,
+        inputs,
+        time.perf_counter() - t0,
+        pairs,
+        panel.first_day,
+        panel.stations,
     )
 
 
@@ -350,7 +388,8 @@ def _fit_and_score(
 ) -> tuple[list[Pairs], dict[str, object]]:
     """Fit on targets of days [fit_start, fit_end] and score days [te0, te1]; climatology and damping come from the
     days ``base`` (default: the fit window), which a monthly refit keeps on the training period."""
-    y = panel.data[cfg.target]
+    var = hourly_var(panel, cfg.target)  # the item's hourly state: the pollutant, or O3's running 8 h mean
+    y = panel.data[var]
     b0, b1 = base if base is not None else (fit_start, fit_end)
     h_train = np.zeros(panel.n_hours, bool)
     h_train[b0 * 24 : (b1 + 1) * 24] = True
@@ -360,7 +399,7 @@ def _fit_and_score(
     clim_h_tab = (bl.climatology_month_hour if seasonal else bl.climatology_hour)(panel, y, h_train)
     clim_h = bl.hourly_clim_array(panel, clim_h_tab)
     dm = DailyCache(panel, list(POLLUTANTS), weather_vars)
-    yd = dm.mean[cfg.target]
+    yd = dm.mean[var] = daily_item(panel, cfg.target)  # a daily mean, or O3's daily maximum (8 h / 1 h)
     if seasonal:
         clim_d = bl.daily_clim_array(panel, bl.climatology_doy(panel, yd, d_train))
         clim_dm = bl.daily_clim_array(panel, bl.climatology_daily_month(panel, yd, d_train), by="month")
@@ -372,7 +411,7 @@ def _fit_and_score(
         static["lat"] = np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations])
         static["lon"] = np.array([panel.coords.get(s, (np.nan, np.nan))[1] for s in panel.stations])
     ctx = FeatureContext(
-        panel, cfg.target, nb, clim_h, clim_d, weather_vars, static, holidays=cfg.holidays, stagnation=cfg.stagnation
+        panel, var, nb, clim_h, clim_d, weather_vars, static, holidays=cfg.holidays, stagnation=cfg.stagnation
     )
     future: Any = SeriesCache(panel) if mode == "observed_proxy" else archive
     fvars = weather_vars if mode == "observed_proxy" else (archive.variables if archive is not None else ())
@@ -429,13 +468,13 @@ def _fit_and_score(
             keep = np.isfinite(y[s, tgt])
             s, tgt = s[keep], tgt[keep]
             t = tgt - lead
-            pers, stale = bl.persistence(cache, cfg.target, s, t, cfg.stale_after_h)
+            pers, stale = bl.persistence(cache, var, s, t, cfg.stale_after_h)
             pers_f = np.where(stale, clim_h[s, tgt], pers)
             tr_s = np.repeat(np.asarray(fit_st), h_train.sum())
             tr_t = np.tile(np.flatnonzero(h_train), len(fit_st))
             tr_ok = (tr_t - lead >= 0) & h_train[np.maximum(tr_t - lead, 0)]
             tr_s, tr_t = tr_s[tr_ok], tr_t[tr_ok]
-            p_tr, st_tr = bl.persistence(cache, cfg.target, tr_s, tr_t - lead, cfg.stale_after_h)
+            p_tr, st_tr = bl.persistence(cache, var, tr_s, tr_t - lead, cfg.stale_after_h)
             a = bl.fit_damping_by_station(
                 np.where(st_tr, np.nan, p_tr - clim_h[tr_s, tr_t - lead]),
                 y[tr_s, tr_t] - clim_h[tr_s, tr_t],
@@ -449,7 +488,7 @@ def _fit_and_score(
                 "damped_persistence": damped,
             }
             if lead == 1:
-                sn = bl.seasonal_naive(cache, cfg.target, s, t, 1, cfg.stale_after_h)
+                sn = bl.seasonal_naive(cache, var, s, t, 1, cfg.stale_after_h)
                 methods["seasonal_naive_24h"] = np.where(np.isfinite(sn), sn, clim_h[s, tgt])
             qs = None
             if models:
@@ -541,7 +580,7 @@ def _fit_and_score(
             rates: dict[float, float] = {}
             ytr = yd[np.asarray(fit_st)][:, d_train]
             ytr = ytr[np.isfinite(ytr)]
-            for thr in DAILY_THRESHOLDS:
+            for thr in item_scale(cfg.target)[1]:
                 rates[thr] = float(np.mean(ytr > thr)) if ytr.size else float("nan")
             out.append(Pairs("daily", f"D+{k}", s, yd[s, dd], methods, qs, rates, target=dd))
     return out, inputs
@@ -598,7 +637,9 @@ def merge_pairs(pairs: Sequence[Pairs]) -> dict[tuple[str, str], Pairs]:
     return merged
 
 
-def _summarise(pairs: Mapping[tuple[str, str], Pairs], panel: Panel) -> pl.DataFrame:
+def _summarise(pairs: Mapping[tuple[str, str], Pairs], panel: Panel, target: str = "a34004") -> pl.DataFrame:
+    bands, thresholds = item_scale(target)
+    label = POLLUTANTS.get(target, target)
     rows: list[dict[str, object]] = []
     for p in pairs.values():
         for si in np.unique(p.station):
@@ -612,15 +653,15 @@ def _summarise(pairs: Mapping[tuple[str, str], Pairs], panel: Panel) -> pl.DataF
                 sc = verify.point_scores(
                     fs,
                     o,
-                    bands=verify.PM25_BANDS_2012 if p.kind == "daily" else None,
-                    thresholds=DAILY_THRESHOLDS if p.kind == "daily" else (),
+                    bands=bands if p.kind == "daily" else None,
+                    thresholds=thresholds if p.kind == "daily" else (),
                 )
                 if p.kind == "daily" and p.target is not None:
-                    for thr in DAILY_THRESHOLDS:
+                    for thr in thresholds:
                         sc[f"POD_episode_gt{thr:g}"] = verify.episode_pod(fs, o, p.target[sel], thr)
                 row: dict[str, object] = {
                     "station": panel.stations[si],
-                    "target": f"{p.kind}_PM2.5" if p.kind == "hourly" else "daily_mean_PM2.5",
+                    "target": f"hourly_{label}" if p.kind == "hourly" else TARGET_NAMES[target],
                     "horizon": p.horizon,
                     "method": method,
                     **sc,
@@ -633,7 +674,7 @@ def _summarise(pairs: Mapping[tuple[str, str], Pairs], panel: Panel) -> pl.DataF
                     for name, alpha in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9)):
                         row[f"pinball_{name}"] = verify.pinball(q[name], o, alpha)
                     if p.kind == "daily":
-                        for thr in DAILY_THRESHOLDS:
+                        for thr in thresholds:
                             prob = exceedance_probability(q["p10"], q["p50"], q["p90"], thr)
                             ev = (o > thr).astype(float)
                             row[f"Brier_gt{thr:g}"] = verify.brier(prob, ev)
@@ -839,6 +880,12 @@ def dongsi_goals(results: Mapping[str, ProtocolResult], station: str = "1003A") 
     return goals
 
 
+def _goal_line(g: Goal) -> str:
+    if g.value is None:
+        return f"{g.name}: not measured"
+    return f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} → {'met' if g.met else 'NOT met'} (gap {g.gap:+.3f})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``bogda forecast backtest`` core: run the protocols and write one score table per station."""
     ap = argparse.ArgumentParser(prog="bogda forecast backtest", description=__doc__.splitlines()[0])
@@ -862,7 +909,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="weather modes of the beijing protocol, comma-separated (none, observed_proxy, noisy_proxy); "
         "--nwp adds nwp",
     )
+    ap.add_argument(
+        "--aqi",
+        action="store_true",
+        help="beijing only: forecast every daily AQI item (D+1) and score the daily AQI, its level and the primary "
+        "pollutant (bogda.forecast.aqi_check) instead of the PM2.5 protocol",
+    )
     args = ap.parse_args(argv)
+    if args.aqi and (args.protocol != "beijing" or args.nwp):
+        ap.error("--aqi: only with --protocol beijing and without --nwp")
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = ProtocolConfig(profile=PROFILES[args.profile], refit=args.refit)
     tables = []
@@ -872,17 +927,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = [m for m in modes if m not in WEATHER_MODES or (m == "nwp" and not args.nwp)]
         if bad:
             ap.error(f"--modes: unknown or unusable weather mode(s) {', '.join(bad)} (nwp comes with --nwp)")
+        if args.aqi:
+            return _main_aqi(args, stations, modes, cfg)
         res = beijing_protocol(args.data, stations, modes, config=cfg, nwp_paths=args.nwp)
         for mode, r in res.items():
             t = r.scores.with_columns(pl.lit("beijing").alias("protocol"), pl.lit(mode).alias("weather_mode"))
             tables.append(t)
             print(f"beijing {mode}: {r.seconds:.1f} s", file=sys.stderr)
         for g in dongsi_goals(res):
-            if g.value is None:
-                print(f"{g.name}: not measured")
-                continue
-            verdict = "met" if g.met else "NOT met"
-            print(f"{g.name}: {g.value:.3f} vs {g.threshold:.3f} → {verdict} (gap {g.gap:+.3f})")
+            print(_goal_line(g))
     if args.protocol in ("xinjiang2019", "all"):
         r = xinjiang2019_protocol(args.data, config=cfg)
         tables.append(
@@ -894,6 +947,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     allt = pl.concat(tables, how="diagonal_relaxed")
     for (proto, st), t in allt.group_by("protocol", "station"):
         t.write_csv(args.out / f"scores_{proto}_{st}.csv")
+    allt.write_csv(args.out / "verification.csv")
+    print(f"wrote {allt.height} score rows to {args.out}")
+    return 0
+
+
+def _main_aqi(args: argparse.Namespace, stations: list[str] | None, modes: tuple[str, ...], cfg: ProtocolConfig) -> int:
+    """``--aqi``: the daily AQI check (:mod:`bogda.forecast.aqi_check`); the items' score rows and the AQI rows
+    (target ``daily_AQI``) go to ``verification.csv``, the AQI rows also to ``aqi_scores.csv``."""
+    from bogda.forecast import aqi_check
+
+    codes = list(PRSA_STATIONS.values()) if stations is None else [PRSA_STATIONS.get(s, s) for s in stations]
+    aqi, items, seconds = aqi_check.beijing_aqi_check(args.data, modes, stations=codes, config=cfg)
+    print(f"beijing AQI items {', '.join(modes)}: {seconds:.1f} s", file=sys.stderr)
+    aqi = aqi.with_columns(pl.lit("beijing").alias("protocol"), pl.lit("daily_AQI").alias("target"))
+    items = items.with_columns(pl.lit("beijing").alias("protocol"))
+    cols = ("station", "weather_mode", "horizon", "method", "n", "AQI_RMSE", "level_acc", "primary_acc")
+    for r in aqi.filter(pl.col("method").str.starts_with("lgbm")).select(cols).iter_rows(named=True):
+        print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
+    for mode in modes:
+        for g in aqi_check.aqi_goals(aqi, mode=mode):
+            print(_goal_line(g))
+    aqi.write_csv(args.out / "aqi_scores.csv")
+    allt = pl.concat([items, aqi], how="diagonal_relaxed")
     allt.write_csv(args.out / "verification.csv")
     print(f"wrote {allt.height} score rows to {args.out}")
     return 0

@@ -378,7 +378,7 @@ def probe_pairs(
     for item in items:
         hl = np.array(_hourly_leads(probe, item, hour_leads) if item in op.HOURLY_ITEMS else [], dtype=int)
         dl = day_leads if item in op.DAILY_ITEMS else day_leads[:0]
-        hourly_obs = panel.data[op._hourly_var(panel, item)] if hl.size else None
+        hourly_obs = panel.data[op.hourly_var(panel, item)] if hl.size else None
         daily_obs = op.daily_item(panel, item) if dl.size else None
         for t in positions:
             issue = panel.start_utc + timedelta(hours=t + 1)  # the run issued when hour t had ended

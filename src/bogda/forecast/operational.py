@@ -386,7 +386,7 @@ class OperationalModels:
         return item in self.items
 
 
-def _hourly_var(panel: Panel, item: str) -> str:
+def hourly_var(panel: Panel, item: str) -> str:
     """Panel variable holding an item's hourly state (O3 daily items use the running 8-h mean / the 1-h value)."""
     if item == "O3_8h_max":
         if "O3_8h" not in panel.data:
@@ -440,7 +440,7 @@ def train_operational(
     d_train[start_day : end_day + 1] = True
     out: dict[str, ItemModels] = {}
     for item in items:
-        var = _hourly_var(panel, item)
+        var = hourly_var(panel, item)
         yd = daily_item(panel, item)
         n_days = np.isfinite(yd[:, d_train]).sum(axis=1)
         trainable = [i for i in range(len(panel.stations)) if n_days[i] >= min_days]
@@ -636,7 +636,7 @@ def forecast_daily(
     inputs: dict[str, object] = {}
     if models is not None and models.covers(item) and models.items[item].daily:
         m = models.items[item]
-        var = _hourly_var(panel, item)
+        var = hourly_var(panel, item)
         mh, doy, known = _clim_tables(panel, m, var)
         ctx = _context(panel, var, mh, doy, models.neighbour_km)
         dc = DailyCache(panel, [var], ())

@@ -17,7 +17,7 @@ capability.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -34,6 +34,9 @@ from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
 from bogda.web.ui.layout import Ctx, begin, frame, text_on
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -436,6 +439,33 @@ def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
+def item_label(item: str, lang: str) -> str:
+    """A score table's forecast item (``backtest.TARGET_NAMES``, ``hourly_<label>``, ``daily_AQI``) in words.
+
+    >>> item_label("daily_mean_PM2.5", "zh"), item_label("daily_max_8h_O3", "en"), item_label("daily_AQI", "zh")
+    ('PM2.5 日均', 'O3 daily max 8 h', '日 AQI')
+    """
+    m = re.fullmatch(r"(?P<kind>hourly|daily_mean|daily_max_8h|daily_max_1h)_(?P<label>.+)", item or "")
+    if item == "daily_AQI" or not m:
+        key = f"forecast.scores.item.{item}"
+        text = t(key, lang)
+        return item if text == key else text
+    return t(f"forecast.scores.item.{m['kind']}", lang, label=m["label"])
+
+
+def _cells(tbl: pl.DataFrame, cols: list[str], lang: str) -> list[dict[str, Any]]:
+    words = {"method": method_label, "weather_mode": mode_label, "item": item_label}
+    return [
+        {
+            c: (round(v, 3) if isinstance(v, float) else words[c](v, lang) if c in words and v else v)
+            for c, v in r.items()
+            if c in cols
+        }
+        | {"k": i}
+        for i, r in enumerate(tbl.iter_rows(named=True))
+    ]
+
+
 def scores_view(ctx: Ctx) -> None:
     tbl = sv.scores(ctx.store)
     if tbl.height == 0:
@@ -446,6 +476,7 @@ def scores_view(ctx: Ctx) -> None:
         for c in (
             "protocol",
             "target_code",
+            "item",
             "horizon",
             "method",
             "weather_mode",
@@ -457,17 +488,35 @@ def scores_view(ctx: Ctx) -> None:
         )
         if c in tbl.columns
     ]
-    words = {"method": method_label, "weather_mode": mode_label}
-    rows = [
-        {
-            c: (round(v, 3) if isinstance(v, float) else words[c](v, ctx.lang) if c in words and v else v)
-            for c, v in r.items()
-            if c in cols
-        }
-        | {"k": i}
-        for i, r in enumerate(tbl.iter_rows(named=True))
-    ]
-    _score_table(cols, rows, "forecast.scores.col", "bogda-scores", ctx.lang)
+    _score_table(cols, _cells(tbl, cols, ctx.lang), "forecast.scores.col", "bogda-scores", ctx.lang)
+
+
+AQI_SCORE_COLS: tuple[str, ...] = (
+    "protocol",
+    "target_code",
+    "horizon",
+    "method",
+    "weather_mode",
+    "n",
+    "AQI_RMSE",
+    "level_acc",
+    "level_acc_pm1",
+    "primary_acc",
+    "TS_O3_8h_gt160",
+    "TS_AQI_gt200",
+)
+"""Columns of the daily AQI check (``bogda forecast backtest --aqi``, :mod:`bogda.forecast.aqi_check`)."""
+
+
+def aqi_scores_view(ctx: Ctx) -> None:
+    """The stored daily AQI check: AQI error, level accuracy, primary pollutant, O3 8 h > 160 (forecast.md §8
+    item 4); shown only once ``bogda forecast backtest --aqi`` has stored it."""
+    tbl = sv.scores(ctx.store, metrics=AQI_SCORE_COLS[6:])
+    if tbl.height == 0:
+        return
+    ui.label(t("forecast.scores.aqi_title", ctx.lang)).classes("text-subtitle1")
+    cols = [c for c in AQI_SCORE_COLS if c in tbl.columns]
+    _score_table(cols, _cells(tbl, cols, ctx.lang), "forecast.scores.col", "bogda-aqi-scores", ctx.lang)
 
 
 def _score_table(cols: list[str], rows: list[dict[str, Any]], labels: str, css: str, lang: str) -> None:
@@ -676,6 +725,7 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             ui.label(str(exc)).classes("text-grey-7")
         ui.label(tx(lang, "scores")).classes("text-subtitle1")
         scores_view(ctx)
+        aqi_scores_view(ctx)
         ui.label(t("forecast.verif.title", lang)).classes("text-subtitle1")
         checks_view(ctx)
         ui.label(t("forecast.avoided.title", lang)).classes("text-subtitle1")
