@@ -147,7 +147,7 @@ def test_aqi_option_only_with_the_beijing_protocol(capsys):
 
 
 AQI_NOT_MET: dict[str, str] = {}
-"""Goals measured and not met on Dongsi (filled from the measured run; docs/forecast.md §3.4)."""
+"""Goals measured and not met on Dongsi: none (2026-11-30: primary 0.759, O3 8 h CSI 0.565; docs/forecast.md §3.4)."""
 
 
 @pytest.fixture(scope="module")
