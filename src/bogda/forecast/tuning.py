@@ -190,6 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "threat score instead of the post-processing of both horizons (daily D+1 runs only)",
     )
     ap.add_argument(
+        "--tail-quantile",
+        type=float,
+        default=None,
+        help=f"with --tail-weights: the quantile of the training targets above which rows are weighted (default: "
+        f"the profile's {PROTOCOL.tail_quantile}, the top 15 %%; 0.90, 0.80 and 0.75 were tried, docs §2)",
+    )
+    ap.add_argument(
         "--seeds",
         type=int,
         default=None,
@@ -221,6 +228,10 @@ def _tail_main(args: argparse.Namespace) -> int:
     except ValueError:
         raise SystemExit(f"--tail-weights {args.tail_weights!r}: expected numbers separated by commas") from None
     base = _base_config(args)
+    if args.tail_quantile is not None:
+        if not 0.0 < args.tail_quantile < 1.0:
+            raise SystemExit(f"--tail-quantile {args.tail_quantile}: expected a share between 0 and 1")
+        base = replace(base, profile=replace(base.profile, tail_quantile=args.tail_quantile))
     results = {}
     for tw in weights:
         cfg = replace(base, daily_profile=replace(base.profile, tail_weight=tw))
