@@ -104,3 +104,16 @@ def test_seeds_option_reaches_the_hourly_and_the_daily_models():
     assert cfg.profile.n_seeds == 9 and cfg.daily_profile is not None
     assert (cfg.daily_profile.n_seeds, cfg.daily_profile.tail_weight) == (9, PROTOCOL_DAILY_TAIL_WEIGHT)
     assert _base_config(argparse.Namespace(refit="once", seeds=None)).profile == PROTOCOL
+
+
+def test_tail_quantile_option_reaches_the_weighted_daily_models():
+    import argparse
+    from dataclasses import replace
+
+    from bogda.forecast.tuning import _base_config, main
+
+    base = _base_config(argparse.Namespace(refit=None, seeds=None, tail_quantile=0.8))
+    daily = replace(base.profile, tail_weight=3.0)  # as the tail-weight runs build each weight's daily profile
+    assert (daily.tail_quantile, daily.tail_weight) == (0.8, 3.0)
+    with pytest.raises(SystemExit, match=r"--tail-quantile 1\.5: expected a quantile between 0 and 1"):
+        main(["--tail-weights", "1,3", "--tail-quantile", "1.5"])

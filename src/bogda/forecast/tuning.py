@@ -219,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _base_config(args: argparse.Namespace) -> ProtocolConfig:
     profile = PROTOCOL if args.seeds is None else replace(PROTOCOL, n_seeds=args.seeds)
+    q = getattr(args, "tail_quantile", None)
+    if q is not None:
+        if not 0.0 < q < 1.0:
+            raise SystemExit(f"--tail-quantile {q}: expected a quantile between 0 and 1")
+        profile = replace(profile, tail_quantile=q)
     return ProtocolConfig(refit=args.refit, profile=profile)
 
 
@@ -228,10 +233,6 @@ def _tail_main(args: argparse.Namespace) -> int:
     except ValueError:
         raise SystemExit(f"--tail-weights {args.tail_weights!r}: expected numbers separated by commas") from None
     base = _base_config(args)
-    if args.tail_quantile is not None:
-        if not 0.0 < args.tail_quantile < 1.0:
-            raise SystemExit(f"--tail-quantile {args.tail_quantile}: expected a share between 0 and 1")
-        base = replace(base, profile=replace(base.profile, tail_quantile=args.tail_quantile))
     results = {}
     for tw in weights:
         cfg = replace(base, daily_profile=replace(base.profile, tail_weight=tw))
