@@ -84,6 +84,9 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         # 呼图壁县 is in a 260 µg/m³ episode: its first day is heavy in (almost) every scenario
         strip = pg.locator(".bogda-forecast-strip").inner_text()
         assert "呼图壁" in strip
+        # each day's primary pollutant under its AQI, as a forecaster writes it (PM2.5 in the 260 µg/m³ episode)
+        primaries = pg.locator(".bogda-primary").all_inner_texts()
+        assert "PM2.5" in primaries and not any("_" in p or "," in p for p in primaries), primaries
         assert any(int(t.split()[1].rstrip("%")) >= 50 for t in probs)
         # the verification table: columns and methods in words
         scores = pg.locator(".bogda-scores").inner_text()
@@ -93,7 +96,8 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         assert "PM2.5 日均" in scores and "daily_mean_PM2.5" not in scores and "AQI" not in scores
         # the daily AQI check in its own table, in words
         aqi = pg.locator(".bogda-aqi-scores").inner_text()
-        for words in ("首要污染物准确率", "O3 8 小时 > 160 TS", "0.812", "0.47", "LightGBM（气象输入：带误差的观测气象）", "301"):
+        model = "LightGBM（气象输入：带误差的观测气象）"
+        for words in ("首要污染物准确率", "O3 8 小时 > 160 TS", "0.812", "0.47", model, "301"):
             assert words in aqi, (words, aqi)
         # the warning and advisory checks, in words
         checks = pg.locator(".bogda-checks").inner_text()

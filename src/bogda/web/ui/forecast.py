@@ -42,7 +42,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "空气质量预报与重污染天气预警",
         "run": "最新预报：{time}（北京时间） 状态 {status} 气象输入 {mode}",
-        "strip": "未来 7 天空气质量指数（AQI）预报（括号内为 10%–90% 区间；P>200 为情景法给出的重污染概率）",
+        "strip": "未来 7 天空气质量指数（AQI）预报（AQI 下为首要污染物；括号内为 10%–90% 区间；"
+        "P>200 为情景法给出的重污染概率）",
         "area": "区域",
         "series": "站点预报与实况",
         "target": "站点 / 区域",
@@ -66,7 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Air-quality forecast and heavy-pollution warnings",
         "run": "Latest forecast: {time} (Beijing) status {status}, weather input {mode}",
-        "strip": "7-day AQI forecast (p10–p90 in brackets; P>200 = probability of heavy pollution, from scenarios)",
+        "strip": "7-day AQI forecast (primary pollutant under the AQI; p10–p90 in brackets; "
+        "P>200 = probability of heavy pollution, from scenarios)",
         "area": "Area",
         "series": "Station forecast and observations",
         "target": "Station / area",
@@ -227,6 +229,17 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
+def primary_words(labels: str | None, lang: str) -> str:
+    """Primary pollutant label(s) of the AQI (``"PM2.5,O3_8h"``) as a forecaster writes them: O3 without its
+    averaging time (one is the primary item of the day), several joined with 、 (zh) or ", " (en); none → "".
+
+    >>> primary_words("PM2.5,O3_8h", "zh"), primary_words("O3_8h,O3_1h", "en"), primary_words(None, "zh")
+    ('PM2.5、O3', 'O3', '')
+    """
+    names = [lab.split("_")[0] for lab in (labels or "").split(",") if lab]
+    return ("、" if lang == "zh" else ", ").join(dict.fromkeys(names))
+
+
 def strip_view(ctx: Ctx) -> None:
     rows = api.strip_rows(ctx.store)
     if not rows:
@@ -253,6 +266,8 @@ def strip_view(ctx: Ctx) -> None:
                     ):
                         aqi = "—" if d["aqi"] is None else f"{d['aqi']:.0f}"
                         ui.label(aqi).classes("text-weight-bold")
+                        if primary := primary_words(d.get("primary"), ctx.lang):
+                            ui.label(primary).classes("text-caption bogda-primary")
                         if d["p10"] is not None and d["p90"] is not None:
                             ui.label(f"({d['p10']:.0f}–{d['p90']:.0f})").classes("text-caption")
                         heavy = (d.get("prob") or {}).get("AQI>200")
