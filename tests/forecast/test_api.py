@@ -81,9 +81,19 @@ def test_run_strip_and_series(api: tuple[TestClient, Store]) -> None:
 
 
 def test_scores(api: tuple[TestClient, Store]) -> None:
-    c, _ = api
+    c, st = api
     rows = c.get("/api/v1/forecast/scores?protocol=beijing", auth=ISSUER).json()["results"]
     assert rows[0]["target_code"] == "1003A" and rows[0]["RMSE"] == pytest.approx(45.71)
+    # the daily AQI check (bogda forecast backtest --aqi) by its item, with its own figures
+    aqi = {"station": ["1003A"], "target": ["daily_AQI"], "horizon": ["D+1"], "method": ["lgbm_noisy_proxy"]}
+    aqi |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [330], "primary_acc": [0.759]}
+    sv.store_scores(st, pl.DataFrame(aqi | {"TS_O3_8h_gt160": [0.565], "RMSE": [None]}), config="api aqi")
+    rows = c.get("/api/v1/forecast/scores?item=daily_AQI", auth=ISSUER).json()["results"]
+    assert [(r["item"], r["primary_acc"], r["TS_O3_8h_gt160"]) for r in rows] == [("daily_AQI", 0.759, 0.565)]
+    rows = c.get("/api/v1/forecast/scores?protocol=beijing", auth=ISSUER).json()["results"]
+    assert all(r["item"] != "daily_AQI" for r in rows)  # no RMSE of its own: not a row of the default view
+    rows = c.get("/api/v1/forecast/scores?item=daily_AQI&metrics=primary_acc", auth=ISSUER).json()["results"]
+    assert set(rows[0]) >= {"primary_acc"} and "TS_O3_8h_gt160" not in rows[0]
 
 
 def test_checks(api: tuple[TestClient, Store]) -> None:

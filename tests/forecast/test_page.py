@@ -43,7 +43,11 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     aqi = {"station": ["1003A"], "target": ["daily_AQI"], "horizon": ["D+1"], "method": ["lgbm_noisy_proxy"]}
     aqi |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [301], "AQI_RMSE": [31.5]}
     aqi |= {"level_acc": [0.61], "primary_acc": [0.812], "TS_O3_8h_gt160": [0.47]}
-    sv.store_scores(st, pl.DataFrame(aqi), config="page aqi")
+    sv.store_scores(st, pl.DataFrame(aqi | {"RMSE": [None]}, schema_overrides={"RMSE": pl.Float64}), config="page aqi")
+    # an item's own row of the same check has a level score too: it belongs to the table above, not the AQI one
+    o3 = {"station": ["1003A"], "target": ["daily_max_8h_O3"], "horizon": ["D+1"], "method": ["damped_persistence"]}
+    o3 |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [338], "RMSE": [37.6], "level_acc": [0.68]}
+    sv.store_scores(st, pl.DataFrame(o3), config="page aqi items")
     # a warning check and an advisory check, as warnings-check / advisories check keep them (forecast.md §7.2, §9.1)
     ge = {"category": "≥ yellow", "method": "simulated", "weather": "none", "n": 27, "pod": 1.0, "far": 0.2}
     sv.store_checks(
@@ -96,6 +100,8 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         assert "PM2.5 日均" in scores and "daily_mean_PM2.5" not in scores and "AQI" not in scores
         # the daily AQI check in its own table, in words
         aqi = pg.locator(".bogda-aqi-scores").inner_text()
+        # only the AQI rows: the items' own rows (they carry level scores too) stay in the table above
+        assert aqi.count("1003A") == 1 and "阻尼持续性" not in aqi
         model = "LightGBM（气象输入：带误差的观测气象）"
         for words in ("首要污染物准确率", "O3 8 小时 > 160 TS", "0.812", "0.47", model, "301"):
             assert words in aqi, (words, aqi)

@@ -63,6 +63,18 @@ O3_8H_EVENT = 160.0
 AQI_EVENTS: tuple[int, ...] = (100, 200)
 """Daily AQI events: polluted (> 100) and heavily polluted (> 200) days."""
 
+AQI_METRICS: tuple[str, ...] = (
+    "AQI_RMSE",
+    "AQI_MAE",
+    "AQI_bias",
+    "level_acc",
+    "level_acc_pm1",
+    "primary_acc",
+    *(f"{s}_AQI_gt{t}" for t in AQI_EVENTS for s in ("TS", "POD", "FAR")),
+    *(f"{s}_O3_8h_gt{O3_8H_EVENT:g}" for s in ("TS", "POD", "FAR")),
+)
+"""The figures of :func:`aqi_scores` kept per row (stored in ``backtest_score`` under the item ``daily_AQI``)."""
+
 AQI_GOALS: tuple[tuple[str, str, float], ...] = (("D+1", "primary_acc", 0.70), ("D+1", "TS_O3_8h_gt160", 0.50))
 """(horizon, score, goal) of forecast.md §8 item 4; both higher-is-better, checked in mode ``noisy_proxy``."""
 

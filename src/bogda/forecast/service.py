@@ -1490,14 +1490,20 @@ def check_scores(store: Store) -> pl.DataFrame:
     return _wide(rows, ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"])
 
 
+SCORE_METRICS: tuple[str, ...] = ("RMSE", "MAE", "SS_clim", "SS_damped")
+"""The figures of the verification view by default (the AQI check's are ``aqi_check.AQI_METRICS``)."""
+
+
 def scores(
     store: Store,
     *,
     protocol: str | None = None,
     target: str | None = None,
-    metrics: Sequence[str] = ("RMSE", "MAE", "SS_clim", "SS_damped"),
+    item: str | None = None,
+    metrics: Sequence[str] = SCORE_METRICS,
 ) -> pl.DataFrame:
-    """Stored verification scores, wide: one row per (protocol, target, item, horizon, method, weather mode)."""
+    """Stored verification scores, wide: one row per (protocol, target, item, horizon, method, weather mode);
+    ``item`` keeps one forecast item (e.g. ``daily_AQI``, ``daily_mean_PM2.5``)."""
     from bogda.store.schema import backtest_score
 
     q = select(backtest_score).where(backtest_score.c.metric.in_(list(metrics)))
@@ -1505,9 +1511,15 @@ def scores(
         q = q.where(backtest_score.c.protocol == protocol)
     if target:
         q = q.where(backtest_score.c.target_code == target)
+    if item:
+        q = q.where(backtest_score.c.item == item)
     with store.engine.connect() as conn:
+        # a table of several items stores every column for every row; a metric an item has not (the AQI's RMSE
+        # beside the items') is null for it, and a row with none of ``metrics`` is not a row of this view
         rows = [dict(r) for r in conn.execute(q).mappings()]
-    return _wide(rows, ["protocol", "target_code", "item", "horizon", "method", "weather_mode", "n"])
+    wide = _wide(rows, ["protocol", "target_code", "item", "horizon", "method", "weather_mode", "n"])
+    present = [m for m in metrics if m in wide.columns]
+    return wide.filter(pl.any_horizontal(pl.col(present).is_not_null())) if present else wide
 
 
 def _wide(rows: list[dict[str, Any]], keys: list[str]) -> pl.DataFrame:

@@ -208,8 +208,23 @@ def verification(
     page: Annotated[Paging, Depends(paging)],
     protocol: Annotated[str | None, Query()] = None,
     target: Annotated[str | None, Query()] = None,
+    item: Annotated[
+        str | None, Query(description="one forecast item, e.g. daily_mean_PM2.5, daily_max_8h_O3 or daily_AQI")
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        Query(
+            description="comma-separated figures (default RMSE, MAE, SS_clim, SS_damped; for item daily_AQI the "
+            "AQI check's: AQI_RMSE, level_acc, primary_acc, TS_O3_8h_gt160, …)"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    t = sv.scores(store_of(request), protocol=protocol, target=target)
+    from bogda.forecast.aqi_check import AQI_METRICS
+
+    wanted = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else []
+    if not wanted:
+        wanted = list(AQI_METRICS if item == "daily_AQI" else sv.SCORE_METRICS)
+    t = sv.scores(store_of(request), protocol=protocol, target=target, item=item, metrics=wanted)
     rows = [{k: _num(v) for k, v in r.items()} for r in t.iter_rows(named=True)] if t.height else []
     return envelope(rows[page.offset : page.offset + page.limit], page, len(rows))
 

@@ -526,7 +526,7 @@ AQI_SCORE_COLS: tuple[str, ...] = (
 def aqi_scores_view(ctx: Ctx) -> None:
     """The stored daily AQI check: AQI error, level accuracy, primary pollutant, O3 8 h > 160 (forecast.md §8
     item 4); shown only once ``bogda forecast backtest --aqi`` has stored it."""
-    tbl = sv.scores(ctx.store, metrics=AQI_SCORE_COLS[6:])
+    tbl = sv.scores(ctx.store, item="daily_AQI", metrics=AQI_SCORE_COLS[6:])
     if tbl.height == 0:
         return
     ui.label(t("forecast.scores.aqi_title", ctx.lang)).classes("text-subtitle1")
