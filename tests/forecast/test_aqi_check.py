@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from bogda.forecast import aqi_check
-from bogda.forecast.backtest import ProtocolConfig, main, run_protocol
+from bogda.forecast.backtest import TARGET_NAMES, ProtocolConfig, main, run_protocol
 from bogda.forecast.models import FAST
 from bogda.forecast.synthetic import synthetic_frame
 from bogda.timeutil import day_start_utc
@@ -144,6 +144,40 @@ def test_aqi_option_only_with_the_beijing_protocol(capsys):
         main(["--protocol", "xinjiang2019", "--aqi"])
     assert e.value.code == 2
     assert "--aqi: only with --protocol beijing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["none", "noisy_proxy"])
+def test_aqi_command_writes_both_tables_and_judges_the_goals_in_the_noisy_proxy_only(
+    synthetic, mode, monkeypatch, tmp_path, capsys
+):
+    """``backtest --aqi`` end to end with the Beijing run replaced by the synthetic one (the real one takes an hour)."""
+    _, _, res = synthetic
+    scores = aqi_check.score_table(res, "none")
+    items = pl.concat([r.scores for r in res.values()], how="diagonal_relaxed").with_columns(
+        pl.lit(mode).alias("weather_mode")
+    )
+    if mode == "noisy_proxy":  # the synthetic runs were made without weather: relabel them as the mode asked for
+        scores = scores.with_columns(
+            pl.lit(mode).alias("weather_mode"), pl.col("method").str.replace("lgbm_none", "lgbm_noisy_proxy")
+        )
+    calls = []
+
+    def fake(data, modes, *, stations, config):
+        calls.append((tuple(modes), tuple(stations)))
+        return scores, items, 1.0
+
+    monkeypatch.setattr(aqi_check, "beijing_aqi_check", fake)
+    argv = ["--protocol", "beijing", "--aqi", "--modes", mode, "--stations", "Dongsi", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert calls == [((mode,), ("1003A",))]
+    if mode == "none":
+        assert "checked in mode noisy_proxy, which was not run" in out and "→" not in out
+    else:
+        assert "D+1 primary_acc, noisy_proxy: " in out and "D+1 TS_O3_8h_gt160, noisy_proxy: not measured" in out
+    written = pl.read_csv(tmp_path / "verification.csv", infer_schema_length=None)
+    assert set(written["target"]) == {*TARGET_NAMES.values(), "daily_AQI"}
+    assert pl.read_csv(tmp_path / "aqi_scores.csv")["primary_acc"].null_count() == 0
 
 
 AQI_NOT_MET: dict[str, str] = {}

@@ -965,9 +965,12 @@ def _main_aqi(args: argparse.Namespace, stations: list[str] | None, modes: tuple
     cols = ("station", "weather_mode", "horizon", "method", "n", "AQI_RMSE", "level_acc", "primary_acc")
     for r in aqi.filter(pl.col("method").str.starts_with("lgbm")).select(cols).iter_rows(named=True):
         print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()))
-    for mode in modes:
-        for g in aqi_check.aqi_goals(aqi, mode=mode):
+    # the goals are stated "with NWP" (§8 item 4) and checked in the noisy proxy; other modes are reported above
+    if "noisy_proxy" in modes:
+        for g in aqi_check.aqi_goals(aqi, mode="noisy_proxy"):
             print(_goal_line(g))
+    else:
+        print("primary pollutant and O3 8 h goals: checked in mode noisy_proxy, which was not run")
     aqi.write_csv(args.out / "aqi_scores.csv")
     allt = pl.concat([items, aqi], how="diagonal_relaxed")
     allt.write_csv(args.out / "verification.csv")
