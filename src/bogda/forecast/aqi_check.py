@@ -218,7 +218,7 @@ def beijing_aqi_check(
     data_dir: Path,
     modes: Sequence[str] = ("none", "noisy_proxy"),
     *,
-    stations: Sequence[str] = ("1003A",),
+    stations: Sequence[str] | None = ("1003A",),
     horizons: Sequence[int] = (1,),
     config: ProtocolConfig | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, float]:
@@ -227,11 +227,12 @@ def beijing_aqi_check(
     Returns the :func:`score_table` rows of every mode, the items' own score rows (``target`` names the item,
     ``weather_mode`` the mode) and the run time [s]. The settings are the PM2.5 protocol's
     (:func:`bogda.forecast.backtest.beijing_config`: monthly refit, the daily models' tail weight, no D+1
-    post-processing), the 8 PRSA files pooled for training and ``stations`` scored.
+    post-processing), the 8 PRSA files pooled for training and ``stations`` (codes; None: all) scored.
     """
     t0 = time.perf_counter()
     frames, coords = load_beijing(data_dir)
-    base = replace(config or ProtocolConfig(), stations_to_score=tuple(stations), neighbour_km=80.0)
+    codes = None if stations is None else tuple(stations)  # None: every station
+    base = replace(config or ProtocolConfig(), stations_to_score=codes, neighbour_km=80.0)
     cfg = beijing_config(replace(base, daily_horizons=tuple(horizons)))
     aqi_tables, item_tables = [], []
     for m in modes:

@@ -65,9 +65,6 @@ from bogda.forecast.operational import daily_item, hourly_var
 from bogda.forecast.weather_proxy import NOISE_FRACTIONS, NoisyDailyWeather
 from bogda.monitoring.ingest import PRSA_STATIONS
 
-DAILY_THRESHOLDS: tuple[float, ...] = (75.0, 150.0)
-"""Daily PM2.5 event thresholds [µg/m³]: > 75 light, > 150 heavy pollution (IAQI 100 / 200, HJ 633-2012)."""
-
 TARGET_NAMES: dict[str, str] = {
     **{code: f"daily_mean_{label}" for code, label in POLLUTANTS.items() if code != "a05024"},
     "O3_8h_max": "daily_max_8h_O3",
@@ -82,7 +79,7 @@ def item_scale(item: str, standard: str = "2012") -> tuple[tuple[float, ...], tu
     Bands: the concentrations at IAQI 50, 100, 150, 200 and 300 (the six AQI levels, forecast.md §3.9 "the
     pollutant's IAQI bands"); thresholds: IAQI 100 (light pollution) and 200 (heavy). The protocols' test years
     are under HJ 633-2012, the default. For PM2.5 these are :data:`bogda.forecast.verify.PM25_BANDS_2012` and
-    :data:`DAILY_THRESHOLDS`.
+    > 75 (light) / > 150 µg/m³ (heavy pollution).
 
     >>> item_scale("a34004")
     ((35.0, 75.0, 115.0, 150.0, 250.0), (75.0, 150.0))
@@ -705,6 +702,15 @@ def load_beijing(data_dir: Path) -> tuple[list[pl.DataFrame], dict[str, tuple[fl
     return frames, {c: coords[c] for c in codes if c in coords}
 
 
+def station_codes(stations: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Station codes of PRSA station names (codes pass through); None (every station) stays None.
+
+    >>> station_codes(["Dongsi", "1002A"]), station_codes(None)
+    (('1003A', '1002A'), None)
+    """
+    return None if stations is None else tuple(PRSA_STATIONS.get(s, s) for s in stations)
+
+
 def beijing_config(cfg: ProtocolConfig) -> ProtocolConfig:
     """``cfg`` with the Beijing protocol's choices where it leaves them open (None): the post-processing
     (:data:`PROTOCOL_POST`), the refit (:data:`PROTOCOL_REFIT`) and the daily models' tail weight
@@ -733,7 +739,7 @@ def beijing_protocol(
     for mode ``nwp``, interpolated to the 8 stations.
     """
     frames, coords = load_beijing(data_dir)
-    codes = None if stations is None else tuple(PRSA_STATIONS.get(s, s) for s in stations)
+    codes = station_codes(stations)
     # Every Beijing file is inside 50 km of Dongsi except by a hair; the protocol names all 7 as neighbours.
     cfg = beijing_config(replace(config or ProtocolConfig(), stations_to_score=codes, neighbour_km=80.0))
     nwp_values = read_nwp_archive(nwp_paths, coords) if "nwp" in modes else None
@@ -957,8 +963,7 @@ def _main_aqi(args: argparse.Namespace, stations: list[str] | None, modes: tuple
     (target ``daily_AQI``) go to ``verification.csv``, the AQI rows also to ``aqi_scores.csv``."""
     from bogda.forecast import aqi_check
 
-    codes = list(PRSA_STATIONS.values()) if stations is None else [PRSA_STATIONS.get(s, s) for s in stations]
-    aqi, items, seconds = aqi_check.beijing_aqi_check(args.data, modes, stations=codes, config=cfg)
+    aqi, items, seconds = aqi_check.beijing_aqi_check(args.data, modes, stations=station_codes(stations), config=cfg)
     print(f"beijing AQI items {', '.join(modes)}: {seconds:.1f} s", file=sys.stderr)
     aqi = aqi.with_columns(pl.lit("beijing").alias("protocol"), pl.lit("daily_AQI").alias("target"))
     items = items.with_columns(pl.lit("beijing").alias("protocol"))
