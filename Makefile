@@ -4,20 +4,33 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV := $(PY) -m uv
 
-.PHONY: demo test test-release test-fast bench lint format clean
+ESAT_VENV := .esat-venv
+ESAT_STAMP := $(ESAT_VENV)/.synced
+
+.PHONY: demo test test-release test-fast bench lint format clean esat
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
 	$(UV) sync --frozen --extra dev
 	@touch $(STAMP)
 
+# ESAT (EPA's PMF toolkit, governance.md §3.11) pins its own numpy/pandas/scipy/numba: its own venv, never imported
+# by the platform; bogda runs src/bogda/tracing/esat_worker.py with this python.
+$(ESAT_STAMP): esat-requirements.txt
+	@$(PY) -m uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet uv
+	$(UV) venv --quiet --allow-existing --python $(PY) $(ESAT_VENV)
+	$(UV) pip sync --quiet --python $(ESAT_VENV)/bin/python esat-requirements.txt
+	@touch $(ESAT_STAMP)
+
+esat: $(ESAT_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/bogda demo
 
-test: $(STAMP)
+test: $(STAMP) $(ESAT_STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not release"
 
-test-release: $(STAMP)
+test-release: $(STAMP) $(ESAT_STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadfile -m release
 
 test-fast: $(STAMP)
@@ -35,4 +48,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(ESAT_VENV) .pytest_cache .ruff_cache test-artifacts

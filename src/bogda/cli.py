@@ -2688,5 +2688,160 @@ def jobs_run(
         raise typer.Exit(1)
 
 
+# --- source tracing (governance.md §3.11): PMF source apportionment with EPA ESAT --------------------------------
+
+tracing_app = typer.Typer(
+    help="Source tracing: PM2.5 source apportionment by PMF (EPA ESAT in its own environment, `make esat`).",
+    no_args_is_help=True,
+)
+app.add_typer(tracing_app, name="tracing")
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        key, sep, value = v.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(f"{what} {v!r}: expected NAME=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@tracing_app.command("apportion")
+def tracing_apportion(
+    conc: Annotated[Path, typer.Argument(help="Concentrations: samples × species (CSV, or tab-separated .txt).")],
+    unc: Annotated[Path, typer.Argument(help="Uncertainties, same samples and species.")],
+    factors: Annotated[int, typer.Option(help="Number of factors (4–9 usual).")] = 6,
+    models: Annotated[int, typer.Option(help="Models from different random starts; the best Q(robust) is kept.")] = 20,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same ESAT version → same result).")] = 42,
+    bootstrap: Annotated[int, typer.Option(help="Block-bootstrap runs for the factor mapping check (0 = none).")] = 20,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Override a species' category: SPECIES=strong|weak|bad (repeatable).")
+    ] = None,
+    area: Annotated[str | None, typer.Option(help="Place code the receptor stands for (to adopt shares).")] = None,
+    site: Annotated[str, typer.Option(help="Receptor station code or name.")] = "",
+    esat_python: Annotated[
+        Path | None, typer.Option(help="Python of the ESAT environment (default: BOGDA_ESAT_PYTHON or .esat-venv).")
+    ] = None,
+    store_run: Annotated[bool, typer.Option("--store/--no-store", help="Store the run (failures too).")] = True,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the run's record to this file.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Apportion PM2.5 to sources with ESAT PMF; print S/N, Q, PM2.5 by factor and suggested labels; store it."""
+    import json
+
+    from bogda.tracing import apportionment as ap
+    from bogda.tracing import esat, runs
+
+    settings = ap.Settings(factors=factors, models=models, seed=seed, bootstrap_n=bootstrap)
+    dataset = f"{conc.name} + {unc.name}"
+    st = _store(database_url) if store_run else None
+    try:
+        record = esat.apportion(
+            ap.read_matrix(conc),
+            ap.read_matrix(unc),
+            settings,
+            overrides=_pairs(category, "--category"),
+            python=esat_python,
+        )
+    except ap.ApportionmentError as exc:
+        err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)
+        if st is not None:
+            rid = runs.store_failure(st, settings, str(exc), area_code=area, site=site, dataset=dataset)
+            err.print(f"failed run stored as #{rid}")
+        raise typer.Exit(1) from None
+    for m in record["messages"]:
+        err.print(m, markup=False)
+    table = Table(title="species (S/N, category)")
+    for col in ("species", "S/N", "category"):
+        table.add_column(col)
+    for s in record["species"]:
+        table.add_row(s["species"], f"{s['sn']:.3f}", s["category"])
+    console.print(table)
+    e = record["esat"]
+    ratio = "—" if record["q_ratio"] is None else f"{record['q_ratio']:.2f}"
+    console.print(
+        f"ESAT {e['esat_version']}: best model {e['best_model'] + 1} of {len(e['models'])}, Q(true) "
+        f"{record['q_true']:.2f}, Q(robust) {record['q_robust']:.2f}, Q(expected) {record['q_expected']:.0f}, "
+        f"Q/Qexp {ratio}; {e['train_seconds']} s"
+    )
+    mass = Table(title=f"{record['mass_species'] or 'mass'} by factor (µg/m³, share of modelled)")
+    for col in ("group", "samples", "factor", "label", "mass", "share", "modelled / observed"):
+        mass.add_column(col)
+    for r in record["mass"]:
+        label = record["labels"][r["factor"]]
+        obs = "—" if r["observed_mean"] is None else f"{r['modelled_total']:.2f} / {r['observed_mean']:.2f}"
+        mass.add_row(
+            r["group"],
+            str(r["samples"]),
+            r["factor"],
+            f"{label['label']} {label['label_zh']}",
+            f"{r['mass']:.2f}",
+            f"{r['share']:.3f}",
+            obs,
+        )
+    console.print(mass)
+    poor = [r for r in record["residuals"] if r["within"] < 0.95]
+    for r in poor:
+        err.print(f"residuals: {r['species']} has {1 - r['within']:.1%} of scaled residuals outside ±3")
+    for b in record["bootstrap"] or []:
+        if not b["ok"]:
+            err.print(f"bootstrap: {b['factor']} mapped in {b['share']:.0%} of runs (< 80 %): not a stable factor")
+    if json_out is not None:
+        json_out.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    if st is not None:
+        rid = runs.store_run(st, record, area_code=area, site=site, dataset=dataset)
+        console.print(f"stored as run #{rid}; adopt its shares with `bogda tracing adopt {rid} --label F1=… …`")
+
+
+@tracing_app.command("runs")
+def tracing_runs(database_url: DbOption = None) -> None:
+    """List the stored PMF runs."""
+    from bogda.tracing import runs
+
+    table = Table()
+    for col in ("id", "when", "site", "area", "factors", "status", "Q(true)", "adopted"):
+        table.add_column(col)
+    for r in runs.list_runs(_store(database_url)):
+        q = "—" if r["q_true"] is None else f"{r['q_true']:.1f}"
+        table.add_row(
+            str(r["id"]),
+            r["created_at"].isoformat(" ", "minutes"),
+            r["site"],
+            r["area_code"] or "",
+            str(r["factors"]),
+            r["status"] if r["status"] == "done" else f"failed: {r['error'][:60]}",
+            q,
+            r["adopted_doc"] or "",
+        )
+    console.print(table)
+
+
+@tracing_app.command("adopt")
+def tracing_adopt(
+    run_id: Annotated[int, typer.Argument(help="Stored run id (bogda tracing runs).")],
+    label: Annotated[
+        list[str],
+        typer.Option(help="Label of each factor: F1=sulfate|nitrate|biomass|coal|dust|traffic|industry|other."),
+    ],
+    area: Annotated[str | None, typer.Option(help="Place code (default: the run's).")] = None,
+    year: Annotated[int | None, typer.Option(help="Study year.")] = None,
+    by: Annotated[str | None, typer.Option(help="Login of the analyst (audited).")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Adopt a run's PM2.5 shares as the area's source shares (the emission-based estimate of emergency lists)."""
+    from bogda.forecast.source_share import SourceShareError
+    from bogda.tracing import runs
+    from bogda.tracing.apportionment import ApportionmentError
+
+    st = _store(database_url)
+    try:
+        ids = runs.adopt_shares(st, run_id, _pairs(label, "--label"), area_code=area, study_year=year, by=by)
+    except (ApportionmentError, SourceShareError, LookupError) as exc:
+        err.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(f"{len(ids)} source shares stored (ids {', '.join(map(str, ids))})")
+
+
 def main() -> None:
     app()

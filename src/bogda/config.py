@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     grid_cell_size_m: int = 3000
     offline_after_hours: int = 3
     language: str = "zh"
+    esat_python: Path | None = Field(
+        default=None,
+        description="Python of the ESAT environment for source apportionment (governance.md §3.11); empty: "
+        "`.esat-venv/bin/python` in the working directory (`make esat`).",
+    )
     gateway: GatewaySettings = GatewaySettings()
     web: WebSettings = WebSettings()
     fire: FireSettings = FireSettings()

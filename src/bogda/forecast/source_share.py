@@ -438,8 +438,17 @@ def _fraction(name: str, v: Any, *, required: bool) -> float | None:
     return f
 
 
-def add_source_share(
-    store: Store,
+def add_source_share(store: Store, area_code: str, source: str, share: float, **fields: Any) -> int:
+    """Store one share from the bureau's source-apportionment study; returns its id (audited).
+
+    The fields and checks are those of :func:`insert_source_share`, in a transaction of its own.
+    """
+    with store.begin() as conn:
+        return insert_source_share(conn, area_code, source, share, **fields)
+
+
+def insert_source_share(
+    conn: Any,
     area_code: str,
     source: str,
     share: float,
@@ -454,7 +463,7 @@ def add_source_share(
     by: str | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Store one share from the bureau's source-apportionment study; returns its id (audited).
+    """Insert one share on an open connection (several shares of a study in one transaction: all or none).
 
     :class:`SourceShareError` names the field at fault: unknown area, pollutant, source or season; a share outside
     0–1 or outside its interval; no source document; a second row of the same source in the same study; category
@@ -480,48 +489,47 @@ def add_source_share(
     if study_year is not None and (isinstance(study_year, bool) or not 1990 <= int(study_year) <= 2100):
         raise SourceShareError("study_year", f"{study_year!r} is not a plausible year")
     now = now or now_utc()
-    with store.begin() as conn:
-        if conn.execute(select(place.c.id).where(place.c.code == area_code)).first() is None:
-            raise SourceShareError("area_code", f"{area_code!r} is not a place of the registry")
-        same = conn.execute(
-            select(source_share.c.source, source_share.c.share).where(
-                source_share.c.area_code == area_code,
-                source_share.c.pollutant == pollutant,
-                source_share.c.season == season,
-                source_share.c.source_doc == doc,
-            )
-        ).all()
-        if any(r.source == source for r in same):
-            raise SourceShareError("source", f"this study already has a {source} share for {area_code} {season}")
-        total = sum(r.share for r in same if r.source != "local") + (s if source != "local" else 0.0)
-        if total > 1.0 + 1e-9:
-            raise SourceShareError("share", f"the study's category shares would sum to {total:.3f} > 1")
-        sid = conn.execute(
-            source_share.insert()
-            .values(
-                area_code=area_code,
-                pollutant=pollutant,
-                source=source,
-                season=season,
-                share=s,
-                share_low=lo,
-                share_high=hi,
-                source_doc=doc,
-                study_year=None if study_year is None else int(study_year),
-                note=note,
-                entered_by=by,
-                entered_at=now,
-            )
-            .returning(source_share.c.id)
-        ).scalar_one()
-        audit.record(
-            conn,
-            action="source_share.add",
-            login=by,
-            target=f"source_share:{sid}",
-            detail={"area_code": area_code, "pollutant": pollutant, "source": source, "season": season, "share": s},
-            at=now,
+    if conn.execute(select(place.c.id).where(place.c.code == area_code)).first() is None:
+        raise SourceShareError("area_code", f"{area_code!r} is not a place of the registry")
+    same = conn.execute(
+        select(source_share.c.source, source_share.c.share).where(
+            source_share.c.area_code == area_code,
+            source_share.c.pollutant == pollutant,
+            source_share.c.season == season,
+            source_share.c.source_doc == doc,
         )
+    ).all()
+    if any(r.source == source for r in same):
+        raise SourceShareError("source", f"this study already has a {source} share for {area_code} {season}")
+    total = sum(r.share for r in same if r.source != "local") + (s if source != "local" else 0.0)
+    if total > 1.0 + 1e-9:
+        raise SourceShareError("share", f"the study's category shares would sum to {total:.3f} > 1")
+    sid = conn.execute(
+        source_share.insert()
+        .values(
+            area_code=area_code,
+            pollutant=pollutant,
+            source=source,
+            season=season,
+            share=s,
+            share_low=lo,
+            share_high=hi,
+            source_doc=doc,
+            study_year=None if study_year is None else int(study_year),
+            note=note,
+            entered_by=by,
+            entered_at=now,
+        )
+        .returning(source_share.c.id)
+    ).scalar_one()
+    audit.record(
+        conn,
+        action="source_share.add",
+        login=by,
+        target=f"source_share:{sid}",
+        detail={"area_code": area_code, "pollutant": pollutant, "source": source, "season": season, "share": s},
+        at=now,
+    )
     return int(sid)
 
 

@@ -1659,6 +1659,35 @@ source_share = Table(
 study (forecast.md §3.9 step 6: the emission-based estimate of emergency lists; governance.md §3.11). Never a figure
 from code."""
 
+# --- source tracing: PMF source apportionment (governance.md §3.11; migration 0018) ------------------------------
+
+apportionment_run = Table(
+    "apportionment_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("area_code", String(64), index=True),  # the place the receptor stands for (needed to adopt shares)
+    Column("site", String(100), nullable=False, server_default=""),  # receptor: station code or name
+    Column("dataset", String(300), nullable=False, server_default=""),  # the input files or their description
+    Column("status", String(12), nullable=False),  # done | failed
+    Column("error", Text),  # why a failed run failed (the worker's exit code and log tail)
+    Column("factors", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("esat_version", String(16)),
+    Column("q_true", Float),
+    Column("q_robust", Float),
+    Column("q_expected", Float),
+    Column("result", JSON),  # bogda.tracing.esat.summarise: species, H, W, fingerprints, mass by factor, checks
+    Column("labels", JSON),  # the analyst's factor labels {F1: biomass, …} once shares are adopted
+    Column("adopted_doc", String(300)),  # source_doc of the source_share rows adopted from this run
+    Column("seconds", Float),
+    Column("created_by", String(64)),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("status IN ('done','failed')", name="status"),
+)
+"""One ESAT PMF run (governance.md §3.11 "Store"): settings, species with category and S/N, seed, ESAT version,
+H, W, fingerprints and PM2.5 by factor (all, by season, heavy days) in ``result``; failed runs are kept with their
+error. Adopting a run's shares writes ``source_share`` rows whose ``source_doc`` names the run."""
+
 # --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
 
 air_target = Table(

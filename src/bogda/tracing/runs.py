@@ -1,0 +1,218 @@
+"""Stored PMF runs and the adoption of their shares as the bureau's source shares (governance.md §3.11).
+
+A run (:func:`bogda.tracing.esat.apportion`) is stored whole in ``apportionment_run`` (:func:`store_run`),
+failed runs with their error (:func:`store_failure`): nothing is lost. Its PM2.5 shares become figures the platform
+uses only when an analyst adopts them (:func:`adopt_shares`): they label every factor (sulfate, nitrate, biomass,
+coal, dust, traffic, industry, other — :data:`~bogda.tracing.apportionment.SOURCE_OF_LABEL`; the suggestion from the
+marker species is only a start), and the shares per source category and season (all samples, heating and
+non-heating season, heavy days) are written as ``source_share`` rows in one transaction, with ``source_doc``
+naming the run. The emission-based estimate of emergency lists (forecast.md §3.9 step 6,
+:mod:`bogda.forecast.source_share`) then uses them like any study the bureau enters by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bogda import audit
+from bogda.forecast import source_share as ss
+from bogda.store import Store
+from bogda.store.schema import apportionment_run
+from bogda.timeutil import now_utc
+from bogda.tracing import apportionment as ap
+from bogda.tracing.apportionment import ApportionmentError, Settings
+
+SUMMARY_COLUMNS = (
+    "id",
+    "area_code",
+    "site",
+    "dataset",
+    "status",
+    "error",
+    "factors",
+    "seed",
+    "esat_version",
+    "q_true",
+    "q_robust",
+    "q_expected",
+    "labels",
+    "adopted_doc",
+    "seconds",
+    "created_by",
+    "created_at",
+)
+
+
+def store_run(
+    store: Store,
+    record: Mapping[str, Any],
+    *,
+    area_code: str | None = None,
+    site: str = "",
+    dataset: str = "",
+    by: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Store a finished run (the record of :func:`bogda.tracing.esat.apportion`); returns its id (audited)."""
+    now = now or now_utc()
+    settings = record["settings"]
+    with store.begin() as conn:
+        rid = conn.execute(
+            apportionment_run.insert()
+            .values(
+                area_code=area_code,
+                site=site,
+                dataset=dataset[:300],
+                status="done",
+                factors=int(settings["factors"]),
+                seed=int(settings["seed"]),
+                esat_version=(record.get("esat") or {}).get("esat_version"),
+                q_true=record.get("q_true"),
+                q_robust=record.get("q_robust"),
+                q_expected=record.get("q_expected"),
+                result=dict(record),
+                seconds=record.get("seconds"),
+                created_by=by,
+                created_at=now,
+            )
+            .returning(apportionment_run.c.id)
+        ).scalar_one()
+        audit.record(conn, action="apportionment.run", login=by, target=f"apportionment_run:{rid}", at=now)
+    return int(rid)
+
+
+def store_failure(
+    store: Store,
+    settings: Settings,
+    error: str,
+    *,
+    area_code: str | None = None,
+    site: str = "",
+    dataset: str = "",
+    by: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Keep a failed run with its error (the worker's exit code and log tail, or the input error)."""
+    now = now or now_utc()
+    with store.begin() as conn:
+        rid = conn.execute(
+            apportionment_run.insert()
+            .values(
+                area_code=area_code,
+                site=site,
+                dataset=dataset[:300],
+                status="failed",
+                error=error,
+                factors=settings.factors,
+                seed=settings.seed,
+                created_by=by,
+                created_at=now,
+            )
+            .returning(apportionment_run.c.id)
+        ).scalar_one()
+    return int(rid)
+
+
+def list_runs(store: Store, *, area_code: str | None = None) -> list[dict[str, Any]]:
+    """Stored runs, newest first, without their result matrices."""
+    q = select(*[apportionment_run.c[c] for c in SUMMARY_COLUMNS]).order_by(apportionment_run.c.id.desc())
+    if area_code is not None:
+        q = q.where(apportionment_run.c.area_code == area_code)
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def get_run(store: Store, run_id: int) -> dict[str, Any]:
+    """One stored run with its result; ``LookupError`` when there is none with that id."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(apportionment_run).where(apportionment_run.c.id == run_id)).mappings().first()
+    if row is None:
+        raise LookupError(f"apportionment run {run_id} does not exist")
+    return dict(row)
+
+
+def run_doc(run: Mapping[str, Any]) -> str:
+    """The ``source_doc`` of shares adopted from a run: names the run, its site and its samples."""
+    result = run.get("result") or {}
+    span = f"{result.get('first_sample', '')}–{result.get('last_sample', '')}".strip("–")
+    site = f" {run['site']}" if run.get("site") else ""
+    return f"ESAT PMF 源解析 #{run['id']}{site}（{run['factors']} 因子，{span}）"[:300]
+
+
+def adopt_shares(
+    store: Store,
+    run_id: int,
+    labels: Mapping[str, str],
+    *,
+    area_code: str | None = None,
+    seasons: tuple[str, ...] = ("all", "heating", "non_heating", "heavy"),
+    study_year: int | None = None,
+    by: str | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """Write a run's PM2.5 shares as ``source_share`` rows, one study per season, all or none; returns their ids.
+
+    ``labels`` gives every factor a label (:data:`~bogda.tracing.apportionment.SOURCE_OF_LABEL`) or a source
+    category. ``area_code`` defaults to the run's. A group with fewer than 10 samples (d) is not adopted (too few to
+    stand for the season). The factor shares are of the modelled PM2.5 (they sum to 1); the run's unexplained
+    part (observed − modelled) is noted on each row. Raises :class:`ApportionmentError` (unknown label, unlabelled
+    factor, failed run, already adopted) or :class:`~bogda.forecast.source_share.SourceShareError` naming the
+    field; nothing is stored then.
+    """
+    run = get_run(store, run_id)
+    if run["status"] != "done":
+        raise ApportionmentError(f"run {run_id} failed ({run['error']}): it has no shares to adopt")
+    if run.get("adopted_doc"):
+        raise ApportionmentError(f"run {run_id}'s shares were already adopted as {run['adopted_doc']!r}")
+    area = area_code or run.get("area_code")
+    if not area:
+        raise ss.SourceShareError("area_code", "name the area the run's receptor stands for")
+    result = run["result"] or {}
+    if not result.get("mass"):
+        raise ApportionmentError(f"run {run_id} has no total-mass species: no shares in mass to adopt")
+    rows = [r for r in ap.proposed_shares(result["mass"], labels) if r["season"] in seasons and r["samples"] >= 10]
+    if not rows:
+        raise ApportionmentError(f"run {run_id}: no season with ≥ 10 samples among {', '.join(seasons)}")
+    doc = run_doc(run)
+    now = now or now_utc()
+    observed = {r["group"]: (r["observed_mean"], r["modelled_total"]) for r in result["mass"]}
+    ids: list[int] = []
+    with store.begin() as conn:
+        for r in rows:
+            obs, model = observed.get(r["season"], (None, None))
+            note = f"因子 {', '.join(r['factors'])}；{r['samples']} 个样品"
+            if obs is not None and model is not None:
+                note += f"；模拟 PM2.5 {model:.2f} / 实测 {obs:.2f} µg/m³（份额按模拟总量）"
+            ids.append(
+                ss.insert_source_share(
+                    conn,
+                    area,
+                    r["source"],
+                    r["share"],
+                    source_doc=doc,
+                    pollutant="PM2.5",
+                    season=r["season"],
+                    study_year=study_year,
+                    note=note,
+                    by=by,
+                    now=now,
+                )
+            )
+        conn.execute(
+            apportionment_run.update()
+            .where(apportionment_run.c.id == run_id)
+            .values(labels=dict(labels), adopted_doc=doc, area_code=area)
+        )
+        audit.record(
+            conn,
+            action="apportionment.adopt",
+            login=by,
+            target=f"apportionment_run:{run_id}",
+            detail={"labels": dict(labels), "shares": ids},
+            at=now,
+        )
+    return ids
