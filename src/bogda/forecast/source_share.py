@@ -2,8 +2,9 @@
 
 "For A/B/C/D emergency lists also show the emission-based estimate: Δconc ≈ local share (source apportionment) ×
 emission cut." The local shares are data the bureau enters from its own source-apportionment study (源解析,
-``source_share``; governance.md §3.11 describes the ESAT PMF runs that will one day produce them): bogda holds no
-share of its own, and an area without one says so (未配置源解析结果) instead of showing a number.
+``source_share``), typed in from the bureau's study or adopted by an analyst from a stored ESAT PMF run
+(:mod:`bogda.tracing.runs`, governance.md §3.11): bogda holds no share of its own, and an area without one says so
+(未配置源解析结果) instead of showing a number.
 
 Pure core: :func:`season_order`, :func:`choose_study`, :func:`source_cuts`, :func:`emission_estimate`,
 :func:`estimate_text`. Store side: :func:`add_source_share`, :func:`list_source_shares`,
