@@ -2720,6 +2720,13 @@ def tracing_apportion(
     ] = None,
     area: Annotated[str | None, typer.Option(help="Place code the receptor stands for (to adopt shares).")] = None,
     site: Annotated[str, typer.Option(help="Receptor station code or name.")] = "",
+    aqi_target: Annotated[
+        str | None,
+        typer.Option(
+            help="Station or area code whose stored daily AQI > 200 marks the heavy days (default: --area); "
+            "without stored AQI the samples' own PM2.5 > 150 µg/m³ stands in."
+        ),
+    ] = None,
     esat_python: Annotated[
         Path | None, typer.Option(help="Python of the ESAT environment (default: BOGDA_ESAT_PYTHON or .esat-venv).")
     ] = None,
@@ -2737,12 +2744,11 @@ def tracing_apportion(
     dataset = f"{conc.name} + {unc.name}"
     st = _store(database_url) if store_run else None
     try:
+        conc_m, unc_m = ap.read_matrix(conc), ap.read_matrix(unc)
+        target = aqi_target or area
+        heavy = runs.heavy_days(st or _store(database_url), target, list(conc_m.index)) if target else None
         record = esat.apportion(
-            ap.read_matrix(conc),
-            ap.read_matrix(unc),
-            settings,
-            overrides=_pairs(category, "--category"),
-            python=esat_python,
+            conc_m, unc_m, settings, overrides=_pairs(category, "--category"), heavy_days=heavy, python=esat_python
         )
     except ap.ApportionmentError as exc:
         err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)

@@ -114,3 +114,38 @@ def test_adoption_is_all_or_nothing_with_named_errors(places: Store, record: dic
         assert (
             conn.execute(select(apportionment_run.c.adopted_doc).where(apportionment_run.c.id == rid)).scalar() is None
         )
+
+
+def test_heavy_days_come_from_the_stored_daily_aqi(places: Store) -> None:
+    from datetime import date
+
+    from bogda.store.schema import aqi_daily
+    from bogda.timeutil import day_start_utc, epoch_seconds
+
+    def row(day: date, standard: str, aqi: int) -> dict:
+        return {
+            "target_kind": "county",
+            "target_code": "652301",
+            "ts": epoch_seconds(day_start_utc(day)),
+            "standard": standard,
+            "aqi": aqi,
+            "level": 5 if aqi > 200 else 3,
+            "status": "complete",
+            "inputs_hash": "x",
+        }
+
+    samples = ["1/15/2020", "1/16/2020", "7/1/2020"]
+    assert runs.heavy_days(places, "652301", samples) is None  # nothing stored: the PM2.5 proxy is used
+    with places.begin() as conn:
+        conn.execute(
+            aqi_daily.insert(),
+            [
+                row(date(2020, 1, 15), "2012", 250),
+                row(date(2020, 1, 16), "2012", 150),
+                row(date(2020, 1, 16), "2026", 260),  # not the standard in force in 2020
+                row(date(2020, 7, 1), "2012", 201),
+                row(date(2020, 7, 2), "2012", 300),  # after the last sample
+            ],
+        )
+    assert runs.heavy_days(places, "652301", samples) == {date(2020, 1, 15), date(2020, 7, 1)}
+    assert runs.heavy_days(places, "652300", samples) is None

@@ -12,17 +12,19 @@ naming the run. The emission-based estimate of emergency lists (forecast.md §3.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
 from bogda import audit
 from bogda.forecast import source_share as ss
+from bogda.standards.versions import standard_for
 from bogda.store import Store
-from bogda.store.schema import apportionment_run
-from bogda.timeutil import now_utc
+from bogda.store.schema import apportionment_run, aqi_daily
+from bogda.timeutil import beijing_date, day_start_utc, epoch_seconds, now_utc
 from bogda.tracing import apportionment as ap
 from bogda.tracing.apportionment import ApportionmentError, Settings
 
@@ -45,6 +47,30 @@ SUMMARY_COLUMNS = (
     "created_by",
     "created_at",
 )
+
+
+def heavy_days(store: Store, target_code: str, samples: Sequence[Any]) -> set[date] | None:
+    """Days with a daily AQI > 200 (heavy pollution, HJ 633 level 5–6) of a station or area over the samples' span,
+    from ``aqi_daily`` with the standard in force on each day; None when the store has no daily AQI of that target
+    in the span (the run then falls back on the samples' own PM2.5, and says so)."""
+    days = pd.to_datetime(pd.Series([str(s) for s in samples]), errors="coerce", format="mixed").dropna()
+    if days.empty:
+        return None
+    lo = epoch_seconds(day_start_utc(days.min().date()))
+    hi = epoch_seconds(day_start_utc(days.max().date()))
+    q = select(aqi_daily.c.ts, aqi_daily.c.standard, aqi_daily.c.aqi).where(
+        aqi_daily.c.target_code == target_code, aqi_daily.c.ts >= lo, aqi_daily.c.ts <= hi
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(q).all()
+    if not rows:
+        return None
+    out: set[date] = set()
+    for ts, standard, aqi in rows:
+        day = beijing_date(datetime.fromtimestamp(ts, UTC))
+        if standard == standard_for(day) and aqi is not None and aqi > 200:
+            out.add(day)
+    return out
 
 
 def store_run(
