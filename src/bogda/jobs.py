@@ -189,6 +189,7 @@ DEFAULT_JOBS: tuple[JobSpec, ...] = (
     JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),
     JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"),
     JobSpec("grid.route", "bogda.grid.tasks:route_open_findings", 1, "问题派单 / findings to tasks"),
+    JobSpec("tracing.apportion", "bogda.tracing.runs:queued_job", 1, "源解析排队任务 / queued PMF runs"),
     JobSpec("grid.escalate", "bogda.grid.tasks:escalate_overdue_job", 10, "超期提级 / escalate overdue tasks"),
 )
 """Jobs that ``bogda serve`` schedules (``bogda jobs run NAME`` runs one now)."""

@@ -134,3 +134,24 @@ def test_cli_apportion_store_and_adopt(esat_python: Path, tmp_path: Path) -> Non
     )
     assert res.exit_code == 1 and "choose 4–9" in res.output and "failed run stored as #2" in res.output
     st.dispose()
+
+
+@pytest.mark.slow
+def test_a_submitted_run_is_run_by_the_job(esat_python: Path, tmp_path: Path) -> None:
+    from bogda.store import connect
+    from bogda.timeutil import now_utc
+    from bogda.tracing import runs
+
+    st = connect(f"sqlite:///{tmp_path / 'b.db'}")
+    conc, unc = _stlouis()
+    rid = runs.submit_run(
+        st, conc, unc, ap.Settings(factors=5, models=4, bootstrap_n=0), site="St. Louis", data_dir=tmp_path
+    )
+    assert runs.queued_job(st, now_utc(), python=esat_python) == 1
+    run = runs.get_run(st, rid)
+    assert run["status"] == "done", run["error"]
+    assert run["q_true"] == run["result"]["q_true"] and run["started_at"] <= run["finished_at"]
+    assert run["result"]["heavy_basis"].startswith("sample PM2.5")  # no area, no stored AQI
+    assert (Path(run["job_dir"]) / "job" / "esat.log").is_file()
+    assert runs.queued_job(st, now_utc(), python=esat_python) == 0
+    st.dispose()

@@ -149,3 +149,55 @@ def test_heavy_days_come_from_the_stored_daily_aqi(places: Store) -> None:
         )
     assert runs.heavy_days(places, "652301", samples) == {date(2020, 1, 15), date(2020, 7, 1)}
     assert runs.heavy_days(places, "652300", samples) is None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Runs submitted from the console: queued, then run by the scheduler's job
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused_at_submission_and_nothing_queued(places: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tracing_reference import baltimore_pair
+
+    conc, unc = baltimore_pair()
+    with pytest.raises(ApportionmentError, match="50 samples"):
+        runs.submit_run(places, conc.iloc[:50], unc.iloc[:50], data_dir=tmp_path)
+    assert _count(places, apportionment_run) == 0 and not (tmp_path / "apportionment").exists()
+
+
+def test_a_queued_run_without_esat_fails_with_the_reason(places: Store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from bogda.timeutil import now_utc
+    from tracing_reference import baltimore_pair
+
+    conc, unc = baltimore_pair()
+    rid = runs.submit_run(
+        places,
+        conc,
+        unc,
+        REFERENCE_SETTINGS,
+        overrides={"Lead": "bad"},
+        area_code="652301",
+        by="ana",
+        data_dir=tmp_path,
+    )
+    run = runs.get_run(places, rid)
+    assert run["status"] == "queued" and run["request"]["overrides"] == {"Lead": "bad"}
+    assert run["request"]["settings"]["models"] == 10
+    assert (tmp_path / "apportionment" / f"run-{rid}" / "input" / "conc.csv").is_file()
+    # the job runs it; with no ESAT environment it fails, kept with the way to fix it
+    assert runs.queued_job(places, now_utc(), python=tmp_path / "no-esat" / "python") == 1
+    run = runs.get_run(places, rid)
+    assert run["status"] == "failed" and "make esat" in run["error"] and run["finished_at"] is not None
+    with pytest.raises(ApportionmentError, match="is not queued"):
+        runs.run_queued(places, rid)
+    # a run left running by a stopped server is marked failed after the timeout, not left hanging
+    with places.begin() as conn:
+        conn.execute(
+            apportionment_run.update()
+            .where(apportionment_run.c.id == rid)
+            .values(status="running", started_at=now_utc() - timedelta(hours=2))
+        )
+    assert runs.queued_job(places, now_utc()) == 0
+    assert runs.get_run(places, rid)["error"].startswith("interrupted")

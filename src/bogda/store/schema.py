@@ -1668,8 +1668,10 @@ apportionment_run = Table(
     Column("area_code", String(64), index=True),  # the place the receptor stands for (needed to adopt shares)
     Column("site", String(100), nullable=False, server_default=""),  # receptor: station code or name
     Column("dataset", String(300), nullable=False, server_default=""),  # the input files or their description
-    Column("status", String(12), nullable=False),  # done | failed
+    Column("status", String(12), nullable=False),  # queued | running | done | failed
     Column("error", Text),  # why a failed run failed (the worker's exit code and log tail)
+    Column("request", JSON),  # a queued run's settings and category overrides (bogda.tracing.runs.submit_run)
+    Column("job_dir", String(500)),  # its folder under data_dir: input/, job/ with esat.log
     Column("factors", Integer, nullable=False),
     Column("seed", Integer, nullable=False),
     Column("esat_version", String(16)),
@@ -1682,11 +1684,13 @@ apportionment_run = Table(
     Column("seconds", Float),
     Column("created_by", String(64)),
     Column("created_at", TS, nullable=False),
-    CheckConstraint("status IN ('done','failed')", name="status"),
+    Column("started_at", TS),
+    Column("finished_at", TS),
+    CheckConstraint("status IN ('queued','running','done','failed')", name="status"),
 )
 """One ESAT PMF run (governance.md §3.11 "Store"): settings, species with category and S/N, seed, ESAT version,
 H, W, fingerprints and PM2.5 by factor (all, by season, heavy days) in ``result``; failed runs are kept with their
-error. Adopting a run's shares writes ``source_share`` rows whose ``source_doc`` names the run."""
+error. Runs submitted from the console wait as ``queued`` for the ``tracing.apportion`` job. Adopting a run's shares writes ``source_share`` rows whose ``source_doc`` names the run."""
 
 # --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
 

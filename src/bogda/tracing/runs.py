@@ -1,7 +1,9 @@
 """Stored PMF runs and the adoption of their shares as the bureau's source shares (governance.md §3.11).
 
 A run (:func:`bogda.tracing.esat.apportion`) is stored whole in ``apportionment_run`` (:func:`store_run`),
-failed runs with their error (:func:`store_failure`): nothing is lost. Its PM2.5 shares become figures the platform
+failed runs with their error (:func:`store_failure`): nothing is lost. From the console a run is submitted
+(:func:`submit_run`: checked at once, queued) and the scheduler's ``tracing.apportion`` job runs it
+(:func:`queued_job`; ESAT in its subprocess, never in the web process). Its PM2.5 shares become figures the platform
 uses only when an analyst adopts them (:func:`adopt_shares`): they label every factor (sulfate, nitrate, biomass,
 coal, dust, traffic, industry, other — :data:`~bogda.tracing.apportionment.SOURCE_OF_LABEL`; the suggestion from the
 marker species is only a start), and the shares per source category and season (all samples, heating and
@@ -13,7 +15,9 @@ naming the run. The emission-based estimate of emergency lists (forecast.md §3.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,6 +30,7 @@ from bogda.store import Store
 from bogda.store.schema import apportionment_run, aqi_daily
 from bogda.timeutil import beijing_date, day_start_utc, epoch_seconds, now_utc
 from bogda.tracing import apportionment as ap
+from bogda.tracing import esat
 from bogda.tracing.apportionment import ApportionmentError, Settings
 
 SUMMARY_COLUMNS = (
@@ -46,6 +51,8 @@ SUMMARY_COLUMNS = (
     "seconds",
     "created_by",
     "created_at",
+    "started_at",
+    "finished_at",
 )
 
 
@@ -73,6 +80,19 @@ def heavy_days(store: Store, target_code: str, samples: Sequence[Any]) -> set[da
     return out
 
 
+def _result_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "status": "done",
+        "error": None,
+        "esat_version": (record.get("esat") or {}).get("esat_version"),
+        "q_true": record.get("q_true"),
+        "q_robust": record.get("q_robust"),
+        "q_expected": record.get("q_expected"),
+        "result": dict(record),
+        "seconds": record.get("seconds"),
+    }
+
+
 def store_run(
     store: Store,
     record: Mapping[str, Any],
@@ -93,17 +113,12 @@ def store_run(
                 area_code=area_code,
                 site=site,
                 dataset=dataset[:300],
-                status="done",
                 factors=int(settings["factors"]),
                 seed=int(settings["seed"]),
-                esat_version=(record.get("esat") or {}).get("esat_version"),
-                q_true=record.get("q_true"),
-                q_robust=record.get("q_robust"),
-                q_expected=record.get("q_expected"),
-                result=dict(record),
-                seconds=record.get("seconds"),
                 created_by=by,
                 created_at=now,
+                finished_at=now,
+                **_result_values(record),
             )
             .returning(apportionment_run.c.id)
         ).scalar_one()
@@ -137,10 +152,155 @@ def store_failure(
                 seed=settings.seed,
                 created_by=by,
                 created_at=now,
+                finished_at=now,
             )
             .returning(apportionment_run.c.id)
         ).scalar_one()
     return int(rid)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Runs submitted from the console: checked at once, queued, run by the scheduler's ``tracing.apportion`` job
+# --------------------------------------------------------------------------------------------------------------
+
+INTERRUPTED_AFTER_S = esat.TIMEOUT_S + 600.0
+"""A run still ``running`` this long after it started was interrupted (the server stopped): marked failed."""
+
+
+def runs_dir(data_dir: Path | None = None) -> Path:
+    """Where queued runs keep their input and job folders: ``data_dir/apportionment``."""
+    if data_dir is None:
+        from bogda.config import get_settings
+
+        data_dir = get_settings().data_dir
+    return Path(data_dir) / "apportionment"
+
+
+def submit_run(
+    store: Store,
+    conc: pd.DataFrame,
+    unc: pd.DataFrame,
+    settings: Settings | None = None,
+    *,
+    overrides: Mapping[str, str] | None = None,
+    area_code: str | None = None,
+    site: str = "",
+    dataset: str = "",
+    by: str | None = None,
+    data_dir: Path | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Check a pair now and queue its run; returns the run id (audited).
+
+    The checks of :func:`bogda.tracing.esat.prepare` run at once, so bad input is refused here with the reason
+    (:class:`ApportionmentError`) and nothing is queued. The matrices, as given, are kept in the run's folder
+    (``data_dir/apportionment/run-<id>/input``); the ``tracing.apportion`` job (:func:`queued_job`) runs it.
+    """
+    settings = settings or Settings()
+    esat.prepare(conc, unc, settings, overrides=overrides)
+    now = now or now_utc()
+    request = {"settings": asdict(settings), "overrides": dict(overrides or {})}
+    with store.begin() as conn:
+        rid = int(
+            conn.execute(
+                apportionment_run.insert()
+                .values(
+                    area_code=area_code,
+                    site=site,
+                    dataset=dataset[:300],
+                    status="queued",
+                    request=request,
+                    factors=settings.factors,
+                    seed=settings.seed,
+                    created_by=by,
+                    created_at=now,
+                )
+                .returning(apportionment_run.c.id)
+            ).scalar_one()
+        )
+        folder = runs_dir(data_dir) / f"run-{rid}"
+        (folder / "input").mkdir(parents=True, exist_ok=True)
+        conc.to_csv(folder / "input" / "conc.csv")
+        unc.to_csv(folder / "input" / "unc.csv")
+        conn.execute(apportionment_run.update().where(apportionment_run.c.id == rid).values(job_dir=str(folder)))
+        audit.record(conn, action="apportionment.submit", login=by, target=f"apportionment_run:{rid}", at=now)
+    return rid
+
+
+def _finish(store: Store, run_id: int, values: Mapping[str, Any]) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            apportionment_run.update().where(apportionment_run.c.id == run_id).values(finished_at=now_utc(), **values)
+        )
+
+
+def run_queued(store: Store, run_id: int, *, python: str | Path | None = None) -> str:
+    """Run one queued run now; returns its final status (``done`` or ``failed``, the error stored)."""
+    with store.begin() as conn:
+        claimed = conn.execute(
+            apportionment_run.update()
+            .where(apportionment_run.c.id == run_id, apportionment_run.c.status == "queued")
+            .values(status="running", started_at=now_utc())
+        ).rowcount
+    if not claimed:
+        raise ApportionmentError(f"run {run_id} is not queued")
+    run = get_run(store, run_id)
+    try:
+        request = run["request"] or {}
+        settings = Settings(**request.get("settings", {}))
+        folder = Path(run["job_dir"])
+        conc = ap.read_matrix(folder / "input" / "conc.csv")
+        unc = ap.read_matrix(folder / "input" / "unc.csv")
+        heavy = heavy_days(store, run["area_code"], list(conc.index)) if run["area_code"] else None
+        record = esat.apportion(
+            conc,
+            unc,
+            settings,
+            overrides=request.get("overrides") or None,
+            heavy_days=heavy,
+            python=python,
+            job_dir=folder / "job",
+        )
+    except (ApportionmentError, OSError, ValueError, TypeError) as exc:
+        # one bad run must not stop the job: it is kept, failed, with its reason
+        _finish(store, run_id, {"status": "failed", "error": f"{exc.__class__.__name__}: {exc}"})
+        return "failed"
+    _finish(store, run_id, _result_values(record))
+    return "done"
+
+
+def queued_job(store: Store, now: datetime, *, python: str | Path | None = None) -> int:
+    """Scheduler job ``tracing.apportion``: run every queued run, oldest first; returns how many ran.
+
+    Runs left ``running`` longer than :data:`INTERRUPTED_AFTER_S` (the server stopped during one) are marked failed
+    with that reason. ESAT runs in a subprocess (:mod:`bogda.tracing.esat`), never in this process.
+    """
+    stale = now.timestamp() - INTERRUPTED_AFTER_S
+    with store.begin() as conn:
+        running = conn.execute(
+            select(apportionment_run.c.id, apportionment_run.c.started_at).where(
+                apportionment_run.c.status == "running"
+            )
+        ).all()
+        for rid, started in running:
+            if started is None or started.timestamp() < stale:
+                conn.execute(
+                    apportionment_run.update()
+                    .where(apportionment_run.c.id == rid)
+                    .values(status="failed", error="interrupted: the server stopped during the run", finished_at=now)
+                )
+        queued = (
+            conn.execute(
+                select(apportionment_run.c.id)
+                .where(apportionment_run.c.status == "queued")
+                .order_by(apportionment_run.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    for rid in queued:
+        run_queued(store, rid, python=python)
+    return len(queued)
 
 
 def list_runs(store: Store, *, area_code: str | None = None) -> list[dict[str, Any]]:

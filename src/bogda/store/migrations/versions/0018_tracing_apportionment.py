@@ -2,7 +2,7 @@
 
 ``apportionment_run`` keeps each run's settings, species, S/N, ESAT version, Q values and its result (H, W,
 fingerprints, PM2.5 by factor), failed runs with their error, and the analyst's factor labels once the run's shares
-are adopted as ``source_share`` rows.
+are adopted as ``source_share`` rows; runs submitted from the console wait as ``queued`` for the scheduler.
 
 Revision ID: 0018_tracing_apportionment
 Revises: 0017_advisory_thresholds
@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("dataset", sa.String(length=300), server_default="", nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("request", sa.JSON(), nullable=True),
+        sa.Column("job_dir", sa.String(length=500), nullable=True),
         sa.Column("factors", sa.Integer(), nullable=False),
         sa.Column("seed", sa.Integer(), nullable=False),
         sa.Column("esat_version", sa.String(length=16), nullable=True),
@@ -41,7 +43,9 @@ def upgrade() -> None:
         sa.Column("seconds", sa.Float(), nullable=True),
         sa.Column("created_by", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("status IN ('done','failed')", name=op.f("ck_apportionment_run_status")),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('queued','running','done','failed')", name=op.f("ck_apportionment_run_status")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_apportionment_run")),
     )
     op.create_index(op.f("ix_apportionment_run_area_code"), "apportionment_run", ["area_code"], unique=False)
