@@ -84,6 +84,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import duty as duty_api
 
     app.include_router(duty_api.router, prefix=PREFIX)  # the duty officer's desk: inbox, dispatch, shift report
+    from bogda.web.api import tracing as tracing_api
+
+    app.include_router(tracing_api.router, prefix=PREFIX)  # PMF source-apportionment runs and their adoption
     from bogda.web import public
 
     app.include_router(public.router)  # the public AQI page: no login, no console session
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
         from bogda.web.ui import forecast_shares as _forecast_shares  # noqa: F401  (registers the source shares)
         from bogda.web.ui import ledger as _ledger_pages  # noqa: F401  (registers the ledger pages)
         from bogda.web.ui import mount_console
+        from bogda.web.ui import tracing_page as _tracing_page  # noqa: F401  (registers the PMF runs page)
 
         mount_console(app, settings, store)
     return app

@@ -160,6 +160,7 @@ async def source_shares_page(request: Request) -> Response | None:
         ui.link(t("forecast.shares.back", lang), "/forecast")
         ui.label(t("forecast.shares.title", lang)).classes("text-h6")
         ui.label(t("forecast.shares.intro", lang)).classes("text-body2")
+        ui.link(t("tracing.link", lang), "/tracing/apportionment").classes("bogda-pmf-link")
         table()
         if not writer:
             # read-only users see the shares, not a form they could not submit
