@@ -24,7 +24,7 @@ $(ESAT_STAMP): esat-requirements.txt
 
 esat: $(ESAT_STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(ESAT_STAMP)
 	$(VENV)/bin/bogda demo
 
 test: $(STAMP) $(ESAT_STAMP)
@@ -36,7 +36,7 @@ test-release: $(STAMP) $(ESAT_STAMP)
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"
 
-bench: $(STAMP)
+bench: $(STAMP) $(ESAT_STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(VENV)/bin/python $$f; done
 
 lint: $(STAMP)

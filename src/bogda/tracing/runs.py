@@ -93,6 +93,29 @@ def _result_values(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _insert(
+    conn: Any, place: tuple[str | None, str, str], factors: int, seed: int, by: str | None, now: datetime, **values: Any
+) -> int:
+    """Insert a run row; ``place`` is (area_code, site, dataset)."""
+    area_code, site, dataset = place
+    return int(
+        conn.execute(
+            apportionment_run.insert()
+            .values(
+                area_code=area_code,
+                site=site,
+                dataset=dataset[:300],
+                factors=int(factors),
+                seed=int(seed),
+                created_by=by,
+                created_at=now,
+                **values,
+            )
+            .returning(apportionment_run.c.id)
+        ).scalar_one()
+    )
+
+
 def store_run(
     store: Store,
     record: Mapping[str, Any],
@@ -106,22 +129,11 @@ def store_run(
     """Store a finished run (the record of :func:`bogda.tracing.esat.apportion`); returns its id (audited)."""
     now = now or now_utc()
     settings = record["settings"]
+    where = (area_code, site, dataset)
     with store.begin() as conn:
-        rid = conn.execute(
-            apportionment_run.insert()
-            .values(
-                area_code=area_code,
-                site=site,
-                dataset=dataset[:300],
-                factors=int(settings["factors"]),
-                seed=int(settings["seed"]),
-                created_by=by,
-                created_at=now,
-                finished_at=now,
-                **_result_values(record),
-            )
-            .returning(apportionment_run.c.id)
-        ).scalar_one()
+        rid = _insert(
+            conn, where, settings["factors"], settings["seed"], by, now, finished_at=now, **_result_values(record)
+        )
         audit.record(conn, action="apportionment.run", login=by, target=f"apportionment_run:{rid}", at=now)
     return int(rid)
 
@@ -140,23 +152,17 @@ def store_failure(
     """Keep a failed run with its error (the worker's exit code and log tail, or the input error)."""
     now = now or now_utc()
     with store.begin() as conn:
-        rid = conn.execute(
-            apportionment_run.insert()
-            .values(
-                area_code=area_code,
-                site=site,
-                dataset=dataset[:300],
-                status="failed",
-                error=error,
-                factors=settings.factors,
-                seed=settings.seed,
-                created_by=by,
-                created_at=now,
-                finished_at=now,
-            )
-            .returning(apportionment_run.c.id)
-        ).scalar_one()
-    return int(rid)
+        return _insert(
+            conn,
+            (area_code, site, dataset),
+            settings.factors,
+            settings.seed,
+            by,
+            now,
+            status="failed",
+            error=error,
+            finished_at=now,
+        )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -201,22 +207,8 @@ def submit_run(
     now = now or now_utc()
     request = {"settings": asdict(settings), "overrides": dict(overrides or {})}
     with store.begin() as conn:
-        rid = int(
-            conn.execute(
-                apportionment_run.insert()
-                .values(
-                    area_code=area_code,
-                    site=site,
-                    dataset=dataset[:300],
-                    status="queued",
-                    request=request,
-                    factors=settings.factors,
-                    seed=settings.seed,
-                    created_by=by,
-                    created_at=now,
-                )
-                .returning(apportionment_run.c.id)
-            ).scalar_one()
+        rid = _insert(
+            conn, (area_code, site, dataset), settings.factors, settings.seed, by, now, status="queued", request=request
         )
         folder = runs_dir(data_dir) / f"run-{rid}"
         (folder / "input").mkdir(parents=True, exist_ok=True)
