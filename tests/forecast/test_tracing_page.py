@@ -1,7 +1,9 @@
 """The PMF runs page ``/tracing/apportionment`` (源解析（PMF）) in a real browser, on the stored Baltimore reference run
 (no ESAT needed): the runs table, a selected run's species, PM2.5 by factor with the suggested labels (F6 二次硫酸盐 …)
 and checks; an issuer adopts the shares through the form (one label select per factor, the area, the study year)
-and finds them on ``/forecast/source-shares``; a refusal is shown under the field it names; a reader sees no form."""
+and finds them on ``/forecast/source-shares``; a refusal is shown under the field it names; a reader sees no form.
+An issuer submits a run through 新建源解析 (the Baltimore pair uploaded): queued; the ``tracing.apportion`` job, without
+an ESAT environment, fails it and the page shows why (``make esat``). ESAT itself never runs here."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     }
     st.dispose()
     with running_server(db, folder) as base:
-        yield base, {"ids": ids, "record": record}
+        yield base, {"ids": ids, "record": record, "db": db, "data_dir": folder / "data"}
 
 
 def _run_row(pg: Any, rid: int) -> Any:
@@ -190,8 +192,83 @@ def test_a_reader_sees_the_runs_without_the_form(server) -> None:
         assert "warning_issuer" in pg.locator(".bogda-pmf-detail").inner_text()
         assert pg.locator(".bogda-adopt-form").count() == 0
         assert pg.locator(".bogda-adopt-save").count() == 0
+        assert pg.locator(".bogda-pmf-submit").count() == 0  # nor the submission form
+        assert "bogda tracing apportion" in pg.get_by_text("ESAT PMF 受体模型源解析").inner_text()
         pg.goto(f"{base}{PATH}?run={data['ids']['queued']}")
         pending = pg.locator(".bogda-pmf-pending")
         pending.wait_for()
         assert pending.inner_text().startswith("排队中：由调度任务 tracing.apportion 运行")
+        assert outside(urls) == []
+
+
+def test_an_issuer_submits_a_run_and_sees_the_job_fail_it_without_esat(server, tmp_path: Path) -> None:
+    """Last in the file: the job fails every queued run, the fixture's too."""
+    from bogda.store import connect
+    from bogda.timeutil import now_utc
+    from bogda.tracing import runs
+    from sharedata import require_shared
+
+    base, data = server
+    examples = require_shared("source_apportionment", "esat_examples")
+    with chromium() as b:
+        pg, urls = signed_in(b, base, ISSUER, PATH)
+        pg.wait_for_selector(".bogda-pmf-runs")
+        # the page is in the navigation drawer, beside the forecast
+        drawer = [x.split("\n")[-1].strip() for x in pg.locator(".q-drawer .q-item").all_inner_texts()]  # icon, text
+        assert drawer.index("源解析") == drawer.index("预报预警") + 1
+        before = pg.locator(".bogda-pmf-run").count()
+        pg.locator(".bogda-pmf-submit").get_by_text("新建源解析").click()
+        hint = pg.locator(".bogda-pmf-submit").get_by_text("制表符分隔")
+        hint.wait_for()
+        assert "第一列为采样日期" in hint.inner_text()
+        for field, name in (("conc", "Dataset-Baltimore_con.txt"), ("unc", "Dataset-Baltimore_unc.txt")):
+            pg.locator(f".bogda-pmf-upload-{field} input[type=file]").set_input_files(str(examples / name))
+            expect(pg.locator(f".bogda-pmf-chosen-{field}")).to_have_text(f"已上传：{name}")
+        expect(pg.locator(".bogda-pmf-field-factors input")).to_have_value("6")
+        _choose(pg, ".bogda-pmf-field-area_code", "呼图壁县 (652323)")
+        pg.locator(".bogda-pmf-field-site input").fill("Baltimore 网页")
+        categories = pg.locator(".bogda-pmf-field-categories input")
+        categories.fill("OM:bad")
+        expect(categories).to_have_value("OM:bad")
+
+        # a malformed override is refused under its field, nothing queued
+        pg.locator(".bogda-pmf-submit-save").click()
+        message = pg.locator(".bogda-pmf-field-categories .q-field__messages")
+        message.get_by_text("物种类别调整有误").wait_for()
+        assert "OM:bad" in message.inner_text()
+        assert pg.locator(".bogda-pmf-run").count() == before
+
+        categories.fill("OM=bad, Lead=weak")
+        expect(categories).to_have_value("OM=bad, Lead=weak")
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "tracing_submit.png"), full_page=True)
+        pg.locator(".bogda-pmf-submit-save").click()
+        done = pg.locator(".bogda-pmf-submitted")
+        done.wait_for()
+        rid = int(done.inner_text().removeprefix("已提交，排队中（编号 ").removesuffix("）"))
+        assert done.inner_text() == f"已提交，排队中（编号 {rid}）"
+        expect(pg.locator(".bogda-pmf-run")).to_have_count(before + 1)
+        row = _cells(_run_row(pg, rid))
+        assert row[2:6] == ["Baltimore 网页", "呼图壁县 (652323)", "6", "排队中"], row
+        assert (
+            pg.locator(f'.bogda-pmf-detail[data-run-id="{rid}"] .bogda-pmf-pending').inner_text().startswith("排队中")
+        )
+        assert (data["data_dir"] / "apportionment" / f"run-{rid}" / "input" / "conc.csv").is_file()
+
+        # the scheduler's job, without an ESAT environment: the run fails with the reason
+        st = connect(f"sqlite:///{data['db']}")
+        try:
+            assert runs.queued_job(st, now_utc(), python=tmp_path / "no-esat" / "bin" / "python") >= 1
+            stored = runs.get_run(st, rid)
+        finally:
+            st.dispose()
+        assert stored["status"] == "failed" and "make esat" in stored["error"]
+        assert stored["request"]["overrides"] == {"OM": "bad", "Lead": "weak"}
+        # the page sees it by itself (it polls while a run is queued), and after a reload
+        expect(_run_row(pg, rid).locator(".bogda-pmf-run-status")).to_contain_text("失败", timeout=20_000)
+        pg.reload()
+        pg.wait_for_selector(".bogda-pmf-runs")
+        assert _cells(_run_row(pg, rid))[5].startswith("失败：")
+        failed = pg.locator(f'.bogda-pmf-detail[data-run-id="{rid}"] .bogda-pmf-failed')  # the newest, selected
+        assert "make esat" in failed.inner_text()
         assert outside(urls) == []

@@ -1,6 +1,8 @@
 """``/api/v1/tracing/apportionment``: the stored PMF runs (the Baltimore reference run, no ESAT needed) for every
 signed-in user, and the adoption of a run's PM2.5 shares as source shares — issuers only, every refusal naming its
-field (``labels``, ``area_code``, ``study_year``, ``run_id``) with nothing stored, a second adoption refused."""
+field (``labels``, ``area_code``, ``study_year``, ``run_id``) with nothing stored, a second adoption refused.
+Submitting a run (the Baltimore pair uploaded as multipart): issuers only, 202 queued with its input under the data
+dir; a refusal names its field (``conc``/``unc``, the numbers, ``categories``, ``area_code``), nothing queued."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from sqlalchemy import func, select
 from bogda.config import Settings, WebSettings
 from bogda.registry.people import add_user
 from bogda.store import Store, connect
-from bogda.store.schema import audit, place, source_share, user_capability
+from bogda.store.schema import apportionment_run, audit, place, source_share, user_capability
 from bogda.tracing import apportionment as ap
 from bogda.tracing import runs
+from bogda.web.api import tracing as tracing_api
 from bogda.web.app import create_app
+from sharedata import require_shared
 from tracing_reference import REFERENCE_SETTINGS, baltimore_pair, baltimore_record
 
 ISSUER = ("pmfissuer", "pmfissuer-pass-1")
@@ -179,3 +183,162 @@ def test_failed_queued_and_unknown_runs(api: tuple[TestClient, Store], tmp_path:
     assert r.status_code == 404 and _fields(r) == ["run_id"]
     # the rights come first: a reader learns nothing about runs they could not adopt
     assert c.post(f"{URL}/999999/adopt", json={"labels": LABELS}, auth=PLAIN).status_code == 403
+
+
+CONC = "Dataset-Baltimore_con.txt"
+UNC = "Dataset-Baltimore_unc.txt"
+
+
+@pytest.fixture(scope="module")
+def pair() -> dict[str, bytes]:
+    folder = require_shared("source_apportionment", "esat_examples")
+    return {"conc": (folder / CONC).read_bytes(), "unc": (folder / UNC).read_bytes()}
+
+
+def _files(
+    pair: dict[str, bytes], conc: bytes | None = None, unc: bytes | None = None, names: tuple[str, str] = (CONC, UNC)
+) -> dict[str, tuple[str, bytes, str]]:
+    return {
+        "conc": (names[0], pair["conc"] if conc is None else conc, "text/plain"),
+        "unc": (names[1], pair["unc"] if unc is None else unc, "text/plain"),
+    }
+
+
+def _n_runs(st: Store) -> int:
+    with st.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(apportionment_run)).scalar_one())
+
+
+def _replace_cell(data: bytes, line: int, column: int, value: str) -> bytes:
+    """``data`` with the cell at 1-based ``line`` (1 the header) and 0-based ``column`` set to ``value``."""
+    lines = data.decode().split("\n")
+    cells = lines[line - 1].split("\t")
+    cells[column] = value
+    lines[line - 1] = "\t".join(cells)
+    return "\n".join(lines).encode()
+
+
+def test_submit_queues_a_run_with_its_input(api: tuple[TestClient, Store], pair: dict[str, bytes]) -> None:
+    c, st = api
+    form = {"factors": "6", "models": "10", "seed": "7", "bootstrap": "0", "area_code": AREA, "site": "Baltimore"}
+    form["categories"] = "OM=bad, Lead=weak"
+    r = c.post(URL, files=_files(pair), data=form, auth=ISSUER)
+    assert r.status_code == 202, r.json()
+    out = r.json()
+    assert out["status"] == "queued" and set(out) == {"run_id", "status"}
+    run = runs.get_run(st, out["run_id"])
+    assert (run["status"], run["area_code"], run["site"], run["factors"], run["seed"]) == (
+        "queued",
+        AREA,
+        "Baltimore",
+        6,
+        7,
+    )
+    assert (run["dataset"], run["created_by"]) == (f"{CONC} + {UNC}", ISSUER[0])
+    assert run["request"]["overrides"] == {"OM": "bad", "Lead": "weak"}
+    assert {k: run["request"]["settings"][k] for k in ("models", "bootstrap_n")} == {"models": 10, "bootstrap_n": 0}
+    data_dir = c.app.state.settings.data_dir
+    folder = Path(run["job_dir"])
+    assert folder == data_dir / "apportionment" / f"run-{out['run_id']}"
+    conc, unc = baltimore_pair()
+    kept = ap.read_matrix(folder / "input" / "conc.csv")
+    assert kept.shape == conc.shape == (630, 26) and list(kept.columns) == list(conc.columns)
+    assert ap.read_matrix(folder / "input" / "unc.csv").to_numpy() == pytest.approx(unc.to_numpy(), nan_ok=True)
+    listed = next(x for x in c.get(URL, auth=PLAIN).json()["results"] if x["id"] == out["run_id"])
+    assert (listed["status"], listed["started_at"]) == ("queued", None)
+    with st.engine.connect() as conn:
+        target = f"apportionment_run:{out['run_id']}"
+        assert "apportionment.submit" in set(
+            conn.execute(select(audit.c.action).where(audit.c.target == target)).scalars()
+        )
+
+    # the defaults: 6 factors, 20 models, seed 42, 20 bootstrap runs; a CSV pair is read comma-separated
+    csv = {k: v.decode().replace("\t", ",").encode() for k, v in pair.items()}
+    r = c.post(URL, files=_files(csv, names=("b.csv", "b_unc.csv")), auth=ISSUER)
+    assert r.status_code == 202, r.json()
+    run = runs.get_run(st, r.json()["run_id"])
+    assert (run["factors"], run["seed"], run["area_code"], run["dataset"]) == (6, 42, None, "b.csv + b_unc.csv")
+    assert run["request"]["settings"]["models"] == 20 and run["request"]["settings"]["bootstrap_n"] == 20
+
+
+def test_submit_needs_an_issuer(api: tuple[TestClient, Store], pair: dict[str, bytes]) -> None:
+    c, st = api
+    before = _n_runs(st)
+    assert c.post(URL, files=_files(pair)).status_code == 401
+    r = c.post(URL, files=_files(pair), auth=PLAIN)
+    assert r.status_code == 403 and _fields(r) == ["user"]
+    assert _n_runs(st) == before
+
+
+def _head(data: bytes, lines: int) -> bytes:
+    return b"\n".join(data.split(b"\n")[:lines]) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "field", "named"),
+    [
+        ("conc_cell", 422, "conc", f"{CONC}: line 5, species 'Lead': 'n/a' is not a number"),
+        ("unc_cell", 422, "unc", f"{UNC}: line 3, species 'PM2.5'"),
+        ("few", 422, "conc", "50 samples: PMF needs at least 100"),
+        ("mismatch", 422, "conc", "differ in their samples"),
+        ("xlsx", 422, "conc", "book.xlsx"),
+        ("empty", 422, "unc", "empty"),
+        ("large", 413, "unc", UNC),
+        ("categories", 422, "categories", "'OM:bad'"),
+        ("category", 422, "categories", "'OM=gone'"),
+        ("category_species", 422, "categories", "'Volcanic Ash'"),
+        ("factors", 422, "factors", "4–9"),
+        ("factors_text", 422, "factors", "factors"),
+        ("models", 422, "models", "1–100"),
+        ("bootstrap", 422, "bootstrap", "-1"),
+        ("area", 422, "area_code", "nowhere"),
+    ],
+)
+def test_a_refused_submission_names_the_field_and_queues_nothing(
+    api: tuple[TestClient, Store],
+    pair: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    status: int,
+    field: str,
+    named: str,
+) -> None:
+    c, st = api
+    files, form = _files(pair), {}
+    if case == "conc_cell":
+        col = pair["conc"].split(b"\n")[0].decode().split("\t").index("Lead")
+        files = _files(pair, conc=_replace_cell(pair["conc"], 5, col, "n/a"))
+    elif case == "unc_cell":
+        files = _files(pair, unc=_replace_cell(pair["unc"], 3, 1, "abc"))
+    elif case == "few":
+        files = _files(pair, conc=_head(pair["conc"], 51), unc=_head(pair["unc"], 51))
+    elif case == "mismatch":
+        files = _files(pair, unc=_head(pair["unc"], 300))
+    elif case == "xlsx":
+        files = _files(pair, names=("book.xlsx", UNC))
+    elif case == "empty":
+        files = _files(pair, unc=b"")
+    elif case == "large":
+        monkeypatch.setattr(tracing_api, "MAX_UPLOAD", len(pair["conc"]) + 10)
+        files = _files(pair, unc=pair["unc"] + b"\n" * (len(pair["conc"]) + 20))
+    elif case == "categories":
+        form = {"categories": "Lead=weak, OM:bad"}
+    elif case == "category":
+        form = {"categories": "OM=gone"}
+    elif case == "category_species":
+        form = {"categories": "OM=bad, Volcanic Ash=weak"}
+    elif case == "factors":
+        form = {"factors": "30"}
+    elif case == "factors_text":
+        form = {"factors": "six"}
+    elif case == "models":
+        form = {"models": "0"}
+    elif case == "bootstrap":
+        form = {"bootstrap": "-1"}
+    elif case == "area":
+        form = {"area_code": "nowhere"}
+    before = _n_runs(st)
+    r = c.post(URL, files=files, data=form, auth=ISSUER)
+    assert r.status_code == status and _fields(r) == [field], r.json()
+    assert named in r.json()["detail"] or named in str(r.json()["errors"]), r.json()
+    assert _n_runs(st) == before

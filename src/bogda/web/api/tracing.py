@@ -3,24 +3,31 @@
 basis of the emergency lists' emission-based estimate, forecast.md §3.9 step 6).
 
 A face (architecture rule 4): parses input, calls :mod:`bogda.tracing.runs`, renders the answer. Every signed-in
-user reads the runs; adopting needs the ``admin`` role or the ``warning_issuer`` capability, as entering a share by
-hand does (:mod:`bogda.web.api.forecast`); the adoption is audited by :func:`runs.adopt_shares`. Running ESAT is not
-offered here: it uses multiprocessing, never inside a web worker, and runs from ``bogda tracing apportion``.
+user reads the runs; submitting a run and adopting its shares need the ``admin`` role or the ``warning_issuer``
+capability, as entering a share by hand does (:mod:`bogda.web.api.forecast`); both are audited by
+:mod:`bogda.tracing.runs`. A submitted run (``POST /apportionment``, a concentration and an uncertainty matrix) is
+checked at once and queued (:func:`runs.submit_run`); ESAT never runs in a web worker: the scheduler's
+``tracing.apportion`` job runs it in its own environment, as ``bogda tracing apportion`` does from the shell.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, File, Form, Path, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from bogda.forecast import source_share as ss
 from bogda.store import Store
-from bogda.store.schema import user_capability
+from bogda.store.schema import place, user_capability
 from bogda.tracing import apportionment as ap
 from bogda.tracing import runs
 from bogda.web.api.common import ApiError, Paging, envelope, paging, stamp, store_of
@@ -131,6 +138,170 @@ def adopt(
     return {"run_id": run_id, "share_ids": ids, "source_doc": runs.run_doc(run)}
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Submitting a run: the API's POST and the console's form share :func:`submit`
+# --------------------------------------------------------------------------------------------------------------
+
+MAX_UPLOAD = 20 * 1024 * 1024
+"""Largest matrix file accepted (bytes); the Baltimore pair is ~0.1 MB each."""
+SUFFIXES = (".csv", ".txt", ".tsv")
+"""Comma-separated ``.csv``; tab-separated ``.txt``/``.tsv`` (:func:`bogda.tracing.apportionment.read_matrix`)."""
+LIMITS = {"factors": (2, 20), "models": (1, 100), "seed": (0, 2**31 - 1), "bootstrap": (0, 100)}
+"""Accepted range of each number of a submitted run (factors 4–9 usual; ESAT accepts 2–20)."""
+CATEGORY_WORDS = {"强": "strong", "弱": "weak", "剔除": "bad"}
+FILES = {"conc": "concentration", "unc": "uncertainty"}
+CONC_HELP = (
+    "concentration matrix, samples × species, first column the sample date; .csv or tab-separated .txt/.tsv, ≤ 20 MB"
+)
+CATEGORIES_HELP = "category overrides, e.g. `OM=bad, Lead=weak` (strong | weak | bad; comma, semicolon or line apart)"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded matrix: the file's own name and its bytes."""
+
+    name: str
+    data: bytes
+
+
+def parse_categories(text: str | None) -> dict[str, str]:
+    """``SPECIES=strong|weak|bad`` pairs apart by commas, semicolons or lines (强/弱/剔除 also); :class:`ApiError`
+    422 naming ``categories`` for a malformed pair.
+
+    >>> parse_categories("OM=bad, Lead = weak；Sulfate=强")
+    {'OM': 'bad', 'Lead': 'weak', 'Sulfate': 'strong'}
+    >>> parse_categories("  ")
+    {}
+    """
+    out: dict[str, str] = {}
+    for part in re.split(r"[,;，；、\n]+", text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        species, eq, category = (x.strip() for x in part.replace("＝", "=").partition("="))
+        category = CATEGORY_WORDS.get(category, category.lower())
+        if not eq or not species or category not in ap.CATEGORIES:
+            raise ApiError(
+                422,
+                "categories",
+                f"{part!r}: expected SPECIES=strong|weak|bad (e.g. OM=bad, Lead=weak)",
+                "body",
+            )
+        if species in out:
+            raise ApiError(422, "categories", f"species {species!r} is given twice", "body")
+        out[species] = category
+    return out
+
+
+def _number(field: str, value: Any, default: int) -> int:
+    """A whole number within :data:`LIMITS`; :class:`ApiError` 422 naming the field."""
+    lo, hi = LIMITS[field]
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
+        hint = " (4–9 usual)" if field == "factors" else ""
+        raise ApiError(422, field, f"{field} = {value!r}: expected a whole number {lo}–{hi}{hint}", "body")
+    return int(number)
+
+
+def file_name(field: str, upload: Upload) -> str:
+    """The uploaded file's own name, without any folder (``conc.csv`` when it came without one)."""
+    return FilePath(upload.name or "").name or f"{field}.csv"
+
+
+def read_upload(field: str, upload: Upload, folder: FilePath) -> Any:
+    """Read one uploaded matrix (:func:`ap.read_matrix`) from a file keeping its suffix (``.txt``/``.tsv`` are
+    tab-separated); :class:`ApiError` naming the field (``conc``/``unc``): 413 too large, 422 unreadable."""
+    name = file_name(field, upload)
+    what = f"{FILES[field]} file {name!r}"
+    if len(upload.data) > MAX_UPLOAD:
+        raise ApiError(413, field, f"{what} is larger than {MAX_UPLOAD // 2**20} MB", "body")
+    suffix = FilePath(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ApiError(422, field, f"{what}: expected CSV (.csv) or tab-separated text (.txt, .tsv)", "body")
+    if not upload.data.strip():
+        raise ApiError(422, field, f"{what} is empty", "body")
+    path = folder / field / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(upload.data)
+    try:
+        return ap.read_matrix(path)
+    except ValueError as exc:  # ApportionmentError naming line and species, or pandas' own (no columns)
+        message = str(exc).replace(str(path), name)
+        raise ApiError(422, field, message if name in message else f"{what}: {message}", "body") from exc
+
+
+def submit(
+    store: Store,
+    conc: Upload,
+    unc: Upload,
+    *,
+    factors: Any = 6,
+    models: Any = 20,
+    seed: Any = 42,
+    bootstrap: Any = 20,
+    area_code: str | None = None,
+    site: str | None = None,
+    categories: str | None = None,
+    by: str | None = None,
+    data_dir: FilePath | None = None,
+) -> dict[str, Any]:
+    """Check a matrix pair and queue its run (:func:`runs.submit_run`); ``{"run_id", "status": "queued"}``.
+
+    :class:`ApiError` naming the field, nothing queued: ``conc``/``unc`` (413 too large; 422 a file that cannot be
+    read, saying which), ``factors``/``models``/``seed``/``bootstrap`` (not a whole number in :data:`LIMITS`),
+    ``categories`` (malformed, or a species the data does not have), ``area_code`` (not a place), ``site`` (too
+    long), else ``conc`` with the check's own message (pair mismatch, too few samples, too few species kept …).
+    """
+    settings = ap.Settings(
+        factors=_number("factors", factors, 6),
+        models=_number("models", models, 20),
+        seed=_number("seed", seed, 42),
+        bootstrap_n=_number("bootstrap", bootstrap, 20),
+    )
+    overrides = parse_categories(categories)
+    area = (area_code or "").strip() or None
+    if area is not None:
+        with store.engine.connect() as conn:
+            if conn.execute(select(place.c.id).where(place.c.code == area)).first() is None:
+                raise ApiError(422, "area_code", f"{area!r} is not a place of the registry", "body")
+    site = (site or "").strip()
+    if len(site) > 100:
+        raise ApiError(422, "site", f"site name of {len(site)} characters: at most 100", "body")
+    with tempfile.TemporaryDirectory(prefix="bogda-pmf-upload-") as tmp:
+        conc_m = read_upload("conc", conc, FilePath(tmp))
+        unc_m = read_upload("unc", unc, FilePath(tmp))
+    unknown = [s for s in overrides if s not in conc_m.columns]
+    if unknown:
+        raise ApiError(
+            422,
+            "categories",
+            f"{', '.join(map(repr, unknown))}: not a species of the data ({len(conc_m.columns)} species)",
+            "body",
+        )
+    dataset = f"{file_name('conc', conc)} + {file_name('unc', unc)}"
+    try:
+        rid = runs.submit_run(
+            store,
+            conc_m,
+            unc_m,
+            settings,
+            overrides=overrides or None,
+            area_code=area,
+            site=site,
+            dataset=dataset,
+            by=by,
+            data_dir=data_dir,
+        )
+    except ap.ApportionmentError as exc:
+        raise ApiError(422, "conc", str(exc), "body") from exc
+    return {"run_id": rid, "status": "queued"}
+
+
 @router.get("/apportionment", summary="Stored PMF source-apportionment runs (ESAT), newest first")
 def list_runs(
     request: Request,
@@ -173,3 +344,45 @@ def adopt_run(
     if not can_adopt(store, who):
         raise ApiError(403, "user", "adopting source shares needs the warning_issuer capability or admin", "header")
     return adopt(store, run_id, labels, area_code=area_code, study_year=study_year, by=who.user.login)
+
+
+@router.post(
+    "/apportionment",
+    status_code=202,
+    summary="Submit a PMF run (concentration and uncertainty matrices): checked at once, queued for the scheduler",
+)
+async def submit_new(
+    request: Request,
+    who: Annotated[Principal, Depends(require_user)],
+    conc: Annotated[UploadFile, File(description=CONC_HELP)],
+    unc: Annotated[UploadFile, File(description="uncertainty matrix, the same samples and species")],
+    factors: Annotated[int, Form(description="number of factors (4–9 usual, 2–20 accepted)")] = 6,
+    models: Annotated[int, Form(description="models from different random starts (1–100)")] = 20,
+    seed: Annotated[int, Form()] = 42,
+    bootstrap: Annotated[int, Form(description="block-bootstrap runs for the mapping check (0 = none, ≤ 100)")] = 20,
+    area_code: Annotated[str | None, Form(description="place code the receptor stands for")] = None,
+    site: Annotated[str | None, Form(description="receptor: station code or name")] = None,
+    categories: Annotated[str | None, Form(description=CATEGORIES_HELP)] = None,
+) -> dict[str, Any]:
+    store = store_of(request)
+    if not can_adopt(store, who):
+        raise ApiError(403, "user", "submitting a PMF run needs the warning_issuer capability or admin", "header")
+    uploads = {}
+    for field, f in (("conc", conc), ("unc", unc)):
+        uploads[field] = Upload(f.filename or "", await f.read(MAX_UPLOAD + 1))
+    return await run_in_threadpool(
+        lambda: submit(
+            store,
+            uploads["conc"],
+            uploads["unc"],
+            factors=factors,
+            models=models,
+            seed=seed,
+            bootstrap=bootstrap,
+            area_code=area_code,
+            site=site,
+            categories=categories,
+            by=who.user.login,
+            data_dir=request.app.state.settings.data_dir,
+        )
+    )

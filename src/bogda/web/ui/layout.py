@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("/stations", "nav.stations", "sensors"),
     ("/monitoring", "nav.monitoring", "air"),
     ("/forecast", "nav.forecast", "cloud"),
+    ("/tracing/apportionment", "nav.tracing", "pie_chart"),
     ("/findings", "nav.findings", "report_problem"),
     ("/tasks", "nav.tasks", "assignment"),
     ("/review", "nav.review", "fact_check"),

@@ -5,9 +5,13 @@ A table of the runs for every reader; selecting one (or ``?run=<id>``) shows its
 by factor in every group of samples (all, heating, non-heating, heavy days) with the suggested label and the marker
 species it rests on, and the checks (Q/Q(expected), scaled residuals within ±3 per species, bootstrap mapping).
 Issuers (the ``admin`` role or the ``warning_issuer`` capability, the rule of the hand entry on
-``/forecast/source-shares``) label every factor and adopt the shares through the same path as
+``/forecast/source-shares``) submit new runs (新建源解析: the two matrices, factors, models, seed, bootstrap runs, area,
+site, category overrides) through the same path as ``POST /api/v1/tracing/apportionment``
+(:func:`bogda.web.api.tracing.submit`: checked at once, queued; the scheduler's ``tracing.apportion`` job runs ESAT in
+its own environment, never this process), and label every factor and adopt the shares through the same path as
 ``POST /api/v1/tracing/apportionment/{id}/adopt`` (:func:`bogda.web.api.tracing.adopt`); a refusal is shown under the
-field it names. Running ESAT is not offered here (``bogda tracing apportion``). Texts ``tracing.*``.
+field it names. While a run is queued or running the page polls the runs and updates the table. Texts
+``tracing.*``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from nicegui import ui
+from nicegui import events, ui
+from nicegui import run as background
 
 from bogda.tracing import apportionment as ap
 from bogda.tracing import runs
@@ -39,6 +44,9 @@ HEAVY_BASIS = {
     "sample PM2.5 > 150 µg/m³ (IAQI 200)": "heavy_basis.sample",
 }
 BORDER = "border-top: 1px solid #e0e0e0"
+PENDING = ("queued", "running")
+POLL_S = 5.0
+"""How often the page looks at the runs while one is queued or running."""
 
 
 def label_text(label: str, lang: str) -> str:
@@ -337,6 +345,135 @@ def adopt_form(ctx: Ctx, run: Mapping[str, Any], areas: dict[str, str], done: An
         ui.button(t("tracing.adopt.save", lang), on_click=save).props("color=primary").classes("bogda-adopt-save")
 
 
+def submit_error(field: str, message: str, lang: str) -> str:
+    """The text shown for a refused submission: what the field needs, then the service's own words."""
+    key = f"tracing.submit.err.{field}"
+    what = t(key, lang)
+    if what == key:  # a field without its own text: name it
+        what = field
+    return f"{what}（{message}）" if lang == "zh" else f"{what} ({message})"
+
+
+def submit_form(ctx: Ctx, areas: dict[str, str], submitted: Any, *, opened: bool = False) -> None:
+    """新建源解析: the two matrices, the run's numbers, the area, the site and category overrides. The submission goes
+    through :func:`api.submit` (the API's path): checked at once, queued; a refusal is shown under the field it names;
+    on success ``submitted(run_id)``."""
+    lang = ctx.lang
+    files: dict[str, api.Upload] = {}
+    with (
+        ui.expansion(t("tracing.submit.title", lang), icon="add_circle", value=opened)
+        .classes("w-full bogda-pmf-submit")
+        .props("header-class=text-subtitle1 dense-toggle")
+    ):
+        ui.label(t("tracing.submit.hint", lang)).classes("text-caption text-grey-8")
+        chosen: dict[str, Any] = {}
+        file_errors: dict[str, Any] = {}
+        with ui.row().classes("items-start gap-4"):
+            for field in ("conc", "unc"):
+                with ui.column().classes("gap-1"):
+
+                    async def on_upload(e: events.UploadEventArguments, field: str = field) -> None:
+                        files[field] = api.Upload(e.file.name or "", await e.file.read())
+                        chosen[field].text = t("tracing.submit.chosen", lang, name=e.file.name)
+                        chosen[field].set_visibility(True)
+                        file_errors[field].set_visibility(False)
+
+                    ui.upload(
+                        label=t(f"tracing.submit.{field}", lang),
+                        auto_upload=True,
+                        max_file_size=api.MAX_UPLOAD,
+                        on_upload=on_upload,
+                        on_rejected=lambda: ui.notify(t("tracing.submit.too_large", lang), type="negative"),
+                    ).props(f'accept="{",".join(api.SUFFIXES)}" flat bordered').classes(
+                        f"w-72 bogda-pmf-upload bogda-pmf-upload-{field}"
+                    )
+                    chosen[field] = ui.label("").classes(f"text-caption bogda-pmf-chosen-{field}")
+                    chosen[field].set_visibility(False)
+                    file_errors[field] = (
+                        ui.label("")
+                        .classes(f"text-negative text-caption bogda-pmf-submit-error-{field}")
+                        .style("max-width: 18rem; white-space: pre-wrap")
+                    )
+                    file_errors[field].set_visibility(False)
+        fields: dict[str, Any] = {}
+        with ui.row().classes("items-start gap-3"):
+            for name, default in (("factors", 6), ("models", 20), ("seed", 42), ("bootstrap", 20)):
+                fields[name] = ui.number(t(f"tracing.submit.{name}", lang), value=default, precision=0).classes(
+                    f"w-44 bogda-pmf-field bogda-pmf-field-{name}"
+                )
+        with ui.row().classes("items-start gap-3"):
+            fields["area_code"] = (
+                ui.select(areas, value=None, label=t("tracing.submit.area", lang))
+                .props("clearable")
+                .classes("w-64 bogda-pmf-field bogda-pmf-field-area_code")
+            )
+            fields["site"] = ui.input(t("tracing.submit.site", lang)).classes(
+                "w-48 bogda-pmf-field bogda-pmf-field-site"
+            )
+            fields["categories"] = (
+                ui.input(t("tracing.submit.categories", lang))
+                .props(f'hint="{t("tracing.submit.categories_hint", lang)}"')
+                .classes("w-96 bogda-pmf-field bogda-pmf-field-categories")
+            )
+        for el in fields.values():
+            el.props("hide-bottom-space")
+        general = ui.label("").classes("text-negative bogda-pmf-submit-error")
+        general.set_visibility(False)
+        done = ui.label("").classes("text-positive text-weight-medium bogda-pmf-submitted")
+        done.set_visibility(False)
+
+        def show(field: str, message: str) -> None:
+            text = submit_error(field, message, lang)
+            if field in file_errors:
+                file_errors[field].text = text
+                file_errors[field].set_visibility(True)
+            elif field in fields:
+                fields[field].error = text
+            else:  # the rights, or a field the form does not have: say it with its name
+                general.text = text
+                general.set_visibility(True)
+
+        async def save() -> None:
+            for el in fields.values():
+                el.error = None
+            for el in (*file_errors.values(), general, done):
+                el.set_visibility(False)
+            if not api.can_adopt(ctx.store, ctx.who):
+                show("user", t("tracing.submit.not_allowed", lang))
+                return
+            missing = [f for f in ("conc", "unc") if f not in files]
+            for f in missing:
+                file_errors[f].text = t("tracing.submit.missing", lang, what=t(f"tracing.submit.{f}", lang))
+                file_errors[f].set_visibility(True)
+            if missing:
+                return
+            values = {name: fields[name].value for name in ("factors", "models", "seed", "bootstrap")}
+            try:
+                out = await background.io_bound(
+                    api.submit,
+                    ctx.store,
+                    files["conc"],
+                    files["unc"],
+                    **values,
+                    area_code=fields["area_code"].value or None,
+                    site=fields["site"].value or "",
+                    categories=fields["categories"].value or None,
+                    by=ctx.user.login,
+                    data_dir=ctx.settings.data_dir,
+                )
+            except ApiError as exc:
+                show(exc.field, str(exc.detail))
+                return
+            done.text = t("tracing.submit.done", lang, id=out["run_id"])
+            done.set_visibility(True)
+            ui.notify(done.text, type="positive")
+            submitted(int(out["run_id"]))
+
+        ui.button(t("tracing.submit.save", lang), icon="send", on_click=save).props("color=primary").classes(
+            "bogda-pmf-submit-save"
+        )
+
+
 def run_detail(ctx: Ctx, run_id: int, areas: dict[str, str], writer: bool, state: dict[str, Any], done: Any) -> None:
     """One run: its settings, species, PM2.5 by factor, checks, and the adoption (form, or what it became)."""
     lang = ctx.lang
@@ -407,7 +544,7 @@ def run_detail(ctx: Ctx, run_id: int, areas: dict[str, str], writer: bool, state
 
 @ui.page(PATH)
 async def apportionment_page(request: Request, run: int | None = None) -> Response | None:
-    """The PMF runs; a selected run's species, PM2.5 by factor and checks; issuers adopt its shares."""
+    """The PMF runs; a selected run's species, PM2.5 by factor and checks; issuers submit runs and adopt shares."""
     ctx = begin(request, PATH)
     if isinstance(ctx, Response):
         return ctx
@@ -417,29 +554,59 @@ async def apportionment_page(request: Request, run: int | None = None) -> Respon
     areas = area_options(ctx)
     writer = api.can_adopt(ctx.store, ctx.who)
     rows = runs.list_runs(ctx.store)
-    state: dict[str, Any] = {"selected": run if run is not None else (rows[0]["id"] if rows else None)}
-
-    def select(rid: int) -> None:
-        state["selected"] = rid
-        body.refresh()
-
-    def done(rid: int, n: int) -> None:
-        state["adopted"] = (rid, n)
-        body.refresh()
+    state: dict[str, Any] = {
+        "selected": run if run is not None else (rows[0]["id"] if rows else None),
+        "statuses": {r["id"]: r["status"] for r in rows},
+    }
 
     @ui.refreshable
-    def body() -> None:
+    def table_view() -> None:
         current = runs.list_runs(ctx.store)
+        state["statuses"] = {r["id"]: r["status"] for r in current}
+        poll.active = any(s in PENDING for s in state["statuses"].values())
         if not current:
             ui.label(t("tracing.none", lang)).classes("text-grey-7 bogda-pmf-none")
             return
         runs_table(ctx, current, areas, state["selected"], select)
+
+    @ui.refreshable
+    def detail_view() -> None:
         if state["selected"] is not None:
             run_detail(ctx, int(state["selected"]), areas, writer, state, done)
 
+    def refresh() -> None:
+        table_view.refresh()
+        detail_view.refresh()
+
+    def select(rid: int) -> None:
+        state["selected"] = rid
+        refresh()
+
+    def done(rid: int, n: int) -> None:
+        state["adopted"] = (rid, n)
+        refresh()
+
+    def check() -> None:
+        """While a run is queued or running: update the table when a status changed, the detail when it is the
+        selected run's (an adoption form being filled in stays as it is)."""
+        before = state["statuses"]
+        now = {r["id"]: r["status"] for r in runs.list_runs(ctx.store)}
+        if now == before:
+            return
+        table_view.refresh()
+        if state["selected"] is not None and now.get(state["selected"]) != before.get(state["selected"]):
+            detail_view.refresh()
+
+    poll = ui.timer(POLL_S, check, active=False)
     with ui.column().classes("w-full q-pa-md gap-3"):
         ui.link(t("tracing.back", lang), "/forecast/source-shares")
         ui.label(t("tracing.title", lang)).classes("text-h6")
         ui.label(t("tracing.intro", lang)).classes("text-body2")
-        body()
+        if writer:
+            submit_form(ctx, areas, select, opened=not rows)
+        ui.button(t("tracing.refresh", lang), icon="refresh", on_click=refresh).props("flat dense").classes(
+            "bogda-pmf-refresh"
+        )
+        table_view()
+        detail_view()
     return None
