@@ -12,14 +12,12 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import select
 
 from bogda.config import Settings, WebSettings
 from bogda.forecast import service as sv
-from bogda.registry.people import add_user
 from bogda.store import Store, connect
-from bogda.store.schema import place, user_capability
 from bogda.web.app import create_app
+from console_users import add_issuer_and_reader
 from forecast.episode import set_pm
 
 ISSUER = ("issuer", "issuer-pass-1")
@@ -51,10 +49,7 @@ def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         config="test",
     )
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
-        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
-        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, ISSUER, PLAIN)
     settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
     with TestClient(create_app(settings, st, console=False)) as c:
         yield c, st

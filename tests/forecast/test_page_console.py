@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from console_users import add_issuer_and_reader
 from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 from forecast.episode import issued_hutubi_list
 from forecast.test_interventions_api import record
@@ -55,23 +56,17 @@ def _failed_with_every_check() -> Any:
 
 @pytest.fixture(scope="module")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int]]]:
-    from sqlalchemy import select
 
     from bogda.forecast import avoided as av
     from bogda.forecast import source_share as ss
-    from bogda.registry.people import add_user
     from bogda.store import connect
-    from bogda.store.schema import place, user_capability
 
     folder = tmp_path_factory.mktemp("forecast_console")
     db = folder / "demo.db"
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
-        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
-        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, ISSUER, PLAIN)
     issued_hutubi_list(st, "昌环应急〔2026〕8号")
     # another county's study: in the table for every reader, never in 呼图壁县's estimate
     ss.add_source_share(st, "652301", "industry", 0.25, source_doc=OTHER_DOC, season="all", by="seed")

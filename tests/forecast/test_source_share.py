@@ -22,7 +22,6 @@ from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.forecast import source_share as ss
 from bogda.forecast.source_share import Cut, Share
-from bogda.registry.people import add_user
 from bogda.store import Store, connect
 from bogda.store.migrations import alembic_config
 from bogda.store.schema import (
@@ -34,11 +33,11 @@ from bogda.store.schema import (
     plan,
     site,
     source_share,
-    user_capability,
     warning,
 )
 from bogda.timeutil import day_start_utc, epoch_seconds, now_utc
 from bogda.web.app import create_app
+from console_users import add_issuer_and_reader
 from forecast.episode import set_pm
 
 DOC = "昌吉州环境空气PM2.5来源解析报告（测试）"
@@ -402,10 +401,7 @@ def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     set_pm(st, ["CJ-HT01"], 260.0)
     _baseline(st, "HT-BL1", PM_BASE)
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
-        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
-        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, ISSUER, PLAIN)
     _issue(st)
     settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
     with TestClient(create_app(settings, st, console=False)) as c:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from console_users import add_issuer_and_reader
 from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 
 pytestmark = pytest.mark.browser
@@ -26,11 +27,8 @@ FAILURE = "ESAT worker exited with 1 (out of memory)"
 
 @pytest.fixture(scope="module")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
-    from sqlalchemy import select
 
-    from bogda.registry.people import add_user
     from bogda.store import connect
-    from bogda.store.schema import place, user_capability
     from bogda.tracing import runs
     from tracing_reference import REFERENCE_SETTINGS, baltimore_pair, baltimore_record
 
@@ -40,10 +38,7 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     shutil.copyfile(demo_template, db)
     st = connect(f"sqlite:///{db}")
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
-        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
-        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, ISSUER, PLAIN)
     dataset = "Dataset-Baltimore_con.txt + Dataset-Baltimore_unc.txt"
     ids = {
         "queued": runs.submit_run(st, *baltimore_pair(), REFERENCE_SETTINGS, area_code="652323", data_dir=folder),

@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bogda.config import Settings, WebSettings
-from bogda.registry.people import add_user
 from bogda.store import Store, connect
-from bogda.store.schema import apportionment_run, audit, place, source_share, user_capability
+from bogda.store.schema import apportionment_run, audit, source_share
 from bogda.tracing import apportionment as ap
 from bogda.tracing import runs
 from bogda.web.api import tracing as tracing_api
 from bogda.web.app import create_app
+from console_users import add_issuer_and_reader
 from sharedata import require_shared
 from tracing_reference import REFERENCE_SETTINGS, baltimore_pair, baltimore_record
 
@@ -45,10 +45,7 @@ def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     shutil.copyfile(demo_template, tmp_path / "demo.db")
     st = connect(f"sqlite:///{tmp_path / 'demo.db'}")
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(conn, login=ISSUER[0], password=ISSUER[1], roles=["prefecture_operator"], scope_place_id=pref)
-        conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
-        add_user(conn, login=PLAIN[0], password=PLAIN[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, ISSUER, PLAIN)
     settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
     with TestClient(create_app(settings, st, console=False)) as c:
         yield c, st
