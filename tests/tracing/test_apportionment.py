@@ -231,6 +231,8 @@ def test_proposed_shares_group_the_labels_into_source_categories(record: dict) -
         assert sum(r["share"] for r in rows if r["season"] == season) <= 1.0
     with pytest.raises(ApportionmentError, match="factors without a label: F6"):
         ap.proposed_shares(record["mass"], {k: v for k, v in labels.items() if k != "F6"})
+    with pytest.raises(ApportionmentError, match=r"no factor F7 in the run \(factors F1, F2, F3, F4, F5, F6\)"):
+        ap.proposed_shares(record["mass"], {**labels, "F7": "dust"})
     with pytest.raises(ApportionmentError, match="label 'fireworks' unknown"):
         ap.proposed_shares(record["mass"], {**labels, "F1": "fireworks"})
     # a source category itself is accepted as a label

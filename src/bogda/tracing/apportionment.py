@@ -529,6 +529,9 @@ def proposed_shares(mass_rows: Sequence[Mapping[str, Any]], labels: Mapping[str,
     missing = sorted(factors - set(labels))
     if missing:
         raise ApportionmentError(f"factors without a label: {', '.join(missing)}")
+    extra = sorted(set(labels) - factors)
+    if extra:
+        raise ApportionmentError(f"no factor {', '.join(extra)} in the run (factors {', '.join(sorted(factors))})")
     categories = set(SOURCE_OF_LABEL.values())
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for r in mass_rows:

@@ -321,6 +321,19 @@ def run_doc(run: Mapping[str, Any]) -> str:
     return f"ESAT PMF 源解析 #{run['id']}{site}（{run['factors']} 因子，{span}）"[:300]
 
 
+def refusal(run: Mapping[str, Any]) -> str | None:
+    """Why a run's shares cannot be adopted (not run yet, failed, already adopted, no mass species), or None."""
+    if run["status"] in ("queued", "running"):
+        return f"run {run['id']} is {run['status']}: it has no result yet"
+    if run["status"] != "done":
+        return f"run {run['id']} failed ({run.get('error')}): it has no shares to adopt"
+    if run.get("adopted_doc"):
+        return f"run {run['id']}'s shares were already adopted as {run['adopted_doc']!r}"
+    if not (run.get("result") or {}).get("mass"):
+        return f"run {run['id']} has no total-mass species: no shares in mass to adopt"
+    return None
+
+
 def adopt_shares(
     store: Store,
     run_id: int,
@@ -342,16 +355,13 @@ def adopt_shares(
     field; nothing is stored then.
     """
     run = get_run(store, run_id)
-    if run["status"] != "done":
-        raise ApportionmentError(f"run {run_id} failed ({run['error']}): it has no shares to adopt")
-    if run.get("adopted_doc"):
-        raise ApportionmentError(f"run {run_id}'s shares were already adopted as {run['adopted_doc']!r}")
+    refused = refusal(run)
+    if refused:
+        raise ApportionmentError(refused)
     area = area_code or run.get("area_code")
     if not area:
         raise ss.SourceShareError("area_code", "name the area the run's receptor stands for")
-    result = run["result"] or {}
-    if not result.get("mass"):
-        raise ApportionmentError(f"run {run_id} has no total-mass species: no shares in mass to adopt")
+    result = run["result"]
     rows = [r for r in ap.proposed_shares(result["mass"], labels) if r["season"] in seasons and r["samples"] >= 10]
     if not rows:
         raise ApportionmentError(f"run {run_id}: no season with ≥ 10 samples among {', '.join(seasons)}")

@@ -83,27 +83,8 @@ def factors_of(run: Mapping[str, Any]) -> list[str]:
     return sorted(set(names), key=lambda f: (len(f), f))
 
 
-def adoptable(run: Mapping[str, Any]) -> str | None:
-    """Why a run's shares cannot be adopted (not run yet, failed, already adopted, no mass species), or ``None``."""
-    if run["status"] in ("queued", "running"):
-        return f"run {run['id']} is {run['status']}: it has no result yet"
-    if run["status"] != "done":
-        return f"run {run['id']} failed ({run.get('error')}): it has no shares to adopt"
-    if run.get("adopted_doc"):
-        return f"run {run['id']}'s shares were already adopted as {run['adopted_doc']!r}"
-    if not (run.get("result") or {}).get("mass"):
-        return f"run {run['id']} has no total-mass species: no shares in mass to adopt"
-    return None
-
-
 def check_labels(run: Mapping[str, Any], labels: Mapping[str, str]) -> None:
     """:class:`ApiError` 422 naming ``labels`` when a factor is unlabelled, unknown or given an unknown label."""
-    factors = factors_of(run)
-    extra = sorted(set(labels) - set(factors))
-    if extra:
-        raise ApiError(
-            422, "labels", f"run {run['id']} has no factor {', '.join(extra)} (factors {', '.join(factors)})", "body"
-        )
     try:
         ap.proposed_shares(run["result"]["mass"], labels)
     except ap.ApportionmentError as exc:
@@ -125,7 +106,7 @@ def adopt(
         run = runs.get_run(store, run_id)
     except LookupError as exc:
         raise ApiError(404, "run_id", str(exc), "path") from exc
-    refused = adoptable(run)
+    refused = runs.refusal(run)
     if refused:
         raise ApiError(409, "run_id", refused, "path")
     check_labels(run, labels)

@@ -535,7 +535,7 @@ def run_detail(ctx: Ctx, run_id: int, areas: dict[str, str], writer: bool, state
             # read-only users see the run, not a form they could not submit
             ui.label(t("tracing.adopt.not_allowed", lang)).classes("text-caption text-grey-7")
             return
-        refused = api.adoptable(run)
+        refused = runs.refusal(run)
         if refused:
             ui.label(adopt_error("run_id", refused, lang)).classes("text-caption text-grey-7 bogda-adopt-refused")
             return
