@@ -1690,7 +1690,8 @@ apportionment_run = Table(
 )
 """One ESAT PMF run (governance.md §3.11 "Store"): settings, species with category and S/N, seed, ESAT version,
 H, W, fingerprints and PM2.5 by factor (all, by season, heavy days) in ``result``; failed runs are kept with their
-error. Runs submitted from the console wait as ``queued`` for the ``tracing.apportion`` job. Adopting a run's shares writes ``source_share`` rows whose ``source_doc`` names the run."""
+error. Runs submitted from the console wait as ``queued`` for the ``tracing.apportion`` job. Adopting a run's
+shares writes ``source_share`` rows whose ``source_doc`` names the run."""
 
 # --- command centre: annual air-quality targets (governance.md §3.8 "Annual targets"; issue 11; 0011) -----------
 
