@@ -79,6 +79,18 @@ class Profile:
     features (clim_tgt + a·(last value − clim_now), a fitted on the training rows), passed as LightGBM
     ``init_score``; trees approximate that near-linear relation poorly on their own. ``none``: boost from the
     mean."""
+    objective: str = "regression"
+    """Loss of the ``mean`` booster: ``regression`` (L2) or ``tweedie`` (LightGBM's Tweedie deviance with a log link,
+    variance power 1.5: a mean model for skewed non-negative targets, multiplicative in its features, with no
+    back-transform to correct, unlike ``transform="log"``); its rounds are still chosen on the tail's L2."""
+
+    def mean_params(self, seed: int) -> dict[str, object]:
+        """Parameters of the ``mean`` booster (:attr:`objective`; the early-stopping metric stays L2)."""
+        if self.objective == "regression":
+            return self.params("regression", seed=seed)
+        if self.objective != "tweedie" or self.base != "none" or self.transform != "none":
+            raise ValueError(f"objective {self.objective!r}: expected regression, or tweedie without base/transform")
+        return {**self.params("tweedie", seed=seed), "metric": "l2"}
 
     def params(self, objective: str, alpha: float | None = None, seed: int = 0) -> dict[str, object]:
         p: dict[str, object] = {
@@ -305,7 +317,7 @@ def fit_model_set(
             dtr_m = dtr
             dva = lgb.Dataset(x[va], y[va], reference=dtr)
         b = lgb.train(
-            profile.params("regression", seed=seed),
+            profile.mean_params(seed),
             dtr_m,
             num_boost_round=profile.rounds_mean,
             valid_sets=[dva],
@@ -323,10 +335,7 @@ def fit_model_set(
         x, ym, feature_name=names, categorical_feature=cat, free_raw_data=False, init_score=init, weight=weight
     )
     boosters: dict[str, list[lgb.Booster]] = {
-        "mean": [
-            lgb.train(profile.params("regression", seed=seed + i), data, num_boost_round=rounds)
-            for i in range(profile.n_seeds)
-        ]
+        "mean": [lgb.train(profile.mean_params(seed + i), data, num_boost_round=rounds) for i in range(profile.n_seeds)]
     }
     if profile.transform == "log" and smearing is None:  # no out-of-sample tail: the training residuals
         fit = np.mean([b.predict(x, num_threads=1) for b in boosters["mean"]], axis=0)

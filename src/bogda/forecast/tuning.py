@@ -202,6 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"bagging seeds averaged per model (default: the protocol's {PROTOCOL.n_seeds}); 9 was tried (docs §2)",
     )
+    ap.add_argument(
+        "--daily-objective",
+        choices=["regression", "tweedie"],
+        default=None,
+        help="with --tail-weights: the daily mean models' loss (default: the profile's L2; tweedie was tried, docs §2)",
+    )
     args = ap.parse_args(argv)
     if args.tail_weights:
         return _tail_main(args)
@@ -235,7 +241,10 @@ def _tail_main(args: argparse.Namespace) -> int:
     base = _base_config(args)
     results = {}
     for tw in weights:
-        cfg = replace(base, daily_profile=replace(base.profile, tail_weight=tw))
+        daily = replace(base.profile, tail_weight=tw)
+        if args.daily_objective:
+            daily = replace(daily, objective=args.daily_objective)
+        cfg = replace(base, daily_profile=daily)
         folds = inner_fold_pairs(args.data, cfg, daily_only=True)
         results[tw] = {f: post_grid(p[("daily", "D+1")]) for f, p in folds.items()}
     chosen, table = choose_tail_weight(results)
