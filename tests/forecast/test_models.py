@@ -154,6 +154,35 @@ def test_log_target_mean_is_back_transformed_with_smearing():
         fit_model_set(x, y, ["a", "b"], replace(profile, base="damped"), horizon="t", quantiles=())
 
 
+def test_tweedie_mean_is_a_mean_on_the_response_scale():
+    """Profile.objective ``tweedie``: the mean booster fits E[y] with a log link (no back-transform), so on a
+    multiplicative lognormal target its forecasts are E[y | x] like the L2 model's; rounds are still chosen on L2."""
+    from bogda.forecast.models import fit_model_set
+
+    rng = np.random.default_rng(6)
+    n = 6000
+    x = rng.uniform(0, 1, size=(n, 2))
+    y = np.exp(3.0 + 1.5 * x[:, 0] + rng.normal(0, 0.8, n))
+    profile = replace(FAST, rounds_mean=300, early_stopping=20, objective="tweedie")
+    assert profile.mean_params(0)["objective"] == "tweedie" and profile.mean_params(0)["metric"] == "l2"
+    ms = fit_model_set(x, y, ["a", "b"], profile, horizon="t", quantiles=())
+    assert ms.inputs["valid_rmse"] is not None
+    x_new = rng.uniform(0, 1, size=(20000, 2))
+    mean = ms.predict(x_new)["mean"]
+    expected = np.exp(3.0 + 1.5 * x_new[:, 0] + 0.8**2 / 2)
+    assert np.all(mean > 0)
+    assert np.mean(mean) == pytest.approx(np.mean(expected), rel=0.1)
+    assert np.corrcoef(mean, expected)[0, 1] > 0.9
+    assert FAST.mean_params(0)["objective"] == "regression" and "metric" not in FAST.mean_params(0)
+    for bad in (
+        replace(profile, objective="huber"),
+        replace(profile, transform="log"),
+        replace(profile, base="damped"),
+    ):
+        with pytest.raises(ValueError, match="objective"):
+            bad.mean_params(0)
+
+
 def test_recency_weights_follow_the_latest_regime():
     """Profile.half_life_days: the mean booster weights rows by 0.5^(age / half-life), age counted back from the
     latest target, so after a change of regime it follows the newer rows; without it both regimes count alike."""
