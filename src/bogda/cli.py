@@ -2787,7 +2787,7 @@ def tracing_apportion(
             obs,
         )
     console.print(mass)
-    poor = [r for r in record["residuals"] if r["within"] < 0.95]
+    poor = [r for r in record["residuals"] if r["within"] < ap.RESIDUAL_SHARE_MIN]
     for r in poor:
         err.print(f"residuals: {r['species']} has {1 - r['within']:.1%} of scaled residuals outside ±3")
     for b in record["bootstrap"] or []:

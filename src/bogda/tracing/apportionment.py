@@ -456,6 +456,13 @@ def heavy_mask(samples: Sequence[Any], mass_values: Sequence[float], heavy_days:
     return np.asarray(mass_values, dtype=float) > 150.0
 
 
+RESIDUAL_SHARE_MIN = 0.95
+"""A species with fewer of its scaled residuals within ±3 is flagged as poorly fitted (d)."""
+
+BOOTSTRAP_SHARE_MIN = 0.8
+"""A factor mapped in fewer bootstrap runs is flagged as not stable (d; EPA PMF 5.0 §6.1)."""
+
+
 def residual_check(scaled: pd.DataFrame, limit: float = 3.0) -> list[dict[str, Any]]:
     """Per species: the share of uncertainty-scaled residuals (V − WH)/U within ±``limit`` (3 (d), §3.11), and the
     largest |residual|. A species with many outside is poorly fitted: look at it before using the factors."""
@@ -467,7 +474,9 @@ def residual_check(scaled: pd.DataFrame, limit: float = 3.0) -> list[dict[str, A
     ]
 
 
-def bootstrap_check(mapped_runs: Sequence[int], runs: int, minimum: float = 0.8) -> list[dict[str, Any]]:
+def bootstrap_check(
+    mapped_runs: Sequence[int], runs: int, minimum: float = BOOTSTRAP_SHARE_MIN
+) -> list[dict[str, Any]]:
     """Per base factor: the share of bootstrap runs that reproduced it (mapped at r ≥ threshold), and whether that
     is ≥ 80 % (d) (EPA PMF 5.0 §6.1: a factor mapped less often is not a stable source)."""
     return [

@@ -169,6 +169,9 @@ def store_failure(
 # Runs submitted from the console: checked at once, queued, run by the scheduler's ``tracing.apportion`` job
 # --------------------------------------------------------------------------------------------------------------
 
+MIN_GROUP_SAMPLES = 10
+"""A season or heavy-day group with fewer samples is not adopted (d): too few to stand for it."""
+
 INTERRUPTED_AFTER_S = esat.TIMEOUT_S + 600.0
 """A run still ``running`` this long after it started was interrupted (the server stopped): marked failed."""
 
@@ -362,9 +365,15 @@ def adopt_shares(
     if not area:
         raise ss.SourceShareError("area_code", "name the area the run's receptor stands for")
     result = run["result"]
-    rows = [r for r in ap.proposed_shares(result["mass"], labels) if r["season"] in seasons and r["samples"] >= 10]
+    rows = [
+        r
+        for r in ap.proposed_shares(result["mass"], labels)
+        if r["season"] in seasons and r["samples"] >= MIN_GROUP_SAMPLES
+    ]
     if not rows:
-        raise ApportionmentError(f"run {run_id}: no season with ≥ 10 samples among {', '.join(seasons)}")
+        raise ApportionmentError(
+            f"run {run_id}: no season with ≥ {MIN_GROUP_SAMPLES} samples among {', '.join(seasons)}"
+        )
     doc = run_doc(run)
     now = now or now_utc()
     observed = {r["group"]: (r["observed_mean"], r["modelled_total"]) for r in result["mass"]}

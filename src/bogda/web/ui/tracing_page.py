@@ -35,10 +35,8 @@ from bogda.web.ui.layout import Ctx, begin, frame
 PATH = "/tracing/apportionment"
 GROUPS = ("all", "heating", "non_heating", "heavy")
 """The groups of samples of the mass table, in the order of ``source_share``'s seasons."""
-MIN_SAMPLES = 10
-"""A group with fewer samples is not adopted (:func:`runs.adopt_shares`)."""
-RESIDUAL_OK = 0.95
-BOOTSTRAP_OK = 0.8
+MIN_SAMPLES = runs.MIN_GROUP_SAMPLES
+RESIDUAL_OK = ap.RESIDUAL_SHARE_MIN
 HEAVY_BASIS = {
     "daily AQI > 200": "heavy_basis.aqi",
     "sample PM2.5 > 150 µg/m³ (IAQI 200)": "heavy_basis.sample",
