@@ -2747,9 +2747,8 @@ def tracing_apportion(
         conc_m, unc_m = ap.read_matrix(conc), ap.read_matrix(unc)
         target = aqi_target or area
         heavy = runs.heavy_days(st or _store(database_url), target, list(conc_m.index)) if target else None
-        record = esat.apportion(
-            conc_m, unc_m, settings, overrides=_pairs(category, "--category"), heavy_days=heavy, python=esat_python
-        )
+        overrides = ap.parse_categories(",".join(category or []))
+        record = esat.apportion(conc_m, unc_m, settings, overrides=overrides, heavy_days=heavy, python=esat_python)
     except ap.ApportionmentError as exc:
         err.print(f"[red]error[/red] {exc}", markup=True, highlight=False)
         if st is not None:

@@ -18,6 +18,7 @@ unit. (d) marks a default of the spec, not of a standard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -312,6 +313,34 @@ def fill_missing(conc: pd.DataFrame, unc: pd.DataFrame) -> tuple[pd.DataFrame, p
 # --------------------------------------------------------------------------------------------------------------
 # Species selection
 # --------------------------------------------------------------------------------------------------------------
+
+
+CATEGORY_WORDS = {"强": "strong", "弱": "weak", "剔除": "bad"}
+"""The console's Chinese words for the categories."""
+
+
+def parse_categories(text: str | None) -> dict[str, str]:
+    """Category overrides ``SPECIES=strong|weak|bad`` separated by commas, semicolons or lines (强/弱/剔除 also);
+    :class:`ApportionmentError` for a malformed pair or a species given twice.
+
+    >>> parse_categories("OM=bad, Lead = weak；Sulfate=强")
+    {'OM': 'bad', 'Lead': 'weak', 'Sulfate': 'strong'}
+    >>> parse_categories("  ")
+    {}
+    """
+    out: dict[str, str] = {}
+    for part in re.split(r"[,;，；、\n]+", text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        species, eq, category = (x.strip() for x in part.replace("＝", "=").partition("="))
+        category = CATEGORY_WORDS.get(category, category.lower())
+        if not eq or not species or category not in CATEGORIES:
+            raise ApportionmentError(f"{part!r}: expected SPECIES=strong|weak|bad (e.g. OM=bad, Lead=weak)")
+        if species in out:
+            raise ApportionmentError(f"species {species!r} is given twice")
+        out[species] = category
+    return out
 
 
 def signal_to_noise(conc: pd.DataFrame, unc: pd.DataFrame) -> pd.Series:

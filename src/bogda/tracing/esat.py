@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -96,8 +97,6 @@ def run_worker(job_dir: Path, python: Path, timeout: float = TIMEOUT_S) -> dict[
 def _log_tail(log: Path, lines: int = 5) -> str:
     text = log.read_bytes().decode("utf-8", errors="replace")
     # Drop ANSI escape sequences and blank lines: BatchSA clears the screen around training.
-    import re
-
     clean = [ln for ln in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).splitlines() if ln.strip()]
     return " | ".join(clean[-lines:]) or "(no output)"
 

@@ -13,7 +13,6 @@ checked at once and queued (:func:`runs.submit_run`); ESAT never runs in a web w
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -129,7 +128,6 @@ SUFFIXES = (".csv", ".txt", ".tsv")
 """Comma-separated ``.csv``; tab-separated ``.txt``/``.tsv`` (:func:`bogda.tracing.apportionment.read_matrix`)."""
 LIMITS = {"factors": (2, 20), "models": (1, 100), "seed": (0, 2**31 - 1), "bootstrap": (0, 100)}
 """Accepted range of each number of a submitted run (factors 4–9 usual; ESAT accepts 2–20)."""
-CATEGORY_WORDS = {"强": "strong", "弱": "weak", "剔除": "bad"}
 FILES = {"conc": "concentration", "unc": "uncertainty"}
 CONC_HELP = (
     "concentration matrix, samples × species, first column the sample date; .csv or tab-separated .txt/.tsv, ≤ 20 MB"
@@ -146,32 +144,15 @@ class Upload:
 
 
 def parse_categories(text: str | None) -> dict[str, str]:
-    """``SPECIES=strong|weak|bad`` pairs apart by commas, semicolons or lines (强/弱/剔除 also); :class:`ApiError`
-    422 naming ``categories`` for a malformed pair.
+    """:func:`bogda.tracing.apportionment.parse_categories`; :class:`ApiError` 422 naming ``categories``.
 
     >>> parse_categories("OM=bad, Lead = weak；Sulfate=强")
     {'OM': 'bad', 'Lead': 'weak', 'Sulfate': 'strong'}
-    >>> parse_categories("  ")
-    {}
     """
-    out: dict[str, str] = {}
-    for part in re.split(r"[,;，；、\n]+", text or ""):
-        part = part.strip()
-        if not part:
-            continue
-        species, eq, category = (x.strip() for x in part.replace("＝", "=").partition("="))
-        category = CATEGORY_WORDS.get(category, category.lower())
-        if not eq or not species or category not in ap.CATEGORIES:
-            raise ApiError(
-                422,
-                "categories",
-                f"{part!r}: expected SPECIES=strong|weak|bad (e.g. OM=bad, Lead=weak)",
-                "body",
-            )
-        if species in out:
-            raise ApiError(422, "categories", f"species {species!r} is given twice", "body")
-        out[species] = category
-    return out
+    try:
+        return ap.parse_categories(text)
+    except ap.ApportionmentError as exc:
+        raise ApiError(422, "categories", str(exc), "body") from exc
 
 
 def _number(field: str, value: Any, default: int) -> int:
