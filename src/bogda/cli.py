@@ -2007,8 +2007,9 @@ def forecast_avoided(
         bool,
         typer.Option(
             "--sensitivity/--no-sensitivity",
-            help="Stored data, every --event: also report the §3.9 step 5 sensitivity (windows, trend on, "
-            "each control left out; 1 + controls more fits; reported, not judged).",
+            help="Stored data, every --event, and check 5: also run the §3.9 step 5 sensitivity (windows, trend "
+            "on, each control left out; 1 + controls more fits), judged like the other checks: every variant inside "
+            "the main 90 % interval (the weather-only variant is reported, not judged).",
         ),
     ] = True,
     store_results: Annotated[
@@ -2033,7 +2034,10 @@ def forecast_avoided(
         wins = ", ".join(f"{k} d: {v:+.1f}" for k, v in sens["windows"].items())
         sets = ", ".join(f"{k}: {v:+.1f}" for k, v in sens["control_sets"].items()) or "—"
         trend, spread = sens["trend_on"], sens["spread"]
-        return f"windows trimmed {wins}; trend on {trend:+.1f}; control sets {sets}; spread {spread:.1f} d"
+        text = f"windows trimmed {wins}; trend on {trend:+.1f}; control sets {sets}; spread {spread:.1f} d"
+        lo, hi = sens["ci90"]
+        judged = "passed" if sens["passed"] else "FAILED, outside: " + ", ".join(sens["outside"])
+        return f"{text}; judged against the main 90 % interval {lo:+.0f}…{hi:+.0f}: {judged}"
 
     try:  # checked first, so that a bad season fails before any data is read
         season = avoided.BEIJING_HEATING if heating_season is None else avoided.parse_heating_season(heating_season)
@@ -2075,7 +2079,7 @@ def forecast_avoided(
         )
         for c in checks:
             console.print(f"  {c.name}: {'passed' if c.passed else 'FAILED'}")
-        if "sensitivity" in rec.placebo:  # §3.9 step 5: reported, not judged
+        if "sensitivity" in rec.placebo:  # §3.9 step 5, judged with the other checks
             console.print(f"  sensitivity (avoided, MC median): {sens_text(rec.placebo['sensitivity'])}")
         for code, info in rec.placebo.get("nwp", {}).get("stations", {}).items():  # §3.9 step 2 "when available"
             left = "; ".join(f"{k} left out: {why}" for k, why in info["left_out"].items())
@@ -2134,7 +2138,7 @@ def forecast_avoided(
                 f"  dust-affected days left out: {dust['days']} ({dust['event_days']} of them {r.result.event})"
             )
     weather_only = {r.test: r.estimate.avoided_median for r in rows if r.features == "weather_calendar"}
-    for r in rows:  # §3.9 step 5: reported, not judged (with_control rows; the last variant is weather only)
+    for r in rows:  # §3.9 step 5, judged (with_control rows; the control left out is weather only: not judged)
         if "sensitivity" in r.result.placebo:
             wo = weather_only.get(r.test)
             console.print(

@@ -412,8 +412,11 @@ def test_evaluate_stored_observations_and_the_cli(sqlite_store, monkeypatch):
     assert est.n_days == 31 and rec.targets == ("T",) and rec.controls == ("C1", "C2")
     assert [c.name for c in checks] == [
         "placebo_time_20140101", "calibration_20140101", "placebo_time_20150101", "calibration_20150101",
-        "injection", "placebo_space_C1", "placebo_space_C2",
+        "injection", "placebo_space_C1", "placebo_space_C2", "sensitivity",
     ]  # fmt: skip
+    # two controls: leaving one out keeps the other, so both control sets are judged (none is weather only)
+    sens = rec.placebo["sensitivity"]
+    assert sens["weather_only"] == [] and sens["judged"][-2:] == ["without C1", "without C2"]
     assert rec.verdict in av.VERDICTS and rec.label == "T 2016-01-01..2016-01-31"
     real = av.evaluate_stored
     monkeypatch.setattr(  # the command's own settings, with the quick model
@@ -471,8 +474,9 @@ def test_check5_beijing(check5_rows):
         else:
             assert placebo_ok and r.result.verdict == "no_detectable_effect"
             assert r.result.controls == ("1002A",)
-    # §3.9 step 5 sensitivity on each split with Dingling (reported, not judged): Dingling left out is the
-    # weather-only model on the days Dingling reports (6 and 11 fewer than the weather-only rows), within a day of them
+    # §3.9 step 5 sensitivity on each split with Dingling, judged (it passed: the verdict above): Dingling left out is
+    # the weather-only model on the days Dingling reports (6 and 11 fewer than the weather-only rows), within a day of
+    # them, reported but not judged
     weather = {r.test: r.estimate.avoided_median for r in rows if r.features == "weather_calendar"}
     for r in rows:
         if r.features == "weather_calendar":
@@ -481,6 +485,7 @@ def test_check5_beijing(check5_rows):
         sens = r.result.placebo["sensitivity"]
         assert list(sens["windows"]) == ["0", "91", "182"] and list(sens["control_sets"]) == ["without 1002A"]
         assert abs(sens["control_sets"]["without 1002A"] - weather[r.test]) <= 1.5, (r.test, sens, weather)
+        assert sens["weather_only"] == ["without 1002A"] and sens["passed"], sens
     injected = [c for r in rows if r.test[0].year == 2016 for c in r.checks if c.name == "injection"]
     assert injected and all(c.passed for c in injected), [c.detail for c in injected]
     assert any(c.detail["true_days"] > 0 for c in injected)

@@ -405,7 +405,7 @@ def test_stored_aqi_runs_the_placebo_in_space_with_two_controls_and_the_command_
     assert [n for n in ctabs["C1"]["PM2.5"].names if n.startswith("control")] == ["control0_ln"]
     assert [n for n in ctabs["C2"]["O3_8h"].names if n.startswith("control")] == ["control0_ln", "control0_ln_lag1"]
     names = [c.name for c in checks]
-    assert names[-2:] == ["placebo_space_C1", "placebo_space_C2"] and names[-3] == "injection"
+    assert names[-3:] == ["placebo_space_C1", "placebo_space_C2", "sensitivity"] and names[-4] == "injection"
     for code in ("C1", "C2"):
         got = rec.placebo[f"placebo_space_{code}"]
         assert set(got) >= {"passed", "avoided", "ci90", "n_days"} and got["n_days"] > 0

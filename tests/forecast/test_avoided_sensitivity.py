@@ -1,10 +1,12 @@
-"""Days avoided: the sensitivity report of forecast.md §3.9 step 5 (spread over the reference windows, trend on,
-control sets), stored in ``placebo["sensitivity"]`` and printed by ``bogda forecast avoided``."""
+"""Days avoided: the sensitivity check of forecast.md §3.9 step 5 (spread over the reference windows, trend on,
+control sets), judged like the other checks, stored in ``placebo["sensitivity"]`` and printed by
+``bogda forecast avoided``."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from importlib import import_module
 
 import numpy as np
 from typer.testing import CliRunner
@@ -13,6 +15,42 @@ from bogda.cli import app
 from bogda.forecast import avoided as av
 from bogda.forecast.avoided import evaluation
 from forecast.test_avoided import FAST, synthetic_days
+
+REPORT = {
+    "windows": {"0": 1.0, "91": -2.0},
+    "window_spread": 3.0,
+    "trend_on": 0.5,
+    "control_sets": {"without C1": 4.0},
+    "weather_only": ["without C1"],
+    "spread": 6.0,
+}
+"""A hand-made report: one control, so leaving it out is the weather-only variant."""
+
+
+def _est(ci90: tuple[float, float], median: float = 0.0) -> av.Estimate:
+    table, first, _ = synthetic_days(n_train=400, n_test=60)
+    cut = np.datetime64(first, "D")
+    est = av.estimate(
+        av.fit_counterfactual(table.select(table.dates < cut), table.select(table.dates >= cut), FAST), FAST
+    )
+    return replace(est, ci90=ci90, avoided_median=median)
+
+
+def test_the_sensitivity_check_judges_every_variant_but_the_weather_only_one_against_the_main_interval() -> None:
+    est = _est((-2.0, 3.0))
+    ok = av.sensitivity_check(est, REPORT)  # windows +1, −2 (on the bound), trend +0.5; without C1 +4 not judged
+    assert ok.name == "sensitivity" and ok.passed
+    assert ok.detail["judged"] == ["window:0", "window:91", "trend_on"] and ok.detail["outside"] == []
+    assert ok.detail["ci90"] == [-2.0, 3.0] and {k: ok.detail[k] for k in REPORT} == REPORT
+    bad = av.sensitivity_check(est, {**REPORT, "trend_on": 3.5, "windows": {"0": -2.5, "91": 0.0}})
+    assert not bad.passed and bad.detail["outside"] == ["window:0", "trend_on"]
+    # with two controls, leaving one out keeps the other: a judged variant
+    two = {**REPORT, "control_sets": {"without C1": 4.0, "without C2": 1.0}, "weather_only": []}
+    judged = av.sensitivity_check(est, two)
+    assert not judged.passed and judged.detail["outside"] == ["without C1"]
+    assert "without C2" in judged.detail["judged"]
+    # a failed sensitivity check fails the method like any other (§3.9 step 5 "any failure")
+    assert av.verdict(est, [ok]) == "no_detectable_effect" and av.verdict(est, [bad]) == "method_failed_validation"
 
 
 def test_window_estimates_take_each_windows_members() -> None:
@@ -47,46 +85,42 @@ def test_control_and_trend_variants_of_a_table() -> None:
     assert tr.names[-1] == "trend_days" and np.array_equal(np.diff(tr.x[:, -1]), np.ones(len(table.dates) - 1))
 
 
-def test_sensitivity_is_stored_and_does_not_change_the_verdict() -> None:
+def test_sensitivity_is_judged_stored_and_part_of_the_verdict(monkeypatch) -> None:
     table, _, _ = synthetic_days(n_train=3 * 365 + 1, n_test=365, seed=10, sigma=0.1)
     window = (date(2016, 3, 1), date(2017, 2, 28))
     reference = (date(2013, 3, 1), date(2016, 2, 29))
     years = [(date(2014, 3, 1), date(2015, 2, 28)), (date(2015, 3, 1), date(2016, 2, 29))]
     kw = {"targets": ["T"], "controls": ["C1"], "label": "x"}
-    est, _, rec = av.evaluate_intervention(table, window, reference, years, FAST, with_sensitivity=True, **kw)
-    _, _, plain = av.evaluate_intervention(table, window, reference, years, FAST, **kw)
+    est, checks, rec = av.evaluate_intervention(table, window, reference, years, FAST, with_sensitivity=True, **kw)
+    _, plain_checks, plain = av.evaluate_intervention(table, window, reference, years, FAST, **kw)
     sens = rec.placebo["sensitivity"]
-    assert "sensitivity" not in plain.placebo and rec.verdict == plain.verdict
+    assert "sensitivity" not in plain.placebo and all(c.name != "sensitivity" for c in plain_checks)
+    assert [c.name for c in checks] == [*(c.name for c in plain_checks), "sensitivity"]
+    assert sens["passed"] is checks[-1].passed and sens["ci90"] == list(est.ci90)
+    assert rec.verdict == av.verdict(est, checks)
     assert list(sens["windows"]) == [str(w) for w in FAST.windows]
-    assert list(sens["control_sets"]) == ["without C1"]
+    assert list(sens["control_sets"]) == ["without C1"] and sens["weather_only"] == ["without C1"]
     values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
     assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
     # no trend in the synthetic series: the trend-on and per-window variants stay near the main estimate (the
     # weather-only variant, without the only control, is reported but not bounded here)
     assert abs(sens["trend_on"] - est.avoided_median) <= 3.0
     assert all(abs(v - est.avoided_median) <= 3.0 for v in sens["windows"].values())
-    assert (
-        av.presentation(rec.row(created_at=None))["failed_checks"]
-        == av.presentation(  # type: ignore[arg-type]
-            plain.row(created_at=None)  # type: ignore[arg-type]
-        )["failed_checks"]
-    )
+    assert sens["passed"] and rec.verdict == plain.verdict
+    # a variant outside the main interval fails the method, and the stored row names the failed check
+    far = {**REPORT, "trend_on": est.ci90[1] + 5.0, "windows": {"0": est.avoided_median}}
+    monkeypatch.setattr(evaluation, "sensitivity", lambda *a, **k: far)
+    _, _, failed = av.evaluate_intervention(table, window, reference, years, FAST, with_sensitivity=True, **kw)
+    assert failed.verdict == "method_failed_validation" and failed.placebo["sensitivity"]["outside"] == ["trend_on"]
+    shown = av.presentation(failed.row(created_at=None))  # type: ignore[arg-type]
+    assert "sensitivity" in shown["failed_checks"] and not shown["show_figure"]
 
 
 def test_the_command_prints_the_sensitivity(monkeypatch, sqlite_store) -> None:
-    table, first, _ = synthetic_days(n_train=400, n_test=60)
-    cut = np.datetime64(first, "D")
-    cf = av.fit_counterfactual(table.select(table.dates < cut), table.select(table.dates >= cut), FAST)
-    est = av.estimate(cf, FAST)
-    sens = {
-        "windows": {"0": 1.0, "91": -2.0},
-        "window_spread": 3.0,
-        "trend_on": 0.5,
-        "control_sets": {"without C1": 4.0},
-        "spread": 6.0,
-    }
-    rec = av.result_record(est, (), label="T", targets=["T"], controls=["C1"], window=(first, first), params=FAST)
-    rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
+    est = _est((-1.0, 3.0))
+    first = date(2016, 1, 1)
+    check = av.sensitivity_check(est, REPORT)
+    rec = av.result_record(est, (check,), label="T", targets=["T"], controls=["C1"], window=(first, first), params=FAST)
     seen: list[bool] = []
 
     def fake(*a, **kw):
@@ -99,7 +133,11 @@ def test_the_command_prints_the_sensitivity(monkeypatch, sqlite_store) -> None:
     r = CliRunner().invoke(app, [*args, "--no-store", "--database-url", url])
     assert r.exit_code == 0, r.output
     said = " ".join(r.output.split())
-    assert "windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without C1: +4.0; spread 6.0 d" in said
+    assert (
+        "windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without C1: +4.0; spread 6.0 d; "
+        "judged against the main 90 % interval -1…+3: FAILED, outside: window:91" in said
+    ), said
+    assert "verdict: method_failed_validation" in said
     r = CliRunner().invoke(app, [*args, "--no-store", "--no-sensitivity", "--database-url", url])
     assert r.exit_code == 0 and seen == [True, False]
 
@@ -121,7 +159,7 @@ def test_window_estimates_of_an_aqi_counterfactual_take_each_windows_members_of_
     assert av.window_estimates(replace(cf, members=members), params) == {"0": 8.0, "91": 3.0}
 
 
-def test_aqi_sensitivity_is_stored_applies_each_variant_to_every_item_and_keeps_the_verdict(monkeypatch) -> None:
+def test_aqi_sensitivity_is_judged_stored_and_applies_each_variant_to_every_item(monkeypatch) -> None:
     from forecast.test_avoided_events import synthetic_items
 
     quick = replace(FAST, threshold=150.0, rounds=80, learning_rate=0.1, draws=300)
@@ -144,8 +182,10 @@ def test_aqi_sensitivity_is_stored_applies_each_variant_to_every_item_and_keeps_
         tables, window, reference, years, quick, with_sensitivity=True, **kw
     )
     sens = rec.placebo["sensitivity"]
-    assert "sensitivity" not in plain.placebo and rec.verdict == plain.verdict
-    assert [(c.name, c.passed) for c in checks] == [(c.name, c.passed) for c in plain_checks]
+    assert "sensitivity" not in plain.placebo
+    assert [(c.name, c.passed) for c in checks[:-1]] == [(c.name, c.passed) for c in plain_checks]
+    assert checks[-1].name == "sensitivity" and sens["passed"] is checks[-1].passed
+    assert rec.verdict == av.verdict(est, checks) and sens["weather_only"] == ["without C"]
     assert list(sens["windows"]) == [str(w) for w in quick.windows] and list(sens["control_sets"]) == ["without C"]
     values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
     assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
@@ -156,6 +196,9 @@ def test_aqi_sensitivity_is_stored_applies_each_variant_to_every_item_and_keeps_
     # no trend in the synthetic series: the trend-on and per-window variants stay near the main estimate
     assert abs(sens["trend_on"] - est.avoided_median) <= 4.0
     assert all(abs(v - est.avoided_median) <= 4.0 for v in sens["windows"].values())
+    assert sens["outside"] == [
+        n for n, v in av.sensitivity_variants(sens).items() if not est.ci90[0] <= v <= est.ci90[1]
+    ]
 
 
 def test_the_command_prints_the_sensitivity_of_an_aqi_event(monkeypatch, sqlite_store) -> None:
@@ -187,7 +230,7 @@ def test_the_command_prints_the_sensitivity_of_an_aqi_event(monkeypatch, sqlite_
 # --- §8 check 5 (--protocol beijing): the same report on each split with a control --------------------------------
 
 
-def test_check5_carries_the_sensitivity_of_each_split_with_a_control() -> None:
+def test_check5_judges_the_sensitivity_of_each_split_with_a_control(monkeypatch) -> None:
     from bogda.forecast.avoided.check5 import check5_frames
     from forecast.test_avoided import _hourly
 
@@ -202,15 +245,33 @@ def test_check5_carries_the_sensitivity_of_each_split_with_a_control() -> None:
     assert "sensitivity" not in weather.result.placebo
     assert all("sensitivity" not in r.result.placebo for r in plain)
     sens = controlled.result.placebo["sensitivity"]
-    assert set(sens) == {"windows", "window_spread", "trend_on", "control_sets", "spread"}
+    assert set(sens) == {
+        "passed", "windows", "window_spread", "trend_on", "control_sets", "weather_only", "spread", "ci90", "judged",
+        "outside",
+    }  # fmt: skip
+    assert sens["weather_only"] == ["without C"] and sens["judged"] == [
+        *(f"window:{w}" for w in quick.windows),
+        "trend_on",
+    ]
     assert list(sens["windows"]) == [str(w) for w in quick.windows] and list(sens["control_sets"]) == ["without C"]
     values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
     assert sens["spread"] == max(values) - min(values) >= sens["window_spread"] >= 0
     # the same days and the same inputs in the same order: leaving the control out is the weather-only row exactly
     assert sens["control_sets"]["without C"] == weather.estimate.avoided_median
-    # reported, not judged: the table (figures, checks, verdicts) is the one without the report
-    assert av.check5_table(rows).equals(av.check5_table(plain))
-    assert [r.result.verdict for r in rows] == [r.result.verdict for r in plain]
+    # judged: the figures are the ones without the report, the row gains the check and its verdict counts it
+    assert [c.name for c in controlled.checks] == [*(c.name for c in plain[1].checks), "sensitivity"]
+    assert controlled.checks[-1].passed is sens["passed"]
+    assert controlled.result.verdict == av.verdict(controlled.estimate, controlled.checks)
+    figures = [c for c in av.check5_table(plain).columns if c not in ("checks", "verdict")]
+    assert av.check5_table(rows).select(figures).equals(av.check5_table(plain).select(figures))
+    far = {k: sens[k] for k in REPORT} | {"trend_on": controlled.estimate.ci90[1] + 1.0}
+    check5_module = import_module("bogda.forecast.avoided.check5")  # the package's ``check5`` is the function
+    monkeypatch.setattr(check5_module, "sensitivity", lambda *a, **k: far)
+    forced = check5_frames(target, control, quick, splits=splits)[1]
+    assert (
+        forced.result.verdict == "method_failed_validation"
+        and "sensitivity:FAIL" in av.check5_table([forced])["checks"][0]
+    )
 
 
 def test_the_check5_command_prints_the_sensitivity_under_the_table(monkeypatch) -> None:
@@ -219,13 +280,9 @@ def test_the_check5_command_prints_the_sensitivity_under_the_table(monkeypatch) 
     est = av.estimate(
         av.fit_counterfactual(table.select(table.dates < cut), table.select(table.dates >= cut), FAST), FAST
     )
-    sens = {
-        "windows": {"0": 1.0, "91": -2.0},
-        "window_spread": 3.0,
-        "trend_on": 0.5,
-        "control_sets": {"without 1002A": 4.0},
-        "spread": 6.0,
-    }
+    report = {**REPORT, "control_sets": {"without 1002A": 4.0}, "weather_only": ["without 1002A"]}
+    check = av.sensitivity_check(replace(est, ci90=(-3.0, 3.0)), report)
+    sens = {"passed": check.passed, **check.detail}
     train, test = (date(2013, 3, 1), date(2015, 2, 28)), (first, last)
     rec = av.result_record(
         est, (), label="check5:with_control", targets=["T"], controls=["1002A"], window=test, params=FAST
@@ -249,8 +306,30 @@ def test_the_check5_command_prints_the_sensitivity_under_the_table(monkeypatch) 
     assert (
         f"sensitivity with_control {first:%Y} (avoided, MC median; main {est.avoided_median:+.1f}, weather_calendar "
         "row +7.0): windows trimmed 0 d: +1.0, 91 d: -2.0; trend on +0.5; control sets without 1002A: +4.0; "
-        "spread 6.0 d" in said
+        "spread 6.0 d; judged against the main 90 % interval -3…+3: passed" in said
     ), said
     assert said.index(f"with_control {first:%Y}: ") < said.index("sensitivity with_control")  # under the table
     r = CliRunner().invoke(app, [*args, "--no-sensitivity"])
     assert r.exit_code == 0 and "sensitivity" not in r.output and seen == [True, False]
+
+
+def test_the_checks_page_words_the_judged_sensitivity_and_keeps_older_rows_as_reported() -> None:
+    from bogda.web.ui.forecast_checks import check_rows
+
+    judged = av.sensitivity_check(_est((-2.0, 0.5)), REPORT)  # window 0 (+1) is outside
+    stored = {"passed": judged.passed, **judged.detail}
+
+    def row(sens: dict, show: bool) -> dict:
+        return check_rows({"display": {"show_figure": show}, "placebo": {"sensitivity": sens}}, "en")[-1]
+
+    shown = row(stored, True)
+    assert shown["key"] == "sensitivity" and shown["result"] == "failed"
+    assert "Variants outside the interval: Reference window 0 alone (shifted by 0 days)" in shown["figures"]
+    assert any(
+        f.startswith("Judged: every variant") for f in shown["figures"]
+    ) and "With a linear trend: +0.5" in " ".join(shown["figures"])
+    hidden = row(stored, False)  # a refused figure: the names outside stay, the variants' days do not
+    assert hidden["result"] == "failed" and not any("+0.5" in f for f in hidden["figures"])
+    assert any("outside the interval" in f for f in hidden["figures"])
+    older = row(REPORT, True)  # stored before the check was judged: the report only
+    assert older["result"] == "reported" and not any(f.startswith("Judged") for f in older["figures"])

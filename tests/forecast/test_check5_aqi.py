@@ -122,23 +122,26 @@ def test_check5_aqi_rows_carry_the_heavy_day_figures_of_each_split_and_feature_s
         assert e.ci90[0] <= e.avoided_median <= e.ci90[1] and e.avoided_median == e.cf_median - e.n_obs, where
         assert e.bss is not None and rec.verdict in av.VERDICTS, where
         assert rec.placebo["placebo_space"] == {"passed": None, "not_run": True}, where  # one control
-    # placebo years shared across the splits, each split's calibration, the injection on the last split only
+    # placebo years shared across the splits, each split's calibration, the injection on the last split only, the
+    # sensitivity with the control
     names = [[c.name for c in r.checks] for r in rows]
     assert names[0] == ["placebo_time_2015", "placebo_time_2016", "calibration"]
     assert names[1] == ["placebo_time_2015", "placebo_time_2016", "calibration", "injection"]
-    assert names[2:] == names[:2]
+    assert names[2:] == [[*n, "sensitivity"] for n in names[:2]]  # judged on the rows with a control
     table = av.check5_table(rows)
     assert table.height == 4 and table["observed"].to_list() == [r.estimate.n_obs for r in rows]
 
 
-def test_check5_aqi_reports_the_sensitivity_of_each_split_with_a_control_and_does_not_judge_it(frames, rows) -> None:
+def test_check5_aqi_judges_the_sensitivity_of_each_split_with_a_control(frames, rows) -> None:
     weather = {r.test: r for r in rows if r.features == "weather_calendar"}
     for r in rows:
         if r.features == "weather_calendar":
             assert "sensitivity" not in r.result.placebo
             continue
         sens = r.result.placebo["sensitivity"]
-        assert set(sens) == {"windows", "window_spread", "trend_on", "control_sets", "spread"}
+        assert sens["weather_only"] == ["without C"] and "without C" not in sens["judged"]
+        assert r.checks[-1].name == "sensitivity" and r.checks[-1].passed is sens["passed"]
+        assert r.result.verdict == av.verdict(r.estimate, r.checks)
         assert list(sens["windows"]) == [str(w) for w in QUICK.windows]
         assert list(sens["control_sets"]) == ["without C"]
         values = [*sens["windows"].values(), sens["trend_on"], *sens["control_sets"].values()]
@@ -147,8 +150,11 @@ def test_check5_aqi_reports_the_sensitivity_of_each_split_with_a_control_and_doe
         assert sens["control_sets"]["without C"] == weather[r.test].estimate.avoided_median
     plain = c5.check5_aqi_frames(*frames, QUICK, splits=SPLITS, with_sensitivity=False)
     assert all("sensitivity" not in r.result.placebo for r in plain)
-    assert av.check5_table(rows).equals(av.check5_table(plain))  # reported, not judged
-    assert [r.result.verdict for r in rows] == [r.result.verdict for r in plain]
+    figures = [c for c in av.check5_table(plain).columns if c not in ("checks", "verdict")]
+    assert av.check5_table(rows).select(figures).equals(av.check5_table(plain).select(figures))
+    for r, p in zip(rows, plain, strict=True):  # the same checks, plus the judged sensitivity with a control
+        extra = ["sensitivity"] if r.features == "with_control" else []
+        assert [c.name for c in r.checks] == [*(c.name for c in p.checks), *extra]
 
 
 def test_check5_aqi_refuses_an_unknown_event(frames) -> None:
@@ -207,8 +213,8 @@ def test_the_protocol_command_refuses_an_event_it_does_not_run(monkeypatch, even
 @pytest.mark.timeout(1800)
 def test_check5_aqi_beijing() -> None:
     """The heavy day on the check-5 files (Dongsi, Dingling control, both splits): every row carries its figures and
-    each with_control row its sensitivity report. The figures are measured (docs), not asserted: the spec gives no
-    reference for the AQI event."""
+    each with_control row its judged sensitivity check. The figures are measured (docs), not asserted: the spec gives
+    no reference for the AQI event."""
     path = require_shared("beijing", "PRSA_Data_Dingling_20130301-20170228.csv.gz")
     require_shared("beijing", "PRSA_Data_Dongsi_20130301-20170228.csv.gz")
     rows = c5.check5_aqi(path.parents[1])
@@ -223,6 +229,8 @@ def test_check5_aqi_beijing() -> None:
         assert ("sensitivity" in r.result.placebo) == (r.features == "with_control")
         if r.features == "with_control":
             assert list(r.result.placebo["sensitivity"]["control_sets"]) == ["without 1002A"]
+            assert r.result.placebo["sensitivity"]["weather_only"] == ["without 1002A"]
+            assert r.result.verdict == av.verdict(r.estimate, r.checks)
 
 
 def test_the_protocol_command_passes_the_season_matched_bootstrap(monkeypatch, tmp_path) -> None:

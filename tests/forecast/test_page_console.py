@@ -41,13 +41,18 @@ def _failed_with_every_check() -> Any:
         "placebo_space_C1": {"passed": True, "avoided": -1.0, "ci90": [-5.0, 4.0], "n_days": 340},
         "placebo_space_C2": {"passed": False, "reason": "too few complete days at the control"},
         "dust": {"days": 2, "event_days": 1, "dates": ["2016-04-03", "2016-04-04"]},
-        # variants of the refused figure itself: only their spreads may be shown
+        # variants of the refused figure itself: only their spreads, the rule and the names outside may be shown
         "sensitivity": {
+            "passed": False,
             "windows": {"0": 8.0, "91": 9.0, "182": 10.0},
             "window_spread": 2.0,
             "trend_on": 3.0,
-            "control_sets": {"without C1": 10.0},
-            "spread": 7.0,
+            "control_sets": {"without C1": 12.0},
+            "weather_only": [],
+            "spread": 9.0,
+            "ci90": [2.0, 11.0],
+            "judged": ["window:0", "window:91", "window:182", "trend_on", "without C1"],
+            "outside": ["without C1"],
         },
     }
     injection = {**rec.injection, "ci90": [-1.0, 5.0], "truth": 2.0, "days": ["2016-12-01", "2016-12-02"]}
@@ -245,11 +250,12 @@ def test_the_checks_of_a_refused_evaluation_without_its_figure(server) -> None:
         assert "0.9–1.0" in figures and "0.75" in figures
         assert "2 天（其中实测事件天 1 天）" in checks["dust"][0] and "2016-04-03" in checks["dust"][0]
         figures, judged = checks["sensitivity"]
-        assert "极差 7 天" in figures and "参考窗口间极差 2 天" in figures and judged == "仅报告，不作判定"
+        assert "极差 9 天" in figures and "参考窗口间极差 2 天" in figures and judged == "未通过"
+        assert "须落在主估计的 90% 区间内" in figures and "超出区间的变体：去掉对照站 C1" in figures
         # the refused figure is nowhere: neither the avoided days (+9) nor its interval (+2…+11), nor the
         # sensitivity variants that estimate it (+8, +10); the verdict and the reason are
         body = pg.locator("body").inner_text()
-        for hidden in ("+9 天", "+2…+11", "+8", "+10", "+3 天"):
+        for hidden in ("+9 天", "+2…+11", "+8", "+10", "+12", "+3 天"):
             assert hidden not in body, hidden
         assert "方法未通过检验" in pg.locator(".bogda-checks-result").inner_text()
         assert pg.locator(".bogda-checks-hidden").count() == 1

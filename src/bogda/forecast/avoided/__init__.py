@@ -17,7 +17,7 @@ All pure functions except the LightGBM fits (deterministic: one thread, fixed se
   residuals over 5 contiguous blocks → σ, event probabilities, analytic count, Monte Carlo avoided with a 7-day
   moving-block bootstrap);
 - :mod:`.checks`: ``placebo_check`` / ``placebo_space_checks`` / ``placebo_time_checks`` / ``calibration_check`` /
-  ``injection_test`` → ``verdict``;
+  ``injection_test`` / ``sensitivity_check`` → ``verdict``;
 - :mod:`.records`: ``InterventionResult``, ``store_result`` (table ``intervention_eval``), ``read_results``,
   ``presentation``;
 - :mod:`.aqi`: the AQI events (heavy day, ozone day) with dust-affected days apart;
@@ -66,6 +66,8 @@ from bogda.forecast.avoided.checks import (
     placebo_check,
     placebo_space_checks,
     placebo_time_checks,
+    sensitivity_check,
+    sensitivity_variants,
     verdict,
 )
 from bogda.forecast.avoided.counterfactual import (
@@ -235,6 +237,8 @@ __all__ = [
     "reliability_table",
     "result_record",
     "sensitivity",
+    "sensitivity_check",
+    "sensitivity_variants",
     "store_result",
     "stored_nwp",
     "verdict",

@@ -22,7 +22,14 @@ from bogda.forecast.avoided.aqi import (
     fit_aqi_counterfactual,
     injection_test_aqi,
 )
-from bogda.forecast.avoided.checks import Check, calibration_check, injection_test, placebo_check, space_not_run
+from bogda.forecast.avoided.checks import (
+    Check,
+    calibration_check,
+    injection_test,
+    placebo_check,
+    sensitivity_check,
+    space_not_run,
+)
 from bogda.forecast.avoided.counterfactual import Counterfactual, Estimate, estimate, fit_counterfactual
 from bogda.forecast.avoided.evaluation import sensitivity
 from bogda.forecast.avoided.inputs import FeatureTable, feature_table, tables_between
@@ -167,10 +174,11 @@ def check5_frames(
 
     ``with_sensitivity``: each ``with_control`` row also carries the §3.9 step 5 sensitivity report of
     :func:`~bogda.forecast.avoided.evaluation.sensitivity` (each reference window alone, trend on, the control left
-    out; the main fit reused, 2 more ensemble fits per split) in ``result.placebo["sensitivity"]``, as the stored
-    evaluations do. Reported, not judged: the table and the verdicts do not change. The control-left-out variant is
-    the weather-only model fitted on the days the control reports (the weather-only rows keep the days it misses),
-    so it equals the ``weather_calendar`` row's estimate only when the control misses no day the target has.
+    out; the main fit reused, 2 more ensemble fits per split) in ``result.placebo["sensitivity"]``, judged by
+    :func:`~bogda.forecast.avoided.checks.sensitivity_check` as the stored evaluations are (a failure fails the
+    row's verdict). The control-left-out variant is the weather-only model (reported, not judged) fitted on the
+    days the control reports (the weather-only rows keep the days it misses), so it equals the ``weather_calendar``
+    row's estimate only when the control misses no day the target has.
     """
     p = params or AvoidedParams(threshold=150.0)
     return _check5_rows(
@@ -270,6 +278,9 @@ def _check5_rows(
         ]
         for tr, te, est, cs, cf in runs:
             checks = (*placebos, *(c for c in cs if c.name != "placebo_time"))
+            if with_sensitivity and ctrls:  # §3.9 step 5, judged like the other checks
+                report = sensitivity(table, te, tr, p, controls=[code_c], cf=cf, fit=kind.fit)
+                checks = (*checks, sensitivity_check(est, report))
             rec = result_record(
                 est,
                 checks,
@@ -283,9 +294,6 @@ def _check5_rows(
             )
             # one control: none to play the target in the placebo in space
             rec = replace(rec, placebo={**space_not_run(rec.placebo, False), **kind.extra(cf)})
-            if with_sensitivity and ctrls:  # §3.9 step 5: reported, not judged
-                sens = sensitivity(table, te, tr, p, controls=[code_c], cf=cf, fit=kind.fit)
-                rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
             rows.append(Check5Row(features, tr, te, est, checks, rec))
     return rows
 

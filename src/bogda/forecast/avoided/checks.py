@@ -131,6 +131,41 @@ def as_targets(controls: Sequence[str]) -> list[tuple[str, list[str]]]:
     return [(c, [o for o in controls if o != c]) for c in controls]
 
 
+def sensitivity_variants(report: Mapping[str, Any]) -> dict[str, float]:
+    """The judged variants of a :func:`~bogda.forecast.avoided.evaluation.sensitivity` report, by name
+    (``window:<trim>``, ``trend_on``, ``without <code>``): every reference window alone, the trend input on, and
+    each control set that keeps at least one control. A variant that leaves the last control out is a weather-only
+    model (``report["weather_only"]``): another method with its own label, whose bias the placebo in time already
+    shows (§8 check 5: +16 and +7 days without Dingling), so it is reported, not judged.
+
+    >>> sensitivity_variants({"windows": {"0": 1.0}, "trend_on": 2.0,
+    ...                       "control_sets": {"without A": 3.0, "without B": 9.0}, "weather_only": ["without B"]})
+    {'window:0': 1.0, 'trend_on': 2.0, 'without A': 3.0}
+    """
+    out = {f"window:{trim}": float(v) for trim, v in report["windows"].items()}
+    out["trend_on"] = float(report["trend_on"])
+    skip = set(report.get("weather_only", ()))
+    out.update({name: float(v) for name, v in report["control_sets"].items() if name not in skip})
+    return out
+
+
+def sensitivity_check(est: Estimate, report: Mapping[str, Any]) -> Check:
+    """§3.9 step 5 "sensitivity (spread over windows, trend on/off, control sets)", judged (d): every variant's
+    avoided days (Monte Carlo median, :func:`sensitivity_variants`) must lie inside the main estimate's 90 %
+    interval, bounds included. A reasonable other choice of window, trend or controls must not give an answer the
+    main evaluation itself calls implausible; when one does, the figure depends on that choice more than on the
+    data, and the method fails (§3.9 step 5 "any failure → ``method_failed_validation``").
+
+    The check's detail is the report itself plus ``ci90`` (the interval judged against), ``judged`` (the variants'
+    names) and ``outside`` (those outside it), so that ``placebo["sensitivity"]`` keeps every figure it had.
+    """
+    lo, hi = (float(v) for v in est.ci90)
+    variants = sensitivity_variants(report)
+    outside = [name for name, v in variants.items() if not lo <= v <= hi]
+    detail = {**report, "ci90": [lo, hi], "judged": list(variants), "outside": outside}
+    return Check("sensitivity", not outside, detail)
+
+
 def calibration_check(est: Estimate, params: AvoidedParams) -> Check:
     """Heavy-day Brier skill score ≥ ``params.min_bss`` (0.6); the reliability table is kept for display."""
     ok = est.bss is not None and est.bss >= params.min_bss

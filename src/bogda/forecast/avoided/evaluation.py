@@ -29,6 +29,7 @@ from bogda.forecast.avoided.checks import (
     injection_test,
     placebo_space_checks,
     placebo_time_checks,
+    sensitivity_check,
     space_not_run,
 )
 from bogda.forecast.avoided.counterfactual import Counterfactual, Estimate, estimate, fit_counterfactual
@@ -87,8 +88,10 @@ def evaluate_intervention(
         Placebo in space: each control station as target (its table built with the other controls), evaluated
         over ``window`` with the same criteria. None or empty → not run (recorded as such).
     with_sensitivity
-        Also compute the :func:`sensitivity` report (3 windows, trend on, each control left out) and store it in
-        ``placebo["sensitivity"]`` (reported, not judged). Costs 1 + len(controls) more ensemble fits.
+        Also compute the :func:`sensitivity` report (3 windows, trend on, each control left out), judge it by
+        :func:`sensitivity_check` (a check like the others: a failure fails the method) and store it in
+        ``placebo["sensitivity"]``. Costs 1 + len(controls) more ensemble fits. Without it the check is not run
+        and not recorded.
 
     Returns
     -------
@@ -113,6 +116,10 @@ def evaluate_intervention(
     checks += placebo_space_checks(
         control_tables or {}, reference, window, params, lambda r, w: estimate(fit_counterfactual(r, w, params), params)
     )
+    if with_sensitivity:
+        checks.append(
+            sensitivity_check(est, sensitivity(table, window, reference, params, controls=controls, cf=main_cf))
+        )
     rec = result_record(
         est,
         checks,
@@ -124,9 +131,6 @@ def evaluate_intervention(
         pollutant=pollutant,
     )
     rec = replace(rec, placebo=space_not_run(rec.placebo, bool(control_tables)))
-    if with_sensitivity:
-        sens = sensitivity(table, window, reference, params, controls=controls, cf=main_cf)
-        rec = replace(rec, placebo={**rec.placebo, "sensitivity": sens})
     return est, tuple(checks), rec
 
 
@@ -155,8 +159,8 @@ def evaluate_aqi_intervention(
     dust rule and criteria. None or empty → recorded as not run.
 
     ``with_sensitivity`` adds the :func:`sensitivity` report (the same code as for one pollutant: each window,
-    trend on, each control left out of every item's inputs) in ``placebo["sensitivity"]``; reported, not judged.
-    Costs 1 + len(controls) more AQI ensemble fits.
+    trend on, each control left out of every item's inputs), judged by :func:`sensitivity_check`, in
+    ``placebo["sensitivity"]``. Costs 1 + len(controls) more AQI ensemble fits.
     """
 
     def part(span: tuple[date, date], outside: tuple[date, date] | None = None) -> dict[str, FeatureTable]:
@@ -188,6 +192,9 @@ def evaluate_aqi_intervention(
     checks += placebo_space_checks(
         control_tables or {}, reference, window, params, lambda r, w: estimate_aqi(fit(r, w), params)
     )
+    if with_sensitivity:
+        report = sensitivity(tables, window, reference, params, controls=controls, cf=cf, fit=fit)
+        checks.append(sensitivity_check(est, report))
     weather_only = next(iter(tables.values())).label == LABEL_WEATHER_ONLY
     rec = result_record(
         est,
@@ -201,8 +208,6 @@ def evaluate_aqi_intervention(
         event=event,
     )
     placebo = {**space_not_run(rec.placebo, bool(control_tables)), "dust": dust_summary(cf)}
-    if with_sensitivity:
-        placebo["sensitivity"] = sensitivity(tables, window, reference, params, controls=controls, cf=cf, fit=fit)
     return est, tuple(checks), replace(rec, placebo=placebo)
 
 
@@ -281,8 +286,9 @@ def sensitivity(
     :class:`FeatureTable` or the tables per AQI item (each variant — trend input, a control left out — is applied
     to every item's table), ``fit(reference_part, window_part)`` fits that kind of counterfactual (default
     :func:`fit_counterfactual`; the AQI events pass :func:`fit_aqi_counterfactual` with their event and dust
-    flags), and ``cf`` is the main evaluation's counterfactual when already fitted. Reported, not judged: the spec
-    sets no pass criterion for it, so it never changes the verdict.
+    flags), and ``cf`` is the main evaluation's counterfactual when already fitted. ``weather_only`` names the
+    control-set variants left without any control (reported, not judged). Judged by
+    :func:`~bogda.forecast.avoided.checks.sensitivity_check`.
     """
     fit = fit or (lambda r, w: fit_counterfactual(r, w, params))
     ref, target = tables_between(table, reference), tables_between(table, window)
@@ -294,13 +300,17 @@ def sensitivity(
         "window_spread": max(windows.values()) - min(windows.values()),
         "trend_on": _estimate_any(trend_cf, params).avoided_median,
         "control_sets": {},
+        "weather_only": [],
     }
     for i, code in enumerate(controls):
         if not _has_control(table, i):
             continue
         drop = lambda t, i=i: without_control(t, i)  # noqa: E731 - bound per control
-        variant = fit(_tables_map(ref, drop), _tables_map(target, drop))
+        dropped = _tables_map(ref, drop)
+        variant = fit(dropped, _tables_map(target, drop))
         out["control_sets"][f"without {code}"] = _estimate_any(variant, params).avoided_median
+        if not any(_has_control(dropped, j) for j in range(len(controls))):
+            out["weather_only"].append(f"without {code}")
     values = [*windows.values(), out["trend_on"], *out["control_sets"].values()]
     out["spread"] = max(values) - min(values)
     return out

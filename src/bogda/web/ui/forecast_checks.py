@@ -61,9 +61,21 @@ def _placebo_figures(check: dict[str, Any], lang: str) -> list[str]:
     return out
 
 
+def _variant_label(name: str, lang: str) -> str:
+    """A judged variant's name (:func:`avoided.sensitivity_variants`: ``window:<trim>``, ``trend_on``,
+    ``without <code>``) in words."""
+    if name.startswith("window:"):
+        trim = name.removeprefix("window:")
+        return t("forecast.checks.sens.window", lang, trim=trim, days=trim)
+    if name == "trend_on":
+        return t("forecast.checks.sens.trend", lang)
+    return t("forecast.checks.sens.without", lang, code=name.removeprefix("without "))
+
+
 def _sensitivity_figures(sens: dict[str, Any], show: bool, lang: str) -> list[str]:
     """The variants' avoided days only where the evaluation's own figure may be shown: they estimate the same
-    quantity, so listing them would show a refused figure by another name. The spreads (differences) stay."""
+    quantity, so listing them would show a refused figure by another name. The spreads (differences), the rule it
+    is judged by and the names of the variants outside the interval stay."""
     out = []
     if show:
         for trim, v in (sens.get("windows") or {}).items():
@@ -87,6 +99,11 @@ def _sensitivity_figures(sens: dict[str, Any], show: bool, lang: str) -> list[st
             window_spread=_num_text(sens.get("window_spread"), "g"),
         )
     )
+    if "passed" in sens:  # judged (rows stored before the check was judged carry the report only)
+        out.append(t("forecast.checks.sens.rule", lang))
+        outside = [_variant_label(str(n), lang) for n in sens.get("outside") or []]
+        if outside:
+            out.append(t("forecast.checks.sens.outside", lang, names=_list_sep(lang).join(outside)))
     return out
 
 
@@ -95,7 +112,8 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
 
     Each row: ``key`` (the stored name), ``name``, ``figures`` (lines of text), ``result`` (``passed`` | ``failed``
     | ``not_run`` | ``reported``) and, for a calibration, its ``reliability`` table. Order: placebo in time, placebo
-    in space, injection, calibration, any other judged check, dust days, sensitivity. The checks' figures are
+    in space, injection, calibration, any other judged check, dust days, sensitivity (judged; ``reported`` on rows
+    stored before it was). The checks' figures are
     shown whatever the verdict (they are why a figure is refused); the evaluation's own avoided days are not, and
     the sensitivity variants follow the evaluation's rule (``display.show_figure``).
     """
@@ -139,7 +157,7 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                     "reliability": check.get("reliability") or [],
                 }
             )
-        elif "passed" in check:  # a check this page does not know yet: shown by its stored name and verdict
+        elif "passed" in check and key != "sensitivity":  # a check this page does not know yet: by its stored name
             figures = [f"{k} = {v}" for k, v in check.items() if k != "passed"]
             groups["other"].append({"key": key, "name": key, "figures": figures, "result": _judged(check)})
     inj = detail.get("injection") or {}
@@ -182,7 +200,7 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
                 "key": "sensitivity",
                 "name": t("forecast.checks.sensitivity", lang),
                 "figures": _sensitivity_figures(sens, show, lang),
-                "result": "reported",
+                "result": _judged(sens) if "passed" in sens else "reported",
             }
         )
     return rows
