@@ -142,9 +142,41 @@ def test_console_texts() -> None:
     none = av.presentation(_row(record("no_detectable_effect", ci90=(-3.0, 8.0))))
     assert verdict_text(none, "zh") == "未检出效果（最小可检测效应 ±5.5 天，浓度约 10%）"
     failed = av.presentation(_row(record("method_failed_validation", placebo_ok=False)))
-    assert verdict_text(failed, "zh") == "方法未通过检验（placebo_time_20150301），不给出避免天数"
+    assert verdict_text(failed, "zh") == "方法未通过检验（时间安慰剂（2015-03-01 起的无干预时段）），不给出避免天数"
     assert "+9" not in verdict_text(failed, "zh")
+    # every kind of stored check is named in the page's language; a key this version does not know stays as stored
+    row = _row(record("method_failed_validation", placebo_ok=False))
+    row["placebo"] |= {
+        "calibration_20150301": {"passed": False},
+        "placebo_space_C2": {"passed": False},
+        "sensitivity": {"passed": False},
+        "novel_check": {"passed": False},
+    }
+    row["injection"] = {"passed": False}
+    assert verdict_text(av.presentation(row), "zh") == (
+        "方法未通过检验（校准（2015-03-01 起）、注入检验、novel_check、空间安慰剂（对照站 C2 作目标）、"
+        "时间安慰剂（2015-03-01 起的无干预时段）、敏感性），不给出避免天数"
+    )
+    assert verdict_text(av.presentation(row), "en").startswith("Method failed validation (Calibration")
     wo = av.presentation(_row(record("effect_detected", label=f"T:{av.LABEL_WEATHER_ONLY}")))
     assert verdict_text(wo, "zh").endswith("；无足迹外对照站：仅气象，未经验证")
     assert event_text(av.EVENT_OZONE, "zh") == "臭氧污染天（AQI>100，首要污染物 O3_8h）"
     assert event_text("daily>150", "zh") == "daily>150"
+
+
+def test_the_checks_page_words_the_stored_reasons() -> None:
+    """The reasons the checks store in English are worded in the page's language; an unknown one stays as stored."""
+    from bogda.web.ui.forecast_checks import check_rows
+
+    placebo = {
+        "placebo_time": {"passed": False, "reason": "1 placebo year(s), need ≥ 2"},
+        "placebo_space_C2": {"passed": False, "reason": "too few complete days at the control"},
+        "placebo_space_C3": {"passed": False, "reason": "something new"},
+    }
+    rows = {r["key"]: r for r in check_rows({"display": {"show_figure": False}, "placebo": placebo}, "zh")}
+    assert rows["placebo_time"]["figures"] == ["原因：仅有 1 个无干预年，至少需要 2 个"]
+    assert rows["placebo_time"]["name"] == "时间安慰剂（无干预时段）"
+    assert rows["placebo_space_C2"]["figures"] == ["原因：对照站在参考期或评估期的完整日不足，无法作为目标检验"]
+    assert rows["placebo_space_C3"]["figures"] == ["原因：something new"]
+    en = check_rows({"display": {"show_figure": False}, "placebo": placebo}, "en")
+    assert en[0]["figures"] == ["reason: only 1 placebo year(s); at least 2 are needed"]

@@ -241,7 +241,8 @@ def test_the_checks_of_a_refused_evaluation_without_its_figure(server) -> None:
         figures, judged = checks["placebo_time_20150301"]
         assert "“避免” +7 天（90% 区间 +1…+13 天）" in figures and judged == "未通过"
         assert "-5…+4" in checks["placebo_space_C1"][0] and checks["placebo_space_C1"][1] == "通过"
-        assert "too few complete days" in checks["placebo_space_C2"][0] and checks["placebo_space_C2"][1] == "未通过"
+        assert "原因：对照站在参考期或评估期的完整日不足" in checks["placebo_space_C2"][0]
+        assert checks["placebo_space_C2"][1] == "未通过"
         figures, judged = checks["injection"]
         assert "r = 0.15" in figures and "恢复 +2 天" in figures and "2016-12-01" in figures and judged == "通过"
         figures, judged = checks["calibration_20150301"]

@@ -617,6 +617,32 @@ def event_text(event: str, lang: str) -> str:
     return event
 
 
+def _start(suffix: str) -> str:
+    """``20140301`` → ``2014-03-01`` (the key suffix of a placebo year); anything else as it is."""
+    return f"{suffix[:4]}-{suffix[4:6]}-{suffix[6:]}" if len(suffix) == 8 and suffix.isdigit() else suffix
+
+
+def check_name(key: str, lang: str) -> str:
+    """A stored validation check (a key of ``intervention_eval.placebo``, or ``injection``) in words: the names of
+    the checks page and of a refused evaluation's reason. A key this version does not know stays as stored."""
+    for prefix in ("placebo_time", "calibration"):  # per placebo year: ``<prefix>_<YYYYMMDD>``, or alone
+        rest = key.removeprefix(prefix)
+        if key.startswith(prefix) and (not rest or rest.startswith("_")):
+            start = _start(rest.lstrip("_"))
+            return (
+                t(f"forecast.checks.{prefix}", lang, start=start)
+                if start
+                else t(f"forecast.checks.{prefix}_plain", lang)
+            )
+    if key == "placebo_space":
+        return t("forecast.checks.placebo_space_none", lang)
+    if key.startswith("placebo_space_"):
+        return t("forecast.checks.placebo_space", lang, code=key.removeprefix("placebo_space_"))
+    if key in ("injection", "dust", "sensitivity"):
+        return t(f"forecast.checks.{key}", lang)
+    return key
+
+
 def verdict_text(display: dict[str, Any], lang: str) -> str:
     """The result cell of one evaluation (forecast.md §1, §3.9 steps 4–5): the avoided days only with their 90 %
     interval and a passed placebo test (:func:`avoided.presentation`), else the verdict with the MDE."""
@@ -638,7 +664,8 @@ def verdict_text(display: dict[str, Any], lang: str) -> str:
             pct="—" if pct is None else f"{pct:.0f}",
         )
     else:
-        text = t("forecast.avoided.failed", lang, checks=", ".join(display["failed_checks"]) or "—")
+        names = [check_name(k, lang) for k in display["failed_checks"]]
+        text = t("forecast.avoided.failed", lang, checks=("、" if lang == "zh" else ", ").join(names) or "—")
     if display.get("unvalidated"):
         text += ("；" if lang == "zh" else "; ") + t("forecast.avoided.unvalidated", lang)
     return text

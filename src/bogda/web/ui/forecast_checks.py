@@ -8,6 +8,7 @@ verdict are worded by :mod:`bogda.web.ui.forecast` as in that table. Texts ``for
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -17,7 +18,7 @@ from nicegui import ui
 from bogda.forecast import avoided as av
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
-from bogda.web.ui.forecast import event_text, signed_days, verdict_text
+from bogda.web.ui.forecast import check_name, event_text, signed_days, verdict_text
 from bogda.web.ui.layout import begin, frame
 
 
@@ -39,14 +40,23 @@ def _list_sep(lang: str) -> str:
     return "、" if lang == "zh" else ", "
 
 
-def _start(suffix: str) -> str:
-    """``20140301`` → ``2014-03-01`` (the key suffix of a placebo year); anything else as it is."""
-    return f"{suffix[:4]}-{suffix[4:6]}-{suffix[6:]}" if len(suffix) == 8 and suffix.isdigit() else suffix
-
-
 def _judged(check: dict[str, Any]) -> str:
     passed = check.get("passed")
     return "passed" if passed is True else "failed" if passed is False else "not_run"
+
+
+_REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"too few complete days at the control"), "forecast.checks.reason.control_days"),
+    (re.compile(r"(?P<n>\d+) placebo year\(s\), need ≥ 2"), "forecast.checks.reason.placebo_years"),
+)
+"""The reasons :mod:`bogda.forecast.avoided.checks` stores (in English), with their texts; any other stays as stored."""
+
+
+def _reason_text(reason: str, lang: str) -> str:
+    for pattern, key in _REASONS:
+        if m := pattern.fullmatch(reason):
+            return t(key, lang, **m.groupdict())
+    return reason
 
 
 def _placebo_figures(check: dict[str, Any], lang: str) -> list[str]:
@@ -57,7 +67,7 @@ def _placebo_figures(check: dict[str, Any], lang: str) -> list[str]:
     if check.get("n_days") is not None:
         out.append(t("forecast.checks.fig.n_days", lang, n=check["n_days"]))
     if check.get("reason"):
-        out.append(t("forecast.checks.fig.reason", lang, reason=check["reason"]))
+        out.append(t("forecast.checks.fig.reason", lang, reason=_reason_text(str(check["reason"]), lang)))
     return out
 
 
@@ -122,32 +132,19 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
     groups: dict[str, list[dict[str, Any]]] = {"time": [], "space": [], "inj": [], "cal": [], "other": []}
     for key in sorted(placebo):
         check = placebo[key]
+        name = check_name(key, lang)
         if key.startswith("placebo_time"):
-            start = _start(key.removeprefix("placebo_time").lstrip("_"))
-            name = (
-                t("forecast.checks.placebo_time", lang, start=start)
-                if start
-                else t("forecast.checks.placebo_time_plain", lang)
-            )
             groups["time"].append(
                 {"key": key, "name": name, "figures": _placebo_figures(check, lang), "result": _judged(check)}
             )
         elif key == "placebo_space":
             figures = [t("forecast.checks.fig.space_not_run", lang)] if check.get("not_run") else []
-            name = t("forecast.checks.placebo_space_none", lang)
             groups["space"].append({"key": key, "name": name, "figures": figures, "result": _judged(check)})
         elif key.startswith("placebo_space_"):
-            name = t("forecast.checks.placebo_space", lang, code=key.removeprefix("placebo_space_"))
             groups["space"].append(
                 {"key": key, "name": name, "figures": _placebo_figures(check, lang), "result": _judged(check)}
             )
         elif key.startswith("calibration"):
-            start = _start(key.removeprefix("calibration").lstrip("_"))
-            name = (
-                t("forecast.checks.calibration", lang, start=start)
-                if start
-                else t("forecast.checks.calibration_plain", lang)
-            )
             groups["cal"].append(
                 {
                     "key": key,
@@ -159,7 +156,7 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
             )
         elif "passed" in check and key != "sensitivity":  # a check this page does not know yet: by its stored name
             figures = [f"{k} = {v}" for k, v in check.items() if k != "passed"]
-            groups["other"].append({"key": key, "name": key, "figures": figures, "result": _judged(check)})
+            groups["other"].append({"key": key, "name": name, "figures": figures, "result": _judged(check)})
     inj = detail.get("injection") or {}
     if inj:
         figures = []
@@ -182,8 +179,9 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
             figures.append(
                 t("forecast.checks.fig.injection_days", lang, days=_list_sep(lang).join(map(str, inj["days"])))
             )
-        name = t("forecast.checks.injection", lang)
-        groups["inj"].append({"key": "injection", "name": name, "figures": figures, "result": _judged(inj)})
+        groups["inj"].append(
+            {"key": "injection", "name": check_name("injection", lang), "figures": figures, "result": _judged(inj)}
+        )
     rows = [*groups["time"], *groups["space"], *groups["inj"], *groups["cal"], *groups["other"]]
     dust = placebo.get("dust")
     if dust is not None:
@@ -192,13 +190,13 @@ def check_rows(detail: dict[str, Any], lang: str) -> list[dict[str, Any]]:
         if dates:
             more = "…" if len(dates) > 30 else ""
             figures.append(t("forecast.checks.fig.dates", lang, dates=_list_sep(lang).join(dates[:30]) + more))
-        rows.append({"key": "dust", "name": t("forecast.checks.dust", lang), "figures": figures, "result": "reported"})
+        rows.append({"key": "dust", "name": check_name("dust", lang), "figures": figures, "result": "reported"})
     sens = placebo.get("sensitivity")
     if sens is not None:
         rows.append(
             {
                 "key": "sensitivity",
-                "name": t("forecast.checks.sensitivity", lang),
+                "name": check_name("sensitivity", lang),
                 "figures": _sensitivity_figures(sens, show, lang),
                 "result": _judged(sens) if "passed" in sens else "reported",
             }
