@@ -172,3 +172,49 @@ def test_stagnation_signs_of_the_daily_models():
     assert f["obs_dewpoint_depression"][0] == pytest.approx(6.0)
     assert f["obs_t2m_below_max"][0] == pytest.approx(t2m[0, 72:96].max() - t2m[0, t])
     assert f["yd_minus_nbd"][0] == pytest.approx(y[0, 72:96].mean() - y[1, 72:96].mean())
+
+
+def test_advection_features_of_the_daily_models():
+    """FeatureContext.advection adds, at the daily issue hour, the target's gradient across the station and its
+    neighbours and the advective tendency −(u·∂C/∂x + v·∂C/∂y) of the station's 6-hour mean wind; none without
+    wind, and NaN with fewer than 3 neighbours reporting."""
+    from bogda.forecast.features import DailyCache, advection_features, daily_issue_features, plane_gradient
+
+    n = 24 * 6
+    coords = {"A": (40.0, 116.0), "E": (40.0, 116.1), "N": (40.1, 116.0), "W": (40.0, 115.9), "S": (39.9, 116.0)}
+    stations = tuple(coords)
+    kx = 111.32 * np.cos(np.radians(40.0))
+    east = np.array([(coords[c][1] - 116.0) * kx for c in stations])  # km east of A
+    north = np.array([(coords[c][0] - 40.0) * 110.57 for c in stations])
+    # a plane rising 3 µg/m³ per km to the east and falling 1 per km to the north, over a level of 100
+    field = 100.0 + 3.0 * east - 1.0 * north
+    y = np.tile(field[:, None], (1, n))
+    wind = {"u10": np.full((5, n), 2.0), "v10": np.full((5, n), -1.0)}  # from the north-west... blowing to the SE
+    p = Panel(date(2019, 1, 1), stations, {"a34004": y, **wind}, coords)
+    nb = neighbour_table(p.stations, p.coords)
+    static = {"lat": np.array([coords[c][0] for c in stations]), "lon": np.array([coords[c][1] for c in stations])}
+    ctx = FeatureContext(p, "a34004", nb, weather_vars=("u10", "v10"), static=static, advection=True)
+    s, day = np.array([0]), np.array([3])
+    f = daily_issue_features(ctx, DailyCache(p, ["a34004"], ("u10", "v10")), s, day)
+    assert f["adv_grad_x10"][0] == pytest.approx(30.0, rel=1e-3) and f["adv_grad_y10"][0] == pytest.approx(
+        -10.0, rel=1e-3
+    )
+    # the wind carries the field from the west and north: −(2·3 + (−1)·(−1)) µg/m³ per km·m/s × 3.6 km/h per m/s
+    assert f["adv_tendency"][0] == pytest.approx(-3.6 * (2.0 * 3.0 + (-1.0) * (-1.0)), rel=1e-3)
+    plain = daily_issue_features(
+        FeatureContext(p, "a34004", nb, weather_vars=("u10", "v10"), static=static),
+        DailyCache(p, ["a34004"], ("u10", "v10")),
+        s,
+        day,
+    )
+    assert set(f) - set(plain) == {"adv_grad_x10", "adv_grad_y10", "adv_tendency"}
+    no_wind = FeatureContext(p, "a34004", nb, static=static, advection=True)
+    assert advection_features(no_wind, s, np.array([95])) == {}
+    # two neighbours reporting: too few points for a plane
+    p.data["a34004"][2:4, :] = np.nan  # N and W silent (a new context: the cache holds the old sums)
+    ctx = FeatureContext(p, "a34004", nb, weather_vars=("u10", "v10"), static=static, advection=True)
+    few = advection_features(ctx, s, np.array([95]))
+    assert np.isnan(few["adv_grad_x10"][0]) and np.isnan(few["adv_tendency"][0])
+    # points on one line: singular
+    gx, _ = plane_gradient(np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 2.0, 3.0]]), np.array([[1.0, 2.0, 3.0]]))
+    assert np.isnan(gx[0])

@@ -172,6 +172,7 @@ class ProtocolConfig:
     model: bool = True  # False: baselines only (also what a station with too short a history gets)
     holidays: bool = False  # target-day holiday / day-off / Lunar New Year features (forecast.calendar)
     stagnation: bool = False  # the daily models' stagnation signs (FeatureContext.stagnation)
+    advection: bool = False  # the daily models' gradient and advective tendency (FeatureContext.advection)
     next_day_mean: float | None = None
     """Weight of the next-24-hour-mean model (:func:`bogda.forecast.models.train_next_day_mean`) in the D+1 mean:
     (1 − w)·daily model + w·next-24-hour model, before any post-processing; its own forecast is scored beside as
@@ -408,7 +409,16 @@ def _fit_and_score(
         static["lat"] = np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations])
         static["lon"] = np.array([panel.coords.get(s, (np.nan, np.nan))[1] for s in panel.stations])
     ctx = FeatureContext(
-        panel, var, nb, clim_h, clim_d, weather_vars, static, holidays=cfg.holidays, stagnation=cfg.stagnation
+        panel,
+        var,
+        nb,
+        clim_h,
+        clim_d,
+        weather_vars,
+        static,
+        holidays=cfg.holidays,
+        stagnation=cfg.stagnation,
+        advection=cfg.advection,
     )
     future: Any = SeriesCache(panel) if mode == "observed_proxy" else archive
     fvars = weather_vars if mode == "observed_proxy" else (archive.variables if archive is not None else ())

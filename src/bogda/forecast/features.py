@@ -479,6 +479,9 @@ class FeatureContext:
     """Add the daily models' stagnation signs at the issue hour: dew-point depression, the evening's fall from the
     day's maximum temperature (night-time cooling under a clear, calm sky: a surface inversion), and the day's
     urban-minus-neighbour PM2.5 difference."""
+    advection: bool = False
+    """Add the daily models' horizontal gradient of the target across the neighbours and its advective tendency
+    at the issue hour (:func:`advection_features`; needs ``static`` latitude and longitude and observed wind)."""
     cache: SeriesCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -691,6 +694,76 @@ class DailyCache:
         return out
 
 
+ADVECTION_WINDOW_H = 6
+"""Hours of the trailing means the advection features use (target and neighbours' concentration, wind)."""
+
+KM_PER_DEG_LAT = 110.57
+KM_PER_DEG_LON_EQUATOR = 111.32
+
+
+def plane_gradient(dx: np.ndarray, dy: np.ndarray, dc: np.ndarray, *, min_points: int = 3) -> tuple[np.ndarray, ...]:
+    """Least-squares horizontal gradient through the origin of the differences ``dc`` at offsets (``dx``, ``dy``).
+
+    Each row fits dc ≈ gx·dx + gy·dy over its finite entries (rows × points); fewer than ``min_points`` of them, or
+    points on one line (a singular fit), give NaN.
+
+    Parameters
+    ----------
+    dx, dy : offsets east and north of each point from the row's station [km]
+    dc : concentration at the point minus at the station [µg/m³]
+
+    Returns
+    -------
+    gx, gy : the gradient east and north [µg/m³ per km]
+
+    >>> dx, dy = np.array([[10.0, 0.0, -5.0]]), np.array([[0.0, 10.0, 5.0]])
+    >>> gx, gy = plane_gradient(dx, dy, 2.0 * dx - 1.0 * dy)
+    >>> round(float(gx[0]), 6), round(float(gy[0]), 6)
+    (2.0, -1.0)
+    """
+    ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(dc)
+    x, y, c = np.where(ok, dx, 0.0), np.where(ok, dy, 0.0), np.where(ok, dc, 0.0)
+    sxx, syy, sxy = (x * x).sum(axis=1), (y * y).sum(axis=1), (x * y).sum(axis=1)
+    sxc, syc = (x * c).sum(axis=1), (y * c).sum(axis=1)
+    det = sxx * syy - sxy * sxy
+    good = (ok.sum(axis=1) >= min_points) & (det > 1e-9 * np.maximum(sxx * syy, 1e-12))
+    with np.errstate(all="ignore"):
+        gx = np.where(good, (syy * sxc - sxy * syc) / det, np.nan)
+        gy = np.where(good, (sxx * syc - sxy * sxc) / det, np.nan)
+    return gx, gy
+
+
+def advection_features(ctx: FeatureContext, s: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """The target's horizontal gradient and advective tendency at issue position ``t`` (inputs ≤ t only).
+
+    The gradient of the target's :data:`ADVECTION_WINDOW_H`-hour mean is fitted across the station and its
+    neighbours (:func:`plane_gradient` on their east/north offsets, equirectangular at the station's latitude);
+    the advective tendency is −(u·∂C/∂x + v·∂C/∂y) with the station's mean wind over the same hours, in µg/m³ per
+    hour (3.6 km/h per m/s): what the wind would carry in if the field moved unchanged. Empty without neighbours,
+    coordinates or observed wind components (``u10``, ``v10``).
+    """
+    lat, lon = ctx.static.get("lat"), ctx.static.get("lon")
+    wind = all(v in ctx.weather_vars for v in ("u10", "v10"))
+    if ctx.neighbours is None or not ctx.neighbours.shape[1] or lat is None or lon is None or not wind:
+        return {}
+    c, y, w = ctx.cache, ctx.target, ADVECTION_WINDOW_H
+    nb = ctx.neighbours[s]
+    have = nb >= 0
+    nbi = np.where(have, nb, 0)
+    kx = KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat[s]))[:, None]
+    dx = np.where(have, (lon[nbi] - lon[s][:, None]) * kx, np.nan)
+    dy = np.where(have, (lat[nbi] - lat[s][:, None]) * KM_PER_DEG_LAT, np.nan)
+    here = c.trailing_mean(y, s, t, w)
+    there = np.stack([c.trailing_mean(y, nb[:, j], t, w) for j in range(nb.shape[1])], axis=1)
+    gx, gy = plane_gradient(dx, dy, np.where(have, there - here[:, None], np.nan))
+    u, v = c.trailing_mean("u10", s, t, w), c.trailing_mean("v10", s, t, w)
+    return {
+        "adv_grad_x10": 10.0 * gx,  # µg/m³ per 10 km
+        "adv_grad_y10": 10.0 * gy,
+        "adv_tendency": -3.6 * (u * gx + v * gy),  # µg/m³ per hour
+    }
+
+
 def daily_issue_features(
     ctx: FeatureContext, daily: DailyCache, s: np.ndarray, day: np.ndarray, *, issue_hour: int = 23
 ) -> dict[str, np.ndarray]:
@@ -721,6 +794,8 @@ def daily_issue_features(
             feats["obs_t2m_below_max"] = feats["obsd_t2m_max"] - feats["obs_t2m"]
         if "nbd_mean0" in feats:
             feats["yd_minus_nbd"] = feats["yd_lag0"] - feats["nbd_mean0"]
+    if ctx.advection:
+        feats.update(advection_features(ctx, s, t))
     if ctx.clim_daily is not None:
         n = ctx.clim_daily.shape[1]
         feats["climd_now"] = ctx.clim_daily[s, np.clip(day, 0, n - 1)]

@@ -208,6 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="with --tail-weights: the daily mean models' loss (default: the profile's L2; tweedie was tried, docs §2)",
     )
+    ap.add_argument(
+        "--advection",
+        action="store_true",
+        help="the daily models' gradient and advective tendency of the target (ProtocolConfig.advection; docs §2)",
+    )
     args = ap.parse_args(argv)
     if args.tail_weights:
         return _tail_main(args)
@@ -230,7 +235,7 @@ def _base_config(args: argparse.Namespace) -> ProtocolConfig:
         if not 0.0 < q < 1.0:
             raise SystemExit(f"--tail-quantile {q}: expected a quantile between 0 and 1")
         profile = replace(profile, tail_quantile=q)
-    return ProtocolConfig(refit=args.refit, profile=profile)
+    return ProtocolConfig(refit=args.refit, profile=profile, advection=bool(getattr(args, "advection", False)))
 
 
 def _tail_main(args: argparse.Namespace) -> int:
