@@ -36,7 +36,11 @@ from bogda.web.i18n import t
 from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import polars as pl
+
+    from bogda.forecast.operational import Target
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -617,6 +621,27 @@ def event_text(event: str, lang: str) -> str:
     return event
 
 
+def series_targets(targets: Sequence[Target]) -> dict[str, str]:
+    """The chart's choices, code → label, in the order a command centre reads them: the prefecture, its counties,
+    then the stations, control sites (not in any area) last. The first is the default, so the page opens on the
+    whole prefecture rather than on the first station code (in Changji a mountain control site).
+
+    >>> from bogda.forecast.operational import Target
+    >>> ts = [Target("2690A", "station", "天山天池"), Target("2691A", "station", "州环境监测站"),
+    ...       Target("652301", "county", "昌吉市", members=("2691A",)), Target("652300", "prefecture", "昌吉州",
+    ...       members=("2691A",))]
+    >>> list(series_targets(ts))
+    ['652300', '652301', '2691A', '2690A']
+    """
+    in_area = {m for x in targets if x.kind != "station" for m in x.members}
+    rank = {"prefecture": 0, "county": 1}
+
+    def key(x: Target) -> tuple[int, str]:
+        return (rank.get(x.kind, 2 if x.code in in_area else 3), x.code)
+
+    return {x.code: f"{x.name or x.code} ({x.code})" for x in sorted(targets, key=key)}
+
+
 def _start(suffix: str) -> str:
     """``20140301`` → ``2014-03-01`` (the key suffix of a placebo year); anything else as it is."""
     return f"{suffix[:4]}-{suffix[4:6]}-{suffix[6:]}" if len(suffix) == 8 and suffix.isdigit() else suffix
@@ -745,7 +770,7 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         ui.label(tx(lang, "lists")).classes("text-subtitle1")
         lists_view(ctx, names)
         ui.label(tx(lang, "series")).classes("text-subtitle1")
-        options = {x.code: f"{x.name or x.code} ({x.code})" for x in reg.targets}
+        options = series_targets(reg.targets)
         chosen = target if target in options else next(iter(options))
         with ui.row().classes("items-center gap-2"):
             ui.select(
