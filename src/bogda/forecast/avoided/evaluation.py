@@ -309,7 +309,8 @@ def sensitivity(
         dropped = _tables_map(ref, drop)
         variant = fit(dropped, _tables_map(target, drop))
         out["control_sets"][f"without {code}"] = _estimate_any(variant, params).avoided_median
-        if not any(_has_control(dropped, j) for j in range(len(controls))):
+        group = [dropped] if isinstance(dropped, FeatureTable) else list(dropped.values())
+        if all(t.label == LABEL_WEATHER_ONLY for t in group):  # without_control labels a table left with none
             out["weather_only"].append(f"without {code}")
     values = [*windows.values(), out["trend_on"], *out["control_sets"].values()]
     out["spread"] = max(values) - min(values)
