@@ -88,6 +88,12 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         # 呼图壁县 is in a 260 µg/m³ episode: its first day is heavy in (almost) every scenario
         strip = pg.locator(".bogda-forecast-strip").inner_text()
         assert "呼图壁" in strip
+        # today's column in front of D+1: the AQI the proposal counted, and what it is made of (§3.6)
+        head = pg.locator(".bogda-forecast-strip th.bogda-today").inner_text()
+        assert head.startswith("今日 "), head
+        today = pg.locator(".bogda-forecast-strip td.bogda-today").all_inner_texts()
+        assert len(today) == 8 and all("实测 " in t and " 时 + 预报" in t for t in today), today
+        assert not any("(" in t for t in today)  # no interval is claimed for a half-observed day
         # each day's primary pollutant under its AQI, as a forecaster writes it (PM2.5 in the 260 µg/m³ episode)
         primaries = pg.locator(".bogda-primary").all_inner_texts()
         assert "PM2.5" in primaries and not any("_" in p or "," in p for p in primaries), primaries

@@ -62,7 +62,8 @@ def test_refresh_writes_every_target_item_and_baseline(demo_store: Store) -> Non
     assert {"persistence", "climatology_mean", "damped_persistence"} <= methods
     # daily AQI is computed from the mean concentrations (never averaged AQIs)
     aqi = vals.filter((pl.col("item") == "AQI") & (pl.col("resolution") == "day") & (pl.col("target_code") == "652301"))
-    assert aqi.height == 7
+    assert aqi.height == 8 and aqi.filter(pl.col("method") == sv.TODAY_METHOD)["lead"].to_list() == [0]
+    aqi = aqi.filter(pl.col("method") != sv.TODAY_METHOD)
     row = aqi.sort("lead").row(0, named=True)
     conc = {
         it: prim.filter(
@@ -197,6 +198,33 @@ def test_today_counts_during_episode(episode_store: Store) -> None:
     assert first[1] > 200 and first[0] == beijing_date(now) + timedelta(days=1)
 
 
+def test_refresh_stores_today_as_the_warning_counted_it(episode_store: Store) -> None:
+    """Today's AQI (observed hours + hourly forecast, forecast.md §3.6) is stored with the run as the lead-0 row the
+    console's strip shows, equal to the value the warning proposal counted for today."""
+    from bogda.web.api.forecast import strip_rows
+
+    now = day_start_utc(beijing_date(now_utc()) - timedelta(days=1)) + timedelta(hours=12, minutes=30)
+    res = sv.refresh(episode_store, now, models=None)
+    vals = sv.run_values(episode_store, res.run_id, methods=[sv.TODAY_METHOD])
+    reg = sv.registry(episode_store)
+    assert sorted(vals["target_code"]) == sorted(t.code for t in reg.targets if t.code in vals["target_code"])
+    assert {t.code for t in reg.areas} <= set(vals["target_code"]) and vals["target_code"].is_unique().all()
+    assert set(vals["lead"]) == {0} and set(vals["item"]) == {"AQI"} and set(vals["resolution"]) == {"day"}
+    today = beijing_date(now)
+    assert {beijing_date(v) for v in vals["valid_start"]} == {today}
+    # issued at 12:30 Beijing: the hours 00:00..11:00 are observed, the last one ending at 12:00
+    assert {p["observed_hours"] for p in vals["prob"]} == {12}
+    row = vals.filter(pl.col("target_code") == "652323").row(0, named=True)
+    prop = next(p for p in res.warnings if p.area_code == "652323")
+    assert prop.days[0] == today and row["mean"] == pytest.approx(prop.aqi[0], abs=1e-3)
+    assert row["mean"] > 300 and row["level"] == 6 and row["primary_pollutant"] == "PM2.5"
+    # the strip carries it beside D+1..D+7, which keep their own rows
+    ht = next(r for r in strip_rows(episode_store) if r["code"] == "652323")
+    assert ht["today"]["aqi"] == row["mean"] and ht["today"]["date"] == today.isoformat()
+    assert ht["today"]["observed_hours"] == 12 and ht["today"]["level"] == 6
+    assert [d["lead"] for d in ht["days"]] == list(range(1, 8))
+
+
 def test_refresh_on_both_engines(store: Store) -> None:
     """The same refresh on SQLite and PostgreSQL: values, AQI rows with JSON probabilities, a red proposal."""
     from forecast.episode import mini_region
@@ -207,6 +235,9 @@ def test_refresh_on_both_engines(store: Store) -> None:
     assert res.n_values == vals.height > 0
     assert set(vals["target_kind"].unique()) == {"station", "county", "prefecture"}
     aqi = vals.filter((pl.col("item") == "AQI") & (pl.col("resolution") == "day") & (pl.col("target_code") == "652300"))
+    today = aqi.filter(pl.col("method") == sv.TODAY_METHOD)  # lead 0: observed hours + forecast, JSON as well
+    assert today.height == 1 and isinstance(today["prob"][0]["observed_hours"], int) and today["level"][0] == 6
+    aqi = aqi.filter(pl.col("method") != sv.TODAY_METHOD)
     assert aqi.height == 7 and isinstance(aqi["prob"][0], dict) and aqi["level"][0] == 6
     assert {p.area_code: p.level for p in res.warnings} == {"652301": "red", "652323": "red", "652300": "red"}
 

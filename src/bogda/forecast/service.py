@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -39,6 +39,9 @@ from bogda.store.schema import advisory as advisory_table
 from bogda.store.schema import enterprise, finding, forecast, forecast_run, nwp_value, place, site, warning_event
 from bogda.store.schema import warning as warning_table
 from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
+
+if TYPE_CHECKING:
+    from bogda.standards.aqi import AqiResult
 
 HISTORY_DAYS = 35
 """Days of observations a refresh reads: 7 for the lags, the rest to fit damping and spreads (d)."""
@@ -206,6 +209,10 @@ class RefreshResult:
     advisories: list[adv.Advisory]
     daily_aqi: dict[str, list[tuple[date, float, float, float, str | None]]]
 
+
+TODAY_METHOD = "today"
+"""The ``method`` of today's AQI row (lead 0): the observed hours of today and the hourly forecast of the rest, the
+value the warning proposal counts for today (forecast.md §3.6). Not a forecast method: no baseline or score reads it."""
 
 COLUMNS = (
     "run_id",
@@ -382,9 +389,9 @@ def _write_values(conn: Any, frame: pl.DataFrame) -> None:
         conn.execute(forecast.insert(), recs[i : i + 5000])
 
 
-def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> np.ndarray:
+def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> AqiResult:
     """Today's daily AQI per target: observed hours of today + the hourly forecast for the rest (forecast.md §3.6:
-    during an ongoing episode today counts)."""
+    during an ongoing episode today counts). Stored with each run as :data:`TODAY_METHOD` (lead 0)."""
     from bogda.standards.aqi import aqi_daily
 
     today = t_issue // 24
@@ -407,7 +414,35 @@ def _today_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -
     o3 = o3[:, : (today + 1) * 24]
     data["O3_8h"] = op.daily_o3_8h_max(o3)[:, today] if o3.shape[1] == (today + 1) * 24 else np.full(n, np.nan)
     day = panel.day_of(today)
-    return aqi_daily(data, ts=day).aqi
+    return aqi_daily(data, ts=day)
+
+
+def _today_frame(
+    run_id: int, today: AqiResult, day: date, observed_hours: int, targets: Sequence[str], kinds: dict[str, str]
+) -> pl.DataFrame:
+    """Today's AQI rows (:func:`_today_aqi`): daily resolution, lead 0, method :data:`TODAY_METHOD`; ``prob`` holds
+    how many of today's hours were observed at the issue, so the console can say what the figure is made of."""
+    import json
+
+    n = len(targets)
+    level = np.where(today.level > 0, today.level, 0).astype(np.int64)[:, None]
+    f = _frame(
+        run_id,
+        "AQI",
+        "day",
+        [day_start_utc(day)],
+        np.array([0]),
+        targets,
+        kinds,
+        TODAY_METHOD,
+        today.aqi[:, None],
+        extra={
+            "level": level,
+            "primary_pollutant": np.asarray(today.primary, dtype=object)[:, None],
+            "prob": np.full((n, 1), json.dumps({"observed_hours": int(observed_hours)}), dtype=object),
+        },
+    )
+    return f.with_columns(pl.when(pl.col("level") > 0).then(pl.col("level")).alias("level"))
 
 
 def nwp_archive_for(store: Store, panel: Panel, run_from: datetime, run_to: datetime) -> Any:
@@ -855,7 +890,8 @@ def refresh(
         reasons.append(f"stale (no PM2.5 in 24 h), climatology used: {', '.join(stale)}")
     status = "ok" if not reasons else "degraded"
     today = panel.day_of(t_issue // 24)
-    today_aqi = _today_aqi(panel, hourly, t_issue)
+    today_res = _today_aqi(panel, hourly, t_issue)
+    today_aqi = today_res.aqi
     daily_aqi = {
         code: [
             (
@@ -895,6 +931,7 @@ def refresh(
             frames.extend(_item_frames(run_id, fc, codes, kinds, set(BASELINE_LEADS_H)))
         frames.append(_aqi_frame(run_id, a_h, codes, kinds, primary, h_src))
         frames.append(_aqi_frame(run_id, a_d, codes, kinds, primary, d_src))
+        frames.append(_today_frame(run_id, today_res, today, t_issue + 1 - (t_issue // 24) * 24, codes, kinds))
         values = pl.concat(frames, how="vertical_relaxed")
         _write_values(conn, values)
         n_rows = values.height

@@ -63,7 +63,9 @@ def latest(store: Store) -> dict[str, Any] | None:
 
 
 def strip_rows(store: Store, *, kinds: tuple[str, ...] = ("county", "prefecture")) -> list[dict[str, Any]]:
-    """Daily AQI D+1..D+7 (mean, p10, p90, level, primary) per area of the latest run."""
+    """Daily AQI D+1..D+7 (mean, p10, p90, level, primary) per area of the latest run, and under ``today`` the
+    run's AQI of today (observed hours and the hourly forecast of the rest, :data:`bogda.forecast.service.TODAY_METHOD`;
+    ``None`` for runs stored before it was kept), the value the warning proposal counted for today."""
     run = sv.latest_run(store)
     if run is None:
         return []
@@ -75,11 +77,22 @@ def strip_rows(store: Store, *, kinds: tuple[str, ...] = ("county", "prefecture"
     out = []
     for (code,), g in vals.filter(pl.col("target_kind").is_in(list(kinds))).group_by(["target_code"]):
         g = g.sort("lead")
+        today = g.filter(pl.col("method") == sv.TODAY_METHOD)
+        t = today.row(0, named=True) if today.height else None
         out.append(
             {
                 "code": code,
                 "name": names.get(code, code),
                 "kind": g["target_kind"][0],
+                "today": None
+                if t is None
+                else {
+                    "date": beijing_date(t["valid_start"]).isoformat(),
+                    "aqi": _num(t["mean"]),
+                    "level": t["level"],
+                    "primary": t["primary_pollutant"],
+                    "observed_hours": (t["prob"] or {}).get("observed_hours"),
+                },
                 "days": [
                     {
                         "date": beijing_date(r["valid_start"]).isoformat(),
@@ -91,7 +104,7 @@ def strip_rows(store: Store, *, kinds: tuple[str, ...] = ("county", "prefecture"
                         "primary": r["primary_pollutant"],
                         "prob": r["prob"],
                     }
-                    for r in g.iter_rows(named=True)
+                    for r in g.filter(pl.col("method") != sv.TODAY_METHOD).iter_rows(named=True)
                 ],
             }
         )

@@ -47,8 +47,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "空气质量预报与重污染天气预警",
         "run": "最新预报：{time}（北京时间） 状态 {status} 气象输入 {mode}",
         "strip": "未来 7 天空气质量指数（AQI）预报（AQI 下为首要污染物；括号内为 10%–90% 区间；"
-        "P>200 为情景法给出的重污染概率）",
+        "P>200 为情景法给出的重污染概率；“今日”为今日已观测小时与其余小时预报合成的日 AQI，预警建议计入今日）",
         "area": "区域",
+        "today": "今日",
+        "today_made": "实测 {hours} 时 + 预报",
         "series": "站点预报与实况",
         "target": "站点 / 区域",
         "item": "污染物",
@@ -72,8 +74,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "title": "Air-quality forecast and heavy-pollution warnings",
         "run": "Latest forecast: {time} (Beijing) status {status}, weather input {mode}",
         "strip": "7-day AQI forecast (primary pollutant under the AQI; p10–p90 in brackets; "
-        "P>200 = probability of heavy pollution, from scenarios)",
+        "P>200 = probability of heavy pollution, from scenarios; today is today's daily AQI from the observed "
+        "hours and the forecast of the rest, which the warning proposals count)",
         "area": "Area",
+        "today": "Today",
+        "today_made": "{hours} h observed + forecast",
         "series": "Station forecast and observations",
         "target": "Station / area",
         "item": "Pollutant",
@@ -244,15 +249,29 @@ def primary_words(labels: str | None, lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(dict.fromkeys(names))
 
 
+def strip_cell(colour: str) -> Any:
+    """A strip cell coloured by its AQI level (HJ 633 colours), text in the colour that reads on it."""
+    return (
+        ui.element("td")
+        .classes("q-pa-xs text-center")
+        .style(f"background: {colour}; color: {text_on(colour)}; min-width: 84px; border: 1px solid #fff")
+    )
+
+
 def strip_view(ctx: Ctx) -> None:
     rows = api.strip_rows(ctx.store)
     if not rows:
         ui.label(tx(ctx.lang, "no_run")).classes("text-grey-7")
         return
+    with_today = any(r.get("today") for r in rows)
     with ui.element("table").classes("bogda-forecast-strip").style("border-collapse: collapse"):
         with ui.element("tr"):
             with ui.element("th").classes("q-pa-xs text-left"):
                 ui.label(tx(ctx.lang, "area"))
+            if with_today:
+                first = next(r["today"] for r in rows if r.get("today"))
+                with ui.element("th").classes("q-pa-xs bogda-today"):
+                    ui.label(f"{tx(ctx.lang, 'today')} {first['date'][5:]}")
             for d in rows[0]["days"]:
                 with ui.element("th").classes("q-pa-xs"):
                     ui.label(d["date"][5:])
@@ -260,14 +279,16 @@ def strip_view(ctx: Ctx) -> None:
             with ui.element("tr"):
                 with ui.element("td").classes("q-pa-xs text-weight-medium"):
                     ui.label(r["name"])
+                if with_today:
+                    t = r.get("today") or {}
+                    with strip_cell(level_colour(t.get("level"))).classes("bogda-today"):
+                        ui.label("—" if t.get("aqi") is None else f"{t['aqi']:.0f}").classes("text-weight-bold")
+                        if primary := primary_words(t.get("primary"), ctx.lang):
+                            ui.label(primary).classes("text-caption bogda-primary")
+                        if t.get("observed_hours") is not None:
+                            ui.label(tx(ctx.lang, "today_made", hours=t["observed_hours"])).classes("text-caption")
                 for d in r["days"]:
-                    colour = level_colour(d["level"])
-                    fg = text_on(colour)
-                    with (
-                        ui.element("td")
-                        .classes("q-pa-xs text-center")
-                        .style(f"background: {colour}; color: {fg}; min-width: 84px; border: 1px solid #fff")
-                    ):
+                    with strip_cell(level_colour(d["level"])):
                         aqi = "—" if d["aqi"] is None else f"{d['aqi']:.0f}"
                         ui.label(aqi).classes("text-weight-bold")
                         if primary := primary_words(d.get("primary"), ctx.lang):
