@@ -89,6 +89,7 @@ def test_joined_days_hold_every_item_and_the_observations_score_perfectly(synthe
     perfect = table.with_columns(pl.col(f"obs_{k}").alias(f"fc_{k}") for k in labels)
     s = aqi_check.aqi_scores(perfect)
     assert s["AQI_RMSE"] == 0 and s["level_acc"] == 1 and s["primary_acc"] == 1
+    assert s["range_acc"] == 1 and s["level_range_acc"] == 1
     assert s["n"] == table.height and 0 < s["n_primary_days"] <= table.height
     # a method missing for an item gives no rows rather than a partial AQI
     assert aqi_check.joined_days(res, "D+1", "no_such_method").height == 0
@@ -126,6 +127,10 @@ def test_primary_pollutant_and_o3_scores_on_a_worked_example():
     assert (s["TS_O3_8h_gt160"], s["POD_O3_8h_gt160"], s["FAR_O3_8h_gt160"]) == (0.5, 1.0, 0.5)
     # AQI > 100: observed on days 1, 2 and 4; forecast on 1, 2 (158) and 4 → all hits
     assert s["TS_AQI_gt100"] == 1.0 and s["TS_AQI_gt200"] is None
+    # published ranges (forecast AQI ≤ 100: 20 wide, ≤ 200: 30 wide; observed AQI 107, 150, 30, 119): 104 → 89–119
+    # and 158 → 143–173 and 110 → 95–125 hold theirs; 43 → 33–53 misses the observed 30 (优) in AQI, but spans
+    # 优至良, so its level holds: range 3 / 4, level range 4 / 4 (exact level: 3 / 4, day 2 is 中度 against 轻度)
+    assert s["range_acc"] == pytest.approx(3 / 4) and s["level_range_acc"] == 1.0 and s["level_acc"] == 0.75
 
 
 def test_score_table_puts_the_baselines_beside_the_model(synthetic):

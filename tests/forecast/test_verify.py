@@ -122,3 +122,26 @@ def test_episode_pod_counts_an_episode_once_whatever_its_length():
     f = np.array([100.0, 100, 100, 151, 30, 100, np.nan])  # the long episode hit on one day, the short one missed
     assert v.episode_pod(f, obs, day, 150) == 0.5
     assert v.episode_pod(f, np.full(7, 20.0), day, 150) is None
+
+
+def test_published_range_spans_by_level_and_holds_the_forecast():
+    """The AQI range a forecast is published as (forecast.md §3.9, CNEMC-style): integers, as wide as its level's
+    span (d), the forecast inside it, never below 0."""
+    f = np.array([0.0, 12.3, 49.5, 100.0, 100.4, 180.0, 200.0, 250.0, 300.5, 420.0])
+    lo, hi = v.published_range(f)
+    assert (hi - lo).tolist() == [20, 20, 20, 20, 30, 30, 30, 50, 100, 100]
+    assert np.array_equal(lo, np.round(lo)) and (lo >= 0).all() and ((lo <= f) & (f <= hi)).all()
+    assert abs((lo + hi)[5] / 2 - f[5]) <= 0.5  # centred where 0 does not cut it
+    # spans are a parameter: one span for every level
+    lo1, hi1 = v.published_range(f, spans=((float("inf"), 10),))
+    assert ((hi1 - lo1) == 10).all()
+
+
+def test_range_accuracies_count_bounds_and_level_spans():
+    # forecast 70 → 60–80; observed 60 and 80 on the bounds are right, 81 is not
+    assert v.range_accuracy([70.0, 70.0, 70.0], [60.0, 80.0, 81.0]) == pytest.approx(2 / 3)
+    # 190 → 175–205 spans 中度 and 重度: an observed 210 (重度) is out of the range yet at a level it names
+    assert v.range_accuracy([190.0], [210.0]) == 0.0 and v.level_range_accuracy([190.0], [210.0]) == 1.0
+    # gaps are not scored; nothing to score gives null
+    assert v.range_accuracy([70.0, np.nan], [np.nan, 50.0]) is None
+    assert v.level_range_accuracy([np.nan], [50.0]) is None

@@ -15,6 +15,10 @@ Scores (:func:`aqi_scores`):
 
 - ``AQI_RMSE``, ``AQI_MAE``, ``AQI_bias`` on the integer daily AQI;
 - ``level_acc`` / ``level_acc_pm1``: the six AQI levels, exact and within one level;
+- ``range_acc`` / ``level_range_acc``: CNEMC-style accuracy of the forecast published as an AQI range
+  (:func:`bogda.forecast.verify.published_range`: centred on the forecast AQI, 20/30/50/100 wide by its level (d)):
+  the share of days whose observed AQI lies in the range, and whose observed level is one of the levels it spans
+  (forecast.md §3.9: "reported separately" from the level accuracy);
 - ``primary_acc``: over the days whose observed AQI is above 50 (the days that have a primary pollutant, HJ 633
   5.3 [2012] / 4.3 [2026]), the share on which the forecast names one of the observed primary pollutants — the
   forecast's AQI must be above 50 too. The spec does not define the score; this is the usual rule of the provincial
@@ -69,6 +73,8 @@ AQI_METRICS: tuple[str, ...] = (
     "AQI_bias",
     "level_acc",
     "level_acc_pm1",
+    "range_acc",
+    "level_range_acc",
     "primary_acc",
     *(f"{s}_AQI_gt{t}" for t in AQI_EVENTS for s in ("TS", "POD", "FAR")),
     *(f"{s}_O3_8h_gt{O3_8H_EVENT:g}" for s in ("TS", "POD", "FAR")),
@@ -168,6 +174,8 @@ def aqi_scores(table: pl.DataFrame) -> dict[str, float | int | None]:
         "AQI_bias": verify.bias(f, o),
         "level_acc": float(np.mean(lf == lo)),
         "level_acc_pm1": float(np.mean(np.abs(lf - lo) <= 1)),
+        "range_acc": verify.range_accuracy(f, o),
+        "level_range_acc": verify.level_range_accuracy(f, o),
         "n_primary_days": int(hits.size),
         "primary_acc": float(hits.mean()) if hits.size else None,
     }

@@ -122,6 +122,63 @@ def level_accuracy(
     return float(np.mean(np.abs(level_of(fa, bands) - level_of(oa, bands)) <= tolerance))
 
 
+RANGE_SPANS: tuple[tuple[float, int], ...] = ((100.0, 20), (200.0, 30), (300.0, 50), (float("inf"), 100))
+"""Span of a published AQI range by the forecast AQI (d): (upper bound of the forecast AQI, span). A forecast AQI
+≤ 100 is published as a range 20 wide, ≤ 200 30 wide, ≤ 300 50 wide, above 100 wide. City forecasts in China are
+published as an AQI range with the level(s) it spans (e.g. "AQI 60–80，良"); the spans are bogda's defaults, not read
+in an official text (forecast.md §3.9 "CNEMC-style range accuracy")."""
+
+
+def published_range(f: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS) -> tuple[np.ndarray, np.ndarray]:
+    """The AQI range (lo, hi) a forecast AQI ``f`` is published as: integers, centred on ``f``, as wide as
+    :data:`RANGE_SPANS` gives for ``f``, moved up to start at 0 where it would go below. NaN gives NaN.
+
+    >>> lo, hi = published_range([70.0, 149.6, 260.0, 5.0, np.nan])
+    >>> lo.tolist()[:4], hi.tolist()[:4], bool(np.isnan(lo[4]))
+    ([60.0, 135.0, 235.0, 0.0], [80.0, 165.0, 285.0, 20.0], True)
+    """
+    fa = np.asarray(f, dtype=float)
+    edges = np.array([e for e, _ in spans], dtype=float)
+    widths = np.array([w for _, w in spans], dtype=float)
+    ok = np.isfinite(fa)
+    w = widths[np.minimum(np.searchsorted(edges, np.where(ok, fa, 0.0), side="left"), len(widths) - 1)]
+    lo = np.maximum(np.floor(fa - w / 2.0 + 0.5), 0.0)
+    return np.where(ok, lo, np.nan), np.where(ok, lo + w, np.nan)
+
+
+def range_accuracy(f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS) -> float | None:
+    """CNEMC-style AQI range accuracy: share of days whose observed AQI lies in the published range of the forecast
+    (:func:`published_range`, bounds included; forecast.md §3.9, reported apart from the level accuracy).
+
+    >>> range_accuracy([70.0, 70.0, 260.0], [80.0, 81.0, 240.0])
+    0.6666666666666666
+    """
+    fa, oa = _pairs(f, o)
+    if not fa.size:
+        return None
+    lo, hi = published_range(fa, spans)
+    return float(np.mean((oa >= lo) & (oa <= hi)))
+
+
+def level_range_accuracy(
+    f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS
+) -> float | None:
+    """CNEMC-style level accuracy of a range forecast: share of days whose observed AQI level (HJ 633) is one of the
+    levels the published range spans ("良至轻度污染" is right on a 良 day and on a 轻度污染 day).
+
+    >>> level_range_accuracy([95.0, 95.0, 60.0], [110.0, 151.0, 101.0])  # 85–105: 良至轻度; 50–70: 优至良
+    0.3333333333333333
+    """
+    from bogda.standards.levels import category
+
+    fa, oa = _pairs(f, o)
+    if not fa.size:
+        return None
+    lo, hi = published_range(fa, spans)
+    lv = category(oa)
+    return float(np.mean((lv >= category(lo)) & (lv <= category(hi))))
+
+
 @dataclass(frozen=True)
 class Contingency:
     """2×2 table for the event ``value > threshold``: a hits, b false alarms, c misses, d correct negatives."""

@@ -541,6 +541,8 @@ AQI_SCORE_COLS: tuple[str, ...] = (
     "AQI_RMSE",
     "level_acc",
     "level_acc_pm1",
+    "range_acc",
+    "level_range_acc",
     "primary_acc",
     "TS_O3_8h_gt160",
     "TS_AQI_gt200",
