@@ -82,6 +82,8 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         # and why: the run's daily AQI forecast and the rule's clause in words, with its document
         basis = pg.locator(".bogda-warning-basis").first.inner_text()
         assert basis.startswith("日均 AQI 预报 ") and "依据：AQI > " in basis and "小时" in basis, basis
+        # during the episode the proposal counts today (observed hours + forecast), and says which day that is
+        assert basis.startswith("日均 AQI 预报 今日 "), basis
         assert "〔2024〕" in basis and " for ≥ " not in basis
         probs = pg.locator(".bogda-prob").all_inner_texts()
         assert probs and all(t.startswith("P>200 ") and t.endswith("%") for t in probs)

@@ -972,7 +972,7 @@ def refresh(
             if p_level is not None:
                 prop = replace(prop, probability=round(p_level, 3))
         result.warnings.append(prop)
-        apply_proposal(store, prop, run_id=run_id, rule=rule, place_id=reg.place_of.get(code), now=now)
+        apply_proposal(store, prop, run_id=run_id, rule=rule, place_id=reg.place_of.get(code), now=now, today=today)
     result.seconds = time.perf_counter() - t0
     with store.begin() as conn:
         conn.execute(
@@ -1049,10 +1049,13 @@ def apply_proposal(
     rule: str = "2024",
     place_id: int | None = None,
     now: datetime | None = None,
+    today: date | None = None,
 ) -> str:
     """Record a run's proposal for an area (forecast.md §3.6): new proposals and upgrades at once, downgrades and
     lifts after 2 agreeing runs; an issued warning is never changed by a run, the proposal is put in its evidence
-    for the issuer. Returns the :class:`~bogda.forecast.warnings.Decision` action."""
+    for the issuer. ``today``: the run's Beijing date, kept with the proposal so that the issuer sees which of its
+    days is today (observed hours and forecast) rather than a forecast. Returns the
+    :class:`~bogda.forecast.warnings.Decision` action."""
     now = now or now_utc()
     cur = current_warning(store, prop.area_code)
     dec = wn.decide(cur["level"] if cur else None, cur["pending_lower"] if cur else 0, prop.level)
@@ -1064,6 +1067,7 @@ def apply_proposal(
             "reason": prop.reason,
             "action": dec.action,
             "run_id": run_id,
+            "today": None if today is None else str(today),
         }
     }
     with store.begin() as conn:

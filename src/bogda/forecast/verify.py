@@ -160,9 +160,7 @@ def range_accuracy(f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]
     return float(np.mean((oa >= lo) & (oa <= hi)))
 
 
-def level_range_accuracy(
-    f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS
-) -> float | None:
+def level_range_accuracy(f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS) -> float | None:
     """CNEMC-style level accuracy of a range forecast: share of days whose observed AQI level (HJ 633) is one of the
     levels the published range spans ("良至轻度污染" is right on a 良 day and on a 轻度污染 day).
 

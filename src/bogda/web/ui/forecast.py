@@ -336,9 +336,12 @@ def proposal_basis(proposal: dict[str, Any], lang: str) -> str:
     '日均 AQI 预报 11-30 216 · 12-01 128；依据：AQI > 200 持续 ≥ 24 小时（环大气〔2024〕6号）'
     >>> proposal_basis(prop, "en")
     'daily AQI forecast 11-30 216 · 12-01 128; basis: AQI > 200 for ≥ 24 h (环大气〔2024〕6号)'
+    >>> proposal_basis(prop | {"today": "2026-11-30"}, "zh").split("；")[0]
+    '日均 AQI 预报 今日 11-30 216 · 12-01 128'
     """
+    today = proposal.get("today")
     seq = " · ".join(
-        f"{str(d)[5:]} {'—' if a is None else f'{a:.0f}'}"
+        f"{tx(lang, 'today') + ' ' if str(d) == today else ''}{str(d)[5:]} {'—' if a is None else f'{a:.0f}'}"
         for d, a in zip(proposal.get("days") or [], proposal.get("aqi") or [], strict=False)
     )
     reason = str(proposal.get("reason") or "")
