@@ -1444,6 +1444,39 @@ forecast = Table(
 )
 """Forecast values (forecast.md §4 ``forecast``); baselines are rows of their own ``method``."""
 
+forecast_publication = Table(
+    "forecast_publication",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("issue_date", Date, nullable=False, index=True),  # Beijing date; day k of the forecast = issue_date + k
+    Column("run_id", Integer, ForeignKey("forecast_run.id", ondelete="SET NULL")),  # the run it was drafted from
+    Column("published_by", String(64), nullable=False),
+    Column("published_at", TS, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("supersedes", Integer, ForeignKey("forecast_publication.id", ondelete="SET NULL")),
+)
+"""A published daily forecast (预报发布, HJ 633-2026 5.x: ≥ 3 days ahead, before 20:00): the duty forecaster's
+AQI ranges per area and day, drafted from a run; a correction of the same day supersedes the earlier one, which is
+kept."""
+
+forecast_publication_day = Table(
+    "forecast_publication_day",
+    metadata,
+    Column("publication_id", Integer, ForeignKey("forecast_publication.id", ondelete="CASCADE"), nullable=False),
+    Column("area_code", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("lead", Integer, nullable=False),  # days after issue_date, 1..7
+    Column("aqi_lo", Integer, nullable=False),
+    Column("aqi_hi", Integer, nullable=False),
+    Column("primary_pollutant", String(32)),  # AQI labels joined by "," (PM2.5, O3_8h, …); None when AQI ≤ 50
+    Column("model_aqi", Float),  # the run's forecast AQI of the day, as drafted
+    Column("model_primary", String(32)),
+    Column("corrected", Boolean, nullable=False),  # the forecaster changed the drafted range or primary pollutant
+    PrimaryKeyConstraint("publication_id", "area_code", "day"),
+    CheckConstraint("aqi_lo >= 0 AND aqi_lo <= aqi_hi AND aqi_hi <= 500", name="aqi_range"),
+)
+"""One area and day of a :data:`forecast_publication`."""
+
 warning = Table(
     "warning",
     metadata,

@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, *, 
     from bogda.web.api import forecast as forecast_api
 
     app.include_router(forecast_api.router, prefix=PREFIX)
+    from bogda.web.api import forecast_publication as forecast_publication_api
+
+    app.include_router(forecast_publication_api.router, prefix=PREFIX)  # the duty forecaster's daily publication
     from bogda.web.api import ledger as ledger_api
 
     app.include_router(ledger_api.router, prefix=PREFIX)

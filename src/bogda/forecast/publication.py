@@ -1,0 +1,406 @@
+"""Published daily forecasts (预报发布): the duty forecaster's AQI ranges per area and day.
+
+HJ 633-2026 (standards.md §1.5) has the prefecture publish a forecast of at least the next 3 days (not counting
+today) before 20:00 every day. A model run is not a publication: the duty forecaster drafts the publication from the
+latest run, corrects what they judge wrong (人工订正) and publishes it. City forecasts in China are published as an
+AQI range with the level(s) it spans and the primary pollutant ("AQI 60–80，良，首要污染物 PM2.5").
+
+- :func:`draft`: the latest operational run's daily AQI of each area, as the range it would be published as
+  (:func:`bogda.forecast.verify.published_range`: centred on the forecast, 20/30/50/100 wide by its level (d)) and
+  the run's primary pollutant;
+- :func:`check_entries`: what a publication must satisfy, every problem named by area, day and field;
+- :func:`publish`: stores the publication (``forecast_publication``, ``forecast_publication_day``) with who, when,
+  the run it was drafted from, the model's value beside each day and whether the forecaster corrected it; a second
+  publication of the same day supersedes the first, which is kept;
+- :func:`current` / :func:`status`: what is published for a day and whether today's is due or overdue (20:00);
+- :func:`scores`: the published ranges against the observed daily AQI (range and level-range accuracy, primary
+  pollutant), beside the model's drafted ranges on the same days, so that the bureau sees what its corrections do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from bogda.forecast import verify
+from bogda.standards.levels import category
+from bogda.store import Store
+from bogda.store.schema import forecast_publication, forecast_publication_day
+from bogda.timeutil import BEIJING, beijing_date, now_utc
+
+DEADLINE = time(20, 0)
+"""Beijing time by which the day's forecast is published (HJ 633-2026, standards.md §1.5)."""
+
+MIN_DAYS = 3
+"""Days ahead a publication must cover, not counting today (HJ 633-2026)."""
+
+MAX_DAYS = 7
+"""Days ahead a publication may cover: the daily forecast's horizon (D+7)."""
+
+LABELS: tuple[str, ...] = ("PM2.5", "PM10", "O3_8h", "O3_1h", "NO2", "SO2", "CO")
+"""Primary-pollutant labels of the daily AQI (:func:`bogda.standards.aqi.aqi_daily`)."""
+
+_NAMES = {"PM2.5": "PM2.5", "PM25": "PM2.5", "PM10": "PM10", "O3": "O3_8h", "O3_8H": "O3_8h", "O3_1H": "O3_1h"}
+_NAMES |= {"NO2": "NO2", "SO2": "SO2", "CO": "CO"}
+
+
+@dataclass(frozen=True)
+class DayEntry:
+    """One area and day of a publication: the AQI range, the primary pollutant(s) (labels joined by ``,``; None when
+    the range lies at or below AQI 50) and, when drafted from a run, the run's own values."""
+
+    area_code: str
+    day: date
+    aqi_lo: int
+    aqi_hi: int
+    primary: str | None
+    model_aqi: float | None = None
+    model_primary: str | None = None
+
+
+def primary_label(text: str | None) -> str | None:
+    """A primary pollutant as forecasters write it, as the daily AQI's label(s); several joined by ``,``.
+
+    >>> primary_label("pm2.5"), primary_label("O3"), primary_label("PM10、O3"), primary_label(""), primary_label(None)
+    ('PM2.5', 'O3_8h', 'PM10,O3_8h', None, None)
+
+    Raises
+    ------
+    ValueError
+        naming a pollutant that has no IAQI in the daily AQI.
+    """
+    if text is None or not text.strip():
+        return None
+    out = []
+    for part in re.split(r"[,，、/\s]+", text.strip()):
+        if not part:
+            continue
+        label = _NAMES.get(part.upper().replace("₂", "2").replace("₃", "3"))
+        if label is None:
+            raise ValueError(f"unknown primary pollutant {part!r} (one of {', '.join(sorted(set(_NAMES.values())))})")
+        out.append(label)
+    return ",".join(dict.fromkeys(out)) or None
+
+
+def parse_cell(text: str) -> tuple[int, int, str | None]:
+    """A cell of the console's publication grid: ``"<lo>-<hi> [primary]"`` (dash, en dash, ~ or ～ between).
+
+    >>> parse_cell("60-80 PM2.5"), parse_cell(" 35～50 "), parse_cell("120–150 O3")
+    ((60, 80, 'PM2.5'), (35, 50, None), (120, 150, 'O3_8h'))
+
+    Raises
+    ------
+    ValueError
+        when the text is not a range of whole numbers, or names an unknown pollutant.
+    """
+    m = re.fullmatch(r"\s*(\d{1,3})\s*[-–—~～]\s*(\d{1,3})\s*(.*?)\s*", text or "")
+    if m is None:
+        raise ValueError(f"not an AQI range {text!r}: write it as 60-80 PM2.5")
+    return int(m[1]), int(m[2]), primary_label(m[3])
+
+
+def cell_text(entry: DayEntry) -> str:
+    """The grid cell of an entry, as :func:`parse_cell` reads it back.
+
+    >>> cell_text(DayEntry("652300", date(2026, 12, 1), 60, 80, "PM2.5,O3_8h"))
+    '60-80 PM2.5,O3'
+    """
+    names = [p.split("_")[0] for p in (entry.primary or "").split(",") if p]
+    return f"{entry.aqi_lo}-{entry.aqi_hi}" + (f" {','.join(dict.fromkeys(names))}" if names else "")
+
+
+def max_span(lo: int, hi: int, spans: Sequence[tuple[float, int]] = verify.RANGE_SPANS) -> int:
+    """The widest range allowed around the range's centre: the published-range span of that AQI (d).
+
+    >>> max_span(60, 80), max_span(140, 170), max_span(330, 430)
+    (20, 30, 100)
+    """
+    lo_c, hi_c = verify.published_range([(lo + hi) / 2.0], spans)
+    return int(hi_c[0] - lo_c[0])
+
+
+def check_entries(entries: Sequence[DayEntry], issue_date: date, areas: Iterable[str]) -> list[str]:
+    """Every problem of a publication, each naming its area, day and field; empty when it may be published.
+
+    Rules: every area of the installation is published; each covers the days issue_date + 1 … + n without a gap, with
+    :data:`MIN_DAYS` ≤ n ≤ :data:`MAX_DAYS`; a range is whole numbers 0 ≤ lo ≤ hi ≤ 500 no wider than
+    :func:`max_span`; a range above AQI 50 names its primary pollutant(s), one at or below 50 names none (HJ 633: no
+    primary pollutant at AQI ≤ 50), and one across 50 (优至良) may name one for its upper part.
+    """
+    problems: list[str] = []
+    want = list(dict.fromkeys(areas))
+    by_area: dict[str, list[DayEntry]] = {}
+    for e in entries:
+        if e.area_code not in want:
+            problems.append(f"{e.area_code}: not an area of this installation")
+            continue
+        by_area.setdefault(e.area_code, []).append(e)
+    for code in want:
+        days = sorted(by_area.get(code, []), key=lambda e: e.day)
+        if not days:
+            problems.append(f"{code}: no days published")
+            continue
+        leads = [(e.day - issue_date).days for e in days]
+        if leads != list(range(1, len(leads) + 1)):
+            problems.append(f"{code}: days must run from {issue_date + timedelta(days=1)} without gaps or repeats")
+        if not MIN_DAYS <= len(days) <= MAX_DAYS:
+            problems.append(f"{code}: {len(days)} day(s) published, HJ 633-2026 asks for {MIN_DAYS} to {MAX_DAYS}")
+        for e in days:
+            where = f"{code} {e.day}"
+            if not 0 <= e.aqi_lo <= e.aqi_hi <= 500:
+                problems.append(f"{where}: AQI range {e.aqi_lo}-{e.aqi_hi} must satisfy 0 ≤ lo ≤ hi ≤ 500")
+                continue
+            if e.aqi_hi - e.aqi_lo > (w := max_span(e.aqi_lo, e.aqi_hi)):
+                problems.append(f"{where}: AQI range {e.aqi_lo}-{e.aqi_hi} is wider than {w} at that level")
+            if e.primary and e.aqi_hi <= 50:
+                problems.append(f"{where}: no primary pollutant at AQI ≤ 50 (HJ 633), but {e.primary} is named")
+            if not e.primary and e.aqi_lo > 50:
+                problems.append(f"{where}: a range above AQI 50 names its primary pollutant")
+            if e.primary and any(p not in LABELS for p in e.primary.split(",")):
+                problems.append(f"{where}: unknown primary pollutant {e.primary}")
+    return problems
+
+
+def draft(store: Store, issue_date: date | None = None, *, days: int = MAX_DAYS) -> tuple[int | None, list[DayEntry]]:
+    """The latest operational run's daily AQI of every area (counties, prefecture) for issue_date + 1 … + ``days``,
+    as published ranges with the run's primary pollutant: ``(run id, entries)``; ``(None, [])`` without a run."""
+    from bogda.forecast import service as sv
+
+    issue_date = issue_date or beijing_date(now_utc())
+    run = sv.latest_run(store)
+    if run is None:
+        return None, []
+    vals = sv.run_values(store, run["id"], items=["AQI"], resolution="day")
+    if vals.height == 0:
+        return int(run["id"]), []
+    out = []
+    for r in vals.iter_rows(named=True):
+        if r["target_kind"] not in ("county", "prefecture") or r["method"] == sv.TODAY_METHOD or r["mean"] is None:
+            continue
+        day = beijing_date(r["valid_start"])
+        if not 1 <= (day - issue_date).days <= days:
+            continue
+        lo, hi = verify.published_range([float(r["mean"])])
+        primary = r["primary_pollutant"] if hi[0] > 50 else None
+        out.append(
+            DayEntry(r["target_code"], day, int(lo[0]), int(hi[0]), primary, float(r["mean"]), r["primary_pollutant"])
+        )
+    return int(run["id"]), sorted(out, key=lambda e: (e.area_code, e.day))
+
+
+def publish(
+    store: Store,
+    entries: Sequence[DayEntry],
+    *,
+    by: str,
+    issue_date: date | None = None,
+    run_id: int | None = None,
+    note: str = "",
+    now: datetime | None = None,
+) -> int:
+    """Store a publication (module doc) and return its id; a previous publication of ``issue_date`` is superseded.
+
+    An entry without the model's values takes them from :func:`draft` of ``run_id``'s day (when it is the latest
+    run), so that ``corrected`` says whether the forecaster changed what the run proposed.
+
+    Raises
+    ------
+    ValueError
+        with every problem of :func:`check_entries`, one per line; nothing is stored then.
+    """
+    from bogda.forecast import service as sv
+
+    now = now or now_utc()
+    issue_date = issue_date or beijing_date(now)
+    areas = [t.code for t in sv.registry(store).areas]
+    problems = check_entries(entries, issue_date, areas)
+    if problems:
+        raise ValueError("the forecast cannot be published:\n" + "\n".join(problems))
+    drafted_run, drafted = draft(store, issue_date)
+    model = {(e.area_code, e.day): e for e in drafted} if run_id is None or run_id == drafted_run else {}
+    run_id = run_id if run_id is not None else drafted_run
+    with store.begin() as conn:
+        prev = conn.execute(
+            select(forecast_publication.c.id)
+            .where(forecast_publication.c.issue_date == issue_date)
+            .order_by(forecast_publication.c.id.desc())
+        ).scalar()
+        pid = conn.execute(
+            forecast_publication.insert()
+            .values(
+                issue_date=issue_date,
+                run_id=run_id,
+                published_by=by,
+                published_at=now,
+                note=note,
+                supersedes=prev,
+            )
+            .returning(forecast_publication.c.id)
+        ).scalar_one()
+        rows = []
+        for e in entries:
+            m = model.get((e.area_code, e.day))
+            model_aqi = e.model_aqi if e.model_aqi is not None else (m.model_aqi if m else None)
+            model_primary = e.model_primary if e.model_primary is not None else (m.model_primary if m else None)
+            drafted_range = (m.aqi_lo, m.aqi_hi, m.primary) if m else None
+            rows.append(
+                {
+                    "publication_id": pid,
+                    "area_code": e.area_code,
+                    "day": e.day,
+                    "lead": (e.day - issue_date).days,
+                    "aqi_lo": e.aqi_lo,
+                    "aqi_hi": e.aqi_hi,
+                    "primary_pollutant": e.primary,
+                    "model_aqi": model_aqi,
+                    "model_primary": model_primary,
+                    "corrected": drafted_range is None or drafted_range != (e.aqi_lo, e.aqi_hi, e.primary),
+                }
+            )
+        conn.execute(forecast_publication_day.insert(), rows)
+    return int(pid)
+
+
+def current(store: Store, issue_date: date) -> dict[str, Any] | None:
+    """The publication in force for ``issue_date`` (the latest one of that date) with its ``days``, or None."""
+    with store.engine.connect() as conn:
+        pub = (
+            conn.execute(
+                select(forecast_publication)
+                .where(forecast_publication.c.issue_date == issue_date)
+                .order_by(forecast_publication.c.id.desc())
+            )
+            .mappings()
+            .first()
+        )
+        if pub is None:
+            return None
+        days = conn.execute(
+            select(forecast_publication_day)
+            .where(forecast_publication_day.c.publication_id == pub["id"])
+            .order_by(forecast_publication_day.c.area_code, forecast_publication_day.c.day)
+        ).mappings()
+        return dict(pub) | {"days": [dict(d) for d in days]}
+
+
+def status(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    """Today's publication duty: ``issue_date``, ``deadline`` (20:00 Beijing, aware), ``published`` (bool),
+    ``published_at`` / ``published_by`` of the publication in force, ``overdue`` (past the deadline, unpublished)."""
+    now = now or now_utc()
+    today = beijing_date(now)
+    deadline = datetime.combine(today, DEADLINE, tzinfo=BEIJING)
+    pub = current(store, today)
+    return {
+        "issue_date": today,
+        "deadline": deadline,
+        "published": pub is not None,
+        "published_at": pub["published_at"] if pub else None,
+        "published_by": pub["published_by"] if pub else None,
+        "late": bool(pub and pub["published_at"] > deadline),
+        "overdue": pub is None and now >= deadline,
+    }
+
+
+def range_scores(
+    lo: np.ndarray, hi: np.ndarray, primary: Sequence[str | None], obs: np.ndarray, obs_primary: Sequence[str | None]
+) -> dict[str, float | int | None]:
+    """Scores of published ranges against the observed daily AQI: ``n``, ``range_acc`` (observed AQI in the range,
+    bounds included), ``level_range_acc`` (observed level one of the levels the range spans) and ``primary_acc`` (on
+    the days with an observed primary pollutant, one of them named; the rule of :mod:`bogda.forecast.aqi_check`).
+
+    >>> range_scores(np.array([60, 90]), np.array([80, 120]), ["PM2.5", "PM10"], np.array([85.0, 101.0]),
+    ...              ["PM2.5", "PM2.5,PM10"])
+    {'n': 2, 'range_acc': 0.5, 'level_range_acc': 1.0, 'primary_acc': 1.0}
+    """
+    lo, hi, obs = (np.asarray(a, dtype=float) for a in (lo, hi, obs))
+    ok = np.isfinite(obs) & np.isfinite(lo) & np.isfinite(hi)
+    n = int(ok.sum())
+    if n == 0:
+        return {"n": 0, "range_acc": None, "level_range_acc": None, "primary_acc": None}
+    lv = category(obs[ok])
+    named = [
+        bool(set((f or "").split(",")) & set((o or "").split(",")) - {""})
+        for f, o, k, a in zip(primary, obs_primary, ok, obs, strict=True)
+        if k and a > 50
+    ]
+    return {
+        "n": n,
+        "range_acc": float(np.mean((obs[ok] >= lo[ok]) & (obs[ok] <= hi[ok]))),
+        "level_range_acc": float(np.mean((lv >= category(lo[ok])) & (lv <= category(hi[ok])))),
+        "primary_acc": float(np.mean(named)) if named else None,
+    }
+
+
+def scores(store: Store, start: date, end: date) -> list[dict[str, Any]]:
+    """The publications in force for issue dates ``start``..``end`` against the areas' observed daily AQI
+    (``aqi_daily``): one row per (area, lead) and one per lead over all areas (``area_code`` ``*``), each with
+    :func:`range_scores` of the published ranges (``published_*``) and of the model's drafted ranges on the same days
+    (``model_*``), and how many days the forecaster corrected."""
+    pubs = [p for d in _dates(start, end) if (p := current(store, d)) is not None]
+    rows = [dict(r) for p in pubs for r in p["days"]]
+    if not rows:
+        return []
+    codes = sorted({r["area_code"] for r in rows})
+    observed = observed_area_aqi(store, codes, min(r["day"] for r in rows), max(r["day"] for r in rows))
+    out = []
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["area_code"], r["lead"]), []).append(r)
+        groups.setdefault(("*", r["lead"]), []).append(r)
+    for (code, lead), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0] != "*", kv[0][0])):
+        obs = np.array([observed.get((r["area_code"], r["day"]), (np.nan, None))[0] for r in g], dtype=float)
+        obs_p = [observed.get((r["area_code"], r["day"]), (np.nan, None))[1] for r in g]
+        pub = range_scores(
+            np.array([r["aqi_lo"] for r in g]),
+            np.array([r["aqi_hi"] for r in g]),
+            [r["primary_pollutant"] for r in g],
+            obs,
+            obs_p,
+        )
+        m_lo, m_hi = verify.published_range([np.nan if r["model_aqi"] is None else r["model_aqi"] for r in g])
+        mod = range_scores(m_lo, m_hi, [r["model_primary"] for r in g], obs, obs_p)
+        out.append(
+            {"area_code": code, "lead": lead, "n_published": len(g), "n_corrected": sum(r["corrected"] for r in g)}
+            | {f"published_{k}": v for k, v in pub.items()}
+            | {f"model_{k}": v for k, v in mod.items()}
+        )
+    return out
+
+
+def observed_area_aqi(
+    store: Store, codes: Sequence[str], start: date, end: date
+) -> Mapping[tuple[str, date], tuple[float, str | None]]:
+    """The observed daily AQI and primary pollutant(s) of areas ``codes`` over [start, end] (``aqi_daily``, the
+    standard in force on each day), keyed by (area code, Beijing date)."""
+    from bogda.standards.versions import standard_for
+    from bogda.store.schema import aqi_daily
+    from bogda.timeutil import day_start_utc, from_epoch
+
+    t = aqi_daily
+    lo, hi = int(day_start_utc(start).timestamp()), int(day_start_utc(end + timedelta(days=1)).timestamp())
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.target_code, t.c.ts, t.c.standard, t.c.aqi, t.c.primary_pollutant).where(
+                t.c.target_code.in_(list(codes)),
+                t.c.target_kind != "station",
+                t.c.ts >= lo,
+                t.c.ts < hi,
+                t.c.aqi.is_not(None),
+            )
+        ).all()
+    out: dict[tuple[str, date], tuple[float, str | None]] = {}
+    for code, ts, std, aqi, primary in rows:
+        day = beijing_date(from_epoch(ts))
+        if std == standard_for(day):
+            out[(code, day)] = (float(aqi), primary)
+    return out
+
+
+def _dates(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=k) for k in range((end - start).days + 1)]

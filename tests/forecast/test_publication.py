@@ -1,0 +1,233 @@
+"""The published daily forecast (预报发布, HJ 633-2026: ≥ 3 days ahead, before 20:00): the draft from the latest run,
+the checks a publication must pass, publishing with the forecaster capability, corrections that supersede, the
+duty's deadline, and the published ranges scored against the observed daily AQI beside the model's drafts."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bogda.config import Settings, WebSettings
+from bogda.forecast import publication as pb
+from bogda.forecast import service as sv
+from bogda.forecast import verify
+from bogda.registry.people import add_user
+from bogda.store import Store, connect
+from bogda.store.schema import aqi_daily, forecast_publication, place, user_capability
+from bogda.timeutil import beijing_date, day_start_utc, now_utc
+from bogda.web.app import create_app
+from forecast.episode import set_pm
+
+FORECASTER = ("duty", "duty-pass-123")
+READER = ("reader", "reader-pass-123")
+
+
+def test_cells_read_back_and_name_what_is_wrong() -> None:
+    e = pb.DayEntry("652300", date(2026, 12, 1), 135, 165, "PM2.5")
+    assert pb.parse_cell(pb.cell_text(e)) == (135, 165, "PM2.5")
+    with pytest.raises(ValueError, match=r"60-80 PM2\.5"):
+        pb.parse_cell("about 70")
+    with pytest.raises(ValueError, match="unknown primary pollutant 'PM1'"):
+        pb.parse_cell("60-80 PM1")
+
+
+def test_check_entries_names_area_day_and_field() -> None:
+    d0 = date(2026, 11, 30)
+
+    def days(code: str, n: int, lo: int = 60, hi: int = 80, primary: str | None = "PM2.5") -> list[pb.DayEntry]:
+        return [pb.DayEntry(code, d0 + timedelta(days=k), lo, hi, primary) for k in range(1, n + 1)]
+
+    ok = days("652300", 3) + days("652301", 7)
+    assert pb.check_entries(ok, d0, ["652300", "652301"]) == []
+    problems = pb.check_entries(days("652300", 2), d0, ["652300", "652301"])
+    assert "652300: 2 day(s) published, HJ 633-2026 asks for 3 to 7" in problems
+    assert "652301: no days published" in problems
+    gap = [e for e in days("652300", 4) if e.day != d0 + timedelta(days=2)]
+    assert any("without gaps" in p for p in pb.check_entries(gap, d0, ["652300"]))
+    wide = days("652300", 3, lo=60, hi=100)  # 40 wide where 20 is the span at AQI 80
+    assert (
+        pb.check_entries(wide, d0, ["652300"])[0]
+        == "652300 2026-12-01: AQI range 60-100 is wider than 20 at that level"
+    )
+    clean = days("652300", 3, lo=20, hi=40)  # no primary pollutant at AQI ≤ 50, and one must be named above
+    assert "no primary pollutant at AQI ≤ 50" in pb.check_entries(clean, d0, ["652300"])[0]
+    assert pb.check_entries(days("652300", 3, lo=20, hi=40, primary=None), d0, ["652300"]) == []
+    assert "names its primary pollutant" in pb.check_entries(days("652300", 3, primary=None), d0, ["652300"])[0]
+    assert "not an area" in pb.check_entries(ok + days("999999", 3), d0, ["652300", "652301"])[-1]
+
+
+@pytest.fixture
+def episode(demo_store: Store) -> Store:
+    set_pm(demo_store, ["CJ-HT01"], 260.0)
+    sv.refresh(demo_store, models=None)
+    return demo_store
+
+
+def test_draft_is_the_runs_daily_aqi_as_published_ranges(episode: Store) -> None:
+    today = beijing_date(now_utc())
+    run_id, entries = pb.draft(episode, today)
+    run = sv.latest_run(episode)
+    assert run is not None and run_id == run["id"]
+    areas = {t.code for t in sv.registry(episode).areas}
+    assert {e.area_code for e in entries} == areas
+    for e in entries:
+        lo, hi = verify.published_range([e.model_aqi])
+        assert (e.aqi_lo, e.aqi_hi) == (int(lo[0]), int(hi[0])) and e.aqi_lo <= e.model_aqi <= e.aqi_hi
+        assert 1 <= (e.day - today).days <= 7
+    ht = [e for e in entries if e.area_code == "652323"]
+    assert ht[0].aqi_lo > 200 and ht[0].primary == "PM2.5"  # 呼图壁 in its 260 µg/m³ episode
+    assert pb.check_entries(entries, today, areas) == []  # a draft may be published as it is
+
+
+def test_publish_supersede_and_status(episode: Store) -> None:
+    now = now_utc()
+    today = beijing_date(now)
+    run_id, entries = pb.draft(episode, today)
+    first = pb.publish(episode, entries, by="duty", issue_date=today, now=now)
+    pub = pb.current(episode, today)
+    assert pub is not None and pub["id"] == first and pub["run_id"] == run_id and pub["supersedes"] is None
+    assert len(pub["days"]) == len(entries) and not any(d["corrected"] for d in pub["days"])
+    # the forecaster corrects 呼图壁's first day; the correction supersedes the first publication, which is kept
+    e0 = next(e for e in entries if e.area_code == "652323")
+    fixed = [
+        pb.DayEntry(e.area_code, e.day, 180, 210, "PM2.5")
+        if e == e0
+        else pb.DayEntry(e.area_code, e.day, e.aqi_lo, e.aqi_hi, e.primary)
+        for e in entries
+    ]
+    second = pb.publish(episode, fixed, by="duty", issue_date=today, note="人工订正：冷空气提前", now=now)
+    pub = pb.current(episode, today)
+    assert (
+        pub is not None and pub["id"] == second and pub["supersedes"] == first and pub["note"] == "人工订正：冷空气提前"
+    )
+    corrected = [(d["area_code"], d["day"]) for d in pub["days"] if d["corrected"]]
+    assert corrected == [("652323", e0.day)]
+    day = next(d for d in pub["days"] if d["area_code"] == "652323" and d["day"] == e0.day)
+    assert (day["aqi_lo"], day["aqi_hi"], day["model_aqi"]) == (180, 210, pytest.approx(e0.model_aqi))
+    with episode.engine.connect() as conn:
+        assert conn.execute(select(forecast_publication.c.id).order_by(forecast_publication.c.id)).scalars().all() == [
+            first,
+            second,
+        ]
+    # a publication that fails a check stores nothing and names every problem
+    with pytest.raises(ValueError, match="652300: no days published"):
+        pb.publish(episode, [e for e in entries if e.area_code != "652300"], by="duty", issue_date=today, now=now)
+    assert pb.current(episode, today)["id"] == second  # type: ignore[index]
+    # the duty: due by 20:00 Beijing; overdue after it without a publication; late when published after it
+    d = date(2026, 1, 10)
+    before = day_start_utc(d) + timedelta(hours=19, minutes=59)
+    after = day_start_utc(d) + timedelta(hours=20, minutes=1)
+    assert pb.status(episode, before)["overdue"] is False and pb.status(episode, after)["overdue"] is True
+    assert pb.status(episode, after)["deadline"] == datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    d_entries = [pb.DayEntry(e.area_code, d + (e.day - today), e.aqi_lo, e.aqi_hi, e.primary) for e in entries]
+    pb.publish(episode, d_entries, by="duty", issue_date=d, now=after)
+    st = pb.status(episode, after + timedelta(minutes=5))
+    assert st["published"] and st["late"] and not st["overdue"] and st["published_by"] == "duty"
+
+
+def _observed(store: Store, code: str, day: date, aqi: int, primary: str | None) -> None:
+    with store.begin() as conn:
+        ts = int(day_start_utc(day).timestamp())
+        conn.execute(aqi_daily.delete().where(aqi_daily.c.target_code == code, aqi_daily.c.ts == ts))
+        for std in ("2012", "2026"):
+            conn.execute(
+                aqi_daily.insert().values(
+                    target_kind="county",
+                    target_code=code,
+                    ts=ts,
+                    standard=std,
+                    aqi=aqi,
+                    level=0,
+                    primary_pollutant=primary,
+                    status="complete",
+                    inputs_hash="t",
+                )
+            )
+
+
+def test_scores_compare_published_ranges_with_the_models(demo_store: Store) -> None:
+    """Two issue dates of one county, leads 1–3; observed AQI 70 (PM2.5) on every target day. The forecaster
+    published 60–80 PM2.5 on each (all inside), the model's drafts were 100 ± 10 (120–150 wide 30: never inside, and
+    轻度 where 良 was observed), so the published ranges score 1.0 and the model's 0.0 on the same six days."""
+    d0 = date(2020, 6, 1)  # long before the demo's own days (the last 7 before the clock)
+    areas = [t.code for t in sv.registry(demo_store).areas]
+    for k in range(1, 6):
+        _observed(demo_store, "652301", d0 + timedelta(days=k), 70, "PM2.5")
+    for issue in (d0, d0 + timedelta(days=1)):
+        entries = [
+            pb.DayEntry(code, issue + timedelta(days=k), 60, 80, "PM2.5", model_aqi=135.0, model_primary="PM10")
+            for code in areas
+            for k in (1, 2, 3)
+        ]
+        pb.publish(demo_store, entries, by="duty", issue_date=issue, now=day_start_utc(issue) + timedelta(hours=18))
+    rows = pb.scores(demo_store, d0, d0 + timedelta(days=1))
+    ht = [r for r in rows if r["area_code"] == "652301"]
+    assert [r["lead"] for r in ht] == [1, 2, 3]
+    for r in ht:
+        assert (r["n_published"], r["n_corrected"], r["published_n"]) == (2, 2, 2)
+        assert (r["published_range_acc"], r["published_level_range_acc"], r["published_primary_acc"]) == (1.0, 1.0, 1.0)
+        assert (r["model_range_acc"], r["model_level_range_acc"], r["model_primary_acc"]) == (0.0, 0.0, 0.0)
+    # all areas pooled per lead: only 652301 has observations on those days, the others are not scored
+    pooled = [r for r in rows if r["area_code"] == "*"]
+    assert [(r["lead"], r["published_n"]) for r in pooled] == [(1, 2), (2, 2), (3, 2)]
+
+
+@pytest.fixture
+def client(demo_template: Path, tmp_path: Path) -> Iterator[tuple[TestClient, Store]]:
+    shutil.copyfile(demo_template, tmp_path / "demo.db")
+    st = connect(f"sqlite:///{tmp_path / 'demo.db'}")
+    set_pm(st, ["CJ-HT01"], 260.0)
+    sv.refresh(st, models=None)
+    with st.begin() as conn:
+        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
+        uid = add_user(
+            conn, login=FORECASTER[0], password=FORECASTER[1], roles=["prefecture_operator"], scope_place_id=pref
+        )
+        conn.execute(user_capability.insert().values(user_id=uid, capability="forecaster"))
+        add_user(conn, login=READER[0], password=READER[1], roles=["prefecture_operator"], scope_place_id=pref)
+    settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
+    with TestClient(create_app(settings, st, console=False)) as c:
+        yield c, st
+    st.dispose()
+
+
+def test_api_draft_publish_and_read(client: tuple[TestClient, Store]) -> None:
+    c, _ = client
+    base = "/api/v1/forecast/publication"
+    assert c.get(f"{base}/status").status_code == 401
+    st = c.get(f"{base}/status", auth=READER).json()
+    assert st["published"] is False and st["deadline"]["local"].endswith("T20:00:00+08:00")
+    assert c.get(base, auth=READER).status_code == 404
+    draft = c.get(f"{base}/draft", auth=READER).json()
+    assert draft["run_id"] and len(draft["days"]) == 8 * 7  # the prefecture and 7 counties, D+1..D+7
+    days = [{k: d[k] for k in ("area_code", "day", "aqi_lo", "aqi_hi", "primary")} for d in draft["days"]]
+    body = {"days": days, "note": "", "run_id": draft["run_id"]}
+    r = c.post(base, json=body, auth=READER)
+    assert r.status_code == 403 and "forecaster" in r.json()["errors"][0]["reason"]
+    # the forecaster writes the primary pollutant as forecasters do ("O3" is the 8 h item)
+    days[0] = days[0] | {"aqi_lo": 40, "aqi_hi": 60, "primary": "O3"}
+    pub = c.post(base, json=body, auth=FORECASTER)
+    assert pub.status_code == 201, pub.text
+    out = pub.json()
+    assert out["published_by"] == "duty" and out["run_id"] == draft["run_id"] and len(out["days"]) == 56
+    first = next(d for d in out["days"] if (d["area_code"], d["day"]) == (days[0]["area_code"], days[0]["day"]))
+    assert (first["aqi_lo"], first["aqi_hi"], first["primary"], first["corrected"]) == (40, 60, "O3_8h", True)
+    assert sum(d["corrected"] for d in out["days"]) == 1
+    assert c.get(base, auth=READER).json()["id"] == out["id"]
+    assert c.get(f"{base}/status", auth=READER).json()["published"] is True
+    # bad input: every problem named, nothing stored
+    days[1] = days[1] | {"aqi_lo": 60, "aqi_hi": 200}
+    bad = c.post(base, json=body, auth=FORECASTER)
+    assert bad.status_code == 422 and "is wider than" in bad.json()["errors"][0]["reason"]
+    days[1] = days[1] | {"aqi_lo": 60, "aqi_hi": 80, "primary": "dust"}
+    bad = c.post(base, json=body, auth=FORECASTER)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "days[1].primary"
+    assert c.get(base, auth=READER).json()["id"] == out["id"]
+    assert c.get(f"{base}/scores?start=2026-02-02&end=2026-02-01", auth=READER).status_code == 422
+    assert c.get(f"{base}/scores", auth=READER).json()["results"] == []  # nothing published before today
