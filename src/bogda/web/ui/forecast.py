@@ -33,6 +33,7 @@ from bogda.registry.sites import SECTORS
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t
+from bogda.web.ui import forecast_publication as fp
 from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
 if TYPE_CHECKING:
@@ -791,6 +792,8 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             ui.label(f"· {reason_text(r, lang, names)}").classes("text-caption text-grey-7 bogda-run-reason")
         ui.label(tx(lang, "strip")).classes("text-subtitle1")
         strip_view(ctx)
+        ui.label(fp.tx(lang, "title")).classes("text-subtitle1")
+        fp.publication_view(ctx, names)
         ui.label(tx(lang, "warnings")).classes("text-subtitle1")
         warnings_view(ctx, names)
         ui.label(tx(lang, "lists")).classes("text-subtitle1")

@@ -1,0 +1,84 @@
+"""The forecast page's publication panel in a real browser (预报发布, HJ 633-2026): today's duty, the grid prefilled
+from the latest run, a correction published by the forecaster and shown with its level words and its mark, a bad
+cell refused with its area and day named, and a reader who sees the publication but gets no grid."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
+from forecast.episode import set_pm
+
+pytestmark = pytest.mark.browser
+FORECASTER = ("duty", "duty-pass-123")
+READER = ("reader", "reader-pass-123")
+
+
+@pytest.fixture(scope="module")
+def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from sqlalchemy import select
+
+    from bogda.forecast import service as sv
+    from bogda.registry.people import add_user
+    from bogda.store import connect
+    from bogda.store.schema import place, user_capability
+
+    folder = tmp_path_factory.mktemp("forecast_publication_page")
+    db = folder / "demo.db"
+    shutil.copyfile(demo_template, db)
+    st = connect(f"sqlite:///{db}")
+    set_pm(st, ["CJ-HT01"], 260.0)
+    sv.refresh(st, models=None)
+    with st.begin() as conn:
+        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
+        uid = add_user(
+            conn, login=FORECASTER[0], password=FORECASTER[1], roles=["prefecture_operator"], scope_place_id=pref
+        )
+        conn.execute(user_capability.insert().values(user_id=uid, capability="forecaster"))
+        add_user(conn, login=READER[0], password=READER[1], roles=["prefecture_operator"], scope_place_id=pref)
+    st.dispose()
+    with running_server(db, folder) as base:
+        yield base
+
+
+def test_forecaster_corrects_and_publishes_reader_sees_it(server: str) -> None:
+    with chromium() as b:
+        pg, urls = signed_in(b, server, FORECASTER, "/forecast")
+        status = pg.locator(".bogda-publication-status").inner_text()
+        assert "预报尚未发布" in status or "已过 20:00" in status, status
+        cells = pg.locator(".bogda-publication-cell input")
+        assert cells.count() == 8 * 7  # the prefecture and 7 counties, D+1..D+7, prefilled from the run's draft
+        first = pg.locator("[class*='bogda-cell-652323-'] input").first  # 呼图壁县, D+1, in its 260 µg/m³ episode
+        drafted = first.input_value()
+        lo, hi = (int(x) for x in drafted.split()[0].split("-"))
+        assert lo > 200 and hi - lo in (50, 100) and drafted.endswith("PM2.5"), drafted
+        # a cell that is not a range: refused, its area and day named, nothing published
+        first.fill("about 250")
+        pg.locator(".bogda-publish").click()
+        problem = pg.locator(".bogda-publication-problems").first
+        problem.wait_for()
+        assert "652323 " in problem.inner_text() and "60-80 PM2.5" in problem.inner_text()
+        assert "预报尚未发布" in pg.locator(".bogda-publication-status").inner_text() or "已过" in status
+        # the forecaster's correction: a cold front a day early
+        first.fill("180-210 PM2.5")
+        pg.locator(".bogda-publication-note input").fill("冷空气提前一天")
+        pg.locator(".bogda-publish").click()
+        pg.wait_for_selector(".bogda-publication")
+        status = pg.locator(".bogda-publication-status").inner_text()
+        assert "预报已发布" in status and "发布人 duty" in status, status
+        table = pg.locator(".bogda-publication").inner_text()
+        assert "180–210" in table and "中度污染至重度污染" in table and "呼图壁" in table
+        assert pg.locator(".bogda-corrected").count() == 1  # only the cell the forecaster changed
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "forecast_publication.png"), full_page=True)
+        assert outside(urls) == []
+        # a reader sees the publication, not the grid
+        pg2, urls2 = signed_in(b, server, READER, "/forecast")
+        pg2.wait_for_selector(".bogda-publication")
+        assert "180–210" in pg2.locator(".bogda-publication").inner_text()
+        assert pg2.locator(".bogda-publication-cell").count() == 0 and pg2.locator(".bogda-publish").count() == 0
+        assert outside(urls2) == []
