@@ -222,3 +222,42 @@ def test_public_page_on_a_phone_needs_no_login(server: tuple[str, Path], browser
     assert not errors, errors
     assert requests and not outside(requests), f"requests left the server: {outside(requests)}"
     ctx.close()
+
+
+def test_public_page_shows_the_published_forecast(server: tuple[str, Path], browser: object) -> None:
+    """Once the duty forecaster publishes today's forecast (预报发布), the public page shows its AQI ranges with the
+    primary pollutant and says it was published, instead of the model's forecast with its likely range."""
+    from bogda.forecast import publication as pb
+    from bogda.forecast.service import registry
+    from bogda.store import connect
+    from bogda.timeutil import beijing_date, now_utc
+
+    base, db = server
+    st = connect(f"sqlite:///{db}")
+    today = beijing_date(now_utc())
+    ranges = [(35, 55, "PM2.5"), (90, 120, "PM2.5,PM10"), (140, 170, "PM2.5")]
+    entries = [
+        pb.DayEntry(t.code, today + timedelta(days=k), lo, hi, p)
+        for t in registry(st).areas
+        for k, (lo, hi, p) in enumerate(ranges, 1)
+    ]
+    pb.publish(st, entries, by="duty")
+    st.dispose()
+    page = browser.new_page(locale="zh-CN")  # type: ignore[attr-defined]
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+
+    def shown() -> list[str] | None:
+        page.goto(f"{base}/public")
+        page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+        days = page.locator("tr.forecast-day")
+        texts = [days.nth(i).inner_text() for i in range(days.count())]
+        return texts if texts and "90–120" in texts[1] else None
+
+    texts = _wait(page, shown)
+    assert texts, "the published forecast never reached the public page"
+    assert "35–55" in texts[0] and "首要污染物 PM2.5" in texts[0] and "可能范围" not in texts[0]
+    assert "首要污染物 PM2.5、PM10" in texts[1] and "中度污染" in texts[2]
+    assert page.locator("#forecast-issued").inner_text().startswith("预报员发布时间")
+    assert requests and not outside(requests)
+    page.close()

@@ -243,3 +243,33 @@ def test_outlines_are_a_separate_long_lived_tagged_answer(client: TestClient) ->
     assert again.status_code == 304 and not again.content
     stations = client.get("/public/api/v1/stations").json()
     assert "features" not in stations and "outlines" not in stations  # the polled answer carries no geometry
+
+
+def test_todays_publication_is_shown_instead_of_the_model(demo_store: Store) -> None:
+    """Once the duty forecaster has published today's forecast (预报发布), the public sees its AQI ranges, the level
+    of each range's centre and its primary pollutant; before that, the model's run (source ``model``)."""
+    from bogda.forecast import publication as pb
+    from bogda.forecast.service import registry
+    from bogda.web.public import public_forecast
+
+    now = now_utc()
+    today = beijing_date(now)
+    add_daily_aqi_run(demo_store, [(42.0, 30.0, 55.0), (88.0, 60.0, 120.0), (160.0, 110.0, 210.0)], now=now)
+    assert public_forecast(demo_store, now=now)["source"] == "model"  # type: ignore[index]
+    ranges = [(30, 50, None), (75, 95, "PM10"), (140, 170, "PM2.5")]
+    entries = [
+        pb.DayEntry(t.code, today + timedelta(days=k), lo, hi, p)
+        for t in registry(demo_store).areas
+        for k, (lo, hi, p) in enumerate(ranges, 1)
+    ]
+    pb.publish(demo_store, entries, by="duty", issue_date=today, now=now)
+    body = public_forecast(demo_store, now=now)
+    assert body is not None and body["source"] == "published"
+    pref = body["areas"][0]
+    assert pref["kind"] == "prefecture" and [a["kind"] for a in body["areas"]].count("county") == 7
+    assert [(d["aqi_lo"], d["aqi_hi"], d["level"], d["primary"]) for d in pref["days"]] == [
+        (30, 50, 1, None),
+        (75, 95, 2, "PM10"),
+        (140, 170, 4, "PM2.5"),  # centre 155: 中度污染
+    ]
+    assert pref["days"][0]["date"] == (today + timedelta(days=1)).isoformat()

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bogda.monitoring.status import Rendered, StatusCache
 from bogda.standards.aqi import categories, health_advice
 from bogda.store import Store
-from bogda.store.schema import aqi_hourly, forecast_run, place, warning
+from bogda.store.schema import aqi_hourly, forecast_publication, forecast_run, place, warning
 from bogda.timeutil import beijing_date, epoch_seconds, now_utc
 
 router = APIRouter(prefix="/public", tags=["public"])
@@ -156,13 +156,44 @@ FORECAST_MAX_AGE = timedelta(hours=36)
 
 
 def public_forecast(store: Store, *, now: datetime | None = None) -> dict[str, Any] | None:
-    """The 7-day daily AQI forecast of the prefecture and counties from the latest operational run (forecast.md §3),
-    or ``None`` when there is none issued within :data:`FORECAST_MAX_AGE`: ``issued_at`` and per area ``code``,
+    """The daily AQI forecast of the prefecture and counties (forecast.md §3), or ``None`` when there is none.
+
+    Today's publication by the duty forecaster (:mod:`bogda.forecast.publication`, ``source`` ``published``) when
+    there is one: per day the published range ``aqi_lo``–``aqi_hi``, the level of its centre and the primary
+    pollutant. Otherwise the latest operational run issued within :data:`FORECAST_MAX_AGE` (``source`` ``model``):
+    per day the forecast ``aqi``, its ``p10``–``p90`` and level. Both give ``issued_at`` and per area ``code``,
     ``name``, ``kind`` and ``days`` (``date``, ``aqi``, ``p10``, ``p90``, ``level``, ``primary``)."""
-    from bogda.forecast.service import latest_run
+    from bogda.forecast import publication as pb
+    from bogda.forecast.service import latest_run, registry
+    from bogda.standards.levels import category
     from bogda.web.api.forecast import strip_rows
 
     now = now or now_utc()
+    pub = pb.current(store, beijing_date(now))
+    if pub is not None:
+        areas_of = registry(store).areas
+        names = {t.code: t.name for t in areas_of}
+        kinds = {t.code: t.kind for t in areas_of}
+        by_area: dict[str, list[dict[str, Any]]] = {}
+        for d in pub["days"]:
+            centre = (d["aqi_lo"] + d["aqi_hi"]) / 2
+            by_area.setdefault(d["area_code"], []).append(
+                {
+                    "date": d["day"].isoformat(),
+                    "aqi": centre,
+                    "aqi_lo": d["aqi_lo"],
+                    "aqi_hi": d["aqi_hi"],
+                    "p10": None,
+                    "p90": None,
+                    "level": int(category([centre])[0]),
+                    "primary": d["primary_pollutant"],
+                }
+            )
+        areas = [
+            {"code": c, "name": names.get(c, c), "kind": kinds.get(c, "county"), "days": by_area[c]}
+            for c in sorted(by_area, key=lambda c: (kinds.get(c) != "prefecture", c))
+        ]
+        return {"issued_at": _iso(pub["published_at"]), "source": "published", "areas": areas}
     run = latest_run(store)
     if run is None or run["status"] == "failed":
         return None
@@ -174,7 +205,7 @@ def public_forecast(store: Store, *, now: datetime | None = None) -> dict[str, A
         {"code": r["code"], "name": r["name"], "kind": r["kind"], "days": [{k: d[k] for k in keep} for d in r["days"]]}
         for r in strip_rows(store)
     ]
-    return {"issued_at": _iso(issued), "areas": areas} if areas else None
+    return {"issued_at": _iso(issued), "source": "model", "areas": areas} if areas else None
 
 
 def county_outlines(store: Store) -> dict[str, Any]:
@@ -266,7 +297,8 @@ class PublicCache:
         with store.engine.connect() as conn:
             w = conn.execute(select(func.max(warning.c.updated_at), func.count(warning.c.id))).one()
             run = conn.execute(select(func.max(forecast_run.c.id))).scalar()
-        return (*StatusCache.version(store), *w, run)
+            pub = conn.execute(select(func.max(forecast_publication.c.id))).scalar()
+        return (*StatusCache.version(store), *w, run, pub)
 
     def fresh(self) -> bool:
         """Whether :meth:`current` would answer from memory without touching the database."""

@@ -6,6 +6,7 @@ const TEXT = {
   zh: {
     title: "昌吉州空气质量实时发布", warnings: "重污染天气预警", none: "当前无生效预警", map: "站点分布",
     forecast: "未来7天空气质量预报", noForecast: "暂无有效预报", issued: "预报发布时间", range: "可能范围",
+    published: "预报员发布时间", modelOnly: "模型预报（今日尚未人工发布）",
     counties: "各县市空气质量指数", stations: "监测站点", updated: "更新时间", primary: "首要污染物",
     offline: "离线", noData: "暂无数据", effect: "健康影响", advice: "建议措施",
     note: "数据为小时实时值（未经审核），以生态环境部门正式发布为准。演示数据为模拟数据。",
@@ -14,7 +15,8 @@ const TEXT = {
   en: {
     title: "Changji air quality now", warnings: "Heavy-pollution warnings", none: "No warning in force",
     forecast: "7-day air-quality forecast", noForecast: "No current forecast", issued: "Forecast issued",
-    range: "likely range",
+    range: "likely range", published: "Published by the duty forecaster",
+    modelOnly: "model forecast (today's forecast not published yet)",
     map: "Stations", counties: "AQI by county", stations: "Monitoring stations", updated: "Updated",
     primary: "Primary pollutant", offline: "offline", noData: "no data", effect: "Health effects",
     advice: "Advice",
@@ -89,14 +91,20 @@ function renderForecast(T) {
     $("forecast-issued").textContent = "";
     return;
   }
+  // the duty forecaster's publication gives an AQI range per day; the model's run gives its forecast and p10-p90
+  const published = f.source === "published";
   body.innerHTML = area.days.map((d) => {
     const i = d.level ? data.advice[String(d.level)] : null;
     const range = d.p10 != null && d.p90 != null ? `${Math.round(d.p10)}–${Math.round(d.p90)}` : "";
+    const aqi = d.aqi_lo != null ? `${d.aqi_lo}–${d.aqi_hi}` : d.aqi != null ? Math.round(d.aqi) : "—";
+    const primary = d.primary ? `${T.primary} ${esc(d.primary.split(",").map((p) => p.split("_")[0]).join("、"))}` : "";
     return `<tr class="forecast-day" data-date="${esc(d.date)}"><td>${esc(d.date.slice(5))}</td>`
       + `<td><span class="dot" style="background:${i ? i.colour : "#ddd"}"></span>${i ? esc(category(i)) : T.noData}</td>`
-      + `<td class="num">${d.aqi != null ? Math.round(d.aqi) : "—"}</td><td class="muted small">${range ? `${T.range} ${range}` : ""}</td></tr>`;
+      + `<td class="num">${aqi}</td><td class="muted small">${published ? primary : range ? `${T.range} ${range}` : ""}</td></tr>`;
   }).join("");
-  $("forecast-issued").textContent = `${T.issued}: ${localTime(f.issued_at)}`;
+  $("forecast-issued").textContent = published
+    ? `${T.published}: ${localTime(f.issued_at)}`
+    : `${T.issued}: ${localTime(f.issued_at)} · ${T.modelOnly}`;
 }
 
 function drawMap() {
