@@ -11,11 +11,17 @@ from bogda.store.schema import place, user_capability
 
 
 def add_issuer_and_reader(
-    conn: Any, issuer: tuple[str, str], reader: tuple[str, str], place_code: str = "652300"
+    conn: Any,
+    issuer: tuple[str, str],
+    reader: tuple[str, str],
+    place_code: str = "652300",
+    *,
+    capability: str = "warning_issuer",
 ) -> None:
-    """Two prefecture operators scoped to ``place_code``: ``issuer`` with the capability ``warning_issuer`` (which
-    also allows entering source shares and adopting PMF runs), ``reader`` without it; each a (login, password)."""
+    """Two prefecture operators scoped to ``place_code``: ``issuer`` with ``capability`` (``warning_issuer`` also
+    allows entering source shares and adopting PMF runs; ``forecaster`` publishes the daily forecast), ``reader``
+    without it; each a (login, password)."""
     pref = conn.execute(select(place.c.id).where(place.c.code == place_code)).scalar_one()
     uid = add_user(conn, login=issuer[0], password=issuer[1], roles=["prefecture_operator"], scope_place_id=pref)
-    conn.execute(user_capability.insert().values(user_id=uid, capability="warning_issuer"))
+    conn.execute(user_capability.insert().values(user_id=uid, capability=capability))
     add_user(conn, login=reader[0], password=reader[1], roles=["prefecture_operator"], scope_place_id=pref)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from console_users import add_issuer_and_reader
 from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 from forecast.episode import set_pm
 
@@ -20,12 +21,9 @@ READER = ("reader", "reader-pass-123")
 
 @pytest.fixture(scope="module")
 def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from sqlalchemy import select
 
     from bogda.forecast import service as sv
-    from bogda.registry.people import add_user
     from bogda.store import connect
-    from bogda.store.schema import place, user_capability
 
     folder = tmp_path_factory.mktemp("forecast_publication_page")
     db = folder / "demo.db"
@@ -34,12 +32,7 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     set_pm(st, ["CJ-HT01"], 260.0)
     sv.refresh(st, models=None)
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(
-            conn, login=FORECASTER[0], password=FORECASTER[1], roles=["prefecture_operator"], scope_place_id=pref
-        )
-        conn.execute(user_capability.insert().values(user_id=uid, capability="forecaster"))
-        add_user(conn, login=READER[0], password=READER[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, FORECASTER, READER, capability="forecaster")
     st.dispose()
     with running_server(db, folder) as base:
         yield base

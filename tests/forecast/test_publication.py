@@ -17,11 +17,11 @@ from bogda.config import Settings, WebSettings
 from bogda.forecast import publication as pb
 from bogda.forecast import service as sv
 from bogda.forecast import verify
-from bogda.registry.people import add_user
 from bogda.store import Store, connect
-from bogda.store.schema import aqi_daily, forecast_publication, place, user_capability
+from bogda.store.schema import aqi_daily, forecast_publication
 from bogda.timeutil import beijing_date, day_start_utc, now_utc
 from bogda.web.app import create_app
+from console_users import add_issuer_and_reader
 from forecast.episode import set_pm
 
 FORECASTER = ("duty", "duty-pass-123")
@@ -185,12 +185,7 @@ def client(demo_template: Path, tmp_path: Path) -> Iterator[tuple[TestClient, St
     set_pm(st, ["CJ-HT01"], 260.0)
     sv.refresh(st, models=None)
     with st.begin() as conn:
-        pref = conn.execute(select(place.c.id).where(place.c.code == "652300")).scalar_one()
-        uid = add_user(
-            conn, login=FORECASTER[0], password=FORECASTER[1], roles=["prefecture_operator"], scope_place_id=pref
-        )
-        conn.execute(user_capability.insert().values(user_id=uid, capability="forecaster"))
-        add_user(conn, login=READER[0], password=READER[1], roles=["prefecture_operator"], scope_place_id=pref)
+        add_issuer_and_reader(conn, FORECASTER, READER, capability="forecaster")
     settings = Settings(database_url=st.url, data_dir=tmp_path, web=WebSettings(secret_key="k" * 32))
     with TestClient(create_app(settings, st, console=False)) as c:
         yield c, st
