@@ -223,6 +223,9 @@ def test_api_draft_publish_and_read(client: tuple[TestClient, Store]) -> None:
     days[1] = days[1] | {"aqi_lo": 60, "aqi_hi": 80, "primary": "dust"}
     bad = c.post(base, json=body, auth=FORECASTER)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "days[1].primary"
+    days[1] = days[1] | {"primary": "PM2.5"}
+    bad = c.post(base, json=body | {"run_id": 99999}, auth=FORECASTER)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "run_id"
     assert c.get(base, auth=READER).json()["id"] == out["id"]
     assert c.get(f"{base}/scores?start=2026-02-02&end=2026-02-01", auth=READER).status_code == 422
     assert c.get(f"{base}/scores", auth=READER).json()["results"] == []  # nothing published before today

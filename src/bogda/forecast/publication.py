@@ -31,7 +31,7 @@ from sqlalchemy import select
 from bogda.forecast import verify
 from bogda.standards.levels import category
 from bogda.store import Store
-from bogda.store.schema import forecast_publication, forecast_publication_day
+from bogda.store.schema import forecast_publication, forecast_publication_day, forecast_run
 from bogda.timeutil import BEIJING, beijing_date, now_utc
 
 DEADLINE = time(20, 0)
@@ -167,18 +167,33 @@ def check_entries(entries: Sequence[DayEntry], issue_date: date, areas: Iterable
     return problems
 
 
-def draft(store: Store, issue_date: date | None = None, *, days: int = MAX_DAYS) -> tuple[int | None, list[DayEntry]]:
-    """The latest operational run's daily AQI of every area (counties, prefecture) for issue_date + 1 … + ``days``,
-    as published ranges with the run's primary pollutant: ``(run id, entries)``; ``(None, [])`` without a run."""
+def draft(
+    store: Store, issue_date: date | None = None, *, run_id: int | None = None, days: int = MAX_DAYS
+) -> tuple[int | None, list[DayEntry]]:
+    """A run's daily AQI of every area (counties, prefecture) for issue_date + 1 … + ``days``, as published ranges
+    with the run's primary pollutant: ``(run id, entries)``. The run is ``run_id``, else the latest operational
+    run; ``(None, [])`` when there is none.
+
+    Raises
+    ------
+    LookupError
+        when ``run_id`` names no stored run.
+    """
     from bogda.forecast import service as sv
 
     issue_date = issue_date or beijing_date(now_utc())
-    run = sv.latest_run(store)
-    if run is None:
-        return None, []
-    vals = sv.run_values(store, run["id"], items=["AQI"], resolution="day")
+    if run_id is None:
+        run = sv.latest_run(store)
+        if run is None:
+            return None, []
+        run_id = int(run["id"])
+    else:
+        with store.engine.connect() as conn:
+            if conn.execute(select(forecast_run.c.id).where(forecast_run.c.id == run_id)).scalar() is None:
+                raise LookupError(f"forecast run {run_id} not found")
+    vals = sv.run_values(store, run_id, items=["AQI"], resolution="day")
     if vals.height == 0:
-        return int(run["id"]), []
+        return run_id, []
     out = []
     for r in vals.iter_rows(named=True):
         if r["target_kind"] not in ("county", "prefecture") or r["method"] == sv.TODAY_METHOD or r["mean"] is None:
@@ -191,7 +206,7 @@ def draft(store: Store, issue_date: date | None = None, *, days: int = MAX_DAYS)
         out.append(
             DayEntry(r["target_code"], day, int(lo[0]), int(hi[0]), primary, float(r["mean"]), r["primary_pollutant"])
         )
-    return int(run["id"]), sorted(out, key=lambda e: (e.area_code, e.day))
+    return run_id, sorted(out, key=lambda e: (e.area_code, e.day))
 
 
 def publish(
@@ -206,13 +221,15 @@ def publish(
 ) -> int:
     """Store a publication (module doc) and return its id; a previous publication of ``issue_date`` is superseded.
 
-    An entry without the model's values takes them from :func:`draft` of ``run_id``'s day (when it is the latest
-    run), so that ``corrected`` says whether the forecaster changed what the run proposed.
+    An entry without the model's values takes them from the :func:`draft` of ``run_id`` (default: the latest run),
+    so that ``corrected`` says whether the forecaster changed what the run proposed.
 
     Raises
     ------
     ValueError
         with every problem of :func:`check_entries`, one per line; nothing is stored then.
+    LookupError
+        when ``run_id`` names no stored run; nothing is stored then.
     """
     from bogda.forecast import service as sv
 
@@ -222,9 +239,8 @@ def publish(
     problems = check_entries(entries, issue_date, areas)
     if problems:
         raise ValueError("the forecast cannot be published:\n" + "\n".join(problems))
-    drafted_run, drafted = draft(store, issue_date)
-    model = {(e.area_code, e.day): e for e in drafted} if run_id is None or run_id == drafted_run else {}
-    run_id = run_id if run_id is not None else drafted_run
+    run_id, drafted = draft(store, issue_date, run_id=run_id)
+    model = {(e.area_code, e.day): e for e in drafted}
     with store.begin() as conn:
         prev = conn.execute(
             select(forecast_publication.c.id)

@@ -163,6 +163,8 @@ def post_publication(
         pb.publish(store, entries, by=who.user.login, issue_date=today, run_id=run_id, note=note)
     except ValueError as exc:
         raise ApiError(422, "days", str(exc), "body") from exc
+    except LookupError as exc:
+        raise ApiError(422, "run_id", str(exc), "body") from exc
     pub = pb.current(store, today)
     if pub is None:  # cannot happen: the publication was just committed
         raise ApiError(500, "days", "the publication was not stored", "body")

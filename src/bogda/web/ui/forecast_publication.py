@@ -158,8 +158,9 @@ def _publish(ctx: Ctx, cells: dict[tuple[str, date], Any], note: Any, run_id: in
     if not problems:
         try:
             pid = pb.publish(ctx.store, entries, by=ctx.user.login, run_id=run_id, note=str(note.value or ""))
-        except ValueError as exc:
-            problems = str(exc).splitlines()[1:]
+        except (ValueError, LookupError) as exc:  # the checks' problems, one per line after the first
+            lines = str(exc).splitlines()
+            problems = lines[1:] or lines
         else:
             ui.notify(tx(ctx.lang, "done", id=pid), type="positive")
             ui.navigate.to("/forecast")
