@@ -208,7 +208,7 @@ def editor(ctx: Ctx, pub: dict[str, Any] | None, names: dict[str, str]) -> None:
                             ui.input(value=pb.cell_text(e) if e else "")
                             .props("dense outlined")
                             .classes(f"bogda-publication-cell bogda-cell-{code}-{day.isoformat()}")
-                            .style("width: 120px")
+                            .style("width: 140px")
                         )
     note = ui.input(tx(ctx.lang, "note")).classes("w-96 bogda-publication-note")
     ui.button(tx(ctx.lang, "publish"), on_click=lambda: _publish(ctx, cells, note, run_id)).classes("bogda-publish")
