@@ -2213,6 +2213,101 @@ def forecast_run(
     console.print(t)
 
 
+@forecast_app.command("publish")
+def forecast_publish(
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Publish this CSV (area_code, day, aqi_lo, aqi_hi, primary).")
+    ] = None,
+    draft_csv: Annotated[
+        Path | None, typer.Option(help="Write today's draft from the latest run as such a CSV.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who publishes (recorded with the publication).")] = "cli",
+    note: Annotated[str, typer.Option(help="Note, e.g. why the draft was corrected.")] = "",
+    scores: Annotated[bool, typer.Option("--scores", help="Score the last 30 days' publications instead.")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Today's forecast publication (预报发布, HJ 633-2026: ≥ 3 days, by 20:00): show the duty and what is published,
+    write the draft to edit, publish a file, or score past publications against the observed daily AQI."""
+    from datetime import timedelta
+
+    from bogda.forecast import publication as pb
+    from bogda.timeutil import beijing_date, now_utc, to_beijing
+
+    st = _store(database_url)
+    today = beijing_date(now_utc())
+    if scores:
+        end = today - timedelta(days=1)
+        t = Table(
+            "area",
+            "lead",
+            "days",
+            "corrected",
+            "range acc. pub / model",
+            "level range pub / model",
+            "primary pub / model",
+        )
+
+        def pair(r: dict[str, Any], k: str) -> str:
+            return " / ".join("–" if r[f"{w}_{k}"] is None else f"{r[f'{w}_{k}']:.2f}" for w in ("published", "model"))
+
+        for r in pb.scores(st, end - timedelta(days=29), end):
+            t.add_row(
+                r["area_code"],
+                f"D+{r['lead']}",
+                str(r["published_n"]),
+                str(r["n_corrected"]),
+                pair(r, "range_acc"),
+                pair(r, "level_range_acc"),
+                pair(r, "primary_acc"),
+            )
+        console.print(t)
+        return
+    if draft_csv is not None:
+        run_id, entries = pb.draft(st, today)
+        if not entries:
+            err.print("[red]no forecast run to draft from (bogda forecast run)[/red]")
+            raise typer.Exit(1)
+        draft_csv.write_text(pb.entries_csv(entries), encoding="utf-8")
+        console.print(f"draft of {today} from run {run_id}: {len(entries)} rows written to {draft_csv}")
+        return
+    if file is not None:
+        entries, problems = pb.read_entries_csv(file.read_text(encoding="utf-8"))
+        if not problems:
+            try:
+                pid = pb.publish(st, entries, by=by, issue_date=today, note=note)
+            except ValueError as exc:
+                problems = str(exc).splitlines()[1:]
+            else:
+                console.print(f"published {today} (#{pid}): {len(entries)} area-days")
+                return
+        err.print(f"[red]{file}: not published[/red]")
+        for p in problems:
+            err.print(f"  · {p}")
+        raise typer.Exit(1)
+    s = pb.status(st)
+    if s["published"]:
+        line = f"published {to_beijing(s['published_at']):%H:%M} by {s['published_by']}" + (
+            " (late)" if s["late"] else ""
+        )
+    else:
+        line = "OVERDUE (20:00 passed)" if s["overdue"] else "not published yet, due by 20:00 Beijing"
+    console.print(f"forecast of {today}: {line}")
+    pub = pb.current(st, today)
+    if pub is not None:
+        t = Table("area", "day", "AQI range", "primary", "model AQI", "corrected")
+        for d in pub["days"]:
+            model = "–" if d["model_aqi"] is None else f"{d['model_aqi']:.0f}"
+            t.add_row(
+                d["area_code"],
+                str(d["day"]),
+                f"{d['aqi_lo']}–{d['aqi_hi']}",
+                d["primary_pollutant"] or "",
+                model,
+                "yes" if d["corrected"] else "",
+            )
+        console.print(t)
+
+
 @forecast_app.command("warn")
 def forecast_warn(
     warning_id: Annotated[int | None, typer.Argument(help="Warning id (omit to list warnings).")] = None,

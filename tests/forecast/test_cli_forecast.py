@@ -45,3 +45,35 @@ def test_train_prints_the_gate(demo_store: Store, monkeypatch) -> None:
     assert "a34004 24 h: RMSE 30.40 / 30.00, MAE 20.00 / 21.00 (new / in service, 900 pairs)" in said
     assert "coverage 0.790 → failed: RMSE 30.40 > 1.01 × 30.00" in said
     assert "0 item(s) put in service" in said
+
+
+def test_publish_from_a_draft_file(episode_store: Store, tmp_path: Path) -> None:
+    """``bogda forecast publish``: the draft written as CSV, edited, published; a bad file refused line by line."""
+    from bogda.forecast import service as sv
+
+    url = episode_store.engine.url.render_as_string(hide_password=False)
+    sv.refresh(episode_store, models=None)
+    r = CliRunner().invoke(app, ["forecast", "publish", "--database-url", url])
+    assert r.exit_code == 0 and ("not published yet" in r.output or "OVERDUE" in r.output), r.output
+    draft = tmp_path / "draft.csv"
+    r = CliRunner().invoke(app, ["forecast", "publish", "--draft-csv", str(draft), "--database-url", url])
+    assert r.exit_code == 0 and "56 rows" in r.output, r.output
+    lines = draft.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "area_code,day,aqi_lo,aqi_hi,primary" and len(lines) == 57
+    i = next(k for k, line in enumerate(lines) if line.startswith("652323,"))
+    code, day, *_ = lines[i].split(",")
+    lines[i] = f"{code},{day},180,210,PM2.5"  # the forecaster's correction
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*lines[:2], f"{code},{day},180,,PM2.5", *lines[3:]]), encoding="utf-8")
+    r = CliRunner().invoke(app, ["forecast", "publish", "--file", str(bad), "--database-url", url])
+    said = " ".join(r.output.split())  # rich wraps long lines
+    assert r.exit_code == 1 and "not published" in said and "line 3: aqi_hi '' is not a whole number" in said
+    edited = tmp_path / "edited.csv"
+    edited.write_text("\n".join(lines), encoding="utf-8")
+    r = CliRunner().invoke(
+        app, ["forecast", "publish", "--file", str(edited), "--by", "duty", "--note", "订正", "--database-url", url]
+    )
+    assert r.exit_code == 0 and "56 area-days" in r.output, r.output
+    r = CliRunner().invoke(app, ["forecast", "publish", "--database-url", url])
+    assert r.exit_code == 0 and "by duty" in r.output and "180–210" in r.output
+    assert r.output.count("yes") == 1  # the one corrected day

@@ -167,6 +167,70 @@ def check_entries(entries: Sequence[DayEntry], issue_date: date, areas: Iterable
     return problems
 
 
+CSV_COLUMNS: tuple[str, ...] = ("area_code", "day", "aqi_lo", "aqi_hi", "primary")
+"""Columns of a publication file (``bogda forecast publish --draft-csv`` writes one, ``--file`` reads one)."""
+
+
+def entries_csv(entries: Sequence[DayEntry]) -> str:
+    """A publication file: one row per area and day (:data:`CSV_COLUMNS`), primary pollutants as forecasters write
+    them.
+
+    >>> print(entries_csv([DayEntry("652300", date(2026, 12, 1), 60, 80, "PM2.5,O3_8h")]), end="")
+    area_code,day,aqi_lo,aqi_hi,primary
+    652300,2026-12-01,60,80,"PM2.5,O3"
+    """
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for e in entries:
+        names = ",".join(dict.fromkeys(p.split("_")[0] for p in (e.primary or "").split(",") if p))
+        w.writerow([e.area_code, e.day.isoformat(), e.aqi_lo, e.aqi_hi, names])
+    return out.getvalue()
+
+
+def read_entries_csv(text: str) -> tuple[list[DayEntry], list[str]]:
+    r"""The entries of a publication file and the problems of its rows, each naming its line and column; a row with a
+    problem is not returned (the publication is refused as a whole by :func:`publish`'s caller when any is found).
+
+    >>> entries, problems = read_entries_csv("area_code,day,aqi_lo,aqi_hi,primary\n652300,2026-12-01,60,80,PM2.5\n"
+    ...                                      "652300,2026-12-02,sixty,80,PM2.5\n")
+    >>> len(entries), problems
+    (1, ["line 3: aqi_lo 'sixty' is not a whole number"])
+    """
+    import csv
+    import io
+
+    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in CSV_COLUMNS if c not in (rows.fieldnames or [])]
+    if missing:
+        return [], [f"line 1: missing column(s) {', '.join(missing)} (need {', '.join(CSV_COLUMNS)})"]
+    entries, problems = [], []
+    for n, r in enumerate(rows, start=2):
+        try:
+            day = date.fromisoformat((r["day"] or "").strip())
+        except ValueError:
+            problems.append(f"line {n}: day {r['day']!r} is not a date (YYYY-MM-DD)")
+            continue
+        values = {}
+        for col in ("aqi_lo", "aqi_hi"):
+            v = (r[col] or "").strip()
+            if not v.isdigit():
+                problems.append(f"line {n}: {col} {v!r} is not a whole number")
+                break
+            values[col] = int(v)
+        else:
+            try:
+                primary = primary_label(r["primary"])
+            except ValueError as exc:
+                problems.append(f"line {n}: {exc}")
+                continue
+            entries.append(DayEntry((r["area_code"] or "").strip(), day, values["aqi_lo"], values["aqi_hi"], primary))
+    return entries, problems
+
+
 def draft(
     store: Store, issue_date: date | None = None, *, run_id: int | None = None, days: int = MAX_DAYS
 ) -> tuple[int | None, list[DayEntry]]:
