@@ -283,3 +283,37 @@ def test_the_duty_desk_uses_the_configured_template(demo_store: Store, tmp_path)
         tpl.write_text("# 坏模板\n\n{% if %}\n", encoding="utf-8")
         bad = client.get("/api/v1/duty/shift-report", params={"format": "html"}, auth=auth)
         assert bad.status_code == 500 and "line 3" in bad.text and "shift.md.j2" in bad.text
+
+
+def test_the_forecast_table_shows_the_published_range(demo_store: Store) -> None:
+    """The 3-day forecast of the shift report: the run's AQI and p10–p90 and, beside them, the range the duty
+    forecaster published for the prefecture (the publication in force at the shift end, 预报发布)."""
+    from bogda.forecast import publication as pb
+    from bogda.forecast.service import registry
+    from bogda.timeutil import beijing_date
+    from forecast_rows import add_daily_aqi_run
+
+    at = E - timedelta(hours=2)
+    today = beijing_date(at)
+    add_daily_aqi_run(demo_store, [(42.0, 30.0, 55.0), (88.0, 60.0, 120.0), (160.0, 110.0, 210.0)], now=at)
+    _, lists, _ = sr.collect(demo_store, SHIFT)
+    assert [f["published"] for f in lists["forecast"]] == [None, None, None]
+    ranges = [(35, 55, "PM2.5"), (80, 100, "PM2.5"), (145, 175, "PM2.5")]
+    entries = [
+        pb.DayEntry(t.code, today + timedelta(days=k), lo, hi, p)
+        for t in registry(demo_store).areas
+        for k, (lo, hi, p) in enumerate(ranges, 1)
+    ]
+    pid = pb.publish(demo_store, entries, by="duty", issue_date=today, now=at + timedelta(minutes=30))
+    _, lists, meta = sr.collect(demo_store, SHIFT)
+    assert [(f["aqi"], f["published"]) for f in lists["forecast"]] == [
+        (42.0, "35–55"),
+        (88.0, "80–100"),
+        (160.0, "145–175"),
+    ]
+    assert meta["forecast_publication"] == pid
+    text = sr.build(demo_store, SHIFT, now=E + timedelta(hours=1)).document.plain_text()
+    assert "145–175" in text and "预报员发布的范围" in text
+    # a publication made after the shift end is not the one in force at its end
+    later = sr.collect(demo_store, sr.shift_of(DAY - timedelta(days=1)))[1]["forecast"]
+    assert all(f["published"] is None for f in later)

@@ -4,7 +4,8 @@ One report per shift — by default 08:30 → 08:30 Beijing time (governance §5
 and a DOCX, stored as ``report(kind='shift')`` with the provenance of every figure. Contents:
 
 1. air now (as of the shift end): the prefecture's and counties' newest hourly AQI, today's daily AQI so far,
-   stations offline, warnings in force and advisories, the 3-day forecast of the latest run issued before the end;
+   stations offline, warnings in force and advisories, the 3-day forecast of the latest run issued before the end
+   with the range the duty forecaster published for each day (the publication in force at the end, 预报发布);
 2. what came in: new findings by kind and severity with their list, alarms opened and closed, new fire events and
    the verdicts received, new S1/S2 clues, petitions received;
 3. what was dispatched: tasks created and dispatched (from the task event log) with owner and deadline, and
@@ -50,6 +51,8 @@ from bogda.store.schema import (
     finding,
     fire_event,
     forecast,
+    forecast_publication,
+    forecast_publication_day,
     forecast_run,
     petition,
     place,
@@ -299,6 +302,30 @@ def collect(store: Store, shift: Shift) -> tuple[dict[str, Figure], dict[str, li
                     best[d] = (pref_rank(method), {"date": d.isoformat(), "aqi": mean, "p10": p10, "p90": p90})
             fc = [best[d][1] for d in sorted(best)[:3]]
             meta["forecast_run"] = run.id
+        # the duty forecaster's publication in force at the shift end (预报发布), beside the run's values
+        pub = conn.execute(
+            select(forecast_publication.c.id)
+            .where(forecast_publication.c.published_at < e)
+            .order_by(forecast_publication.c.issue_date.desc(), forecast_publication.c.id.desc())
+            .limit(1)
+        ).scalar()
+        published: dict[str, str] = {}
+        if pub is not None:
+            pref_code = conn.execute(
+                select(place.c.code).where(place.c.kind == "prefecture").order_by(place.c.level, place.c.id)
+            ).scalar()
+            for day, lo, hi in conn.execute(
+                select(
+                    forecast_publication_day.c.day, forecast_publication_day.c.aqi_lo, forecast_publication_day.c.aqi_hi
+                ).where(
+                    forecast_publication_day.c.publication_id == pub,
+                    forecast_publication_day.c.area_code == pref_code,
+                )
+            ):
+                published[day.isoformat()] = f"{lo}–{hi}"
+            meta["forecast_publication"] = pub
+        for f in fc:
+            f["published"] = published.get(f["date"])
         lists["forecast"] = fc
 
         # (2) what came in
@@ -623,9 +650,12 @@ def tables(
         ),
         "forecast": Block(
             "table",
-            caption="未来3天AQI预报（全州，p10–p90）",
-            header=["日期", "AQI", "范围"],
-            rows=[[f["date"], _num(f["aqi"]), f"{_num(f['p10'])}–{_num(f['p90'])}"] for f in lists["forecast"]],
+            caption="未来3天AQI预报（全州：模型预报及其 p10–p90，预报员发布的范围）",
+            header=["日期", "AQI", "范围", "发布"],
+            rows=[
+                [f["date"], _num(f["aqi"]), f"{_num(f['p10'])}–{_num(f['p90'])}", f.get("published") or "未发布"]
+                for f in lists["forecast"]
+            ],
         ),
         "findings_new": Block(
             "table",
