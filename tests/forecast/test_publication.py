@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -229,3 +230,13 @@ def test_api_draft_publish_and_read(client: tuple[TestClient, Store]) -> None:
     assert c.get(base, auth=READER).json()["id"] == out["id"]
     assert c.get(f"{base}/scores?start=2026-02-02&end=2026-02-01", auth=READER).status_code == 422
     assert c.get(f"{base}/scores", auth=READER).json()["results"] == []  # nothing published before today
+
+
+def test_every_drafted_range_passes_the_width_check() -> None:
+    """A forecast just above a span's edge (100.3 → 85–115, 30 wide) is drafted wider than the span at the range's
+    centre (20 at AQI 100): the check judges the width by the range's top, so no draft is refused by it."""
+    f = np.concatenate([np.linspace(0.0, 500.0, 5001), [100.3, 200.2, 300.4, 49.9, 50.1]])
+    lo, hi = verify.published_range(f)
+    bad = [(x, a, b) for x, a, b in zip(f, lo, hi, strict=True) if b - a > pb.max_span(int(a), int(b))]
+    assert bad == []
+    assert pb.max_span(60, 100) == 20  # a forecaster's 40-wide range at AQI 60–100 is still too wide

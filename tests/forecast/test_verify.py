@@ -127,9 +127,10 @@ def test_episode_pod_counts_an_episode_once_whatever_its_length():
 def test_published_range_spans_by_level_and_holds_the_forecast():
     """The AQI range a forecast is published as (forecast.md §3.9, CNEMC-style): integers, as wide as its level's
     span (d), the forecast inside it, never below 0."""
-    f = np.array([0.0, 12.3, 49.5, 100.0, 100.4, 180.0, 200.0, 250.0, 300.5, 420.0])
+    f = np.array([0.0, 12.3, 49.5, 100.0, 100.4, 180.0, 200.0, 250.0, 300.5, 420.0, 500.0])
     lo, hi = v.published_range(f)
-    assert (hi - lo).tolist() == [20, 20, 20, 20, 30, 30, 30, 50, 100, 100]
+    assert (hi - lo).tolist() == [20, 20, 20, 20, 30, 30, 30, 50, 100, 100, 100]
+    assert hi[-1] == 500 and hi.max() == 500  # the AQI ends at 500, and so does a range
     assert np.array_equal(lo, np.round(lo)) and (lo >= 0).all() and ((lo <= f) & (f <= hi)).all()
     assert abs((lo + hi)[5] / 2 - f[5]) <= 0.5  # centred where 0 does not cut it
     # spans are a parameter: one span for every level

@@ -116,12 +116,14 @@ def cell_text(entry: DayEntry) -> str:
 
 
 def max_span(lo: int, hi: int, spans: Sequence[tuple[float, int]] = verify.RANGE_SPANS) -> int:
-    """The widest range allowed around the range's centre: the published-range span of that AQI (d).
+    """The widest range allowed: the published-range span (d) of the range's top. The spans grow with the AQI and a
+    forecast lies inside its range, so every range :func:`bogda.forecast.verify.published_range` drafts passes,
+    also where the forecast sits just above a span's edge (100.3 is drafted 85–115, 30 wide).
 
-    >>> max_span(60, 80), max_span(140, 170), max_span(330, 430)
-    (20, 30, 100)
+    >>> max_span(60, 80), max_span(140, 170), max_span(330, 430), max_span(85, 115), max_span(60, 100)
+    (20, 30, 100, 30, 20)
     """
-    lo_c, hi_c = verify.published_range([(lo + hi) / 2.0], spans)
+    lo_c, hi_c = verify.published_range([float(hi)], spans)
     return int(hi_c[0] - lo_c[0])
 
 
@@ -130,8 +132,8 @@ def check_entries(entries: Sequence[DayEntry], issue_date: date, areas: Iterable
 
     Rules: every area of the installation is published; each covers the days issue_date + 1 … + n without a gap, with
     :data:`MIN_DAYS` ≤ n ≤ :data:`MAX_DAYS`; a range is whole numbers 0 ≤ lo ≤ hi ≤ 500 no wider than
-    :func:`max_span`; a range above AQI 50 names its primary pollutant(s), one at or below 50 names none (HJ 633: no
-    primary pollutant at AQI ≤ 50), and one across 50 (优至良) may name one for its upper part.
+    :func:`max_span` (the span at its top); a range above AQI 50 names its primary pollutant(s), one at or below 50
+    names none (HJ 633: no primary pollutant at AQI ≤ 50), and one across 50 (优至良) may name one for its upper part.
     """
     problems: list[str] = []
     want = list(dict.fromkeys(areas))

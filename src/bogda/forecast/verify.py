@@ -122,6 +122,9 @@ def level_accuracy(
     return float(np.mean(np.abs(level_of(fa, bands) - level_of(oa, bands)) <= tolerance))
 
 
+AQI_TOP = 500.0
+"""The highest AQI (HJ 633: IAQI 500); a published range ends there at the most."""
+
 RANGE_SPANS: tuple[tuple[float, int], ...] = ((100.0, 20), (200.0, 30), (300.0, 50), (float("inf"), 100))
 """Span of a published AQI range by the forecast AQI (d): (upper bound of the forecast AQI, span). A forecast AQI
 ≤ 100 is published as a range 20 wide, ≤ 200 30 wide, ≤ 300 50 wide, above 100 wide. City forecasts in China are
@@ -131,19 +134,20 @@ in an official text (forecast.md §3.9 "CNEMC-style range accuracy")."""
 
 def published_range(f: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS) -> tuple[np.ndarray, np.ndarray]:
     """The AQI range (lo, hi) a forecast AQI ``f`` is published as: integers, centred on ``f``, as wide as
-    :data:`RANGE_SPANS` gives for ``f``, moved up to start at 0 where it would go below. NaN gives NaN.
+    :data:`RANGE_SPANS` gives for ``f``, moved up to start at 0 or down to end at 500 (the top of the AQI, HJ 633)
+    where it would go beyond. NaN gives NaN.
 
-    >>> lo, hi = published_range([70.0, 149.6, 260.0, 5.0, np.nan])
-    >>> lo.tolist()[:4], hi.tolist()[:4], bool(np.isnan(lo[4]))
-    ([60.0, 135.0, 235.0, 0.0], [80.0, 165.0, 285.0, 20.0], True)
+    >>> lo, hi = published_range([70.0, 149.6, 260.0, 5.0, 480.0, np.nan])
+    >>> lo.tolist()[:5], hi.tolist()[:5], bool(np.isnan(lo[5]))
+    ([60.0, 135.0, 235.0, 0.0, 400.0], [80.0, 165.0, 285.0, 20.0, 500.0], True)
     """
     fa = np.asarray(f, dtype=float)
     edges = np.array([e for e, _ in spans], dtype=float)
     widths = np.array([w for _, w in spans], dtype=float)
     ok = np.isfinite(fa)
     w = widths[np.minimum(np.searchsorted(edges, np.where(ok, fa, 0.0), side="left"), len(widths) - 1)]
-    lo = np.maximum(np.floor(fa - w / 2.0 + 0.5), 0.0)
-    return np.where(ok, lo, np.nan), np.where(ok, lo + w, np.nan)
+    lo = np.clip(np.floor(fa - w / 2.0 + 0.5), 0.0, np.maximum(AQI_TOP - w, 0.0))
+    return np.where(ok, lo, np.nan), np.where(ok, np.minimum(lo + w, AQI_TOP), np.nan)
 
 
 def range_accuracy(f: ArrayLike, o: ArrayLike, spans: Sequence[tuple[float, int]] = RANGE_SPANS) -> float | None:
