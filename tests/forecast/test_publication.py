@@ -130,6 +130,14 @@ def test_publish_supersede_and_status(episode: Store) -> None:
     pb.publish(episode, d_entries, by="duty", issue_date=d, now=after)
     st = pb.status(episode, after + timedelta(minutes=5))
     assert st["published"] and st["late"] and not st["overdue"] and st["published_by"] == "duty"
+    # a day published in time and corrected after 20:00 was not published late
+    d2 = date(2026, 1, 11)
+    d2_entries = [pb.DayEntry(e.area_code, d2 + (e.day - today), e.aqi_lo, e.aqi_hi, e.primary) for e in entries]
+    on_time = day_start_utc(d2) + timedelta(hours=19)
+    pb.publish(episode, d2_entries, by="duty", issue_date=d2, now=on_time)
+    pb.publish(episode, d2_entries, by="night", issue_date=d2, now=on_time + timedelta(hours=2))
+    st = pb.status(episode, on_time + timedelta(hours=3))
+    assert not st["late"] and st["published_by"] == "night"
 
 
 def _observed(store: Store, code: str, day: date, aqi: int, primary: str | None) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -373,18 +373,30 @@ def current(store: Store, issue_date: date) -> dict[str, Any] | None:
 
 def status(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Today's publication duty: ``issue_date``, ``deadline`` (20:00 Beijing, aware), ``published`` (bool),
-    ``published_at`` / ``published_by`` of the publication in force, ``overdue`` (past the deadline, unpublished)."""
+    ``published_at`` / ``published_by`` of the publication in force, ``late`` (the day's *first* publication came
+    after the deadline: a correction after 20:00 of a forecast published in time is not late) and ``overdue`` (past
+    the deadline, unpublished)."""
+    from sqlalchemy import func
+
     now = now or now_utc()
     today = beijing_date(now)
     deadline = datetime.combine(today, DEADLINE, tzinfo=BEIJING)
     pub = current(store, today)
+    first = None
+    if pub is not None:
+        with store.engine.connect() as conn:
+            first = conn.execute(
+                select(func.min(forecast_publication.c.published_at)).where(forecast_publication.c.issue_date == today)
+            ).scalar()
+        if first is not None and first.tzinfo is None:  # SQLite returns the aggregate as naive UTC
+            first = first.replace(tzinfo=UTC)
     return {
         "issue_date": today,
         "deadline": deadline,
         "published": pub is not None,
         "published_at": pub["published_at"] if pub else None,
         "published_by": pub["published_by"] if pub else None,
-        "late": bool(pub and pub["published_at"] > deadline),
+        "late": bool(first is not None and first > deadline),
         "overdue": pub is None and now >= deadline,
     }
 
