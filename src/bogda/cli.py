@@ -2291,6 +2291,8 @@ def forecast_publish(
         )
     else:
         line = "OVERDUE (20:00 passed)" if s["overdue"] else "not published yet, due by 20:00 Beijing"
+        if s["finding_id"]:
+            line += f"; on the problem list as finding #{s['finding_id']}"
     console.print(f"forecast of {today}: {line}")
     pub = pb.current(st, today)
     if pub is not None:

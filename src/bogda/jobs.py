@@ -188,6 +188,12 @@ DEFAULT_JOBS: tuple[JobSpec, ...] = (
     JobSpec("fire.poll", "bogda.jobs:fire_poll_job", 30, "火点接收 / fire points"),
     JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),
     JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"),
+    JobSpec(
+        "forecast.publication_duty",
+        "bogda.forecast.publication:duty_job",
+        10,
+        "预报发布督办 / forecast not published by 20:00",
+    ),
     JobSpec("grid.route", "bogda.grid.tasks:route_open_findings", 1, "问题派单 / findings to tasks"),
     JobSpec("tracing.apportion", "bogda.tracing.runs:queued_job", 1, "源解析排队任务 / queued PMF runs"),
     JobSpec("grid.escalate", "bogda.grid.tasks:escalate_overdue_job", 10, "超期提级 / escalate overdue tasks"),

@@ -15,13 +15,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bogda.config import Settings, WebSettings
+from bogda.findings import set_status
 from bogda.forecast import publication as pb
 from bogda.forecast import service as sv
 from bogda.forecast import verify
+from bogda.grid.tasks import GridService
 from bogda.store import Store, connect
-from bogda.store.schema import aqi_daily, forecast_publication
+from bogda.store.schema import aqi_daily, finding, forecast_publication, place, task
 from bogda.timeutil import beijing_date, day_start_utc, now_utc
 from bogda.web.app import create_app
+from bogda.web.ui.forecast_publication import duty_line
 from console_users import add_issuer_and_reader
 from forecast.episode import set_pm
 
@@ -138,6 +141,76 @@ def test_publish_supersede_and_status(episode: Store) -> None:
     pb.publish(episode, d2_entries, by="night", issue_date=d2, now=on_time + timedelta(hours=2))
     st = pb.status(episode, on_time + timedelta(hours=3))
     assert not st["late"] and st["published_by"] == "night"
+
+
+def _lapses(store: Store, day: date) -> list[dict]:
+    with store.engine.connect() as conn:
+        q = select(finding).where(finding.c.dedupe_key == pb.overdue_key(day)).order_by(finding.c.id)
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def test_a_missed_deadline_goes_on_the_problem_list_until_published(episode: Store) -> None:
+    """20:00 passed unpublished → one ``incident`` finding for the day on the prefecture (the job repeats without
+    adding one); routed, it is a prefecture task of source upper_dispatch, not a field problem; publishing resolves
+    it in the same transaction and the job then stays quiet."""
+    today = beijing_date(now_utc())
+    _, entries = pb.draft(episode, today)
+    d = date(2026, 1, 12)
+    at = day_start_utc(d)
+    assert pb.duty_job(episode, at + timedelta(hours=19, minutes=59)) == 0 and _lapses(episode, d) == []
+    assert pb.duty_job(episode, at + timedelta(hours=20, minutes=10)) == 1
+    assert pb.duty_job(episode, at + timedelta(hours=20, minutes=20)) == 0
+    (lapse,) = _lapses(episode, d)
+    with episode.engine.connect() as conn:
+        prefecture = conn.execute(select(place.c.id).where(place.c.kind == "prefecture")).scalar_one()
+    assert (lapse["kind"], lapse["status"], lapse["count"], lapse["place_id"]) == ("incident", "open", 2, prefecture)
+    assert lapse["evidence"]["rule"] == pb.OVERDUE_RULE and lapse["evidence"]["issue_date"] == "2026-01-12"
+    assert lapse["detected_at"].replace(tzinfo=UTC) == datetime(2026, 1, 12, 12, 0, tzinfo=UTC)  # 20:00 Beijing
+    st = pb.status(episode, at + timedelta(hours=20, minutes=30))
+    assert st["overdue"] and st["finding_id"] == lapse["id"]
+    assert f"#{lapse['id']}" in duty_line(st, "zh") and "问题清单" in duty_line(st, "zh")
+    out = GridService(episode).route_finding(lapse["id"], now=at + timedelta(hours=20, minutes=31))
+    with episode.engine.connect() as conn:
+        t = conn.execute(select(task).where(task.c.id == out.task_id)).mappings().one()
+    assert (t["source"], t["category"], t["place_id"]) == ("upper_dispatch", "other", prefecture)
+    # published late: the finding is resolved by the publication, the duty says late, the job stays quiet
+    late = at + timedelta(hours=21)
+    pid = pb.publish(
+        episode,
+        [pb.DayEntry(e.area_code, d + (e.day - today), e.aqi_lo, e.aqi_hi, e.primary) for e in entries],
+        by="duty",
+        issue_date=d,
+        now=late,
+    )
+    (lapse,) = _lapses(episode, d)
+    assert lapse["status"] == "resolved" and lapse["status_by"] == "duty" and f"#{pid}" in lapse["status_reason"]
+    st = pb.status(episode, late + timedelta(minutes=5))
+    assert st["late"] and st["finding_id"] is None
+    assert pb.duty_job(episode, late + timedelta(minutes=10)) == 0 and len(_lapses(episode, d)) == 1
+
+
+def test_a_lapse_closed_by_a_person_is_not_raised_again_that_day(episode: Store) -> None:
+    d = date(2026, 1, 13)
+    at = day_start_utc(d)
+    assert pb.duty_job(episode, at + timedelta(hours=20, minutes=5)) == 1
+    (lapse,) = _lapses(episode, d)
+    with episode.begin() as conn:
+        set_status(
+            conn,
+            lapse["id"],
+            "dismissed",
+            by="desk",
+            reason="预报员病假，已报告",
+            now=at + timedelta(hours=20, minutes=7),
+        )
+    assert pb.duty_job(episode, at + timedelta(hours=23, minutes=50)) == 0
+    assert [r["status"] for r in _lapses(episode, d)] == ["dismissed"]
+
+
+def test_nothing_is_due_without_an_operational_run(demo_store: Store) -> None:
+    assert sv.latest_run(demo_store) is None
+    d = date(2026, 1, 14)
+    assert pb.duty_job(demo_store, day_start_utc(d) + timedelta(hours=21)) == 0 and _lapses(demo_store, d) == []
 
 
 def _observed(store: Store, code: str, day: date, aqi: int, primary: str | None) -> None:

@@ -13,6 +13,9 @@ AQI range with the level(s) it spans and the primary pollutant ("AQI 60–80，�
   the run it was drafted from, the model's value beside each day and whether the forecaster corrected it; a second
   publication of the same day supersedes the first, which is kept;
 - :func:`current` / :func:`status`: what is published for a day and whether today's is due or overdue (20:00);
+- :func:`duty_job` (the scheduler's ``forecast.publication_duty``, every 10 min): once 20:00 has passed without a
+  publication, one ``incident`` finding for the day goes on the problem list (:func:`overdue_finding`), so that the
+  duty desk chases it like any other lapse; publishing the day resolves it (:func:`publish`, same transaction);
 - :func:`scores`: the published ranges against the observed daily AQI (range and level-range accuracy, primary
   pollutant), beside the model's drafted ranges on the same days, so that the bureau sees what its corrections do.
 """
@@ -28,14 +31,18 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
+from bogda.findings import LIVE, FindingDraft, raise_finding, set_status
 from bogda.forecast import verify
 from bogda.standards.levels import category
 from bogda.store import Store
-from bogda.store.schema import forecast_publication, forecast_publication_day, forecast_run
-from bogda.timeutil import BEIJING, beijing_date, now_utc
+from bogda.store.schema import finding, forecast_publication, forecast_publication_day, forecast_run
+from bogda.timeutil import BEIJING, beijing_date, now_utc, to_beijing
 
 DEADLINE = time(20, 0)
 """Beijing time by which the day's forecast is published (HJ 633-2026, standards.md §1.5)."""
+
+OVERDUE_RULE = "forecast.publication_deadline"
+"""``evidence.rule`` of the finding raised when a day's forecast is not published by :data:`DEADLINE`."""
 
 MIN_DAYS = 3
 """Days ahead a publication must cover, not counting today (HJ 633-2026)."""
@@ -346,6 +353,9 @@ def publish(
                 }
             )
         conn.execute(forecast_publication_day.insert(), rows)
+        for fid in _live_overdue(conn, issue_date):
+            at = to_beijing(now)
+            set_status(conn, fid, "resolved", by=by, reason=f"预报已于 {at:%m-%d %H:%M} 发布（#{pid}）", now=now)
     return int(pid)
 
 
@@ -374,13 +384,14 @@ def current(store: Store, issue_date: date) -> dict[str, Any] | None:
 def status(store: Store, now: datetime | None = None) -> dict[str, Any]:
     """Today's publication duty: ``issue_date``, ``deadline`` (20:00 Beijing, aware), ``published`` (bool),
     ``published_at`` / ``published_by`` of the publication in force, ``late`` (the day's *first* publication came
-    after the deadline: a correction after 20:00 of a forecast published in time is not late) and ``overdue`` (past
-    the deadline, unpublished)."""
+    after the deadline: a correction after 20:00 of a forecast published in time is not late), ``overdue`` (past
+    the deadline, unpublished) and ``finding_id`` (the day's live missed-deadline finding, :func:`duty_job`, or
+    None)."""
     from sqlalchemy import func
 
     now = now or now_utc()
     today = beijing_date(now)
-    deadline = datetime.combine(today, DEADLINE, tzinfo=BEIJING)
+    deadline = deadline_of(today)
     pub = current(store, today)
     first = None
     if pub is not None:
@@ -390,6 +401,8 @@ def status(store: Store, now: datetime | None = None) -> dict[str, Any]:
             ).scalar()
         if first is not None and first.tzinfo is None:  # SQLite returns the aggregate as naive UTC
             first = first.replace(tzinfo=UTC)
+    with store.engine.connect() as conn:
+        lapse = next(iter(_live_overdue(conn, today)), None)
     return {
         "issue_date": today,
         "deadline": deadline,
@@ -398,7 +411,80 @@ def status(store: Store, now: datetime | None = None) -> dict[str, Any]:
         "published_by": pub["published_by"] if pub else None,
         "late": bool(first is not None and first > deadline),
         "overdue": pub is None and now >= deadline,
+        "finding_id": lapse,
     }
+
+
+def deadline_of(issue_date: date) -> datetime:
+    """20:00 Beijing of ``issue_date`` (:data:`DEADLINE`), timezone-aware."""
+    return datetime.combine(issue_date, DEADLINE, tzinfo=BEIJING)
+
+
+def overdue_key(issue_date: date) -> str:
+    """The dedupe key of a day's missed-deadline finding: one finding per issue date.
+
+    >>> overdue_key(date(2026, 11, 30))
+    'forecast:publication_overdue:2026-11-30'
+    """
+    return f"forecast:publication_overdue:{issue_date.isoformat()}"
+
+
+def overdue_finding(issue_date: date, *, place_id: int | None = None, run_id: int | None = None) -> FindingDraft:
+    """The finding for a day whose forecast was not published by 20:00 Beijing (HJ 633-2026).
+
+    Kind ``incident`` (a duty lapse, like the house's other operations events) detected at the deadline, on the
+    prefecture's place; task source ``upper_dispatch`` and category ``other``, the source of the forecast's other
+    findings (warnings, advisories), so that a task made from it goes to the prefecture's desk and never reads as a
+    field problem. The cool-down of a day lasts past its midnight: a person who closes the finding before the
+    forecast is published is not paged again for the same day.
+    """
+    deadline = deadline_of(issue_date)
+    return FindingDraft(
+        kind="incident",
+        severity="high",
+        title=f"{issue_date:%m-%d} 空气质量预报 20:00 前未发布 / forecast of {issue_date} not published by 20:00",
+        dedupe_key=overdue_key(issue_date),
+        detected_at=deadline,
+        place_id=place_id,
+        evidence={
+            "rule": OVERDUE_RULE,
+            "basis": "HJ 633-2026：每日 20:00 前发布未来至少 3 天预报",
+            "issue_date": issue_date.isoformat(),
+            "deadline": deadline.isoformat(),
+            "run_id": run_id,
+            "source": "upper_dispatch",
+            "category": "other",
+        },
+        cooldown=timedelta(days=1),
+    )
+
+
+def duty_job(store: Store, now: datetime) -> int:
+    """The scheduler's job: file today's missed-deadline finding once 20:00 Beijing has passed unpublished.
+
+    Nothing is due where the installation forecasts nothing (no area, or no operational run yet). Idempotent: a
+    repeat updates the day's live finding (or is suppressed inside its cool-down). Returns 1 when a finding was
+    created, else 0.
+    """
+    from bogda.forecast import service as sv
+
+    reg = sv.registry(store)
+    run = sv.latest_run(store)
+    if not reg.areas or run is None:
+        return 0
+    st = status(store, now)
+    if not st["overdue"]:
+        return 0
+    prefecture = next((t.code for t in reg.areas if t.kind == "prefecture"), None)
+    draft_ = overdue_finding(st["issue_date"], place_id=reg.place_of.get(prefecture or ""), run_id=int(run["id"]))
+    with store.begin() as conn:
+        return int(raise_finding(conn, draft_, now=now).action == "created")
+
+
+def _live_overdue(conn: Any, issue_date: date) -> list[int]:
+    """Ids of the live missed-deadline findings of ``issue_date`` (at most one, by its dedupe key)."""
+    q = select(finding.c.id).where(finding.c.dedupe_key == overdue_key(issue_date), finding.c.status.in_(LIVE))
+    return [int(i) for i in conn.execute(q).scalars()]
 
 
 def range_scores(

@@ -96,6 +96,7 @@ def status_out(s: dict[str, Any]) -> dict[str, Any]:
         "published_by": s["published_by"],
         "late": s["late"],
         "overdue": s["overdue"],
+        "finding_id": s["finding_id"],
     }
 
 

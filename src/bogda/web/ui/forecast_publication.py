@@ -27,6 +27,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "late": "，晚于 20:00",
         "due": "今日（{day}）预报尚未发布，须于 20:00 前发布",
         "overdue": "今日（{day}）预报未发布，已过 20:00 发布时限",
+        "listed": "；已列入问题清单（#{id}），发布后自动办结",
         "corrected": "订正",
         "editor": "编辑发布内容（每格写作“60-80 PM2.5”，首要污染物可多个，用逗号分隔；AQI ≤ 50 不写首要污染物）",
         "from_draft": "预填：最新预报（运行 #{run}）的日 AQI 按发布范围取整",
@@ -53,6 +54,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "late": ", after 20:00",
         "due": "Today's ({day}) forecast is not published yet; due by 20:00",
         "overdue": "Today's ({day}) forecast is not published, and 20:00 has passed",
+        "listed": "; on the problem list (#{id}), resolved when published",
         "corrected": "corrected",
         "editor": 'Edit the publication (each cell as "60-80 PM2.5"; several primary pollutants separated by commas; '
         "none at AQI ≤ 50)",
@@ -105,7 +107,8 @@ def duty_line(status: dict[str, Any], lang: str) -> str:
             by=status["published_by"],
         )
         return line + (tx(lang, "late") if status["late"] else "")
-    return tx(lang, "overdue" if status["overdue"] else "due", day=day)
+    line = tx(lang, "overdue" if status["overdue"] else "due", day=day)
+    return line + (tx(lang, "listed", id=status["finding_id"]) if status.get("finding_id") else "")
 
 
 def published_table(pub: dict[str, Any], names: dict[str, str], lang: str) -> None:
