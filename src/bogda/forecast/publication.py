@@ -23,7 +23,7 @@ AQI range with the level(s) it spans and the primary pollutant ("AQI 60–80，�
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from bogda.findings import LIVE, FindingDraft, raise_finding, set_status
 from bogda.forecast import verify
+from bogda.forecast.warning_check import area_daily_rows
 from bogda.standards.levels import category
 from bogda.store import Store
 from bogda.store.schema import finding, forecast_publication, forecast_publication_day, forecast_run
@@ -527,7 +528,8 @@ def scores(store: Store, start: date, end: date) -> list[dict[str, Any]]:
     if not rows:
         return []
     codes = sorted({r["area_code"] for r in rows})
-    observed = observed_area_aqi(store, codes, min(r["day"] for r in rows), max(r["day"] for r in rows))
+    first, last = min(r["day"] for r in rows), max(r["day"] for r in rows)
+    observed = area_daily_rows(store, codes, first, last, standard=None)
     out = []
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in rows:
@@ -550,35 +552,6 @@ def scores(store: Store, start: date, end: date) -> list[dict[str, Any]]:
             | {f"published_{k}": v for k, v in pub.items()}
             | {f"model_{k}": v for k, v in mod.items()}
         )
-    return out
-
-
-def observed_area_aqi(
-    store: Store, codes: Sequence[str], start: date, end: date
-) -> Mapping[tuple[str, date], tuple[float, str | None]]:
-    """The observed daily AQI and primary pollutant(s) of areas ``codes`` over [start, end] (``aqi_daily``, the
-    standard in force on each day), keyed by (area code, Beijing date)."""
-    from bogda.standards.versions import standard_for
-    from bogda.store.schema import aqi_daily
-    from bogda.timeutil import day_start_utc, from_epoch
-
-    t = aqi_daily
-    lo, hi = int(day_start_utc(start).timestamp()), int(day_start_utc(end + timedelta(days=1)).timestamp())
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.c.target_code, t.c.ts, t.c.standard, t.c.aqi, t.c.primary_pollutant).where(
-                t.c.target_code.in_(list(codes)),
-                t.c.target_kind != "station",
-                t.c.ts >= lo,
-                t.c.ts < hi,
-                t.c.aqi.is_not(None),
-            )
-        ).all()
-    out: dict[tuple[str, date], tuple[float, str | None]] = {}
-    for code, ts, std, aqi, primary in rows:
-        day = beijing_date(from_epoch(ts))
-        if std == standard_for(day):
-            out[(code, day)] = (float(aqi), primary)
     return out
 
 

@@ -311,31 +311,44 @@ def stored_warnings(store: Any, start: date, end: date, *, source: str = "issued
     return out
 
 
-def area_daily_aqi(
-    store: Any, areas: Sequence[str], start: date, end: date, *, standard: str = "2012"
-) -> dict[str, dict[date, float]]:
-    """Observed daily AQI of each area over [start, end] from ``aqi_daily`` (``ts`` = 00:00 Beijing of the day)."""
+def area_daily_rows(
+    store: Any, areas: Sequence[str], start: date, end: date, *, standard: str | None = "2012"
+) -> dict[tuple[str, date], tuple[float, str | None]]:
+    """Observed daily AQI and primary pollutant(s) of each area over [start, end] from ``aqi_daily`` (``ts`` = 00:00
+    Beijing of the day), keyed by (area code, Beijing date): under ``standard``, or with ``None`` under the standard
+    in force on each day (:func:`bogda.standards.versions.standard_for`), as a published forecast is judged."""
     from sqlalchemy import select
 
+    from bogda.standards.versions import standard_for
     from bogda.store.schema import aqi_daily
     from bogda.timeutil import beijing_date, from_epoch
 
     t = aqi_daily
     lo, hi = int(day_start_utc(start).timestamp()), int(day_start_utc(end + timedelta(days=1)).timestamp())
+    where = [t.c.target_code.in_(list(areas)), t.c.target_kind != "station", t.c.ts >= lo, t.c.ts < hi]
+    if standard is not None:
+        where.append(t.c.standard == standard)
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(t.c.target_code, t.c.ts, t.c.aqi).where(
-                t.c.target_code.in_(list(areas)),
-                t.c.target_kind != "station",
-                t.c.standard == standard,
-                t.c.ts >= lo,
-                t.c.ts < hi,
-                t.c.aqi.is_not(None),
+            select(t.c.target_code, t.c.ts, t.c.standard, t.c.aqi, t.c.primary_pollutant).where(
+                *where, t.c.aqi.is_not(None)
             )
         ).all()
+    out: dict[tuple[str, date], tuple[float, str | None]] = {}
+    for code, ts, std, aqi, primary in rows:
+        day = beijing_date(from_epoch(ts))
+        if standard is not None or std == standard_for(day):
+            out[(code, day)] = (float(aqi), primary)
+    return out
+
+
+def area_daily_aqi(
+    store: Any, areas: Sequence[str], start: date, end: date, *, standard: str = "2012"
+) -> dict[str, dict[date, float]]:
+    """Observed daily AQI of each area over [start, end] under ``standard`` (:func:`area_daily_rows`), per area."""
     out: dict[str, dict[date, float]] = {a: {} for a in areas}
-    for code, ts, aqi in rows:
-        out[code][beijing_date(from_epoch(ts))] = float(aqi)
+    for (code, day), (aqi, _) in sorted(area_daily_rows(store, areas, start, end, standard=standard).items()):
+        out[code][day] = aqi
     return out
 
 
@@ -407,6 +420,7 @@ __all__ = [
     "Episode",
     "IssuedWarning",
     "area_daily_aqi",
+    "area_daily_rows",
     "beijing",
     "observed_episodes",
     "simulate",
