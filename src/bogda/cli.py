@@ -1909,7 +1909,9 @@ app.add_typer(forecast_app, name="forecast")
 
 @forecast_app.command("backtest")
 def forecast_backtest(
-    protocol: Annotated[str, typer.Option(help="beijing, xinjiang2019 or all.")] = "beijing",
+    protocol: Annotated[
+        str, typer.Option(help="beijing, xinjiang2019, all (the two), or usembassy (check 6, US Embassy 2010–14).")
+    ] = "beijing",
     stations: Annotated[str, typer.Option(help="PRSA station name(s), comma-separated, or 'all'.")] = "Dongsi",
     data: Annotated[Path, typer.Option(help="The shared data folder.")] = Path("../shared/data"),
     out: Annotated[Path, typer.Option(help="Folder for the score tables (CSV).")] = Path("backtest_out"),
@@ -1943,8 +1945,8 @@ def forecast_backtest(
 
     from bogda.forecast import backtest
 
-    if protocol not in ("beijing", "xinjiang2019", "all"):
-        raise typer.BadParameter("protocol must be beijing, xinjiang2019 or all")
+    if protocol not in ("beijing", "xinjiang2019", "usembassy", "all"):
+        raise typer.BadParameter("protocol must be beijing, xinjiang2019, usembassy or all")
     argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out), "--modes", modes]
     for p in nwp or []:
         argv += ["--nwp", str(p)]

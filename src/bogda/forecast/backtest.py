@@ -905,7 +905,7 @@ def _goal_line(g: Goal) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``bogda forecast backtest`` core: run the protocols and write one score table per station."""
     ap = argparse.ArgumentParser(prog="bogda forecast backtest", description=__doc__.splitlines()[0])
-    ap.add_argument("--protocol", choices=["beijing", "xinjiang2019", "all"], default="beijing")
+    ap.add_argument("--protocol", choices=["beijing", "xinjiang2019", "usembassy", "all"], default="beijing")
     ap.add_argument("--stations", default="Dongsi", help="PRSA station name(s), comma-separated, or 'all'")
     ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     ap.add_argument("--out", type=Path, default=Path("backtest_out"), help="folder for the score tables")
@@ -960,12 +960,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         for st, why in r.skipped.items():
             print(f"xinjiang2019 {st}: skipped ({why})")
         print(f"xinjiang2019: {r.seconds:.1f} s", file=sys.stderr)
+    if args.protocol == "usembassy":
+        tables.extend(_main_usembassy(args))
     allt = pl.concat(tables, how="diagonal_relaxed")
     for (proto, st), t in allt.group_by("protocol", "station"):
         t.write_csv(args.out / f"scores_{proto}_{st}.csv")
     allt.write_csv(args.out / "verification.csv")
     print(f"wrote {allt.height} score rows to {args.out}")
     return 0
+
+
+def _main_usembassy(args: argparse.Namespace) -> list[pl.DataFrame]:
+    """``--protocol usembassy``: check 6's persistence figures against the spec's, then the model beside
+    persistence on the same test years (:mod:`bogda.forecast.usembassy`), in modes none and observed_proxy."""
+    from bogda.forecast import usembassy as ue
+
+    modes = tuple(m for m in ("none", "observed_proxy") if m in args.modes.split(","))
+    check, results = ue.protocol(args.data, modes or ("none",), config=ProtocolConfig(profile=PROFILES[args.profile]))
+    for key, got in check.items():
+        n, rmse, mae = ue.REFERENCE[key]
+        same = abs(got.rmse - rmse) <= 0.005 and abs(got.mae - mae) <= 0.005 and n in (None, got.n)
+        print(
+            f"usembassy check 6 {key}: n {got.n}, RMSE {got.rmse:.2f} (spec {rmse:.2f}), MAE {got.mae:.2f} "
+            f"(spec {mae:.2f}) → {'matches' if same else 'DIFFERS'}"
+        )
+    tables = []
+    for mode, r in results.items():
+        t = r.scores
+        for horizon in ("1h", "24h", "D+1"):
+            rows = {m: v for m, v in t.filter(pl.col("horizon") == horizon).select("method", "RMSE").iter_rows()}
+            model = rows.get(f"lgbm_{mode}")
+            if model is not None:
+                print(
+                    f"usembassy {mode} {horizon}: model RMSE {model:.2f}, persistence {rows['persistence']:.2f}, "
+                    f"damped persistence {rows['damped_persistence']:.2f}"
+                )
+        tables.append(t.with_columns(pl.lit("usembassy").alias("protocol"), pl.lit(mode).alias("weather_mode")))
+        print(f"usembassy {mode}: {r.seconds:.1f} s", file=sys.stderr)
+    return tables
 
 
 def _main_aqi(args: argparse.Namespace, stations: list[str] | None, modes: tuple[str, ...], cfg: ProtocolConfig) -> int:
