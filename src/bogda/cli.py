@@ -1938,6 +1938,14 @@ def forecast_backtest(
             "pollutant at D+1 (forecast.md §8 item 4) instead of the PM2.5 protocol.",
         ),
     ] = False,
+    check_reference: Annotated[
+        bool,
+        typer.Option(
+            "--check-reference/--no-check-reference",
+            help="beijing only: check 3 (forecast.md §8) — the reference and fast profiles against the reference "
+            "file's LightGBM rows; writes check3.csv, stores nothing.",
+        ),
+    ] = False,
     database_url: DbOption = None,
 ) -> None:
     """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
@@ -1956,6 +1964,8 @@ def forecast_backtest(
         argv += ["--refit", refit]
     if aqi:
         argv.append("--aqi")
+    if check_reference:
+        raise typer.Exit(backtest.main([*argv, "--check-reference"]))
     code = backtest.main([*argv, "--profile", profile])
     if code == 0 and store_scores:
         from bogda.forecast.service import store_scores as _store_scores

@@ -931,7 +931,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="beijing only: forecast every daily AQI item (D+1) and score the daily AQI, its level and the primary "
         "pollutant (bogda.forecast.aqi_check) instead of the PM2.5 protocol",
     )
+    ap.add_argument(
+        "--check-reference",
+        action="store_true",
+        help="beijing only: check 3 — the reference and fast profiles against the reference file's LightGBM rows "
+        "(modes none and observed_proxy, without and with neighbours, one fit; bogda.forecast.reference_check)",
+    )
     args = ap.parse_args(argv)
+    if args.check_reference:
+        if args.protocol != "beijing" or args.aqi or args.nwp:
+            ap.error("--check-reference: only with --protocol beijing, without --aqi and --nwp")
+        return _main_reference(args)
     if args.aqi and (args.protocol != "beijing" or args.nwp):
         ap.error("--aqi: only with --protocol beijing and without --nwp")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -967,6 +977,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         t.write_csv(args.out / f"scores_{proto}_{st}.csv")
     allt.write_csv(args.out / "verification.csv")
     print(f"wrote {allt.height} score rows to {args.out}")
+    return 0
+
+
+def _main_reference(args: argparse.Namespace) -> int:
+    """``--check-reference``: check 3 (:mod:`bogda.forecast.reference_check`); its rows go to ``check3.csv``."""
+    from bogda.forecast import reference_check as rc
+
+    modes = tuple(m for m in rc.MODES if m in args.modes.split(",")) or rc.MODES
+    table, seconds = rc.run(args.data, modes=modes)
+    fast = rc.fast_against_reference(table)
+    for line in rc.lines(table, fast):
+        print(line)
+    print(f"check 3 runs: {rc.summary(seconds)}", file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.write_csv(args.out / "check3.csv")
+    fast.write_csv(args.out / "check3_fast.csv")
     return 0
 
 
