@@ -469,12 +469,12 @@ def duty_job(store: Store, now: datetime) -> int:
     """
     from bogda.forecast import service as sv
 
+    st = status(store, now)
+    if not st["overdue"]:
+        return 0
     reg = sv.registry(store)
     run = sv.latest_run(store)
     if not reg.areas or run is None:
-        return 0
-    st = status(store, now)
-    if not st["overdue"]:
         return 0
     prefecture = next((t.code for t in reg.areas if t.kind == "prefecture"), None)
     draft_ = overdue_finding(st["issue_date"], place_id=reg.place_of.get(prefecture or ""), run_id=int(run["id"]))

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from bogda.forecast.backtest import ProtocolConfig, ProtocolResult, run_protocol
+from bogda.forecast.baselines import daily_persistence as last_valid_value
 from bogda.forecast.features import relative_humidity, wind_components
 from bogda.timeutil import BEIJING
 
@@ -58,18 +59,6 @@ SECTORS: dict[str, float | None] = {"NE": 45.0, "NW": 315.0, "SE": 135.0, "cv": 
 """``cbwd`` → direction the wind comes from [degrees]; ``cv`` (calm or variable) has none."""
 
 COLUMNS = ("year", "month", "day", "hour", "pm2.5", "DEWP", "TEMP", "PRES", "cbwd", "Iws")
-
-
-def last_valid(values: np.ndarray) -> np.ndarray:
-    """The last finite value at or before each position (NaN before the first one).
-
-    >>> last_valid(np.array([np.nan, 1.0, np.nan, 3.0])).tolist()
-    [nan, 1.0, 1.0, 3.0]
-    """
-    v = np.asarray(values, dtype=float)
-    idx = np.where(np.isfinite(v), np.arange(v.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    return np.where(idx >= 0, v[np.maximum(idx, 0)], np.nan)
 
 
 @dataclass(frozen=True)
@@ -106,7 +95,9 @@ def persistence_scores(pm25: np.ndarray, lag: int = 1, *, tutorial: bool = False
         x = np.nan_to_num(pm, nan=0.0)
         fc, ob = x[first - lag : pm.size - lag], x[first:]
     else:
-        fc, ob = last_valid(pm)[first - lag : pm.size - lag], pm[first:]
+        # the last valid value at or before t − lag: the baselines' persistence, on the one series
+        at = np.arange(first - lag, pm.size - lag)
+        fc, ob = last_valid_value(pm[None, :], np.zeros(at.size, dtype=int), at), pm[first:]
         ok = np.isfinite(fc) & np.isfinite(ob)
         fc, ob = fc[ok], ob[ok]
     err = fc - ob
