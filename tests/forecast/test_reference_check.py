@@ -54,6 +54,7 @@ def test_the_runs_compare_each_profile_as_it_is() -> None:
 
 @pytest.mark.slow
 @pytest.mark.release
+@pytest.mark.timeout(3600)  # 8 protocol runs, about 20 min of one idle core
 def test_check3_on_dongsi(shared_data: Path) -> None:
     """About 20 min of one core. Measured 2026-11-30 (docs/forecast.md §3.5): ``reference`` within 3 % of the file on
     39 of 44 rows, every hourly row and D+1–D+2 among them; ``fast`` within 3 % of ``reference`` on 35 of 44."""
