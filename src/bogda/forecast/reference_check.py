@@ -136,4 +136,5 @@ def lines(table: pl.DataFrame, fast: pl.DataFrame | None = None) -> list[str]:
 
 
 def summary(runs: Mapping[tuple[str, bool], float]) -> str:
+    """The run times of :func:`run`, one item per (profile, neighbours)."""
     return ", ".join(f"{p}{' +nb' if nb else ''} {s:.0f} s" for (p, nb), s in runs.items())
