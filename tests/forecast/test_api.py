@@ -44,6 +44,8 @@ def api(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 "n": [342],
                 "RMSE": [45.71],
                 "MAE": [30.0],
+                "RMSE_lo": [40.2],
+                "RMSE_hi": [51.9],
             }
         ),
         config="test",
@@ -79,6 +81,7 @@ def test_scores(api: tuple[TestClient, Store]) -> None:
     c, st = api
     rows = c.get("/api/v1/forecast/scores?protocol=beijing", auth=ISSUER).json()["results"]
     assert rows[0]["target_code"] == "1003A" and rows[0]["RMSE"] == pytest.approx(45.71)
+    assert (rows[0]["RMSE_lo"], rows[0]["RMSE_hi"]) == pytest.approx((40.2, 51.9))  # the 90 % interval by default
     # the daily AQI check (bogda forecast backtest --aqi) by its item, with its own figures
     aqi = {"station": ["1003A"], "target": ["daily_AQI"], "horizon": ["D+1"], "method": ["lgbm_noisy_proxy"]}
     aqi |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [330], "primary_acc": [0.759]}

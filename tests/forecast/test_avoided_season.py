@@ -11,6 +11,7 @@ import pytest
 
 from bogda.forecast import avoided as av
 from bogda.forecast.avoided import counterfactual as cfm
+from bogda.forecast.baselines import circular_doy_distance
 
 SMALL = av.AvoidedParams(draws=300)
 
@@ -85,7 +86,7 @@ def test_season_matched_draws_stay_in_season_and_keep_blocks_whole(season_days: 
     p = replace(SMALL, draws=400, season_days=season_days)
     idx = _season_idx(rdates, dates, p, 3)
     assert idx.shape == (400, dates.size)
-    dist = cfm.circular_doy_distance(cfm.day_of_year(rdates)[idx], cfm.day_of_year(dates)[None, :])
+    dist = circular_doy_distance(cfm.day_of_year(rdates)[idx], cfm.day_of_year(dates)[None, :])
     assert int(dist.max()) <= season_days
     # whole 7-row runs of the residual series: within a block each index is its predecessor + 1
     b = p.block_days
@@ -106,7 +107,7 @@ def test_season_matched_draws_wrap_the_new_year():
     p = replace(SMALL, draws=2000, season_days=15)
     idx = _season_idx(rdates, dates, p, 5)
     doy = cfm.day_of_year(rdates)[idx]
-    assert int(cfm.circular_doy_distance(doy, cfm.day_of_year(dates)[None, :]).max()) <= 15
+    assert int(circular_doy_distance(doy, cfm.day_of_year(dates)[None, :]).max()) <= 15
     assert (doy[:, 0] < 20).any() and (doy[:, 0] > 340).any()
 
 

@@ -38,7 +38,9 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     sv.refresh(st, models=None)
     scores = {"station": ["1003A"] * 2, "target": ["daily_mean_PM2.5"] * 2, "horizon": ["D+1"] * 2}
     scores |= {"method": ["lgbm_none", "damped_persistence"], "protocol": ["beijing"] * 2, "weather_mode": ["none"] * 2}
-    sv.store_scores(st, pl.DataFrame(scores | {"n": [342, 342], "RMSE": [46.14, 63.99]}), config="page")
+    scores |= {"n": [342, 342], "RMSE": [46.14, 63.99], "SS_damped": [0.279, 0.0]}
+    scores |= {"RMSE_lo": [40.21, 57.02], "RMSE_hi": [52.37, 70.55], "SS_damped_lo": [0.2106, 0.0]}
+    sv.store_scores(st, pl.DataFrame(scores | {"SS_damped_hi": [0.3412, 0.0]}), config="page")
     # the daily AQI check (bogda forecast backtest --aqi): AQI, level and primary pollutant figures
     aqi = {"station": ["1003A"], "target": ["daily_AQI"], "horizon": ["D+1"], "method": ["lgbm_noisy_proxy"]}
     aqi |= {"protocol": ["beijing"], "weather_mode": ["noisy_proxy"], "n": [301], "AQI_RMSE": [31.5]}
@@ -104,6 +106,10 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         scores = pg.locator(".bogda-scores").inner_text()
         for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无）", "阻尼持续性", "46.14"):
             assert words in scores
+        # each RMSE and skill with its 90 % bootstrap interval, and what the interval means
+        for words in ("RMSE 90 % 区间", "技巧评分 90 % 区间", "40.21–52.37", "0.211–0.341"):
+            assert words in scores, (words, scores)
+        assert "抽样误差" in pg.get_by_text("90 % 区间”为").inner_text()
         assert "lgbm_none" not in scores and "damped_persistence" not in scores
         assert "PM2.5 日均" in scores and "daily_mean_PM2.5" not in scores and "AQI" not in scores
         # the daily AQI check in its own table, in words

@@ -1531,8 +1531,18 @@ def check_scores(store: Store) -> pl.DataFrame:
     return _wide(rows, ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"])
 
 
-SCORE_METRICS: tuple[str, ...] = ("RMSE", "MAE", "SS_clim", "SS_damped")
-"""The figures of the verification view by default (the AQI check's are ``aqi_check.AQI_METRICS``)."""
+SCORE_METRICS: tuple[str, ...] = (
+    "RMSE",
+    "MAE",
+    "SS_clim",
+    "SS_damped",
+    "RMSE_lo",
+    "RMSE_hi",
+    "SS_damped_lo",
+    "SS_damped_hi",
+)
+"""The figures of the verification view by default, with the 90 % intervals of RMSE and of the skill against damped
+persistence (:mod:`bogda.forecast.confidence`; the AQI check's figures are ``aqi_check.AQI_METRICS``)."""
 
 
 def scores(

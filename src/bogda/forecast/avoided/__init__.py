@@ -75,7 +75,6 @@ from bogda.forecast.avoided.counterfactual import (
     Estimate,
     analytic_count,
     block_bootstrap,
-    block_indices,
     contiguous_blocks,
     estimate,
     event_probability,
@@ -144,6 +143,7 @@ from bogda.forecast.avoided.records import (
     result_record,
     store_result,
 )
+from bogda.forecast.resample import block_indices
 
 __all__ = [
     "AQI_ITEMS",

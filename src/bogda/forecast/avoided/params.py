@@ -51,7 +51,7 @@ class AvoidedParams:
     ``season_days``: ``None`` (default) draws each 7-day block of the moving-block bootstrap from anywhere in the
     training residuals (§3.9 step 4 as written). An integer makes the bootstrap season-matched: a block added to
     evaluation days may only take residual days whose day of year lies within ±``season_days`` (circular) of the
-    day it is added to (:func:`~bogda.forecast.avoided.counterfactual.block_indices`), because log residuals are
+    day it is added to (:func:`~bogda.forecast.resample.block_indices`), because log residuals are
     not exchangeable across seasons — a winter O3 residual (large in log units, winter O3 being low) applied to a
     summer O3 maximum makes false heavy days. A block with fewer than ``season_min_blocks`` blocks' worth of
     qualifying starts draws from all residual days.

@@ -16,9 +16,11 @@ capability.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
 from fastapi import Request
 from fastapi.responses import Response
 from nicegui import ui
@@ -39,8 +41,6 @@ from bogda.web.ui.layout import Ctx, begin, frame, text_on
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    import polars as pl
-
     from bogda.forecast.operational import Target
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -59,6 +59,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "band": "10%–90% 区间",
         "scores": "预报检验（回测）",
         "no_scores": "尚无回测结果（运行 bogda forecast backtest）。",
+        "scores_ci": "“90 % 区间”为按检验日（连续 7 天为一段）重抽样的自助法区间："
+        "落在区间内的差别属于检验期的抽样误差。",
         "warnings": "重污染天气预警",
         "no_warnings": "当前无预警建议。",
         "issue": "发布",
@@ -87,6 +89,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "band": "p10–p90",
         "scores": "Verification (backtest)",
         "no_scores": "No backtest scores yet (run bogda forecast backtest).",
+        "scores_ci": "The 90 % intervals resample the test days in runs of 7: a difference inside them is sampling "
+        "noise of the test period.",
         "warnings": "Heavy-pollution warnings",
         "no_warnings": "No warning proposals.",
         "issue": "Issue",
@@ -510,11 +514,32 @@ def _cells(tbl: pl.DataFrame, cols: list[str], lang: str) -> list[dict[str, Any]
     ]
 
 
+def interval_text(lo: float | None, hi: float | None, digits: int = 2) -> str:
+    """A score's bootstrap interval as one cell; "—" where it was not computed (an older backtest) or is undefined.
+
+    >>> interval_text(75.104, 79.6), interval_text(0.012, 0.061, 3), interval_text(None, 1.0)
+    ('75.10–79.60', '0.012–0.061', '—')
+    """
+    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
+        return "—"
+    return f"{lo:.{digits}f}–{hi:.{digits}f}"
+
+
 def scores_view(ctx: Ctx) -> None:
+    """The stored backtest scores, with the 90 % intervals of RMSE and of the skill against damped persistence
+    (:mod:`bogda.forecast.confidence`): a difference inside them is sampling noise of the test period."""
     tbl = sv.scores(ctx.store)
     if tbl.height == 0:
         ui.label(tx(ctx.lang, "no_scores")).classes("text-grey-7")
         return
+    for name, digits in (("RMSE", 2), ("SS_damped", 3)):
+        lo, hi = f"{name}_lo", f"{name}_hi"
+        values = (
+            zip(tbl[lo].to_list(), tbl[hi].to_list(), strict=True)
+            if lo in tbl.columns and hi in tbl.columns
+            else [(None, None)] * tbl.height
+        )
+        tbl = tbl.with_columns(pl.Series(f"{name}_ci", [interval_text(a, b, digits) for a, b in values]))
     cols = [
         c
         for c in (
@@ -526,13 +551,17 @@ def scores_view(ctx: Ctx) -> None:
             "weather_mode",
             "n",
             "RMSE",
+            "RMSE_ci",
             "MAE",
             "SS_clim",
             "SS_damped",
+            "SS_damped_ci",
         )
         if c in tbl.columns
     ]
     _score_table(cols, _cells(tbl, cols, ctx.lang), "forecast.scores.col", "bogda-scores", ctx.lang)
+    if "RMSE_lo" in tbl.columns:
+        ui.label(tx(ctx.lang, "scores_ci")).classes("text-caption text-grey-7")
 
 
 AQI_SCORE_COLS: tuple[str, ...] = (
