@@ -131,6 +131,8 @@ def test_primary_pollutant_and_o3_scores_on_a_worked_example():
     # and 158 → 143–173 and 110 → 95–125 hold theirs; 43 → 33–53 misses the observed 30 (优) in AQI, but spans
     # 优至良, so its level holds: range 3 / 4, level range 4 / 4 (exact level: 3 / 4, day 2 is 中度 against 轻度)
     assert s["range_acc"] == pytest.approx(3 / 4) and s["level_range_acc"] == 1.0 and s["level_acc"] == 0.75
+    # four days are too few to resample: no interval is claimed for them
+    assert s["primary_acc_lo"] is None and s["TS_O3_8h_gt160_hi"] is None
 
 
 def test_score_table_puts_the_baselines_beside_the_model(synthetic):
@@ -138,10 +140,15 @@ def test_score_table_puts_the_baselines_beside_the_model(synthetic):
     sc = aqi_check.score_table(res, "none")
     assert set(sc["method"]) == {"lgbm_none", "persistence", "damped_persistence"}
     assert sc.group_by("station").agg(pl.col("n").n_unique())["n"].max() == 1  # the same days for every method
+    row = sc.filter((pl.col("station") == "S000") & (pl.col("method") == "lgbm_none")).row(0, named=True)
+    assert row["level_acc_lo"] <= row["level_acc"] <= row["level_acc_hi"]
+    assert row["AQI_RMSE_lo"] < row["AQI_RMSE"] < row["AQI_RMSE_hi"]
     goals = aqi_check.aqi_goals(sc, station="S000", mode="none")
     assert [g.name for g in goals] == ["D+1 primary_acc, none", "D+1 TS_O3_8h_gt160, none"]
     # the synthetic O3 never exceeds 160: the goal has no value (reported "not measured"), never a made-up 0
     assert goals[0].value is not None and goals[1].value is None
+    lo, hi = goals[0].interval
+    assert lo is not None and hi is not None and lo <= goals[0].value <= hi
 
 
 def test_aqi_option_only_with_the_beijing_protocol(capsys):

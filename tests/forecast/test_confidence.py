@@ -64,6 +64,16 @@ def test_coverage_interval() -> None:
     assert out["coverage_p10_p90"] == (1.0, 1.0)
 
 
+def test_shares_count_only_their_own_pairs() -> None:
+    o = np.arange(100.0)
+    hit = np.where(np.arange(100) % 2 == 0, 1.0, np.nan)  # scored on every other pair only, always right
+    out = ci.score_intervals(o, o, np.arange(100), shares={"primary_acc": hit, "level_acc": np.ones(100)})
+    assert out["primary_acc"] == (1.0, 1.0) and out["level_acc"] == (1.0, 1.0)
+    half = ci.score_intervals(o, o, np.arange(100), shares={"level_acc": np.arange(100) % 2})
+    lo, hi = half["level_acc"]
+    assert lo < 0.5 < hi
+
+
 def test_hourly_pairs_resample_whole_days() -> None:
     # an error that is the same on all 24 hours of a day: resampling days (not hours) sees 30 values, not 720
     rng = np.random.default_rng(3)
@@ -97,6 +107,13 @@ def test_intervals_cover_the_true_rmse_near_their_level() -> None:
         lo, hi = ci.score_intervals(e, np.zeros(365), np.arange(365), draws=400)["RMSE"]
         hit += lo <= 30.0 <= hi
     assert 0.80 <= hit / reps <= 0.98
+
+
+def test_a_sample_of_a_few_weeks_gets_no_interval() -> None:
+    o = np.arange(27.0)
+    out = ci.score_intervals(o + np.sin(o), o, np.arange(27), shares={"level_acc": np.ones(27)})
+    assert set(out.values()) == {(None, None)}
+    assert ci.score_intervals(o + np.sin(o), o, np.arange(27), block=3)["RMSE"][0] is not None
 
 
 def test_the_same_seed_gives_the_same_interval() -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bogda.forecast import verify
+from bogda.forecast import confidence, verify
 from bogda.forecast.backtest import (
     BEIJING_TEST,
     BEIJING_TRAIN,
@@ -78,8 +78,20 @@ AQI_METRICS: tuple[str, ...] = (
     "primary_acc",
     *(f"{s}_AQI_gt{t}" for t in AQI_EVENTS for s in ("TS", "POD", "FAR")),
     *(f"{s}_O3_8h_gt{O3_8H_EVENT:g}" for s in ("TS", "POD", "FAR")),
+    *(
+        f"{m}_{end}"
+        for m in (
+            "AQI_RMSE",
+            "level_acc",
+            "primary_acc",
+            *(f"TS_AQI_gt{t}" for t in AQI_EVENTS),
+            f"TS_O3_8h_gt{O3_8H_EVENT:g}",
+        )
+        for end in ("lo", "hi")
+    ),
 )
-"""The figures of :func:`aqi_scores` kept per row (stored in ``backtest_score`` under the item ``daily_AQI``)."""
+"""The figures of :func:`aqi_scores` kept per row (stored in ``backtest_score`` under the item ``daily_AQI``), the
+last their 90 % intervals (:func:`aqi_intervals`)."""
 
 AQI_GOALS: tuple[tuple[str, str, float], ...] = (("D+1", "primary_acc", 0.70), ("D+1", "TS_O3_8h_gt160", 0.50))
 """(horizon, score, goal) of forecast.md §8 item 4; both higher-is-better, checked in mode ``noisy_proxy``."""
@@ -183,7 +195,33 @@ def aqi_scores(table: pl.DataFrame) -> dict[str, float | int | None]:
         scores |= _events("AQI", f, o, thr)
     if "O3_8h" in labels:
         scores |= _events("O3_8h", table["fc_O3_8h"].to_numpy(), table["obs_O3_8h"].to_numpy(), O3_8H_EVENT)
-    return scores
+    return scores | aqi_intervals(table, f, o, lf == lo, hits)
+
+
+def aqi_intervals(
+    table: pl.DataFrame, f: np.ndarray, o: np.ndarray, same_level: np.ndarray, hits: np.ndarray
+) -> dict[str, float | None]:
+    """90 % bootstrap intervals (:mod:`bogda.forecast.confidence`) of the AQI RMSE, the level and primary-pollutant
+    accuracies and the heavy-day and O3 8 h threat scores, as ``<score>_lo`` / ``_hi``; the O3 figures are drawn
+    on the same days as the AQI's (one seed, one set of days)."""
+    day = np.array([d.toordinal() for d in table["day"].to_list()])
+    primary = np.full(o.size, np.nan)
+    primary[o > 50] = hits  # primary_hits' order: the days with an observed AQI > 50
+    ci = confidence.score_intervals(
+        f, o, day, thresholds=AQI_EVENTS, shares={"level_acc": same_level, "primary_acc": primary}
+    )
+    out = {
+        "AQI_RMSE": ci["RMSE"],
+        "level_acc": ci["level_acc"],
+        "primary_acc": ci["primary_acc"],
+        **{f"TS_AQI_gt{t}": ci[f"TS_gt{t:g}"] for t in AQI_EVENTS},
+    }
+    if "obs_O3_8h" in table.columns:
+        o3 = confidence.score_intervals(
+            table["fc_O3_8h"].to_numpy(), table["obs_O3_8h"].to_numpy(), day, thresholds=(O3_8H_EVENT,)
+        )
+        out[f"TS_O3_8h_gt{O3_8H_EVENT:g}"] = o3[f"TS_gt{O3_8H_EVENT:g}"]
+    return confidence.flat(out)
 
 
 def score_table(results: Mapping[str, ProtocolResult], mode: str, horizons: Sequence[int] = (1,)) -> pl.DataFrame:
@@ -217,8 +255,11 @@ def aqi_goals(scores: pl.DataFrame, station: str = "1003A", mode: str = "noisy_p
             if scores.height
             else scores
         )
-        value = None if row.height == 0 or metric not in row.columns or row[metric][0] is None else row[metric][0]
-        goals.append(Goal(name, goal, None if value is None else float(value), True))
+        value, lo, hi = (
+            None if row.height == 0 or m not in row.columns or row[m][0] is None else float(row[m][0])
+            for m in (metric, f"{metric}_lo", f"{metric}_hi")
+        )
+        goals.append(Goal(name, goal, value, True, (lo, hi)))
     return goals
 
 

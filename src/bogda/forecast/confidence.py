@@ -42,6 +42,10 @@ LEVEL = 0.90
 SEED = 0
 """Seed of the draws: the same pairs always give the same interval."""
 
+MIN_BLOCKS = 4
+"""Fewest blocks of days a sample must span for an interval: a few weeks resampled in 7-day runs cannot show how
+a figure varies (a sample of one block would give the same days on every draw), so shorter samples get None."""
+
 MAX_UNDEFINED = 0.05
 """Largest share of draws in which a score may be undefined (a threat score of a sample without events or forecasts
 of them) for its interval to be reported; beyond it the score is too unstable to bound and the interval is None."""
@@ -115,6 +119,7 @@ def score_intervals(
     thresholds: Sequence[float] = (),
     lower: ArrayLike | None = None,
     upper: ArrayLike | None = None,
+    shares: Mapping[str, ArrayLike] | None = None,
     level: float = LEVEL,
     block: int = BLOCK_DAYS,
     draws: int = DRAWS,
@@ -130,12 +135,15 @@ def score_intervals(
         (forecast.md §3.9), paired on every draw
     thresholds : event thresholds [µg/m³] of the threat scores ``TS_gt<thr>`` (event: value > threshold, §3.9)
     lower, upper : the p10 and p90 forecasts; give ``coverage_p10_p90``
+    shares : ``{name: per-pair 0/1}`` for scores that are a share of pairs (level accuracy, primary-pollutant
+        accuracy); NaN leaves a pair out of that share only (a primary pollutant is scored on days with AQI > 50)
 
     Returns
     -------
-    ``{score: (low, high)}`` for ``RMSE``, ``MAE``, ``skill_name``, each ``TS_gt<thr>`` and ``coverage_p10_p90``
-    (the last three only when asked for). Only pairs where ``f``, ``o`` and every given array are finite are used,
-    so all intervals of a call are on one set of pairs.
+    ``{score: (low, high)}``, (None, None) where undefined or when the pairs span fewer than :data:`MIN_BLOCKS`
+    blocks of days, for ``RMSE``, ``MAE``, ``skill_name``, each ``TS_gt<thr>``, ``coverage_p10_p90`` and
+    each share (all but the first two only when asked for). Only pairs where ``f``, ``o`` and every given array
+    are finite are used, so all intervals of a call are on one set of pairs.
 
     >>> o = np.arange(70.0); f = o + 3.0
     >>> score_intervals(f, o, np.arange(70) // 2, ref=o + 6.0)["SS_damped"]
@@ -154,9 +162,12 @@ def score_intervals(
         cols[f"a{thr:g}"], cols[f"b{thr:g}"], cols[f"c{thr:g}"] = fe & oe, fe & ~oe, ~fe & oe
     if "lower" in a and "upper" in a:
         cols["cov"] = (a["o"] >= a["lower"]) & (a["o"] <= a["upper"])
-    tot = resampled_totals(
-        day_totals(np.asarray(day)[ok], cols), block=block, draws=draws, seed=seed
-    )  # one index matrix for every figure
+    for name, v in (shares or {}).items():
+        x = np.asarray(v, dtype=float)[ok]
+        cols[f"share:{name}"], cols[f"count:{name}"] = np.nan_to_num(x), np.isfinite(x)
+    totals = day_totals(np.asarray(day)[ok], cols)
+    short = totals["n"].size < MIN_BLOCKS * block
+    tot = resampled_totals(totals, block=block, draws=draws, seed=seed)  # one index matrix for every figure
     n = tot["n"]
     out = {
         "RMSE": percentile_interval(np.sqrt(_ratio(tot["e2"], n)), level),
@@ -169,7 +180,9 @@ def score_intervals(
         out[f"TS_gt{thr:g}"] = percentile_interval(_ratio(hits, hits + tot[f"b{thr:g}"] + tot[f"c{thr:g}"]), level)
     if "cov" in tot:
         out["coverage_p10_p90"] = percentile_interval(_ratio(tot["cov"], n), level)
-    return out
+    for name in shares or {}:
+        out[name] = percentile_interval(_ratio(tot[f"share:{name}"], tot[f"count:{name}"]), level)
+    return {k: (None, None) for k in out} if short else out
 
 
 def flat(intervals: Mapping[str, tuple[float | None, float | None]]) -> dict[str, float | None]:
