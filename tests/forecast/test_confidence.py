@@ -58,6 +58,24 @@ def test_threat_score_interval_brackets_the_score_and_is_undefined_without_event
     assert clean["TS_gt150"] == (None, None)
 
 
+def test_threshold_and_level_scores_come_from_the_same_draws() -> None:
+    rng = np.random.default_rng(8)
+    o = rng.gamma(2.0, 45.0, 342)
+    f = o + rng.normal(0, 35, 342)
+    out = ci.score_intervals(f, o, np.arange(342), thresholds=(75.0,), bands=verify.PM25_BANDS_2012)
+    t = verify.contingency(f, o, 75.0)
+    for name, value in (
+        ("POD_gt75", verify.pod(t)),
+        ("FAR_gt75", verify.far(t)),
+        ("level_acc", verify.level_accuracy(f, o)),
+        ("level_acc_pm1", verify.level_accuracy(f, o, tolerance=1)),
+    ):
+        lo, hi = out[name]
+        assert lo < value < hi, name
+    perfect = ci.score_intervals(o, o, np.arange(342), bands=verify.PM25_BANDS_2012)
+    assert perfect["level_acc"] == (1.0, 1.0)
+
+
 def test_coverage_interval() -> None:
     o = np.arange(100.0)
     out = ci.score_intervals(o, o, np.arange(100), lower=o - 1, upper=o + 1)
@@ -165,7 +183,9 @@ def test_score_tables_carry_the_intervals() -> None:
     pairs = {("daily", "D+1"): _pairs("daily", 342, rng), ("hourly", "24h"): _pairs("hourly", 2000, rng)}
     sc = bt._summarise(pairs, panel)
     d = sc.filter((sc["horizon"] == "D+1") & (sc["method"] == "lgbm_none")).row(0, named=True)
-    for name in ("RMSE", "SS_damped", "TS_gt150", "TS_gt75", "coverage_p10_p90"):
+    for name in ("RMSE", "SS_damped", "TS_gt150", "POD_gt150", "FAR_gt75", "level_acc", "level_acc_pm1"):
+        assert d[f"{name}_lo"] <= d[name] <= d[f"{name}_hi"], name
+    for name in ("coverage_p10_p90",):
         assert d[f"{name}_lo"] <= d[name] <= d[f"{name}_hi"], name
     h = sc.filter((sc["horizon"] == "24h") & (sc["method"] == "lgbm_none")).row(0, named=True)
     assert h["RMSE_lo"] < h["RMSE"] < h["RMSE_hi"]

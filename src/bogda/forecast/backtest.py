@@ -696,6 +696,7 @@ def _summarise(pairs: Mapping[tuple[str, str], Pairs], panel: Panel, target: str
                         day,
                         ref=p.methods["damped_persistence"][sel],
                         thresholds=thresholds if p.kind == "daily" else (),
+                        bands=bands if p.kind == "daily" else None,
                         lower=q.get("p10"),
                         upper=q.get("p90"),
                     )

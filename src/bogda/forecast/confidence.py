@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bogda.forecast import verify
 from bogda.forecast.resample import block_indices
 
 BLOCK_DAYS = 7
@@ -117,6 +118,7 @@ def score_intervals(
     ref: ArrayLike | None = None,
     skill_name: str = "SS_damped",
     thresholds: Sequence[float] = (),
+    bands: Sequence[float] | None = None,
     lower: ArrayLike | None = None,
     upper: ArrayLike | None = None,
     shares: Mapping[str, ArrayLike] | None = None,
@@ -133,7 +135,9 @@ def score_intervals(
     day : the day of each pair (see :func:`day_totals`)
     ref : the reference method's forecast on the same pairs; gives ``skill_name`` = 1 − RMSE / RMSE_ref
         (forecast.md §3.9), paired on every draw
-    thresholds : event thresholds [µg/m³] of the threat scores ``TS_gt<thr>`` (event: value > threshold, §3.9)
+    thresholds : event thresholds [µg/m³] of ``TS_gt<thr>``, ``POD_gt<thr>`` and ``FAR_gt<thr>`` (event: value >
+        threshold, §3.9)
+    bands : level bands (:func:`bogda.forecast.verify.level_of`); give ``level_acc`` and ``level_acc_pm1``
     lower, upper : the p10 and p90 forecasts; give ``coverage_p10_p90``
     shares : ``{name: per-pair 0/1}`` for scores that are a share of pairs (level accuracy, primary-pollutant
         accuracy); NaN leaves a pair out of that share only (a primary pollutant is scored on days with AQI > 50)
@@ -141,9 +145,9 @@ def score_intervals(
     Returns
     -------
     ``{score: (low, high)}``, (None, None) where undefined or when the pairs span fewer than :data:`MIN_BLOCKS`
-    blocks of days, for ``RMSE``, ``MAE``, ``skill_name``, each ``TS_gt<thr>``, ``coverage_p10_p90`` and
-    each share (all but the first two only when asked for). Only pairs where ``f``, ``o`` and every given array
-    are finite are used, so all intervals of a call are on one set of pairs.
+    blocks of days, for ``RMSE``, ``MAE``, ``skill_name``, the scores of each threshold, the level accuracies,
+    ``coverage_p10_p90`` and each share (all but the first two only when asked for). Only pairs where ``f``,
+    ``o`` and every given array are finite are used, so all intervals of a call are on one set of pairs.
 
     >>> o = np.arange(70.0); f = o + 3.0
     >>> score_intervals(f, o, np.arange(70) // 2, ref=o + 6.0)["SS_damped"]
@@ -160,10 +164,14 @@ def score_intervals(
     for thr in thresholds:
         fe, oe = a["f"] > thr, a["o"] > thr
         cols[f"a{thr:g}"], cols[f"b{thr:g}"], cols[f"c{thr:g}"] = fe & oe, fe & ~oe, ~fe & oe
+    share_of = {k: np.asarray(v, dtype=float)[ok] for k, v in (shares or {}).items()}
+    if bands is not None:
+        step = np.abs(verify.level_of(a["f"], bands) - verify.level_of(a["o"], bands))
+        share_of = {"level_acc": step == 0, "level_acc_pm1": step <= 1, **share_of}
     if "lower" in a and "upper" in a:
         cols["cov"] = (a["o"] >= a["lower"]) & (a["o"] <= a["upper"])
-    for name, v in (shares or {}).items():
-        x = np.asarray(v, dtype=float)[ok]
+    for name, v in share_of.items():
+        x = np.asarray(v, dtype=float)
         cols[f"share:{name}"], cols[f"count:{name}"] = np.nan_to_num(x), np.isfinite(x)
     totals = day_totals(np.asarray(day)[ok], cols)
     short = totals["n"].size < MIN_BLOCKS * block
@@ -176,11 +184,13 @@ def score_intervals(
     if "e2_ref" in tot:
         out[skill_name] = percentile_interval(1.0 - np.sqrt(_ratio(tot["e2"], tot["e2_ref"])), level)
     for thr in thresholds:
-        hits = tot[f"a{thr:g}"]
-        out[f"TS_gt{thr:g}"] = percentile_interval(_ratio(hits, hits + tot[f"b{thr:g}"] + tot[f"c{thr:g}"]), level)
+        hits, false, miss = (tot[f"{k}{thr:g}"] for k in "abc")
+        out[f"TS_gt{thr:g}"] = percentile_interval(_ratio(hits, hits + false + miss), level)
+        out[f"POD_gt{thr:g}"] = percentile_interval(_ratio(hits, hits + miss), level)
+        out[f"FAR_gt{thr:g}"] = percentile_interval(_ratio(false, hits + false), level)
     if "cov" in tot:
         out["coverage_p10_p90"] = percentile_interval(_ratio(tot["cov"], n), level)
-    for name in shares or {}:
+    for name in share_of:
         out[name] = percentile_interval(_ratio(tot[f"share:{name}"], tot[f"count:{name}"]), level)
     return {k: (None, None) for k in out} if short else out
 
