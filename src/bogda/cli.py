@@ -2257,6 +2257,7 @@ def forecast_publish(
             "range acc. pub / model",
             "level range pub / model",
             "primary pub / model",
+            "range gain (90 % interval)",
         )
 
         def pair(r: dict[str, Any], k: str) -> str:
@@ -2271,6 +2272,7 @@ def forecast_publish(
                 pair(r, "range_acc"),
                 pair(r, "level_range_acc"),
                 pair(r, "primary_acc"),
+                pb.gain_text(r),
             )
         console.print(t)
         return

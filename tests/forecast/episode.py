@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 from sqlalchemy import select
 
 from bogda.store import Store, series
-from bogda.store.schema import site
-from bogda.timeutil import floor_to, now_utc
+from bogda.store.schema import aqi_daily, site
+from bogda.timeutil import day_start_utc, floor_to, now_utc
 
 
 def set_pm(store: Store, codes: list[str], value: float, *, days: int = 36, now: datetime | None = None) -> int:
@@ -127,3 +127,24 @@ def issued_hutubi_list(store: Store, doc_no: str) -> None:
     sv.refresh(store, models=None)
     w = next(x for x in sv.warnings(store) if x["area_code"] == "652323")
     sv.decide_warning(store, w["id"], "issued", by="duty", doc_no=doc_no)
+
+
+def set_daily_aqi(store: Store, code: str, day: date, aqi: int, primary: str | None) -> None:
+    """An area's observed daily AQI of ``day`` under both standards (what the publication scores read)."""
+    with store.begin() as conn:
+        ts = int(day_start_utc(day).timestamp())
+        conn.execute(aqi_daily.delete().where(aqi_daily.c.target_code == code, aqi_daily.c.ts == ts))
+        for std in ("2012", "2026"):
+            conn.execute(
+                aqi_daily.insert().values(
+                    target_kind="county",
+                    target_code=code,
+                    ts=ts,
+                    standard=std,
+                    aqi=aqi,
+                    level=0,
+                    primary_pollutant=primary,
+                    status="complete",
+                    inputs_hash="t",
+                )
+            )

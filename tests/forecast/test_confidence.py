@@ -92,6 +92,25 @@ def test_shares_count_only_their_own_pairs() -> None:
     assert lo < 0.5 < hi
 
 
+def test_a_paired_difference_of_shares_is_tighter_than_its_parts() -> None:
+    # two forecasters right on the same hard days: each share varies with the sample of days, their difference
+    # (one extra hit in ten days) much less
+    rng = np.random.default_rng(9)
+    hard = rng.random(365) < 0.4
+    model = (~hard).astype(float)
+    published = model.copy()
+    published[np.flatnonzero(hard)[::4]] = 1.0  # the corrections fix every fourth hard day
+    published[:5] = np.nan  # not published: out of that share and of the difference
+    out = ci.share_intervals(np.arange(365), {"pub": published, "model": model}, differences=[("pub", "model")])
+    gain = np.nanmean(published - model)
+    lo, hi = out["pub-model"]
+    assert 0 < lo < gain < hi
+    assert hi - lo < 0.5 * (out["model"][1] - out["model"][0])
+    noise = ci.share_intervals(np.arange(365), {"a": model, "b": model}, differences=[("a", "b")])
+    assert noise["a-b"] == (0.0, 0.0)
+    assert set(ci.share_intervals(np.arange(20), {"a": model[:20]}).values()) == {(None, None)}
+
+
 def test_hourly_pairs_resample_whole_days() -> None:
     # an error that is the same on all 24 hours of a day: resampling days (not hours) sees 30 values, not 720
     rng = np.random.default_rng(3)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from bogda.store import Store
 from console_users import add_issuer_and_reader
 from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
-from forecast.episode import set_pm
+from forecast.episode import set_daily_aqi, set_pm
 
 pytestmark = pytest.mark.browser
 FORECASTER = ("duty", "duty-pass-123")
@@ -33,9 +35,27 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     sv.refresh(st, models=None)
     with st.begin() as conn:
         add_issuer_and_reader(conn, FORECASTER, READER, capability="forecaster")
+    past_publication(st)
     st.dispose()
     with running_server(db, folder) as base:
         yield base
+
+
+def past_publication(st: Store) -> None:
+    """A publication issued 5 days ago whose 昌吉市 ranges (60–80) held the observed AQI 70 where the model's drafts
+    (135) did not: the scores table's material."""
+    from bogda.forecast import publication as pb
+    from bogda.forecast import service as sv
+    from bogda.timeutil import beijing_date, day_start_utc, now_utc
+
+    issue = beijing_date(now_utc()) - timedelta(days=5)
+    for k in (1, 2, 3):
+        set_daily_aqi(st, "652301", issue + timedelta(days=k), 70, "PM2.5")
+    areas = [t.code for t in sv.registry(st).areas]
+    entries = [
+        pb.DayEntry(c, issue + timedelta(days=k), 60, 80, "PM2.5", 135.0, "PM10") for c in areas for k in (1, 2, 3)
+    ]
+    pb.publish(st, entries, by="duty", issue_date=issue, now=day_start_utc(issue) + timedelta(hours=18))
 
 
 def test_forecaster_corrects_and_publishes_reader_sees_it(server: str) -> None:
@@ -74,4 +94,7 @@ def test_forecaster_corrects_and_publishes_reader_sees_it(server: str) -> None:
         pg2.wait_for_selector(".bogda-publication")
         assert "180–210" in pg2.locator(".bogda-publication").inner_text()
         assert pg2.locator(".bogda-publication-cell").count() == 0 and pg2.locator(".bogda-publish").count() == 0
+        # the last 30 days scored, published against the model's drafts, with what the corrections gained
+        scores = pg2.locator(".bogda-publication-scores").inner_text()
+        assert "订正增益" in scores and "1.00 / 0.00" in scores and "+1.00 (—)" in scores, scores
         assert outside(urls2) == []

@@ -21,12 +21,12 @@ from bogda.forecast import service as sv
 from bogda.forecast import verify
 from bogda.grid.tasks import GridService
 from bogda.store import Store, connect
-from bogda.store.schema import aqi_daily, finding, forecast_publication, place, task
+from bogda.store.schema import finding, forecast_publication, place, task
 from bogda.timeutil import beijing_date, day_start_utc, now_utc
 from bogda.web.app import create_app
 from bogda.web.ui.forecast_publication import duty_line
 from console_users import add_issuer_and_reader
-from forecast.episode import set_pm
+from forecast.episode import set_daily_aqi, set_pm
 
 FORECASTER = ("duty", "duty-pass-123")
 READER = ("reader", "reader-pass-123")
@@ -213,26 +213,6 @@ def test_nothing_is_due_without_an_operational_run(demo_store: Store) -> None:
     assert pb.duty_job(demo_store, day_start_utc(d) + timedelta(hours=21)) == 0 and _lapses(demo_store, d) == []
 
 
-def _observed(store: Store, code: str, day: date, aqi: int, primary: str | None) -> None:
-    with store.begin() as conn:
-        ts = int(day_start_utc(day).timestamp())
-        conn.execute(aqi_daily.delete().where(aqi_daily.c.target_code == code, aqi_daily.c.ts == ts))
-        for std in ("2012", "2026"):
-            conn.execute(
-                aqi_daily.insert().values(
-                    target_kind="county",
-                    target_code=code,
-                    ts=ts,
-                    standard=std,
-                    aqi=aqi,
-                    level=0,
-                    primary_pollutant=primary,
-                    status="complete",
-                    inputs_hash="t",
-                )
-            )
-
-
 def test_scores_compare_published_ranges_with_the_models(demo_store: Store) -> None:
     """Two issue dates of one county, leads 1–3; observed AQI 70 (PM2.5) on every target day. The forecaster
     published 60–80 PM2.5 on each (all inside), the model's drafts were 100 ± 10 (120–150 wide 30: never inside, and
@@ -240,7 +220,7 @@ def test_scores_compare_published_ranges_with_the_models(demo_store: Store) -> N
     d0 = date(2020, 6, 1)  # long before the demo's own days (the last 7 before the clock)
     areas = [t.code for t in sv.registry(demo_store).areas]
     for k in range(1, 6):
-        _observed(demo_store, "652301", d0 + timedelta(days=k), 70, "PM2.5")
+        set_daily_aqi(demo_store, "652301", d0 + timedelta(days=k), 70, "PM2.5")
     for issue in (d0, d0 + timedelta(days=1)):
         entries = [
             pb.DayEntry(code, issue + timedelta(days=k), 60, 80, "PM2.5", model_aqi=135.0, model_primary="PM10")
@@ -255,9 +235,52 @@ def test_scores_compare_published_ranges_with_the_models(demo_store: Store) -> N
         assert (r["n_published"], r["n_corrected"], r["published_n"]) == (2, 2, 2)
         assert (r["published_range_acc"], r["published_level_range_acc"], r["published_primary_acc"]) == (1.0, 1.0, 1.0)
         assert (r["model_range_acc"], r["model_level_range_acc"], r["model_primary_acc"]) == (0.0, 0.0, 0.0)
+        # the corrections gained every day; two issue dates are far too few for an interval
+        assert (r["range_acc_gain"], r["range_acc_gain_lo"], r["range_acc_gain_hi"]) == (1.0, None, None)
     # all areas pooled per lead: only 652301 has observations on those days, the others are not scored
     pooled = [r for r in rows if r["area_code"] == "*"]
     assert [(r["lead"], r["published_n"]) for r in pooled] == [(1, 2), (2, 2), (3, 2)]
+
+
+def test_the_command_scores_the_last_30_days_with_the_gain(demo_store: Store) -> None:
+    """``bogda forecast publish --scores``: one row per area and lead, the gain in the last column."""
+    from typer.testing import CliRunner
+
+    from bogda.cli import app
+
+    today = beijing_date(now_utc())
+    issue = today - timedelta(days=5)
+    areas = [t.code for t in sv.registry(demo_store).areas]
+    for k in (1, 2, 3):
+        set_daily_aqi(demo_store, "652301", issue + timedelta(days=k), 70, "PM2.5")
+    entries = [
+        pb.DayEntry(c, issue + timedelta(days=k), 60, 80, "PM2.5", 135.0, "PM10") for c in areas for k in (1, 2, 3)
+    ]
+    pb.publish(demo_store, entries, by="duty", issue_date=issue, now=day_start_utc(issue) + timedelta(hours=18))
+    r = CliRunner().invoke(
+        app, ["forecast", "publish", "--scores", "--database-url", demo_store.url], env={"COLUMNS": "240"}
+    )
+    assert r.exit_code == 0, r.output
+    assert "range gain" in r.output and "+1.00 (—)" in r.output, r.output
+
+
+def test_correction_gain_says_whether_corrections_beat_chance() -> None:
+    """60 target days: the model's drafted range holds the observation on 30; the forecaster's corrections fix 12 of
+    the 30 misses and spoil 2 hits. The gain, +10 days of 60, is beyond chance; corrections that fix as many days
+    as they spoil are not."""
+    days = [date(2026, 1, 1) + timedelta(days=k) for k in range(60)]
+    model = np.tile([1.0, 0.0], 30)
+    published = model.copy()
+    published[np.flatnonzero(model == 0)[:12]] = 1.0
+    published[np.flatnonzero(model == 1)[:2]] = 0.0
+    g = pb.correction_gain(days, published, model)
+    assert g["range_acc_gain"] == pytest.approx(10 / 60)
+    assert 0 < g["range_acc_gain_lo"] < g["range_acc_gain"] < g["range_acc_gain_hi"]
+    even = model.copy()
+    even[np.flatnonzero(model == 0)[:6]] = 1.0
+    even[np.flatnonzero(model == 1)[:6]] = 0.0
+    g = pb.correction_gain(days, even, model)
+    assert g["range_acc_gain"] == 0.0 and g["range_acc_gain_lo"] < 0 < g["range_acc_gain_hi"]
 
 
 @pytest.fixture

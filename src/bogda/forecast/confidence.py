@@ -171,8 +171,7 @@ def score_intervals(
     if "lower" in a and "upper" in a:
         cols["cov"] = (a["o"] >= a["lower"]) & (a["o"] <= a["upper"])
     for name, v in share_of.items():
-        x = np.asarray(v, dtype=float)
-        cols[f"share:{name}"], cols[f"count:{name}"] = np.nan_to_num(x), np.isfinite(x)
+        cols |= _share_columns(name, v)
     totals = day_totals(np.asarray(day)[ok], cols)
     short = totals["n"].size < MIN_BLOCKS * block
     tot = resampled_totals(totals, block=block, draws=draws, seed=seed)  # one index matrix for every figure
@@ -191,8 +190,59 @@ def score_intervals(
     if "cov" in tot:
         out["coverage_p10_p90"] = percentile_interval(_ratio(tot["cov"], n), level)
     for name in share_of:
-        out[name] = percentile_interval(_ratio(tot[f"share:{name}"], tot[f"count:{name}"]), level)
+        out[name] = percentile_interval(_share(tot, name), level)
     return {k: (None, None) for k in out} if short else out
+
+
+def share_intervals(
+    day: ArrayLike,
+    shares: Mapping[str, ArrayLike],
+    *,
+    differences: Sequence[tuple[str, str]] = (),
+    level: float = LEVEL,
+    block: int = BLOCK_DAYS,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> dict[str, tuple[float | None, float | None]]:
+    """Intervals of shares of pairs and of paired differences between two of them (same days, same draws).
+
+    Parameters
+    ----------
+    day : the day of each pair (see :func:`day_totals`)
+    shares : ``{name: per-pair 0/1}``; NaN leaves a pair out of that share
+    differences : (a, b) pairs of share names; ``"a-b"`` is the mean of a − b over the pairs both count, e.g. the
+        published ranges' accuracy minus the model's on the same days (what the forecaster's corrections gained)
+
+    Returns
+    -------
+    ``{name: (low, high)}`` for each share and each ``"a-b"``; (None, None) as in :func:`score_intervals`.
+
+    >>> day = np.arange(60)
+    >>> share_intervals(day, {"pub": np.ones(60), "model": np.zeros(60)}, differences=[("pub", "model")])["pub-model"]
+    (1.0, 1.0)
+    """
+    x = {k: np.asarray(v, dtype=float) for k, v in shares.items()}
+    cols: dict[str, np.ndarray] = {}
+    for name, v in x.items():
+        cols |= _share_columns(name, v)
+    for a, b in differences:
+        cols |= _share_columns(f"{a}-{b}", x[a] - x[b])  # NaN unless both count the pair
+    totals = day_totals(day, cols)
+    names = [*x, *(f"{a}-{b}" for a, b in differences)]
+    if not totals or len(next(iter(totals.values()))) < MIN_BLOCKS * block:
+        return {k: (None, None) for k in names}
+    tot = resampled_totals(totals, block=block, draws=draws, seed=seed)
+    return {k: percentile_interval(_share(tot, k), level) for k in names}
+
+
+def _share_columns(name: str, values: ArrayLike) -> dict[str, np.ndarray]:
+    """The per-pair columns of a share: its value (0 where not counted) and whether the pair counts."""
+    x = np.asarray(values, dtype=float)
+    return {f"share:{name}": np.nan_to_num(x), f"count:{name}": np.isfinite(x).astype(float)}
+
+
+def _share(tot: Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    return _ratio(tot[f"share:{name}"], tot[f"count:{name}"])
 
 
 def flat(intervals: Mapping[str, tuple[float | None, float | None]]) -> dict[str, float | None]:

@@ -17,7 +17,8 @@ AQI range with the level(s) it spans and the primary pollutant ("AQI 60–80，�
   publication, one ``incident`` finding for the day goes on the problem list (:func:`overdue_finding`), so that the
   duty desk chases it like any other lapse; publishing the day resolves it (:func:`publish`, same transaction);
 - :func:`scores`: the published ranges against the observed daily AQI (range and level-range accuracy, primary
-  pollutant), beside the model's drafted ranges on the same days, so that the bureau sees what its corrections do.
+  pollutant), beside the model's drafted ranges on the same days, so that the bureau sees what its corrections do,
+  and the gain in range accuracy with its paired 90 % interval (:func:`correction_gain`).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sqlalchemy import select
 
 from bogda.findings import LIVE, FindingDraft, raise_finding, set_status
-from bogda.forecast import verify
+from bogda.forecast import confidence, verify
 from bogda.forecast.warning_check import area_daily_rows
 from bogda.standards.levels import category
 from bogda.store import Store
@@ -488,6 +490,49 @@ def _live_overdue(conn: Any, issue_date: date) -> list[int]:
     return [int(i) for i in conn.execute(q).scalars()]
 
 
+def range_hits(lo: ArrayLike, hi: ArrayLike, obs: ArrayLike) -> np.ndarray:
+    """1.0 where the observed AQI lies in the published range (bounds included), 0.0 where not, NaN where the range
+    or the observation is missing.
+
+    >>> range_hits([60, 90, 60], [80, 120, np.nan], [85.0, 101.0, 70.0]).tolist()
+    [0.0, 1.0, nan]
+    """
+    lo, hi, obs = (np.asarray(a, dtype=float) for a in (lo, hi, obs))
+    ok = np.isfinite(obs) & np.isfinite(lo) & np.isfinite(hi)
+    return np.where(ok, ((obs >= lo) & (obs <= hi)).astype(float), np.nan)
+
+
+def correction_gain(day: Sequence[date], published: np.ndarray, model: np.ndarray) -> dict[str, float | None]:
+    """What the forecaster's corrections gained in range accuracy: the published ranges' hits minus the model's
+    drafted ranges' on the days both are scored (``range_acc_gain``), with its paired 90 % interval over the days
+    (``range_acc_gain_lo`` / ``_hi``, :func:`bogda.forecast.confidence.share_intervals`; none for fewer than 4
+    weeks). An interval that holds 0 says the corrections have not yet shown an effect beyond chance.
+
+    ``published``, ``model``: :func:`range_hits` of the same rows.
+    """
+    both = np.isfinite(published) & np.isfinite(model)
+    gain = float(np.mean(published[both] - model[both])) if both.any() else None
+    ci = confidence.share_intervals(
+        [d.toordinal() for d in day], {"published": published, "model": model}, differences=[("published", "model")]
+    )
+    lo, hi = ci["published-model"]
+    return {"range_acc_gain": gain, "range_acc_gain_lo": lo, "range_acc_gain_hi": hi}
+
+
+def gain_text(row: dict[str, Any]) -> str:
+    """A :func:`correction_gain` as one cell: the gain and its 90 % interval ("—" where there is none).
+
+    >>> gain_text({"range_acc_gain": 0.1667, "range_acc_gain_lo": 0.05, "range_acc_gain_hi": 0.283})
+    '+0.17 (+0.05…+0.28)'
+    >>> gain_text({"range_acc_gain": 1.0, "range_acc_gain_lo": None, "range_acc_gain_hi": None})
+    '+1.00 (—)'
+    """
+    g, lo, hi = (row.get(f"range_acc_gain{k}") for k in ("", "_lo", "_hi"))
+    if g is None:
+        return "—"
+    return f"{g:+.2f} ({'—' if lo is None or hi is None else f'{lo:+.2f}…{hi:+.2f}'})"
+
+
 def range_scores(
     lo: np.ndarray, hi: np.ndarray, primary: Sequence[str | None], obs: np.ndarray, obs_primary: Sequence[str | None]
 ) -> dict[str, float | int | None]:
@@ -500,7 +545,8 @@ def range_scores(
     {'n': 2, 'range_acc': 0.5, 'level_range_acc': 1.0, 'primary_acc': 1.0}
     """
     lo, hi, obs = (np.asarray(a, dtype=float) for a in (lo, hi, obs))
-    ok = np.isfinite(obs) & np.isfinite(lo) & np.isfinite(hi)
+    hits = range_hits(lo, hi, obs)
+    ok = np.isfinite(hits)
     n = int(ok.sum())
     if n == 0:
         return {"n": 0, "range_acc": None, "level_range_acc": None, "primary_acc": None}
@@ -512,7 +558,7 @@ def range_scores(
     ]
     return {
         "n": n,
-        "range_acc": float(np.mean((obs[ok] >= lo[ok]) & (obs[ok] <= hi[ok]))),
+        "range_acc": float(np.mean(hits[ok])),
         "level_range_acc": float(np.mean((lv >= category(lo[ok])) & (lv <= category(hi[ok])))),
         "primary_acc": float(np.mean(named)) if named else None,
     }
@@ -522,7 +568,7 @@ def scores(store: Store, start: date, end: date) -> list[dict[str, Any]]:
     """The publications in force for issue dates ``start``..``end`` against the areas' observed daily AQI
     (``aqi_daily``): one row per (area, lead) and one per lead over all areas (``area_code`` ``*``), each with
     :func:`range_scores` of the published ranges (``published_*``) and of the model's drafted ranges on the same days
-    (``model_*``), and how many days the forecaster corrected."""
+    (``model_*``), how many days the forecaster corrected, and what the corrections gained (:func:`correction_gain`)."""
     pubs = [p for d in _dates(start, end) if (p := current(store, d)) is not None]
     rows = [dict(r) for p in pubs for r in p["days"]]
     if not rows:
@@ -538,19 +584,16 @@ def scores(store: Store, start: date, end: date) -> list[dict[str, Any]]:
     for (code, lead), g in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0] != "*", kv[0][0])):
         obs = np.array([observed.get((r["area_code"], r["day"]), (np.nan, None))[0] for r in g], dtype=float)
         obs_p = [observed.get((r["area_code"], r["day"]), (np.nan, None))[1] for r in g]
-        pub = range_scores(
-            np.array([r["aqi_lo"] for r in g]),
-            np.array([r["aqi_hi"] for r in g]),
-            [r["primary_pollutant"] for r in g],
-            obs,
-            obs_p,
-        )
+        p_lo, p_hi = np.array([r["aqi_lo"] for r in g]), np.array([r["aqi_hi"] for r in g])
+        pub = range_scores(p_lo, p_hi, [r["primary_pollutant"] for r in g], obs, obs_p)
         m_lo, m_hi = verify.published_range([np.nan if r["model_aqi"] is None else r["model_aqi"] for r in g])
         mod = range_scores(m_lo, m_hi, [r["model_primary"] for r in g], obs, obs_p)
+        gain = correction_gain([r["day"] for r in g], range_hits(p_lo, p_hi, obs), range_hits(m_lo, m_hi, obs))
         out.append(
             {"area_code": code, "lead": lead, "n_published": len(g), "n_corrected": sum(r["corrected"] for r in g)}
             | {f"published_{k}": v for k, v in pub.items()}
             | {f"model_{k}": v for k, v in mod.items()}
+            | gain
         )
     return out
 

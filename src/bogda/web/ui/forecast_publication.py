@@ -44,6 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "range_acc": "AQI 范围准确率",
         "level_range_acc": "级别范围准确率",
         "primary_acc": "首要污染物准确率",
+        "gain": "订正增益（AQI 范围准确率，90 % 区间）",
         "published_col": "发布",
         "model_col": "模型",
         "area": "区域",
@@ -72,6 +73,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "range_acc": "AQI range accuracy",
         "level_range_acc": "Level-range accuracy",
         "primary_acc": "Primary pollutant",
+        "gain": "Gain of the corrections (AQI range accuracy, 90 % interval)",
         "published_col": "published",
         "model_col": "model",
         "area": "Area",
@@ -224,7 +226,7 @@ def scores_table(ctx: Ctx) -> None:
     if not rows:
         return
     ui.label(tx(ctx.lang, "scores")).classes("text-caption")
-    cols = ["lead", "n", "corrected_n", "range_acc", "level_range_acc", "primary_acc"]
+    cols = ["lead", "n", "corrected_n", "range_acc", "level_range_acc", "primary_acc", "gain"]
 
     def pair(r: dict[str, Any], key: str) -> str:
         f = [r[f"{w}_{key}"] for w in ("published", "model")]
@@ -235,6 +237,7 @@ def scores_table(ctx: Ctx) -> None:
         rows=[
             {"lead": f"D+{r['lead']}", "n": r["published_n"], "corrected_n": r["n_corrected"]}
             | {k: pair(r, k) for k in ("range_acc", "level_range_acc", "primary_acc")}
+            | {"gain": pb.gain_text(r)}
             for r in rows
         ],
         row_key="lead",
