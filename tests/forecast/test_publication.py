@@ -242,10 +242,11 @@ def test_scores_compare_published_ranges_with_the_models(demo_store: Store) -> N
     assert [(r["lead"], r["published_n"]) for r in pooled] == [(1, 2), (2, 2), (3, 2)]
 
 
-def test_the_command_scores_the_last_30_days_with_the_gain(demo_store: Store) -> None:
+def test_the_command_scores_the_last_30_days_with_the_gain(demo_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """``bogda forecast publish --scores``: one row per area and lead, the gain in the last column."""
     from typer.testing import CliRunner
 
+    from bogda import cli
     from bogda.cli import app
 
     today = beijing_date(now_utc())
@@ -257,9 +258,8 @@ def test_the_command_scores_the_last_30_days_with_the_gain(demo_store: Store) ->
         pb.DayEntry(c, issue + timedelta(days=k), 60, 80, "PM2.5", 135.0, "PM10") for c in areas for k in (1, 2, 3)
     ]
     pb.publish(demo_store, entries, by="duty", issue_date=issue, now=day_start_utc(issue) + timedelta(hours=18))
-    r = CliRunner().invoke(
-        app, ["forecast", "publish", "--scores", "--database-url", demo_store.url], env={"COLUMNS": "240"}
-    )
+    monkeypatch.setattr(cli.console, "size", (240, 50))  # a wide table whatever TERM and COLUMNS say
+    r = CliRunner().invoke(app, ["forecast", "publish", "--scores", "--database-url", demo_store.url])
     assert r.exit_code == 0, r.output
     assert "range gain" in r.output and "+1.00 (—)" in r.output, r.output
 
