@@ -172,9 +172,7 @@ def score_intervals(
         cols["cov"] = (a["o"] >= a["lower"]) & (a["o"] <= a["upper"])
     for name, v in share_of.items():
         cols |= _share_columns(name, v)
-    totals = day_totals(np.asarray(day)[ok], cols)
-    short = totals["n"].size < MIN_BLOCKS * block
-    tot = resampled_totals(totals, block=block, draws=draws, seed=seed)  # one index matrix for every figure
+    tot = _draws(np.asarray(day)[ok], cols, block=block, draws=draws, seed=seed)
     n = tot["n"]
     out = {
         "RMSE": percentile_interval(np.sqrt(_ratio(tot["e2"], n)), level),
@@ -191,7 +189,7 @@ def score_intervals(
         out["coverage_p10_p90"] = percentile_interval(_ratio(tot["cov"], n), level)
     for name in share_of:
         out[name] = percentile_interval(_share(tot, name), level)
-    return {k: (None, None) for k in out} if short else out
+    return out
 
 
 def share_intervals(
@@ -227,12 +225,20 @@ def share_intervals(
         cols |= _share_columns(name, v)
     for a, b in differences:
         cols |= _share_columns(f"{a}-{b}", x[a] - x[b])  # NaN unless both count the pair
+    tot = _draws(day, cols, block=block, draws=draws, seed=seed)
+    return {k: percentile_interval(_share(tot, k), level) for k in [*x, *(f"{a}-{b}" for a, b in differences)]}
+
+
+def _draws(
+    day: ArrayLike, cols: Mapping[str, ArrayLike], *, block: int, draws: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Each column's total over the bootstrap draws of the days (one index matrix for every figure); all NaN when
+    the pairs span fewer than :data:`MIN_BLOCKS` blocks of days, so that every interval of them is None."""
     totals = day_totals(day, cols)
-    names = [*x, *(f"{a}-{b}" for a, b in differences)]
-    if not totals or len(next(iter(totals.values()))) < MIN_BLOCKS * block:
-        return {k: (None, None) for k in names}
-    tot = resampled_totals(totals, block=block, draws=draws, seed=seed)
-    return {k: percentile_interval(_share(tot, k), level) for k in names}
+    n_days = len(next(iter(totals.values()))) if totals else 0
+    if n_days < MIN_BLOCKS * block:
+        return {k: np.full(draws, np.nan) for k in cols}
+    return resampled_totals(totals, block=block, draws=draws, seed=seed)
 
 
 def _share_columns(name: str, values: ArrayLike) -> dict[str, np.ndarray]:
