@@ -335,6 +335,39 @@ def test_expanding_window_keeps_the_training_start():
         run_protocol(frame, *span, False, config=replace(cfg, window="growing"), coords=coords)
 
 
+def test_models_can_be_trained_on_the_scored_stations_alone():
+    """ProtocolConfig.train_on: ``"scored"`` trains every model on the scored stations' rows only (the reference
+    file's own-station models, check 3), a third of the pooled rows for one station of three, while the baselines
+    (climatology and damping, fitted on every station) do not move; an unknown value is refused."""
+    from datetime import date
+
+    frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
+    first = frame["station_code"].unique().sort()[0]
+    cfg = ProtocolConfig(
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
+        hourly_leads=(24,),
+        daily_horizons=(1,),
+        quantiles=(),
+        climatology="short",
+        min_train_days=200,
+        refit="once",
+        stations_to_score=(first,),
+    )
+    span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    pooled = run_protocol(frame, *span, False, config=cfg, coords=coords)
+    own = run_protocol(frame, *span, False, config=replace(cfg, train_on="scored"), coords=coords)
+    for key in ("hourly_24h", "daily_D+1"):
+        assert own.model_inputs[key]["n_rows"] == pytest.approx(pooled.model_inputs[key]["n_rows"] / 3, rel=0.05)
+    assert set(own.scores["station"]) == {first}
+    joined = pooled.scores.join(own.scores, on=["station", "horizon", "method"], suffix="_own")
+    base = joined.filter(~pl.col("method").str.starts_with("lgbm"))
+    assert base.height >= 6 and (base["RMSE"] - base["RMSE_own"]).abs().max() < 1e-9
+    model = joined.filter(pl.col("method") == "lgbm_none")
+    assert model.height == 2 and (model["RMSE"] - model["RMSE_own"]).abs().max() > 1e-6
+    with pytest.raises(ValueError, match="train_on"):
+        run_protocol(frame, *span, False, config=replace(cfg, train_on="mine"), coords=coords)
+
+
 def test_post_processing_is_scored_beside_the_raw_model():
     """ProtocolConfig.post: blend with damped persistence and anomaly inflation, only at the listed horizon and
     weather mode, with the unprocessed model scored beside it (lgbm_none_raw)."""

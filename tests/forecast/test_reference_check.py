@@ -49,7 +49,9 @@ def test_the_runs_compare_each_profile_as_it_is() -> None:
     cfg = rc.check_config("reference", neighbours=False)
     assert cfg.profile is REFERENCE and cfg.daily_profile is REFERENCE  # no tail weight added by the protocol
     assert (cfg.refit, cfg.post, cfg.neighbours) == ("once", (), False)
+    assert cfg.train_on == "scored"  # Dongsi's own rows, as the file's models were made
     assert rc.check_config("fast", neighbours=True).profile is FAST
+    assert rc.check_config("fast", neighbours=True, train_on="all").train_on == "all"
 
 
 @pytest.mark.slow

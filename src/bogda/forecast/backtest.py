@@ -167,6 +167,11 @@ class ProtocolConfig:
     ``"expanding"``, every target from the training period's start to the month."""
     valid_days: int | None = None  # early-stopping tail [days]; None: the profile's fraction
     stations_to_score: tuple[str, ...] | None = None
+    train_on: str = "all"
+    """Stations whose targets train the models: ``"all"``, every station with enough history (bogda's design, one
+    pooled model per lead for a region); ``"scored"``, only ``stations_to_score`` (as the reference file's models
+    were made, on Dongsi's own rows: check 3, :mod:`bogda.forecast.reference_check`). Baselines and the noisy
+    proxy's error are fitted as before either way."""
     seed: int = 0
     stale_after_h: float = float("inf")  # benchmark: the plain last value; operations use 24 h (§3.2)
     model: bool = True  # False: baselines only (also what a station with too short a history gets)
@@ -302,6 +307,8 @@ def run_protocol(
         raise ValueError(f"refit {cfg.refit!r}: expected 'once' or 'month'")
     if cfg.window not in ("moving", "expanding"):
         raise ValueError(f"window {cfg.window!r}: expected 'moving' or 'expanding'")
+    if cfg.train_on not in ("all", "scored"):
+        raise ValueError(f"train_on {cfg.train_on!r}: expected 'all' or 'scored'")
     origins = [(te0, te1, tr1)] if cfg.refit in (None, "once") else _monthly_blocks(panel, te0, te1, tr0, tr1)
     blocks: list[Pairs] = []
     inputs: dict[str, object] = {}
@@ -446,13 +453,14 @@ def _fit_and_score(
             dcalibrate = dscore
     ss = np.asarray(score_st)
     fit_st = trainable or score_st  # baselines (climatology, damping) fit on these stations' training targets
+    model_st = [i for i in trainable if i in score_st] if cfg.train_on == "scored" else trainable
 
     # ---- hourly ----
     if cfg.hourly_leads:
         blocks = [(h, h) for h in cfg.hourly_leads]
         models = (
             {}
-            if not (cfg.model and trainable)
+            if not (cfg.model and model_st)
             else train_hourly(
                 ctx,
                 train_start=fit_start * 24,
@@ -463,7 +471,7 @@ def _fit_and_score(
                 future=future,
                 future_vars=fvars,
                 seed=cfg.seed,
-                stations=trainable,
+                stations=model_st,
                 quantiles=cfg.quantiles,
             )
         )
@@ -510,7 +518,7 @@ def _fit_and_score(
     if cfg.daily_horizons:
         dmodels = (
             {}
-            if not (cfg.model and trainable)
+            if not (cfg.model and model_st)
             else train_daily(
                 ctx,
                 dm,
@@ -522,7 +530,7 @@ def _fit_and_score(
                 future=dfuture,
                 issue_hour=cfg.issue_hour,
                 seed=cfg.seed,
-                stations=trainable,
+                stations=model_st,
                 quantiles=cfg.quantiles,
                 calibrate_future=dcalibrate,
             )
@@ -539,7 +547,7 @@ def _fit_and_score(
                 future=future,
                 future_vars=fvars,
                 seed=cfg.seed,
-                stations=trainable,
+                stations=model_st,
             )
             inputs["next24h"] = next_day.inputs
         tdays = np.arange(te0, te1 + 1)
@@ -997,6 +1005,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="beijing only: check 3 — the reference and fast profiles against the reference file's LightGBM rows "
         "(modes none and observed_proxy, without and with neighbours, one fit; bogda.forecast.reference_check)",
     )
+    ap.add_argument(
+        "--train-on",
+        choices=["all", "scored"],
+        default=None,
+        help="stations whose targets train the models: all (pooled, the default) or only the scored ones "
+        "(--check-reference's default, as the reference file's models were made)",
+    )
     args = ap.parse_args(argv)
     if args.check_reference:
         if args.protocol != "beijing" or args.aqi or args.nwp:
@@ -1005,7 +1020,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.aqi and (args.protocol != "beijing" or args.nwp):
         ap.error("--aqi: only with --protocol beijing and without --nwp")
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = ProtocolConfig(profile=PROFILES[args.profile], refit=args.refit)
+    cfg = ProtocolConfig(profile=PROFILES[args.profile], refit=args.refit, train_on=args.train_on or "all")
     tables = []
     if args.protocol in ("beijing", "all"):
         stations = None if args.stations == "all" or args.protocol == "all" else args.stations.split(",")
@@ -1045,7 +1060,7 @@ def _main_reference(args: argparse.Namespace) -> int:
     from bogda.forecast import reference_check as rc
 
     modes = tuple(m for m in rc.MODES if m in args.modes.split(",")) or rc.MODES
-    table, seconds = rc.run(args.data, modes=modes)
+    table, seconds = rc.run(args.data, modes=modes, train_on=args.train_on or "scored")
     fast = rc.fast_against_reference(table)
     for line in rc.lines(table, fast):
         print(line)
