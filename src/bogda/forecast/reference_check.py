@@ -135,9 +135,14 @@ def lines(table: pl.DataFrame, fast: pl.DataFrame | None = None) -> list[str]:
             f"{r['fast']:.2f} vs {r['reference']:.2f} ({r['ratio'] - 1:+.1%}) → {'ok' if r['ok'] else 'WORSE'}"
             for r in fast.iter_rows(named=True)
         ]
-    bad = int((~table["ok"]).sum()) + (int((~fast["ok"]).sum()) if fast is not None else 0)
-    n = table.height + (fast.height if fast is not None else 0)
-    out.append(f"check 3: {n - bad} of {n} comparisons within {TOLERANCE:.0%}" + ("" if bad else " — met"))
+    # the verdict counts the check's two comparisons; ``fast`` against the file is printed for information only
+    ref = table.filter(pl.col("profile") == "reference")
+    parts = [f"reference within {TOLERANCE:.0%} of the file on {int(ref['ok'].sum())} of {ref.height}"]
+    bad = ref.height - int(ref["ok"].sum())
+    if fast is not None:
+        parts.append(f"fast within {TOLERANCE:.0%} of reference on {int(fast['ok'].sum())} of {fast.height}")
+        bad += fast.height - int(fast["ok"].sum())
+    out.append("check 3: " + "; ".join(parts) + (" — met" if not bad else " — not met"))
     return out
 
 
