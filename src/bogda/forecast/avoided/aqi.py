@@ -17,6 +17,7 @@ from bogda.forecast.avoided.counterfactual import (
     Estimate,
     analytic_count,
     bootstrap_indices,
+    drawn_residuals,
     fit_ensemble,
     lag1_autocorrelation,
     log_target,
@@ -225,7 +226,8 @@ def aqi_draws(cf: AqiCounterfactual, params: AvoidedParams, rng: np.random.Gener
     n = len(cf.dates)
     m = rng.integers(0, next(iter(cf.members.values())).shape[0], size=params.draws)
     idx = bootstrap_indices(cf.residuals.shape[0], n, params, rng, dates=cf.dates, residual_dates=cf.residual_dates)
-    conc = {it: np.exp(cf.members[it][m] + cf.residuals[idx, j]) for j, it in enumerate(cf.items)}
+    res = drawn_residuals(cf.residuals, params, cf.residual_dates)
+    conc = {it: np.exp(cf.members[it][m] + res[idx, j]) for j, it in enumerate(cf.items)}
     return aqi_event_matrix(conc, cf.dates, cf.event)
 
 
