@@ -2008,14 +2008,13 @@ def forecast_avoided(
         ),
     ] = None,
     season_days: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--season-days",
             help="Season-matched residual bootstrap: each 7-day block draws its residuals from days within ± this "
-            "many days of year (§3.9 steps 3–4; docs/forecast.md §14 gives the evidence for the default); 0 draws "
-            "from the whole year, as §3.9 step 4 is written.",
+            "many days of year (§3.9 steps 3–4; off by default, docs/forecast.md §14 gives the evidence).",
         ),
-    ] = 45,
+    ] = None,
     sensitivity: Annotated[
         bool,
         typer.Option(
@@ -2056,9 +2055,9 @@ def forecast_avoided(
         season = avoided.BEIJING_HEATING if heating_season is None else avoided.parse_heating_season(heating_season)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--heating-season'") from None
-    if not 0 <= season_days <= 183:
-        raise typer.BadParameter(f"{season_days} is not a number of days in 0..183", param_hint="'--season-days'")
-    base = avoided.AvoidedParams(heating=season, season_days=season_days or None)
+    if season_days is not None and not 1 <= season_days <= 183:
+        raise typer.BadParameter(f"{season_days} is not a number of days in 1..183", param_hint="'--season-days'")
+    base = avoided.AvoidedParams(heating=season, season_days=season_days)
     if target is not None:
         if not (start and end):
             raise typer.BadParameter("--target needs --start and --end")

@@ -201,3 +201,37 @@ def test_aqi_draws_unmatched_are_unchanged_and_season_needs_dates():
     assert np.array_equal(a, b)
     with pytest.raises(ValueError, match="residual_dates"):
         av.aqi_draws(replace(cf, residual_dates=None), replace(p, season_days=45), np.random.default_rng(2))
+
+
+# --- (c) season-matched draws take residuals centred per season --------------------------------------------------
+
+
+def test_season_matched_draws_are_centred_per_season_so_a_seasonal_mean_adds_no_events():
+    """Residuals centred as a whole but high in winter and low in summer (as out-of-fold residuals run, docs §14):
+    matched draws of the raw residuals would add winter events that nothing explains; the Monte Carlo draws them
+    centred per season (``season_centred``), keeping the season's spread, so a winter day on the threshold is an
+    event in about half of the draws, as with whole-year draws. Whole-year draws take the residuals as they are."""
+    rng = np.random.default_rng(3)
+    rdates = _days("2013-03-01", 3 * 365)
+    doy = cfm.day_of_year(rdates)
+    season = 0.25 * np.cos(2.0 * np.pi * (doy - 15) / 365.25)  # +0.25 in mid-January, −0.25 in mid-July
+    res = season + rng.normal(0.0, 0.2, rdates.size)
+    res -= res.mean()
+    dates = _days("2016-12-15", 60)  # mid-December to mid-February: every evaluation day on the threshold
+    members = np.full((2, dates.size), math.log(150.0))
+    p = replace(SMALL, draws=2000, season_days=45)
+    centred = cfm.season_centred(res, rdates, 45)
+    near = circular_doy_distance(doy[:, None], doy[None, :]) <= 45
+    winter = near[np.flatnonzero(doy == 15)[0]]
+    assert res[winter].mean() > 0.15 and abs(centred[winter].mean()) < 0.02  # the season's mean is gone
+    assert max(abs(centred[near[i]].mean()) for i in range(0, rdates.size, 29)) < 0.03
+    assert np.std(centred[winter]) == pytest.approx(np.std(res[winter]), rel=0.25)  # the spread is kept
+    kw = {"dates": dates, "residual_dates": rdates}
+    matched = av.monte_carlo_counts(members, res, 150.0, p, np.random.default_rng(1), **kw)
+    whole = av.monte_carlo_counts(members, res, 150.0, replace(p, season_days=None), np.random.default_rng(1))
+    raw = np.sum(res[cfm.bootstrap_indices(res.size, dates.size, p, np.random.default_rng(1), **kw)] > 0, axis=1)
+    assert float(np.median(matched)) == pytest.approx(30.0, abs=3.0)
+    assert float(np.median(whole)) == pytest.approx(30.0, abs=8.0)  # the whole year's mix, centred as a whole
+    assert float(np.median(raw)) > 45.0  # the raw winter residuals: about 80 % of the days over the threshold
+    # whole-year draws are unchanged by the season's mean
+    assert np.array_equal(cfm.drawn_residuals(res, replace(p, season_days=None), rdates), res)

@@ -48,18 +48,16 @@ class AvoidedParams:
     ``windows`` are the reference-window variants of the ensemble: each starts that many days after the
     training start and ends with it, so every member keeps the most recent seasons (§3.9 step 4 "3 windows").
 
-    ``season_days``: the bootstrap is season-matched: a block added to evaluation days may only take residual days
-    whose day of year lies within ±``season_days`` (circular) of the day it is added to
-    (:func:`~bogda.forecast.resample.block_indices`), because log residuals are not exchangeable across seasons — a
-    winter O3 residual (large in log units, winter O3 being low) applied to a summer O3 maximum makes false heavy
-    days. A block with fewer than ``season_min_blocks`` blocks' worth of qualifying starts draws from all residual
-    days. ``None`` draws each block from anywhere in the training residuals, as §3.9 step 4 is written.
-
-    The default, 45 days, departs from that text deliberately (docs/forecast.md §14): chosen on Dongsi with Dingling
-    as control after the AQI heavy-day placebo had failed with whole-year draws, then confirmed by a rule written
-    down before the runs on the six other Beijing files: whole-year draws gave the AQI counterfactual too many heavy
-    days (+5.1 a year on average, 9 of 12 placebo years above 0, two injection tests failed), season-matched ones
-    none (0.0; every injection test passed); for PM2.5 > 150 alone it changes nothing beyond noise.
+    ``season_days``: ``None`` (default) draws each 7-day block of the moving-block bootstrap from anywhere in the
+    training residuals (§3.9 step 4 as written). An integer makes the bootstrap season-matched: a block added to
+    evaluation days may only take residual days whose day of year lies within ±``season_days`` (circular) of the
+    day it is added to (:func:`~bogda.forecast.resample.block_indices`), from residuals centred per season
+    (:func:`~bogda.forecast.avoided.counterfactual.season_centred`), because log residuals are not exchangeable
+    across seasons — a winter O3 residual (large in log units, winter O3 being low) applied to a summer O3 maximum
+    makes false heavy days. A block with fewer than ``season_min_blocks`` blocks' worth of qualifying starts draws
+    from all residual days. Off by default: on six Beijing files it was not chosen on, season-matched draws removed
+    the AQI heavy-day placebo's bias, but did not pass the adoption rule written before the runs (docs/forecast.md
+    §14).
     """
 
     threshold: float = 150.0  # event: daily concentration above this [µg/m³] (heavy PM2.5 day, IAQI 200)
@@ -88,5 +86,5 @@ class AvoidedParams:
     # the prefecture's heating season ((month, day) start, end; inclusive, may cross the new year): the heating flag
     # of the features (§3.9 step 2); Beijing's by default (§8 check 5), Changji's is about 15 Oct–15 Apr
     heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING
-    season_days: int | None = 45  # [d] season-matched bootstrap half-width; None: blocks from any season
+    season_days: int | None = None  # [d] season-matched bootstrap half-width; None: blocks from any season
     season_min_blocks: int = 2  # fewer qualifying block starts than this × block_days → all residual days
