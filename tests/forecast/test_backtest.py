@@ -275,15 +275,14 @@ def test_item4_hourly_goals_read_their_modes():
     assert not goals["hourly 72h RMSE ≤ 70, observed_proxy"].met
 
 
-def test_monthly_refit_moves_the_model_not_the_baselines():
-    """forecast.md §3.9 rolling origin: ``refit="month"`` refits the model at each test month on the window moved
-    forward (so its forecasts change), while climatology and damping stay on the training period (the baselines
-    are those of one fit, as the reference figures are); an unknown refit is refused."""
+def _three_stations(max_rows: int = 3000, **changes):
+    """Three synthetic stations over 480 days, a small protocol and its (train, test) spans, for the tests of the
+    protocol's options (``changes`` replace fields of the config)."""
     from datetime import date
 
     frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
     cfg = ProtocolConfig(
-        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=3000),
+        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=max_rows),
         hourly_leads=(24,),
         daily_horizons=(1,),
         quantiles=(),
@@ -291,6 +290,14 @@ def test_monthly_refit_moves_the_model_not_the_baselines():
         min_train_days=200,
     )
     span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    return frame, coords, replace(cfg, **changes), span
+
+
+def test_monthly_refit_moves_the_model_not_the_baselines():
+    """forecast.md §3.9 rolling origin: ``refit="month"`` refits the model at each test month on the window moved
+    forward (so its forecasts change), while climatology and damping stay on the training period (the baselines
+    are those of one fit, as the reference figures are); an unknown refit is refused."""
+    frame, coords, cfg, span = _three_stations()
     once = run_protocol(frame, *span, False, config=replace(cfg, refit="once"), coords=coords).scores
     month = run_protocol(frame, *span, False, config=replace(cfg, refit="month"), coords=coords).scores
     key = ["station", "horizon", "method"]
@@ -309,19 +316,7 @@ def test_expanding_window_keeps_the_training_start():
     """ProtocolConfig.window: a monthly refit trains on the training period's length moved forward (``moving``)
     or on every target from the training period's start (``expanding``): the last month's daily model then has
     the earlier rows too; the baselines are the same either way; an unknown window is refused."""
-    from datetime import date
-
-    frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
-    cfg = ProtocolConfig(
-        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
-        hourly_leads=(),
-        daily_horizons=(1,),
-        quantiles=(),
-        climatology="short",
-        min_train_days=200,
-        refit="month",
-    )
-    span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    frame, coords, cfg, span = _three_stations(50_000, hourly_leads=(), refit="month")
     moving = run_protocol(frame, *span, False, config=cfg, coords=coords)
     expanding = run_protocol(frame, *span, False, config=replace(cfg, window="expanding"), coords=coords)
     rows_moving = moving.model_inputs["daily_D+1"]["n_rows"]
@@ -339,21 +334,9 @@ def test_models_can_be_trained_on_the_scored_stations_alone():
     """ProtocolConfig.train_on: ``"scored"`` trains every model on the scored stations' rows only (the reference
     file's own-station models, check 3), a third of the pooled rows for one station of three, while the baselines
     (climatology and damping, fitted on every station) do not move; an unknown value is refused."""
-    from datetime import date
-
-    frame, coords = synthetic_frame(n_stations=3, n_days=480, seed=11)
+    frame, coords, cfg, span = _three_stations(50_000, refit="once")
     first = frame["station_code"].unique().sort()[0]
-    cfg = ProtocolConfig(
-        profile=replace(FAST, rounds_mean=30, rounds_quantile=10, max_rows=50_000),
-        hourly_leads=(24,),
-        daily_horizons=(1,),
-        quantiles=(),
-        climatology="short",
-        min_train_days=200,
-        refit="once",
-        stations_to_score=(first,),
-    )
-    span = (date(2016, 1, 1), date(2016, 12, 31)), (date(2017, 1, 1), date(2017, 3, 31))
+    cfg = replace(cfg, stations_to_score=(first,))
     pooled = run_protocol(frame, *span, False, config=cfg, coords=coords)
     own = run_protocol(frame, *span, False, config=replace(cfg, train_on="scored"), coords=coords)
     for key in ("hourly_24h", "daily_D+1"):
