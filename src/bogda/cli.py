@@ -1246,6 +1246,9 @@ def plans_add(
     start: Annotated[str | None, typer.Option("--from", help="Start (Beijing time or ISO).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End, exclusive.")] = None,
     doc: Annotated[str, typer.Option(help="Document number (文号).")] = "",
+    area: Annotated[
+        str | None, typer.Option(help="Order only: county or prefecture code it binds (default: every enterprise).")
+    ] = None,
     database_url: DbOption = None,
 ) -> None:
     """Add a plan record (e.g. a warning order entered by hand, or a staggered-production window)."""
@@ -1265,6 +1268,7 @@ def plans_add(
             start=_enf_time(start, None),
             end=_enf_time(end, None),
             doc_id=doc,
+            area_code=area,
         )
         with _store(database_url).begin() as conn:
             pid = add_plan(conn, p, by="cli")

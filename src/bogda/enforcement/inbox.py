@@ -210,6 +210,7 @@ def enterprise_detail(store: Store, enterprise_id: int, *, as_of: datetime | Non
         for p in planbook.list_plans(store)
         if p["enterprise_id"] == enterprise_id or (p["enterprise_id"] is None and (p["sector"] in (None, e["sector"])))
     ]
+    plans = planbook.binding(store, plans, e["place_id"])  # another county's order does not concern this one
     history, found = list_clues(store, enterprise=enterprise_id, limit=200)
     return {
         "enterprise": dict(e),

@@ -9,7 +9,8 @@ kind                fields used
 ``stagger_window``  ``enterprise_id`` *or* ``sector`` (every enterprise of the sector), ``target`` (a meter code,
                     "" = the enterprise), ``start``/``end`` (UTC, end exclusive), ``doc_id``
 ``order``           ``level`` (yellow/orange/red), ``start`` = issued, ``end`` = lifted, ``doc_id``, ``source``
-                    (``manual``; ``warning`` when the forecast issue's warnings feed it)
+                    (``manual``; ``warning`` when the forecast issue's warnings feed it), ``attrs.area_code`` (the
+                    county or prefecture the order is for; none = every enterprise)
 ``measure``         ``enterprise_id``, ``level``, ``action`` (stop, cap_ratio, stop_lines, extend_coking_h,
                     transport_ban), ``value``, ``target``, ``attrs.baseline_id``, ``attrs.ramp_h``
 ``grade``           ``enterprise_id``, ``industry`` (e.g. cement_clinker), ``grade``, ``start``/``end`` validity
@@ -18,6 +19,10 @@ kind                fields used
 ==================  ==========================================================================================
 
 Without a ``grade`` row, a cement enterprise's registry grade selects the cement-clinker table (``CEMENT_CLINKER``).
+
+An order binds the enterprises of its area only (:func:`~.plans.order_scope`): a county's warning order is not checked
+against the enterprises of the other counties. An enterprise's county is found by walking its site's place (a township
+or grid cell) up the place tree.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bogda.enforcement import plans as P
+from bogda.grid.service_base import PlaceTree
 from bogda.store import Store
-from bogda.store.schema import emergency_list_item, enterprise, plan, site
+from bogda.store.schema import emergency_list_item, enterprise, place, plan, site
 from bogda.timeutil import beijing_date, now_utc
 
 KINDS = ("stagger_window", "measure", "order", "grade", "baseline")
@@ -38,6 +44,20 @@ SECTOR_INDUSTRY = {"cement": "cement_clinker"}
 """Registry sector → emergency-measure table used when an enterprise has no ``grade`` plan row."""
 KILN_SECTORS = ("cement",)
 """Sectors whose stop orders allow the kiln ramp (``ramp_h.kiln``) before the proxy must be idle."""
+ORDER_AREA_KINDS = ("county", "prefecture")
+"""Place kinds an order entered by hand may be issued for (warnings are issued for a county or the prefecture,
+forecast.md §3.6/§4)."""
+
+
+def _area_text(code: Any) -> str | None:
+    """An area code as text: a JSON number or padded text from an import is the same code; blank is none.
+
+    >>> _area_text(652323), _area_text(" 652323 "), _area_text(""), _area_text(None)
+    ('652323', '652323', None, None)
+    """
+    if code is None:
+        return None
+    return str(code).strip() or None
 
 
 @dataclass
@@ -59,6 +79,11 @@ class PlanInput:
     doc_id: str = ""
     source: str = "manual"
     attrs: dict[str, Any] = field(default_factory=dict)
+    area_code: str | None = None  # order only: county or prefecture code (None = every enterprise)
+
+    def order_area(self) -> str | None:
+        """The order's area code, given as ``area_code`` or ``attrs["area_code"]`` (blank = none)."""
+        return _area_text(self.area_code or self.attrs.get("area_code"))
 
 
 def _check(p: PlanInput) -> None:
@@ -76,6 +101,11 @@ def _check(p: PlanInput) -> None:
             raise ValueError("stagger_window needs exactly one of enterprise or sector")
         if p.start is None or p.end is None:
             raise ValueError("stagger_window needs start and end")
+    given, in_attrs = _area_text(p.area_code), _area_text(p.attrs.get("area_code"))
+    if given and in_attrs and given != in_attrs:
+        raise ValueError(f"plan area_code {p.area_code!r} differs from attrs.area_code {p.attrs['area_code']!r}")
+    if p.kind != "order" and p.order_area() is not None:
+        raise ValueError(f"area_code applies to orders only, not to {p.kind}")
     if p.kind == "order":
         if p.level not in P.LEVELS:
             raise ValueError(f"order level {p.level!r}; expected one of {P.LEVELS}")
@@ -103,9 +133,27 @@ def _enterprise_id(conn: Connection, code: str) -> int:
     return int(sid)
 
 
+def _check_area(conn: Connection, code: str) -> None:
+    """Raise ``ValueError`` unless ``code`` is a county or the prefecture in the place table."""
+    kind = conn.execute(select(place.c.kind).where(place.c.code == code)).scalar()
+    if kind is None:
+        raise ValueError(f"order area_code {code!r} is not in the place table")
+    if kind not in ORDER_AREA_KINDS:
+        raise ValueError(f"order area_code {code!r} is a {kind}; expected a county or the prefecture")
+
+
 def add_plan(conn: Connection, p: PlanInput, *, by: str | None = None, now: datetime | None = None) -> int:
-    """Insert a plan record; returns its id. ``ValueError`` naming the field at fault."""
+    """Insert a plan record; returns its id. ``ValueError`` naming the field at fault.
+
+    An order's area (``area_code``) must be a county or the prefecture of the place table; it is stored as
+    ``attrs.area_code``, as the orders written from warnings store theirs (``bogda.forecast.emergency.activate``).
+    """
     _check(p)
+    area = p.order_area()
+    attrs = dict(p.attrs)
+    if area is not None:
+        _check_area(conn, area)
+        attrs["area_code"] = area
     ent = _enterprise_id(conn, p.enterprise) if p.enterprise else None
     return int(
         conn.execute(
@@ -125,7 +173,7 @@ def add_plan(conn: Connection, p: PlanInput, *, by: str | None = None, now: date
                 end=p.end,
                 doc_id=p.doc_id or "",
                 source=p.source,
-                attrs=p.attrs,
+                attrs=attrs,
                 active=True,
                 created_by=by,
                 created_at=now or now_utc(),
@@ -202,28 +250,70 @@ def _list_measures(store: Store) -> list[P.Measure]:
     return list(out.values())
 
 
+def _area_of(row: dict[str, Any]) -> str | None:
+    """An order row's ``attrs.area_code`` (:func:`_area_text`)."""
+    return _area_text((row["attrs"] or {}).get("area_code"))
+
+
+def binding(store: Store, rows: list[dict[str, Any]], place_id: int | None) -> list[dict[str, Any]]:
+    """``rows`` (of :func:`list_plans`) without the orders that do not bind an enterprise placed on ``place_id``:
+    a county's order binds only that county's enterprises (:func:`~bogda.enforcement.plans.order_applies`)."""
+    areas = {a for r in rows if r["kind"] == "order" and (a := _area_of(r))}
+    with store.engine.connect() as conn:
+        county = county_codes(conn, {place_id}).get(place_id) if place_id is not None else None
+        kinds = dict(conn.execute(select(place.c.code, place.c.kind).where(place.c.code.in_(areas))).all())
+
+    def binds(r: dict[str, Any]) -> bool:
+        scope = P.order_scope(_area_of(r), kinds)
+        return P.order_applies(P.Order(r["level"], r["start"], r["end"], area_codes=scope), county)
+
+    return [r for r in rows if r["kind"] != "order" or binds(r)]
+
+
+def county_codes(conn: Connection, place_ids: set[int]) -> dict[int, str]:
+    """Place id → code of the county at or above it, for each of ``place_ids`` inside a county.
+
+    Sites are placed on the lowest place that contains them (a grid cell or township below a county), so the
+    county is found by walking up the place tree (:class:`bogda.grid.service_base.PlaceTree`).
+    """
+    tree = PlaceTree(conn)
+    code = dict(conn.execute(select(place.c.id, place.c.code).where(place.c.kind == "county")).all())
+    out = {}
+    for pid in place_ids:
+        county = tree.up_to_kind(pid, "county")
+        if county is not None:
+            out[pid] = code[county]
+    return out
+
+
 def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
     """All active plan records as the catalogue's :class:`~.plans.PlanSet` (enterprise ids are site codes).
 
     Also read: orders from warnings that have since been lifted (for the period they covered) and the measures of
     the emergency-reduction lists those warnings activated (an enterprise's own ``measure`` rows come first, then
-    its list measures; cement without either falls back to the grade table)."""
+    its list measures; cement without either falls back to the grade table). Each order carries its area
+    (``attrs.area_code`` → :func:`~.plans.order_scope`) and the set carries each enterprise's county, so that a county's
+    order binds that county's enterprises only (forecast.md §3.10)."""
     rows = list_plans(store) + _warning_orders_ended(store)
+    areas = {a for r in rows if r["kind"] == "order" and (a := _area_of(r))}
     with store.engine.connect() as conn:
         ents = conn.execute(
-            select(site.c.code, enterprise.c.sector, enterprise.c.grade).join(
+            select(site.c.code, enterprise.c.sector, enterprise.c.grade, site.c.place_id).join(
                 enterprise, enterprise.c.site_id == site.c.id
             )
         ).all()
-    ps = P.PlanSet()
+        county = county_codes(conn, {e.place_id for e in ents if e.place_id is not None})
+        kinds = dict(conn.execute(select(place.c.code, place.c.kind).where(place.c.code.in_(areas))).all())
+    ps = P.PlanSet(county={e.code: county[e.place_id] for e in ents if e.place_id in county})
     graded: set[str] = set()
     for r in rows:
         ent = r["enterprise"]
         a = r["attrs"] or {}
         if r["kind"] == "order":
-            ps.orders.append(P.Order(r["level"], r["start"], r["end"], r["doc_id"], r["source"]))
+            scope = P.order_scope(_area_of(r), kinds)
+            ps.orders.append(P.Order(r["level"], r["start"], r["end"], r["doc_id"], r["source"], scope))
         elif r["kind"] == "stagger_window":
-            targets = [ent] if ent else [code for code, sector, _ in ents if sector == r["sector"]]
+            targets = [ent] if ent else [e.code for e in ents if e.sector == r["sector"]]
             for code in targets:
                 ps.windows.append(P.StaggerWindow(r["target"] or code, r["start"], r["end"], r["doc_id"]))
         elif r["kind"] == "measure":
@@ -242,7 +332,7 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
             )
     own = {(m.enterprise_id, m.level) for m in ps.measures}
     ps.measures += [m for m in _list_measures(store) if (m.enterprise_id, m.level) not in own]
-    for code, sector, grade in ents:
+    for code, sector, grade, _ in ents:
         if code not in graded and grade and sector in SECTOR_INDUSTRY:
             ps.grades.append(P.EnterpriseGrade(code, SECTOR_INDUSTRY[sector], grade))
         if sector in KILN_SECTORS:

@@ -8,6 +8,7 @@ E05 cap breach, P01 staggered production, P02 coking time, P03 transport ban.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -47,13 +48,19 @@ class Measure:
 
 @dataclass(frozen=True)
 class Order:
-    """An issued warning (forecast.md §4) or an order entered by hand: ``[issued_at, lifted_at)`` UTC."""
+    """An issued warning (forecast.md §4) or an order entered by hand: ``[issued_at, lifted_at)`` UTC.
+
+    ``area_codes`` scopes the order (forecast.md §3.10 "Activation": a warning is issued *for an area*): the codes
+    of the counties whose enterprises it binds; ``None`` binds every enterprise (a prefecture-wide warning, or an
+    order entered without an area). See :func:`order_scope` and :func:`order_applies`.
+    """
 
     level: str
     issued_at: datetime
     lifted_at: datetime
     doc_id: str = ""
     source: str = "warning"  # warning | manual
+    area_codes: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class PlanSet:
     windows: list[StaggerWindow] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
     ramp_h: dict[str, float] = field(default_factory=dict)  # enterprise or meter id → ramp after a stop order
+    county: dict[str, str] = field(default_factory=dict)  # enterprise id → county code (absent: county unknown)
 
 
 CEMENT_CLINKER: dict[tuple[str, str], tuple[tuple[str, float | None], ...]] = {
@@ -162,10 +170,53 @@ def measures_for(plans: PlanSet, enterprise_id: str, level: str, on: date) -> li
     return [Measure(enterprise_id, level, action, value) for action, value in rows]
 
 
+def order_scope(area_code: str | None, place_kinds: Mapping[str, str]) -> frozenset[str] | None:
+    """The ``area_codes`` of an order issued for ``area_code`` (``place_kinds``: place code → kind).
+
+    Mirrors the enterprises the warning's emergency-reduction list was built for (forecast.md §3.10
+    "Activation", ``bogda.forecast.emergency.enterprises_of_area``), so that enforcement verifies exactly the
+    enterprises that were given measures: no code, the prefecture's code or a code missing from the place table
+    binds every enterprise (``None``); any other place binds the enterprises whose county has that code (a county
+    code: that county's enterprises; a township code binds none, as its list is empty).
+
+    >>> kinds = {"652300": "prefecture", "652323": "county"}
+    >>> order_scope("652323", kinds), order_scope("652300", kinds), order_scope(None, kinds)
+    (frozenset({'652323'}), None, None)
+    """
+    if not area_code or place_kinds.get(area_code, "prefecture") == "prefecture":
+        return None
+    return frozenset({area_code})
+
+
+def order_applies(order: Order, county: str | None) -> bool:
+    """Whether ``order`` binds an enterprise of ``county`` (its county code, ``None`` if unknown).
+
+    An enterprise whose county is unknown (site without a place, or a place outside every county) is bound only by
+    orders for the whole prefecture: it was on no county's emergency-reduction list, and a county's order must not
+    raise clues (E04, E05, P02, P03) against an enterprise it may not concern.
+
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> o = Order("red", t, t + timedelta(days=1), area_codes=frozenset({"652323"}))
+    >>> order_applies(o, "652323"), order_applies(o, "652302"), order_applies(o, None)
+    (True, False, False)
+    """
+    return order.area_codes is None or (county is not None and county in order.area_codes)
+
+
+def orders_for(plans: PlanSet, enterprise_id: str) -> list[Order]:
+    """The orders binding ``enterprise_id``: every order whose area takes in the enterprise's county."""
+    county = plans.county.get(enterprise_id)
+    return [o for o in plans.orders if order_applies(o, county)]
+
+
 def active_measures(plans: PlanSet, enterprise_id: str) -> list[tuple[Order, Measure]]:
-    """Every (order, measure) pair applying to ``enterprise_id`` (orders activate measures by grade and level)."""
+    """Every (order, measure) pair applying to ``enterprise_id`` (orders activate measures by grade and level).
+
+    Only the orders of the enterprise's area count (:func:`orders_for`): a county's order does not bind the
+    enterprises of the other counties (forecast.md §3.10), whatever their grade table says.
+    """
     out = []
-    for o in plans.orders:
+    for o in orders_for(plans, enterprise_id):
         on = o.issued_at.astimezone(UTC).date()
         out += [(o, m) for m in measures_for(plans, enterprise_id, o.level, on)]
     return out

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, and_, delete, func, select
 from bogda import findings as F
 from bogda.enforcement import clues as CL
 from bogda.enforcement import planbook, recordbook
+from bogda.enforcement import plans as plans_mod
 from bogda.enforcement.catalogue import CatalogueRun, evaluation_records, run_catalogue_full
 from bogda.enforcement.cems import LOAD_CODE, Mark, Outlet
 from bogda.enforcement.power import Meter, MeterPair
@@ -144,7 +145,7 @@ def _documents(marks: list[Mark], plans: Any) -> Callable[[Hit], list[dict[str, 
                 }
             )
         if h.rule_id in ("E04", "E05", "P02", "P03") and h.start is not None:
-            for o in plans.orders:
+            for o in plans_mod.orders_for(plans, h.enterprise_id):
                 if o.issued_at < h.end and o.lifted_at > h.start:
                     out.append(
                         {
