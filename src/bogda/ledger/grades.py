@@ -5,6 +5,14 @@ from ``start`` to ``end``). This ledger is their Excel in/out and history, not a
 ``plan`` row; a newer grading of the same enterprise and industry deactivates the older one (kept as history), and
 the registry's ``enterprise.grade`` follows the newest. Ledger-only fields (lines, downgrades, alert measures,
 staggered production, checks, common fields) sit in ``plan.attrs``.
+
+``alert_measures`` (预警减排措施) is JSON keyed by warning level, each a list of actions, e.g.
+``{"orange": [{"action": "cap_ratio", "value": 0.8, "note_zh": "限产20%"}], "red": [{"action": "stop"}]}``; the
+shorthand ``{"orange": {"cap_ratio": 0.8, "transport_ban": null}}`` is accepted and stored in the long form. Actions
+and values are those of the emergency lists (:func:`bogda.forecast.emergency.parse_alert_measures`): a bad level,
+action or value refuses the record naming the place (``alert_measures: orange[0]: cap_ratio value 80 outside
+0..1``). The emergency lists read them as the enterprise's measures at that level, after its own ``measure`` plan
+rows and before the template (forecast.md §3.10).
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from bogda.store.schema import enterprise, plan, site
 from bogda.timeutil import beijing_date, day_start_utc, now_utc
 
 GRADES = ("A", "B", "B-", "C", "D", "引领性", "非引领性")
-REGISTRY_GRADES = ("A", "B", "B-", "C", "D", "引领性")
+REGISTRY_GRADES = GRADES
+"""Grades the newest grading copies to the registry's ``enterprise.grade``: all of them, so a downgrade from 引领性
+to 非引领性 reaches the emergency lists (they read ``enterprise.grade`` through ``emergency.normalise_grade``)."""
 
 FIELDS = (
     Field("grading_no", "评定编号", required=True),
@@ -60,8 +70,17 @@ def check(rec: dict[str, Any]) -> list[Problem]:
     ):
         out.append(("checks", 'expected a JSON list like [{"date": "2025-01-10", "compliant": true}]'))
     rec["checks"] = checks or []
-    rec["alert_measures"] = rec.get("alert_measures") or {}
+    out += _alert_measures(rec)
     return out
+
+
+def _alert_measures(rec: dict[str, Any]) -> list[Problem]:
+    """Validate ``alert_measures`` and store it in its long form (module docstring; governance.md §3.7)."""
+    from bogda.forecast.emergency import parse_alert_measures  # the lists own the format; import only when used
+
+    parsed, problems = parse_alert_measures(rec.get("alert_measures"))
+    rec["alert_measures"] = parsed if not problems else rec.get("alert_measures")
+    return [("alert_measures", msg) for _, msg in problems]
 
 
 def _enterprise_id(conn: Connection, code: str) -> int | None:
