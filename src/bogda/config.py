@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -63,6 +63,48 @@ class ReportSettings(BaseModel):
     )
 
 
+class WarningSettings(BaseModel):
+    """Heavy-pollution warning proposals (forecast.md §3.6; every value a default, configurable per installation,
+    §5). In the TOML file ``[forecast.warning]``; in the environment e.g. ``BOGDA_FORECAST__WARNING__RULE_SET=2017``.
+    """
+
+    rule_set: str = Field(
+        default="2024",
+        description="Rule set: 2024 (环大气〔2024〕6号) or 2017 (环办大气函〔2018〕875号; alias 2018).",
+    )
+    mode: Literal["calendar", "rolling"] = Field(
+        default="calendar",
+        description="calendar: a clause's N h are N/24 calendar days; rolling: N/24 consecutive 24-h windows from "
+        "one start hour (observed hours + hourly forecast).",
+    )
+    probability_mode: bool = Field(
+        default=False,
+        description="Propose the highest level whose clauses hold with P(AQI > T) ≥ 0.5 from the scenarios instead "
+        "of on the mean forecast (calendar mode only: the scenarios are daily).",
+    )
+    merge_gap_hours: float = Field(default=36.0, ge=0, description="Episodes at most this far apart are one warning.")
+    confirm_runs: int = Field(default=2, ge=1, description="Agreeing runs needed for a downgrade or a lift.")
+
+    @field_validator("rule_set", mode="before")
+    @classmethod
+    def _known_rule(cls, v: object) -> str:
+        from bogda.standards.warning_levels import canonical_rule
+
+        return canonical_rule(str(v))
+
+    @model_validator(mode="after")
+    def _probability_is_daily(self) -> WarningSettings:
+        if self.probability_mode and self.mode != "calendar":
+            raise ValueError("forecast.warning: probability_mode needs mode 'calendar' (the scenarios are daily)")
+        return self
+
+
+class ForecastSettings(BaseModel):
+    """Forecast and warning service (forecast.md)."""
+
+    warning: WarningSettings = WarningSettings()
+
+
 class Settings(BaseSettings):
     """All settings; see the module docstring for where they come from."""
 
@@ -84,6 +126,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     fire: FireSettings = FireSettings()
     reports: ReportSettings = ReportSettings()
+    forecast: ForecastSettings = ForecastSettings()
 
     @classmethod
     def settings_customise_sources(
