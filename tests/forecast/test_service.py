@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -12,13 +14,14 @@ from sqlalchemy import func, select
 
 from bogda.forecast import operational as op
 from bogda.forecast import service as sv
+from bogda.forecast import warnings as wn
 from bogda.forecast.features import panel_from_frame
 from bogda.forecast.synthetic import synthetic_frame
 from bogda.jobs import JOBS
 from bogda.standards.aqi import aqi_daily
 from bogda.store import Store
 from bogda.store.schema import finding, forecast, forecast_run, site, warning_event
-from bogda.timeutil import beijing_date, day_start_utc, now_utc
+from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
 
 
 def test_registry_areas_exclude_control_station(demo_store: Store) -> None:
@@ -264,3 +267,288 @@ def test_demo_build_up_ends_in_heavy_pollution_and_proposes_warnings(demo_store:
     assert all(p.level in ("yellow", "orange") and max(p.aqi) > 200 for p in warned.values())
     ws = sv.warnings(demo_store)
     assert {w["area_code"] for w in ws if w["state"] == "proposed"} == set(warned)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Warning settings, modes, sand/dust days and episode merge (forecast.md §3.6, §5)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[pytest.MonkeyPatch]:
+    """The installation's settings re-read from the environment (``get_settings`` is cached), models path in
+    ``tmp_path`` (no bundle: baselines); the cache is cleared again afterwards."""
+    from bogda.config import get_settings
+
+    monkeypatch.setenv("BOGDA_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+def _pinned_now() -> datetime:
+    """Yesterday 12:30 Beijing: inside the demo's data and the episode, whatever the clock (see the tests above)."""
+    return day_start_utc(beijing_date(now_utc()) - timedelta(days=1)) + timedelta(hours=12, minutes=30)
+
+
+def _spy_propose(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
+    """Record the arguments and result of every :func:`bogda.forecast.warnings.propose` call of a refresh."""
+    seen: dict[str, dict[str, Any]] = {}
+    real = wn.propose
+
+    def spy(code: str, window: Any, seq: Any, prims: Any = (), **kw: Any) -> wn.Proposal:
+        p = real(code, window, seq, prims, **kw)
+        seen[code] = kw | {"window": list(window), "seq": list(seq), "proposal": p}
+        return p
+
+    monkeypatch.setattr(wn, "propose", spy)
+    return seen
+
+
+def test_warning_settings_come_from_the_installation(fresh_settings: pytest.MonkeyPatch) -> None:
+    from bogda.config import Settings, WarningSettings
+
+    assert sv.warning_settings() == WarningSettings()  # defaults: 2024, calendar, mean, 36 h, 2 runs
+    fresh_settings.setenv("BOGDA_FORECAST__WARNING__RULE_SET", "2018")
+    fresh_settings.setenv("BOGDA_FORECAST__WARNING__MODE", "rolling")
+    fresh_settings.setenv("BOGDA_FORECAST__WARNING__MERGE_GAP_HOURS", "48")
+    fresh_settings.setenv("BOGDA_FORECAST__WARNING__CONFIRM_RUNS", "3")
+    from bogda.config import get_settings
+
+    get_settings.cache_clear()
+    cfg = sv.warning_settings()
+    assert (cfg.rule_set, cfg.mode, cfg.merge_gap_hours, cfg.confirm_runs) == ("2017", "rolling", 48.0, 3)
+    assert sv.warning_settings(rule="2024").rule_set == "2024"  # the command line's --rule wins
+    with pytest.raises(ValueError, match="unknown warning rule '2019'"):
+        sv.warning_settings(rule="2019")
+    with pytest.raises(ValueError, match="unknown warning rule"):
+        Settings(forecast={"warning": {"rule_set": "1999"}})
+    with pytest.raises(ValueError, match="probability_mode needs mode 'calendar'"):
+        Settings(forecast={"warning": {"probability_mode": True}})  # mode rolling from the environment
+    with pytest.raises(ValueError, match="confirm_runs"):
+        Settings(forecast={"warning": {"mode": "calendar", "confirm_runs": 0}})
+
+
+def test_scheduled_refresh_uses_the_installation_rule_set(
+    episode_store: Store, fresh_settings: pytest.MonkeyPatch
+) -> None:
+    from bogda.standards.warning_levels import warning_level
+
+    fresh_settings.setenv("BOGDA_FORECAST__WARNING__RULE_SET", "2017")
+    sv.refresh_job(episode_store, now_utc())
+    (w,) = sv.warnings(episode_store)
+    assert w["area_code"] == "652323" and w["rule_set"] == "2017"
+    ev = w["evidence"]["proposal"]
+    assert ev["rule_set"] == "2017" and w["level"] == warning_level(ev["aqi"], "2017").level
+    # an explicit rule (the command line's --rule) replaces the installation's; its alias is stored by its name
+    res = sv.refresh(episode_store, models=None, rule="2018")
+    assert {p.area_code: p.level for p in res.warnings if p.level} == {"652323": w["level"]}
+    assert sv.warnings(episode_store)[0]["evidence"]["proposal"]["rule_set"] == "2017"
+
+
+def test_probability_mode_passes_the_scenario_probabilities(episode_store: Store, monkeypatch) -> None:
+    from bogda.config import WarningSettings
+
+    seen = _spy_propose(monkeypatch)
+    now = _pinned_now()
+    res = sv.refresh(episode_store, now, models=None, warning=WarningSettings(probability_mode=True))
+    call = seen["652323"]
+    prob = call["prob_over"]
+    today = beijing_date(now)
+    assert call["window"][0] == today and {150.0, 200.0, 300.0} <= set(prob)
+    assert all(len(v) == len(call["window"]) for v in prob.values())
+    assert prob[300.0][0] == 1.0  # today: observed hours + forecast above 300, no scenario of it
+    # D+1..D+3: the P(AQI > T) the run stored with the daily AQI (JSON rounded to 4 decimals)
+    rows = sv.run_values(episode_store, res.run_id, targets=["652323"], items=["AQI"], resolution="day")
+    stored = {r["lead"]: r["prob"] for r in rows.iter_rows(named=True) if r["method"] != sv.TODAY_METHOD}
+    for k in (1, 2, 3):
+        assert prob[200.0][k] == pytest.approx(stored[k]["AQI>200"], abs=1e-4)
+        assert prob[300.0][k] == pytest.approx(stored[k]["AQI>300"], abs=1e-4)
+    assert call["proposal"].basis == "probability"
+    assert sv.warnings(episode_store)[0]["evidence"]["proposal"]["basis"] == "probability"
+    # without the setting no probabilities are passed (mean mode)
+    mean = sv.refresh(episode_store, now, models=None, warning=WarningSettings())
+    assert seen["652323"]["prob_over"] is None
+    assert next(p for p in mean.warnings if p.area_code == "652323").basis == "mean"
+
+
+def test_probability_mode_changes_the_proposal(episode_store: Store, monkeypatch) -> None:
+    """The mean AQI (310 a day) is red; with P(AQI > 300) = 0.2 a day the probability mode proposes orange."""
+    from bogda.config import WarningSettings
+
+    def probs(prob: Any, row: int, window: Any, today: Any, today_aqi: float) -> dict[float, list[float]]:
+        n = len(window)
+        return {150.0: [0.95] * n, 200.0: [0.8] * n, 300.0: [0.2] * n}
+
+    monkeypatch.setattr(sv, "_window_probabilities", probs)
+    now = _pinned_now()
+    mean = sv.refresh(episode_store, now, models=None, warning=WarningSettings(), write=True)
+    by_p = sv.refresh(episode_store, now, models=None, warning=WarningSettings(probability_mode=True))
+    assert next(p for p in mean.warnings if p.area_code == "652323").level == "red"
+    p = next(p for p in by_p.warnings if p.area_code == "652323")
+    assert (p.level, p.basis) == ("orange", "probability")
+
+
+def test_rolling_mode_setting_uses_observed_and_forecast_hours(episode_store: Store, monkeypatch) -> None:
+    from bogda.config import WarningSettings
+    from bogda.standards.warning_levels import warning_level
+
+    seen = _spy_propose(monkeypatch)
+    now = _pinned_now()
+    res = sv.refresh(episode_store, now, models=None, warning=WarningSettings(mode="rolling"))
+    today = beijing_date(now)
+    call = seen["652323"]
+    rolling, prop = call["rolling"], call["proposal"]
+    # an episode is on: windows from today's 00:00, over 12 observed hours + the 72-h hourly forecast
+    assert call["mode"] == "rolling" and rolling.start == day_start_utc(today)
+    assert len(rolling.aqi) == 12 + 72 - 23
+    assert rolling.aqi[0] == pytest.approx(call["seq"][0], abs=1)  # window 0 is today, as the calendar mode counts it
+    assert prop.level == warning_level(rolling.aqi, mode="rolling").level == "red"
+    assert prop.mode == "rolling" and "24-h windows from" in prop.reason
+    # no episode today: the windows start with the first forecast hour
+    calm = seen["652301"]["rolling"]
+    assert seen["652301"]["window"][0] != today and calm.start == floor_to(now, "hour")
+    assert sv.warnings(episode_store)[0]["evidence"]["proposal"]["mode"] == "rolling"
+    assert {p.area_code: p.level for p in res.warnings if p.level} == {"652323": "red"}
+
+
+def test_dust_days_are_left_out_of_the_proposal(episode_store: Store, monkeypatch) -> None:
+    """A dust advisory on D+3 used to cancel the whole warning; now only that day leaves the sequence."""
+    from bogda.forecast import advisories as adv
+
+    now = _pinned_now()
+    today = beijing_date(now)
+    dust = [today + timedelta(days=3)]
+    monkeypatch.setattr(sv, "evaluate_advisories", lambda *a, **k: [adv.Advisory("652323", "dust", d) for d in dust])
+    res = sv.refresh(episode_store, now, models=None)
+    p = next(p for p in res.warnings if p.area_code == "652323")
+    assert (p.level, p.dust_days, p.end_date) == ("red", (dust[0],), today + timedelta(days=2))
+    (w,) = sv.warnings(episode_store)
+    assert w["evidence"]["proposal"]["dust_days"] == [str(dust[0])] and w["end_date"] == today + timedelta(days=2)
+    with episode_store.engine.connect() as conn:
+        f = conn.execute(select(finding.c.evidence).where(finding.c.id == w["finding_id"])).scalar_one()
+    assert f["proposal"]["dust_days"] == [str(dust[0])]
+    # every day of the window a dust day: no level, the cause says why
+    dust[:] = [today + timedelta(days=k) for k in range(4)]
+    res = sv.refresh(episode_store, now, models=None)
+    p = next(p for p in res.warnings if p.area_code == "652323")
+    assert (p.level, p.cause, len(p.dust_days)) == (None, "dust", 4)
+    w = sv.warnings(episode_store)[0]
+    assert (
+        w["evidence"]["proposal"]["action"] == "pending_downgrade" and len(w["evidence"]["proposal"]["dust_days"]) == 4
+    )
+
+
+def _prop(level: str | None, start: date, end: date, area: str = "652323") -> wn.Proposal:
+    days = tuple(start + timedelta(days=k) for k in range((end - start).days + 1))
+    return wn.Proposal(
+        area,
+        level,
+        wn.LEVEL_RANK[level],
+        "PM2.5" if level else None,
+        start if level else None,
+        end if level else None,
+        None,
+        "test",
+        days,
+        tuple(250.0 for _ in days),
+    )
+
+
+D0 = date(2026, 1, 10)
+
+
+def test_episodes_within_36_h_merge_into_one_warning(sqlite_store: Store) -> None:
+    st = sqlite_store
+    assert sv.apply_proposal(st, _prop("orange", D0, D0 + timedelta(days=1)), run_id=None) == "propose"
+    # one clean day (24 h ≤ 36 h) later a red episode: the same warning, longer and red
+    assert sv.apply_proposal(st, _prop("red", D0 + timedelta(days=3), D0 + timedelta(days=4))) == "upgrade"
+    (w,) = sv.warnings(st)
+    assert (w["state"], w["level"], w["start_date"], w["end_date"]) == ("proposed", "red", D0, D0 + timedelta(days=4))
+    assert w["evidence"]["proposal"]["merged"] == {
+        "gap_hours": 24.0,
+        "end_before": "2026-01-11",
+        "end_after": "2026-01-14",
+    }
+    ev = sv.warning_events(st, w["id"])
+    assert len(ev) == 2 and "upgrade" in ev[1]["note"] and "merged the episode 2026-01-13..2026-01-14" in ev[1]["note"]
+    # two clean days (48 h) after its end: a separate episode, a warning of its own; the old proposal is withdrawn
+    assert sv.apply_proposal(st, _prop("yellow", D0 + timedelta(days=7), D0 + timedelta(days=8))) == "propose"
+    new, old = sv.warnings(st)
+    assert (new["state"], new["level"], new["start_date"]) == ("proposed", "yellow", D0 + timedelta(days=7))
+    assert new["evidence"]["proposal"]["separate_from"] == {"warning_id": old["id"], "gap_hours": 48.0}
+    assert old["state"] == "rejected" and old["decided_by"] == "system" and "separate episode" in old["note"]
+    assert sv.warning_events(st, old["id"])[-1]["to_state"] == "rejected"
+    with st.engine.connect() as conn:
+        status = conn.execute(select(finding.c.status).where(finding.c.id == old["finding_id"])).scalar_one()
+    assert status == "dismissed"
+
+
+def test_merge_gap_and_confirmation_runs_are_parameters(sqlite_store: Store) -> None:
+    st = sqlite_store
+    sv.apply_proposal(st, _prop("orange", D0, D0 + timedelta(days=1)))
+    sv.apply_proposal(st, _prop("orange", D0 + timedelta(days=3), D0 + timedelta(days=4)), merge_gap_hours=12)
+    assert [w["state"] for w in sv.warnings(st)] == ["proposed", "rejected"]  # 24 h > 12 h: separate
+    # one run is enough to withdraw with confirm_runs=1 (the default needs two)
+    assert sv.apply_proposal(st, _prop(None, D0, D0), confirm_runs=1) == "lift"
+    assert sv.warnings(st)[0]["state"] == "rejected"
+
+
+def test_a_merged_episode_extends_an_issued_warning(demo_store: Store) -> None:
+    sv.apply_proposal(demo_store, _prop("orange", D0, D0 + timedelta(days=1)))
+    wid = sv.warnings(demo_store)[0]["id"]
+    sv.decide_warning(demo_store, wid, "issued", by="duty", doc_no="昌环应急〔2026〕1号")
+    # a red episode one clean day later: the issued warning runs on to its end; its level stays the issuer's
+    assert sv.apply_proposal(demo_store, _prop("red", D0 + timedelta(days=3), D0 + timedelta(days=4))) == "upgrade"
+    w = sv.warnings(demo_store)[0]
+    assert (w["id"], w["state"], w["level"], w["end_date"]) == (wid, "issued", "orange", D0 + timedelta(days=4))
+    assert w["evidence"]["proposal"]["level"] == "red" and w["evidence"]["proposal"]["action"] == "upgrade"
+    # a lower episode within the gap extends it too (a downgrade waits for the confirming runs and the issuer)
+    assert sv.apply_proposal(demo_store, _prop("yellow", D0 + timedelta(days=6), D0 + timedelta(days=6))) == (
+        "pending_downgrade"
+    )
+    w = sv.warnings(demo_store)[0]
+    assert (w["level"], w["end_date"], w["pending_lower"]) == ("orange", D0 + timedelta(days=6), 1)
+    notes = [e["note"] for e in sv.warning_events(demo_store, wid)]
+    assert sum("merged the episode" in (n or "") for n in notes) == 2
+    assert len(sv.warnings(demo_store)) == 1
+    # three clean days later a separate episode: a proposal of its own; the issued warning stays until lifted
+    assert sv.apply_proposal(demo_store, _prop("yellow", D0 + timedelta(days=10), D0 + timedelta(days=11))) == "propose"
+    new, old = sv.warnings(demo_store)
+    assert (new["state"], new["start_date"], old["id"], old["state"]) == (
+        "proposed",
+        D0 + timedelta(days=10),
+        wid,
+        "issued",
+    )
+    assert new["evidence"]["proposal"]["separate_from"] == {"warning_id": wid, "gap_hours": 72.0}
+
+
+def test_one_failing_area_does_not_stop_the_others(episode_store: Store, monkeypatch) -> None:
+    real = sv.apply_proposal
+
+    def flaky(store: Store, prop: wn.Proposal, **kw: Any) -> str:
+        if prop.area_code == "652301":
+            raise RuntimeError("disk full")
+        return real(store, prop, **kw)
+
+    monkeypatch.setattr(sv, "apply_proposal", flaky)
+    res = sv.refresh(episode_store, models=None)
+    assert "warning proposal for 652301 failed: RuntimeError: disk full" in res.reasons
+    assert [w["area_code"] for w in sv.warnings(episode_store)] == ["652323"]
+    with episode_store.engine.connect() as conn:
+        stored = conn.execute(select(forecast_run.c.reasons).where(forecast_run.c.id == res.run_id)).scalar_one()
+    assert "warning proposal for 652301 failed: RuntimeError: disk full" in stored
+
+
+def test_rolling_mode_falls_back_to_calendar_days_when_it_cannot_be_computed(episode_store: Store, monkeypatch) -> None:
+    from bogda.config import WarningSettings
+
+    def broken(*a: Any, **k: Any) -> Any:
+        raise ValueError("no hourly forecast")
+
+    monkeypatch.setattr(sv, "_rolling_aqi", broken)
+    res = sv.refresh(episode_store, models=None, warning=WarningSettings(mode="rolling"))
+    assert any("rolling 24-h AQI failed (ValueError: no hourly forecast)" in r for r in res.reasons)
+    p = next(p for p in res.warnings if p.area_code == "652323")
+    assert (p.level, p.mode) == ("red", "calendar")

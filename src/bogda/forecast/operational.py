@@ -14,6 +14,7 @@ Defaults marked (d) are design values from the spec or documented here, configur
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,8 @@ from bogda.forecast.models import FAST, HOURLY_BLOCKS, ModelSet, Profile, predic
 from bogda.forecast.models import train_daily as _train_daily
 from bogda.forecast.models import train_hourly as _train_hourly
 from bogda.forecast.nwp_archive import NwpArchive
+
+log = logging.getLogger(__name__)
 
 HOURLY_ITEMS: tuple[str, ...] = tuple(POLLUTANTS)
 """Hourly items: the six 1-h pollutants (HJ 212 codes)."""
@@ -408,6 +411,57 @@ def _context(panel: Panel, var: str, clim_mh: np.ndarray, clim_doy: np.ndarray, 
     return FeatureContext(panel, var, nb, clim_h, clim_d, (), static)
 
 
+def area_climatology(
+    stations: Sequence[str],
+    valid_days: np.ndarray,
+    min_days: int,
+    tables: Sequence[np.ndarray],
+    areas_of: Mapping[str, Sequence[str]],
+) -> tuple[list[np.ndarray], list[str]]:
+    """Give each station with fewer than ``min_days`` valid days the climatology of its area (forecast.md §3.2:
+    "Stations with < 365 days use the area climatology (d)").
+
+    Parameters
+    ----------
+    stations : sequence of str
+        Panel row codes (stations and areas).
+    valid_days : np.ndarray
+        Valid days of the item per row in the training window.
+    min_days : int
+        The training minimum (365 days, d).
+    tables : sequence of np.ndarray
+        Climatology tables with the rows first (e.g. month × hour and day of year); copied, never changed.
+    areas_of : mapping
+        Station code → the codes of the areas holding it, nearest first (county, then prefecture). The first area
+        that is a row with ``min_days`` of its own lends its tables; a station without one keeps its own.
+
+    Returns
+    -------
+    (list of np.ndarray, list of str)
+        The tables and ``"station←area"`` for every row that borrowed.
+
+    Examples
+    --------
+    >>> t = np.array([[1.0], [2.0], [3.0]])
+    >>> out, note = area_climatology(["S1", "S2", "C1"], np.array([400, 30, 500]), 365, [t], {"S2": ["C1"]})
+    >>> out[0].ravel().tolist(), note
+    ([1.0, 3.0, 3.0], ['S2←C1'])
+    """
+    row = {s: i for i, s in enumerate(stations)}
+    out = [np.array(t, copy=True) for t in tables]
+    notes = []
+    for i, s in enumerate(stations):
+        if valid_days[i] >= min_days:
+            continue
+        lender = next((row[a] for a in areas_of.get(s, ()) if a in row and valid_days[row[a]] >= min_days), None)
+        if lender is None:
+            continue
+        for t_out, t_in in zip(out, tables, strict=True):
+            t_out[i] = t_in[lender]
+        notes.append(f"{s}←{stations[lender]}")
+    return out, notes
+
+
 def train_operational(
     panel: Panel,
     items: Sequence[str] = ("a34004",),
@@ -423,9 +477,13 @@ def train_operational(
     seed: int = 0,
     now: datetime | None = None,
     nwp: NwpArchive | None = None,
+    areas_of: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[OperationalModels | None, list[str]]:
     """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas) and, with an
     archive of issued NWP runs aligned with ``panel`` (``nwp``), the mode-``nwp`` sets beside them.
+
+    ``areas_of`` (station → its areas, nearest first) gives stations with fewer than ``min_days`` valid days their
+    area's climatology (:func:`area_climatology`), as features and as the baseline the bundle serves.
 
     The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
     whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
@@ -449,6 +507,12 @@ def train_operational(
             continue
         clim_mh = bl.climatology_month_hour(panel, panel.data[var], h_train)
         clim_doy = bl.climatology_doy(panel, yd, d_train)
+        if areas_of:
+            (clim_mh, clim_doy), borrowed = area_climatology(
+                panel.stations, n_days, min_days, (clim_mh, clim_doy), areas_of
+            )
+            if borrowed:
+                log.info("%s: area climatology for stations with < %d days: %s", item, min_days, ", ".join(borrowed))
         ctx = _context(panel, var, clim_mh, clim_doy, neighbour_km)
         hourly = (
             _train_hourly(

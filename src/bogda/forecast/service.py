@@ -13,11 +13,13 @@ Jobs (scheduled by :data:`bogda.jobs.DEFAULT_JOBS`): ``forecast.refresh`` hourly
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +29,13 @@ from sqlalchemy import and_, func, select
 
 from bogda.findings import FindingDraft, raise_finding, set_status
 from bogda.forecast import advisories as adv
-from bogda.forecast import advisory_thresholds, gate
+from bogda.forecast import advisory_thresholds, gate, quality
 from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
 from bogda.forecast import operational as op
 from bogda.forecast import warnings as wn
 from bogda.forecast.features import POLLUTANTS, Panel, panel_from_frame
+from bogda.monitoring.load import read_qa
 from bogda.store import Store
 from bogda.store import series as store_series
 from bogda.store.schema import advisory as advisory_table
@@ -41,7 +44,10 @@ from bogda.store.schema import warning as warning_table
 from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
 
 if TYPE_CHECKING:
+    from bogda.config import WarningSettings
     from bogda.standards.aqi import AqiResult
+
+log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 35
 """Days of observations a refresh reads: 7 for the lags, the rest to fit damping and spreads (d)."""
@@ -74,6 +80,16 @@ class Registry:
     @property
     def areas(self) -> list[op.Target]:
         return [t for t in self.targets if t.kind != "station"]
+
+
+def areas_of(reg: Registry) -> dict[str, list[str]]:
+    """Station code → the areas holding it as a member, nearest first (county before prefecture)."""
+    rank = {"county": 0, "prefecture": 1}
+    out: dict[str, list[str]] = {}
+    for a in sorted(reg.areas, key=lambda t: rank.get(t.kind, 2)):
+        for m in a.members:
+            out.setdefault(m, []).append(a.code)
+    return out
 
 
 def registry(store: Store) -> Registry:
@@ -124,18 +140,25 @@ def registry(store: Store) -> Registry:
     return Registry(targets, site_of, place_of, names)
 
 
-def load_panel(store: Store, reg: Registry, issue_time: datetime, *, days: int = HISTORY_DAYS) -> Panel:
-    """Valid hourly observations of the six pollutants for ``days`` before ``issue_time``, stations + areas."""
+def load_panel(
+    store: Store, reg: Registry, issue_time: datetime, *, days: int = HISTORY_DAYS, notes: list[str] | None = None
+) -> Panel:
+    """Hourly observations of the six pollutants for ``days`` before ``issue_time``, stations + areas.
+
+    Only the values the forecast may use (:func:`bogda.forecast.quality.usable`, forecast.md §6): QA ``invalid``,
+    ``maintenance`` and unconfirmed ``suspect`` values, values above the forecast caps and a station's CO in the wrong
+    unit are left out; the exclusions are logged, and ``notes`` (if given) receives the unit errors, which make a
+    refresh ``degraded``.
+    """
     start = floor_to(issue_time, "hour") - timedelta(days=days)
     ids = {v: k for k, v in reg.site_of.items()}
-    obs = store_series.read(
-        store,
-        sites=list(ids),
-        parameters=list(POLLUTANTS),
-        start=start,
-        end=floor_to(issue_time, "hour"),
-        valid_only=True,
-    )
+    end = floor_to(issue_time, "hour")
+    checked = read_qa(store, sites=list(ids), parameters=list(POLLUTANTS), start=start, end=end)
+    obs, left_out, unit_errors = quality.usable(checked, names=ids)
+    if left_out:
+        log.info("forecast inputs: %s", "; ".join(left_out))
+    if notes is not None:
+        notes.extend(unit_errors)
     codes = [t.code for t in reg.stations]
     if obs.height:
         wide = (
@@ -803,20 +826,84 @@ def hourly_pit_archive(
     return arc_out, kept
 
 
+def warning_settings(warning: WarningSettings | None = None, rule: str | None = None) -> WarningSettings:
+    """The warning settings a run uses: ``warning`` or the installation's (``[forecast.warning]``,
+    :class:`bogda.config.WarningSettings`), with the rule set replaced by ``rule`` when given (the command line's
+    ``--rule``); ValueError for an unknown rule set."""
+    from bogda.config import get_settings
+    from bogda.standards.warning_levels import canonical_rule
+
+    cfg = warning if warning is not None else get_settings().forecast.warning
+    if rule is not None:
+        cfg = cfg.model_copy(update={"rule_set": canonical_rule(rule)})
+    return cfg
+
+
+ROLLING_LABELS: dict[str, str] = {
+    "a34004": "PM2.5",
+    "a34002": "PM10",
+    "a21026": "SO2",
+    "a21004": "NO2",
+    "a21005": "CO",
+    "a05024": "O3",
+}
+"""Hourly items → labels of :func:`bogda.forecast.warnings.rolling_24h_aqi`."""
+
+
+def _rolling_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> tuple[datetime, np.ndarray]:
+    """Rolling 24-h AQI per target (mode ``rolling``, forecast.md §3.6) from today's 00:00 (Beijing): the observed
+    hours of today up to the issue, then the hourly forecast (to 72 h), as today's AQI is made (:func:`_today_aqi`).
+    Returns the first window's start (UTC) and the AQI (targets, windows); window k starts k hours later."""
+    h0 = (t_issue // 24) * 24
+    conc = {
+        label: np.concatenate(
+            [panel.data[item][:, h0 : t_issue + 1], hourly[item].methods[hourly[item].primary]], axis=1
+        )
+        for item, label in ROLLING_LABELS.items()
+        if item in hourly and item in panel.data
+    }
+    start = panel.start_utc + timedelta(hours=h0)
+    return start, wn.rolling_24h_aqi(conc, start)
+
+
+def _window_probabilities(
+    prob: dict[str, np.ndarray], row: int, window: Sequence[date], today: date, today_aqi: float
+) -> dict[float, list[float]]:
+    """P(AQI > T) per day of a proposal's window for probability mode (forecast.md §3.6): the scenario
+    probabilities of the daily AQI (``AQI>T`` keys, leads D+1..) and, for today, 1 or 0 from today's AQI (observed
+    hours + forecast: no scenario of it exists)."""
+    out: dict[float, list[float]] = {}
+    for key, arr in prob.items():
+        if not key.startswith("AQI>"):
+            continue
+        thr = float(key[4:])
+        out[thr] = [
+            (1.0 if np.isfinite(today_aqi) and today_aqi > thr else 0.0)
+            if d == today
+            else float(arr[row, (d - today).days - 1])
+            for d in window
+        ]
+    return out
+
+
 def refresh(
     store: Store,
     now: datetime | None = None,
     *,
     models: op.OperationalModels | str | None = "auto",
-    rule: str = "2024",
+    rule: str | None = None,
+    warning: WarningSettings | None = None,
     history_days: int = HISTORY_DAYS,
     write: bool = True,
 ) -> RefreshResult:
     """Forecast every station, county and the prefecture at the last whole hour before ``now`` and write it.
 
     ``models="auto"`` loads the installation's bundle (:func:`load_models`); None serves baselines only (status
-    ``degraded``, forecast.md §3.4). Warnings and advisories are proposed from the new run.
+    ``degraded``, forecast.md §3.4). Warnings and advisories are proposed from the new run, with ``warning`` (default:
+    the installation's ``[forecast.warning]`` settings: rule set, mode, probability mode, merge gap, confirmation
+    runs) and ``rule`` replacing its rule set when given (:func:`warning_settings`).
     """
+    cfg = warning_settings(warning, rule)  # an unknown rule set fails before any work
     t0 = time.perf_counter()
     now = now or now_utc()
     issue = floor_to(now, "hour")
@@ -831,7 +918,7 @@ def refresh(
     reg = registry(store)
     if not reg.stations:
         raise ValueError("no active air stations in the registry: nothing to forecast")
-    panel = load_panel(store, reg, issue, days=history_days)
+    panel = load_panel(store, reg, issue, days=history_days, notes=reasons)
     # the emission-control columns when, and only when, the bundle was trained with them (forecast.md §2)
     ctl.attach_for_refresh(store, panel, bundle)
     t_issue = op.issue_position(panel, issue)
@@ -944,35 +1031,84 @@ def refresh(
         dust_today = {(a.location, a.day) for a in result.advisories if a.kind == "dust"}
     except Exception as exc:
         reasons.append(f"advisories failed: {exc.__class__.__name__}: {exc}")
+    rolling_start, rolling_aqi = None, None
+    mode = cfg.mode
+    if mode == "rolling":
+        try:
+            rolling_start, rolling_aqi = _rolling_aqi(panel, hourly, t_issue)
+        except Exception as exc:  # the calendar days are still there: warn by them rather than not at all
+            log.exception("rolling 24-h AQI failed")
+            reasons.append(f"rolling 24-h AQI failed ({exc.__class__.__name__}: {exc}): warnings in calendar mode")
+            mode = "calendar"
+    h0 = (t_issue // 24) * 24
     for i, code in enumerate(codes):
         if kinds.get(code) == "station":
             continue
-        window = wn.forecast_window(today, float(today_aqi[i]))
-        seq = []
-        prims = []
-        for d in window:
-            if d == today:
-                seq.append(float(today_aqi[i]))
-                prims.append(None)
-            else:
-                j = (d - today).days - 1
-                seq.append(float(a_d.mean[i, j]))
-                prims.append(a_d.primary[i, j])
-        dust = any((code, d) in dust_today for d in window)
-        prop = wn.propose(code, window, seq, prims, rule=rule, dust=dust)
-        if prop.level is not None and a_d.scenarios is not None:
-            # P(level reached) from the joint scenarios: each scenario's whole daily sequence is judged, so
-            # multi-day clauses see the cross-day correlation (forecast.md §3.5); today keeps its one value
-            cols = [(d - today).days - 1 for d in window]
-            n_sc = a_d.scenarios.shape[0]
-            seqs = np.column_stack(
-                [np.full(n_sc, float(today_aqi[i])) if j < 0 else a_d.scenarios[:, i, j] for j in cols]
+        try:
+            window = wn.forecast_window(today, float(today_aqi[i]))
+            seq = []
+            prims = []
+            for d in window:
+                if d == today:
+                    seq.append(float(today_aqi[i]))
+                    prims.append(None)
+                else:
+                    j = (d - today).days - 1
+                    seq.append(float(a_d.mean[i, j]))
+                    prims.append(a_d.primary[i, j])
+            # sand/dust days leave the sequence (an advisory, not a warning, forecast.md §3.6 / §3.8), not the window
+            dust_days = {d for d in window if (code, d) in dust_today}
+            rolling = None
+            if rolling_aqi is not None and rolling_start is not None:
+                # today's hours count only during an ongoing episode, as today's day does in calendar mode
+                skip = 0 if window[0] == today else t_issue + 1 - h0
+                rolling = wn.RollingAqi(
+                    rolling_start + timedelta(hours=skip), tuple(float(v) for v in rolling_aqi[i, skip:])
+                )
+            prob_over = (
+                _window_probabilities(a_d.prob, i, window, today, float(today_aqi[i])) if cfg.probability_mode else None
             )
-            p_level = wn.scenario_probability(seqs, prop.rank, rule, cause=prop.cause)
-            if p_level is not None:
-                prop = replace(prop, probability=round(p_level, 3))
-        result.warnings.append(prop)
-        apply_proposal(store, prop, run_id=run_id, rule=rule, place_id=reg.place_of.get(code), now=now, today=today)
+            prop = wn.propose(
+                code,
+                window,
+                seq,
+                prims,
+                rule=cfg.rule_set,
+                mode=mode,
+                rolling=rolling,
+                prob_over=prob_over,
+                dust=dust_days,
+            )
+            if prop.level is not None and a_d.scenarios is not None:
+                # P(level reached) from the joint scenarios: each scenario's whole daily sequence is judged, so
+                # multi-day clauses see the cross-day correlation (forecast.md §3.5); today keeps its one value. The
+                # scenarios are daily: in mode rolling this is the probability of the level on calendar days.
+                cols = [(d - today).days - 1 for d in window]
+                n_sc = a_d.scenarios.shape[0]
+                seqs = np.column_stack(
+                    [np.full(n_sc, float(today_aqi[i])) if j < 0 else a_d.scenarios[:, i, j] for j in cols]
+                )
+                p_level = wn.scenario_probability(
+                    seqs, prop.rank, cfg.rule_set, cause=prop.cause, excluded=wn.dust_mask(window, dust_days)
+                )
+                if p_level is not None:
+                    prop = replace(prop, probability=round(p_level, 3))
+            result.warnings.append(prop)
+            apply_proposal(
+                store,
+                prop,
+                run_id=run_id,
+                rule=cfg.rule_set,
+                place_id=reg.place_of.get(code),
+                now=now,
+                today=today,
+                confirm_runs=cfg.confirm_runs,
+                merge_gap_hours=cfg.merge_gap_hours,
+            )
+        except Exception as exc:  # one area's proposal never stops the others' (forecast.md §6)
+            log.exception("warning proposal for %s failed", code)
+            reasons.append(f"warning proposal for {code} failed: {exc.__class__.__name__}: {exc}")
+
     result.seconds = time.perf_counter() - t0
     with store.begin() as conn:
         conn.execute(
@@ -1041,6 +1177,31 @@ def current_warning(store: Store, area_code: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def _withdraw_superseded(conn: Any, w: dict[str, Any], place_id: int | None, now: datetime, note: str) -> None:
+    """A proposal never issued whose episode is over, replaced by the proposal of a separate later episode: withdrawn
+    by the system (proposed → rejected), audited, its finding dismissed."""
+    conn.execute(
+        warning_table.update()
+        .where(warning_table.c.id == w["id"])
+        .values(state="rejected", decided_by="system", decided_at=now, note=note, updated_at=now)
+    )
+    conn.execute(
+        warning_event.insert().values(
+            warning_id=w["id"],
+            at=now,
+            by="system",
+            from_state=w["state"],
+            to_state="rejected",
+            level=w["level"],
+            note=note,
+        )
+    )
+    row = dict(conn.execute(select(warning_table).where(warning_table.c.id == w["id"])).mappings().one())
+    _raise_warning_finding(conn, row, place_id, now)
+    if row["finding_id"]:
+        _close_finding(conn, row["finding_id"], "system", "proposal withdrawn: superseded by a new episode", now)
+
+
 def apply_proposal(
     store: Store,
     prop: wn.Proposal,
@@ -1050,29 +1211,65 @@ def apply_proposal(
     place_id: int | None = None,
     now: datetime | None = None,
     today: date | None = None,
+    confirm_runs: int = wn.CONFIRM_RUNS,
+    merge_gap_hours: float = wn.MERGE_GAP_HOURS,
 ) -> str:
     """Record a run's proposal for an area (forecast.md §3.6): new proposals and upgrades at once, downgrades and
-    lifts after 2 agreeing runs; an issued warning is never changed by a run, the proposal is put in its evidence
-    for the issuer. ``today``: the run's Beijing date, kept with the proposal so that the issuer sees which of its
-    days is today (observed hours and forecast) rather than a forecast. Returns the
-    :class:`~bogda.forecast.warnings.Decision` action."""
+    lifts after ``confirm_runs`` agreeing runs; an issued warning is never changed by a run, the proposal is put in
+    its evidence for the issuer. ``today``: the run's Beijing date, kept with the proposal so that the issuer sees
+    which of its days is today (observed hours and forecast) rather than a forecast. Returns the
+    :class:`~bogda.forecast.warnings.Decision` action.
+
+    Episodes at most ``merge_gap_hours`` apart merge (forecast.md §3.6, :func:`bogda.forecast.warnings.merges`): a
+    proposal whose episode starts after the end of the area's current (proposed, issued or changed) warning but
+    within the gap extends that warning — its end date, and, for a proposal not yet issued, its level if higher
+    (an issued warning's level is the issuer's: the upgrade waits in its evidence) — instead of opening a new one;
+    the merge is audited in ``warning_event`` and recorded in the evidence (``proposal.merged``). A proposal further
+    away is a separate episode and a warning of its own: a current warning still only proposed is then withdrawn
+    (rejected by the system, its episode being over); an issued one stays in force until a person lifts it.
+    """
+    from bogda.standards.warning_levels import canonical_rule
+
+    rule = canonical_rule(rule)
     now = now or now_utc()
     cur = current_warning(store, prop.area_code)
-    dec = wn.decide(cur["level"] if cur else None, cur["pending_lower"] if cur else 0, prop.level)
-    evidence = {
-        "proposal": {
-            "level": prop.level,
-            "days": [str(d) for d in prop.days],
-            "aqi": [None if not np.isfinite(a) else a for a in prop.aqi],
-            "reason": prop.reason,
-            "action": dec.action,
-            "run_id": run_id,
-            "today": None if today is None else str(today),
-        }
+    gap: float | None = None
+    superseded: dict[str, Any] | None = None
+    if cur is not None and prop.level is not None and prop.start_date is not None:
+        gap = wn.episode_gap_hours(cur["end_date"], prop.start_date)
+        if not wn.merges(cur["end_date"], prop.start_date, merge_gap_hours):
+            superseded, cur = cur, None
+    dec = wn.decide(cur["level"] if cur else None, cur["pending_lower"] if cur else 0, prop.level, confirm=confirm_runs)
+    # the proposal's episode begins after the warning's last day: a later episode joins the warning
+    merged = cur is not None and prop.start_date is not None and prop.start_date > cur["end_date"]
+    proposal: dict[str, Any] = {
+        "level": prop.level,
+        "days": [str(d) for d in prop.days],
+        "aqi": [None if not np.isfinite(a) else a for a in prop.aqi],
+        "reason": prop.reason,
+        "action": dec.action,
+        "run_id": run_id,
+        "today": None if today is None else str(today),
+        "rule_set": rule,
+        "mode": prop.mode,
+        "basis": prop.basis,
+        "probability": prop.probability,
+        "dust_days": [str(d) for d in prop.dust_days],
     }
     with store.begin() as conn:
         if dec.action == "none":
             return "none"
+        if superseded is not None:
+            proposal["separate_from"] = {"warning_id": superseded["id"], "gap_hours": gap}
+            if superseded["state"] == "proposed":
+                _withdraw_superseded(
+                    conn,
+                    superseded,
+                    place_id,
+                    now,
+                    f"withdrawn: superseded by a separate episode from {prop.start_date} ({gap:g} h after this one's "
+                    f"end, > {merge_gap_hours:g} h)",
+                )
         if cur is None:
             wid = conn.execute(
                 warning_table.insert()
@@ -1086,7 +1283,7 @@ def apply_proposal(
                     probability=prop.probability,
                     run_id=run_id,
                     state="proposed",
-                    evidence=evidence,
+                    evidence={"proposal": proposal},
                     created_at=now,
                     updated_at=now,
                 )
@@ -1107,20 +1304,20 @@ def apply_proposal(
             fid = _raise_warning_finding(conn, w, place_id, now)
             conn.execute(warning_table.update().where(warning_table.c.id == wid).values(finding_id=fid))
             return dec.action
-        values: dict[str, Any] = {
-            "evidence": (cur["evidence"] or {}) | evidence,
-            "updated_at": now,
-            "pending_lower": dec.pending_lower,
-            "run_id": run_id,
-        }
+        values: dict[str, Any] = {"updated_at": now, "pending_lower": dec.pending_lower, "run_id": run_id}
         if cur["state"] == "proposed":
             if dec.action in ("upgrade", "downgrade", "keep") and prop.level is not None:
                 values.update(
                     level=prop.level,
                     cause=prop.cause,
-                    start_date=prop.start_date or cur["start_date"],
+                    # a merged later episode keeps the warning's start; the same episode follows the newest forecast
+                    start_date=min(cur["start_date"], prop.start_date)
+                    if merged and prop.start_date
+                    else prop.start_date or cur["start_date"],
                     end_date=prop.end_date or cur["end_date"],
                 )
+            elif dec.action == "pending_downgrade" and merged and prop.end_date is not None:
+                values["end_date"] = max(cur["end_date"], prop.end_date)
             elif dec.action == "lift":
                 values.update(
                     state="rejected",
@@ -1128,10 +1325,21 @@ def apply_proposal(
                     decided_at=now,
                     note="withdrawn: two later runs no longer support the proposal",
                 )
-        elif prop.end_date is not None and dec.action in ("keep", "upgrade"):
+        elif prop.end_date is not None and (merged or dec.action in ("keep", "upgrade")):
             values["end_date"] = max(cur["end_date"], prop.end_date)
-        conn.execute(warning_table.update().where(warning_table.c.id == cur["id"]).values(**values))
+        new_end = values.get("end_date", cur["end_date"])
+        notes = []
         if values.get("state") or values.get("level", cur["level"]) != cur["level"]:
+            notes.append(dec.action)
+        if merged and new_end != cur["end_date"]:
+            proposal["merged"] = {"gap_hours": gap, "end_before": str(cur["end_date"]), "end_after": str(new_end)}
+            notes.append(
+                f"merged the episode {prop.start_date}..{prop.end_date} ({gap:g} h after the warning's end, "
+                f"≤ {merge_gap_hours:g} h): end {cur['end_date']} → {new_end}"
+            )
+        values["evidence"] = (cur["evidence"] or {}) | {"proposal": proposal}
+        conn.execute(warning_table.update().where(warning_table.c.id == cur["id"]).values(**values))
+        if notes:
             conn.execute(
                 warning_event.insert().values(
                     warning_id=cur["id"],
@@ -1140,7 +1348,7 @@ def apply_proposal(
                     from_state=cur["state"],
                     to_state=values.get("state", cur["state"]),
                     level=values.get("level", cur["level"]),
-                    note=f"run {run_id}: {dec.action}",
+                    note=f"run {run_id}: " + "; ".join(notes),
                 )
             )
         w = dict(conn.execute(select(warning_table).where(warning_table.c.id == cur["id"])).mappings().one())
@@ -1619,13 +1827,14 @@ def train_gated(
     """:func:`train` returning the gate's verdict too (None when nothing was trained). ``fit_with`` replaces
     :func:`bogda.forecast.operational.train_operational` (tests). ``skipped``, when given, receives why each item
     that was not trained was left out (e.g. ``a21026: at most 200 valid days (< 365)``), for the command line."""
-    import logging
-
-    log = logging.getLogger(__name__)
-    fit = fit_with or op.train_operational
     now = now or now_utc()
     reg = registry(store)
-    panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8)
+    # stations with < 365 days take their county's (else the prefecture's) climatology (forecast.md §3.2)
+    fit = fit_with or partial(op.train_operational, areas_of=areas_of(reg))
+    unit_errors: list[str] = []
+    panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8, notes=unit_errors)
+    if unit_errors:
+        log.warning("forecast training inputs: %s", "; ".join(unit_errors))
     # emission-control columns only with ≥ 20 response days in the training window (forecast.md §2)
     used, n_resp = ctl.attach_for_training(store, panel)
     log.info("emission-control features %s: %d response days", "used" if used else "not used", n_resp)
@@ -1663,7 +1872,8 @@ def train_gated(
 
 
 def refresh_job(store: Store, now: datetime) -> int:
-    """Scheduler entry: one refresh; returns the number of values written."""
+    """Scheduler entry: one refresh with the installation's warning settings (``[forecast.warning]``, rule set,
+    mode, probability mode, merge gap, confirmation runs); returns the number of values written."""
     return refresh(store, now).n_values
 
 
