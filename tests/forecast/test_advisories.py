@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 
 import polars as pl
@@ -161,3 +162,57 @@ def test_stagnation_advisory_names_boilers(demo_store: Store) -> None:
 
 def test_no_nwp_no_advisory(demo_store: Store) -> None:
     assert sv.evaluate_advisories(demo_store, sv.registry(demo_store), datetime.now().astimezone()) == []
+
+
+# ---- advised measures: sectors are the registry's (forecast.md §3.8) ---------------------------------------------
+
+
+def test_packaged_measures_use_registry_sectors() -> None:
+    from bogda.registry.sites import SECTORS
+
+    table = adv.default_measures()
+    assert {m.kind for m in table} == set(adv.KINDS)
+    assert {m.target for m in table} <= set(SECTORS) | set(adv.EVERYONE)
+    # the spec's ozone sectors that the registry knows: chemicals (化工, 煤化工) and coking
+    assert {m.target for m in adv.measures_for("ozone")} - set(adv.EVERYONE) == {"chemical", "coal_chemical", "coking"}
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("ozone,chemicals,满负荷运行,Full load,D+0..D+3,1", "plan.csv:3: sector 'chemicals' of advisory kind 'ozone'"),
+        ("dust,printing,停工,Stop,D+0..D+3,1", "plan.csv:3: sector 'printing' of advisory kind 'dust'"),
+        ("stagnant,boilers,检查,Check,D+0..D+3,1", "plan.csv:3: sector 'boilers' of advisory kind 'stagnant'"),
+        ("smog,*,巡查,Patrol,D+0..D+3,1", "plan.csv:3: kind 'smog' is not an advisory kind"),
+        ("dust,*,,Nothing,D+0..D+3,1", "plan.csv:3: empty action_zh"),
+    ],
+)
+def test_measure_table_with_an_unknown_sector_is_refused(row: str, message: str) -> None:
+    text = ",".join(adv.MEASURE_COLUMNS) + "\nstagnant,boiler,检查锅炉,Check boilers,D+0..D+3,1\n" + row + "\n"
+    with pytest.raises(adv.MeasureTableError, match=re.escape(message)):
+        adv.read_measures(text, "plan.csv")
+    with pytest.raises(adv.MeasureTableError, match=re.escape("plan.csv:1: missing column")):
+        adv.read_measures("kind,sector,action_zh\n", "plan.csv")
+
+
+def test_ozone_advisory_names_chemical_enterprises(demo_store: Store) -> None:
+    from bogda.registry.sites import SiteInput, add_enterprise, with_check_digit
+
+    reg = sv.registry(demo_store)
+    with demo_store.begin() as conn:
+        add_enterprise(
+            conn,
+            SiteInput("enterprise", "HT-CH1", "呼图壁模拟化工有限公司（模拟）", place_id=reg.place_of["652323"]),
+            credit_code=with_check_digit("91652323MA78CHEM1"),
+            sector="chemical",
+            grade="B",
+        )
+    issue = day_start_utc(date(2026, 7, 10)) + timedelta(hours=10)  # 10:00 Beijing, in the ozone season
+    hot = {"t2m": 33.0, "rh2m": 40.0, "ws10": 2.0, "tcc": 0.2, "precip": 0.0}
+    _write_nwp(demo_store, "652323", date(2026, 7, 11), hot)
+    found = sv.evaluate_advisories(demo_store, reg, issue)
+    assert [(a.location, a.kind, a.day) for a in found] == [("652323", "ozone", date(2026, 7, 11))]
+    with demo_store.engine.connect() as conn:
+        ev = conn.execute(select(finding.c.evidence).where(finding.c.kind == "advisory")).scalars().one()
+    assert [(e["code"], e["sector"]) for e in ev["enterprises"]] == [("HT-CH1", "chemical")]
+    assert any(m["target"] == "chemical" for m in ev["measures"])

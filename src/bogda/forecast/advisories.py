@@ -3,7 +3,8 @@
 Pure core: :func:`daily_weather` aggregates an hourly NWP frame per location and Beijing day; :func:`evaluate`
 applies the three rules and returns one :class:`Advisory` per (location, kind, day) that holds, with the conditions
 that made it. Advised measures are data (``data/advisory_measures.csv``, ``advisory_measure`` of forecast.md §3.8);
-the service names the enterprises of the listed sectors in the area.
+the service names the enterprises of the listed sectors in the area, so every sector of the table must be one of the
+registry's (:data:`bogda.registry.sites.SECTORS`), checked when the table is read (:func:`read_measures`).
 
 - **dust** (strong wind): max ws10 ≥ 8 m/s or gust ≥ 12 m/s, with min RH < 30 % and < 1 mm rain in the previous
   72 h (the day and the two before it).
@@ -17,6 +18,7 @@ the service names the enterprises of the listed sectors in the area.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -217,20 +219,83 @@ class AdvisedMeasure:
     version: str
 
 
+MEASURE_COLUMNS = ("kind", "target", "action_zh", "action_en", "window", "version")
+"""Columns of an advised-measure table (``advisory_measure``, forecast.md §3.8)."""
+EVERYONE = ("*", "public")
+"""Targets that are not a sector: everyone (``*``) and the public."""
+PACKAGED = "bogda/forecast/data/advisory_measures.csv"
+
+
+class MeasureTableError(ValueError):
+    """An advised-measure table that cannot be used, naming file, line and field."""
+
+
+def read_measures(text: str, source: str) -> tuple[AdvisedMeasure, ...]:
+    """Parse and check an advised-measure table (forecast.md §3.8; the packaged defaults or a prefecture's plan).
+
+    Every ``target`` must be a registry sector (:data:`bogda.registry.sites.SECTORS`) or one of :data:`EVERYONE`:
+    the service names the area's enterprises by sector, and a sector the registry does not know would silently
+    name none. The spec's ozone sectors map onto the registry's (chemicals → ``chemical`` and ``coal_chemical``,
+    coking → ``coking``); painting, printing and fuel storage have no registry sector yet, so their measures are
+    ``*`` rows whose text names the trades (their enterprises are not listed).
+
+    Raises
+    ------
+    MeasureTableError
+        for a missing column, an unknown kind, a sector the registry does not know, or an empty action, naming
+        ``source``, the line and the value.
+
+    >>> head = ",".join(MEASURE_COLUMNS) + "\\n"
+    >>> read_measures(head + "ozone,chemical,满负荷运行,Full load,D+0..D+3,1\\n", "plan.csv")[0].target
+    'chemical'
+    >>> read_measures(head + "ozone,chemicals,满负荷运行,Full load,D+0..D+3,1\\n", "plan.csv")
+    Traceback (most recent call last):
+    ...
+    bogda.forecast.advisories.MeasureTableError: plan.csv:2: sector 'chemicals' of advisory kind 'ozone' is not a ...
+    """
+    from bogda.registry.sites import SECTORS
+
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in MEASURE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise MeasureTableError(f"{source}:1: missing column(s) {', '.join(missing)} (expected {MEASURE_COLUMNS})")
+    out = []
+    for r in reader:
+        line = reader.line_num
+        kind, target = (r["kind"] or "").strip(), (r["target"] or "").strip()
+        if kind not in KINDS:
+            raise MeasureTableError(f"{source}:{line}: kind {kind!r} is not an advisory kind ({', '.join(KINDS)})")
+        if target not in EVERYONE and target not in SECTORS:
+            raise MeasureTableError(
+                f"{source}:{line}: sector {target!r} of advisory kind {kind!r} is not a registry sector "
+                f"(registry sectors: {', '.join(SECTORS)}; '*' or 'public' address everyone)"
+            )
+        if not (r["action_zh"] or "").strip():
+            raise MeasureTableError(f"{source}:{line}: empty action_zh")
+        out.append(
+            AdvisedMeasure(
+                kind,
+                target,
+                r["action_zh"].strip(),
+                (r["action_en"] or "").strip(),
+                (r["window"] or "").strip(),
+                (r["version"] or "").strip(),
+            )
+        )
+    return tuple(out)
+
+
 @cache
 def default_measures() -> tuple[AdvisedMeasure, ...]:
-    """The packaged advised-measure table (forecast.md §3.8 defaults, d)."""
+    """The packaged advised-measure table (forecast.md §3.8 defaults, d), checked by :func:`read_measures`."""
     text = (resources.files("bogda.forecast") / "data" / "advisory_measures.csv").read_text(encoding="utf-8")
-    return tuple(
-        AdvisedMeasure(r["kind"], r["target"], r["action_zh"], r["action_en"], r["window"], r["version"])
-        for r in csv.DictReader(text.splitlines())
-    )
+    return read_measures(text, PACKAGED)
 
 
 def measures_for(kind: str, table: Sequence[AdvisedMeasure] | None = None) -> list[AdvisedMeasure]:
     """Advised measures of one kind.
 
-    >>> len(measures_for("dust")) >= 4, {m.target for m in measures_for("ozone")} >= {"coking", "printing"}
+    >>> len(measures_for("dust")) >= 4, {m.target for m in measures_for("ozone")} >= {"chemical", "coking"}
     (True, True)
     """
     return [m for m in (table if table is not None else default_measures()) if m.kind == kind]
