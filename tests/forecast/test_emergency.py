@@ -477,3 +477,21 @@ def test_hand_order_area_argument_and_refusals(demo_store: Store) -> None:
         conn.execute(plan.update().where(plan.c.id == oid).values(active=False))
     with pytest.raises(ValueError, match="no longer active"):
         em.activate_for_order(demo_store, oid, "652323")
+
+
+def test_a_list_that_cannot_be_built_undoes_the_decision(episode_store: Store, monkeypatch) -> None:
+    """Issuing commits nothing that leaves an issued warning without its list (forecast.md §3.10 "Activation")."""
+    sv.refresh(episode_store, models=None)
+    w = sv.warnings(episode_store)[0]
+
+    def broken(*_a, **_k):
+        raise LookupError("area 652323 has no place")
+
+    monkeypatch.setattr(em, "activate", broken)
+    with pytest.raises(ValueError, match=r"could not be built .*LookupError.*undone"):
+        sv.decide_warning(episode_store, w["id"], "issued", by="duty")
+    after = next(x for x in sv.warnings(episode_store) if x["id"] == w["id"])
+    assert after["state"] == "proposed" and after["level"] == w["level"]
+    with episode_store.engine.connect() as conn:
+        events = conn.execute(select(warning_event.c.from_state, warning_event.c.to_state, warning_event.c.by)).all()
+    assert [tuple(e) for e in events][-2:] == [("proposed", "issued", "duty"), ("issued", "proposed", "system")]

@@ -1430,10 +1430,33 @@ def decide_warning(
             )
         )
     list_id = None
-    if to_state in ("issued", "changed") and new_level in em.LEVELS:
-        list_id = em.activate(store, warning_id, by=by, now=now)
-    elif to_state == "lifted":
-        em.end_lists(store, warning_id, now=now)
+    try:
+        if to_state in ("issued", "changed") and new_level in em.LEVELS:
+            list_id = em.activate(store, warning_id, by=by, now=now)
+        elif to_state == "lifted":
+            em.end_lists(store, warning_id, now=now)
+    except Exception as exc:
+        # an issued warning without its emergency list would be worse than no decision: undo it (the audit trail,
+        # append-only, records the undo) and say why
+        why = (
+            f"warning {warning_id}: the emergency list could not be {'ended' if to_state == 'lifted' else 'built'} "
+            f"({exc.__class__.__name__}: {exc}); the decision {to_state} was undone"
+        )
+        keep = ("state", "level", "doc_no", "decided_by", "decided_at", "note", "pending_lower", "updated_at")
+        with store.begin() as conn:
+            conn.execute(warning_table.update().where(warning_table.c.id == warning_id).values({k: w[k] for k in keep}))
+            conn.execute(
+                warning_event.insert().values(
+                    warning_id=warning_id,
+                    at=now_utc(),
+                    by="system",
+                    from_state=to_state,
+                    to_state=w["state"],
+                    level=w["level"],
+                    note=why,
+                )
+            )
+        raise ValueError(why) from exc
     with store.begin() as conn:
         w2 = dict(conn.execute(select(warning_table).where(warning_table.c.id == warning_id)).mappings().one())
         if list_id is not None:
