@@ -171,6 +171,15 @@ def test_issuing_shows_the_emergency_list_in_words(server: str) -> None:
         assert not any(code in table for code in ("coal_chemical", "cement", "coking", "boiler"))
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / "forecast_page_list.png"), full_page=True)
+        # the issuer changes the level (issued → changed): the list is re-resolved as a new version
+        row = pg.locator(".bogda-warning").first
+        wid = row.inner_text().split("#")[1].split()[0]
+        row.locator(".bogda-change-level").click()
+        pg.get_by_role("option", name="橙色", exact=True).click()
+        row.get_by_role("button", name="变更级别").click()
+        pg.wait_for_selector(f".bogda-warning:has-text('#{wid} '):has-text('已调整')")
+        changed = pg.locator(f".bogda-warning:has-text('#{wid} ')").inner_text()
+        assert "橙色" in changed and "红色" not in changed
         assert outside(urls) == []
 
 

@@ -552,3 +552,24 @@ def test_rolling_mode_falls_back_to_calendar_days_when_it_cannot_be_computed(epi
     assert any("rolling 24-h AQI failed (ValueError: no hourly forecast)" in r for r in res.reasons)
     p = next(p for p in res.warnings if p.area_code == "652323")
     assert (p.level, p.mode) == ("red", "calendar")
+
+
+def test_a_failed_refresh_keeps_the_last_forecast_visible_marked_stale(episode_store: Store, monkeypatch) -> None:
+    """forecast.md §6: "A failed refresh leaves the last forecast visible, marked stale with its age"."""
+    from bogda.web.api import forecast as api
+
+    good = sv.refresh(episode_store, models=None)
+    issued = api.latest(episode_store)
+    assert issued is not None and issued["last_failure"] is None
+
+    def broken(*_a, **_k):
+        raise RuntimeError("store read timed out")
+
+    monkeypatch.setattr(sv, "refresh", broken)
+    with pytest.raises(RuntimeError):
+        sv.refresh_job(episode_store, now_utc() + timedelta(hours=3))
+    assert sv.latest_run(episode_store)["id"] == good.run_id  # the failed run wrote no forecast: not the latest
+    later = api.latest(episode_store, now=now_utc() + timedelta(hours=3))
+    assert later["id"] == good.run_id and later["stale"] and later["age_h"] >= 3
+    assert later["last_failure"]["reasons"] == ["refresh failed: RuntimeError: store read timed out"]
+    assert not api.latest(episode_store)["stale"]  # an hour-old forecast is not stale

@@ -1616,15 +1616,49 @@ def evaluate_advisories(
 
 
 def latest_run(store: Store) -> dict[str, Any] | None:
+    """The newest operational run that wrote a forecast (``ok`` or ``degraded``; a ``failed`` run wrote none, and
+    the last forecast stays the one shown, forecast.md §6)."""
     with store.engine.connect() as conn:
         r = (
             conn.execute(
-                select(forecast_run).where(forecast_run.c.kind == "operational").order_by(forecast_run.c.id.desc())
+                select(forecast_run)
+                .where(forecast_run.c.kind == "operational", forecast_run.c.status != "failed")
+                .order_by(forecast_run.c.id.desc())
             )
             .mappings()
             .first()
         )
     return dict(r) if r else None
+
+
+def failed_since(store: Store, run_id: int | None) -> dict[str, Any] | None:
+    """The newest ``failed`` operational run after run ``run_id`` (None: after any), or None."""
+    q = select(forecast_run).where(forecast_run.c.kind == "operational", forecast_run.c.status == "failed")
+    if run_id is not None:
+        q = q.where(forecast_run.c.id > run_id)
+    with store.engine.connect() as conn:
+        r = conn.execute(q.order_by(forecast_run.c.id.desc())).mappings().first()
+    return dict(r) if r else None
+
+
+def record_failed_run(store: Store, now: datetime, exc: BaseException) -> int:
+    """Write a ``failed`` run for a refresh that raised (forecast.md §6: "A failed refresh leaves the last forecast
+    visible, marked stale with its age"): the console shows the failure beside the last forecast."""
+    with store.begin() as conn:
+        return int(
+            conn.execute(
+                forecast_run.insert()
+                .values(
+                    issue_time=floor_to(now, "hour"),
+                    kind="operational",
+                    profile="",
+                    status="failed",
+                    reasons=[f"refresh failed: {exc.__class__.__name__}: {exc}"],
+                    created_at=now_utc(),
+                )
+                .returning(forecast_run.c.id)
+            ).scalar_one()
+        )
 
 
 def run_values(
@@ -1896,8 +1930,18 @@ def train_gated(
 
 def refresh_job(store: Store, now: datetime) -> int:
     """Scheduler entry: one refresh with the installation's warning settings (``[forecast.warning]``, rule set,
-    mode, probability mode, merge gap, confirmation runs); returns the number of values written."""
-    return refresh(store, now).n_values
+    mode, probability mode, merge gap, confirmation runs); returns the number of values written.
+
+    A refresh that raises is recorded as a ``failed`` run (the job log keeps the traceback), and the last forecast
+    stays visible, marked stale with its age (forecast.md §6)."""
+    try:
+        return refresh(store, now).n_values
+    except Exception as exc:
+        try:
+            record_failed_run(store, now, exc)
+        except Exception:  # the store itself is down: the job log still records the refresh's own error
+            log.exception("could not record the failed forecast refresh")
+        raise
 
 
 __all__ = [
@@ -1908,8 +1952,10 @@ __all__ = [
     "decide_warning",
     "enterprise",
     "evaluate_advisories",
+    "failed_since",
     "latest_run",
     "load_models",
+    "record_failed_run",
     "refresh",
     "registry",
     "run_values",

@@ -13,7 +13,7 @@ needs the same, and so does entering or deleting a source-apportionment share.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from bogda.forecast import service as sv
 from bogda.forecast import source_share as ss
 from bogda.store import Store
 from bogda.store.schema import emergency_list, user_capability
-from bogda.timeutil import beijing_date
+from bogda.timeutil import beijing_date, now_utc
 from bogda.web.api.common import ApiError, Paging, envelope, paging, stamp, store_of
 from bogda.web.auth import Principal, require_user
 
@@ -43,11 +43,25 @@ def _num(v: Any) -> Any:
     return v
 
 
-def latest(store: Store) -> dict[str, Any] | None:
+STALE_AFTER = timedelta(hours=2)
+"""A forecast issued longer ago than this is marked stale (refreshes run hourly, d; forecast.md §6)."""
+
+
+def latest(store: Store, *, now: datetime | None = None) -> dict[str, Any] | None:
+    """The latest run that wrote a forecast, with its age, whether it is stale, and the newest failed refresh since
+    (forecast.md §6: a failed refresh leaves the last forecast visible, marked stale with its age)."""
     run = sv.latest_run(store)
+    failed = sv.failed_since(store, run["id"] if run else None)
     if run is None:
         return None
+    issued = run["issue_time"] if run["issue_time"].tzinfo else run["issue_time"].replace(tzinfo=UTC)
+    age = (now or now_utc()) - issued
     return {
+        "age_h": round(age.total_seconds() / 3600, 1),
+        "stale": age > STALE_AFTER,
+        "last_failure": (
+            {"at": stamp(failed["created_at"]), "reasons": failed["reasons"]} if failed is not None else None
+        ),
         "id": run["id"],
         "issue_time": stamp(run["issue_time"]),
         "status": run["status"],

@@ -66,10 +66,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "issue": "发布",
         "reject": "不发布",
         "lift": "解除",
+        "change": "变更级别",
+        "to": "新级别",
+        "pick_level": "请先选择新的预警级别",
+        "advice": "最新预报建议：{what}",
+        "advice_upgrade": "升级为{level}",
+        "advice_downgrade": "降级为{level}（已经连续 2 次预报确认）",
+        "advice_downgrade_pending": "降级为{level}（待下一次预报确认）",
+        "advice_lift": "解除（已经连续 2 次预报确认）",
+        "advice_lift_pending": "解除（待下一次预报确认）",
         "lists": "应急减排清单（生效中）",
         "no_lists": "当前无生效的应急减排清单。",
         "download": "下载 Excel",
         "no_run": "尚无预报（运行 bogda forecast run 或等待定时任务）。",
+        "stale": "预报已过时：发布于 {age} 小时前。",
+        "failed": " 最近一次刷新失败（{at}）：{why}",
         "done": "已记录：{state}",
         "not_allowed": "需要预警发布权限（warning_issuer）",
     },
@@ -96,10 +107,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "issue": "Issue",
         "reject": "Reject",
         "lift": "Lift",
+        "change": "Change level",
+        "to": "New level",
+        "pick_level": "Pick the new warning level first",
+        "advice": "The newest run proposes: {what}",
+        "advice_upgrade": "upgrade to {level}",
+        "advice_downgrade": "downgrade to {level} (confirmed by 2 runs)",
+        "advice_downgrade_pending": "downgrade to {level} (awaiting the next run's confirmation)",
+        "advice_lift": "lift (confirmed by 2 runs)",
+        "advice_lift_pending": "lift (awaiting the next run's confirmation)",
         "lists": "Active emergency-reduction lists",
         "no_lists": "No active emergency list.",
         "download": "Download Excel",
         "no_run": "No forecast yet (run bogda forecast run or wait for the scheduled job).",
+        "stale": "Stale forecast: issued {age} h ago.",
+        "failed": " The last refresh failed ({at}): {why}",
         "done": "Recorded: {state}",
         "not_allowed": "Issuing warnings needs the warning_issuer capability",
     },
@@ -322,9 +344,55 @@ def warnings_view(ctx: Ctx, names: dict[str, str]) -> None:
                     "dense flat"
                 )
             elif w["state"] in ("issued", "changed"):
+                # a change of level is the issuer's decision (forecast.md §3.6: issued → changed); it re-resolves
+                # the emergency list as a new version
+                levels = [lv for lv in LEVEL_COLOURS if lv != "blue" or w["rule_set"] != "2024"]  # 2024: no blue
+                others = [lv for lv in levels if lv != w["level"]]
+                pick = ui.select({lv: in_words(wn.LEVEL_ZH, lv, ctx.lang) for lv in others}, label=tx(ctx.lang, "to"))
+                pick.props("dense outlined").classes("w-28 bogda-change-level")
+                ui.button(
+                    tx(ctx.lang, "change"),
+                    on_click=lambda _, i=w["id"], sel=pick: _decide(ctx, i, "changed", level=sel.value),
+                ).props("dense flat")
                 ui.button(tx(ctx.lang, "lift"), on_click=lambda _, i=w["id"]: _decide(ctx, i, "lifted")).props("dense")
+        advice = run_advice(w, ctx.lang)
+        if advice:
+            ui.label(advice).classes("text-caption text-warning bogda-warning-advice")
         if w.get("proposal"):
             ui.label(proposal_basis(w["proposal"], ctx.lang)).classes("text-caption text-grey-8 bogda-warning-basis")
+
+
+LEVEL_COLOURS = {"blue": "blue", "yellow": "amber", "orange": "orange", "red": "red"}
+
+
+def run_advice(w: dict[str, Any], lang: str) -> str:
+    """What the newest run proposes for an issued warning, for the issuer to decide (forecast.md §3.6: upgrades are
+    proposed at once; a downgrade or lift needs 2 agreeing runs, and is still the issuer's decision).
+
+    >>> w = {"state": "issued", "level": "yellow", "proposal": {"level": "orange", "action": "upgrade"}}
+    >>> run_advice(w, "zh")
+    '最新预报建议：升级为橙色'
+    >>> run_advice(w | {"proposal": {"level": None, "action": "lift"}}, "en")
+    'The newest run proposes: lift (confirmed by 2 runs)'
+    >>> run_advice(w | {"proposal": {"level": "yellow", "action": "keep"}}, "zh")
+    ''
+    """
+    prop = w.get("proposal") or {}
+    if w.get("state") not in ("issued", "changed") or prop.get("action") in (None, "keep", "none"):
+        return ""
+    level, action = prop.get("level"), prop["action"]
+    words = in_words(wn.LEVEL_ZH, level, lang) if level else ""
+    if action == "upgrade" and level:
+        what = tx(lang, "advice_upgrade", level=words)
+    elif action == "downgrade" and level:
+        what = tx(lang, "advice_downgrade", level=words)
+    elif action == "pending_downgrade" and level:
+        what = tx(lang, "advice_downgrade_pending", level=words)
+    elif action == "lift" or (action == "pending_downgrade" and not level):
+        what = tx(lang, "advice_lift" if action == "lift" else "advice_lift_pending")
+    else:
+        return ""
+    return tx(lang, "advice", what=what)
 
 
 _CLAUSE = re.compile(r"AQI (?P<op>>=|>) (?P<thr>[\d.]+) for ≥ (?P<h>[\d.]+) h")
@@ -357,14 +425,17 @@ def proposal_basis(proposal: dict[str, Any], lang: str) -> str:
     return t("forecast.warning.basis", lang, days=seq, clause=clause, document=document)
 
 
-def _decide(ctx: Ctx, warning_id: int, to_state: str) -> None:
+def _decide(ctx: Ctx, warning_id: int, to_state: str, *, level: str | None = None) -> None:
     try:
         api._issuer(ctx.store, ctx.who)
     except Exception:
         ui.notify(tx(ctx.lang, "not_allowed"), type="negative")
         return
+    if to_state == "changed" and not level:
+        ui.notify(tx(ctx.lang, "pick_level"), type="warning")
+        return
     try:
-        w = sv.decide_warning(ctx.store, warning_id, to_state, by=ctx.user.login)
+        w = sv.decide_warning(ctx.store, warning_id, to_state, by=ctx.user.login, level=level)
     except (LookupError, ValueError) as exc:
         ui.notify(str(exc), type="negative")
         return
@@ -815,6 +886,13 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
         ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=status, mode=mode)).classes(
             "bogda-run-status"
         )
+        if run.get("stale") or run.get("last_failure"):
+            # forecast.md §6: the last forecast stays visible, marked stale with its age
+            fail = run.get("last_failure")
+            text = tx(lang, "stale", age=f"{run['age_h']:.0f}") if run.get("stale") else ""
+            if fail:
+                text += tx(lang, "failed", at=fail["at"]["local"][:16], why="; ".join(fail["reasons"] or []))
+            ui.label(text.strip()).classes("text-negative text-weight-medium bogda-run-stale")
         reg = sv.registry(ctx.store)
         names = {x.code: x.name for x in reg.targets}
         for r in run["reasons"] or []:
