@@ -147,6 +147,9 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^no model for (?P<items>.+): damped persistence$", "no_model_for"),
         (r"^stale \(no PM2\.5 in 24 h\), climatology used: (?P<codes>.+)$", "stale"),
         (r"^advisories failed: (?P<exc>.+)$", "advisories_failed"),
+        (r"^rolling 24-h AQI failed \((?P<exc>.+)\): warnings in calendar mode$", "rolling_failed"),
+        (r"^warning proposal for (?P<codes>\S+) failed: (?P<exc>.+)$", "proposal_failed"),
+        (r"^station (?P<codes>\S+): CO median (?P<median>\d+) > 50 mg/m³ .*$", "co_unit"),
     )
 )
 """The forecast run's reasons (English in the run record, :func:`bogda.forecast.service.refresh`) → text keys of
