@@ -1295,16 +1295,55 @@ def plans_stagger_season(
 
 @plans_app.command("withdraw")
 def plans_withdraw(plan_id: Annotated[int, typer.Argument(help="Plan id.")], database_url: DbOption = None) -> None:
-    """Withdraw a plan record (kept for the record, no longer applied)."""
+    """Withdraw a plan record (kept for the record, no longer applied); an order's emergency lists end with it."""
     from bogda.enforcement.planbook import deactivate_plan
 
     try:
         with _store(database_url).begin() as conn:
-            deactivate_plan(conn, plan_id)
+            ended = deactivate_plan(conn, plan_id)
     except LookupError as exc:
         err.print(f"[red]error[/red] {exc}")
         raise typer.Exit(2) from None
-    console.print(f"plan {plan_id} withdrawn")
+    lists = f"; {ended} emergency list(s) ended 应急减排清单已终止" if ended else ""
+    console.print(f"plan {plan_id} withdrawn{lists}")
+
+
+@plans_app.command("order-list")
+def plans_order_list(
+    order_id: Annotated[int, typer.Argument(help="Plan id of a hand-entered order (bogda plans add order …).")],
+    area: Annotated[
+        str | None, typer.Option(help="County or prefecture code (default: the order's own area, else the prefecture).")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Freeze a new version even if the order has an active list.")
+    ] = False,
+    xlsx: Annotated[Path | None, typer.Option(help="Write the list as an Excel workbook here.")] = None,
+    database_url: DbOption = None,
+) -> None:
+    """The emergency-reduction list of a hand-entered order (人工录入指令的应急减排清单), optionally exported to Excel.
+
+    The order's active list is shown as it was frozen (the one its enterprises were given); the first call, or
+    ``--rebuild`` (e.g. after the registry changed), freezes a new version from today's registry and ends the previous
+    one (forecast.md §3.10). Withdrawing the order (``bogda plans withdraw``) ends its list.
+    """
+    from bogda.forecast import emergency
+
+    st = _store(database_url)
+    current = [
+        x["id"]
+        for x in emergency.active_list(st, area_code=area)
+        if x["warning_id"] is None and (x["totals"] or {}).get("order_id") == order_id
+    ]
+    try:
+        if current and not rebuild:
+            list_id = current[0]  # newest first
+        else:
+            list_id = emergency.activate_for_order(st, order_id, area, by="cli")
+            console.print(f"[green]emergency list {list_id} frozen[/green] for order {order_id}")
+    except (LookupError, ValueError) as exc:
+        err.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    _show_emergency_list(st, list_id, xlsx)
 
 
 def _load_file(kind: str, path: Path, code: str, database_url: str | None, **kw: object) -> None:
@@ -2502,10 +2541,10 @@ def forecast_emergency_list(
     xlsx: Annotated[Path | None, typer.Option(help="Write the list as an Excel workbook here.")] = None,
     database_url: DbOption = None,
 ) -> None:
-    """Show the newest emergency-reduction list of a warning, optionally exported to Excel."""
+    """Show the newest emergency-reduction list of a warning, optionally exported to Excel (a hand-entered order's
+    list: ``bogda plans order-list``)."""
     from sqlalchemy import select
 
-    from bogda.forecast import emergency
     from bogda.store.schema import emergency_list
 
     st = _store(database_url)
@@ -2518,8 +2557,25 @@ def forecast_emergency_list(
     if list_id is None:
         err.print(f"[red]warning {warning_id} has no emergency list (is it issued?)[/red]")
         raise typer.Exit(1)
-    _, items = emergency.list_rows(st, list_id)
-    t = Table("county", "enterprise", "sector", "grade", "allowed", "transport ban", "baseline")
+    _show_emergency_list(st, list_id, xlsx)
+
+
+def _show_emergency_list(st: Any, list_id: int, xlsx: Path | None) -> None:
+    """Print an emergency-reduction list's items and write it to ``xlsx`` when given (``forecast emergency-list``,
+    ``plans order-list``)."""
+    from bogda.forecast import emergency
+
+    head, items = emergency.list_rows(st, list_id)
+    t = Table(
+        "county",
+        "enterprise",
+        "sector",
+        "grade",
+        "allowed",
+        "transport ban",
+        "baseline",
+        title=f"emergency list {list_id} v{head['version']} {head['area_code']} {head['level']} {head['doc_no']}",
+    )
     for it in items:
         t.add_row(
             it["county_name"] or "",

@@ -36,6 +36,55 @@ def test_cement_measures_by_grade_and_level(grade, level, actions):
     assert got == actions
 
 
+@pytest.mark.parametrize(
+    ("industry", "grade", "level", "actions"),
+    [("cement_clinker", "引领性", "red", []), ("cement_clinker", "leading", "orange", []),
+     ("cement_clinker", "B-", "yellow", [("transport_ban", None), ("cap_ratio", 0.9)]),
+     ("cement_clinker", "B－", "orange", [("cap_ratio", 0.7)]), ("cement_clinker", "B-", "red", [("stop", None)]),
+     ("cement_clinker", "非引领性", "yellow", [("stop_lines", 0.5)]),
+     ("cement_clinker", "非引领性", "red", [("stop_lines", 1.0)]),
+     ("cement_clinker", "未分级", "red", [("stop", None), ("transport_ban", None)]),
+     ("cement_clinker", "E", "red", []),
+     ("cement", "B", "orange", [("cap_ratio", 0.8)]), ("cement", "非引领性", "orange", [("stop_lines", 1.0)]),
+     (" Cement ", "C", "orange", [("stop", None)]), ("水泥", "A级", "red", []), ("steel", "D", "red", [])],
+)  # fmt: skip
+def test_grade_names_and_industry_names_select_the_table_rows(industry, grade, level, actions):
+    """Grades as the registry and the ledger write them (引领性, 非引领性, B－) and the ledger's industry "cement"."""
+    ps = pl_.PlanSet(grades=[pl_.EnterpriseGrade("E1", industry, grade)])
+    assert [(m.action, m.value) for m in pl_.measures_for(ps, "E1", level, date(2025, 1, 1))] == actions
+
+
+def test_cement_table_agrees_with_the_emergency_list_template():
+    """Enforcement checks what the emergency list told the enterprise: same rows for every cement grade and level."""
+    from bogda.forecast import emergency as em
+
+    template: dict[tuple[str, str], list[tuple[str, float | None]]] = {}
+    for r in em.default_templates():
+        if r.sector == "cement" and not r.subsector:
+            acts = template.setdefault((r.grade, r.level), [])
+            if r.action != "none":
+                acts.append((r.action, r.value))
+    assert {k: list(v) for k, v in pl_.CEMENT_CLINKER.items()} == template
+    assert pl_.UNRATED_AS == em.UNRATED_AS
+    assert pl_.INDUSTRY_TABLES["cement"] is pl_.INDUSTRY_TABLES["cement_clinker"]  # one table, two names
+
+
+def test_each_order_reads_only_its_own_list():
+    """A list's measures bind under the order it was frozen for; a listed enterprise with no action gets none."""
+    t = datetime(2026, 1, 10, tzinfo=UTC)
+    x, y, z = (pl_.Order("orange", t, t.replace(day=12), key=k) for k in ("1", "2", "3"))
+    ps = pl_.PlanSet(
+        grades=[pl_.EnterpriseGrade("E1", "cement_clinker", "B")],
+        orders=[x, y, z],
+        measures=[pl_.Measure("E1", "orange", "stop", order_key="1")],
+        listed={("1", "E1"), ("3", "E1")},  # on order 3's list with 自主减排 only
+    )
+    got = [(o.key, m.action, m.value) for o, m in pl_.active_measures(ps, "E1")]
+    assert got == [("1", "stop", None), ("2", "cap_ratio", 0.8)]
+    # without an order no list is read: the grade table
+    assert [m.action for m in pl_.measures_for(ps, "E1", "orange", t.date())] == ["cap_ratio"]
+
+
 def test_own_list_overrides_industry_table():
     ps = pl_.PlanSet(grades=[pl_.EnterpriseGrade("E1", "cement_clinker", "B")],
                      measures=[pl_.Measure("E1", "orange", "cap_ratio", 0.6)])  # fmt: skip

@@ -192,6 +192,17 @@ def test_cou_units(code, st, unit):
 
 
 @pytest.mark.parametrize(
+    ("registered", "cou"),
+    [("mg/m3", "kg"), ("mg/m³", "kg"), ("mg/Nm3", "kg"), ("mg/Nm³", "kg"), (" mg / m3 ", "kg"), ("MG/M3", "kg"),
+     ("mg/m^3", "kg"), ("毫克/立方米", "kg"), ("mg/L", "kg"), ("mg/l", "kg"), ("ug/m3", "g"), ("µg/m³", "g"),
+     ("μg/m³", "g"), ("ng/m3", "g"), ("ug/L", "g"), ("µg/l", "g"), ("ppm", None), ("", None), ("kg/h", None)],
+)  # fmt: skip
+def test_cou_unit_from_the_registered_spelling(registered, cou):
+    """The demo and many registries type "mg/m3": its -Cou series must still be in kg (the CEMS baseline needs it)."""
+    assert codes.cou_unit("a21026", "31", {"a21026": registered}) == cou
+
+
+@pytest.mark.parametrize(
     ("code", "known"),
     [("a21026", True), ("w01018", True), ("e70101", True), ("g11901", True), ("i12001", True), ("LA", True),
      ("a2106", False), ("023", False), ("PM25", False), ("i42001", False), ("SB1", False)],
@@ -218,3 +229,22 @@ def test_return_codes_and_flags():
     assert set(codes.FLAGS_2005_AIR) == set("0123")
     assert {"N", "3"} == codes.NORMAL_FLAGS
     assert codes.OBSERVATION_KIND["2061"] == "hour"
+
+
+def test_hourly_upload_of_a_demo_device_gets_kg_cou_series():
+    """A CEMS registered as the demo registers it ("mg/m3") stores its -Cou series in kg, not without a unit."""
+    from datetime import UTC, datetime
+
+    from bogda.hj212.answers import build_upload
+    from bogda.hj212.auth import DeviceInfo
+    from bogda.hj212.codec import parse_frame
+    from bogda.hj212.ingest import observation_rows
+
+    frame = build_upload(
+        "2061", st="31", mn="MN0001", pw="123456", qn="20260110100000000",
+        data_time=datetime(2026, 1, 10, 2, tzinfo=UTC),
+        pollutants={"a21026": {"Avg": "20.5", "Cou": "1.25", "Flag": "N"}, "a00000": {"Avg": "80", "Cou": "288000"}},
+    )  # fmt: skip
+    dev = DeviceInfo("MN0001", "", 1, None, "2017", "31", {"a21026": "mg/m3", "a00000": "m3/h"})
+    units = {r[0]: r[2] for r in observation_rows(parse_frame(frame), dev)}
+    assert units == {"a21026": "mg/m3", "a21026-Cou": "kg", "a00000": "m3/h", "a00000-Cou": "m³"}

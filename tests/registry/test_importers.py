@@ -207,3 +207,18 @@ def test_unreadable_files(region: Store, tmp_path: Path) -> None:
         import_file(region, "stations", pdf)
     with pytest.raises(ImportRejected, match="file not found"):
         import_file(region, "stations", tmp_path / "missing.csv")
+
+
+def test_enterprise_import_accepts_both_leading_grades(region: Store, tmp_path: Path) -> None:
+    """非引领性 is a grade the grading ledger writes (a downgrade from 引领性): the registry import takes it."""
+    f = tmp_path / "enterprises.csv"
+    f.write_text(
+        "编码,名称,统一社会信用代码,行业,绩效分级,经度,纬度\n"
+        f"E1,引领水泥,{GOOD_CREDIT},cement,引领性,87.3,44.0\n"
+        f"E2,非引领水泥,{with_check_digit('91652300MA78ABCD2')},cement,非引领性,87.3,44.0\n",
+        encoding="utf-8",
+    )
+    assert import_file(region, "enterprises", f).written == 2
+    with region.engine.connect() as conn:
+        grades = dict(conn.execute(select(site.c.code, enterprise.c.grade).join(enterprise)).all())
+    assert grades == {"E1": "引领性", "E2": "非引领性"}

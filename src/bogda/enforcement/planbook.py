@@ -13,7 +13,8 @@ kind                fields used
                     county or prefecture the order is for; none = every enterprise)
 ``measure``         ``enterprise_id``, ``level``, ``action`` (stop, cap_ratio, stop_lines, extend_coking_h,
                     transport_ban), ``value``, ``target``, ``attrs.baseline_id``, ``attrs.ramp_h``
-``grade``           ``enterprise_id``, ``industry`` (e.g. cement_clinker), ``grade``, ``start``/``end`` validity
+``grade``           ``enterprise_id``, ``industry`` (cement_clinker, or cement as the grading ledger writes it),
+                    ``grade`` (as stored: 引领性, 非引领性, B- …), ``start``/``end`` validity
 ``baseline``        ``enterprise_id``, ``target`` (baseline id, "" = the enterprise), ``value``, ``unit``,
                     ``attrs.proxy``, ``attrs.derivation``
 ==================  ==========================================================================================
@@ -36,7 +37,7 @@ from sqlalchemy import Connection, select
 from bogda.enforcement import plans as P
 from bogda.grid.service_base import PlaceTree
 from bogda.store import Store
-from bogda.store.schema import emergency_list_item, enterprise, place, plan, site
+from bogda.store.schema import emergency_list, emergency_list_item, enterprise, place, plan, site
 from bogda.timeutil import beijing_date, now_utc
 
 KINDS = ("stagger_window", "measure", "order", "grade", "baseline")
@@ -192,11 +193,25 @@ def add_stagger_season(
     return add_plan(conn, PlanInput("stagger_window", sector=sector, start=w.start, end=w.end, doc_id=doc_id), by=by)
 
 
-def deactivate_plan(conn: Connection, plan_id: int) -> None:
-    """Withdraw a plan record (kept for the record, no longer applied)."""
-    n = conn.execute(plan.update().where(plan.c.id == plan_id).values(active=False)).rowcount
-    if not n:
+def deactivate_plan(conn: Connection, plan_id: int, *, now: datetime | None = None) -> int:
+    """Withdraw a plan record (kept for the record, no longer applied); returns how many emergency lists it ended.
+
+    Withdrawing (lifting) a hand-entered order also ends the emergency-reduction lists built for it
+    (``bogda.forecast.emergency.activate_for_order``; forecast.md §3.10), in the same transaction: an order no
+    longer in force must not leave an active list behind (a lifted warning ends its own lists through
+    ``emergency.end_lists``; they are not the order's to end). ``LookupError`` when there is no such plan.
+    """
+    kind = conn.execute(select(plan.c.kind).where(plan.c.id == plan_id)).scalar()
+    if kind is None:
         raise LookupError(f"plan {plan_id} does not exist")
+    conn.execute(plan.update().where(plan.c.id == plan_id).values(active=False))
+    if kind != "order":
+        return 0
+    # imported here: the emergency lists' module loads the forecast service, which withdrawing a window never needs;
+    # on this connection, because a second write transaction would wait behind this one on SQLite
+    from bogda.forecast.emergency import end_order_lists_on
+
+    return end_order_lists_on(conn, plan_id, now=now)
 
 
 def list_plans(
@@ -229,25 +244,63 @@ def _warning_orders_ended(store: Store) -> list[dict[str, Any]]:
     ]
 
 
-def _list_measures(store: Store) -> list[P.Measure]:
-    """Per-enterprise measures of the emergency-reduction lists frozen when a warning was issued (forecast.md
-    §3.10, table ``emergency_list_item``), at the level of the order each list wrote; ``none`` actions dropped."""
-    q = (
-        select(site.c.code, emergency_list_item.c.measures, plan.c.level)
-        .join(site, site.c.id == emergency_list_item.c.enterprise_id)
-        .join(plan, plan.c.id == emergency_list_item.c.order_id)
-    )
-    out: dict[tuple, P.Measure] = {}
+def newest_lists(rows: list[tuple[int, int, int]]) -> dict[int, int]:
+    """Order id → id of its newest emergency-reduction list, from ``(order id, list version, list id)`` rows.
+
+    A warning writes one order per list version; a hand-entered order keeps its id when its list is built again
+    (``bogda.forecast.emergency.activate_for_order``), so its versions share it and the newest one is its list. Ties
+    on version go to the newer row.
+
+    >>> newest_lists([(7, 1, 10), (7, 2, 12), (8, 1, 11)])
+    {7: 12, 8: 11}
+    """
+    best: dict[int, tuple[int, int]] = {}
+    for order_id, version, list_id in rows:
+        if order_id not in best or (version, list_id) > best[order_id]:
+            best[order_id] = (version, list_id)
+    return {o: lid for o, (_, lid) in best.items()}
+
+
+def _list_measures(store: Store) -> tuple[list[P.Measure], set[tuple[str, str]]]:
+    """Per-enterprise measures of the emergency-reduction lists (forecast.md §3.10, table ``emergency_list_item``),
+    each tied to the order its list was frozen for (``Measure.order_key`` = the order's plan id), at that order's
+    level; ``none`` actions dropped. Per order only its newest list version is read (:func:`newest_lists`): an older
+    version's measures no longer apply, to that order or any other. Also returned: the (order key, enterprise)
+    pairs on those lists, so that a listed enterprise whose measures are all ``none`` gets none under that order.
+
+    An ended list is still read for its order: a lifted warning's order stays in force for the period it covered
+    (:func:`_warning_orders_ended`); the orders themselves decide which lists count.
+    """
     with store.engine.connect() as conn:
-        for code, measures, level in conn.execute(q):
-            for m in measures or []:
-                action = (m or {}).get("action")
-                if action not in P.ACTIONS or level not in P.LEVELS:
-                    continue
-                value = m.get("value")
-                mm = P.Measure(code, level, action, None if value is None else float(value))
-                out[(code, level, action, mm.value)] = mm
-    return list(out.values())
+        versions = conn.execute(
+            select(emergency_list_item.c.order_id, emergency_list.c.version, emergency_list.c.id)
+            .join(emergency_list, emergency_list.c.id == emergency_list_item.c.list_id)
+            .where(emergency_list_item.c.order_id.is_not(None))
+            .distinct()
+        ).all()
+        newest = newest_lists([tuple(r) for r in versions])
+        q = (
+            select(site.c.code, emergency_list_item.c.measures, emergency_list_item.c.list_id, plan.c.id, plan.c.level)
+            .join(site, site.c.id == emergency_list_item.c.enterprise_id)
+            .join(plan, plan.c.id == emergency_list_item.c.order_id)
+            .where(emergency_list_item.c.list_id.in_(set(newest.values())))
+        )
+        rows = conn.execute(q).all() if newest else []
+    out: dict[tuple, P.Measure] = {}
+    listed: set[tuple[str, str]] = set()
+    for code, measures, list_id, order_id, level in rows:
+        if newest.get(order_id) != list_id or level not in P.LEVELS:
+            continue
+        key = str(order_id)
+        listed.add((key, code))
+        for m in measures or []:
+            action = (m or {}).get("action")
+            if action not in P.ACTIONS:
+                continue
+            value = m.get("value")
+            mm = P.Measure(code, level, action, None if value is None else float(value), order_key=key)
+            out[(key, code, action, mm.value)] = mm
+    return list(out.values()), listed
 
 
 def _area_of(row: dict[str, Any]) -> str | None:
@@ -290,8 +343,9 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
     """All active plan records as the catalogue's :class:`~.plans.PlanSet` (enterprise ids are site codes).
 
     Also read: orders from warnings that have since been lifted (for the period they covered) and the measures of
-    the emergency-reduction lists those warnings activated (an enterprise's own ``measure`` rows come first, then
-    its list measures; cement without either falls back to the grade table). Each order carries its area
+    the emergency-reduction lists frozen for the orders (an enterprise's own ``measure`` rows come first, then the
+    measures of the newest version of the order's own list, :func:`_list_measures`; cement without either falls back
+    to the grade table). Each order carries its area
     (``attrs.area_code`` → :func:`~.plans.order_scope`) and the set carries each enterprise's county, so that a county's
     order binds that county's enterprises only (forecast.md §3.10)."""
     rows = list_plans(store) + _warning_orders_ended(store)
@@ -311,7 +365,9 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
         a = r["attrs"] or {}
         if r["kind"] == "order":
             scope = P.order_scope(_area_of(r), kinds)
-            ps.orders.append(P.Order(r["level"], r["start"], r["end"], r["doc_id"], r["source"], scope))
+            ps.orders.append(
+                P.Order(r["level"], r["start"], r["end"], r["doc_id"], r["source"], scope, key=str(r["id"]))
+            )
         elif r["kind"] == "stagger_window":
             targets = [ent] if ent else [e.code for e in ents if e.sector == r["sector"]]
             for code in targets:
@@ -330,8 +386,8 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
             ps.baselines[bid] = P.Baseline(
                 bid, float(r["value"]), r["unit"] or "kWh/d", a.get("proxy", "production_kwh"), a.get("derivation", "")
             )
-    own = {(m.enterprise_id, m.level) for m in ps.measures}
-    ps.measures += [m for m in _list_measures(store) if (m.enterprise_id, m.level) not in own]
+    listed_measures, ps.listed = _list_measures(store)
+    ps.measures += listed_measures  # own rows still come first: plans.measures_for
     for code, sector, grade, _ in ents:
         if code not in graded and grade and sector in SECTOR_INDUSTRY:
             ps.grades.append(P.EnterpriseGrade(code, SECTOR_INDUSTRY[sector], grade))

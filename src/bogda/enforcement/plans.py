@@ -17,6 +17,7 @@ import numpy as np
 from bogda.enforcement.detectors import Subject, _bounds
 from bogda.enforcement.power import ON
 from bogda.enforcement.rules import Hit, Params
+from bogda.registry.grades import normalise_grade
 from bogda.timeutil import day_start_utc
 
 LEVELS = ("yellow", "orange", "red")
@@ -36,7 +37,12 @@ class EnterpriseGrade:
 
 @dataclass(frozen=True)
 class Measure:
-    """One emergency-reduction action of an enterprise at a warning level."""
+    """One emergency-reduction action of an enterprise at a warning level.
+
+    ``order_key`` is empty for the enterprise's own measures (its ``measure`` plan rows: they apply under every order
+    of their level); a measure taken from an emergency-reduction list carries the :attr:`Order.key` of the order the
+    list was frozen for and applies under that order only (:func:`measures_for`).
+    """
 
     enterprise_id: str
     level: str
@@ -44,6 +50,7 @@ class Measure:
     value: float | None = None
     target: str = ""  # meter or line id the action applies to ("" = the enterprise's production meters)
     baseline_id: str | None = None
+    order_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Order:
     doc_id: str = ""
     source: str = "warning"  # warning | manual
     area_codes: frozenset[str] | None = None
+    key: str = ""  # the order's identity (its plan row id), linking it to its emergency list's measures
 
 
 @dataclass(frozen=True)
@@ -95,27 +103,76 @@ class PlanSet:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     ramp_h: dict[str, float] = field(default_factory=dict)  # enterprise or meter id → ramp after a stop order
     county: dict[str, str] = field(default_factory=dict)  # enterprise id → county code (absent: county unknown)
+    listed: set[tuple[str, str]] = field(default_factory=set)  # (order key, enterprise id) on that order's list
 
 
 CEMENT_CLINKER: dict[tuple[str, str], tuple[tuple[str, float | None], ...]] = {
     ("A", "yellow"): (),
     ("A", "orange"): (),
     ("A", "red"): (),
+    ("leading", "yellow"): (),
+    ("leading", "orange"): (),
+    ("leading", "red"): (),
     ("B", "yellow"): (("transport_ban", None),),
     ("B", "orange"): (("cap_ratio", 0.8),),
     ("B", "red"): (("stop", None),),
+    ("B-", "yellow"): (("transport_ban", None), ("cap_ratio", 0.9)),
+    ("B-", "orange"): (("cap_ratio", 0.7),),
+    ("B-", "red"): (("stop", None),),
     ("C", "yellow"): (("stop_lines", 0.5),),
     ("C", "orange"): (("stop", None),),
     ("C", "red"): (("stop", None),),
+    ("non_leading", "yellow"): (("stop_lines", 0.5),),
+    ("non_leading", "orange"): (("stop_lines", 1.0),),
+    ("non_leading", "red"): (("stop_lines", 1.0),),
     ("D", "yellow"): (("stop", None), ("transport_ban", None)),
     ("D", "orange"): (("stop", None), ("transport_ban", None)),
     ("D", "red"): (("stop", None), ("transport_ban", None)),
 }
-"""Cement clinker measures by grade and level [std] (A self-determined; B no National-IV-or-older heavy trucks /
-reduce 20 % / stop; C stop 50 % of lines / stop; D stop and no road transport). ``stop_lines`` value = share
-of lines to stop; ``cap_ratio`` = allowed production ratio."""
+"""Cement clinker measures by grade (:func:`bogda.registry.grades.normalise_grade` codes) and level.
 
-INDUSTRY_TABLES = {"cement_clinker": CEMENT_CLINKER}
+A, B, C, D [std] (enforcement.md §3.6): A self-determined; B no National-IV-or-older heavy trucks / reduce 20 % /
+stop; C stop 50 % of lines / stop; D stop and no road transport. The spec is silent on the other grades; their rows
+are those of the emergency lists' template (``bogda/forecast/data/emergency_measures.csv``, documented defaults
+(d)), so that enforcement checks what the list told the enterprise: 引领性 (``leading``) self-determined like A;
+B- yellow no National-IV-or-older heavy trucks + reduce 10 %, orange reduce 30 %, red stop; 非引领性
+(``non_leading``) as C, written as lines to stop (50 %, then all). ``stop_lines`` value = share of lines to stop;
+``cap_ratio`` = allowed production ratio."""
+
+INDUSTRY_TABLES = {name: CEMENT_CLINKER for name in ("cement_clinker", "cement", "水泥", "水泥熟料")}
+"""Grade tables by industry. ``cement`` (the registry's sector code, which the grading ledger writes as the industry)
+and 水泥/水泥熟料 name the cement-clinker table too: one table, several names (:func:`industry_table`)."""
+
+UNRATED_AS = "D"
+"""Grade whose row an enterprise graded ``unrated`` (未分级, blank) uses: as the emergency lists
+(``bogda.forecast.emergency.UNRATED_AS``, forecast.md §3.10 (d))."""
+
+
+def industry_table(industry: str | None) -> dict[tuple[str, str], tuple[tuple[str, float | None], ...]] | None:
+    """The grade table of an industry as a grade row or the ledger names it, ``None`` when there is none.
+
+    Surrounding spaces and case are ignored, so an Excel ledger's `` Cement `` finds the cement-clinker table.
+
+    >>> industry_table("cement") is industry_table(" Cement_Clinker ") is CEMENT_CLINKER, industry_table("steel")
+    (True, None)
+    """
+    if industry is None:
+        return None
+    return INDUSTRY_TABLES.get(industry.strip().lower())
+
+
+def table_grade(grade: str | None) -> str | None:
+    """The row of the grade tables a stored grade selects (A, B, B-, C, D, ``leading``, ``non_leading``).
+
+    The grade is read as the emergency lists read it (:func:`bogda.registry.grades.normalise_grade`: 引领性 →
+    ``leading``, 非引领性 → ``non_leading``, B− → B-); ``unrated`` uses :data:`UNRATED_AS`; an unrecognised grade
+    selects no row (``None``: no measure is guessed, enforcement.md §3.6 "from the local list, not code").
+
+    >>> table_grade("引领性"), table_grade("非引领性"), table_grade("Ｂ－"), table_grade("未分级"), table_grade("E")
+    ('leading', 'non_leading', 'B-', 'D', None)
+    """
+    code = normalise_grade(grade)
+    return UNRATED_AS if code == "unrated" else code
 
 
 def xinjiang_cement_window(season_year: int, target_id: str, doc_id: str = "") -> StaggerWindow:
@@ -158,16 +215,30 @@ def grade_of(plans: PlanSet, enterprise_id: str, on: date) -> EnterpriseGrade | 
     return None
 
 
-def measures_for(plans: PlanSet, enterprise_id: str, level: str, on: date) -> list[Measure]:
-    """The enterprise's measures at ``level``: its own list entries, else its industry's table by grade."""
-    own = [m for m in plans.measures if m.enterprise_id == enterprise_id and m.level == level]
+def measures_for(plans: PlanSet, enterprise_id: str, level: str, on: date, order: Order | None = None) -> list[Measure]:
+    """The enterprise's measures at ``level`` under ``order`` (enforcement.md §3.6; forecast.md §3.10).
+
+    In this order: its own ``measure`` entries for the level; else, when the enterprise is on the emergency-reduction
+    list frozen for ``order`` (``PlanSet.listed``), exactly that list's measures (possibly none: a list saying
+    自主减排 is not overruled by the grade table), never those of another order's or an older version's list; else
+    its industry's grade table (:func:`industry_table`) at its grade (:func:`table_grade`: 引领性, 非引领性 and B-
+    have rows of their own). ``order`` ``None`` (or without a key) reads no list.
+    """
+    own = [m for m in plans.measures if m.enterprise_id == enterprise_id and m.level == level and not m.order_key]
     if own:
         return own
+    if order is not None and order.key and (order.key, enterprise_id) in plans.listed:
+        return [
+            m
+            for m in plans.measures
+            if m.order_key == order.key and m.enterprise_id == enterprise_id and m.level == level
+        ]
     g = grade_of(plans, enterprise_id, on)
-    if g is None or g.industry not in INDUSTRY_TABLES:
+    table = industry_table(g.industry) if g is not None else None
+    grade = table_grade(g.grade) if g is not None else None
+    if table is None or grade is None:
         return []
-    rows = INDUSTRY_TABLES[g.industry].get((g.grade, level), ())
-    return [Measure(enterprise_id, level, action, value) for action, value in rows]
+    return [Measure(enterprise_id, level, action, value) for action, value in table.get((grade, level), ())]
 
 
 def order_scope(area_code: str | None, place_kinds: Mapping[str, str]) -> frozenset[str] | None:
@@ -210,7 +281,8 @@ def orders_for(plans: PlanSet, enterprise_id: str) -> list[Order]:
 
 
 def active_measures(plans: PlanSet, enterprise_id: str) -> list[tuple[Order, Measure]]:
-    """Every (order, measure) pair applying to ``enterprise_id`` (orders activate measures by grade and level).
+    """Every (order, measure) pair applying to ``enterprise_id`` (orders activate measures by grade and level; each
+    order reads its own emergency list, :func:`measures_for`).
 
     Only the orders of the enterprise's area count (:func:`orders_for`): a county's order does not bind the
     enterprises of the other counties (forecast.md §3.10), whatever their grade table says.
@@ -218,7 +290,7 @@ def active_measures(plans: PlanSet, enterprise_id: str) -> list[tuple[Order, Mea
     out = []
     for o in orders_for(plans, enterprise_id):
         on = o.issued_at.astimezone(UTC).date()
-        out += [(o, m) for m in measures_for(plans, enterprise_id, o.level, on)]
+        out += [(o, m) for m in measures_for(plans, enterprise_id, o.level, on, o)]
     return out
 
 

@@ -27,8 +27,6 @@ import csv
 import io
 import json
 import math
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -43,6 +41,7 @@ from sqlalchemy import select
 from bogda.findings import FindingDraft, raise_finding
 from bogda.forecast import source_share
 from bogda.forecast.warnings import LEVEL_ZH
+from bogda.registry.grades import normalise_grade
 from bogda.registry.sites import SECTORS
 from bogda.store import Store
 from bogda.store import series as series_io
@@ -92,53 +91,6 @@ _POLLUTANT_KEYS = {
     "voc": "VOCs",
     "挥发性有机物": "VOCs",
 }
-
-_GRADE_ALIASES = {
-    "a": "A",
-    "b": "B",
-    "b-": "B-",
-    "c": "C",
-    "d": "D",
-    "leading": "leading",
-    "引领性": "leading",
-    "引领": "leading",
-    "绩效引领性": "leading",
-    "non_leading": "non_leading",
-    "non-leading": "non_leading",
-    "nonleading": "non_leading",
-    "非引领性": "non_leading",
-    "非引领": "non_leading",
-    "unrated": "unrated",
-    "未分级": "unrated",
-    "未评级": "unrated",
-}
-_DASHES = "−‐‑‒–—―﹣－"
-"""Minus and dash look-alikes typed for "B-" (B−, B–, B－ …)."""
-
-
-def normalise_grade(text: str | None) -> str | None:
-    """The template grade (one of :data:`GRADES`) of a grade as stored or typed, ``None`` when not recognised.
-
-    The registry and the grading ledger store Chinese names (A/B/B-/C/D, 引领性/非引领性, governance.md §3.7); the
-    template uses ``leading``/``non_leading`` (forecast.md §3.10). Full-width letters, surrounding and inner
-    spaces, minus and dash look-alikes and the suffixes 级/企业 are tolerated; blank or missing is ``unrated``.
-    The caller keeps the original text for display; an unrecognised grade is treated as ``unrated`` (d).
-
-    >>> normalise_grade("引领性"), normalise_grade(" 非引领性 "), normalise_grade("B−"), normalise_grade("Ｂ－")
-    ('leading', 'non_leading', 'B-', 'B-')
-    >>> normalise_grade(None), normalise_grade("A级"), normalise_grade("引领性企业"), normalise_grade("E")
-    ('unrated', 'A', 'leading', None)
-    """
-    if text is None:
-        return "unrated"
-    t = unicodedata.normalize("NFKC", str(text))
-    for dash in _DASHES:
-        t = t.replace(dash, "-")
-    t = re.sub(r"\s+", "", t).lower()
-    if not t:
-        return "unrated"
-    return _GRADE_ALIASES.get(t) or _GRADE_ALIASES.get(t.removesuffix("企业").removesuffix("级"))
-
 
 _LEVEL_ALIASES = {"yellow": "yellow", "黄色": "yellow", "黄": "yellow", "orange": "orange", "橙色": "orange",
                   "橙": "orange", "red": "red", "红色": "red", "红": "red"}  # fmt: skip
@@ -1245,8 +1197,13 @@ def end_lists(store: Store, warning_id: int, *, now: datetime | None = None) -> 
 def end_order_lists(store: Store, order_plan_id: int, *, now: datetime | None = None) -> int:
     """A hand-entered order lifted: end its active lists (the order row itself is the caller's). Returns how many."""
     with store.begin() as conn:
-        active = [r.id for r in _order_lists(conn, order_plan_id) if r.active]
-        _end_lists(conn, active, now or now_utc())
+        return end_order_lists_on(conn, order_plan_id, now=now)
+
+
+def end_order_lists_on(conn: Any, order_plan_id: int, *, now: datetime | None = None) -> int:
+    """:func:`end_order_lists` inside the caller's transaction (withdrawing the order in the same one)."""
+    active = [r.id for r in _order_lists(conn, order_plan_id) if r.active]
+    _end_lists(conn, active, now or now_utc())
     return len(active)
 
 

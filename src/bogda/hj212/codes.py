@@ -9,6 +9,8 @@ in (the registry's per-device units), then bogda's defaults (spec §3.7, §5.4).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -468,17 +470,57 @@ def unit_for(code: str, st: str | None = None, units: Mapping[str, str] | None =
     return factor.default_unit if factor else None
 
 
+_CONC_WORDS = {"毫克": "mg", "微克": "μg", "纳克": "ng", "立方米": "m3", "升": "l"}
+"""Chinese unit words a registry may be typed with (毫克/立方米, 微克/升 …)."""
+COU_MASS_UNIT: dict[str, str] = {"mg/m3": "kg", "mg/l": "kg", "μg/m3": "g", "ng/m3": "g", "μg/l": "g"}
+"""Concentration unit (as :func:`concentration_unit` spells it) → unit of its ``-Cou`` emission mass
+[HJ 212-2017 Table B; spec hj212.md §5.4]: kg for mg/m³ and mg/L, g for ng/m³ and µg/L (µg/m³ as well: the
+stations' particulate unit, bogda default §5.4)."""
+
+
+def concentration_unit(unit: str | None) -> str | None:
+    """A concentration unit in one spelling (lower case, ASCII ``3``, Greek ``μ``), ``None`` when blank.
+
+    Registries and vendors write the same unit many ways (spec hj212.md §3.7, units come from the registry):
+    ``mg/m3``, ``mg/m³``, ``mg/Nm3`` (normal state: still mg per m³), ``mg/m^3``, ``mg/L``/``mg/l``, ``ug/m3``,
+    ``µg/m³`` (micro sign) and ``μg/m³`` (Greek mu), 毫克/立方米. Only the spelling is unified; nothing is converted.
+
+    >>> [concentration_unit(u) for u in ("mg/m3", "mg/m³", " mg/Nm³ ", "MG/M^3", "毫克/立方米")]
+    ['mg/m3', 'mg/m3', 'mg/m3', 'mg/m3', 'mg/m3']
+    >>> [concentration_unit(u) for u in ("µg/m³", "ug/m3", "mg/L", "μg/l", "", None)]
+    ['μg/m3', 'μg/m3', 'mg/l', 'μg/l', None, None]
+    """
+    if unit is None:
+        return None
+    u = unicodedata.normalize("NFKC", unit)  # ³ → 3, micro sign µ → Greek μ, full-width letters → ASCII
+    u = "".join(u.split()).replace("^", "")
+    for zh, short in _CONC_WORDS.items():
+        u = u.replace(zh, short)
+    u = u.lower()
+    if u.startswith("ug/"):
+        u = "μ" + u[1:]
+    u = re.sub(r"/(n|s)m3$", "/m3", u)  # mg/Nm3 (normal), mg/Sm3 (standard): a per-volume concentration alike
+    return u or None
+
+
 def cou_unit(code: str, st: str | None = None, units: Mapping[str, str] | None = None) -> str | None:
     """Unit of the ``-Cou`` cumulative value [HJ 212-2017 Table B]: kg for mg/m³ and mg/L factors, g for
-    ng/m³ and µg/L factors, m³ for flows."""
+    ng/m³ and µg/L factors, m³ for flows.
+
+    The factor's unit is the registry's (``units``, as typed: ``mg/m3``, ``mg/Nm³``, ``mg/l`` …, read through
+    :func:`concentration_unit`), else bogda's default (:func:`unit_for`). ``None`` when the unit is not a
+    concentration (pH, °C, unknown): the caller stores the series without a unit rather than guess one.
+
+    >>> cou_unit("a21026", "31", {"a21026": "mg/m3"}), cou_unit("a21002", "31", {"a21002": "mg/Nm3"})
+    ('kg', 'kg')
+    >>> cou_unit("w01018", "32", {"w01018": "mg/l"}), cou_unit("w20111", "32", {"w20111": "ug/L"})
+    ('kg', 'g')
+    >>> cou_unit("a00000", "31", {"a00000": "m3/h"}), cou_unit("a21026", "31", {"a21026": "ppm"})
+    ('m³', None)
+    """
     if code in ("a00000", "w00000"):
         return "m³"
-    u = unit_for(code, st, units)
-    if u in ("mg/m³", "mg/L"):
-        return "kg"
-    if u in ("ng/m³", "µg/L", "µg/m³"):
-        return "g"
-    return None
+    return COU_MASS_UNIT.get(concentration_unit(unit_for(code, st, units)) or "")
 
 
 def cn_name(cn: str, lang: str = "zh") -> str | None:

@@ -18,8 +18,9 @@ from bogda.registry.places import PlaceIndex, in_bounds
 from bogda.store.schema import enterprise, meter, outlet, site
 
 SITE_KINDS = ("air_station", "water_station", "enterprise", "outlet", "meter", "device", "camera")
-GRADES = ("A", "B", "B-", "C", "D", "引领性")
-"""Environmental performance grades (环保绩效分级) [glossary: grade]."""
+GRADES = ("A", "B", "B-", "C", "D", "引领性", "非引领性")
+"""Environmental performance grades (环保绩效分级) [glossary: grade], as the grading ledger writes them
+(``bogda.ledger.grades.GRADES``): a downgrade from 引领性 to 非引领性 is a grade the registry must hold."""
 
 SECTORS: dict[str, str] = {
     "coal_chemical": "煤化工",
