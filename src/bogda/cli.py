@@ -2245,7 +2245,10 @@ def forecast_train(
 @forecast_app.command("run")
 def forecast_run(
     at: Annotated[str | None, typer.Option(help="Issue time (ISO 8601 with offset); default now.")] = None,
-    rule: Annotated[str, typer.Option(help="Warning rule set: 2024 (default) or 2018.")] = "2024",
+    rule: Annotated[
+        str | None,
+        typer.Option(help="Warning rule set: 2024 or 2017 (alias 2018); default: the installation's setting."),
+    ] = None,
     database_url: DbOption = None,
 ) -> None:
     """Refresh the forecast of every station, county and the prefecture; propose warnings and advisories."""
@@ -2466,7 +2469,7 @@ def forecast_warnings_check(
     source: Annotated[
         str, typer.Option(help="local: issued (what people issued) or proposed (every proposal of the service).")
     ] = "issued",
-    rule: Annotated[str, typer.Option(help="Warning rule set: 2024 or 2018.")] = "2024",
+    rule: Annotated[str, typer.Option(help="Warning rule set: 2024 or 2017 (alias 2018).")] = "2024",
     modes: Annotated[str, typer.Option(help="beijing: weather modes, comma-separated.")] = "none",
     data: Annotated[Path, typer.Option(help="The shared data folder (beijing).")] = Path("../shared/data"),
     episodes: Annotated[
@@ -2481,9 +2484,12 @@ def forecast_warnings_check(
     from datetime import date as _date
 
     from bogda.forecast import warning_check as wc
+    from bogda.standards.warning_levels import canonical_rule
 
-    if rule not in ("2024", "2018"):
-        raise typer.BadParameter("rule must be 2024 or 2018", param_hint="--rule")
+    try:
+        rule = canonical_rule(rule)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rule") from None
     if protocol == "local":
         try:
             lo = _date.fromisoformat(start or "")

@@ -17,7 +17,7 @@ limits
 composite
     Composite index (综合指数), year-on-year change, ranking.
 warning_levels
-    Heavy-pollution warning levels as a rule table (2024 and 2018 rules).
+    Heavy-pollution warning levels as a rule table (the 2024 and 2017 rule sets; 2018 is an alias of 2017).
 water
     GB 3838-2002 surface-water classes, drinking-water sources, trophic index; GB/T 14848-2017 groundwater [R].
 rounding
