@@ -66,7 +66,7 @@ def test_ledger_industry_cement_and_chinese_grades_get_the_cement_table(demo_sto
             planbook.add_plan(conn, PlanInput("grade", enterprise=code, industry="cement", grade=grade))
     red = _order(demo_store, level="red", area=None)
     ps = planbook.plan_set(demo_store)
-    assert _measures(ps, "FK-CM1") == {(str(red), "stop_lines", 1.0)}
+    assert _measures(ps, "FK-CM1") == {(str(red), "stop", None)}
     assert _measures(ps, "JM-CM1") == {(str(red), "stop", None)}
     assert _measures(ps, "CJ-CM1") == set()
     assert [(m.action, m.value) for m in P.measures_for(ps, "JM-CM1", "yellow", date(2026, 1, 10))] == [

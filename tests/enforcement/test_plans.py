@@ -42,10 +42,10 @@ def test_cement_measures_by_grade_and_level(grade, level, actions):
      ("cement_clinker", "B-", "yellow", [("transport_ban", None), ("cap_ratio", 0.9)]),
      ("cement_clinker", "B－", "orange", [("cap_ratio", 0.7)]), ("cement_clinker", "B-", "red", [("stop", None)]),
      ("cement_clinker", "非引领性", "yellow", [("stop_lines", 0.5)]),
-     ("cement_clinker", "非引领性", "red", [("stop_lines", 1.0)]),
+     ("cement_clinker", "非引领性", "red", [("stop", None)]),
      ("cement_clinker", "未分级", "red", [("stop", None), ("transport_ban", None)]),
      ("cement_clinker", "E", "red", []),
-     ("cement", "B", "orange", [("cap_ratio", 0.8)]), ("cement", "非引领性", "orange", [("stop_lines", 1.0)]),
+     ("cement", "B", "orange", [("cap_ratio", 0.8)]), ("cement", "非引领性", "orange", [("stop", None)]),
      (" Cement ", "C", "orange", [("stop", None)]), ("水泥", "A级", "red", []), ("steel", "D", "red", [])],
 )  # fmt: skip
 def test_grade_names_and_industry_names_select_the_table_rows(industry, grade, level, actions):

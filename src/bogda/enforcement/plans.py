@@ -123,8 +123,8 @@ CEMENT_CLINKER: dict[tuple[str, str], tuple[tuple[str, float | None], ...]] = {
     ("C", "orange"): (("stop", None),),
     ("C", "red"): (("stop", None),),
     ("non_leading", "yellow"): (("stop_lines", 0.5),),
-    ("non_leading", "orange"): (("stop_lines", 1.0),),
-    ("non_leading", "red"): (("stop_lines", 1.0),),
+    ("non_leading", "orange"): (("stop", None),),
+    ("non_leading", "red"): (("stop", None),),
     ("D", "yellow"): (("stop", None), ("transport_ban", None)),
     ("D", "orange"): (("stop", None), ("transport_ban", None)),
     ("D", "red"): (("stop", None), ("transport_ban", None)),
@@ -136,7 +136,7 @@ stop; C stop 50 % of lines / stop; D stop and no road transport. The spec is sil
 are those of the emergency lists' template (``bogda/forecast/data/emergency_measures.csv``, documented defaults
 (d)), so that enforcement checks what the list told the enterprise: 引领性 (``leading``) self-determined like A;
 B- yellow no National-IV-or-older heavy trucks + reduce 10 %, orange reduce 30 %, red stop; 非引领性
-(``non_leading``) as C, written as lines to stop (50 %, then all). ``stop_lines`` value = share of lines to stop;
+(``non_leading``) as C (stop 50 % of lines, then stop). ``stop_lines`` value = share of lines to stop;
 ``cap_ratio`` = allowed production ratio."""
 
 INDUSTRY_TABLES = {name: CEMENT_CLINKER for name in ("cement_clinker", "cement", "水泥", "水泥熟料")}
