@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg  # noqa: F401  (before any test loads ecCodes: bogda.forecast.nwp._eccodes says why)
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError

@@ -2820,7 +2820,7 @@ def forecast_load_nwp(
     members = {t.code: list(t.members) for t in reg.areas}
     for f in files:
         b = nwp.read_nwp(f, points, source=source, heights=heights)
-        n = nwp.load_nwp(st, b.values, members=members)
+        n = nwp.load_nwp(st, b, members=members)
         console.print(f"{f}: {n} values, {b.n_rejected} rejected")
         for note in b.notes:
             console.print(f"  note: {note}")

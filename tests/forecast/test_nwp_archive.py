@@ -210,3 +210,130 @@ def test_operational_bundle_trains_and_serves_nwp_sets_with_fallback() -> None:
     # stations × issues × (1, 6, 24 h: the gate leads these blocks cover; D+1..D+7)
     assert served.height == blind.height == 3 * 3 * (3 + 7)
     assert not np.allclose(served["new_mean"].to_numpy(), blind["new_mean"].to_numpy())
+
+
+# ---- recorded arrival and degraded runs (forecast.md §2 "the recorded arrival time", §6) -------------------------
+
+
+def _runs(rows: pl.DataFrame, run_h: int, panel, **kw) -> pl.DataFrame:
+    """The run table row of the run at panel hour ``run_h`` (naive run times: taken as UTC)."""
+    from bogda.forecast import nwp
+
+    return nwp.runs_of(rows.filter(pl.col("run_time") == panel.start_utc + timedelta(hours=run_h)), **kw)
+
+
+def test_recorded_arrival_decides_when_a_run_is_usable() -> None:
+    panel, _ = _panel()
+    rows = _rows(panel, [0, 24], 72, lambda r, i, j: 100 + r)
+    plain = NwpArchive.from_values(rows, panel)
+    at = panel.start_utc
+    runs = pl.concat(
+        [
+            _runs(rows, 0, panel, arrived_at=at + timedelta(hours=3, minutes=30)),  # early: 3.5 h after the run
+            _runs(rows, 24, panel, arrived_at=at + timedelta(hours=40)),  # late: 16 h after the run
+        ]
+    )
+    arc = NwpArchive.from_values(rows, panel, runs=runs)
+    # the same with aware (UTC) value times, as the store returns them
+    aware = NwpArchive.from_values(rows.with_columns(pl.col("run_time").dt.replace_time_zone("UTC")), panel, runs=runs)
+    t = np.array([2, 3, 29, 38, 39])  # issue times 3, 4, 30, 39, 40
+    # run_time + 6 h: run 0 from time 6, run 24 from 30
+    assert plain.run_for(t).tolist() == [-1, -1, 1, 1, 1]
+    # recorded arrivals: run 0 from 3.5, run 24 only from 40 (before that run 0 still serves)
+    assert arc.run_for(t).tolist() == aware.run_for(t).tolist() == [-1, 0, 0, 0, 1]
+    assert arc.at("ws10", np.zeros(2, dtype=int), np.array([45, 45]), np.array([29, 39])).tolist() == [100, 124]
+    assert arc.run_reasons(0) == [] and arc.run_reasons(-1) == []
+
+
+def test_degraded_run_carries_its_reason() -> None:
+    panel, _ = _panel()
+    rows = _rows(panel, [0, 24], 72, lambda r, i, j: 1.0)
+    arc = NwpArchive.from_values(rows, panel, runs=_runs(rows, 24, panel, skipped=3))
+    used = int(arc.run_for(np.array([29]))[0])
+    assert used == 1 and arc.run_reasons(0) == []
+    (reason,) = arc.run_reasons(used)
+    assert "degraded: 3 corrupt GRIB message(s) skipped" in reason and arc.run_times[1].isoformat() in reason
+
+
+def _panel_at_run():
+    frame, coords = synthetic_frame(n_stations=2, n_days=6, seed=1, first_day=date(2026, 1, 9))
+    return panel_from_frame(frame, ["a34004", "ws10"], coords=coords), coords
+
+
+def test_runs_loaded_into_the_store_keep_arrival_and_degradation(store, tmp_path: Path) -> None:
+    """load-nwp → nwp_value + nwp_run → NwpArchive: what the refresh reads (the stations' values, the run table)."""
+    from sqlalchemy import select
+
+    from bogda.forecast import nwp
+    from bogda.store.schema import nwp_value
+    from forecast.test_nwp import RUN, _grib
+
+    if not nwp.grib_available():
+        pytest.skip("ecCodes not loadable (optional dependency)")
+    panel, coords = _panel_at_run()
+    path = tmp_path / "run.grib2"
+    with path.open("wb") as fh:
+        for h in range(1, 30):
+            _grib(fh, "2t", 280.0 + h, step=h)
+        fh.write(b"GRIB" + b"\x00" * 60 + b"7777")
+    nwp.load_nwp(store, nwp.read_grib2(path, coords, source="g"), loaded_at=RUN + timedelta(hours=9))
+    c = nwp_value.c
+    with store.engine.connect() as conn:
+        got = conn.execute(
+            select(c.source, c.run_time, c.valid_start, c.location_id, c.variable, c.value).where(
+                c.location_id.in_(list(panel.stations))
+            )
+        ).all()
+    cols = {"source": pl.Utf8, "run_time": pl.Datetime("us", "UTC"), "valid_start": pl.Datetime("us", "UTC")}
+    cols |= {"location_id": pl.Utf8, "variable": pl.Utf8, "value": pl.Float64}
+    values = pl.DataFrame([tuple(r) for r in got], schema=cols, orient="row")
+    runs = nwp.run_info(store, run_from=RUN - timedelta(days=2), run_to=RUN)
+    arc = NwpArchive.from_values(values, panel, runs=runs)
+    # without the run table: run_time + 6 h applies and the run is clean
+    plain = NwpArchive.from_values(values, panel)
+    run_pos = int((RUN - panel.start_utc).total_seconds() // 3600)
+    assert arc.run_pos.tolist() == [run_pos]
+    # usable from the recorded arrival (run + 9 h), not from run + 6 h
+    assert arc.run_for(np.array([run_pos + 7, run_pos + 8])).tolist() == [-1, 0]
+    assert plain.run_for(np.array([run_pos + 4, run_pos + 5])).tolist() == [-1, 0] and plain.run_reasons(0) == []
+    assert "1 corrupt GRIB message(s) skipped" in arc.run_reasons(0)[0]
+    assert arc.at("t2m", np.zeros(1, dtype=int), np.array([run_pos + 10]), np.array([run_pos + 8]))[0] == pytest.approx(
+        280.0 + 10 - 273.15, abs=1e-3
+    )
+
+
+def test_archive_from_grib_files_marks_runs_with_corrupt_messages(tmp_path: Path) -> None:
+    from bogda.forecast import nwp
+    from forecast.test_nwp import _grib
+
+    if not nwp.grib_available():
+        pytest.skip("ecCodes not loadable (optional dependency)")
+    panel, coords = _panel_at_run()
+    path = tmp_path / "run.grib2"
+    with path.open("wb") as fh:
+        _grib(fh, "2t", 280.0, step=1)
+        fh.write(b"GRIB" + b"\x00" * 60 + b"7777")
+        _grib(fh, "2t", 281.0, step=2)
+    arc, problems = archive_from_files([str(path)], panel, coords)
+    assert len(problems) == 1 and nwp.CORRUPT in problems[0] and "message 2" in problems[0]
+    assert "degraded: 1 corrupt GRIB message(s) skipped" in arc.run_reasons(0)[0]
+    assert np.isnan(arc.arrival_pos).all()  # files carry no arrival: run_time + latency applies
+
+
+def test_run_table_rows_match_by_source_and_missing_columns_are_named() -> None:
+    panel, _ = _panel()
+    rows = _rows(panel, [0, 24], 72, lambda r, i, j: 1.0)
+    other = _runs(rows, 24, panel, skipped=2).with_columns(pl.lit("another").alias("source"))
+    # a run table row of another source says nothing about these values' run
+    assert NwpArchive.from_values(rows, panel, runs=other).run_reasons(1) == []
+    # two sources feed run 24: it is degraded by the one with corrupt messages, available when the last one is
+    both = pl.concat([rows, rows.with_columns(pl.lit("another").alias("source"))])
+    at = panel.start_utc
+    runs = pl.concat([other, _runs(rows, 24, panel, arrived_at=at + timedelta(hours=26))])
+    arc = NwpArchive.from_values(both, panel, runs=runs)
+    assert len(arc.run_reasons(1)) == 1 and "(another) degraded: 2 corrupt" in arc.run_reasons(1)[0]
+    # "another" has no recorded arrival: run_time + 6 h = 30, later than the recorded 26
+    assert arc.available_pos().tolist() == [6.0, 30.0]
+    assert NwpArchive.from_values(rows, panel, runs=runs.filter(pl.col("source") == "test")).available_pos()[1] == 26
+    with pytest.raises(NwpArchiveError, match="missing column\\(s\\) arrived_at, skipped_messages"):
+        NwpArchive.from_values(rows, panel, runs=runs.select("source", "run_time"))

@@ -471,6 +471,7 @@ def _today_frame(
 def nwp_archive_for(store: Store, panel: Panel, run_from: datetime, run_to: datetime) -> Any:
     """The archived NWP runs of ``nwp_value`` issued in [run_from, run_to] for the panel's stations and areas, as
     an :class:`~bogda.forecast.nwp_archive.NwpArchive` aligned with ``panel``; None when none is stored."""
+    from bogda.forecast.nwp import run_info
     from bogda.forecast.nwp_archive import NwpArchive
 
     with store.engine.connect() as conn:
@@ -502,7 +503,7 @@ def nwp_archive_for(store: Store, panel: Panel, run_from: datetime, run_to: date
         },
         orient="row",
     )
-    return NwpArchive.from_values(frame, panel)
+    return NwpArchive.from_values(frame, panel, runs=run_info(store, run_from=run_from, run_to=run_to))
 
 
 PIT_ARCHIVE_DAYS = 90
@@ -935,7 +936,9 @@ def refresh(
     used_nwp = any(fc.primary == "lgbm_nwp" for fc in (*hourly.values(), *daily.values()))
     nwp_run = None
     if used_nwp:
-        nwp_run = nwp_arc.run_times[int(nwp_arc.run_for(np.array([t_issue]))[0])]
+        i_run = int(nwp_arc.run_for(np.array([t_issue]))[0])
+        nwp_run = nwp_arc.run_times[i_run]
+        reasons.extend(nwp_arc.run_reasons(i_run))  # a run loaded with corrupt GRIB messages: degraded (§6)
     elif bundle is not None and bundle.weather_mode == "nwp":
         reasons.append("no NWP run usable at the issue time (6 h latency, 24 h fallback): models without NWP")
     # per panel row: how many archived station PITs were the station's own and how many its county's (§3.5)

@@ -1602,6 +1602,22 @@ nwp_value = Table(
 )
 """NWP forecasts interpolated to stations and areas (forecast.md §2, all adapters write here)."""
 
+nwp_run = Table(
+    "nwp_run",
+    metadata,
+    Column("source", String(64), nullable=False),
+    Column("run_time", TS, nullable=False),
+    Column("arrived_at", TS),  # null: not recorded (a back-load): run_time + latency applies
+    Column("skipped_messages", Integer, nullable=False, server_default="0"),
+    Column("notes", JSON, nullable=False, default=list),  # the load's notes and rejections, as text lines
+    Column("loaded_at", TS, nullable=False),
+    PrimaryKeyConstraint("source", "run_time"),
+    CheckConstraint("skipped_messages >= 0", name="skipped_messages"),
+)
+"""One row per loaded NWP run (forecast.md §2 "the recorded arrival time", §6 "the run is degraded"), written by
+:func:`bogda.forecast.nwp.load_nwp`: when it first arrived, the corrupt GRIB messages its latest load skipped (> 0:
+``degraded``), that load's notes and errors, and when it was last loaded."""
+
 backtest_score = Table(
     "backtest_score",
     metadata,

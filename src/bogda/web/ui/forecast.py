@@ -150,6 +150,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^rolling 24-h AQI failed \((?P<exc>.+)\): warnings in calendar mode$", "rolling_failed"),
         (r"^warning proposal for (?P<codes>\S+) failed: (?P<exc>.+)$", "proposal_failed"),
         (r"^station (?P<codes>\S+): CO median (?P<median>\d+) > 50 mg/m³ .*$", "co_unit"),
+        (r"^NWP run (?P<run>\S+) \((?P<source>[^)]+)\) degraded: (?P<n>\d+) corrupt GRIB .*$", "nwp_corrupt"),
     )
 )
 """The forecast run's reasons (English in the run record, :func:`bogda.forecast.service.refresh`) → text keys of
