@@ -2221,7 +2221,7 @@ def forecast_train(
     skipped: list[str] = []
     n, verdict = service.train_gated(st, gated=gated, skipped=skipped)
     for reason in skipped:  # items served by their baselines until their history is long enough
-        err.print(f"not trained: {reason}")
+        err.print(reason if reason.startswith("rounds:") else f"not trained: {reason}")
     if verdict is None and n == 0:
         err.print("[red]nothing trained[/red]" + ("" if skipped else " (see the log)"))
         raise typer.Exit(1)
@@ -2240,6 +2240,30 @@ def forecast_train(
                 + ("passed" if c.passed else f"failed: {c.reason}")
             )
     console.print(f"{n} item(s) put in service")
+
+
+@forecast_app.command("tune")
+def forecast_tune(
+    force: Annotated[
+        bool, typer.Option("--force", help="Tune even when the stored counts are younger than 30 days.")
+    ] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Tune the round counts of the nightly training on the last 6 months of the window (quarterly run, §3.4).
+
+    Exits 1 when the nightly training would still use the profile's fixed rounds."""
+    from bogda.forecast import service
+    from bogda.timeutil import now_utc
+
+    notes: list[str] = []
+    with console.status("forecast round tuning …"):
+        n = service.tune(_store(database_url), force=force, notes=notes)
+    for line in notes:
+        console.print(line)
+    tuned, rounds = service.rounds_for_training(service.rounds_path(), now=now_utc())
+    console.print(f"{n} model set(s) tuned; nightly training: {rounds}")
+    if tuned is None:
+        raise typer.Exit(1)
 
 
 @forecast_app.command("run")

@@ -188,6 +188,9 @@ DEFAULT_JOBS: tuple[JobSpec, ...] = (
     JobSpec("fire.poll", "bogda.jobs:fire_poll_job", 30, "火点接收 / fire points"),
     JobSpec("forecast.refresh", "bogda.forecast.service:refresh_job", 60, "预报刷新 / forecast refresh"),
     JobSpec("forecast.train", "bogda.forecast.service:train", 1440, "预报模型训练 / forecast training"),
+    # quarterly (forecast.md §3.4); after refresh and train, so that at start-up it never runs ahead of them, and on a
+    # young installation (the demo) it returns at once: not enough history to tune
+    JobSpec("forecast.tune", "bogda.forecast.service:tune", 90 * 1440, "预报轮数调优 / forecast round tuning"),
     JobSpec(
         "forecast.publication_duty",
         "bogda.forecast.publication:duty_job",

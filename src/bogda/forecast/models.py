@@ -11,8 +11,9 @@ Training is single-threaded and deterministic (``num_threads=1``, ``deterministi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -266,6 +267,144 @@ def row_weights(y: np.ndarray, order: np.ndarray, profile: Profile, days_per_ord
     return weight / weight.mean()
 
 
+@dataclass(frozen=True)
+class _MeanTarget:
+    """What the ``mean`` booster learns besides the features (Profile.transform, base, half_life_days, tail_weight)."""
+
+    label: np.ndarray
+    """y, or log(1 + y) (quantile boosters always learn y)."""
+    base: DampedBase | None
+    init: np.ndarray | None
+    """Starting scores (the damped-persistence base of every row), or None."""
+    weight: np.ndarray | None
+    own_data: bool
+    """The label, starting scores or weights differ from the quantile boosters': it needs a Dataset of its own."""
+
+
+def _mean_target(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    profile: Profile,
+    order: np.ndarray,
+    tr: np.ndarray,
+    days_per_order: float,
+) -> _MeanTarget:
+    """The ``mean`` booster's label, base (fitted on the learning rows ``tr`` when there are any) and weights."""
+    base = None
+    if profile.transform not in ("none", "log"):
+        raise ValueError(f"transform {profile.transform!r}: expected 'none' or 'log'")
+    if profile.base == "damped":
+        if profile.transform != "none":
+            raise ValueError("a damped-persistence base is a value in µg/m³: it cannot start a log-target booster")
+        base = DampedBase.fit(x[tr], y[tr], names) if tr.any() else DampedBase.fit(x, y, names)
+    init = base.value(x, names) if base is not None else None
+    label = np.log1p(np.maximum(y, 0.0)) if profile.transform == "log" else y
+    weight = row_weights(y, order, profile, days_per_order)
+    return _MeanTarget(label, base, init, weight, init is not None or profile.transform != "none" or weight is not None)
+
+
+def _split_datasets(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    cat: list[int],
+    tr: np.ndarray,
+    va: np.ndarray,
+    mt: _MeanTarget,
+) -> tuple[lgb.Dataset, lgb.Dataset, lgb.Dataset]:
+    """(learning rows for the quantile boosters, learning rows for ``mean``, validation rows for ``mean``) of a
+    time-ordered split: ``tr`` the earlier rows, ``va`` the later ones (forecast.md §3.4, never a random split)."""
+    dtr = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
+    if not mt.own_data:
+        return dtr, dtr, lgb.Dataset(x[va], y[va], reference=dtr)
+    init = mt.init
+    dtr_m = lgb.Dataset(
+        x[tr],
+        mt.label[tr],
+        feature_name=names,
+        categorical_feature=cat,
+        free_raw_data=False,
+        init_score=None if init is None else init[tr],
+        weight=None if mt.weight is None else mt.weight[tr],
+    )
+    dva = lgb.Dataset(x[va], mt.label[va], reference=dtr_m, init_score=None if init is None else init[va])
+    return dtr, dtr_m, dva
+
+
+def early_stopped(
+    params: dict[str, object], train: lgb.Dataset, valid: lgb.Dataset, max_rounds: int, patience: int
+) -> tuple[lgb.Booster, int]:
+    """Boost up to ``max_rounds``, stopping once the metric on ``valid`` (the latest rows, forecast.md §3.4) has not
+    improved for ``patience`` rounds; returns the booster and its best iteration (≥ 1)."""
+    b = lgb.train(
+        params,
+        train,
+        num_boost_round=max_rounds,
+        valid_sets=[valid],
+        callbacks=[lgb.early_stopping(patience, verbose=False)],
+    )
+    return b, int(b.best_iteration or max_rounds)
+
+
+@dataclass(frozen=True)
+class TunedSet:
+    """Best iterations of one model set's boosters found by :func:`tune_model_set`."""
+
+    horizon: str
+    best: dict[str, int]
+    """Booster (``mean``, ``p10``, ``p50``, ``p90``) → best iteration; empty when a side had too few rows."""
+    n_train: int
+    n_valid: int
+
+
+TUNE_MIN_ROWS = 100
+"""Rows each side of the split needs before rounds are tuned on it (d); a set with fewer keeps the profile's rounds."""
+
+
+def tune_model_set(
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    profile: Profile,
+    *,
+    horizon: str,
+    order: np.ndarray,
+    valid_from: float,
+    patience: int,
+    days_per_order: float = 1.0,
+    quantiles: Sequence[float] = QUANTILES,
+    seed: int = 0,
+    min_rows: int = TUNE_MIN_ROWS,
+    inputs: dict[str, object] | None = None,
+    x_calibrate: np.ndarray | None = None,
+) -> TunedSet:
+    """Best iterations of a set's ``mean`` and quantile boosters by time-ordered early stopping (forecast.md §3.4,
+    the quarterly tuning run): they learn on the rows whose ``order`` is before ``valid_from`` and stop on the rows
+    from it on, never a random split, with the labels, base, weights and parameters of :func:`fit_model_set` and at
+    most the profile's rounds (``rounds_mean``, ``rounds_quantile``).
+
+    Its keywords are those :func:`train_hourly` and :func:`train_daily` pass to ``fit_set``, so that it can stand in
+    for :func:`fit_model_set` there and tune on exactly the rows the nightly training samples; ``inputs`` and
+    ``x_calibrate`` are ignored (the quantiles are tuned on the inputs they learn from).
+    """
+    ok = np.isfinite(y)
+    x, y, order = x[ok], y[ok], order[ok]
+    tr, va = order < valid_from, order >= valid_from
+    n_tr, n_va = int(tr.sum()), int(va.sum())
+    if n_tr < min_rows or n_va < min_rows:
+        return TunedSet(horizon, {}, n_tr, n_va)
+    cat = _station_categorical(names)
+    mt = _mean_target(x, y, names, profile, order, tr, days_per_order)
+    dtr, dtr_m, dva = _split_datasets(x, y, names, cat, tr, va, mt)
+    best = {"mean": early_stopped(profile.mean_params(seed), dtr_m, dva, profile.rounds_mean, patience)[1]}
+    for q in quantiles:
+        dq = lgb.Dataset(x[va], y[va], reference=dtr)
+        params = profile.params("quantile", alpha=q, seed=seed)
+        best[f"p{round(q * 100):d}"] = early_stopped(params, dtr, dq, profile.rounds_quantile, patience)[1]
+    return TunedSet(horizon, best, n_tr, n_va)
+
+
 def fit_model_set(
     x: np.ndarray,
     y: np.ndarray,
@@ -298,44 +437,13 @@ def fit_model_set(
     best = valid_rmse = None
     cut = np.quantile(order, 1 - profile.valid_fraction) if y.size > 200 else np.inf
     tr, va = order < cut, order >= cut
-    base = None
-    if profile.transform not in ("none", "log"):
-        raise ValueError(f"transform {profile.transform!r}: expected 'none' or 'log'")
-    if profile.base == "damped":
-        if profile.transform != "none":
-            raise ValueError("a damped-persistence base is a value in µg/m³: it cannot start a log-target booster")
-        base = DampedBase.fit(x[tr], y[tr], names) if tr.any() else DampedBase.fit(x, y, names)
-    init = base.value(x, names) if base is not None else None
-    # the mean booster's label: y, or log(1 + y) (quantile boosters always learn y)
-    ym = np.log1p(np.maximum(y, 0.0)) if profile.transform == "log" else y
-    weight = row_weights(y, order, profile, days_per_order)
-    own_mean_data = init is not None or profile.transform != "none" or weight is not None
+    mt = _mean_target(x, y, names, profile, order, tr, days_per_order)
+    base, init, ym, weight, own_mean_data = mt.base, mt.init, mt.label, mt.weight, mt.own_data
     dtr = None
     smearing = None
     if profile.early_stopping and va.any():
-        dtr = lgb.Dataset(x[tr], y[tr], feature_name=names, categorical_feature=cat, free_raw_data=False)
-        if own_mean_data:
-            dtr_m = lgb.Dataset(
-                x[tr],
-                ym[tr],
-                feature_name=names,
-                categorical_feature=cat,
-                free_raw_data=False,
-                init_score=None if init is None else init[tr],
-                weight=None if weight is None else weight[tr],
-            )
-            dva = lgb.Dataset(x[va], ym[va], reference=dtr_m, init_score=None if init is None else init[va])
-        else:
-            dtr_m = dtr
-            dva = lgb.Dataset(x[va], y[va], reference=dtr)
-        b = lgb.train(
-            profile.mean_params(seed),
-            dtr_m,
-            num_boost_round=profile.rounds_mean,
-            valid_sets=[dva],
-            callbacks=[lgb.early_stopping(profile.early_stopping, verbose=False)],
-        )
-        best = int(b.best_iteration or profile.rounds_mean)
+        dtr, dtr_m, dva = _split_datasets(x, y, names, cat, tr, va, mt)
+        b, best = early_stopped(profile.mean_params(seed), dtr_m, dva, profile.rounds_mean, profile.early_stopping)
         valid_rmse = float(b.best_score["valid_0"]["l2"]) ** 0.5
         rounds = max(50, round(1.1 * best))
         if profile.transform == "log":
@@ -457,9 +565,14 @@ def train_hourly(
     quantiles: Sequence[float] = QUANTILES,
     seed: int = 0,
     stations: Sequence[int] | None = None,
+    fit_set: Callable[..., Any] | None = None,
 ) -> dict[tuple[int, int], ModelSet]:
-    """Train one model set per lead block on targets in [train_start, train_end] (hour positions)."""
+    """Train one model set per lead block on targets in [train_start, train_end] (hour positions).
+
+    ``fit_set`` replaces :func:`fit_model_set` on each block's rows, with its arguments (e.g. its own rounds per set,
+    or :func:`tune_model_set` for the quarterly tuning, forecast.md §3.4); the values are then what it returns."""
     _check_mode(weather_mode, future)
+    fit = fit_set or fit_model_set
     out = {}
     for block in blocks:
         s, t, lead = hourly_training_rows(
@@ -474,7 +587,7 @@ def train_hourly(
         x, names = hourly_features(ctx, s, t, lead, future=future, future_vars=future_vars)
         x, names = _with_station(x, names, s)
         y = ctx.cache.at(ctx.target, s, t + lead)
-        out[block] = fit_model_set(
+        out[block] = fit(
             x,
             y,
             names,
@@ -595,15 +708,17 @@ def train_daily(
     seed: int = 0,
     stations: Sequence[int] | None = None,
     calibrate_future: DailyCache | None = None,
+    fit_set: Callable[..., Any] | None = None,
 ) -> dict[int, ModelSet]:
     """Train one model set per daily horizon D+k on target days in [train_start_day, train_end_day].
 
     ``calibrate_future``: the weather the quantiles are calibrated on, when it differs from the weather the models
     learn on (``future``). A model learnt on observed weather and run on forecasts with their error must widen its
     intervals by that error, and split conformal calibration (:func:`fit_model_set`) does so when its held-out
-    rows carry the forecasts (forecast.md §3.9, mode ``noisy_proxy``).
+    rows carry the forecasts (forecast.md §3.9, mode ``noisy_proxy``). ``fit_set``: as in :func:`train_hourly`.
     """
     _check_mode(weather_mode, future)
+    fit = fit_set or fit_model_set
     ymat = daily.mean[ctx.target]
     idx = np.arange(ymat.shape[0]) if stations is None else np.asarray(stations)
     out = {}
@@ -634,7 +749,7 @@ def train_daily(
         if calibrate_future is not None:
             xc, _ = daily_features(ctx, daily, s, d, k, issue_hour=issue_hour, future=calibrate_future, issue=issue)
             xc = _with_station(xc, names, s)[0]
-        out[k] = fit_model_set(
+        out[k] = fit(
             x,
             ymat[s, d + k],
             names,

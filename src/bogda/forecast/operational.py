@@ -15,9 +15,11 @@ Defaults marked (d) are design values from the spec or documented here, configur
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +33,18 @@ from bogda.forecast.features import (
     daily_means,
     neighbour_table,
 )
-from bogda.forecast.models import FAST, HOURLY_BLOCKS, ModelSet, Profile, predict_daily, predict_hourly
+from bogda.forecast.models import (
+    FAST,
+    HOURLY_BLOCKS,
+    TUNE_MIN_ROWS,
+    ModelSet,
+    Profile,
+    TunedSet,
+    fit_model_set,
+    predict_daily,
+    predict_hourly,
+    tune_model_set,
+)
 from bogda.forecast.models import train_daily as _train_daily
 from bogda.forecast.models import train_hourly as _train_hourly
 from bogda.forecast.nwp_archive import NwpArchive
@@ -462,6 +475,429 @@ def area_climatology(
     return out, notes
 
 
+def training_window(panel: Panel, train_end: int | None, train_days: int) -> tuple[int, int]:
+    """(first, last) day position of the training window: the last ``train_days`` ending at day ``train_end``
+    (default: the panel's last whole day), forecast.md §3.4.
+
+    >>> from datetime import date
+    >>> p = Panel(date(2024, 1, 1), ("S",), {"x": np.zeros((1, 24 * 10))})
+    >>> training_window(p, None, 7), training_window(p, 5, 365)
+    ((3, 9), (0, 5))
+    """
+    end_day = train_end if train_end is not None else panel.n_days - 1
+    return max(0, end_day - train_days + 1), end_day
+
+
+@dataclass
+class _ItemInputs:
+    """What every model set of an item learns from: its feature context, daily series, targets and climatology."""
+
+    ctx: FeatureContext
+    daily: DailyCache
+    trainable: list[int]
+    clim_mh: np.ndarray
+    clim_doy: np.ndarray
+
+
+def _item_inputs(
+    panel: Panel,
+    item: str,
+    first_day: int,
+    last_day: int,
+    *,
+    min_days: int,
+    areas_of: Mapping[str, Sequence[str]] | None,
+    neighbour_km: float,
+) -> _ItemInputs | str:
+    """The item's training targets (the rows with ≥ ``min_days`` valid days in [first_day, last_day]) and its
+    climatology over those days; a str says why there are none (forecast.md §3.4)."""
+    h_win = np.zeros(panel.n_hours, bool)
+    h_win[first_day * 24 : (last_day + 1) * 24] = True
+    d_win = np.zeros(panel.n_days, bool)
+    d_win[first_day : last_day + 1] = True
+    var = hourly_var(panel, item)
+    yd = daily_item(panel, item)
+    n_days = np.isfinite(yd[:, d_win]).sum(axis=1)
+    trainable = [i for i in range(len(panel.stations)) if n_days[i] >= min_days]
+    if not trainable:
+        return f"{item}: at most {int(n_days.max()) if n_days.size else 0} valid days (< {min_days})"
+    clim_mh = bl.climatology_month_hour(panel, panel.data[var], h_win)
+    clim_doy = bl.climatology_doy(panel, yd, d_win)
+    if areas_of:
+        (clim_mh, clim_doy), borrowed = area_climatology(
+            panel.stations, n_days, min_days, (clim_mh, clim_doy), areas_of
+        )
+        if borrowed:
+            log.info("%s: area climatology for stations with < %d days: %s", item, min_days, ", ".join(borrowed))
+    dc = DailyCache(panel, [var], ())
+    dc.mean[var] = yd
+    return _ItemInputs(_context(panel, var, clim_mh, clim_doy, neighbour_km), dc, trainable, clim_mh, clim_doy)
+
+
+def _fit_sets(
+    item: str,
+    inp: _ItemInputs,
+    *,
+    start_day: int,
+    end_day: int,
+    blocks: Sequence[tuple[int, int]],
+    horizons: Sequence[int],
+    profile: Profile,
+    issue_hour: int,
+    seed: int,
+    nwp: NwpArchive | None,
+    fitter: Callable[[str, str], Callable[..., Any]],
+) -> dict[str, tuple[dict[tuple[int, int], Any], dict[int, Any]]]:
+    """Weather mode → (hourly sets by block, daily sets by horizon) of one item on targets in [start_day, end_day]:
+    mode ``none`` always, mode ``nwp`` too with an archive of issued NWP runs. ``fitter(resolution, mode)`` is the
+    ``fit_set`` of :func:`~bogda.forecast.models.train_hourly` / :func:`~bogda.forecast.models.train_daily`, so that
+    training and tuning fit the very same rows."""
+    modes: list[tuple[str, NwpArchive | None]] = [("none", None)]
+    if nwp is not None and nwp.variables:
+        modes.append(("nwp", nwp))
+    out: dict[str, tuple[dict[tuple[int, int], Any], dict[int, Any]]] = {}
+    for mode, fut in modes:
+        hourly = (
+            _train_hourly(
+                inp.ctx,
+                train_start=start_day * 24,
+                train_end=(end_day + 1) * 24 - 1,
+                blocks=blocks,
+                profile=profile,
+                seed=seed,
+                stations=inp.trainable,
+                weather_mode=mode,
+                future=fut,  # type: ignore[arg-type]
+                future_vars=fut.variables if fut is not None else (),
+                fit_set=fitter("hour", mode),
+            )
+            if item in HOURLY_ITEMS
+            else {}
+        )
+        daily = _train_daily(
+            inp.ctx,
+            inp.daily,
+            train_start_day=start_day,
+            train_end_day=end_day,
+            horizons=horizons,
+            profile=profile,
+            issue_hour=issue_hour,
+            seed=seed,
+            stations=inp.trainable,
+            weather_mode=mode,
+            future=fut,  # type: ignore[arg-type]
+            fit_set=fitter("day", mode),
+        )
+        out[mode] = (hourly, daily)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Round counts of the quarterly tuning run (forecast.md §3.4)
+# --------------------------------------------------------------------------------------------------------------
+
+ROUNDS_FLOOR = 20
+"""Fewest rounds a tuned booster gets (d). At learning rate 0.05, 20 rounds move a forecast about two thirds of the
+way from the training mean to the fit (1 − 0.95²⁰ ≈ 0.64); an early stop after a handful of rounds on a calm tail
+would otherwise serve a near-constant forecast for a whole quarter."""
+
+TUNE_VALID_DAYS = 182
+"""The last 6 months (d) of the training window: the tuning run learns on the window before them and stops early
+on them (forecast.md §3.4, time-ordered)."""
+
+TUNE_PATIENCE = 30
+"""Rounds without improvement on the tail after which the tuning run stops a booster (d): 15 % of the ``fast``
+profile's 200 ``mean`` rounds, a quarter of its 120 quantile rounds; a longer wait rarely finds a better iteration
+below such caps and costs the rounds it waits."""
+
+ROUNDS_MAX_AGE_DAYS = 120
+"""Tuned counts older than this [d] are not used (quarterly tuning + 30 days of slack, d); the profile's rounds are."""
+
+ROUNDS_FORMAT = 1
+"""Version of the stored counts (:meth:`TunedRounds.to_json`)."""
+
+
+def set_key(item: str, horizon: str, weather_mode: str) -> str:
+    """Key of a model set in the tuned counts: item, horizon label of the set (``1-1h``, ``2-6h``, ``D+3``) and
+    weather mode (``none``, ``nwp``).
+
+    >>> set_key("a34004", "D+1", "none")
+    'a34004/D+1/none'
+    """
+    return f"{item}/{horizon}/{weather_mode}"
+
+
+def rounds_from_best(best: int, cap: int, floor: int = ROUNDS_FLOOR) -> int:
+    """Rounds for the nightly training from a tuned best iteration: clip(⌈1.1 × best⌉, ``floor``, ``cap``), the cap
+    winning over the floor (the profile's rounds bound the training time, forecast.md §7). Integer arithmetic, since
+    1.1 × 100 is 110.00000000000001 in floating point.
+
+    >>> rounds_from_best(100, 200), rounds_from_best(190, 200), rounds_from_best(3, 200), rounds_from_best(3, 10)
+    (110, 200, 20, 10)
+    """
+    if best < 1:
+        raise ValueError(f"best iteration {best}: expected at least 1")
+    return min(cap, max(floor, -(-11 * best // 10)))
+
+
+def _positive_int(value: object, name: str, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{source}: field {name!r}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _counts(value: object, name: str, source: str, kinds: Sequence[str]) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{source}: field {name!r}: expected an object, got {value!r}")
+    missing = [k for k in kinds if k not in value]
+    if missing:
+        raise ValueError(f"{source}: field {name!r}: missing {', '.join(missing)}")
+    return {str(k): _positive_int(v, f"{name}.{k}", source) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class TunedRounds:
+    """Round counts of a quarterly tuning run for the nightly training (forecast.md §3.4), per model set
+    (:func:`set_key`) and booster kind: ``mean``, and ``quantile`` (shared by α 0.1/0.5/0.9, as the profile's
+    ``rounds_quantile`` is: the largest of their tuned counts, so that none of the three is cut short)."""
+
+    tuned_at: datetime
+    profile: str
+    caps: dict[str, int]
+    """The profile's rounds at tuning time (``mean``, ``quantile``): no count exceeds them."""
+    floor: int
+    patience: int
+    window: dict[str, str]
+    """Beijing dates: ``first`` and ``last`` day of the training window, ``valid_from`` the first day of its tail."""
+    sets: dict[str, dict[str, int]]
+    best: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Best iteration per set and booster (``mean``, ``p10``, ``p50``, ``p90``): the record the counts come from."""
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON object (:meth:`from_json` reads it back)."""
+        return {
+            "format": ROUNDS_FORMAT,
+            "tuned_at": self.tuned_at.isoformat(),
+            "profile": self.profile,
+            "caps": dict(self.caps),
+            "floor": self.floor,
+            "patience": self.patience,
+            "window": dict(self.window),
+            "sets": {k: dict(v) for k, v in sorted(self.sets.items())},
+            "best": {k: dict(v) for k, v in sorted(self.best.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: object, source: str = "tuned round counts") -> TunedRounds:
+        """Read :meth:`to_json`'s object; a ValueError names ``source`` and the field that is wrong.
+
+        >>> TunedRounds.from_json({"format": 1, "tuned_at": "2026-01-01T00:00:00+00:00"}, "rounds.json")
+        Traceback (most recent call last):
+        ...
+        ValueError: rounds.json: field 'profile': expected a profile name, got None
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if data.get("format") != ROUNDS_FORMAT:
+            raise ValueError(f"{source}: field 'format': expected {ROUNDS_FORMAT}, got {data.get('format')!r}")
+        try:
+            tuned_at = datetime.fromisoformat(str(data.get("tuned_at")))
+        except ValueError:
+            tuned_at = None
+        if tuned_at is None or tuned_at.tzinfo is None:
+            raise ValueError(
+                f"{source}: field 'tuned_at': expected an ISO 8601 time with offset, got {data.get('tuned_at')!r}"
+            )
+        profile = data.get("profile")
+        if not isinstance(profile, str) or not profile:
+            raise ValueError(f"{source}: field 'profile': expected a profile name, got {profile!r}")
+        window = data.get("window", {})
+        if not isinstance(window, dict) or not all(isinstance(v, str) for v in window.values()):
+            raise ValueError(f"{source}: field 'window': expected an object of dates, got {window!r}")
+        sets, best = data.get("sets"), data.get("best", {})
+        if not isinstance(sets, dict):
+            raise ValueError(f"{source}: field 'sets': expected an object, got {sets!r}")
+        if not isinstance(best, dict):
+            raise ValueError(f"{source}: field 'best': expected an object, got {best!r}")
+        return cls(
+            tuned_at,
+            profile,
+            _counts(data.get("caps"), "caps", source, ("mean", "quantile")),
+            _positive_int(data.get("floor"), "floor", source),
+            _positive_int(data.get("patience"), "patience", source),
+            {str(k): v for k, v in window.items()},
+            {str(k): _counts(v, f"sets.{k}", source, ("mean", "quantile")) for k, v in sets.items()},
+            {str(k): _counts(v, f"best.{k}", source, ("mean",)) for k, v in best.items()},
+        )
+
+
+def rounds_problem(
+    tuned: TunedRounds, *, now: datetime, profile: Profile, max_age_days: float = ROUNDS_MAX_AGE_DAYS
+) -> str | None:
+    """Why a training at ``now`` with ``profile`` must not use ``tuned`` (None: it may): tuned for another profile,
+    older than ``max_age_days`` (forecast.md §3.4: quarterly tuning, d), or dated more than a day ahead (a clock set
+    wrong when they were written)."""
+    if tuned.profile != profile.name:
+        return f"tuned for profile {tuned.profile!r}, training with {profile.name!r}"
+    age = (now - tuned.tuned_at).total_seconds() / 86400
+    if age > max_age_days:
+        return f"tuned {tuned.tuned_at:%Y-%m-%d}, {age:.0f} days ago (> {max_age_days:g})"
+    if age < -1:
+        return f"tuned {tuned.tuned_at.isoformat()}, after the training time {now.isoformat()}"
+    return None
+
+
+def _fitter_with_rounds(
+    item: str, rounds: Mapping[str, Mapping[str, int]] | None, resolution: str, weather_mode: str
+) -> Callable[..., ModelSet]:
+    """:func:`~bogda.forecast.models.fit_model_set` with the set's tuned rounds (never above the profile's), else the
+    profile's; the set's ``inputs`` record which (``rounds_source``: ``tuned`` or ``profile``). ``resolution`` is
+    part of the set's horizon label already (``1-1h``, ``D+1``)."""
+
+    def fit(
+        x: np.ndarray,
+        y: np.ndarray,
+        names: list[str],
+        profile: Profile,
+        *,
+        horizon: str,
+        inputs: dict[str, object] | None = None,
+        **kw: Any,
+    ) -> ModelSet:
+        r = (rounds or {}).get(set_key(item, horizon, weather_mode))
+        if r is not None:
+            profile = replace(
+                profile,
+                rounds_mean=min(profile.rounds_mean, int(r["mean"])),
+                rounds_quantile=min(profile.rounds_quantile, int(r["quantile"])),
+            )
+        rec = {
+            **(inputs or {}),
+            "rounds_source": "profile" if r is None else "tuned",
+            "rounds_quantile": profile.rounds_quantile,
+        }
+        return fit_model_set(x, y, names, profile, horizon=horizon, inputs=rec, **kw)
+
+    return fit
+
+
+def tuning_shortfall(
+    panel: Panel,
+    items: Sequence[str],
+    *,
+    train_end: int | None = None,
+    train_days: int = 3 * 365,
+    min_days: int = 365,
+    valid_days: int = TUNE_VALID_DAYS,
+) -> list[str]:
+    """Why each item cannot be tuned (fewer than ``min_days`` valid days before the tail in every target); cheap, so
+    that a tuning job on a young installation (the demo's days of data) returns before it builds any input."""
+    start_day, end_day = training_window(panel, train_end, train_days)
+    last = end_day - valid_days
+    d_win = np.zeros(panel.n_days, bool)
+    d_win[start_day : max(last + 1, start_day)] = True
+    out = []
+    for item in items:
+        n_days = np.isfinite(daily_item(panel, item)[:, d_win]).sum(axis=1)
+        if not (n_days >= min_days).any():
+            most = int(n_days.max()) if n_days.size else 0
+            out.append(f"{item}: at most {most} valid days before the last {valid_days} (< {min_days})")
+    return out
+
+
+def tune_operational(
+    panel: Panel,
+    items: Sequence[str] = ("a34004",),
+    *,
+    train_end: int | None = None,
+    train_days: int = 3 * 365,
+    min_days: int = 365,
+    valid_days: int = TUNE_VALID_DAYS,
+    profile: Profile = FAST,
+    patience: int = TUNE_PATIENCE,
+    floor: int = ROUNDS_FLOOR,
+    blocks: Sequence[tuple[int, int]] = HOURLY_BLOCKS,
+    horizons: Sequence[int] = tuple(range(1, 8)),
+    issue_hour: int = 16,
+    neighbour_km: float = 50.0,
+    seed: int = 0,
+    now: datetime | None = None,
+    nwp: NwpArchive | None = None,
+    areas_of: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[TunedRounds | None, list[str]]:
+    """The quarterly tuning run (forecast.md §3.4): round counts per model set and booster kind for the nightly
+    :func:`train_operational` with the same arguments.
+
+    Every set of :func:`train_operational` (per item, hourly lead block and daily horizon, both weather modes when
+    ``nwp`` is given) is built on the same sampled rows of the training window; its boosters learn on the rows whose
+    target lies before the window's last ``valid_days`` (6 months, d) and stop early on the rows in them, with
+    ``patience`` (:func:`bogda.forecast.models.tune_model_set`), time-ordered, never a random split. The targets
+    (≥ ``min_days`` valid days) and the climatology features are taken from the days before the tail too, so that
+    nothing of the tail enters the learning. Counts: :func:`rounds_from_best` against the profile's rounds, which
+    stay the most a set may get (forecast.md §7: training < 120 s). Cost: about one nightly training (each booster
+    at most the profile's rounds, no refit, stopped early).
+
+    Returns (the counts, or None when no set could be tuned; why items or sets were left out — those train with the
+    profile's rounds).
+    """
+    start_day, end_day = training_window(panel, train_end, train_days)
+    cut_day = end_day - valid_days + 1
+    reasons: list[str] = []
+    sets: dict[str, dict[str, int]] = {}
+    best: dict[str, dict[str, int]] = {}
+    for item in items:
+        inp = _item_inputs(
+            panel, item, start_day, cut_day - 1, min_days=min_days, areas_of=areas_of, neighbour_km=neighbour_km
+        )
+        if isinstance(inp, str):
+            reasons.append(f"{inp} before the last {valid_days}")
+            continue
+
+        def fitter(resolution: str, mode: str) -> Callable[..., TunedSet]:
+            valid_from = float(cut_day * 24 if resolution == "hour" else cut_day)
+            return partial(tune_model_set, valid_from=valid_from, patience=patience)
+
+        fitted = _fit_sets(
+            item,
+            inp,
+            start_day=start_day,
+            end_day=end_day,
+            blocks=blocks,
+            horizons=horizons,
+            profile=profile,
+            issue_hour=issue_hour,
+            seed=seed,
+            nwp=nwp,
+            fitter=fitter,
+        )
+        for mode, (hourly, daily) in fitted.items():
+            for ts in (*hourly.values(), *daily.values()):
+                key = set_key(item, ts.horizon, mode)
+                if not ts.best:
+                    reasons.append(
+                        f"{key}: {ts.n_train} rows before the tail, {ts.n_valid} in it (< {TUNE_MIN_ROWS}): "
+                        "profile rounds"
+                    )
+                    continue
+                q = [v for k, v in ts.best.items() if k != "mean"]
+                sets[key] = {
+                    "mean": rounds_from_best(ts.best["mean"], profile.rounds_mean, floor),
+                    "quantile": rounds_from_best(max(q), profile.rounds_quantile, floor)
+                    if q
+                    else profile.rounds_quantile,
+                }
+                best[key] = dict(ts.best)
+    if not sets:
+        return None, reasons
+    window = {
+        "first": panel.day_of(start_day).isoformat(),
+        "valid_from": panel.day_of(cut_day).isoformat(),
+        "last": panel.day_of(end_day).isoformat(),
+    }
+    caps = {"mean": profile.rounds_mean, "quantile": profile.rounds_quantile}
+    return TunedRounds(now or datetime.now(UTC), profile.name, caps, floor, patience, window, sets, best), reasons
+
+
 def train_operational(
     panel: Panel,
     items: Sequence[str] = ("a34004",),
@@ -478,6 +914,7 @@ def train_operational(
     now: datetime | None = None,
     nwp: NwpArchive | None = None,
     areas_of: Mapping[str, Sequence[str]] | None = None,
+    rounds: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[OperationalModels | None, list[str]]:
     """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas) and, with an
     archive of issued NWP runs aligned with ``panel`` (``nwp``), the mode-``nwp`` sets beside them.
@@ -485,96 +922,45 @@ def train_operational(
     ``areas_of`` (station → its areas, nearest first) gives stations with fewer than ``min_days`` valid days their
     area's climatology (:func:`area_climatology`), as features and as the baseline the bundle serves.
 
+    ``rounds`` (:attr:`TunedRounds.sets` of the quarterly tuning run, :func:`tune_operational`): each set found in it
+    trains with its tuned ``mean`` and ``quantile`` rounds, never more than the profile's; the others with the
+    profile's (forecast.md §3.4). Each set's ``inputs`` record which (``rounds_source``).
+
     The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
     whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
     reason is returned (forecast.md §3.4: only baselines are served, status ``degraded``).
     """
     reasons: list[str] = []
-    end_day = train_end if train_end is not None else panel.n_days - 1
-    start_day = max(0, end_day - train_days + 1)
-    h_train = np.zeros(panel.n_hours, bool)
-    h_train[start_day * 24 : (end_day + 1) * 24] = True
-    d_train = np.zeros(panel.n_days, bool)
-    d_train[start_day : end_day + 1] = True
+    start_day, end_day = training_window(panel, train_end, train_days)
     out: dict[str, ItemModels] = {}
     for item in items:
-        var = hourly_var(panel, item)
-        yd = daily_item(panel, item)
-        n_days = np.isfinite(yd[:, d_train]).sum(axis=1)
-        trainable = [i for i in range(len(panel.stations)) if n_days[i] >= min_days]
-        if not trainable:
-            reasons.append(f"{item}: at most {int(n_days.max()) if n_days.size else 0} valid days (< {min_days})")
-            continue
-        clim_mh = bl.climatology_month_hour(panel, panel.data[var], h_train)
-        clim_doy = bl.climatology_doy(panel, yd, d_train)
-        if areas_of:
-            (clim_mh, clim_doy), borrowed = area_climatology(
-                panel.stations, n_days, min_days, (clim_mh, clim_doy), areas_of
-            )
-            if borrowed:
-                log.info("%s: area climatology for stations with < %d days: %s", item, min_days, ", ".join(borrowed))
-        ctx = _context(panel, var, clim_mh, clim_doy, neighbour_km)
-        hourly = (
-            _train_hourly(
-                ctx,
-                train_start=start_day * 24,
-                train_end=(end_day + 1) * 24 - 1,
-                blocks=blocks,
-                profile=profile,
-                seed=seed,
-                stations=trainable,
-            )
-            if item in HOURLY_ITEMS
-            else {}
+        inp = _item_inputs(
+            panel, item, start_day, end_day, min_days=min_days, areas_of=areas_of, neighbour_km=neighbour_km
         )
-        dc = DailyCache(panel, [var], ())
-        dc.mean[var] = yd
-        daily = _train_daily(
-            ctx,
-            dc,
-            train_start_day=start_day,
-            train_end_day=end_day,
+        if isinstance(inp, str):
+            reasons.append(inp)
+            continue
+        fitted = _fit_sets(
+            item,
+            inp,
+            start_day=start_day,
+            end_day=end_day,
+            blocks=blocks,
             horizons=horizons,
             profile=profile,
             issue_hour=issue_hour,
             seed=seed,
-            stations=trainable,
+            nwp=nwp,
+            fitter=partial(_fitter_with_rounds, item, rounds),
         )
-        hourly_nwp: dict[tuple[int, int], ModelSet] = {}
-        daily_nwp: dict[int, ModelSet] = {}
-        if nwp is not None and nwp.variables:
-            if item in HOURLY_ITEMS:
-                hourly_nwp = _train_hourly(
-                    ctx,
-                    train_start=start_day * 24,
-                    train_end=(end_day + 1) * 24 - 1,
-                    blocks=blocks,
-                    profile=profile,
-                    seed=seed,
-                    stations=trainable,
-                    weather_mode="nwp",
-                    future=nwp,  # type: ignore[arg-type]
-                    future_vars=nwp.variables,
-                )
-            daily_nwp = _train_daily(
-                ctx,
-                dc,
-                train_start_day=start_day,
-                train_end_day=end_day,
-                horizons=horizons,
-                profile=profile,
-                issue_hour=issue_hour,
-                seed=seed,
-                stations=trainable,
-                weather_mode="nwp",
-                future=nwp,  # type: ignore[arg-type]
-            )
+        hourly, daily = fitted["none"]
+        hourly_nwp, daily_nwp = fitted.get("nwp", ({}, {}))
         out[item] = ItemModels(
             item,
             hourly,
             daily,
-            {s: clim_mh[i] for i, s in enumerate(panel.stations)},
-            {s: clim_doy[i] for i, s in enumerate(panel.stations)},
+            {s: inp.clim_mh[i] for i, s in enumerate(panel.stations)},
+            {s: inp.clim_doy[i] for i, s in enumerate(panel.stations)},
             hourly_nwp,
             daily_nwp,
             nwp.variables if nwp is not None else (),

@@ -8,7 +8,8 @@ The thin layer over the pure cores (architecture rule 2): it reads station hourl
 (:mod:`bogda.forecast.emergency`) when a person issues, changes or lifts a warning.
 
 Jobs (scheduled by :data:`bogda.jobs.DEFAULT_JOBS`): ``forecast.refresh`` hourly (:func:`refresh_job`),
-``forecast.train`` nightly (:func:`train`).
+``forecast.train`` nightly (:func:`train`), ``forecast.tune`` every 90 days (:func:`tune`: the round counts the
+nightly training reuses).
 """
 
 from __future__ import annotations
@@ -1868,8 +1869,11 @@ def train(store: Store, now: datetime | None = None, **options: Any) -> int | No
     runs are archived); a failure or a too-short history keeps the previous bundle. The new bundle replaces the one
     in service only through the deployment gate (:mod:`bogda.forecast.gate`; ``gated=False`` skips it); the replaced
     bundle is kept under ``archive/``, a rejected one under ``rejected/``, each verdict appended to ``gate.jsonl``
-    beside the bundle. Returns the number of items put in service (0 when the gate rejected the new bundle).
-    ``options``: those of :func:`train_gated` (``items``, ``path``, ``years``, ``gated``)."""
+    beside the bundle. Each set trains with the round counts of the quarterly tuning run (:func:`tune`, stored beside
+    the bundle) when they are at most ``op.ROUNDS_MAX_AGE_DAYS`` old, else with the profile's fixed rounds; the log
+    says which (:func:`rounds_for_training`). Returns the number of items put in service (0 when the gate rejected
+    the new bundle). ``options``: those of :func:`train_gated` (``items``, ``path``, ``years``, ``gated``,
+    ``profile``)."""
     return train_gated(store, now, **options)[0]
 
 
@@ -1883,32 +1887,38 @@ def train_gated(
     gated: bool = True,
     fit_with: Any = None,
     skipped: list[str] | None = None,
+    profile: op.Profile = op.FAST,
 ) -> tuple[int, gate.Verdict | None]:
     """:func:`train` returning the gate's verdict too (None when nothing was trained). ``fit_with`` replaces
-    :func:`bogda.forecast.operational.train_operational` (tests). ``skipped``, when given, receives why each item
-    that was not trained was left out (e.g. ``a21026: at most 200 valid days (< 365)``), for the command line."""
+    :func:`bogda.forecast.operational.train_operational` (tests; it is passed ``rounds=`` only when tuned counts are
+    used). ``skipped``, when given, receives why each item that was not trained was left out (e.g. ``a21026: at most
+    200 valid days (< 365)``) and, when a bundle was trained, one line starting ``rounds:`` saying whether its sets
+    trained with tuned round counts or the profile's fixed ones and why (forecast.md §3.4), for the command line.
+    ``profile``: the training profile (the tuned counts must be for it)."""
     now = now or now_utc()
     reg = registry(store)
     # stations with < 365 days take their county's (else the prefecture's) climatology (forecast.md §3.2)
-    fit = fit_with or partial(op.train_operational, areas_of=areas_of(reg))
-    unit_errors: list[str] = []
-    panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8, notes=unit_errors)
-    if unit_errors:
-        log.warning("forecast training inputs: %s", "; ".join(unit_errors))
-    # emission-control columns only with ≥ 20 response days in the training window (forecast.md §2)
-    used, n_resp = ctl.attach_for_training(store, panel)
-    log.info("emission-control features %s: %d response days", "used" if used else "not used", n_resp)
-    # archived NWP runs as issued (nwp_value): with any, the mode-nwp sets are trained beside the no-NWP ones
-    nwp = nwp_archive_for(store, panel, panel.start_utc - timedelta(days=1), now)
-    models, reasons = fit(panel, items, now=now, nwp=nwp)
+    fit = fit_with or partial(op.train_operational, areas_of=areas_of(reg), profile=profile)
+    panel = _training_panel(store, reg, now, years)
+    nwp = _training_extras(store, panel, now)
+    target = path or models_path()
+    # the quarterly tuning run's counts; a missing, bad or outdated file never stops the training (fixed rounds)
+    tuned, rounds_note = rounds_for_training(rounds_path(target), now=now, profile=profile)
+    extra: dict[str, Any] = {"rounds": tuned.sets} if tuned is not None else {}
+    models, reasons = fit(panel, items, now=now, nwp=nwp, **extra)
+    if models is not None and tuned is not None:
+        n_tuned, n_sets = rounds_in_use(models)
+        rounds_note += f"; {n_tuned} of {n_sets} sets on tuned rounds, the others on the profile's"
+    log.info("forecast training %s", rounds_note)
     if skipped is not None:
         skipped.extend(reasons)
+        if models is not None:  # which rounds the new sets trained with (nothing to say when none was trained)
+            skipped.append(rounds_note)
     if reasons:
         log.warning("forecast items not trained: %s", "; ".join(reasons))
     if models is None:
         log.warning("forecast training skipped: %s", "; ".join(reasons))
         return 0, None
-    target = path or models_path()
     try:
         current = load_models(target)
     except Exception as exc:  # an unreadable bundle in service is replaced, and said so
@@ -1918,7 +1928,8 @@ def train_gated(
     if gated:
         probe = None
         if current is not None:
-            probe, _ = fit(panel, items, now=now, nwp=nwp, train_end=panel.n_days - 2 - gate.WINDOW_DAYS)
+            end = panel.n_days - 2 - gate.WINDOW_DAYS
+            probe, _ = fit(panel, items, now=now, nwp=nwp, train_end=end, **extra)
         verdict = gate.evaluate(store, panel, models, probe, current, nwp=nwp)
         gate.log_verdict(verdict, target.parent / "gate.jsonl")
         if not verdict.accept:
@@ -1947,6 +1958,168 @@ def refresh_job(store: Store, now: datetime) -> int:
         raise
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Training inputs and the round counts of the quarterly tuning run (forecast.md §3.4)
+# --------------------------------------------------------------------------------------------------------------
+
+ROUNDS_FILE = "rounds.json"
+"""Name of the tuned round counts beside the model bundle (:func:`rounds_path`)."""
+
+TUNE_EVERY_DAYS = 90
+"""Interval of the ``forecast.tune`` job [d] (forecast.md §3.4: quarterly)."""
+
+TUNE_KEEP_DAYS = 30
+"""The scheduled tuning leaves counts younger than this [d] in place (tuned by hand, or by the job before a restart
+whose job log was lost) (d): 30 + 90 ≤ ``op.ROUNDS_MAX_AGE_DAYS`` (120), so that the counts stay usable from one
+scheduled run to the next."""
+
+
+def _training_panel(store: Store, reg: Registry, now: datetime, years: int) -> Panel:
+    """The last ``years`` (+ 8 days) of hourly observations of every target, as the training reads them."""
+    unit_errors: list[str] = []
+    panel = load_panel(store, reg, floor_to(now, "hour"), days=years * 365 + 8, notes=unit_errors)
+    if unit_errors:
+        log.warning("forecast training inputs: %s", "; ".join(unit_errors))
+    return panel
+
+
+def _training_extras(store: Store, panel: Panel, now: datetime) -> Any:
+    """Attach the emission-control columns to ``panel`` when the training window has ≥ 20 response days
+    (forecast.md §2) and return the archive of issued NWP runs (None without any): with one, the mode-``nwp`` sets
+    are trained beside the no-NWP ones."""
+    used, n_resp = ctl.attach_for_training(store, panel)
+    log.info("emission-control features %s: %d response days", "used" if used else "not used", n_resp)
+    return nwp_archive_for(store, panel, panel.start_utc - timedelta(days=1), now)
+
+
+def rounds_path(models_file: Path | None = None) -> Path:
+    """The tuned round counts beside the model bundle ``models_file`` (default :func:`models_path`)."""
+    return (models_file or models_path()).parent / ROUNDS_FILE
+
+
+def save_rounds(tuned: op.TunedRounds, path: Path) -> None:
+    """Write the counts as JSON, atomically (a crash mid-write keeps the previous file)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(tuned.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_rounds(path: Path) -> op.TunedRounds | None:
+    """The stored counts, None when there is no file; a ValueError names the file (and the field) that is wrong."""
+    import json
+
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable as JSON ({exc})") from exc
+    return op.TunedRounds.from_json(data, str(path))
+
+
+def rounds_for_training(
+    path: Path, *, now: datetime, profile: op.Profile = op.FAST
+) -> tuple[op.TunedRounds | None, str]:
+    """The tuned counts a training at ``now`` uses (forecast.md §3.4), or None, and a line saying which rounds it
+    trains with and why. A missing, unreadable, invalid or outdated file (``op.rounds_problem``) gives the profile's
+    fixed rounds and never an error: the nightly training must not stop for it. Problems are logged as warnings."""
+    fixed = f"rounds: the profile's fixed rounds ({profile.rounds_mean} mean / {profile.rounds_quantile} quantile)"
+    try:
+        tuned = read_rounds(path)
+    except Exception as exc:  # whatever is wrong with the file, the training goes on with the fixed rounds
+        log.warning("tuned round counts not used: %s", exc)
+        return None, f"{fixed}; tuned counts unreadable: {exc}"
+    if tuned is None:
+        return None, f"{fixed}; no tuned counts yet ({path} is written by `bogda forecast tune` or forecast.tune)"
+    problem = op.rounds_problem(tuned, now=now, profile=profile)
+    if problem is not None:
+        log.warning("tuned round counts %s not used: %s", path, problem)
+        return None, f"{fixed}; tuned counts not used: {problem}"
+    w = tuned.window
+    return tuned, (
+        f"rounds: tuned {tuned.tuned_at:%Y-%m-%d} on {w.get('first', '?')}..{w.get('last', '?')} "
+        f"(tail from {w.get('valid_from', '?')})"
+    )
+
+
+def rounds_in_use(models: op.OperationalModels) -> tuple[int, int]:
+    """(sets trained with tuned rounds, all sets) of a bundle (their ``inputs["rounds_source"]``)."""
+    sets = [
+        ms
+        for m in models.items.values()
+        for group in (m.hourly, m.daily, m.hourly_nwp, m.daily_nwp)
+        for ms in group.values()
+    ]
+    return sum(ms.inputs.get("rounds_source") == "tuned" for ms in sets), len(sets)
+
+
+def tune(
+    store: Store,
+    now: datetime | None = None,
+    *,
+    items: Sequence[str] = TRAIN_ITEMS,
+    path: Path | None = None,
+    years: int = 3,
+    profile: op.Profile = op.FAST,
+    force: bool = False,
+    tune_with: Any = None,
+    notes: list[str] | None = None,
+) -> int:
+    """The quarterly tuning run (forecast.md §3.4; job ``forecast.tune``, ``bogda forecast tune``): round counts per
+    model set and booster kind by time-ordered early stopping on the last 6 months of the training window
+    (:func:`bogda.forecast.operational.tune_operational`), written beside the model bundle ``path``
+    (:func:`rounds_path`) for the nightly :func:`train`. Returns the number of sets tuned; 0 when nothing was.
+
+    Nothing is tuned, quickly, when no item has 365 valid days before the 6-month tail (a young installation, the
+    demo's days of data: the job returns after reading the observations, before any feature is built), or, unless
+    ``force``, when the stored counts for ``profile`` are younger than :data:`TUNE_KEEP_DAYS`. ``tune_with`` replaces
+    ``tune_operational`` (tests; the quick check is then left to it). ``notes``, when given, receives why items or
+    sets were not tuned, or why nothing was, for the command line.
+
+    It takes about one nightly training (each booster at most the profile's rounds, no refit, stopped early); the
+    scheduler runs it after ``forecast.refresh`` and ``forecast.train`` at start-up and in a thread of its own, so
+    that it never holds up a refresh."""
+    now = now or now_utc()
+    target = rounds_path(path)
+
+    def note(text: str) -> None:
+        log.info("forecast tuning: %s", text)
+        if notes is not None:
+            notes.append(text)
+
+    if not force:
+        try:
+            current = read_rounds(target)
+        except Exception:  # unreadable counts are replaced
+            current = None
+        age = None if current is None else (now - current.tuned_at).total_seconds() / 86400
+        if current is not None and age is not None and current.profile == profile.name and 0 <= age < TUNE_KEEP_DAYS:
+            note(f"counts of {current.tuned_at:%Y-%m-%d} are {age:.0f} days old (< {TUNE_KEEP_DAYS}): kept")
+            return 0
+    reg = registry(store)
+    panel = _training_panel(store, reg, now, years)
+    if tune_with is None:
+        short = op.tuning_shortfall(panel, items)
+        if len(short) == len(items):
+            note(f"not enough data, nothing tuned ({short[0]}{'; …' if len(short) > 1 else ''})")
+            return 0
+    nwp = _training_extras(store, panel, now)
+    fit = tune_with or partial(op.tune_operational, areas_of=areas_of(reg), profile=profile)
+    t0 = time.perf_counter()
+    tuned, reasons = fit(panel, items, now=now, nwp=nwp)
+    for r in reasons:
+        note(f"not tuned: {r}")
+    if tuned is None:
+        note("nothing tuned: no set had enough rows before and in the 6-month tail")
+        return 0
+    save_rounds(tuned, target)
+    note(f"{len(tuned.sets)} sets tuned in {time.perf_counter() - t0:.0f} s, written to {target}")
+    return len(tuned.sets)
+
+
 __all__ = [
     "RefreshResult",
     "Registry",
@@ -1961,9 +2134,12 @@ __all__ = [
     "record_failed_run",
     "refresh",
     "registry",
+    "rounds_for_training",
+    "rounds_path",
     "run_values",
     "store_checks",
     "train",
     "train_gated",
+    "tune",
     "warnings",
 ]
