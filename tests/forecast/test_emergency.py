@@ -411,6 +411,24 @@ def test_cems_30_day_mean_is_the_baseline_after_permits(demo_store: Store) -> No
     assert late.baseline_source == "none"
 
 
+def test_each_pollutant_takes_the_first_source_that_has_it(demo_store: Store) -> None:
+    """A plan baseline for SO2 only leaves NOx to the CEMS mean: both are on the list, each source named."""
+    from bogda.enforcement.planbook import PlanInput, add_plan
+    from bogda.store import series
+
+    on = date(2026, 3, 1)
+    outlet = _site_id(demo_store, "FK-CM1-DA001")
+    window = em.day_start_utc(on - timedelta(days=30))
+    series.write_long(demo_store, _cou_frame(outlet, window, 30, {"a21026": 50.0, "a21002": 100.0}), resolution="hour")
+    with demo_store.begin() as conn:
+        add_plan(conn, PlanInput("baseline", enterprise="FK-CM1", value=0.8, unit="t/d", attrs={"pollutant": "SO2"}))
+    it = next(i for i in em.build_items(demo_store, "652302", "orange", on=on) if i.code == "FK-CM1")
+    assert it.baseline_source == "plan+cems_30d"
+    assert it.baseline_t_per_day == {"SO2": pytest.approx(0.8), "NOx": pytest.approx(2.4)}  # SO2 from the plan
+    assert "基准来源：SO2 核定基准；NOx 在线监测近30日均值" in it.notes
+    assert em.baseline_source_words(it.baseline_source) == "核定基准、在线监测近30日均值"
+
+
 def _hand_order(store: Store, **kw: object) -> int:
     from bogda.enforcement.planbook import PlanInput, add_plan
     from bogda.timeutil import now_utc

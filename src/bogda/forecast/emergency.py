@@ -694,8 +694,10 @@ def _baselines(
     ``plan`` — active ``plan`` rows of kind ``baseline`` in t/d with a pollutant in ``attrs``; ``permit`` — the
     permit in force on ``on`` (:func:`current_permit`), permitted tonnage per year / 365 (d); ``cems_30d`` — the
     mean daily CEMS emission mass of the :data:`CEMS_DAYS` days before ``on`` (:func:`cems_baseline`);
-    ``registry`` — the registry attribute ``baseline_t_per_day``; else ``none``. One source per enterprise, so the
-    list says where each figure came from.
+    ``registry`` — the registry attribute ``baseline_t_per_day``; else ``none``. Per pollutant (spec: "per enterprise
+    and pollutant … baseline daily emission (permit, else the 30-day CEMS mean, source stored)"): a permit without
+    VOCs leaves VOCs to the CEMS mean or the registry (:func:`combine_baselines`); the source is stored as the
+    sources used, joined by ``+``, and the notes say which pollutant came from where when there are several.
     """
     out: dict[int, tuple[dict[str, float], str, list[str]]] = {}
     by_uscc = {e["credit_code"]: e["id"] for e in ents}
@@ -722,33 +724,87 @@ def _baselines(
             .mappings()
             .all()
         )
+    planned: dict[int, dict[str, float]] = {}
     for eid, value, unit, attrs in plans:
         pol = normalise_pollutants({(attrs or {}).get("pollutant", ""): value})
         if pol and (unit or "t/d") in ("t/d", "t/day"):
-            cur = out.setdefault(eid, ({}, "plan", []))[0]
-            cur.update(pol)
+            planned.setdefault(eid, {}).update(pol)
+    permitted: dict[int, dict[str, float]] = {}
     per_uscc: dict[str, list[Mapping[str, Any]]] = {}
     for r in permits:
         per_uscc.setdefault(r["uscc"], []).append(r)
     for uscc, rows in per_uscc.items():
         eid = by_uscc.get(uscc)
         p = current_permit(rows, on)
-        if eid is None or eid in out or p is None:
-            continue
-        vals = normalise_pollutants(p["permitted_t"] or {})
-        if vals:
-            out[eid] = ({k: round(v / 365.0, 6) for k, v in vals.items()}, "permit", [])
-    cems = _cems_baselines(store, [e["id"] for e in ents if e["id"] not in out], on)
+        if eid is not None and p is not None:
+            vals = normalise_pollutants(p["permitted_t"] or {})
+            permitted[eid] = {k: round(v / 365.0, 6) for k, v in vals.items()}
+    # the CEMS mean is read only for enterprises the plan and permit leave a pollutant short of
+    short = [e["id"] for e in ents if set(POLLUTANTS) - {*planned.get(e["id"], {}), *permitted.get(e["id"], {})}]
+    cems = _cems_baselines(store, short, on)
     for e in ents:
-        if e["id"] in out:
-            continue
-        vals, notes = cems.get(e["id"], ({}, []))
-        if vals:
-            out[e["id"]] = (vals, "cems_30d", notes)
-            continue
-        vals = normalise_pollutants(e["attrs"].get("baseline_t_per_day") or {})
-        out[e["id"]] = (vals, "registry", notes) if vals else ({}, "none", notes)
+        cems_vals, notes = cems.get(e["id"], ({}, []))
+        registry = normalise_pollutants(e["attrs"].get("baseline_t_per_day") or {})
+        vals, label, by_pollutant = combine_baselines(
+            [
+                ("plan", planned.get(e["id"], {})),
+                ("permit", permitted.get(e["id"], {})),
+                ("cems_30d", cems_vals),
+                ("registry", registry),
+            ]
+        )
+        if "+" in label:
+            notes = [*notes, baseline_source_note(by_pollutant)]
+        out[e["id"]] = (vals, label, notes)
     return out
+
+
+def combine_baselines(
+    candidates: Sequence[tuple[str, Mapping[str, float]]],
+) -> tuple[dict[str, float], str, dict[str, str]]:
+    """Per pollutant the figure of the first source that has one (forecast.md §3.10: per enterprise and pollutant).
+
+    Returns the baseline [t/d], the sources used in order joined by ``+`` (``none`` without any) and pollutant →
+    source.
+
+    >>> combine_baselines([("permit", {"SO2": 1.0, "NOx": 2.0}), ("cems_30d", {"NOx": 9.0, "VOCs": 0.5})])
+    ({'SO2': 1.0, 'NOx': 2.0, 'VOCs': 0.5}, 'permit+cems_30d', {'SO2': 'permit', 'NOx': 'permit', 'VOCs': 'cems_30d'})
+    >>> combine_baselines([("permit", {}), ("registry", {})])[1]
+    'none'
+    """
+    vals: dict[str, float] = {}
+    source: dict[str, str] = {}
+    for name, figures in candidates:
+        for pollutant, value in figures.items():
+            if pollutant not in vals:
+                vals[pollutant], source[pollutant] = float(value), name
+    used = [name for name, _ in candidates if name in source.values()]
+    return vals, "+".join(used) or "none", source
+
+
+def baseline_source_words(source: str, lang: str = "zh") -> str:
+    """A stored ``baseline_source`` (one source or several joined by ``+``) in words.
+
+    >>> baseline_source_words("permit+cems_30d"), baseline_source_words("permit+cems_30d", "en")
+    ('排污许可量、在线监测近30日均值', 'permit + cems_30d')
+    """
+    parts = source.split("+")
+    if lang != "zh":
+        return " + ".join(parts)
+    return "、".join(BASELINE_SOURCE_ZH.get(x, x) for x in parts)
+
+
+def baseline_source_note(by_pollutant: Mapping[str, str]) -> str:
+    """Which pollutant's baseline came from where, for a list item whose figures come from several sources.
+
+    >>> baseline_source_note({"SO2": "permit", "NOx": "permit", "VOCs": "cems_30d"})
+    '基准来源：SO2、NOx 排污许可量；VOCs 在线监测近30日均值'
+    """
+    groups: dict[str, list[str]] = {}
+    for pollutant in POLLUTANTS:
+        if pollutant in by_pollutant:
+            groups.setdefault(by_pollutant[pollutant], []).append(pollutant)
+    return "基准来源：" + "；".join(f"{'、'.join(ps)} {BASELINE_SOURCE_ZH.get(s, s)}" for s, ps in groups.items())
 
 
 def _cems_baselines(store: Store, ids: Sequence[int], on: date) -> dict[int, tuple[dict[str, float], list[str]]]:
@@ -1312,7 +1368,7 @@ def export_xlsx(store: Store, list_id: int, path: str | Path | None = None) -> b
                 it["lines_to_stop"],
                 "是" if it["transport_ban"] else "否",
                 *[red.get(p) for p in POLLUTANTS],
-                BASELINE_SOURCE_ZH.get(it["baseline_source"], it["baseline_source"]),
+                baseline_source_words(it["baseline_source"]),
                 "；".join(sorted({CHECK_METHOD.get(m["action"], "") for m in ms})),
             ]
         )

@@ -557,7 +557,7 @@ def list_row(item: dict[str, Any], lang: str) -> dict[str, Any]:
         "grade": item["grade"],
         "allowed_ratio": "—" if ratio is None else f"{100 * ratio:.0f}%",
         "transport_ban": t("forecast.list.yes" if item["transport_ban"] else "forecast.list.no", lang),
-        "baseline_source": in_words(em.BASELINE_SOURCE_ZH, source, lang) if source else "—",
+        "baseline_source": em.baseline_source_words(source, lang) if source else "—",
         **{f"cut_{p}": "—" if cut.get(p) is None else f"{cut[p]:.2f}" for p in em.POLLUTANTS},
     }
 
