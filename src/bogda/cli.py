@@ -1247,7 +1247,7 @@ def plans_add(
     end: Annotated[str | None, typer.Option("--to", help="End, exclusive.")] = None,
     doc: Annotated[str, typer.Option(help="Document number (文号).")] = "",
     area: Annotated[
-        str | None, typer.Option(help="Order only: county or prefecture code it binds (default: every enterprise).")
+        str | None, typer.Option(help="Order only: the county, park or prefecture it binds (default: all).")
     ] = None,
     database_url: DbOption = None,
 ) -> None:
@@ -1312,7 +1312,7 @@ def plans_withdraw(plan_id: Annotated[int, typer.Argument(help="Plan id.")], dat
 def plans_order_list(
     order_id: Annotated[int, typer.Argument(help="Plan id of a hand-entered order (bogda plans add order …).")],
     area: Annotated[
-        str | None, typer.Option(help="County or prefecture code (default: the order's own area, else the prefecture).")
+        str | None, typer.Option(help="County, park or prefecture (default: the order's area, else the prefecture).")
     ] = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Freeze a new version even if the order has an active list.")

@@ -224,3 +224,76 @@ def test_county_warning_order_skips_other_counties(demo_store: Store) -> None:
         for c, i in ids.items()
     }
     assert docs == {"HT-BL1": ["呼环预警〔2026〕1号"], "FK-CM1": []}
+
+
+# ------------------------------------------------------------------------------------------------ industrial parks
+ZHUNDONG = "652300-ZD"
+
+
+def test_park_order_binds_park_enterprises_of_any_county() -> None:
+    park = _order(frozenset({ZHUNDONG}), "准东令")
+    ps = _cement_pair(park, _order(frozenset({FUKANG}), "阜康令"))
+    ps.county["ZD"] = "652327"
+    ps.grades.append(P.EnterpriseGrade("ZD", "cement_clinker", "C"))
+    ps.parks = {"ZD": frozenset({ZHUNDONG})}
+    assert [o.doc_id for o in P.orders_for(ps, "ZD")] == ["准东令"]
+    assert [m.action for _, m in P.active_measures(ps, "ZD")] == ["stop"]
+    assert [o.doc_id for o in P.orders_for(ps, "FK")] == ["阜康令"]  # outside the park: its county's order only
+    assert P.orders_for(ps, "HT") == []
+    assert P.order_applies(park, None, frozenset({ZHUNDONG}))  # county unknown, but inside the park
+
+
+def test_park_order_binds_zhundong_not_fukang(demo_store: Store) -> None:
+    """A hand-entered order for 准东 is accepted, its emergency list holds the park's enterprises, and enforcement
+    binds a Zhundong enterprise with it and not 阜康's cement plant (FK-CM1, which the cement table would stop)."""
+    from bogda.forecast import emergency as em
+
+    now = T0.astimezone(UTC)
+    with demo_store.begin() as conn:
+        oid = planbook.add_plan(
+            conn,
+            PlanInput("order", level="red", start=T0, end=T0 + timedelta(days=2), doc_id="准东令", area_code=ZHUNDONG),
+        )
+    lid = em.activate_for_order(demo_store, oid, now=now)
+    _, items = em.list_rows(demo_store, lid)
+    assert {i["code"] for i in items} == {"ZD-CC1", "ZD-CC2", "ZD-CC3", "ZD-PW1", "ZD-PW2", "ZD-PW3"}
+    ps = planbook.plan_set(demo_store)
+    assert [(o.doc_id, o.area_codes) for o in ps.orders] == [("准东令", frozenset({ZHUNDONG}))]
+    assert ps.parks["ZD-CC1"] == frozenset({ZHUNDONG}) and "FK-CM1" not in ps.parks
+    assert [o.doc_id for o in P.orders_for(ps, "ZD-CC1")] == ["准东令"]
+    assert P.orders_for(ps, "FK-CM1") == [] and P.active_measures(ps, "FK-CM1") == []
+    assert [m.action for m in P.measures_for(ps, "FK-CM1", "red", date(2026, 1, 10))] == ["stop"]  # would, unscoped
+    # the enterprise page's filter: by the site's position inside the outline
+    rows = [r for r in planbook.list_plans(demo_store) if r["kind"] == "order"]
+    with demo_store.engine.connect() as conn:
+        at = {
+            c: (p, lo, la)
+            for c, p, lo, la in conn.execute(
+                select(site.c.code, site.c.place_id, site.c.lon, site.c.lat).where(
+                    site.c.code.in_(["ZD-CC1", "FK-CM1"])
+                )
+            ).all()
+        }
+    docs = {
+        c: [r["doc_id"] for r in planbook.binding(demo_store, rows, p, lon=lo, lat=la)] for c, (p, lo, la) in at.items()
+    }
+    assert docs == {"ZD-CC1": ["准东令"], "FK-CM1": []}
+
+
+def test_hand_entered_order_for_a_park_is_accepted(store: Store) -> None:
+    pl = _places(store)
+    square = {"type": "Polygon", "coordinates": [[[89, 44], [90, 44], [90, 45], [89, 45], [89, 44]]]}
+    from shapely.geometry import shape
+
+    with store.begin() as conn:
+        upsert_place(
+            conn, code=ZHUNDONG, name="准东", level=2, kind="park", parent_id=pl["pref"], geometry=shape(square)
+        )
+        pid = planbook.add_plan(
+            conn, PlanInput("order", level="red", start=T0, end=T0 + timedelta(days=1), area_code=ZHUNDONG)
+        )
+        assert conn.execute(select(plan.c.attrs).where(plan.c.id == pid)).scalar()["area_code"] == ZHUNDONG
+        with pytest.raises(ValueError, match="is a township; expected a county, a park or the prefecture"):
+            planbook.add_plan(
+                conn, PlanInput("order", level="red", start=T0, end=T0 + timedelta(days=1), area_code="652323100000")
+            )

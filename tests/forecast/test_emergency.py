@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bogda.forecast import emergency as em
 from bogda.forecast import service as sv
 from bogda.store import Store
-from bogda.store.schema import emergency_list, emergency_list_item, finding, plan, warning_event
+from bogda.store.schema import emergency_list, emergency_list_item, finding, place, plan, warning_event
 
 
 @pytest.mark.parametrize(
@@ -513,3 +513,40 @@ def test_a_list_that_cannot_be_built_undoes_the_decision(episode_store: Store, m
     with episode_store.engine.connect() as conn:
         events = conn.execute(select(warning_event.c.from_state, warning_event.c.to_state, warning_event.c.by)).all()
     assert [tuple(e) for e in events][-2:] == [("proposed", "issued", "duty"), ("issued", "proposed", "system")]
+
+
+# --------------------------------------------------------------------------------- industrial park areas
+ZHUNDONG = "652300-ZD"
+
+
+def test_park_list_holds_the_enterprises_inside_the_park(demo_store: Store) -> None:
+    """准东 overlays the county tree (its parent is the prefecture): its list is the enterprises inside its outline,
+    each with its own county, and no other; before, it held none."""
+    ents = em.enterprises_of_area(demo_store, ZHUNDONG)
+    assert sorted(e["code"] for e in ents) == ["ZD-CC1", "ZD-CC2", "ZD-CC3", "ZD-PW1", "ZD-PW2", "ZD-PW3"]
+    counties = {e["code"]: e["county"] for e in ents}
+    assert counties["ZD-CC1"] == "652327" and counties["ZD-PW3"] == "652325"  # 吉木萨尔县 and 奇台县
+    items = em.build_items(demo_store, ZHUNDONG, "orange")
+    assert {i.sector for i in items} == {"coal_chemical", "power"}
+    assert all(i.county_name for i in items)
+    # the counties' lists are as before: 阜康's has no park enterprise, 吉木萨尔's still holds its park ones
+    assert {e["code"] for e in em.enterprises_of_area(demo_store, "652302")} == {"FK-CK1", "FK-CK2", "FK-CM1"}
+    assert {"ZD-CC1", "JM-CM1"} <= {e["code"] for e in em.enterprises_of_area(demo_store, "652327")}
+
+
+def test_park_membership_by_place_and_position(demo_store: Store) -> None:
+    """A site placed on the park itself belongs to it; a position inside the outline makes a member whatever the
+    place; no position and another place, or an implausible position, does not."""
+    with demo_store.engine.connect() as conn:
+        park_id = conn.execute(select(place.c.id).where(place.c.code == ZHUNDONG)).scalar_one()
+        got = em.park_codes(
+            conn,
+            [
+                ("on-park", park_id, None, None),
+                ("inside", None, 89.12, 44.9),  # ZD-CC1's position
+                ("fukang", None, 88.05, 44.2),  # FK-CM1's position
+                ("nowhere", None, None, None),
+                ("bad", None, 891.2, 44.9),
+            ],
+        )
+    assert got == {"on-park": frozenset({ZHUNDONG}), "inside": frozenset({ZHUNDONG})}

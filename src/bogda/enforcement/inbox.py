@@ -210,7 +210,8 @@ def enterprise_detail(store: Store, enterprise_id: int, *, as_of: datetime | Non
         for p in planbook.list_plans(store)
         if p["enterprise_id"] == enterprise_id or (p["enterprise_id"] is None and (p["sector"] in (None, e["sector"])))
     ]
-    plans = planbook.binding(store, plans, e["place_id"])  # another county's order does not concern this one
+    # another county's (or park's) order does not concern this one
+    plans = planbook.binding(store, plans, e["place_id"], lon=e["lon"], lat=e["lat"])
     history, found = list_clues(store, enterprise=enterprise_id, limit=200)
     return {
         "enterprise": dict(e),

@@ -10,7 +10,7 @@ kind                fields used
                     "" = the enterprise), ``start``/``end`` (UTC, end exclusive), ``doc_id``
 ``order``           ``level`` (yellow/orange/red), ``start`` = issued, ``end`` = lifted, ``doc_id``, ``source``
                     (``manual``; ``warning`` when the forecast issue's warnings feed it), ``attrs.area_code`` (the
-                    county or prefecture the order is for; none = every enterprise)
+                    county, industrial park or prefecture the order is for; none = every enterprise)
 ``measure``         ``enterprise_id``, ``level``, ``action`` (stop, cap_ratio, stop_lines, extend_coking_h,
                     transport_ban), ``value``, ``target``, ``attrs.baseline_id``, ``attrs.ramp_h``
 ``grade``           ``enterprise_id``, ``industry`` (cement_clinker, or cement as the grading ledger writes it),
@@ -23,7 +23,8 @@ Without a ``grade`` row, a cement enterprise's registry grade selects the cement
 
 An order binds the enterprises of its area only (:func:`~.plans.order_scope`): a county's warning order is not checked
 against the enterprises of the other counties. An enterprise's county is found by walking its site's place (a township
-or grid cell) up the place tree.
+or grid cell) up the place tree; the industrial parks it lies in (parks overlay the tree) by its site's position inside
+the park outlines (``bogda.forecast.emergency.park_codes``), as the park's emergency list found it.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ SECTOR_INDUSTRY = {"cement": "cement_clinker"}
 """Registry sector → emergency-measure table used when an enterprise has no ``grade`` plan row."""
 KILN_SECTORS = ("cement",)
 """Sectors whose stop orders allow the kiln ramp (``ramp_h.kiln``) before the proxy must be idle."""
-ORDER_AREA_KINDS = ("county", "prefecture")
+ORDER_AREA_KINDS = ("county", "park", "prefecture")
 """Place kinds an order entered by hand may be issued for (warnings are issued for a county or the prefecture,
-forecast.md §3.6/§4)."""
+forecast.md §3.6/§4; heavy-pollution orders are also issued for an industrial park such as 准东, whose emergency
+list holds the enterprises inside its outline, forecast.md §3.10)."""
 
 
 def _area_text(code: Any) -> str | None:
@@ -80,7 +82,7 @@ class PlanInput:
     doc_id: str = ""
     source: str = "manual"
     attrs: dict[str, Any] = field(default_factory=dict)
-    area_code: str | None = None  # order only: county or prefecture code (None = every enterprise)
+    area_code: str | None = None  # order only: county, park or prefecture code (None = every enterprise)
 
     def order_area(self) -> str | None:
         """The order's area code, given as ``area_code`` or ``attrs["area_code"]`` (blank = none)."""
@@ -135,18 +137,18 @@ def _enterprise_id(conn: Connection, code: str) -> int:
 
 
 def _check_area(conn: Connection, code: str) -> None:
-    """Raise ``ValueError`` unless ``code`` is a county or the prefecture in the place table."""
+    """Raise ``ValueError`` unless ``code`` is a county, an industrial park or the prefecture in the place table."""
     kind = conn.execute(select(place.c.kind).where(place.c.code == code)).scalar()
     if kind is None:
         raise ValueError(f"order area_code {code!r} is not in the place table")
     if kind not in ORDER_AREA_KINDS:
-        raise ValueError(f"order area_code {code!r} is a {kind}; expected a county or the prefecture")
+        raise ValueError(f"order area_code {code!r} is a {kind}; expected a county, a park or the prefecture")
 
 
 def add_plan(conn: Connection, p: PlanInput, *, by: str | None = None, now: datetime | None = None) -> int:
     """Insert a plan record; returns its id. ``ValueError`` naming the field at fault.
 
-    An order's area (``area_code``) must be a county or the prefecture of the place table; it is stored as
+    An order's area (``area_code``) must be a county, a park or the prefecture of the place table; it is stored as
     ``attrs.area_code``, as the orders written from warnings store theirs (``bogda.forecast.emergency.activate``).
     """
     _check(p)
@@ -308,17 +310,32 @@ def _area_of(row: dict[str, Any]) -> str | None:
     return _area_text((row["attrs"] or {}).get("area_code"))
 
 
-def binding(store: Store, rows: list[dict[str, Any]], place_id: int | None) -> list[dict[str, Any]]:
-    """``rows`` (of :func:`list_plans`) without the orders that do not bind an enterprise placed on ``place_id``:
-    a county's order binds only that county's enterprises (:func:`~bogda.enforcement.plans.order_applies`)."""
+def binding(
+    store: Store,
+    rows: list[dict[str, Any]],
+    place_id: int | None,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+) -> list[dict[str, Any]]:
+    """``rows`` (of :func:`list_plans`) without the orders that do not bind an enterprise placed on ``place_id`` at
+    ``lon``/``lat`` (its site's position, WGS-84): a county's order binds only that county's enterprises, an
+    industrial park's order only the enterprises inside the park (:func:`~bogda.enforcement.plans.order_applies`).
+    Without a position, park membership comes from the place alone (a site placed on the park itself)."""
+    from bogda.forecast.emergency import park_codes  # see deactivate_plan: loaded only when needed
+
     areas = {a for r in rows if r["kind"] == "order" and (a := _area_of(r))}
     with store.engine.connect() as conn:
         county = county_codes(conn, {place_id}).get(place_id) if place_id is not None else None
         kinds = dict(conn.execute(select(place.c.code, place.c.kind).where(place.c.code.in_(areas))).all())
+        # the outlines are read only when a park's order is among the rows: no other order looks at parks
+        parks: frozenset[str] = frozenset()
+        if "park" in kinds.values():
+            parks = park_codes(conn, [(0, place_id, lon, lat)]).get(0, frozenset())
 
     def binds(r: dict[str, Any]) -> bool:
         scope = P.order_scope(_area_of(r), kinds)
-        return P.order_applies(P.Order(r["level"], r["start"], r["end"], area_codes=scope), county)
+        return P.order_applies(P.Order(r["level"], r["start"], r["end"], area_codes=scope), county, parks)
 
     return [r for r in rows if r["kind"] != "order" or binds(r)]
 
@@ -346,19 +363,23 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
     the emergency-reduction lists frozen for the orders (an enterprise's own ``measure`` rows come first, then the
     measures of the newest version of the order's own list, :func:`_list_measures`; cement without either falls back
     to the grade table). Each order carries its area
-    (``attrs.area_code`` → :func:`~.plans.order_scope`) and the set carries each enterprise's county, so that a county's
-    order binds that county's enterprises only (forecast.md §3.10)."""
+    (``attrs.area_code`` → :func:`~.plans.order_scope`) and the set carries each enterprise's county and the industrial
+    parks it lies in (``bogda.forecast.emergency.park_codes``), so that a county's order binds that county's enterprises
+    only and a park's order the park's enterprises only (forecast.md §3.10)."""
+    from bogda.forecast.emergency import park_codes  # see deactivate_plan: loaded only when needed
+
     rows = list_plans(store) + _warning_orders_ended(store)
     areas = {a for r in rows if r["kind"] == "order" and (a := _area_of(r))}
     with store.engine.connect() as conn:
         ents = conn.execute(
-            select(site.c.code, enterprise.c.sector, enterprise.c.grade, site.c.place_id).join(
+            select(site.c.code, enterprise.c.sector, enterprise.c.grade, site.c.place_id, site.c.lon, site.c.lat).join(
                 enterprise, enterprise.c.site_id == site.c.id
             )
         ).all()
         county = county_codes(conn, {e.place_id for e in ents if e.place_id is not None})
         kinds = dict(conn.execute(select(place.c.code, place.c.kind).where(place.c.code.in_(areas))).all())
-    ps = P.PlanSet(county={e.code: county[e.place_id] for e in ents if e.place_id in county})
+        parks = park_codes(conn, [(e.code, e.place_id, e.lon, e.lat) for e in ents])
+    ps = P.PlanSet(county={e.code: county[e.place_id] for e in ents if e.place_id in county}, parks=parks)
     graded: set[str] = set()
     for r in rows:
         ent = r["enterprise"]
@@ -388,7 +409,7 @@ def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:
             )
     listed_measures, ps.listed = _list_measures(store)
     ps.measures += listed_measures  # own rows still come first: plans.measures_for
-    for code, sector, grade, _ in ents:
+    for code, sector, grade, *_ in ents:
         if code not in graded and grade and sector in SECTOR_INDUSTRY:
             ps.grades.append(P.EnterpriseGrade(code, SECTOR_INDUSTRY[sector], grade))
         if sector in KILN_SECTORS:

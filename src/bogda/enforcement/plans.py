@@ -58,8 +58,8 @@ class Order:
     """An issued warning (forecast.md §4) or an order entered by hand: ``[issued_at, lifted_at)`` UTC.
 
     ``area_codes`` scopes the order (forecast.md §3.10 "Activation": a warning is issued *for an area*): the codes
-    of the counties whose enterprises it binds; ``None`` binds every enterprise (a prefecture-wide warning, or an
-    order entered without an area). See :func:`order_scope` and :func:`order_applies`.
+    of the counties and industrial parks whose enterprises it binds; ``None`` binds every enterprise (a
+    prefecture-wide warning, or an order entered without an area). See :func:`order_scope` and :func:`order_applies`.
     """
 
     level: str
@@ -103,6 +103,7 @@ class PlanSet:
     baselines: dict[str, Baseline] = field(default_factory=dict)
     ramp_h: dict[str, float] = field(default_factory=dict)  # enterprise or meter id → ramp after a stop order
     county: dict[str, str] = field(default_factory=dict)  # enterprise id → county code (absent: county unknown)
+    parks: dict[str, frozenset[str]] = field(default_factory=dict)  # enterprise id → codes of the parks holding it
     listed: set[tuple[str, str]] = field(default_factory=set)  # (order key, enterprise id) on that order's list
 
 
@@ -247,37 +248,51 @@ def order_scope(area_code: str | None, place_kinds: Mapping[str, str]) -> frozen
     Mirrors the enterprises the warning's emergency-reduction list was built for (forecast.md §3.10
     "Activation", ``bogda.forecast.emergency.enterprises_of_area``), so that enforcement verifies exactly the
     enterprises that were given measures: no code, the prefecture's code or a code missing from the place table
-    binds every enterprise (``None``); any other place binds the enterprises whose county has that code (a county
-    code: that county's enterprises; a township code binds none, as its list is empty).
+    binds every enterprise (``None``); an industrial park's code (kind ``park``) binds the enterprises inside the park
+    (:attr:`PlanSet.parks`), whatever their county; any other place binds the enterprises whose county has that code
+    (a county code: that county's enterprises; a township code binds none, as its list is empty).
 
-    >>> kinds = {"652300": "prefecture", "652323": "county"}
+    >>> kinds = {"652300": "prefecture", "652323": "county", "652300-ZD": "park"}
     >>> order_scope("652323", kinds), order_scope("652300", kinds), order_scope(None, kinds)
     (frozenset({'652323'}), None, None)
+    >>> order_scope("652300-ZD", kinds)
+    frozenset({'652300-ZD'})
     """
     if not area_code or place_kinds.get(area_code, "prefecture") == "prefecture":
         return None
+    # county and park codes are both place codes (unique in the place table), so one set of codes scopes either
     return frozenset({area_code})
 
 
-def order_applies(order: Order, county: str | None) -> bool:
-    """Whether ``order`` binds an enterprise of ``county`` (its county code, ``None`` if unknown).
+def order_applies(order: Order, county: str | None, parks: frozenset[str] = frozenset()) -> bool:
+    """Whether ``order`` binds an enterprise of ``county`` (its county code, ``None`` if unknown) inside the
+    industrial ``parks`` (their codes, :attr:`PlanSet.parks`).
 
-    An enterprise whose county is unknown (site without a place, or a place outside every county) is bound only by
-    orders for the whole prefecture: it was on no county's emergency-reduction list, and a county's order must not
-    raise clues (E04, E05, P02, P03) against an enterprise it may not concern.
+    An order binds the enterprise when its area is the enterprise's county *or* one of its parks (a park's warning
+    binds a park enterprise of any county; a county's warning binds it too, as the county's list holds it). An
+    enterprise whose county is unknown (site without a place, or a place outside every county) and in no park is
+    bound only by orders for the whole prefecture: it was on no county's emergency-reduction list, and a county's
+    order must not raise clues (E04, E05, P02, P03) against an enterprise it may not concern.
 
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> o = Order("red", t, t + timedelta(days=1), area_codes=frozenset({"652323"}))
     >>> order_applies(o, "652323"), order_applies(o, "652302"), order_applies(o, None)
     (True, False, False)
+    >>> zd = Order("red", t, t + timedelta(days=1), area_codes=frozenset({"652300-ZD"}))
+    >>> order_applies(zd, "652327", frozenset({"652300-ZD"})), order_applies(zd, "652302")
+    (True, False)
     """
-    return order.area_codes is None or (county is not None and county in order.area_codes)
+    if order.area_codes is None:
+        return True
+    return (county is not None and county in order.area_codes) or not parks.isdisjoint(order.area_codes)
 
 
 def orders_for(plans: PlanSet, enterprise_id: str) -> list[Order]:
-    """The orders binding ``enterprise_id``: every order whose area takes in the enterprise's county."""
+    """The orders binding ``enterprise_id``: every order whose area takes in the enterprise's county or one of the
+    industrial parks it lies in (:func:`order_applies`)."""
     county = plans.county.get(enterprise_id)
-    return [o for o in plans.orders if order_applies(o, county)]
+    parks = plans.parks.get(enterprise_id, frozenset())
+    return [o for o in plans.orders if order_applies(o, county, parks)]
 
 
 def active_measures(plans: PlanSet, enterprise_id: str) -> list[tuple[Order, Measure]]:

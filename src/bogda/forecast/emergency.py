@@ -42,6 +42,7 @@ from bogda.findings import FindingDraft, raise_finding
 from bogda.forecast import source_share
 from bogda.forecast.warnings import LEVEL_ZH
 from bogda.registry.grades import normalise_grade
+from bogda.registry.places import PlaceIndex, in_bounds, list_places
 from bogda.registry.sites import SECTORS
 from bogda.store import Store
 from bogda.store import series as series_io
@@ -640,22 +641,76 @@ def _places_under(conn: Any, area_code: str) -> tuple[set[int], str]:
     return inside, root.kind
 
 
+def park_codes(
+    conn: Any, sites: Sequence[tuple[Any, int | None, float | None, float | None]]
+) -> dict[Any, frozenset[str]]:
+    """The industrial parks (place kind ``park``) holding each site: ``{key: park codes}``, sites in no park left out.
+
+    ``sites`` are ``(key, place_id, lon, lat)`` rows (``key`` is the caller's: a site id or code). Parks overlay the
+    prefecture → county → township → grid cell tree (governance.md §2.1, :class:`bogda.registry.places.PlaceIndex`),
+    so the registry never places a site *in* a park when it locates it: a site belongs to a park when its WGS-84
+    position lies inside the park's outline (point in polygon by :meth:`PlaceIndex.overlays_at`), or when its place
+    is the park or lies below it (a site placed on the park by hand, or a park with uploaded sub-areas). Where the
+    spec is silent, the outline decides for a located site (a site near a park but outside its outline is not a
+    member); a site without a position, or with an implausible one, is a member only through its place. A site keeps
+    its county either way (forecast.md §3.10: emergency lists and orders may be issued for a park).
+    """
+    rows = conn.execute(select(place.c.id, place.c.parent_id, place.c.kind, place.c.code)).all()
+    park_of = {r.id: r.code for r in rows if r.kind == "park"}
+    if not park_of:
+        return {}
+    parent = {r.id: r.parent_id for r in rows}
+    index = PlaceIndex(list_places(conn, kinds=["park"]))
+    out: dict[Any, frozenset[str]] = {}
+    for key, place_id, lon, lat in sites:
+        codes: set[str] = set()
+        cur, seen = place_id, set()
+        while cur is not None and cur not in seen:  # the place and its ancestors; ``seen`` guards a cyclic table
+            seen.add(cur)
+            if cur in park_of:
+                codes.add(park_of[cur])
+            cur = parent.get(cur)
+        if lon is not None and lat is not None and in_bounds(lon, lat):
+            codes.update(park_of[i] for i in index.overlays_at(lon, lat) if i in park_of)
+        if codes:
+            out[key] = frozenset(codes)
+    return out
+
+
+def _area_members(conn: Any, area_code: str, rows: Sequence[Any]) -> set[int]:
+    """Site ids of the enterprise ``rows`` (``id, place_id, lon, lat``) that lie in the area ``area_code``.
+
+    A county, township or grid cell holds the enterprises whose place is the area or lies below it; the prefecture
+    also holds the enterprises without a place (somewhere in the prefecture, no county known); an industrial park,
+    which overlays the tree, holds the enterprises inside its outline (:func:`park_codes`). ``LookupError`` for an
+    unknown area code.
+    """
+    inside, kind = _places_under(conn, area_code)
+    if kind == "park":
+        parks = park_codes(conn, [(r.id, r.place_id, r.lon, r.lat) for r in rows])
+        return {r.id for r in rows if area_code in parks.get(r.id, ())}
+    return {r.id for r in rows if (r.place_id in inside if r.place_id is not None else kind == "prefecture")}
+
+
 def enterprises_of_area(store: Store, area_code: str) -> list[dict[str, Any]]:
     """Active enterprises (registry ``enterprise``) in an area with their sector, grade and county.
 
     An enterprise is in the area when its place is the area or lies below it; an enterprise without a place counts
-    for a prefecture only (it is somewhere in the prefecture, no county known). ``grade`` is the registry's text as
+    for a prefecture only (it is somewhere in the prefecture, no county known). An industrial park (place kind
+    ``park``, e.g. 准东经济技术开发区) lies outside the place tree: its enterprises are those whose site lies inside
+    its outline (:func:`_area_members`), each still shown with its own county. ``grade`` is the registry's text as
     stored (``unrated`` when blank); :func:`normalise_grade` reads it. ``LookupError`` for an unknown area code.
     """
     with store.engine.connect() as conn:
         county_of = _county_of(conn)
-        inside, kind = _places_under(conn, area_code)
         rows = conn.execute(
             select(
                 site.c.id,
                 site.c.code,
                 site.c.name,
                 site.c.place_id,
+                site.c.lon,
+                site.c.lat,
                 site.c.attrs,
                 site.c.active,
                 enterprise.c.credit_code,
@@ -663,11 +718,11 @@ def enterprises_of_area(store: Store, area_code: str) -> list[dict[str, Any]]:
                 enterprise.c.grade,
             ).join(enterprise, enterprise.c.site_id == site.c.id)
         ).all()
+        rows = [r for r in rows if r.active]
+        members = _area_members(conn, area_code, rows)
     out = []
     for r in rows:
-        if not r.active:
-            continue
-        if (r.place_id is None and kind != "prefecture") or (r.place_id is not None and r.place_id not in inside):
+        if r.id not in members:
             continue
         county, cname = county_of.get(r.place_id, (None, None)) if r.place_id is not None else (None, None)
         out.append(
