@@ -257,7 +257,7 @@ def test_command_usage_errors(demo_store: Store) -> None:
     r = CliRunner().invoke(app, [*base, "--protocol", "beijing", "--modes", "nwp"])
     assert r.exit_code == 2 and "nwp" in r.output
     r = CliRunner().invoke(app, [*base, "--rule", "2030"])
-    assert r.exit_code == 2 and "2024 or 2018" in r.output
+    assert r.exit_code == 2 and "unknown warning rule" in r.output and "2017" in r.output
 
 
 def test_lead_time_counts_from_when_the_episode_days_came_under_the_warning() -> None:
