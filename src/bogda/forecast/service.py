@@ -841,15 +841,8 @@ def warning_settings(warning: WarningSettings | None = None, rule: str | None = 
     return cfg
 
 
-ROLLING_LABELS: dict[str, str] = {
-    "a34004": "PM2.5",
-    "a34002": "PM10",
-    "a21026": "SO2",
-    "a21004": "NO2",
-    "a21005": "CO",
-    "a05024": "O3",
-}
-"""Hourly items → labels of :func:`bogda.forecast.warnings.rolling_24h_aqi`."""
+ROLLING_LABELS: dict[str, str] = dict(POLLUTANTS)
+"""Hourly items → labels of :func:`bogda.forecast.warnings.rolling_24h_aqi` (the HJ 212 code's pollutant)."""
 
 
 def _rolling_aqi(panel: Panel, hourly: dict[str, op.ItemForecast], t_issue: int) -> tuple[datetime, np.ndarray]:
