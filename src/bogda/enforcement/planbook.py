@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bogda.enforcement import plans as P
-from bogda.grid.service_base import PlaceTree
+from bogda.registry.places import counties_of
 from bogda.store import Store
 from bogda.store.schema import emergency_list, emergency_list_item, enterprise, place, plan, site
 from bogda.timeutil import beijing_date, now_utc
@@ -344,16 +344,10 @@ def county_codes(conn: Connection, place_ids: set[int]) -> dict[int, str]:
     """Place id → code of the county at or above it, for each of ``place_ids`` inside a county.
 
     Sites are placed on the lowest place that contains them (a grid cell or township below a county), so the
-    county is found by walking up the place tree (:class:`bogda.grid.service_base.PlaceTree`).
+    county is found by walking up the place tree (:func:`bogda.registry.places.counties_of`).
     """
-    tree = PlaceTree(conn)
-    code = dict(conn.execute(select(place.c.id, place.c.code).where(place.c.kind == "county")).all())
-    out = {}
-    for pid in place_ids:
-        county = tree.up_to_kind(pid, "county")
-        if county is not None:
-            out[pid] = code[county]
-    return out
+    county = counties_of(conn)
+    return {pid: county[pid][0] for pid in place_ids if pid in county}
 
 
 def plan_set(store: Store, params_ramp_kiln: float = 24.0) -> P.PlanSet:

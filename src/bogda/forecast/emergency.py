@@ -42,7 +42,7 @@ from bogda.findings import FindingDraft, raise_finding
 from bogda.forecast import source_share
 from bogda.forecast.warnings import LEVEL_ZH
 from bogda.registry.grades import normalise_grade
-from bogda.registry.places import PlaceIndex, in_bounds, list_places
+from bogda.registry.places import PlaceIndex, counties_of, in_bounds, list_places
 from bogda.registry.sites import SECTORS
 from bogda.store import Store
 from bogda.store import series as series_io
@@ -605,23 +605,6 @@ def cems_baseline(
 # --------------------------------------------------------------------------------------------------------------
 
 
-def _county_of(conn: Any) -> dict[int, tuple[str, str]]:
-    """place id → (county code, county name) for every place at or below a county."""
-    rows = conn.execute(select(place.c.id, place.c.parent_id, place.c.kind, place.c.code, place.c.name)).all()
-    parent = {r.id: r.parent_id for r in rows}
-    info = {r.id: r for r in rows}
-    out: dict[int, tuple[str, str]] = {}
-    for pid in parent:
-        cur, seen = pid, set()
-        while cur is not None and cur not in seen:
-            seen.add(cur)
-            if info[cur].kind == "county":
-                out[pid] = (info[cur].code, info[cur].name)
-                break
-            cur = parent.get(cur)
-    return out
-
-
 def _places_under(conn: Any, area_code: str) -> tuple[set[int], str]:
     """Ids of the area's place and every place below it, and the area's kind; ``LookupError`` for an unknown area."""
     rows = conn.execute(select(place.c.id, place.c.parent_id, place.c.code, place.c.kind)).all()
@@ -702,7 +685,7 @@ def enterprises_of_area(store: Store, area_code: str) -> list[dict[str, Any]]:
     stored (``unrated`` when blank); :func:`normalise_grade` reads it. ``LookupError`` for an unknown area code.
     """
     with store.engine.connect() as conn:
-        county_of = _county_of(conn)
+        county_of = counties_of(conn)
         rows = conn.execute(
             select(
                 site.c.id,

@@ -394,6 +394,27 @@ def ancestors(store: Store, place_id: int) -> list[int]:
     return out
 
 
+def counties_of(conn: Connection) -> dict[int, tuple[str, str]]:
+    """Place id → (code, name) of the county at or above it, for every place inside a county.
+
+    Sites sit on the lowest place that holds them (a grid cell or township below a county), so the county is found by
+    walking up the parent links (guarded against a loop in them).
+    """
+    rows = conn.execute(select(place.c.id, place.c.parent_id, place.c.kind, place.c.code, place.c.name)).all()
+    parent = {r.id: r.parent_id for r in rows}
+    info = {r.id: r for r in rows}
+    out: dict[int, tuple[str, str]] = {}
+    for pid in parent:
+        cur, seen = pid, set()
+        while cur is not None and cur not in seen and cur in info:
+            seen.add(cur)
+            if info[cur].kind == "county":
+                out[pid] = (info[cur].code, info[cur].name)
+                break
+            cur = parent.get(cur)
+    return out
+
+
 def descendants(store: Store, place_id: int) -> set[int]:
     """``place_id`` and every place below it."""
     with store.engine.connect() as conn:
