@@ -648,6 +648,15 @@ StationListOption = Annotated[
     Path | None,
     typer.Option("--stations", help="Station list (quotsoft 站点列表 format) to register unknown codes from."),
 ]
+WholeBatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--whole-batch",
+        help="Refuse a whole file with an unknown station or a conflicting duplicate (forecast.md §6): nothing "
+        "stored, the file and its errors copied to <data_dir>/quarantine/observations, exit code 1. Default: bad "
+        "rows are rejected and the rest loads (monitoring.md §5).",
+    ),
+]
 
 
 def _print_load(report: object, *, show: int = 20) -> None:
@@ -676,15 +685,24 @@ def _print_load(report: object, *, show: int = 20) -> None:
         err.print(f"  [yellow]rejected[/yellow] {r.file}:{r.line or '-'} {r.column or ''}: {r.reason}")
     if len(report.rejected) > show:
         err.print(f"  … and {len(report.rejected) - show} more")
+    if report.quarantined is not None:
+        err.print(
+            f"[red]quarantined[/red] {report.file}: whole batch refused (unknown station or conflicting duplicate), "
+            "nothing stored"
+        )
+        # soft_wrap: a path broken over two lines cannot be copied
+        err.print(f"  batch  {report.quarantined}\n  errors {report.quarantined}.errors.json", soft_wrap=True)
 
 
-def _ingest(database_url: str | None, paths: list[Path], reader: object, **kwargs: object) -> None:
+def _ingest(
+    database_url: str | None, paths: list[Path], reader: object, *, batch: str = "rows", **kwargs: object
+) -> None:
     from bogda.monitoring.aqi_tables import update_aqi
     from bogda.monitoring.ingest import FileRefused
     from bogda.monitoring.load import load_result
 
     st = _store(database_url)
-    failed = 0
+    failed = quarantined = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), console=console) as progress:
         task = progress.add_task("loading", total=len(paths))
         for path in paths:
@@ -697,14 +715,18 @@ def _ingest(database_url: str | None, paths: list[Path], reader: object, **kwarg
                 progress.advance(task)
                 continue
             progress.update(task, description=f"writing {path.name}")
-            _print_load(load_result(st, result, **kwargs))  # type: ignore[arg-type]
+            report = load_result(st, result, batch=batch, raw=path, **kwargs)  # type: ignore[arg-type]
+            _print_load(report)
+            quarantined += report.quarantined is not None
             progress.advance(task)
         progress.update(task, description="updating the AQI tables")
         up = update_aqi(st)
     console.print(
         f"AQI: {up.hourly_rows:,} hourly and {up.daily_rows:,} daily rows ({up.stations} stations, {up.areas} areas)"
     )
-    if failed:
+    if quarantined:
+        err.print(f"[red]{quarantined} of {len(paths)} files quarantined[/red] (--whole-batch)")
+    if failed or quarantined:
         raise typer.Exit(1)
 
 
@@ -717,6 +739,7 @@ def ingest_cnemc(
     register_unknown: Annotated[
         bool, typer.Option("--register-unknown", help="Register codes nobody knows as placeholder stations.")
     ] = False,
+    whole_batch: WholeBatchOption = False,
     database_url: DbOption = None,
 ) -> None:
     """Load CNEMC hourly station files. Hours are labelled by their END in Beijing time (row H = [H-1, H)); every
@@ -732,6 +755,7 @@ def ingest_cnemc(
         database_url,
         paths,
         lambda p: read_cnemc(p, known_codes=known, register_unknown=register_unknown),
+        batch="whole" if whole_batch else "rows",
         station_list=sl,
         register_unknown=register_unknown,
     )
@@ -741,37 +765,48 @@ def ingest_cnemc(
 def ingest_pm25in(
     paths: Annotated[list[Path], typer.Argument(help="pm25.in-style hourly files.")],
     stations: Annotated[Path, typer.Option("--stations", help="Station list to map station names to codes.")],
+    whole_batch: WholeBatchOption = False,
     database_url: DbOption = None,
 ) -> None:
     """Load pm25.in-style hourly station files (stations matched by city and name)."""
     from bogda.monitoring.ingest import read_pm25in, read_stations
 
     sl = read_stations(stations)
-    _ingest(database_url, paths, lambda p: read_pm25in(p, sl), station_list=sl)
+    batch = "whole" if whole_batch else "rows"
+    _ingest(database_url, paths, lambda p: read_pm25in(p, sl), batch=batch, station_list=sl)
 
 
 @ingest_app.command("aqistudy")
 def ingest_aqistudy(
     paths: Annotated[list[Path], typer.Argument(help="aqistudy daily city CSV files (city, date, aqi, pm25 …).")],
+    whole_batch: WholeBatchOption = False,
     database_url: DbOption = None,
 ) -> None:
     """Load aqistudy daily city files: each city's daily means and its published AQI (kept as published only, not
     the HJ 633 daily AQI); Urumqi, Shihezi and Wujiaqu become external places."""
     from bogda.monitoring.ingest import read_aqistudy
 
-    _ingest(database_url, paths, read_aqistudy)
+    _ingest(database_url, paths, read_aqistudy, batch="whole" if whole_batch else "rows")
 
 
 @ingest_app.command("prsa")
 def ingest_prsa(
     paths: Annotated[list[Path], typer.Argument(help="PRSA Beijing hourly files (CO in µg/m³, converted).")],
     stations: StationListOption = None,
+    whole_batch: WholeBatchOption = False,
     database_url: DbOption = None,
 ) -> None:
     """Load PRSA Beijing multi-site files (hours labelled by their START)."""
     from bogda.monitoring.ingest import read_prsa
 
-    _ingest(database_url, paths, lambda p: read_prsa(p, weather=False), station_list=stations, register_unknown=True)
+    _ingest(
+        database_url,
+        paths,
+        lambda p: read_prsa(p, weather=False),
+        batch="whole" if whole_batch else "rows",
+        station_list=stations,
+        register_unknown=True,
+    )
 
 
 @ingest_app.command("water")

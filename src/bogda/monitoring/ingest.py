@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from bogda.monitoring.formats.cnemc import CNEMC_TYPES, read_cnemc
 from bogda.monitoring.formats.common import (
+    CONFLICTING_DUPLICATE,
     INDEX,
     LONG_SCHEMA,
     MG,
@@ -45,6 +46,8 @@ from bogda.monitoring.formats.common import (
     STATION_CODE,
     TS_DTYPE,
     UG,
+    UNKNOWN_STATION,
+    ZONELESS_TIME,
     FileRefused,
     ReadResult,
     Rejection,
@@ -72,6 +75,7 @@ __all__ = [
     "AQISTUDY_PLACES",
     "CNEMC_TYPES",
     "COMPASS_16",
+    "CONFLICTING_DUPLICATE",
     "HJ212_CN",
     "HJ212_DEFAULT_UNITS",
     "INDEX",
@@ -87,6 +91,8 @@ __all__ = [
     "STATION_CODE",
     "TS_DTYPE",
     "UG",
+    "UNKNOWN_STATION",
+    "ZONELESS_TIME",
     "FileRefused",
     "ReadResult",
     "Rejection",

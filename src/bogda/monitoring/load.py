@@ -9,22 +9,37 @@ marked dirty for :func:`bogda.monitoring.aqi_tables.update_aqi`.
 QA verdicts live in ``qa_flag`` (one row per flagged value; valid values have none); ``observation.flag`` keeps
 the source's own flag (``N`` when the source sends none). A verdict set by a person (``set_by`` not ``qa``) wins
 over later QA runs.
+
+Batch policy: by default a bad row is rejected and the rest of the batch loads (monitoring.md §5, ``batch="rows"``).
+``batch="whole"`` applies forecast.md §6 instead: a batch with an unknown station or a conflicting duplicate is not
+stored at all and its raw bytes go to quarantine (:func:`quarantine_batch`).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from sqlalchemy import and_, delete, select
 
-from bogda.monitoring.ingest import POLLUTANTS, TS_DTYPE, ReadResult, Rejection, read_cnemc
+from bogda.monitoring.ingest import (
+    CONFLICTING_DUPLICATE,
+    POLLUTANTS,
+    TS_DTYPE,
+    UNKNOWN_STATION,
+    ZONELESS_TIME,
+    ReadResult,
+    Rejection,
+    read_cnemc,
+)
 from bogda.monitoring.qa import DEFAULT_CONFIG, QAConfig, apply_qa
 from bogda.monitoring.stations import ensure_city_feeds, ensure_stations
 from bogda.store import Store
@@ -39,6 +54,13 @@ DAY = 86_400
 CITY_FEED_SOURCES = frozenset({"aqistudy"})
 """Reader profiles whose ``site_code`` is a city's place code (:func:`~bogda.monitoring.stations.ensure_city_feeds`)."""
 BEIJING_OFFSET = 8 * 3600
+
+BatchPolicy = Literal["rows", "whole"]
+BATCH_POLICIES: tuple[str, ...] = ("rows", "whole")
+WHOLE_BATCH_KINDS = frozenset({UNKNOWN_STATION, CONFLICTING_DUPLICATE, ZONELESS_TIME})
+"""Rejection kinds for which ``batch="whole"`` refuses and quarantines the whole batch (forecast.md §6)."""
+QUARANTINE_SUBDIR = Path("quarantine") / "observations"
+"""Quarantine folder of observation batches, under ``data_dir``."""
 
 
 @dataclass
@@ -58,6 +80,9 @@ class LoadReport:
     dirty_days: int = 0
     incomplete_row_sets: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    quarantined: Path | None = None
+    """``batch="whole"`` only: the quarantined copy of the raw batch (its errors beside it, ``.errors.json``) when
+    the batch was refused; nothing was stored then."""
 
     def rejected_frame(self) -> pl.DataFrame:
         return ReadResult(pl.DataFrame(), self.rejected, self.source, self.file, "").rejected_frame()
@@ -78,6 +103,9 @@ def load_result(
     qa_config: QAConfig = DEFAULT_CONFIG,
     reason: str | None = None,
     kind: str = "air_station",
+    batch: BatchPolicy = "rows",
+    raw: str | Path | bytes | None = None,
+    quarantine_dir: str | Path | None = None,
 ) -> LoadReport:
     """Write a read file into the store, QA it and mark its station-days dirty.
 
@@ -91,11 +119,53 @@ def load_result(
         Register codes unknown to both as placeholders instead of rejecting their values.
     reason : str, optional
         Recorded with corrected values (default: ``re-fetch <file>``).
+    batch : {"rows", "whole"}
+        ``rows`` (default, monitoring.md §5): bad rows are rejected, counted and reported; the rest loads.
+        ``whole`` (forecast.md §6): if the batch has an unknown station (a code neither the registry nor
+        ``station_list`` knows, with ``register_unknown`` off; a station name or city the reader cannot map) or a
+        conflicting duplicate (same station, parameter and interval, different values), nothing is stored — no
+        site, value, QA verdict or dirty day — and the raw batch is quarantined with its errors
+        (:func:`quarantine_batch`); ``report.quarantined`` names the copy. The third kind of §6, a time without
+        zone or offset, never occurs: every reader's layout declares the zone of its times (Beijing time, HJ 212
+        DataTime by the standard), so no reader rejects a time for lacking one. Other rejections (non-numeric
+        cell, bad date or hour, unknown type or column, undeclared unit, wrong field count) keep the row rule even
+        in whole mode: they are faults of single cells whose neighbours are sound, while an unknown station or a
+        conflicting duplicate makes the batch's identity or content doubtful.
+    raw : path or bytes, optional
+        The raw batch as read (file bytes); ``whole`` copies it to quarantine. Default: the file ``result.file``
+        names. ``whole`` raises ``ValueError`` before loading anything when neither is available.
+    quarantine_dir : path, optional
+        Quarantine folder (default ``<data_dir>/quarantine/observations``, :func:`bogda.config.get_settings`).
     """
+    if batch not in BATCH_POLICIES:
+        raise ValueError(f"batch must be 'rows' or 'whole', not {batch!r}")
     t0 = time.perf_counter()
     report = LoadReport(result.file, result.source, rejected=list(result.rejected))
     if result.incomplete_row_sets is not None:
         report.incomplete_row_sets = result.incomplete_row_sets.height
+    if batch == "whole":
+        data = _raw_bytes(result, raw)
+        if isinstance(station_list, str | Path):
+            from bogda.monitoring.ingest import read_stations
+
+            station_list = read_stations(station_list)  # read once: the check below and the registration use it
+        for code in _unregistered_codes(store, result, station_list, register_unknown, kind):
+            n = int((result.frame["site_code"] == code).sum()) if result.frame.height else 0
+            report.rejected.append(
+                Rejection(
+                    result.file,
+                    None,
+                    code,
+                    f"unknown station code (not registered; use --register-unknown): {n} values not loaded",
+                    kind=UNKNOWN_STATION,
+                )
+            )
+        if any(r.kind in WHOLE_BATCH_KINDS for r in report.rejected):
+            report.quarantined = quarantine_batch(
+                data, report.rejected, file=result.file, source=result.source, directory=quarantine_dir
+            )
+            report.seconds["total"] = time.perf_counter() - t0
+            return report
     if result.source in CITY_FEED_SOURCES:
         # city-level published series (aqistudy): the city's place and its feed site, never a station
         ensure_city_feeds(store, result.sites, source=result.source)
@@ -110,7 +180,9 @@ def load_result(
     report.created_sites, report.placeholders = reg.created, reg.placeholders
     for code, why in reg.rejected:
         n = int((result.frame["site_code"] == code).sum()) if result.frame.height else 0
-        report.rejected.append(Rejection(result.file, None, code, f"{why}: {n} values not loaded"))
+        report.rejected.append(
+            Rejection(result.file, None, code, f"{why}: {n} values not loaded", kind=UNKNOWN_STATION)
+        )
     frame = result.frame.join(_site_frame(reg.ids), on="site_code", how="inner")
     report.values = frame.height
     report.seconds["resolve"] = time.perf_counter() - t0
@@ -176,11 +248,14 @@ def load_cnemc(
     register_unknown: bool = False,
     qa_config: QAConfig = DEFAULT_CONFIG,
     name: str | None = None,
+    batch: BatchPolicy = "rows",
+    quarantine_dir: str | Path | None = None,
 ) -> LoadReport:
     """``bogda ingest cnemc PATH``: read a CNEMC daily file and :func:`load_result` it.
 
     Codes the registry does not know are looked up in ``station_list``; the rest are rejected with their reason
-    unless ``register_unknown`` (monitoring.md §2.4).
+    unless ``register_unknown`` (monitoring.md §2.4). ``batch="whole"``: a file with an unknown station or a
+    conflicting duplicate is quarantined instead (:func:`load_result`, forecast.md §6).
     """
     from bogda.monitoring.stations import station_sites
 
@@ -192,20 +267,37 @@ def load_cnemc(
         known |= set(sl.filter(pl.col("problem").is_null())["station_code"].to_list())
         station_list = sl
     result = read_cnemc(path, name=name, known_codes=known, register_unknown=register_unknown)
-    return load_result(store, result, station_list=station_list, register_unknown=register_unknown, qa_config=qa_config)
+    return load_result(
+        store,
+        result,
+        station_list=station_list,
+        register_unknown=register_unknown,
+        qa_config=qa_config,
+        batch=batch,
+        raw=path,
+        quarantine_dir=quarantine_dir,
+    )
 
 
-def load_aqistudy(store: Store, path: str | Path | bytes, *, name: str | None = None) -> LoadReport:
+def load_aqistudy(
+    store: Store,
+    path: str | Path | bytes,
+    *,
+    name: str | None = None,
+    batch: BatchPolicy = "rows",
+    quarantine_dir: str | Path | None = None,
+) -> LoadReport:
     """``bogda ingest aqistudy PATH``: a daily city file (monitoring.md §2.3) as the city feeds' daily series.
 
     Each city becomes a feed site of its place (昌吉州 → 652300; Urumqi 650100, Shihezi 659001, Wujiaqu 659004
     created as ``kind=special`` places when missing); ``aqi`` is kept as the published ``aqi_pub`` only — it is not
     the HJ 633 daily AQI (§7.8), so the AQI tables and assessments never use it. Unknown cities and bad cells are
-    rejected with file, line and reason.
+    rejected with file, line and reason; with ``batch="whole"`` an unknown city or a conflicting duplicate
+    quarantines the file (:func:`load_result`).
     """
     from bogda.monitoring.ingest import read_aqistudy
 
-    return load_result(store, read_aqistudy(path, name=name))
+    return load_result(store, read_aqistudy(path, name=name), batch=batch, raw=path, quarantine_dir=quarantine_dir)
 
 
 def load_hj212(
@@ -216,23 +308,119 @@ def load_hj212(
     register_unknown: bool = False,
     kind: str = "air_station",
     qa_config: QAConfig = DEFAULT_CONFIG,
+    batch: BatchPolicy = "rows",
+    quarantine_dir: str | Path | None = None,
 ) -> LoadReport:
     """Load decoded HJ 212 data frames of air (ST 22) or water (ST 21) stations (monitoring.md §2.3).
 
     Hourly values come from CN 2061, else from ≥ 45 valid minutes of CN 2051
     (:func:`~bogda.monitoring.ingest.hours_from_minutes`, GB 3095); minute and real-time values are stored too.
     Source flags are kept (``N`` valid, ``M``/``C`` maintenance, ``T`` at ceiling …) and drive QA.
+    ``batch="whole"`` (:func:`load_result`): the quarantined raw batch is the records as JSON lines.
     """
     from dataclasses import replace
 
     from bogda.monitoring.ingest import hours_from_minutes, read_hj212_values
 
+    records = list(records)  # iterated twice in whole mode: read, then kept as the raw batch
     res = read_hj212_values(records, units=units)
     derived = hours_from_minutes(res.frame, res.frame)
     frame = pl.concat([res.frame, derived]) if derived.height else res.frame
-    return load_result(
-        store, replace(res, frame=frame), register_unknown=register_unknown, kind=kind, qa_config=qa_config
+    raw = (
+        "".join(json.dumps(dict(r), ensure_ascii=False, default=str) + "\n" for r in records).encode()
+        if batch == "whole"
+        else None
     )
+    return load_result(
+        store,
+        replace(res, frame=frame),
+        register_unknown=register_unknown,
+        kind=kind,
+        qa_config=qa_config,
+        batch=batch,
+        raw=raw,
+        quarantine_dir=quarantine_dir,
+    )
+
+
+# --- whole-batch policy (forecast.md §6) ----------------------------------------------------------------------
+
+
+def _raw_bytes(result: ReadResult, raw: str | Path | bytes | None) -> bytes:
+    """The raw batch for quarantine: ``raw`` (bytes, or the file it names), else the file ``result.file`` names."""
+    if isinstance(raw, bytes | bytearray | memoryview):
+        return bytes(raw)
+    path = Path(raw) if raw is not None else Path(result.file)
+    if not path.is_file():
+        raise ValueError(
+            f"batch='whole' needs the raw batch to quarantine it: pass raw= (no file {str(path)!r} to copy)"
+        )
+    return path.read_bytes()
+
+
+def _unregistered_codes(
+    store: Store,
+    result: ReadResult,
+    station_list: pl.DataFrame | None,
+    register_unknown: bool,
+    kind: str,
+) -> list[str]:
+    """Codes of ``result.sites`` that :func:`~bogda.monitoring.stations.ensure_stations` would reject, found without
+    writing anything: neither registered (``kind``) nor in ``station_list``, and ``register_unknown`` off."""
+    if register_unknown or result.source in CITY_FEED_SOURCES or not result.sites:
+        return []  # city feeds: the reader maps only the cities it knows (an unknown city is its rejection)
+    from bogda.monitoring.stations import station_sites
+
+    known = set(station_sites(store, kind=kind, feeds=True)["code"].to_list())
+    if station_list is not None:
+        known |= set(station_list.filter(pl.col("problem").is_null())["station_code"].to_list())
+    return [c for c in dict.fromkeys(result.sites) if c not in known]
+
+
+def default_quarantine_dir() -> Path:
+    """``<data_dir>/quarantine/observations`` of the installation's settings."""
+    from bogda.config import get_settings
+
+    return get_settings().data_dir / QUARANTINE_SUBDIR
+
+
+def quarantine_batch(
+    data: bytes,
+    rejected: Sequence[Rejection],
+    *,
+    file: str,
+    source: str,
+    directory: str | Path | None = None,
+    now: datetime | None = None,
+) -> Path:
+    """Keep a refused batch (forecast.md §6): its bytes as ``<UTC timestamp>-<file name>`` and its per-row errors
+    beside it as ``<same>.errors.json``. Nothing is overwritten: a name already taken gets the next microsecond.
+
+    The JSON holds ``file, source, quarantined_at, errors``; each error has ``file, line, column, code, reason,
+    raw`` with ``code`` the rejection kind (``unknown_station``, ``conflicting_duplicate``; null for the kinds
+    that alone do not refuse a batch). Returns the path of the copied batch.
+    """
+    folder = Path(directory) if directory is not None else default_quarantine_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^\w.\-]+", "_", Path(file).name).strip("_") or "batch"
+    at = now or now_utc()
+    while True:
+        target = folder / f"{at:%Y%m%dT%H%M%S.%fZ}-{name}"
+        try:
+            with target.open("xb") as fh:  # exclusive: two refusals in the same microsecond keep both batches
+                fh.write(data)
+            break
+        except FileExistsError:
+            at += timedelta(microseconds=1)
+    errors = [
+        {"file": r.file, "line": r.line, "column": r.column, "code": r.kind, "reason": r.reason, "raw": r.raw}
+        for r in rejected
+    ]
+    doc = {"file": file, "source": source, "quarantined_at": at.isoformat(), "errors": errors}
+    target.with_name(target.name + ".errors.json").write_text(
+        json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return target
 
 
 def _nothing_stored_inside(store: Store, hourly: pl.DataFrame) -> bool:
@@ -529,10 +717,15 @@ def series_of(store: Store, site_ids: Sequence[int]) -> pl.DataFrame:
 
 
 __all__ = [
+    "BATCH_POLICIES",
     "CITY_FEED_SOURCES",
+    "QUARANTINE_SUBDIR",
+    "WHOLE_BATCH_KINDS",
+    "BatchPolicy",
     "LoadReport",
     "QAVerdicts",
     "day_ts_expr",
+    "default_quarantine_dir",
     "load_aqistudy",
     "load_cnemc",
     "load_hj212",
@@ -540,6 +733,7 @@ __all__ = [
     "mark_dirty",
     "qa_context",
     "qa_verdicts",
+    "quarantine_batch",
     "read_qa",
     "requalify",
     "series_of",

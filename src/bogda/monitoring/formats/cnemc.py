@@ -13,6 +13,7 @@ from bogda.monitoring.formats.common import (
     MG,
     STATION_CODE,
     UG,
+    UNKNOWN_STATION,
     ReadResult,
     Rejection,
     _base_stats,
@@ -99,15 +100,16 @@ def read_cnemc(
     for col in table.header:
         if col in _CNEMC_KEYS:
             continue
-        reason = None
+        reason = kind = None
         if col in table.duplicate_columns:
             reason = "duplicate station column"
         elif not STATION_CODE.match(col):
             reason = "station code must match [A-Za-z0-9_.-]{1,32}"
         elif known is not None and col not in known and not register_unknown:
             reason = "unknown station code (not registered; use --register-unknown)"
+            kind = UNKNOWN_STATION
         if reason:
-            rejected.append(Rejection(file, table.header_line, col, reason))
+            rejected.append(Rejection(file, table.header_line, col, reason, kind=kind))
         else:
             sites.append(col)
 

@@ -62,15 +62,32 @@ def convert_unit(values: pl.Expr, factor: pl.Expr) -> pl.Expr:
 # ------------------------------------------------------------------------------------------------ results
 
 
+UNKNOWN_STATION = "unknown_station"
+"""Rejection kind: values of a station code the registry does not know and that is not registered as a
+placeholder (monitoring.md §2.4), or of a station name/city the reader cannot map to a code."""
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+"""Rejection kind: a second value of the same station, parameter and interval that differs from the first."""
+ZONELESS_TIME = "zoneless_time"
+"""Rejection kind reserved for a time without zone or offset where the format needs one (forecast.md §6). No
+reader produces it: every layout declares the zone of its labels (Beijing time; HJ 212 DataTime by the standard),
+so a time without an offset is read in that zone, never rejected."""
+
+
 @dataclass(frozen=True)
 class Rejection:
-    """One rejected row, cell or column: where it was and why (architecture.md §5)."""
+    """One rejected row, cell or column: where it was and why (architecture.md §5).
+
+    ``kind`` names the rejections that a whole-batch load (``load_result(batch="whole")``, forecast.md §6)
+    quarantines the batch for — :data:`UNKNOWN_STATION`, :data:`CONFLICTING_DUPLICATE` (:data:`ZONELESS_TIME`
+    reserved) — and is None for every other reason (bad cell, date, type, unit …).
+    """
 
     file: str
     line: int | None
     column: str | None
     reason: str
     raw: str | None = None
+    kind: str | None = None
 
 
 @dataclass
@@ -113,7 +130,7 @@ class ReadResult:
     feed: pl.DataFrame | None = None
 
     def rejected_frame(self) -> pl.DataFrame:
-        """The rejections as a frame (file, line, column, reason, raw)."""
+        """The rejections as a frame (file, line, column, reason, raw, kind)."""
         return pl.DataFrame(
             {
                 "file": [r.file for r in self.rejected],
@@ -121,8 +138,16 @@ class ReadResult:
                 "column": [r.column for r in self.rejected],
                 "reason": [r.reason for r in self.rejected],
                 "raw": [r.raw for r in self.rejected],
+                "kind": [r.kind for r in self.rejected],
             },
-            schema={"file": pl.String, "line": pl.Int64, "column": pl.String, "reason": pl.String, "raw": pl.String},
+            schema={
+                "file": pl.String,
+                "line": pl.Int64,
+                "column": pl.String,
+                "reason": pl.String,
+                "raw": pl.String,
+                "kind": pl.String,
+            },
         )
 
 
@@ -351,8 +376,15 @@ def _ts_from_label(label: pl.Expr, resolution: str, labelled_by: str) -> pl.Expr
     return (expr + _label_shift(resolution, labelled_by)).cast(TS_DTYPE)
 
 
-def _rejections(df: pl.DataFrame, file: str, reason: pl.Expr | str, column: str | pl.Expr | None, raw: str | None):
-    """Rejections from a frame with ``_line``: one per row."""
+def _rejections(
+    df: pl.DataFrame,
+    file: str,
+    reason: pl.Expr | str,
+    column: str | pl.Expr | None,
+    raw: str | None,
+    kind: str | pl.Expr | None = None,
+):
+    """Rejections from a frame with ``_line``: one per row; ``kind`` a constant or a per-row expression."""
     if df.height == 0:
         return []
     cols = [pl.col("_line")]
@@ -362,8 +394,15 @@ def _rejections(df: pl.DataFrame, file: str, reason: pl.Expr | str, column: str 
     else:
         cols.append(pl.lit(column, dtype=pl.String).alias("_column"))
     cols.append(pl.col(raw).cast(pl.String).alias("_raw") if raw else pl.lit(None, dtype=pl.String).alias("_raw"))
+    if isinstance(kind, pl.Expr):
+        cols.append(kind.cast(pl.String).alias("_kind"))
+    else:
+        cols.append(pl.lit(kind, dtype=pl.String).alias("_kind"))
     sel = df.select(cols)
-    return [Rejection(file, int(line), column_, reason_, raw_) for line, reason_, column_, raw_ in sel.iter_rows()]
+    return [
+        Rejection(file, int(line), column_, reason_, raw_, kind_)
+        for line, reason_, column_, raw_, kind_ in sel.iter_rows()
+    ]
 
 
 def _to_values(long: pl.DataFrame, file: str, missing: Sequence[str] = ()) -> tuple[pl.DataFrame, list[Rejection]]:
@@ -410,6 +449,7 @@ def _dedupe(long: pl.DataFrame, file: str, candidates: pl.Series) -> tuple[pl.Da
         ),
         pl.col("_column"),
         "raw",
+        CONFLICTING_DUPLICATE,
     )
     keep = clash.filter(pl.col("_i") == pl.col("_first_i")).select(long.columns)
     return pl.concat([rest, keep]), rejected, identical.height

@@ -15,6 +15,7 @@ from bogda.monitoring.formats.common import (
     MG,
     POLLUTANTS,
     UG,
+    UNKNOWN_STATION,
     ReadResult,
     Rejection,
     _base_stats,
@@ -162,7 +163,10 @@ def read_pm25in(
         .then(pl.format("bad hour '{}'", pl.col("Hour").fill_null("")))
     )
     df = df.with_columns(reason.alias("_reason"))
-    rejected += _rejections(df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "WatchPoint", None)
+    unknown = pl.when(pl.col("site_code").is_null()).then(pl.lit(None if no_list else UNKNOWN_STATION))
+    rejected += _rejections(
+        df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "WatchPoint", None, unknown
+    )
     good = df.filter(pl.col("_reason").is_null()).with_columns(
         _ts_from_label(
             pl.col("_date").cast(pl.Datetime("us")) + pl.duration(hours=pl.col("_hour")), "hour", "end"
@@ -229,7 +233,8 @@ def read_aqistudy(
         .then(pl.format("bad date '{}'", pl.col("date").fill_null("")))
     )
     df = df.with_columns(reason.alias("_reason"))
-    rejected += _rejections(df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "city", None)
+    unknown = pl.when(pl.col("site_code").is_null()).then(pl.lit(UNKNOWN_STATION))
+    rejected += _rejections(df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "city", None, unknown)
     good = df.filter(pl.col("_reason").is_null()).with_columns(
         _ts_from_label(pl.col("_date").cast(pl.Datetime("us")), "day", "start").alias("ts")
     )
@@ -321,7 +326,10 @@ def read_prsa(
         .then(pl.format("bad date/hour '{}-{}-{} {}'", "year", "month", "day", "hour"))
     )
     df = df.with_columns(reason.alias("_reason"))
-    rejected += _rejections(df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "station", None)
+    unknown = pl.when(pl.col("site_code").is_null()).then(pl.lit(UNKNOWN_STATION))
+    rejected += _rejections(
+        df.filter(pl.col("_reason").is_not_null()), file, pl.col("_reason"), "station", None, unknown
+    )
     good = df.filter(pl.col("_reason").is_null()).with_columns(
         _ts_from_label(
             pl.col("_date").cast(pl.Datetime("us")) + pl.duration(hours=pl.col("_hour")), "hour", "start"
