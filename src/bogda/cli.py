@@ -2530,6 +2530,14 @@ def forecast_warnings_check(
     ] = "issued",
     rule: Annotated[str, typer.Option(help="Warning rule set: 2024 or 2017 (alias 2018).")] = "2024",
     modes: Annotated[str, typer.Option(help="beijing: weather modes, comma-separated.")] = "none",
+    merge_gap_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--merge-gap-hours",
+            help="beijing: episodes at most this many hours apart are one warning, as the service merges them "
+            "(default 36, warnings.MERGE_GAP_HOURS).",
+        ),
+    ] = None,
     data: Annotated[Path, typer.Option(help="The shared data folder (beijing).")] = Path("../shared/data"),
     episodes: Annotated[
         bool, typer.Option("--episodes/--no-episodes", help="Also list episodes and warnings.")
@@ -2549,6 +2557,14 @@ def forecast_warnings_check(
         rule = canonical_rule(rule)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rule") from None
+    from bogda.forecast import warnings as wn
+
+    if merge_gap_hours is not None and protocol != "beijing":
+        # the local check verifies the stored warnings, merged or not as the service recorded them
+        raise typer.BadParameter("only with --protocol beijing", param_hint="--merge-gap-hours")
+    if merge_gap_hours is not None and merge_gap_hours < 0:
+        raise typer.BadParameter(f"must be ≥ 0, not {merge_gap_hours:g}", param_hint="--merge-gap-hours")
+    gap = wn.MERGE_GAP_HOURS if merge_gap_hours is None else merge_gap_hours
     if protocol == "local":
         try:
             lo = _date.fromisoformat(start or "")
@@ -2568,7 +2584,7 @@ def forecast_warnings_check(
                 f"unknown mode(s) {', '.join(bad) or '(none given)'}: none, observed_proxy", param_hint="--modes"
             )
         try:
-            runs = dict(wc.beijing(data, modes=wanted, rule=rule))
+            runs = dict(wc.beijing(data, modes=wanted, rule=rule, merge_gap_hours=gap))
         except FileNotFoundError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
@@ -2578,17 +2594,20 @@ def forecast_warnings_check(
         from bogda.forecast import service
 
         period = f"{start}..{end}" if protocol == "local" else "2016-03-01..2017-02-28"
+        # a gap other than the service's default is a configuration of its own: its figures do not replace those
+        config = f"rule {rule}" if gap == wn.MERGE_GAP_HOURS else f"rule {rule}, merge gap {gap:g} h"
         n = 0
         for name, (rows, _, _) in runs.items():
             method, weather = (name, "operational") if protocol == "local" else ("simulated", name)
             recs = [r | {"method": method, "weather": weather, "n": r["episodes"]} for r in rows]
             n += service.store_checks(
-                _store(database_url), recs, item="warning", protocol=protocol, period=period, config=f"rule {rule}"
+                _store(database_url), recs, item="warning", protocol=protocol, period=period, config=config
             )
         console.print(f"stored {n} check figures in backtest_score")
     for name, (rows, eps, ws) in runs.items():
+        setting = f" · merge gap {gap:g} h" if protocol == "beijing" else ""
         console.print(
-            f"[bold]{protocol} · {name} · rule {rule}[/bold]: {len(eps)} observed episodes, {len(ws)} warnings"
+            f"[bold]{protocol} · {name} · rule {rule}{setting}[/bold]: {len(eps)} observed episodes, {len(ws)} warnings"
         )
         console.print(_warning_check_table(rows))
         if episodes:

@@ -14,9 +14,11 @@ Pure core:
   simulated warning records when each day was added, so a warning kept in force for weeks does not claim weeks of
   lead). Day-level POD and FAR (episode days under a warning, warned days outside any episode) are reported beside.
 - :func:`simulate` — the warnings a forecast would have produced, day by day: each issue day's proposal
-  (:func:`bogda.forecast.warnings.propose` on D+1..D+3, today in front while an observed episode is on) through
-  the upgrade-at-once / confirm-to-lower state machine (:func:`bogda.forecast.warnings.decide`), so that the backtest
-  verifies what the service would have proposed.
+  (:func:`bogda.forecast.warnings.propose` on D+1..D+3, today in front while an observed episode is on; sand/dust
+  days left out of the sequence; mode ``calendar``, or ``rolling`` given each run's rolling 24-h AQI) through the
+  upgrade-at-once / confirm-to-lower state machine (:func:`bogda.forecast.warnings.decide`) and the service's merge
+  gap (episodes at most 36 h apart are one warning, forecast.md §3.6, §5), so that the backtest verifies what the
+  service would have proposed.
 
 Services: :func:`stored_warnings` and :func:`area_daily_aqi` read the installation's warnings and the areas' daily AQI
 (``aqi_daily``) for ``bogda forecast warnings-check --protocol local``; :func:`beijing` runs the Dongsi protocol's daily
@@ -25,7 +27,8 @@ forecasts through :func:`simulate` for ``--protocol beijing``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from bogda.forecast import warnings as wn
-from bogda.standards.warning_levels import warning_level, warning_rules
+from bogda.standards.warning_levels import MODES, warning_level, warning_rules
 from bogda.timeutil import as_utc, day_start_utc
 
 CATEGORY_AT_LEAST_YELLOW = "≥ yellow"
@@ -200,6 +203,17 @@ def verify(
 # --- simulated issuance from a forecast ---------------------------------------------------------------------------
 
 
+def _run_rolling(r: wn.RollingAqi, day: date, *, issue_hour: int, ongoing: bool) -> wn.RollingAqi:
+    """The rolling 24-h AQI one run's proposal sees, as ``service.refresh`` cuts it: the windows from today's 00:00
+    (Beijing) while an episode is on (today in front of the window), else only those starting after the issue hour
+    — today's observed hours count only during an ongoing episode, as today's day does in mode ``calendar``."""
+    if ongoing:
+        return r
+    first = day_start_utc(day) + timedelta(hours=issue_hour + 1)
+    skip = max(0, math.ceil((first - r.start).total_seconds() / 3600.0))
+    return wn.RollingAqi(r.start + timedelta(hours=skip), r.aqi[skip:])
+
+
 def simulate(
     area_code: str,
     issue_days: Sequence[date],
@@ -209,8 +223,14 @@ def simulate(
     rule: str = "2024",
     issue_hour: int = 23,
     days_ahead: int = wn.WARNING_DAYS,
+    merge_gap_hours: float = wn.MERGE_GAP_HOURS,
+    confirm: int = wn.CONFIRM_RUNS,
+    dust_days: Collection[date] = (),
+    mode: str = "calendar",
+    rolling: Mapping[date, wn.RollingAqi] | None = None,
 ) -> list[IssuedWarning]:
-    """The warnings the daily forecasts would have proposed (module docstring).
+    """The warnings the daily forecasts would have proposed (module docstring), run by run as
+    ``service.refresh`` and ``service.apply_proposal`` treat an area's warning (forecast.md §3.6, §5).
 
     Parameters
     ----------
@@ -220,13 +240,56 @@ def simulate(
         Today's AQI, which puts today in front of the window while an episode is on.
     issue_hour : int
         Beijing hour after which the daily run is issued (the warning's issue time is the end of that hour).
+    merge_gap_hours : float
+        Episodes at most this far apart are one warning (:func:`bogda.forecast.warnings.merges`; the installation's
+        ``[forecast.warning] merge_gap_hours``, 36 h by default).
+    confirm : int
+        Agreeing runs needed for a downgrade or a lift (``confirm_runs``, :func:`bogda.forecast.warnings.decide`).
+    dust_days : collection of dates
+        Days with a sand/dust advisory (forecast.md §3.8): left out of each run's sequence as the service does
+        (``dust=`` of :func:`bogda.forecast.warnings.propose`: they count toward no clause and break a run; a level
+        that holds only with them is not proposed), not a reason to cancel a warning.
+    mode : ``calendar`` | ``rolling``
+        How a clause's hours are counted (forecast.md §3.6). Daily forecasts have no hourly path: mode ``rolling``
+        needs ``rolling``.
+    rolling : {issue day: rolling 24-h AQI}
+        Mode ``rolling`` only: the area's :class:`~bogda.forecast.warnings.RollingAqi` as the run of that evening
+        computes it (:func:`bogda.forecast.warnings.rolling_24h_aqi` from the day's 00:00 Beijing: observed hours
+        to the issue, then the hourly forecast); the windows of today's observed hours are dropped unless an episode
+        is on, as the service does. Every issue day needs one.
 
     Each run's proposal goes through :func:`bogda.forecast.warnings.decide`, as the service treats a warning record:
     a level where none is in force opens a warning issued at that run; an upgrade raises the same warning (its
     level, and ``raised_at``, the run that raised it); an equal or lower level extends its last day; a lift (after
-    :data:`bogda.forecast.warnings.CONFIRM_RUNS` agreeing runs) ends its days on the evening of that run. A record's
-    ``level`` is the highest it reached: a downgrade at the tail of an orange episode leaves it an orange warning.
+    ``confirm`` agreeing runs) ends its days on the evening of that run. A record's ``level`` is the highest it
+    reached: a downgrade at the tail of an orange episode leaves it an orange warning.
+
+    Merge gap, as ``service.apply_proposal``: a proposal whose episode starts at most ``merge_gap_hours`` after the
+    end of the warning in force joins it (the days between are covered from that run); one starting later is a
+    separate episode — the warning in force keeps its days and the proposal opens a warning of its own, decided as
+    if none were in force. A lifted warning is no longer in force: a later proposal opens a new warning however
+    close (the service's lift leaves the record rejected or, lifted by a person, lifted; neither is merged into).
+    People are taken to follow every proposal at once (issue, change, lift), so the warnings here are the service's
+    records as issued, not its proposals awaiting a decision.
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if mode == "rolling":
+        if rolling is None:
+            raise ValueError(
+                "mode 'rolling' needs the rolling 24-h AQI of each issue day (rolling=): daily forecasts have no "
+                "hourly path to make it from"
+            )
+        missing = sorted(set(issue_days) - set(rolling))
+        if missing:
+            raise ValueError(f"mode 'rolling': no rolling 24-h AQI for {len(missing)} issue day(s), first {missing[0]}")
+    elif rolling is not None:
+        raise ValueError("rolling 24-h AQI given in mode 'calendar': pass mode='rolling' to count clauses on it")
+    if merge_gap_hours < 0:
+        raise ValueError(f"merge_gap_hours must be ≥ 0, not {merge_gap_hours}")
+    if confirm < 1:
+        raise ValueError(f"confirm must be ≥ 1, not {confirm}")
+    dust = frozenset(dust_days)
     out: list[IssuedWarning] = []
     current: IssuedWarning | None = None
     in_force: str | None = None
@@ -234,9 +297,31 @@ def simulate(
     for day in sorted(issue_days):
         window = wn.forecast_window(day, observed.get(day), days_ahead=days_ahead)
         seq = [observed.get(day, np.nan) if d == day else forecast.get((d, (d - day).days), np.nan) for d in window]
-        prop = wn.propose(area_code, window, seq, rule=rule)
+        run_rolling = None
+        if rolling is not None:
+            run_rolling = _run_rolling(rolling[day], day, issue_hour=issue_hour, ongoing=window[0] == day)
+        prop = wn.propose(
+            area_code,
+            window,
+            seq,
+            rule=rule,
+            mode=mode,
+            rolling=run_rolling,
+            # the service passes the dust advisories of the window's days (service.refresh)
+            dust={d for d in window if d in dust},
+        )
         at = day_start_utc(day) + timedelta(hours=issue_hour + 1)
-        dec = wn.decide(in_force, pending, prop.level)
+        if (
+            current is not None
+            and prop.level is not None
+            and prop.start_date is not None
+            and not wn.merges(current.end, prop.start_date, merge_gap_hours)
+        ):
+            # a separate episode (service.apply_proposal): the warning in force keeps its days, the new episode is
+            # decided against no warning, with no pending downgrade
+            out.append(current)
+            current, in_force, pending = None, None, 0
+        dec = wn.decide(in_force, pending, prop.level, confirm=confirm)
         pending = dec.pending_lower
         if dec.action == "lift" and current is not None:
             end = max(current.start, min(current.end, day))
@@ -250,8 +335,8 @@ def simulate(
             current = replace(current, cover=tuple((d, at) for d in current.days()))
             in_force = prop.level
         elif current is not None:
-            # a warning is in force and the run still sees pollution (at its level, above or below): its days stretch
-            # to the proposal's, each new day covered from this run
+            # a warning is in force and the run still sees pollution (at its level, above or below) in this episode
+            # or one merged into it: its days stretch to the proposal's, each new day covered from this run
             grown = replace(current, start=min(current.start, prop.start_date), end=max(current.end, prop.end_date))
             cover = dict(current.cover)
             grown = replace(grown, cover=tuple((d, cover.get(d, at)) for d in grown.days()))
@@ -372,6 +457,8 @@ def beijing(
     modes: Sequence[str] = ("none",),
     rule: str = "2024",
     config: Any = None,
+    merge_gap_hours: float = wn.MERGE_GAP_HOURS,
+    confirm: int = wn.CONFIRM_RUNS,
 ) -> dict[str, tuple[list[dict[str, Any]], list[Episode], list[IssuedWarning]]]:
     """Warnings simulated from the Dongsi protocol's daily forecasts (D+1..D+3, each weather mode of ``modes``) and
     verified against the test year's observed episodes, per mode.
@@ -379,6 +466,10 @@ def beijing(
     The PRSA files give PM2.5 forecasts, not AQI: the AQI here is PM2.5's IAQI (HJ 633-2012, 24 h row), the primary
     item on Beijing's heavy days, so an episode is a run of days with PM2.5 > 115 µg/m³ (IAQI > 150) and the levels
     follow from the rule table on that IAQI.
+
+    :func:`simulate` runs in mode ``calendar`` with no sand/dust days: the protocol forecasts daily means only (no
+    hourly path to make a rolling 24-h AQI from), and there is no NWP archive for the test year to raise dust
+    advisories from. ``merge_gap_hours`` and ``confirm`` are the service's settings (forecast.md §5: 36 h, 2 runs).
     """
     from dataclasses import replace
 
@@ -406,7 +497,7 @@ def beijing(
         first, last = targets[0] - timedelta(days=1), targets[-1] - timedelta(days=1)
         issue_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
         eps = observed_episodes(code, targets, [observed[d] for d in targets], rule=rule)
-        ws = simulate(code, issue_days, forecast, observed, rule=rule)
+        ws = simulate(code, issue_days, forecast, observed, rule=rule, merge_gap_hours=merge_gap_hours, confirm=confirm)
         out[mode] = (verify(eps, ws, rule=rule), eps, ws)
     return out
 
