@@ -2024,16 +2024,35 @@ def forecast_backtest(
             "file's LightGBM rows; writes check3.csv, stores nothing.",
         ),
     ] = False,
+    heating_season: Annotated[
+        str | None,
+        typer.Option(
+            "--heating-season",
+            help="The heating season MM-DD:MM-DD (inclusive, may cross the new year): adds the target day's "
+            "heating-season flag to the model features (forecast.md §2); default: none. Beijing 11-15:03-15, "
+            "Changji about 10-15:04-15.",
+        ),
+    ] = None,
     database_url: DbOption = None,
 ) -> None:
     """Rolling-origin backtest on the acceptance protocols; one score table per station, goals met / not met."""
     import polars as pl
 
     from bogda.forecast import backtest
+    from bogda.forecast.calendar import format_heating_season, parse_heating_season
 
     if protocol not in ("beijing", "xinjiang2019", "usembassy", "all"):
         raise typer.BadParameter("protocol must be beijing, xinjiang2019, usembassy or all")
     argv = ["--protocol", protocol, "--stations", stations, "--data", str(data), "--out", str(out), "--modes", modes]
+    if heating_season is not None:  # checked before any data is read
+        try:
+            season = parse_heating_season(heating_season)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--heating-season'") from None
+        if check_reference:  # check 3 reproduces the reference file's inputs, which have no such flag
+            raise typer.BadParameter("not with --check-reference", param_hint="'--heating-season'")
+        # written out in full, so that the stored score rows' configuration names the season
+        argv += ["--heating-season", format_heating_season(season)]
     for p in nwp or []:
         argv += ["--nwp", str(p)]
     if refit is not None:

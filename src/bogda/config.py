@@ -103,6 +103,31 @@ class ForecastSettings(BaseModel):
     """Forecast and warning service (forecast.md)."""
 
     warning: WarningSettings = WarningSettings()
+    heating_season: str | None = Field(
+        default=None,
+        description="The prefecture's heating season MM-DD:MM-DD, inclusive, may cross the new year (e.g. "
+        "10-15:04-15): the nightly training adds the target day's heating-season flag to the model features "
+        "(forecast.md §2, no default); empty: no such feature.",
+    )
+
+    @field_validator("heating_season", mode="before")
+    @classmethod
+    def _heating_season(cls, v: object) -> str | None:
+        from bogda.timeutil import format_heating_season, parse_heating_season
+
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None  # an empty value (e.g. an environment variable set to "") is no season
+        try:
+            return format_heating_season(parse_heating_season(str(v)))
+        except ValueError as exc:
+            raise ValueError(f"forecast.heating_season: {exc}") from None
+
+    def heating(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """The configured season as ``((m0, d0), (m1, d1))`` (:func:`bogda.timeutil.parse_heating_season`),
+        None when none is configured."""
+        from bogda.timeutil import parse_heating_season
+
+        return None if self.heating_season is None else parse_heating_season(self.heating_season)
 
 
 class Settings(BaseSettings):

@@ -208,3 +208,82 @@ def epoch_seconds(ts: datetime) -> int:
 def from_epoch(seconds: int | float | np.integer) -> datetime:
     """Aware UTC datetime from Unix seconds."""
     return datetime.fromtimestamp(int(seconds), UTC)
+
+
+# --- heating season (forecast.md §2 "Calendar": per-prefecture dates, configuration) ---------------------------
+
+HeatingSeason = tuple[tuple[int, int], tuple[int, int]]
+"""A heating season ``((m0, d0), (m1, d1))``: first and last (month, day), both inclusive; it crosses the new year
+when the start comes after the end in the calendar (e.g. Changji's ``((10, 15), (4, 15))``)."""
+
+
+def _calendar_day(month: int, day: int) -> bool:
+    try:
+        date(2000, month, day)  # a leap year, so that 02-29 is a valid bound
+    except ValueError:
+        return False
+    return True
+
+
+def parse_heating_season(text: str) -> HeatingSeason:
+    """A heating season written ``MM-DD:MM-DD`` (start and end, inclusive; may cross the new year) as
+    ``((m0, d0), (m1, d1))``, the form of :func:`heating_flag` (forecast.md §2 "Calendar" heating-season flag, §3.9
+    step 2; Beijing 11-15:03-15, §8 check 5).
+
+    Raises
+    ------
+    ValueError
+        naming the bad text when it is not two ``MM-DD`` calendar days separated by ``:`` (29 February is allowed).
+
+    >>> parse_heating_season("10-15:04-15")
+    ((10, 15), (4, 15))
+    >>> parse_heating_season("11-31:03-15")
+    Traceback (most recent call last):
+    ...
+    ValueError: '11-31:03-15': '11-31' is not a calendar day (MM-DD)
+    """
+    parts = text.strip().split(":")
+    if len(parts) != 2:
+        raise ValueError(f"{text!r} is not MM-DD:MM-DD (start:end of the heating season)")
+    out = []
+    for part in parts:
+        m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", part.strip())
+        if m is None:
+            raise ValueError(f"{text!r}: {part!r} is not MM-DD")
+        month, day = int(m.group(1)), int(m.group(2))
+        if not _calendar_day(month, day):
+            raise ValueError(f"{text!r}: {part!r} is not a calendar day (MM-DD)")
+        out.append((month, day))
+    return out[0], out[1]
+
+
+def format_heating_season(season: HeatingSeason) -> str:
+    """``((m0, d0), (m1, d1))`` as ``MM-DD:MM-DD``, the inverse of :func:`parse_heating_season`.
+
+    >>> format_heating_season(((11, 15), (3, 15)))
+    '11-15:03-15'
+    """
+    (m0, d0), (m1, d1) = season
+    return f"{m0:02d}-{d0:02d}:{m1:02d}-{d1:02d}"
+
+
+def check_heating_season(season: object) -> HeatingSeason:
+    """``season`` as a :data:`HeatingSeason` of ints, or ValueError naming it when it is not two calendar
+    (month, day) pairs — the check of a season given as a tuple rather than as text (settings objects, tests).
+
+    >>> check_heating_season([[10, 15], [4, 15]])
+    ((10, 15), (4, 15))
+    >>> check_heating_season(((13, 1), (4, 15)))
+    Traceback (most recent call last):
+    ...
+    ValueError: heating season ((13, 1), (4, 15)): (13, 1) is not a calendar (month, day)
+    """
+    try:
+        (m0, d0), (m1, d1) = season  # type: ignore[misc]
+        pairs = ((int(m0), int(d0)), (int(m1), int(d1)))
+    except (TypeError, ValueError):
+        raise ValueError(f"heating season {season!r}: expected ((month, day), (month, day))") from None
+    for pair in pairs:
+        if not _calendar_day(*pair):
+            raise ValueError(f"heating season {season!r}: {pair!r} is not a calendar (month, day)")
+    return pairs

@@ -31,6 +31,7 @@ import polars as pl
 
 from bogda.forecast import baselines as bl
 from bogda.forecast import confidence, verify
+from bogda.forecast.calendar import HeatingSeason, check_heating_season, parse_heating_season
 from bogda.forecast.features import (
     POLLUTANTS,
     WEATHER,
@@ -178,6 +179,10 @@ class ProtocolConfig:
     holidays: bool = False  # target-day holiday / day-off / Lunar New Year features (forecast.calendar)
     stagnation: bool = False  # the daily models' stagnation signs (FeatureContext.stagnation)
     advection: bool = False  # the daily models' gradient and advective tendency (FeatureContext.advection)
+    heating: HeatingSeason | None = None
+    """The heating season ``((m0, d0), (m1, d1))`` of the target-day flag ``tgt_heating`` (FeatureContext.heating,
+    forecast.md §2 "Calendar"; command line ``--heating-season MM-DD:MM-DD``). None (the spec gives no default): no
+    such feature."""
     next_day_mean: float | None = None
     """Weight of the next-24-hour-mean model (:func:`bogda.forecast.models.train_next_day_mean`) in the D+1 mean:
     (1 − w)·daily model + w·next-24-hour model, before any post-processing; its own forecast is scored beside as
@@ -198,6 +203,10 @@ class ProtocolConfig:
     of the held-out tail, so that the p10–p90 interval carries the weather-forecast error the forecasts will be
     issued with. False: calibrated on observed weather, too narrow in this mode (coverage 0.73–0.77 at nominal 0.80
     on Dongsi, docs/forecast.md §3.3)."""
+
+    def __post_init__(self) -> None:
+        if self.heating is not None:  # a bad season fails here, not after hours of training
+            self.heating = check_heating_season(self.heating)
 
 
 @dataclass
@@ -426,6 +435,7 @@ def _fit_and_score(
         holidays=cfg.holidays,
         stagnation=cfg.stagnation,
         advection=cfg.advection,
+        heating=cfg.heating,
     )
     future: Any = SeriesCache(panel) if mode == "observed_proxy" else archive
     fvars = weather_vars if mode == "observed_proxy" else (archive.variables if archive is not None else ())
@@ -970,6 +980,14 @@ def _goal_line(g: Goal) -> str:
     return f"{line}; 90 % interval {lo:.3f}–{hi:.3f}: the goal is {where} it)"
 
 
+def _season_arg(text: str) -> HeatingSeason:
+    """argparse type of ``--heating-season``: a bad value is a usage error (exit 2) naming the option."""
+    try:
+        return parse_heating_season(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``bogda forecast backtest`` core: run the protocols and write one score table per station."""
     ap = argparse.ArgumentParser(prog="bogda forecast backtest", description=__doc__.splitlines()[0])
@@ -1012,15 +1030,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="stations whose targets train the models: all (pooled, the default) or only the scored ones "
         "(--check-reference's default, as the reference file's models were made)",
     )
+    ap.add_argument(
+        "--heating-season",
+        type=_season_arg,
+        default=None,
+        metavar="MM-DD:MM-DD",
+        help="the prefecture's heating season (inclusive, may cross the new year): adds the target day's "
+        "heating-season flag to the model features (ProtocolConfig.heating; forecast.md §2); default: none",
+    )
     args = ap.parse_args(argv)
     if args.check_reference:
         if args.protocol != "beijing" or args.aqi or args.nwp:
             ap.error("--check-reference: only with --protocol beijing, without --aqi and --nwp")
+        if args.heating_season is not None:  # check 3 reproduces the reference file's inputs, which have no such flag
+            ap.error("--heating-season: not with --check-reference")
         return _main_reference(args)
     if args.aqi and (args.protocol != "beijing" or args.nwp):
         ap.error("--aqi: only with --protocol beijing and without --nwp")
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = ProtocolConfig(profile=PROFILES[args.profile], refit=args.refit, train_on=args.train_on or "all")
+    cfg = ProtocolConfig(
+        profile=PROFILES[args.profile], refit=args.refit, train_on=args.train_on or "all", heating=args.heating_season
+    )
     tables = []
     if args.protocol in ("beijing", "all"):
         stations = None if args.stations == "all" or args.protocol == "all" else args.stations.split(",")
@@ -1077,7 +1107,8 @@ def _main_usembassy(args: argparse.Namespace) -> list[pl.DataFrame]:
     from bogda.forecast import usembassy as ue
 
     modes = tuple(m for m in ("none", "observed_proxy") if m in args.modes.split(","))
-    check, results = ue.protocol(args.data, modes or ("none",), config=ProtocolConfig(profile=PROFILES[args.profile]))
+    cfg = ProtocolConfig(profile=PROFILES[args.profile], heating=args.heating_season)
+    check, results = ue.protocol(args.data, modes or ("none",), config=cfg)
     for key, got in check.items():
         n, rmse, mae = ue.REFERENCE[key]
         same = abs(got.rmse - rmse) <= 0.005 and abs(got.mae - mae) <= 0.005 and n in (None, got.n)

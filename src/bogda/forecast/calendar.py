@@ -8,7 +8,11 @@ Features per Beijing date:
 
 - ``holiday``: 1 on a day of an official break, else 0;
 - ``offday``: 1 on a holiday or on a weekend day that is not an adjusted working day (调休), else 0;
-- ``lny``: days from Lunar New Year, −15..+15, NaN outside that window (forecast.md §2).
+- ``lny``: days from Lunar New Year, −15..+15, NaN outside that window (forecast.md §2);
+- ``heating``: 1 on a day inside the prefecture's heating season, else 0 (:func:`heating_flag`). The season is
+  configuration with no default (forecast.md §2: "from per-prefecture dates (configuration, no default)"), written
+  ``MM-DD:MM-DD`` (:func:`parse_heating_season`); the forecast models and the days-avoided counterfactual
+  (:mod:`bogda.forecast.avoided`) read it from here.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from functools import lru_cache
 import numpy as np
 
 from bogda.holidays import read_holidays
+
+# the season's text form lives with the other date parsing, on the floor of the settings that read it; re-exported
+from bogda.timeutil import HeatingSeason as HeatingSeason
+from bogda.timeutil import check_heating_season as check_heating_season
+from bogda.timeutil import format_heating_season as format_heating_season
+from bogda.timeutil import parse_heating_season as parse_heating_season
 
 LUNAR_NEW_YEAR: tuple[date, ...] = (
     date(2012, 1, 23),
@@ -78,3 +88,25 @@ def day_features(days: np.ndarray, holidays: dict[date, str] | None = None) -> d
     delta = np.where(np.abs(delta_next) <= np.abs(delta_prev), delta_next, delta_prev).astype(float)
     lny = np.where(np.abs(delta) <= LNY_WINDOW_DAYS, delta, np.nan)
     return {"holiday": hol[inv], "offday": off[inv], "lny": lny[inv]}
+
+
+def heating_flag(days: np.ndarray, season: HeatingSeason) -> np.ndarray:
+    """1.0 on ``datetime64[D]`` days inside the heating season ``((m0, d0), (m1, d1))`` (both bounds inclusive;
+    across the new year when the start comes later in the calendar than the end), else 0.0; NaN for NaT
+    (forecast.md §2 "Calendar": the heating-season flag).
+
+    >>> d = np.array(["2015-10-14", "2015-10-15", "2016-01-01", "2016-04-15", "2016-04-16"], dtype="datetime64[D]")
+    >>> heating_flag(d, ((10, 15), (4, 15))).tolist()
+    [0.0, 1.0, 1.0, 1.0, 0.0]
+    >>> heating_flag(d, ((4, 16), (10, 14))).tolist()  # a season inside one year
+    [1.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    d = np.asarray(days, dtype="datetime64[D]")
+    (m0, d0), (m1, d1) = season
+    months = d.astype("datetime64[M]")
+    month = (months - d.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
+    day = (d - months.astype("datetime64[D]")).astype(np.int64) + 1
+    md = month * 100 + day  # (month, day) in calendar order as one number
+    lo, hi = m0 * 100 + d0, m1 * 100 + d1
+    inside = ((md >= lo) & (md <= hi)) if lo <= hi else ((md >= lo) | (md <= hi))
+    return np.where(np.isnat(d), np.nan, inside.astype(float))

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from bogda.forecast.calendar import day_features
+from bogda.forecast.calendar import HeatingSeason, check_heating_season, day_features, heating_flag
 from bogda.timeutil import BEIJING, day_start_utc
 
 POLLUTANTS: dict[str, str] = {
@@ -457,6 +457,12 @@ def _holiday_features(panel: Panel, day: np.ndarray, prefix: str) -> dict[str, n
     return {f"{prefix}_{k}": v for k, v in day_features(d64).items()}
 
 
+def _heating_features(panel: Panel, day: np.ndarray, season: HeatingSeason, prefix: str) -> dict[str, np.ndarray]:
+    """The heating-season flag of Beijing day positions (forecast.md §2 "Calendar": per-prefecture dates)."""
+    d64 = np.datetime64(panel.first_day, "D") + np.asarray(day).astype("timedelta64[D]")
+    return {f"{prefix}_heating": heating_flag(d64, season)}
+
+
 @dataclass
 class FeatureContext:
     """Everything the feature functions read: the panel, target variable, neighbours and climatologies.
@@ -482,9 +488,15 @@ class FeatureContext:
     advection: bool = False
     """Add the daily models' horizontal gradient of the target across the neighbours and its advective tendency
     at the issue hour (:func:`advection_features`; needs ``static`` latitude and longitude and observed wind)."""
+    heating: HeatingSeason | None = None
+    """The prefecture's heating season ``((m0, d0), (m1, d1))`` (inclusive, may cross the new year): adds the target
+    day's heating-season flag ``tgt_heating`` (:func:`bogda.forecast.calendar.heating_flag`, forecast.md §2). None
+    (the spec gives no default): no such feature, the inputs are those of a context without it."""
     cache: SeriesCache = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.heating is not None:
+            self.heating = check_heating_season(self.heating)
         self.cache = SeriesCache(self.panel)
 
     @property
@@ -606,6 +618,8 @@ def hourly_features(
         feats[f"tgt_{k}"] = v
     if ctx.holidays:
         feats.update(_holiday_features(ctx.panel, np.floor_divide(tgt, 24), "tgt"))
+    if ctx.heating is not None:  # the target hour's Beijing day
+        feats.update(_heating_features(ctx.panel, np.floor_divide(tgt, 24), ctx.heating, "tgt"))
     feats.update(control_features(ctx.panel, s, tgt))
     if ctx.clim_hourly is not None:
         n = ctx.clim_hourly.shape[1]
@@ -833,6 +847,8 @@ def daily_features(
         feats[f"tgt_{name}"] = cal[name]
     if ctx.holidays:
         feats.update(_holiday_features(ctx.panel, tday, "tgt"))
+    if ctx.heating is not None:
+        feats.update(_heating_features(ctx.panel, tday, ctx.heating, "tgt"))
     feats.update(daily_control_features(ctx.panel, s, tday))
     if ctx.clim_daily is not None:
         n = ctx.clim_daily.shape[1]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ from bogda.forecast.features import (
     FeatureContext,
     Panel,
     SeriesCache,
+    beijing_calendar,
     daily_means,
     neighbour_table,
 )
@@ -272,85 +273,111 @@ class ItemForecast:
 
 
 def hourly_baselines(
-    panel: Panel, var: str, t_issue: int, leads: np.ndarray, *, max_age: float = bl.STALE_AFTER_H
+    panel: Panel,
+    var: str,
+    t_issue: int,
+    leads: np.ndarray,
+    *,
+    max_age: float = bl.STALE_AFTER_H,
+    table: HourlyBaseline | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Persistence, climatology (hour of day over the panel's history ≤ t) and damped persistence for every target.
+    """Persistence, climatology and damped persistence for every target (forecast.md §3.3).
 
-    Damping a per target and lead is fitted on the panel's own pairs when at least :data:`MIN_FIT_PAIRS` exist,
-    else the reference values. Returns (methods, log σ of the damped-persistence residuals per target and lead).
+    With ``table`` (the training climatology of the nightly job, :func:`fit_baselines`), the climatology is the
+    training mean by (month, hour) of the target time and a, σ are the ones fitted on the training pairs. Rows the
+    table does not hold, and (month, hour) cells it never saw, fall back to the panel's own history ≤ t: the mean
+    by hour of day, with a and σ fitted on the panel's pairs when at least :data:`MIN_FIT_PAIRS` exist, else the
+    reference values. Returns (methods, log σ of the damped-persistence residuals per target and lead).
     """
     x = panel.data[var]
     n = x.shape[0]
     cache = SeriesCache(panel)
     clim = _hour_of_day_clim(x, t_issue + 1)  # (n, 24)
+    pos = np.arange(t_issue + int(leads.max()) + 1)
+    clim_at = clim[:, pos % 24]
+    rows = _table_rows(table, panel.stations)
+    if table is not None:
+        cal = beijing_calendar(panel, pos)
+        seasonal = table.month_hour[np.maximum(rows, 0)][:, cal["month"].astype(np.int64) - 1, pos % 24]
+        clim_at = np.where((rows >= 0)[:, None] & np.isfinite(seasonal), seasonal, clim_at)
     s = np.arange(n)
     pers, age = cache.last_valid(var, s, np.full(n, t_issue))
     stale = age > max_age
-    clim_now = clim[:, t_issue % 24]
+    clim_now = clim_at[:, t_issue]
     out_p = np.empty((n, leads.size))
     out_c = np.empty((n, leads.size))
     out_d = np.empty((n, leads.size))
-    sig = np.empty((n, leads.size))
     hist_t = np.arange(0, t_issue + 1)
-    # a and σ are fitted at a few leads and interpolated between them (they vary smoothly with lead)
+    # a and σ are fitted at a few leads and interpolated between them (they vary smoothly with lead); rows with a
+    # training table take its fit, so the panel's own fit runs only when some row has none
     knots = np.array([k for k in FIT_LEADS if k < leads.max()] + [int(leads.max())])
-    fits = [_fit_hourly(x, clim, hist_t, int(k)) for k in knots]
-    a_k = np.stack([f[0] for f in fits], axis=1)
-    s_k = np.stack([f[1] for f in fits], axis=1)
+    a_k = np.empty((n, knots.size))
+    s_k = np.empty((n, knots.size))
+    if not (rows >= 0).all():
+        for j, k in enumerate(knots):
+            t0 = hist_t[hist_t + k <= hist_t[-1]]
+            a_k[:, j], s_k[:, j] = bl.fit_damping_series(
+                x, clim_at, t0, int(k), reference_damping(int(k)), log_spread(int(k)), min_pairs=MIN_FIT_PAIRS
+            )
+    if table is not None:
+        has = rows >= 0
+        for i in np.flatnonzero(has):
+            a_k[i] = np.interp(knots, table.knots, table.a[rows[i]])
+            s_k[i] = np.interp(knots, table.knots, table.sigma[rows[i]])
     # one interpolation per target over all leads (not per target and lead: 72 × ~110 calls cost ~0.4 s a refresh)
     a_all = np.stack([np.interp(leads, knots, a_k[i]) for i in range(n)]) if n else np.empty((0, leads.size))
     s_all = np.stack([np.interp(leads, knots, s_k[i]) for i in range(n)]) if n else np.empty((0, leads.size))
     for j, lead in enumerate(leads):
-        tgt_h = (t_issue + lead) % 24
-        c_t = clim[:, tgt_h]
+        c_t = clim_at[:, t_issue + lead]
         out_c[:, j] = c_t
         out_p[:, j] = np.where(stale, c_t, pers)
         out_d[:, j] = bl.damped_persistence(c_t, a_all[:, j], np.where(stale, np.nan, pers), clim_now)
-        sig[:, j] = s_all[:, j]
-    return {"persistence": out_p, "climatology_hour": out_c, "damped_persistence": out_d}, sig
+    name = "climatology_month_hour" if table is not None else "climatology_hour"
+    return {"persistence": out_p, name: out_c, "damped_persistence": out_d}, s_all
 
 
-def _fit_hourly(x: np.ndarray, clim: np.ndarray, hist_t: np.ndarray, lead: int) -> tuple[np.ndarray, np.ndarray]:
-    n = x.shape[0]
-    a = np.full(n, float(reference_damping(lead)))
-    sig = np.full(n, float(log_spread(lead)))
-    t0 = hist_t[hist_t + lead <= hist_t[-1]]
-    if t0.size == 0:
-        return a, sig
-    xi = x[:, t0] - clim[:, t0 % 24]
-    zt = x[:, t0 + lead] - clim[:, (t0 + lead) % 24]
-    ok = np.isfinite(xi) & np.isfinite(zt)
-    fit = ok.sum(axis=1) >= MIN_FIT_PAIRS
-    if not fit.any():
-        return a, sig
-    xz = np.where(ok, xi * zt, 0.0).sum(axis=1)
-    xx = np.where(ok, xi * xi, 0.0).sum(axis=1)
-    a = np.where(fit & (xx > 0), xz / np.where(xx > 0, xx, 1.0), a)
-    f = clim[:, (t0 + lead) % 24] + a[:, None] * xi
-    # σ = s.d. of the log residuals of damped persistence on the series' own history
-    with np.errstate(all="ignore"):
-        r = np.where(ok, np.log(np.maximum(x[:, t0 + lead], 1.0)) - np.log(np.maximum(f, 1.0)), np.nan)
-        sd = np.nanstd(r, axis=1)
-    sig = np.where(fit & np.isfinite(sd), np.maximum(0.05, sd), sig)
-    return a, sig
+def _table_rows(table: HourlyBaseline | DailyBaseline | None, codes: Sequence[str]) -> np.ndarray:
+    """Row of each code in ``table`` (−1: not held, or no table)."""
+    if table is None:
+        return np.full(len(codes), -1)
+    at = {c: i for i, c in enumerate(table.codes)}
+    return np.array([at.get(c, -1) for c in codes], dtype=np.int64)
 
 
 def daily_baselines(
-    obs_daily: np.ndarray, today: int, horizons: np.ndarray
+    obs_daily: np.ndarray,
+    today: int,
+    horizons: np.ndarray,
+    *,
+    table: DailyBaseline | None = None,
+    panel: Panel | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Daily persistence (last valid day ≤ today), climatology (history mean) and damped persistence.
+    """Daily persistence (last valid day ≤ today), climatology and damped persistence (forecast.md §3.3).
 
-    Damping per target uses the lag from the persistence day to the target day; fitted when enough pairs exist.
+    Without ``table``: the climatology is the history's mean, a the reference value for the lag from the
+    persistence day to the target day and σ :data:`DEFAULT_LOG_SPREAD_D`. With ``table`` (and ``panel`` for the
+    days of year), rows it holds take the training climatology of the target's day of year (±15 days) and of the
+    persistence day, and a, σ fitted on the training pairs at that lag (beyond the table's lags, the reference a).
     """
     n = obs_daily.shape[0]
     hist = obs_daily[:, : today + 1]
     ok = np.isfinite(hist)
     cnt = ok.sum(axis=1)  # a station without a valid day has no climatology (NaN), and no empty-slice warning
     clim = np.where(cnt > 0, np.where(ok, hist, 0.0).sum(axis=1) / np.maximum(cnt, 1), np.nan)
+    days = np.arange(today + int(np.max(horizons)) + 1)
+    clim_at = np.repeat(clim[:, None], days.size, axis=1)
+    rows = _table_rows(table, panel.stations if panel is not None else ())
+    if table is not None:
+        if panel is None:
+            raise ValueError("daily_baselines: a table needs the panel (days of year)")
+        doy = beijing_calendar(panel, days * 24)["doy"].astype(np.int64)
+        seasonal = table.doy[np.maximum(rows, 0)][:, doy]
+        clim_at = np.where((rows >= 0)[:, None] & np.isfinite(seasonal), seasonal, clim_at)
     s = np.arange(n)
     pers = bl.daily_persistence(obs_daily, s, np.full(n, today))
     pos = np.broadcast_to(np.arange(obs_daily.shape[1]), obs_daily.shape)
     last = np.maximum.accumulate(np.where(np.isfinite(obs_daily), pos, -1), axis=1)[:, today]
+    clim_pers = clim_at[s, np.maximum(last, 0)]
     out_p = np.empty((n, horizons.size))
     out_c = np.empty((n, horizons.size))
     out_d = np.empty((n, horizons.size))
@@ -358,10 +385,17 @@ def daily_baselines(
     for j, k in enumerate(horizons):
         lag = np.where(last >= 0, today + k - last, k)
         a = np.array([reference_damping_daily(int(g)) for g in lag])
-        out_c[:, j] = clim
-        out_p[:, j] = np.where(np.isfinite(pers), pers, clim)
-        out_d[:, j] = bl.damped_persistence(clim, a, pers, clim)
-    return {"persistence": out_p, "climatology_mean": out_c, "damped_persistence": out_d}, sig
+        if table is not None:
+            held = (rows >= 0) & (lag <= table.a.shape[1])
+            li = np.clip(lag, 1, table.a.shape[1]) - 1
+            a = np.where(held, table.a[np.maximum(rows, 0), li], a)
+            sig[:, j] = np.where(held, table.sigma[np.maximum(rows, 0), li], sig[:, j])
+        c_t = clim_at[:, today + k]
+        out_c[:, j] = c_t
+        out_p[:, j] = np.where(np.isfinite(pers), pers, c_t)
+        out_d[:, j] = bl.damped_persistence(c_t, a, pers, clim_pers)
+    name = "climatology_doy15" if table is not None else "climatology_mean"
+    return {"persistence": out_p, name: out_c, "damped_persistence": out_d}, sig
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -397,6 +431,10 @@ class OperationalModels:
     trained_at: datetime
     neighbour_km: float = 50.0
     version: str = ""
+    heating: tuple[tuple[int, int], tuple[int, int]] | None = None
+    """The heating season the sets were trained with (their ``tgt_heating`` feature, forecast.md §2); a refresh
+    builds its features with it, whatever the setting says now. None: no such feature (and bundles pickled before
+    the field existed, which read the class default)."""
 
     def covers(self, item: str) -> bool:
         return item in self.items
@@ -413,7 +451,14 @@ def hourly_var(panel: Panel, item: str) -> str:
     return item
 
 
-def _context(panel: Panel, var: str, clim_mh: np.ndarray, clim_doy: np.ndarray, nb_km: float) -> FeatureContext:
+def _context(
+    panel: Panel,
+    var: str,
+    clim_mh: np.ndarray,
+    clim_doy: np.ndarray,
+    nb_km: float,
+    heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> FeatureContext:
     nb = neighbour_table(panel.stations, panel.coords, max_km=nb_km) if panel.coords else None
     static = {
         "lat": np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations]),
@@ -421,7 +466,7 @@ def _context(panel: Panel, var: str, clim_mh: np.ndarray, clim_doy: np.ndarray, 
     }
     clim_h = bl.hourly_clim_array(panel, clim_mh)
     clim_d = bl.daily_clim_array(panel, clim_doy)
-    return FeatureContext(panel, var, nb, clim_h, clim_d, (), static)
+    return FeatureContext(panel, var, nb, clim_h, clim_d, (), static, heating=heating)
 
 
 def area_climatology(
@@ -915,6 +960,7 @@ def train_operational(
     nwp: NwpArchive | None = None,
     areas_of: Mapping[str, Sequence[str]] | None = None,
     rounds: Mapping[str, Mapping[str, int]] | None = None,
+    heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> tuple[OperationalModels | None, list[str]]:
     """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas) and, with an
     archive of issued NWP runs aligned with ``panel`` (``nwp``), the mode-``nwp`` sets beside them.
@@ -926,10 +972,17 @@ def train_operational(
     trains with its tuned ``mean`` and ``quantile`` rounds, never more than the profile's; the others with the
     profile's (forecast.md §3.4). Each set's ``inputs`` record which (``rounds_source``).
 
+    ``heating`` (the prefecture's heating season, ``[forecast] heating_season``): every set gets the target day's
+    heating-season flag ``tgt_heating`` (forecast.md §2 "Calendar"), and the bundle records the season so that the
+    refresh builds the same features. None: no such feature.
+
     The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
     whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
     reason is returned (forecast.md §3.4: only baselines are served, status ``degraded``).
     """
+    from bogda.forecast.calendar import check_heating_season
+
+    heating = check_heating_season(heating) if heating is not None else None  # a bad season fails before training
     reasons: list[str] = []
     start_day, end_day = training_window(panel, train_end, train_days)
     out: dict[str, ItemModels] = {}
@@ -940,6 +993,8 @@ def train_operational(
         if isinstance(inp, str):
             reasons.append(inp)
             continue
+        # set on the built context rather than threaded through _item_inputs: the season only adds a column
+        inp.ctx.heating = heating
         fitted = _fit_sets(
             item,
             inp,
@@ -971,7 +1026,7 @@ def train_operational(
     version = f"{profile.name}-{when.strftime('%Y%m%dT%H%MZ')}"
     mode = "nwp" if any(m.hourly_nwp or m.daily_nwp for m in out.values()) else "none"
     return (
-        OperationalModels(out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version),
+        OperationalModels(out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating),
         reasons,
     )
 
@@ -987,6 +1042,151 @@ def _clim_tables(panel: Panel, m: ItemModels, var: str) -> tuple[np.ndarray, np.
         flat = np.nanmean(fallback, axis=1)
     doy = np.stack([m.clim_doy.get(s, np.full(367, flat[i])) for i, s in enumerate(panel.stations)])
     return mh, doy, known
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training climatologies of the baselines (fitted by the nightly job, read by every refresh)
+# --------------------------------------------------------------------------------------------------------------
+
+MIN_FIT_PAIRS_D = 90
+"""Daily training pairs needed before a series gets its own daily a and σ (d): a quarter of a year."""
+
+BASELINE_LAGS_D = 8
+"""Daily lags [d] with a fitted a and σ: D+1..D+7 and the D+8 of a persistence day one day old (d)."""
+
+
+@dataclass(frozen=True)
+class HourlyBaseline:
+    """Training climatology and damping of one hourly item (forecast.md §3.3), rows in ``codes`` order.
+
+    ``month_hour`` (n, 12, 24) the training mean by (month, Beijing hour), NaN where the window had no value;
+    ``a`` and ``sigma`` (n, len(knots)) damping and log spread fitted at the lead ``knots`` [h]."""
+
+    codes: tuple[str, ...]
+    month_hour: np.ndarray
+    knots: tuple[int, ...]
+    a: np.ndarray
+    sigma: np.ndarray
+
+
+@dataclass(frozen=True)
+class DailyBaseline:
+    """Training climatology and damping of one daily item: ``doy`` (n, 367) the mean of training daily values
+    within ±15 days of the day of year (column 0 unused); ``a``, ``sigma`` (n, :data:`BASELINE_LAGS_D`) at lag
+    1..8 days."""
+
+    codes: tuple[str, ...]
+    doy: np.ndarray
+    a: np.ndarray
+    sigma: np.ndarray
+
+
+@dataclass(frozen=True)
+class BaselineTables:
+    """What the baselines of a refresh read from training (:func:`fit_baselines`): per hourly and daily item."""
+
+    hourly: dict[str, HourlyBaseline]
+    daily: dict[str, DailyBaseline]
+    first_day: date
+    last_day: date
+    fitted_at: datetime
+    borrowed: tuple[str, ...] = ()
+    """``"item: station←area"`` for every station that took its area's climatology (< 365 days, §3.2)."""
+
+
+def _origins(first: int, last: int, lead: int) -> np.ndarray:
+    """Issue positions t0 in [first, last] whose target t0 + lead is in the window too."""
+    return np.arange(first, max(first, last - lead + 1))
+
+
+def fit_baselines(
+    panel: Panel,
+    *,
+    train_end: int | None = None,
+    train_days: int = 3 * 365,
+    min_days: int = 365,
+    areas_of: Mapping[str, Sequence[str]] | None = None,
+    now: datetime | None = None,
+) -> BaselineTables:
+    """Fit the baselines' training climatologies and damping for every item and panel row (forecast.md §3.3).
+
+    The window is the training window (:func:`training_window`: the last ``train_days`` up to ``train_end``), the
+    same one the model sets learn from, but the tables are fitted whatever its length: a new installation with
+    weeks of data gets its climatology from those weeks (cells never seen stay NaN and the refresh falls back to
+    the hour-of-day mean of its recent history), so the baselines served while no model can be trained are the
+    training ones as soon as there is something to fit. Stations with fewer than ``min_days`` valid days take
+    their area's climatology (:func:`area_climatology`, forecast.md §3.2); their a and σ are still their own.
+
+    Hourly items: climatology by (month, hour); a and σ per :data:`FIT_LEADS` lead on the pairs (t0, t0 + lead)
+    inside the window, fitted when ≥ :data:`MIN_FIT_PAIRS` exist, else the reference values. Daily items: the ±15
+    day climatology; a and σ per lag 1..:data:`BASELINE_LAGS_D` days on daily pairs (≥ :data:`MIN_FIT_PAIRS_D`).
+    """
+    first, last = training_window(panel, train_end, train_days)
+    h_win = np.zeros(panel.n_hours, bool)
+    h_win[first * 24 : (last + 1) * 24] = True
+    d_win = np.zeros(panel.n_days, bool)
+    d_win[first : last + 1] = True
+    borrowed: list[str] = []
+    hourly: dict[str, HourlyBaseline] = {}
+    for item in HOURLY_ITEMS:
+        if item not in panel.data:
+            continue
+        x = panel.data[item]
+        mh = bl.climatology_month_hour(panel, x, h_win)
+        if areas_of:
+            n_days = np.isfinite(daily_means(x)[:, d_win]).sum(axis=1)
+            (mh,), notes = area_climatology(panel.stations, n_days, min_days, (mh,), areas_of)
+            borrowed.extend(f"{item}: {b}" for b in notes)
+        clim_at = bl.hourly_clim_array(panel, mh)
+        fits = [
+            bl.fit_damping_series(
+                x,
+                clim_at,
+                _origins(first * 24, (last + 1) * 24 - 1, k),
+                k,
+                reference_damping(k),
+                log_spread(k),
+                min_pairs=MIN_FIT_PAIRS,
+            )
+            for k in FIT_LEADS
+        ]
+        hourly[item] = HourlyBaseline(
+            panel.stations, mh, FIT_LEADS, np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
+        )
+    daily: dict[str, DailyBaseline] = {}
+    for item in DAILY_ITEMS:
+        if hourly_var(panel, item) not in panel.data:
+            continue
+        yd = daily_item(panel, item)
+        doy_tab = bl.climatology_doy(panel, yd, d_win)
+        if areas_of:
+            n_days = np.isfinite(yd[:, d_win]).sum(axis=1)
+            (doy_tab,), notes = area_climatology(panel.stations, n_days, min_days, (doy_tab,), areas_of)
+            borrowed.extend(f"{item}: {b}" for b in notes)
+        clim_d = bl.daily_clim_array(panel, doy_tab)
+        fits = [
+            bl.fit_damping_series(
+                yd,
+                clim_d,
+                _origins(first, last, k),
+                k,
+                reference_damping_daily(k),
+                DEFAULT_LOG_SPREAD_D,
+                min_pairs=MIN_FIT_PAIRS_D,
+            )
+            for k in range(1, BASELINE_LAGS_D + 1)
+        ]
+        daily[item] = DailyBaseline(
+            panel.stations, doy_tab, np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
+        )
+    return BaselineTables(
+        hourly,
+        daily,
+        panel.day_of(first),
+        panel.day_of(last),
+        now or datetime.now(UTC),
+        tuple(borrowed),
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1016,21 +1216,24 @@ def forecast_hourly(
     leads: Sequence[int] | None = None,
     models: OperationalModels | None = None,
     nwp: NwpArchive | None = None,
+    baselines: BaselineTables | None = None,
 ) -> ItemForecast:
     """Hourly forecasts of ``item`` for every panel row, leads 1..``max_lead`` h after position ``t_issue`` (or only
     the ``leads`` given).
 
     With ``nwp`` (archive aligned with ``panel``) holding a run usable at ``t_issue`` and a bundle with mode-``nwp``
-    sets, those run (method ``lgbm_nwp``); otherwise the no-NWP sets (``lgbm_none``)."""
+    sets, those run (method ``lgbm_nwp``); otherwise the no-NWP sets (``lgbm_none``). ``baselines``: the training
+    climatologies (:func:`fit_baselines`) the baselines use where they hold the item and target."""
     leads = np.arange(1, max_lead + 1) if leads is None else np.asarray(leads, dtype=int)
-    methods, sig = hourly_baselines(panel, item, t_issue, leads)
+    table = baselines.hourly.get(item) if baselines is not None else None
+    methods, sig = hourly_baselines(panel, item, t_issue, leads, table=table)
     p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
     primary = "damped_persistence"
     inputs: dict[str, object] = {}
     if models is not None and models.covers(item) and models.items[item].hourly:
         m = models.items[item]
         mh, doy, known = _clim_tables(panel, m, item)
-        ctx = _context(panel, item, mh, doy, models.neighbour_km)
+        ctx = _context(panel, item, mh, doy, models.neighbour_km, models.heating)  # the season it was trained with
         s = np.arange(len(panel.stations))
         mean = np.full((s.size, leads.size), np.nan)
         q = {k: np.full((s.size, leads.size), np.nan) for k in ("p10", "p50", "p90")}
@@ -1074,13 +1277,16 @@ def forecast_daily(
     horizons: Sequence[int] = tuple(range(1, 8)),
     models: OperationalModels | None = None,
     nwp: NwpArchive | None = None,
+    baselines: BaselineTables | None = None,
 ) -> ItemForecast:
     """Daily forecasts of ``item`` for target days today+k (k in ``horizons``, Beijing days) issued at ``t_issue``
-    (mode-``nwp`` sets when ``nwp`` has a run usable at the issue hour, as :func:`forecast_hourly`)."""
+    (mode-``nwp`` sets when ``nwp`` has a run usable at the issue hour, as :func:`forecast_hourly`; ``baselines``
+    as there)."""
     hz = np.asarray(horizons)
     today = t_issue // 24
     obs = daily_item(panel, item)
-    methods, sig = daily_baselines(obs, today, hz)
+    table = baselines.daily.get(item) if baselines is not None else None
+    methods, sig = daily_baselines(obs, today, hz, table=table, panel=panel)
     p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
     primary = "damped_persistence"
     inputs: dict[str, object] = {}
@@ -1088,7 +1294,7 @@ def forecast_daily(
         m = models.items[item]
         var = hourly_var(panel, item)
         mh, doy, known = _clim_tables(panel, m, var)
-        ctx = _context(panel, var, mh, doy, models.neighbour_km)
+        ctx = _context(panel, var, mh, doy, models.neighbour_km, models.heating)  # the season it was trained with
         dc = DailyCache(panel, [var], ())
         dc.mean[var] = obs
         # the models were trained for issue at ``issue_hour`` of day D; before that hour today, issue from yesterday

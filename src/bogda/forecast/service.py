@@ -217,6 +217,51 @@ def load_models(path: Path | None = None) -> op.OperationalModels | None:
     return pickle.loads(p.read_bytes())
 
 
+BASELINES_FILE = "baselines.pkl"
+"""Name of the baselines' training climatologies beside the model bundle (:func:`baselines_path`)."""
+
+
+def baselines_path(models_file: Path | None = None) -> Path:
+    """The baselines' training climatologies beside the model bundle ``models_file`` (default :func:`models_path`)."""
+    return (models_file or models_path()).parent / BASELINES_FILE
+
+
+def save_baselines(tables: op.BaselineTables, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(path)
+
+
+def load_baselines(path: Path | None = None) -> op.BaselineTables | None:
+    """The baselines' training climatologies, or None (the baselines use the refresh's own history)."""
+    p = path or baselines_path()
+    if not p.is_file():
+        return None
+    return pickle.loads(p.read_bytes())
+
+
+def refit_baselines(panel: Panel, reg: Registry, now: datetime, path: Path) -> op.BaselineTables | None:
+    """Fit and save the baselines' training climatologies (forecast.md §3.3) from the training panel, whatever its
+    length and before any model is trained: a failure is logged and keeps the previous file (the baselines are the
+    fallback of every refresh, so they must not depend on the models training)."""
+    try:
+        tables = op.fit_baselines(panel, areas_of=areas_of(reg), now=now)
+        save_baselines(tables, path)
+    except Exception:
+        log.exception("baseline climatologies not refitted: the previous ones stay in use")
+        return None
+    log.info(
+        "baseline climatologies fitted on %s..%s (%d hourly, %d daily items)%s",
+        tables.first_day,
+        tables.last_day,
+        len(tables.hourly),
+        len(tables.daily),
+        f"; area climatology for {', '.join(tables.borrowed)}" if tables.borrowed else "",
+    )
+    return tables
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Refresh
 # --------------------------------------------------------------------------------------------------------------
@@ -881,6 +926,25 @@ def _window_probabilities(
     return out
 
 
+def _baselines_for_refresh(
+    baselines: op.BaselineTables | str | None, installed: bool, reasons: list[str]
+) -> op.BaselineTables | None:
+    """The training climatologies a refresh's baselines use: given, or with ``"auto"`` the installation's file when
+    the refresh serves the installation's bundle too (``models="auto"``; a refresh given its models explicitly, as
+    tests and benchmarks do, reads no file it was not given). An unreadable file is a reason, never a failure."""
+    if not isinstance(baselines, str):
+        return baselines
+    if baselines != "auto":
+        raise ValueError(f"baselines: expected BaselineTables, None or 'auto', got {baselines!r}")
+    if not installed:
+        return None
+    try:
+        return load_baselines()
+    except Exception as exc:
+        reasons.append(f"baseline climatologies unreadable ({exc.__class__.__name__}): recent history used")
+        return None
+
+
 def refresh(
     store: Store,
     now: datetime | None = None,
@@ -890,19 +954,24 @@ def refresh(
     warning: WarningSettings | None = None,
     history_days: int = HISTORY_DAYS,
     write: bool = True,
+    baselines: op.BaselineTables | str | None = "auto",
 ) -> RefreshResult:
     """Forecast every station, county and the prefecture at the last whole hour before ``now`` and write it.
 
     ``models="auto"`` loads the installation's bundle (:func:`load_models`); None serves baselines only (status
     ``degraded``, forecast.md §3.4). Warnings and advisories are proposed from the new run, with ``warning`` (default:
     the installation's ``[forecast.warning]`` settings: rule set, mode, probability mode, merge gap, confirmation
-    runs) and ``rule`` replacing its rule set when given (:func:`warning_settings`).
+    runs) and ``rule`` replacing its rule set when given (:func:`warning_settings`). ``baselines``: the training
+    climatologies of the baselines (:func:`bogda.forecast.operational.fit_baselines`, fitted by the nightly training
+    even when no model can be trained); ``"auto"`` reads the installation's with its bundle
+    (:func:`_baselines_for_refresh`); without them the baselines use the refresh's own 35 days.
     """
     cfg = warning_settings(warning, rule)  # an unknown rule set fails before any work
     t0 = time.perf_counter()
     now = now or now_utc()
     issue = floor_to(now, "hour")
     reasons: list[str] = []
+    installed = models == "auto"
     if models == "auto":
         try:
             models = load_models()
@@ -910,6 +979,8 @@ def refresh(
             reasons.append(f"model bundle unreadable: {exc.__class__.__name__}")
             models = None
     bundle = models if isinstance(models, op.OperationalModels) else None
+    _log_heating(bundle)
+    tables = _baselines_for_refresh(baselines, installed, reasons)
     reg = registry(store)
     if not reg.stations:
         raise ValueError("no active air stations in the registry: nothing to forecast")
@@ -925,8 +996,13 @@ def refresh(
             nwp_arc = nwp_archive_for(store, panel, issue - timedelta(days=2), issue)
         except Exception as exc:  # a bad archive degrades to the no-NWP models, never fails the refresh
             reasons.append(f"NWP runs unreadable ({exc.__class__.__name__}: {exc}): models without NWP")
-    hourly = {it: op.forecast_hourly(panel, it, t_issue, models=bundle, nwp=nwp_arc) for it in op.HOURLY_ITEMS}
-    daily = {it: op.forecast_daily(panel, it, t_issue, models=bundle, nwp=nwp_arc) for it in op.DAILY_ITEMS}
+    hourly = {
+        it: op.forecast_hourly(panel, it, t_issue, models=bundle, nwp=nwp_arc, baselines=tables)
+        for it in op.HOURLY_ITEMS
+    }
+    daily = {
+        it: op.forecast_daily(panel, it, t_issue, models=bundle, nwp=nwp_arc, baselines=tables) for it in op.DAILY_ITEMS
+    }
     used_nwp = any(fc.primary == "lgbm_nwp" for fc in (*hourly.values(), *daily.values()))
     nwp_run = None
     if used_nwp:
@@ -1881,23 +1957,39 @@ def train_gated(
     fit_with: Any = None,
     skipped: list[str] | None = None,
     profile: op.Profile = op.FAST,
+    heating: tuple[tuple[int, int], tuple[int, int]] | str | None = "auto",
 ) -> tuple[int, gate.Verdict | None]:
     """:func:`train` returning the gate's verdict too (None when nothing was trained). ``fit_with`` replaces
     :func:`bogda.forecast.operational.train_operational` (tests; it is passed ``rounds=`` only when tuned counts are
     used). ``skipped``, when given, receives why each item that was not trained was left out (e.g. ``a21026: at most
     200 valid days (< 365)``) and, when a bundle was trained, one line starting ``rounds:`` saying whether its sets
     trained with tuned round counts or the profile's fixed ones and why (forecast.md §3.4), for the command line.
-    ``profile``: the training profile (the tuned counts must be for it)."""
+    ``profile``: the training profile (the tuned counts must be for it). ``heating``: the heating season of the
+    ``tgt_heating`` feature (forecast.md §2), ``"auto"`` the installation's ``[forecast] heating_season``
+    (:func:`heating_setting`), None none; the bundle records it (``fit_with`` is passed ``heating=`` only when
+    there is one)."""
     now = now or now_utc()
     reg = registry(store)
     # stations with < 365 days take their county's (else the prefecture's) climatology (forecast.md §3.2)
     fit = fit_with or partial(op.train_operational, areas_of=areas_of(reg), profile=profile)
     panel = _training_panel(store, reg, now, years)
-    nwp = _training_extras(store, panel, now)
     target = path or models_path()
+    refit_baselines(panel, reg, now, baselines_path(target))
+    nwp = _training_extras(store, panel, now)
     # the quarterly tuning run's counts; a missing, bad or outdated file never stops the training (fixed rounds)
     tuned, rounds_note = rounds_for_training(rounds_path(target), now=now, profile=profile)
     extra: dict[str, Any] = {"rounds": tuned.sets} if tuned is not None else {}
+    from bogda.forecast.calendar import format_heating_season
+
+    if isinstance(heating, str) and heating != "auto":
+        raise ValueError(f"heating {heating!r}: a season ((m0, d0), (m1, d1)), None or 'auto'")
+    season = heating_setting() if isinstance(heating, str) else heating
+    if season is not None:  # the gate's probe below trains with it too: the same features as the candidate
+        extra["heating"] = season
+    log.info(
+        "forecast training: heating-season feature %s",
+        "not used" if season is None else format_heating_season(season),
+    )
     models, reasons = fit(panel, items, now=now, nwp=nwp, **extra)
     if models is not None and tuned is not None:
         n_tuned, n_sets = rounds_in_use(models)
@@ -1933,6 +2025,36 @@ def train_gated(
         save_models(current, target.parent / "archive" / f"models-{current.version or 'unversioned'}.pkl")
     save_models(models, target)
     return len(models.items), verdict
+
+
+def heating_setting() -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The installation's heating season (``[forecast] heating_season``, :class:`bogda.config.ForecastSettings`) as
+    ``((m0, d0), (m1, d1))``; None when none is configured (forecast.md §2: no default)."""
+    from bogda.config import get_settings
+
+    return get_settings().forecast.heating()
+
+
+def _log_heating(bundle: op.OperationalModels | None) -> None:
+    """Say when the bundle in service was trained with another heating season than the one configured now: the
+    refresh keeps the bundle's (its sets need the features they were trained on) until the next training."""
+    if bundle is None:
+        return
+    try:
+        configured = heating_setting()
+    except Exception:  # a log line never fails a refresh
+        return
+    trained = getattr(bundle, "heating", None)
+    if configured != trained:
+        from bogda.forecast.calendar import format_heating_season as text
+
+        log.info(
+            "forecast features: bundle %s trained with heating season %s, configured %s; the bundle's is used until "
+            "the next training",
+            bundle.version or "unversioned",
+            "none" if trained is None else text(trained),
+            "none" if configured is None else text(configured),
+        )
 
 
 def refresh_job(store: Store, now: datetime) -> int:

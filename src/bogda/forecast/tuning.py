@@ -36,6 +36,7 @@ from bogda.forecast.backtest import (
     run_protocol,
 )
 from bogda.forecast.models import PROTOCOL
+from bogda.timeutil import HeatingSeason, parse_heating_season
 
 INNER_FOLDS: dict[str, tuple[tuple[date, date], tuple[date, date]]] = {
     "A": ((date(2013, 3, 1), date(2015, 8, 31)), (date(2015, 9, 1), date(2016, 2, 29))),
@@ -213,6 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="the daily models' gradient and advective tendency of the target (ProtocolConfig.advection; docs §2)",
     )
+    ap.add_argument(
+        "--heating-season",
+        type=_season,
+        default=None,
+        help="MM-DD:MM-DD: the models' heating-season flag (ProtocolConfig.heating; Beijing 11-15:03-15, docs §2)",
+    )
     args = ap.parse_args(argv)
     if args.tail_weights:
         return _tail_main(args)
@@ -235,7 +242,20 @@ def _base_config(args: argparse.Namespace) -> ProtocolConfig:
         if not 0.0 < q < 1.0:
             raise SystemExit(f"--tail-quantile {q}: expected a quantile between 0 and 1")
         profile = replace(profile, tail_quantile=q)
-    return ProtocolConfig(refit=args.refit, profile=profile, advection=bool(getattr(args, "advection", False)))
+    return ProtocolConfig(
+        refit=args.refit,
+        profile=profile,
+        advection=bool(getattr(args, "advection", False)),
+        heating=getattr(args, "heating_season", None),
+    )
+
+
+def _season(text: str) -> HeatingSeason:
+    """argparse type of ``--heating-season`` (a bad value is a usage error naming it)."""
+    try:
+        return parse_heating_season(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _tail_main(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@ concentrations, read from the stored observations and joined with BLH, radiation
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -22,6 +21,13 @@ from bogda.forecast.avoided.params import (
     OPTIONAL_VARS,
     WEATHER_VARS,
 )
+
+# the season is one setting of the forecast calendar (forecast.md §2); its text form is re-exported under the
+# package's former names
+from bogda.forecast.calendar import HeatingSeason
+from bogda.forecast.calendar import format_heating_season as format_heating_season
+from bogda.forecast.calendar import heating_flag as _calendar_heating_flag
+from bogda.forecast.calendar import parse_heating_season as parse_heating_season
 from bogda.standards.cube import MIN_HOURS_DAILY
 
 if TYPE_CHECKING:
@@ -192,63 +198,15 @@ def daily_item(hourly: pl.DataFrame, column: str, *, tz: str = "Asia/Shanghai") 
     return daily_mean(hourly, column, tz=tz)
 
 
-def heating_flag(dates: np.ndarray, season: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING) -> np.ndarray:
-    """1.0 on days inside the heating season ``((m0, d0), (m1, d1))`` (inclusive, across the new year), else 0.0.
+def heating_flag(dates: np.ndarray, season: HeatingSeason = BEIJING_HEATING) -> np.ndarray:
+    """1.0 on days inside the heating season ``((m0, d0), (m1, d1))`` (inclusive, across the new year), else 0.0:
+    the forecast calendar's :func:`bogda.forecast.calendar.heating_flag` (forecast.md §2), with Beijing's season by
+    default here (§8 check 5).
 
     >>> heating_flag(np.array(["2015-11-14", "2015-11-15", "2016-03-15", "2016-03-16"], dtype="datetime64[D]"))
     array([0., 1., 1., 0.])
     """
-    (m0, d0), (m1, d1) = season
-    md = [(d.month, d.day) for d in dates.astype(object)]
-    if (m0, d0) <= (m1, d1):
-        inside = [(m0, d0) <= x <= (m1, d1) for x in md]
-    else:
-        inside = [x >= (m0, d0) or x <= (m1, d1) for x in md]
-    return np.asarray(inside, dtype=float)
-
-
-def parse_heating_season(text: str) -> tuple[tuple[int, int], tuple[int, int]]:
-    """A heating season written ``MM-DD:MM-DD`` (start and end, inclusive; may cross the new year) as
-    ``((m0, d0), (m1, d1))``, the form of :func:`heating_flag` and ``AvoidedParams.heating`` (§3.9 step 2 heating
-    flag; Beijing 11-15:03-15, §8 check 5).
-
-    Raises
-    ------
-    ValueError
-        naming the bad text when it is not two ``MM-DD`` calendar days separated by ``:`` (29 February is allowed).
-
-    >>> parse_heating_season("10-15:04-15")
-    ((10, 15), (4, 15))
-    >>> parse_heating_season("11-31:03-15")
-    Traceback (most recent call last):
-    ...
-    ValueError: '11-31:03-15': '11-31' is not a calendar day (MM-DD)
-    """
-    parts = text.strip().split(":")
-    if len(parts) != 2:
-        raise ValueError(f"{text!r} is not MM-DD:MM-DD (start:end of the heating season)")
-    out = []
-    for part in parts:
-        m = re.fullmatch(r"(\d{1,2})-(\d{1,2})", part.strip())
-        if m is None:
-            raise ValueError(f"{text!r}: {part!r} is not MM-DD")
-        month, day = int(m.group(1)), int(m.group(2))
-        try:
-            date(2000, month, day)  # a leap year, so that 02-29 is a valid bound
-        except ValueError:
-            raise ValueError(f"{text!r}: {part!r} is not a calendar day (MM-DD)") from None
-        out.append((month, day))
-    return out[0], out[1]
-
-
-def format_heating_season(season: tuple[tuple[int, int], tuple[int, int]]) -> str:
-    """``((m0, d0), (m1, d1))`` as ``MM-DD:MM-DD``, the inverse of :func:`parse_heating_season`.
-
-    >>> format_heating_season(BEIJING_HEATING)
-    '11-15:03-15'
-    """
-    (m0, d0), (m1, d1) = season
-    return f"{m0:02d}-{d0:02d}:{m1:02d}-{d1:02d}"
+    return _calendar_heating_flag(dates, season)
 
 
 def feature_table(
@@ -256,7 +214,7 @@ def feature_table(
     controls: Sequence[pl.DataFrame] = (),
     *,
     pollutant: str = "a34004",
-    heating: tuple[tuple[int, int], tuple[int, int]] = BEIJING_HEATING,
+    heating: HeatingSeason = BEIJING_HEATING,
     tz: str = "Asia/Shanghai",
 ) -> FeatureTable:
     """The daily counterfactual inputs of §3.9 step 2 for one target station.
