@@ -1099,6 +1099,35 @@ def _origins(first: int, last: int, lead: int) -> np.ndarray:
     return np.arange(first, max(first, last - lead + 1))
 
 
+def _borrow(
+    panel: Panel,
+    item: str,
+    n_days: np.ndarray,
+    min_days: int,
+    table: np.ndarray,
+    areas_of: Mapping[str, Sequence[str]],
+    borrowed: list[str],
+) -> np.ndarray:
+    """``table`` with the area's rows for stations short of ``min_days`` (:func:`area_climatology`), noted."""
+    (out,), notes = area_climatology(panel.stations, n_days, min_days, (table,), areas_of)
+    borrowed.extend(f"{item}: {b}" for b in notes)
+    return out
+
+
+def _damping_table(
+    x: np.ndarray,
+    clim_at: np.ndarray,
+    window: tuple[int, int],
+    lags: Sequence[int],
+    defaults: Callable[[int], tuple[float, float]],
+    min_pairs: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """a and σ of damped persistence per series (rows) and lag (columns) on the pairs inside positions ``window``
+    (first, last), with ``defaults(lag)`` = (a, σ) where a series has fewer than ``min_pairs`` pairs."""
+    fits = [bl.fit_damping_series(x, clim_at, _origins(*window, k), k, *defaults(k), min_pairs=min_pairs) for k in lags]
+    return np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
+
+
 def fit_baselines(
     panel: Panel,
     *,
@@ -1135,24 +1164,16 @@ def fit_baselines(
         mh = bl.climatology_month_hour(panel, x, h_win)
         if areas_of:
             n_days = np.isfinite(daily_means(x)[:, d_win]).sum(axis=1)
-            (mh,), notes = area_climatology(panel.stations, n_days, min_days, (mh,), areas_of)
-            borrowed.extend(f"{item}: {b}" for b in notes)
-        clim_at = bl.hourly_clim_array(panel, mh)
-        fits = [
-            bl.fit_damping_series(
-                x,
-                clim_at,
-                _origins(first * 24, (last + 1) * 24 - 1, k),
-                k,
-                reference_damping(k),
-                log_spread(k),
-                min_pairs=MIN_FIT_PAIRS,
-            )
-            for k in FIT_LEADS
-        ]
-        hourly[item] = HourlyBaseline(
-            panel.stations, mh, FIT_LEADS, np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
+            mh = _borrow(panel, item, n_days, min_days, mh, areas_of, borrowed)
+        a, sig = _damping_table(
+            x,
+            bl.hourly_clim_array(panel, mh),
+            (first * 24, (last + 1) * 24 - 1),
+            FIT_LEADS,
+            lambda k: (reference_damping(k), log_spread(k)),
+            MIN_FIT_PAIRS,
         )
+        hourly[item] = HourlyBaseline(panel.stations, mh, FIT_LEADS, a, sig)
     daily: dict[str, DailyBaseline] = {}
     for item in DAILY_ITEMS:
         if hourly_var(panel, item) not in panel.data:
@@ -1161,24 +1182,16 @@ def fit_baselines(
         doy_tab = bl.climatology_doy(panel, yd, d_win)
         if areas_of:
             n_days = np.isfinite(yd[:, d_win]).sum(axis=1)
-            (doy_tab,), notes = area_climatology(panel.stations, n_days, min_days, (doy_tab,), areas_of)
-            borrowed.extend(f"{item}: {b}" for b in notes)
-        clim_d = bl.daily_clim_array(panel, doy_tab)
-        fits = [
-            bl.fit_damping_series(
-                yd,
-                clim_d,
-                _origins(first, last, k),
-                k,
-                reference_damping_daily(k),
-                DEFAULT_LOG_SPREAD_D,
-                min_pairs=MIN_FIT_PAIRS_D,
-            )
-            for k in range(1, BASELINE_LAGS_D + 1)
-        ]
-        daily[item] = DailyBaseline(
-            panel.stations, doy_tab, np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
+            doy_tab = _borrow(panel, item, n_days, min_days, doy_tab, areas_of, borrowed)
+        a, sig = _damping_table(
+            yd,
+            bl.daily_clim_array(panel, doy_tab),
+            (first, last),
+            tuple(range(1, BASELINE_LAGS_D + 1)),
+            lambda k: (reference_damping_daily(k), DEFAULT_LOG_SPREAD_D),
+            MIN_FIT_PAIRS_D,
         )
+        daily[item] = DailyBaseline(panel.stations, doy_tab, a, sig)
     return BaselineTables(
         hourly,
         daily,
