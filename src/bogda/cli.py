@@ -2275,7 +2275,7 @@ def forecast_train(
     skipped: list[str] = []
     n, verdict = service.train_gated(st, gated=gated, skipped=skipped)
     for reason in skipped:  # items served by their baselines until their history is long enough
-        err.print(reason if reason.startswith("rounds:") else f"not trained: {reason}")
+        err.print(reason if reason.startswith(("rounds:", "baselines:")) else f"not trained: {reason}")
     if verdict is None and n == 0:
         err.print("[red]nothing trained[/red]" + ("" if skipped else " (see the log)"))
         raise typer.Exit(1)

@@ -156,6 +156,7 @@ def test_training_writes_tables_without_models_and_the_refresh_reads_them(demo_s
     notes: list[str] = []
     n, verdict = sv.train_gated(demo_store, items=("a34004",), skipped=notes)
     assert n == 0 and verdict is None and any("< 365" in s for s in notes)
+    assert notes[0].startswith("baselines: training climatologies of ") and notes[0].endswith(" fitted")
     path = sv.baselines_path()
     assert path == data_dir / "forecast" / "baselines.pkl" and path.is_file()
     tables = sv.load_baselines(path)

@@ -1963,7 +1963,8 @@ def train_gated(
     :func:`bogda.forecast.operational.train_operational` (tests; it is passed ``rounds=`` only when tuned counts are
     used). ``skipped``, when given, receives why each item that was not trained was left out (e.g. ``a21026: at most
     200 valid days (< 365)``) and, when a bundle was trained, one line starting ``rounds:`` saying whether its sets
-    trained with tuned round counts or the profile's fixed ones and why (forecast.md §3.4), for the command line.
+    trained with tuned round counts or the profile's fixed ones and why (forecast.md §3.4), and one line starting
+    ``baselines:`` saying whether the baselines' training climatologies were refitted (§3.3), for the command line.
     ``profile``: the training profile (the tuned counts must be for it). ``heating``: the heating season of the
     ``tgt_heating`` feature (forecast.md §2), ``"auto"`` the installation's ``[forecast] heating_season``
     (:func:`heating_setting`), None none; the bundle records it (``fit_with`` is passed ``heating=`` only when
@@ -1974,7 +1975,13 @@ def train_gated(
     fit = fit_with or partial(op.train_operational, areas_of=areas_of(reg), profile=profile)
     panel = _training_panel(store, reg, now, years)
     target = path or models_path()
-    refit_baselines(panel, reg, now, baselines_path(target))
+    tables = refit_baselines(panel, reg, now, baselines_path(target))
+    if skipped is not None:  # said first: with < 365 days it is all the training did
+        skipped.append(
+            f"baselines: training climatologies of {tables.first_day}..{tables.last_day} fitted"
+            if tables is not None
+            else "baselines: not refitted (see the log), the previous ones stay in use"
+        )
     nwp = _training_extras(store, panel, now)
     # the quarterly tuning run's counts; a missing, bad or outdated file never stops the training (fixed rounds)
     tuned, rounds_note = rounds_for_training(rounds_path(target), now=now, profile=profile)
