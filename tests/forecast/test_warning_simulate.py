@@ -194,3 +194,22 @@ def test_command_merge_gap_option(demo_store: Store, monkeypatch: pytest.MonkeyP
     r = CliRunner().invoke(app, [*base, "--protocol", "beijing", "--merge-gap-hours", "0"])
     assert r.exit_code == 0, r.output
     assert seen[-1]["merge_gap_hours"] == 0.0 and "merge gap 0 h" in r.output
+
+
+def test_checks_of_one_period_under_two_settings_stay_apart(sqlite_store) -> None:
+    """The console's check table keeps a check under another rule or merge gap beside the default one, rather than
+    showing the first stored figure for both (``check_scores`` keys on the setting)."""
+    from bogda.forecast import service as sv
+    from bogda.web.ui.forecast import check_cell
+
+    row = {"category": "≥ yellow", "method": "simulated", "weather": "none", "n": 27, "pod": 1.0, "far": 0.2}
+    period = "2016-03-01..2017-02-28"
+    sv.store_checks(sqlite_store, [row], item="warning", protocol="beijing", period=period, config="rule 2024")
+    other = row | {"far": 0.19}
+    sv.store_checks(
+        sqlite_store, [other], item="warning", protocol="beijing", period=period, config="rule 2024, merge gap 0 h"
+    )
+    kept = sv.check_scores(sqlite_store).sort("setting")
+    assert kept["setting"].to_list() == ["rule 2024", "rule 2024, merge gap 0 h"]
+    assert kept["FAR"].to_list() == [0.2, 0.19]
+    assert check_cell("setting", "rule 2024, merge gap 0 h", "warning", "zh") == "2024 规则，合并间隔 0 小时"

@@ -1798,6 +1798,7 @@ def store_scores(store: Store, scores: pl.DataFrame, *, period: str = "", config
                     "n": r.get("n"),
                     "period": period,
                     "created_at": now,
+                    "config": config,
                 }
             )
     with store.begin() as conn:
@@ -1846,7 +1847,10 @@ def store_checks(
 
 
 def check_scores(store: Store) -> pl.DataFrame:
-    """Stored warning and advisory checks, wide: one row per (item, protocol, period, category, method, weather)."""
+    """Stored warning and advisory checks, wide: one row per (item, protocol, period, setting, category, method,
+    weather). ``setting`` is the configuration the check ran with (``rule 2024``, ``rule 2024, merge gap 0 h``; empty
+    for the advisory checks), so that checks of one period under different settings stay apart rather than the
+    first one standing for both."""
     from bogda.store.schema import backtest_score as b
 
     with store.engine.connect() as conn:
@@ -1857,6 +1861,7 @@ def check_scores(store: Store) -> pl.DataFrame:
                     b.c.item,
                     b.c.protocol,
                     b.c.period,
+                    b.c.config,
                     b.c.horizon,
                     b.c.method,
                     b.c.weather_mode,
@@ -1866,7 +1871,9 @@ def check_scores(store: Store) -> pl.DataFrame:
                 ).where(b.c.item.in_(CHECK_ITEMS))
             ).mappings()
         ]
-    return _wide(rows, ["item", "protocol", "period", "horizon", "method", "weather_mode", "n"])
+    for r in rows:  # store_checks writes "<item> <protocol> <period> <setting>"
+        r["setting"] = (r.pop("config") or "").removeprefix(f"{r['item']} {r['protocol']} {r['period']}").strip()
+    return _wide(rows, ["item", "protocol", "period", "setting", "horizon", "method", "weather_mode", "n"])
 
 
 SCORE_METRICS: tuple[str, ...] = (

@@ -1634,6 +1634,7 @@ backtest_score = Table(
     Column("n", Integer),
     Column("period", String(32), nullable=False, server_default=""),
     Column("created_at", TS, nullable=False),
+    Column("config", Text, nullable=False, server_default=""),  # the text config_hash is taken of
 )
 """Verification scores of backtests (forecast.md §4 ``backtest_score``)."""
 

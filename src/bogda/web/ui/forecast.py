@@ -686,6 +686,23 @@ def _verif(key: str, lang: str, **values: object) -> str | None:
     return None if text == f"forecast.verif.{key}" else text
 
 
+def setting_text(value: str, lang: str) -> str:
+    """A check's setting as stored (``rule 2024``, ``rule 2017, merge gap 0 h``) in the page's language.
+
+    >>> setting_text("rule 2024, merge gap 0 h", "zh"), setting_text("rule 2017", "en")
+    ('2024 规则，合并间隔 0 小时', 'rule 2017')
+    """
+    parts = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        if m := re.fullmatch(r"rule (\S+)", part):
+            parts.append(_verif("setting.rule", lang, rule=m.group(1)) or part)
+        elif m := re.fullmatch(r"merge gap (\S+) h", part):
+            parts.append(_verif("setting.merge_gap", lang, hours=m.group(1)) or part)
+        else:
+            parts.append(part)
+    return ("，" if lang == "zh" else ", ").join(parts)
+
+
 def check_cell(col: str, value: Any, item: str, lang: str) -> Any:
     """One cell of the warning / advisory check table in words (codes as stored by ``service.store_checks``).
 
@@ -706,6 +723,8 @@ def check_cell(col: str, value: Any, item: str, lang: str) -> Any:
         if value == "≥ yellow":
             return _verif("category.at_least_yellow", lang) or value
         return in_words(wn.LEVEL_ZH if item == "warning" else adv.KIND_ZH, value, lang)
+    if col == "setting":
+        return setting_text(value, lang)
     if col == "weather_mode":
         if value.startswith("noisy "):
             return _verif("weather.noisy", lang, lead=value.removeprefix("noisy ")) or value
@@ -725,7 +744,10 @@ def checks_view(ctx: Ctx) -> None:
     if tbl.height == 0:
         ui.label(t("forecast.verif.none", ctx.lang)).classes("text-grey-7")
         return
-    order = ("item", "protocol", "period", "horizon", "method", "weather_mode", "n", "POD", "FAR", "TS", "ETS")
+    order = (
+        *("item", "protocol", "period", "setting", "horizon", "method", "weather_mode", "n"),
+        *("POD", "FAR", "TS", "ETS"),
+    )
     cols = [c for c in (*order, "lead_h_median") if c in tbl.columns]
     rows = [
         {c: check_cell(c, r[c], r["item"], ctx.lang) for c in cols} | {"k": i}
