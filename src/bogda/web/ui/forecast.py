@@ -139,6 +139,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), key)
     for pattern, key in (
         (r"^model bundle unreadable: (?P<exc>.+)$", "bundle_unreadable"),
+        (r"^baseline climatologies unreadable \((?P<exc>[^)]+)\): recent history used$", "baselines_unreadable"),
         (r"^NWP runs unreadable \((?P<exc>.+)\): models without NWP$", "nwp_unreadable"),
         (r"^no NWP run usable at the issue time .*: models without NWP$", "nwp_missing"),
         (r"^hourly PIT archive unreadable \((?P<exc>[^)]+)\): comonotone AQI scenarios$", "pit_hourly_unreadable"),
