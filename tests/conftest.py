@@ -8,6 +8,7 @@ database and drops it at the end; under ``CI=true`` an unreachable server fails 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,10 @@ from bogda.store import Store, connect
 from sharedata import require_shared
 
 PG_ADMIN_URL = os.environ.get("BOGDA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# The installation's data directory (model bundles, baselines' tables, the secret key) of this test process: never
+# the working tree's var/, where a developer's own runs leave files that would change what the tests read.
+os.environ.setdefault("BOGDA_DATA_DIR", tempfile.mkdtemp(prefix="bogda-test-var-"))
 
 # No test waits two minutes for a lock on purpose: a wait that long is a connection an earlier, failed test left in
 # a transaction, and it must fail the waiting test instead of holding the whole run (libpq reads PGOPTIONS).

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from bogda.store import Store
 from forecast.episode import set_pm as _set_pm
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each forecast test has a data directory of its own: the nightly training writes the baselines' tables and the
+    bundle there (``forecast train`` with no bundle still fits the tables), and a later refresh in the same process
+    would otherwise read them (``models="auto"``) and forecast from another test's climatology."""
+    from bogda.config import get_settings
+
+    monkeypatch.setenv("BOGDA_DATA_DIR", str(tmp_path_factory.mktemp("var")))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture
