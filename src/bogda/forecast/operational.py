@@ -26,6 +26,7 @@ import numpy as np
 from bogda.forecast import baselines as bl
 from bogda.forecast.features import (
     POLLUTANTS,
+    WEATHER,
     DailyCache,
     FeatureContext,
     Panel,
@@ -435,6 +436,10 @@ class OperationalModels:
     """The heating season the sets were trained with (their ``tgt_heating`` feature, forecast.md §2); a refresh
     builds its features with it, whatever the setting says now. None: no such feature (and bundles pickled before
     the field existed, which read the class default)."""
+    weather_vars: tuple[str, ...] = ()
+    """The observed station weather the sets learnt from (:func:`observed_weather_vars`, forecast.md §3.4 "observed
+    weather now"); a refresh builds the same columns, NaN where a station measures none. Empty: pollutants only (and
+    bundles pickled before the field existed)."""
 
     def covers(self, item: str) -> bool:
         return item in self.items
@@ -458,7 +463,9 @@ def _context(
     clim_doy: np.ndarray,
     nb_km: float,
     heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    weather_vars: Sequence[str] = (),
 ) -> FeatureContext:
+    with_weather_columns(panel, weather_vars)
     nb = neighbour_table(panel.stations, panel.coords, max_km=nb_km) if panel.coords else None
     static = {
         "lat": np.array([panel.coords.get(s, (np.nan, np.nan))[0] for s in panel.stations]),
@@ -466,7 +473,46 @@ def _context(
     }
     clim_h = bl.hourly_clim_array(panel, clim_mh)
     clim_d = bl.daily_clim_array(panel, clim_doy)
-    return FeatureContext(panel, var, nb, clim_h, clim_d, (), static, heating=heating)
+    return FeatureContext(panel, var, nb, clim_h, clim_d, tuple(weather_vars), static, heating=heating)
+
+
+OBS_WEATHER_MIN_SHARE = 0.75
+"""Share of the hours of the training minimum (``min_days`` × 24) a station must hold a weather variable on, in the
+training window, for the variable to become a model input (d): the bar the targets meet, less a quarter for gaps."""
+
+
+def observed_weather_vars(
+    panel: Panel, first_day: int, last_day: int, min_days: int, stations: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The observed weather variables (:data:`~bogda.forecast.features.WEATHER`) the models learn from: those that
+    some station holds on at least :data:`OBS_WEATHER_MIN_SHARE` × ``min_days`` × 24 hours of days
+    [``first_day``, ``last_day``] (forecast.md §3.4 features "observed weather now"). A network without weather
+    sensors gets none, and its models are the pollutant-only ones. ``stations``: the rows that count (default all;
+    area rows are means of stations and add nothing).
+
+    >>> from datetime import date
+    >>> x = np.full((2, 24 * 10), np.nan); x[0, :200] = 1.0
+    >>> p = Panel(date(2024, 1, 1), ("S1", "S2"), {"a34004": x.copy(), "t2m": x, "psfc": np.full((2, 240), np.nan)})
+    >>> observed_weather_vars(p, 0, 9, 10), observed_weather_vars(p, 0, 9, 12)
+    (('t2m',), ())
+    """
+    rows = [i for i, s in enumerate(panel.stations) if stations is None or s in stations]
+    need = OBS_WEATHER_MIN_SHARE * min_days * 24
+    window = slice(first_day * 24, (last_day + 1) * 24)
+    return tuple(
+        v
+        for v in WEATHER
+        if v in panel.data and rows and np.isfinite(panel.data[v][rows, window]).sum(axis=1).max() >= need
+    )
+
+
+def with_weather_columns(panel: Panel, weather_vars: Sequence[str]) -> Panel:
+    """``panel`` with every variable of ``weather_vars`` present (all NaN where the store held none), so that a
+    bundle trained on station weather builds the same feature columns on any panel (LightGBM routes the NaN)."""
+    for v in weather_vars:
+        if v not in panel.data:
+            panel.data[v] = np.full((len(panel.stations), panel.n_hours), np.nan)
+    return panel
 
 
 def area_climatology(
@@ -553,9 +599,12 @@ def _item_inputs(
     min_days: int,
     areas_of: Mapping[str, Sequence[str]] | None,
     neighbour_km: float,
+    heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    weather_vars: Sequence[str] = (),
 ) -> _ItemInputs | str:
     """The item's training targets (the rows with ≥ ``min_days`` valid days in [first_day, last_day]) and its
-    climatology over those days; a str says why there are none (forecast.md §3.4)."""
+    climatology over those days; a str says why there are none (forecast.md §3.4). ``heating`` and
+    ``weather_vars`` go to the feature context (the target day's heating flag, the observed weather at issue)."""
     h_win = np.zeros(panel.n_hours, bool)
     h_win[first_day * 24 : (last_day + 1) * 24] = True
     d_win = np.zeros(panel.n_days, bool)
@@ -574,9 +623,10 @@ def _item_inputs(
         )
         if borrowed:
             log.info("%s: area climatology for stations with < %d days: %s", item, min_days, ", ".join(borrowed))
-    dc = DailyCache(panel, [var], ())
+    ctx = _context(panel, var, clim_mh, clim_doy, neighbour_km, heating, weather_vars)
+    dc = DailyCache(panel, [var], weather_vars)
     dc.mean[var] = yd
-    return _ItemInputs(_context(panel, var, clim_mh, clim_doy, neighbour_km), dc, trainable, clim_mh, clim_doy)
+    return _ItemInputs(ctx, dc, trainable, clim_mh, clim_doy)
 
 
 def _fit_sets(
@@ -869,6 +919,8 @@ def tune_operational(
     now: datetime | None = None,
     nwp: NwpArchive | None = None,
     areas_of: Mapping[str, Sequence[str]] | None = None,
+    heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    weather_vars: Sequence[str] | None = None,
 ) -> tuple[TunedRounds | None, list[str]]:
     """The quarterly tuning run (forecast.md §3.4): round counts per model set and booster kind for the nightly
     :func:`train_operational` with the same arguments.
@@ -882,17 +934,29 @@ def tune_operational(
     stay the most a set may get (forecast.md §7: training < 120 s). Cost: about one nightly training (each booster
     at most the profile's rounds, no refit, stopped early).
 
+    ``heating`` and ``weather_vars`` as for :func:`train_operational`, so that the tuned sets have the features the
+    nightly sets will have (the observed weather chosen on the days before the tail).
+
     Returns (the counts, or None when no set could be tuned; why items or sets were left out — those train with the
     profile's rounds).
     """
     start_day, end_day = training_window(panel, train_end, train_days)
     cut_day = end_day - valid_days + 1
+    wv = _weather_vars(panel, weather_vars, start_day, cut_day - 1, min_days, areas_of)
     reasons: list[str] = []
     sets: dict[str, dict[str, int]] = {}
     best: dict[str, dict[str, int]] = {}
     for item in items:
         inp = _item_inputs(
-            panel, item, start_day, cut_day - 1, min_days=min_days, areas_of=areas_of, neighbour_km=neighbour_km
+            panel,
+            item,
+            start_day,
+            cut_day - 1,
+            min_days=min_days,
+            areas_of=areas_of,
+            neighbour_km=neighbour_km,
+            heating=heating,
+            weather_vars=wv,
         )
         if isinstance(inp, str):
             reasons.append(f"{inp} before the last {valid_days}")
@@ -943,6 +1007,25 @@ def tune_operational(
     return TunedRounds(now or datetime.now(UTC), profile.name, caps, floor, patience, window, sets, best), reasons
 
 
+def _weather_vars(
+    panel: Panel,
+    weather_vars: Sequence[str] | None,
+    first_day: int,
+    last_day: int,
+    min_days: int,
+    areas_of: Mapping[str, Sequence[str]] | None,
+) -> tuple[str, ...]:
+    """The given observed-weather variables (checked), or those the panel's stations hold enough of."""
+    if weather_vars is not None:
+        unknown = [v for v in weather_vars if v not in WEATHER]
+        if unknown:
+            raise ValueError(f"observed weather {unknown}: not forecast weather variables {list(WEATHER)}")
+        return tuple(weather_vars)
+    areas = {a for codes in (areas_of or {}).values() for a in codes}
+    stations = [s for s in panel.stations if s not in areas]  # an area row is a mean of stations: adds nothing
+    return observed_weather_vars(panel, first_day, last_day, min_days, stations)
+
+
 def train_operational(
     panel: Panel,
     items: Sequence[str] = ("a34004",),
@@ -961,6 +1044,7 @@ def train_operational(
     areas_of: Mapping[str, Sequence[str]] | None = None,
     rounds: Mapping[str, Mapping[str, int]] | None = None,
     heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    weather_vars: Sequence[str] | None = None,
 ) -> tuple[OperationalModels | None, list[str]]:
     """Train the no-NWP model sets of ``items`` pooled over every panel row (stations and areas) and, with an
     archive of issued NWP runs aligned with ``panel`` (``nwp``), the mode-``nwp`` sets beside them.
@@ -976,6 +1060,10 @@ def train_operational(
     heating-season flag ``tgt_heating`` (forecast.md §2 "Calendar"), and the bundle records the season so that the
     refresh builds the same features. None: no such feature.
 
+    ``weather_vars``: the observed station weather the sets learn from at the issue hour (forecast.md §3.4); None
+    (default) takes those the panel's stations hold enough of (:func:`observed_weather_vars`), ``()`` none. The
+    bundle records them.
+
     The training window is the last ``train_days`` (3 years, d) ending at day ``train_end`` (default: the last
     whole day); with fewer than ``min_days`` valid days of the item in any target, no bundle is made and the
     reason is returned (forecast.md §3.4: only baselines are served, status ``degraded``).
@@ -985,16 +1073,23 @@ def train_operational(
     heating = check_heating_season(heating) if heating is not None else None  # a bad season fails before training
     reasons: list[str] = []
     start_day, end_day = training_window(panel, train_end, train_days)
+    wv = _weather_vars(panel, weather_vars, start_day, end_day, min_days, areas_of)
     out: dict[str, ItemModels] = {}
     for item in items:
         inp = _item_inputs(
-            panel, item, start_day, end_day, min_days=min_days, areas_of=areas_of, neighbour_km=neighbour_km
+            panel,
+            item,
+            start_day,
+            end_day,
+            min_days=min_days,
+            areas_of=areas_of,
+            neighbour_km=neighbour_km,
+            heating=heating,
+            weather_vars=wv,
         )
         if isinstance(inp, str):
             reasons.append(inp)
             continue
-        # set on the built context rather than threaded through _item_inputs: the season only adds a column
-        inp.ctx.heating = heating
         fitted = _fit_sets(
             item,
             inp,
@@ -1026,7 +1121,9 @@ def train_operational(
     version = f"{profile.name}-{when.strftime('%Y%m%dT%H%MZ')}"
     mode = "nwp" if any(m.hourly_nwp or m.daily_nwp for m in out.values()) else "none"
     return (
-        OperationalModels(out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating),
+        OperationalModels(
+            out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating, wv
+        ),
         reasons,
     )
 
@@ -1246,7 +1343,8 @@ def forecast_hourly(
     if models is not None and models.covers(item) and models.items[item].hourly:
         m = models.items[item]
         mh, doy, known = _clim_tables(panel, m, item)
-        ctx = _context(panel, item, mh, doy, models.neighbour_km, models.heating)  # the season it was trained with
+        # the season and the observed weather it was trained with
+        ctx = _context(panel, item, mh, doy, models.neighbour_km, models.heating, models.weather_vars)
         s = np.arange(len(panel.stations))
         mean = np.full((s.size, leads.size), np.nan)
         q = {k: np.full((s.size, leads.size), np.nan) for k in ("p10", "p50", "p90")}
@@ -1307,8 +1405,9 @@ def forecast_daily(
         m = models.items[item]
         var = hourly_var(panel, item)
         mh, doy, known = _clim_tables(panel, m, var)
-        ctx = _context(panel, var, mh, doy, models.neighbour_km, models.heating)  # the season it was trained with
-        dc = DailyCache(panel, [var], ())
+        # the season and the observed weather it was trained with
+        ctx = _context(panel, var, mh, doy, models.neighbour_km, models.heating, models.weather_vars)
+        dc = DailyCache(panel, [var], models.weather_vars)
         dc.mean[var] = obs
         # the models were trained for issue at ``issue_hour`` of day D; before that hour today, issue from yesterday
         day0 = today if t_issue % 24 >= models.issue_hour else today - 1

@@ -30,7 +30,7 @@ from sqlalchemy import and_, func, select
 
 from bogda.findings import FindingDraft, raise_finding, set_status
 from bogda.forecast import advisories as adv
-from bogda.forecast import advisory_thresholds, gate, quality
+from bogda.forecast import advisory_thresholds, gate, quality, station_weather
 from bogda.forecast import control as ctl
 from bogda.forecast import emergency as em
 from bogda.forecast import operational as op
@@ -142,9 +142,21 @@ def registry(store: Store) -> Registry:
 
 
 def load_panel(
-    store: Store, reg: Registry, issue_time: datetime, *, days: int = HISTORY_DAYS, notes: list[str] | None = None
+    store: Store,
+    reg: Registry,
+    issue_time: datetime,
+    *,
+    days: int = HISTORY_DAYS,
+    notes: list[str] | None = None,
+    weather: bool = True,
 ) -> Panel:
-    """Hourly observations of the six pollutants for ``days`` before ``issue_time``, stations + areas.
+    """Hourly observations of the six pollutants and, with ``weather``, the stations' own weather for ``days``
+    before ``issue_time``, stations + areas.
+
+    The weather (forecast.md §2 "weather where measured") is read by
+    :func:`bogda.forecast.station_weather.read_weather`: canonical units from each series' unit, implausible values
+    left out (logged), u/v from speed and direction, RH by Magnus where only T and Td are stored, gaps up to 3 h
+    interpolated; a variable no station stores is absent from the panel.
 
     Only the values the forecast may use (:func:`bogda.forecast.quality.usable`, forecast.md §6): QA ``invalid``,
     ``maintenance`` and unconfirmed ``suspect`` values, values above the forecast caps and a station's CO in the wrong
@@ -186,7 +198,33 @@ def load_panel(
     wide = wide.group_by("station_code", "ts").agg([pl.col(p).drop_nulls().first() for p in POLLUTANTS])
     coords = {t.code: (t.lat, t.lon) for t in reg.stations if t.lat is not None and t.lon is not None}
     panel = panel_from_frame(wide, list(POLLUTANTS), coords=coords, stations=codes)
+    if weather and ids:
+        rows, why = station_weather.read_weather(store, list(ids), start, end)
+        if why:
+            log.info("forecast weather inputs: %s", "; ".join(why))
+        panel.data.update(_weather_arrays(panel, rows, ids))
     return op.with_areas(panel, reg.areas)
+
+
+def _weather_arrays(panel: Panel, rows: pl.DataFrame, names: dict[int, str]) -> dict[str, np.ndarray]:
+    """The panel's weather variables from :func:`~bogda.forecast.station_weather.read_weather` rows (site ids →
+    panel rows by ``names``; hours outside the panel are dropped)."""
+    row_of = {s: i for i, s in enumerate(panel.stations)}
+    site_row = {sid: row_of[c] for sid, c in names.items() if c in row_of}
+    shape = (len(panel.stations), panel.n_hours)
+    if rows.height == 0 or not site_row:
+        return {}
+    hours = (pl.col("ts") - pl.lit(panel.start_utc)).dt.total_hours()
+    located = rows.with_columns(
+        pl.col("site_id").replace_strict(site_row, default=-1, return_dtype=pl.Int64).alias("_row"),
+        hours.alias("_pos"),
+    ).filter((pl.col("_row") >= 0) & (pl.col("_pos") >= 0) & (pl.col("_pos") < shape[1]))
+    columns = {}
+    for (column,), part in located.group_by("column"):
+        arr = np.full(shape, np.nan)
+        arr[part["_row"].to_numpy(), part["_pos"].to_numpy()] = part["value"].to_numpy()
+        columns[str(column)] = arr
+    return station_weather.panel_weather(columns, shape)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -2005,6 +2043,11 @@ def train_gated(
         "not used" if season is None else format_heating_season(season),
     )
     models, reasons = fit(panel, items, now=now, nwp=nwp, **extra)
+    observed = tuple(getattr(models, "weather_vars", ()) or ())
+    if models is not None:
+        log.info("forecast training: observed station weather %s", ", ".join(observed) or "none")
+    if observed:  # the gate's probe learns from the same columns as the candidate, whatever its shorter window holds
+        extra["weather_vars"] = observed
     if models is not None and tuned is not None:
         n_tuned, n_sets = rounds_in_use(models)
         rounds_note += f"; {n_tuned} of {n_sets} sets on tuned rounds, the others on the profile's"
@@ -2013,6 +2056,11 @@ def train_gated(
         skipped.extend(reasons)
         if models is not None:  # which rounds the new sets trained with (nothing to say when none was trained)
             skipped.append(rounds_note)
+            skipped.append(
+                f"weather: observed station weather {', '.join(observed)} as inputs"
+                if observed
+                else "weather: no station stores enough weather; the models read the pollutants only"
+            )
     if reasons:
         log.warning("forecast items not trained: %s", "; ".join(reasons))
     if models is None:
@@ -2237,8 +2285,10 @@ def tune(
             return 0
     nwp = _training_extras(store, panel, now)
     fit = tune_with or partial(op.tune_operational, areas_of=areas_of(reg), profile=profile)
+    season = heating_setting()
+    extra = {"heating": season} if season is not None else {}  # tuned with the features the training will have
     t0 = time.perf_counter()
-    tuned, reasons = fit(panel, items, now=now, nwp=nwp)
+    tuned, reasons = fit(panel, items, now=now, nwp=nwp, **extra)
     for r in reasons:
         note(f"not tuned: {r}")
     if tuned is None:

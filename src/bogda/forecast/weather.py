@@ -47,7 +47,7 @@ NWP_VARIABLES: dict[str, str] = {
 
 _UNIT_ALIASES: dict[str, str] = {
     "c": "°C", "°c": "°C", "degc": "°C", "celsius": "°C", "k": "K",
-    "pa": "Pa", "hpa": "hPa", "mb": "hPa", "mbar": "hPa",
+    "pa": "Pa", "kpa": "kPa", "hpa": "hPa", "mb": "hPa", "mbar": "hPa",
     "mm": "mm", "m": "m", "m/s": "m/s", "m s-1": "m/s", "ms-1": "m/s",
     "%": "%", "1": "1", "0-1": "1", "fraction": "1",
     "w/m2": "W/m²", "w/m²": "W/m²", "w m-2": "W/m²", "j/m2": "J/m²", "j m-2": "J/m²", "j/m²": "J/m²",
@@ -55,7 +55,7 @@ _UNIT_ALIASES: dict[str, str] = {
 
 
 def convert_unit(variable: str, value: float, unit: str) -> float:
-    """Value of ``variable`` in its canonical unit; K → °C, Pa → hPa, m → mm (precipitation), % → 1 (cloud).
+    """Value of ``variable`` in its canonical unit; K → °C, Pa or kPa → hPa, m → mm (precipitation), % → 1 (cloud).
 
     Raises
     ------
@@ -80,6 +80,8 @@ def convert_unit(variable: str, value: float, unit: str) -> float:
         return value - 273.15
     if target == "hPa" and u == "Pa":
         return value / 100.0
+    if target == "hPa" and u == "kPa":  # HJ 212 stations report pressure in kPa
+        return value * 10.0
     if variable == "precip" and u == "m":
         return value * 1000.0
     if variable == "tcc" and u == "%":

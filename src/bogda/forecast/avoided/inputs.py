@@ -28,6 +28,7 @@ from bogda.forecast.calendar import HeatingSeason
 from bogda.forecast.calendar import format_heating_season as format_heating_season
 from bogda.forecast.calendar import heating_flag as _calendar_heating_flag
 from bogda.forecast.calendar import parse_heating_season as parse_heating_season
+from bogda.forecast.station_weather import STORE_WEATHER as STORE_WEATHER
 from bogda.standards.cube import MIN_HOURS_DAILY
 
 if TYPE_CHECKING:
@@ -312,30 +313,20 @@ def n_complete(tables: FeatureTable | Mapping[str, FeatureTable]) -> int:
 # --------------------------------------------------------------------------------------------------------------
 
 
-STORE_WEATHER: dict[str, str] = {
-    "a01001": "t2m",
-    "dewpoint": "td2m",
-    "a01002": "rh2m",
-    "a01006": "psfc",
-    "a01007": "ws10",
-    "a01008": "wd10",
-    "precipitation": "precip",
-}
-"""Stored station weather (HJ 212 codes; dew point and rain have none, monitoring ingest names them) → columns."""
-
-
 def hourly_from_store(
     store: Store, code: str, start: datetime, end: datetime, pollutant: str = "a34004"
 ) -> pl.DataFrame:
     """Valid hourly rows of one air station in ``[start, end)``: the pollutant and the station's own weather.
 
-    RH is computed from temperature and dew point when the station stores no a01002; u/v come from speed and
-    direction (a calm hour is zero wind). Columns absent from the store are NaN, and :func:`feature_table` then
-    leaves them out. Raises ``KeyError`` for an unknown station code.
+    The weather is read as the forecast reads it (:func:`bogda.forecast.station_weather.read_weather`): in
+    canonical units by each series' declared unit (HJ 212 pressure in kPa becomes hPa), implausible values left
+    out; RH from temperature and dew point where the station stores no a01002; u/v from speed and direction (a calm
+    hour is zero wind). Columns absent from the store are NaN, and :func:`feature_table` then leaves them out.
+    Raises ``KeyError`` for an unknown station code.
     """
     from sqlalchemy import select
 
-    from bogda.forecast.features import relative_humidity, wind_components
+    from bogda.forecast.station_weather import read_weather, weather_arrays
     from bogda.store import series as store_series
     from bogda.store.schema import site
 
@@ -343,37 +334,24 @@ def hourly_from_store(
         sid = conn.execute(select(site.c.id).where(site.c.code == code, site.c.kind == "air_station")).scalar()
     if sid is None:
         raise KeyError(f"unknown air station {code!r}")
-    obs = store_series.read(
-        store, sites=[sid], parameters=[pollutant, *STORE_WEATHER], start=start, end=end, valid_only=True
+    obs = store_series.read(store, sites=[sid], parameters=[pollutant], start=start, end=end, valid_only=True)
+    weather, _ = read_weather(store, [sid], start, end)
+    long = pl.concat(
+        [
+            obs.select("ts", pl.col("parameter").alias("column"), pl.col("value").cast(pl.Float64)),
+            weather.select("ts", "column", "value"),
+        ]
     )
-    if obs.height == 0:
+    if long.height == 0:
         return pl.DataFrame(schema={"ts": pl.Datetime("us", "UTC"), pollutant: pl.Float64})
-    wide = obs.pivot(on="parameter", index="ts", values="value", aggregate_function="first").sort("ts")
+    wide = long.pivot(on="column", index="ts", values="value", aggregate_function="first").sort("ts")
     n = wide.height
 
     def col(p: str) -> np.ndarray:
         return wide[p].cast(pl.Float64).fill_null(np.nan).to_numpy() if p in wide.columns else np.full(n, np.nan)
 
-    t, td, ws, wd = col("a01001"), col("dewpoint"), col("a01007"), col("a01008")
-    rh = col("a01002")
-    if not np.isfinite(rh).any():
-        rh = relative_humidity(t, td)
-    u, v = wind_components(ws, wd)
-    calm = ws == 0
-    return pl.DataFrame(
-        {
-            "ts": wide["ts"],
-            pollutant: col(pollutant),
-            "t2m": t,
-            "td2m": td,
-            "rh2m": rh,
-            "ws10": ws,
-            "u10": np.where(calm, 0.0, u),
-            "v10": np.where(calm, 0.0, v),
-            "psfc": col("a01006"),
-            "precip": col("precipitation"),
-        }
-    )
+    arrays = weather_arrays({c: col(c) for c in wide.columns if c not in ("ts", pollutant)}, (n,))
+    return pl.DataFrame({"ts": wide["ts"], pollutant: col(pollutant), **arrays})
 
 
 # --------------------------------------------------------------------------------------------------------------
