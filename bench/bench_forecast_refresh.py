@@ -20,8 +20,13 @@ job trains, with the production profile ``fast`` (200 / 120 rounds, so the trees
 at most 3 000 rows per set (the row count changes the training time, not the size of the trees the refresh
 evaluates).
 
+With ``weather`` among the trailing arguments every station also stores its own weather (a01001 T, a01002 RH,
+a01006 p in kPa, a01007 / a01008 wind: HJ 212's units), which the timed refresh reads and converts
+(:mod:`bogda.forecast.station_weather`); with ``models`` too, the bundle learns from the same variables (synthetic
+weather on its panel), so the refresh builds the observed-weather features as well (forecast.md §3.4).
+
 Prints wall and CPU seconds and the ratio against the 10 s target. Run:
-``.venv/bin/python bench/bench_forecast_refresh.py [n_stations] [archive_days] [models]``
+``.venv/bin/python bench/bench_forecast_refresh.py [n_stations] [archive_days] [models] [weather]``
 """
 
 from __future__ import annotations
@@ -44,7 +49,22 @@ from bogda.timeutil import floor_to, now_utc
 TARGET_S = 10.0
 
 
-def build(path: Path, n: int) -> object:
+STATION_WEATHER = (("a01001", "°C"), ("a01002", "%"), ("a01006", "kPa"), ("a01007", "m/s"), ("a01008", "°"))
+
+
+def weather_values(rng: np.random.Generator, hours: int) -> dict[str, np.ndarray]:
+    """An hourly weather series of one station (a diurnal temperature wave, wind and pressure), HJ 212 units."""
+    t = np.arange(hours)
+    return {
+        "a01001": np.round(-8 + 6 * np.sin(2 * np.pi * (t - 9) / 24) + rng.normal(0, 1, hours), 1),
+        "a01002": np.round(np.clip(70 - 15 * np.sin(2 * np.pi * (t - 9) / 24) + rng.normal(0, 5, hours), 5, 100)),
+        "a01006": np.round(94 + 0.5 * np.sin(2 * np.pi * t / 120) + rng.normal(0, 0.05, hours), 2),
+        "a01007": np.round(rng.gamma(2.0, 1.2, hours), 1),
+        "a01008": np.round(rng.uniform(0, 360, hours)),
+    }
+
+
+def build(path: Path, n: int, weather: bool = False) -> object:
     st = connect(f"sqlite:///{path}")
     now = floor_to(now_utc(), "hour")
     with st.begin() as conn:
@@ -103,6 +123,20 @@ def build(path: Path, n: int) -> object:
                     }
                 )
             )
+        if weather:
+            for (code, unit), values in zip(STATION_WEATHER, weather_values(rng, hours).values(), strict=True):
+                frames.append(
+                    pl.DataFrame(
+                        {
+                            "site_id": np.full(hours, sid),
+                            "parameter": code,
+                            "ts": ts,
+                            "value": values,
+                            "flag": "N",
+                            "unit": unit,
+                        }
+                    )
+                )
     df = pl.concat(frames).with_columns(pl.col("ts").dt.cast_time_unit("us"))
     series.write_long(st, df, resolution="hour", reason="bench")
     return st
@@ -133,9 +167,10 @@ def scenario_dates(st: object, run_id: int) -> dict[str, object]:
     return {r.resolution: (r.prob or {}).get("scenario_dates") for r in rows}
 
 
-def synthetic_panel(st: object, n: int) -> object:
+def synthetic_panel(st: object, n: int, weather: bool = False) -> object:
     """A synthetic 400-day panel of stations ``B000``… and the store's counties and prefecture (setup, not timed):
-    what the nightly training fits the baselines' tables and the bundle on."""
+    what the nightly training fits the baselines' tables and the bundle on; with ``weather``, the stations' weather
+    too, converted as the refresh converts the stored one."""
     from bogda.forecast.features import panel_from_frame
     from bogda.forecast.synthetic import synthetic_frame
 
@@ -143,6 +178,16 @@ def synthetic_panel(st: object, n: int) -> object:
     frame = frame.with_columns(pl.col("station_code").str.replace("^S", "B"))
     coords = {"B" + c[1:]: v for c, v in coords.items()}
     panel = panel_from_frame(frame, list(op.HOURLY_ITEMS), coords=coords)
+    if weather:
+        from bogda.forecast.station_weather import STORE_WEATHER, panel_weather, to_canonical
+
+        rng = np.random.default_rng(2)
+        per_station = [weather_values(rng, panel.n_hours) for _ in panel.stations]
+        columns = {
+            STORE_WEATHER[code]: to_canonical(np.stack([w[code] for w in per_station]), STORE_WEATHER[code], unit)
+            for code, unit in STATION_WEATHER
+        }
+        panel.data.update(panel_weather(columns, (len(panel.stations), panel.n_hours)))  # type: ignore[arg-type]
     return op.with_areas(panel, sv.registry(st).areas)  # type: ignore[arg-type]
 
 
@@ -161,16 +206,17 @@ def trained_bundle(panel: object) -> object:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
     archive_days = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    with_models = len(sys.argv) > 3 and sys.argv[3] == "models"
+    with_models = "models" in sys.argv[3:]
+    weather = "weather" in sys.argv[3:]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        st = build(Path(tmp) / "bench.db", n)
+        st = build(Path(tmp) / "bench.db", n, weather)
         t_build = time.perf_counter() - t0
         a0 = time.perf_counter()
         seed_archive(st, archive_days)
         t_archive = time.perf_counter() - a0
         m0 = time.perf_counter()
-        panel = synthetic_panel(st, n)
+        panel = synthetic_panel(st, n, weather)
         tables = op.fit_baselines(panel, areas_of=sv.areas_of(sv.registry(st)))  # type: ignore[arg-type]
         t_tables = time.perf_counter() - m0
         m0 = time.perf_counter()
@@ -186,7 +232,9 @@ def main() -> None:
     print(f"baseline tables: fitted on the synthetic 400-day panel in {t_tables:.1f} s (setup, not timed)")
     if with_models:
         print(f"bundle: {len(sv.TRAIN_ITEMS)} items trained on a synthetic 400-day panel in {t_models:.1f} s (setup)")
-    print(f"store: {n} stations × 35 days × 6 pollutants written in {t_build:.1f} s (setup, not timed)")
+        print(f"bundle's observed station weather: {', '.join(bundle.weather_vars) or 'none'}")  # type: ignore[attr-defined]
+    what = "6 pollutants + 5 weather parameters" if weather else "6 pollutants"
+    print(f"store: {n} stations × 35 days × {what} written in {t_build:.1f} s (setup, not timed)")
     print(f"targets: {n} stations + 7 counties + 1 prefecture; values written per run: {res.n_values}")
     if archive_days:
         print(f"archive: {archive_days} past runs seeded in {t_archive:.1f} s (setup, not timed)")
