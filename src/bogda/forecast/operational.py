@@ -440,6 +440,10 @@ class OperationalModels:
     """The observed station weather the sets learnt from (:func:`observed_weather_vars`, forecast.md §3.4 "observed
     weather now"); a refresh builds the same columns, NaN where a station measures none. Empty: pollutants only (and
     bundles pickled before the field existed)."""
+    daily_pollutants: tuple[str, ...] = ()
+    """The pollutants whose issue-day daily means the daily sets read beside their own item (``PM10_day0``, …, as
+    the Dongsi protocol's daily models do, forecast.md §3.4 "daily aggregates of the same"). Empty: the item's own
+    series only (bundles pickled before the field existed)."""
 
     def covers(self, item: str) -> bool:
         return item in self.items
@@ -601,10 +605,12 @@ def _item_inputs(
     neighbour_km: float,
     heating: tuple[tuple[int, int], tuple[int, int]] | None = None,
     weather_vars: Sequence[str] = (),
+    daily_pollutants: Sequence[str] = (),
 ) -> _ItemInputs | str:
     """The item's training targets (the rows with ≥ ``min_days`` valid days in [first_day, last_day]) and its
     climatology over those days; a str says why there are none (forecast.md §3.4). ``heating`` and
-    ``weather_vars`` go to the feature context (the target day's heating flag, the observed weather at issue)."""
+    ``weather_vars`` go to the feature context (the target day's heating flag, the observed weather at issue),
+    ``daily_pollutants`` to the daily cache (:func:`daily_cache`)."""
     h_win = np.zeros(panel.n_hours, bool)
     h_win[first_day * 24 : (last_day + 1) * 24] = True
     d_win = np.zeros(panel.n_days, bool)
@@ -624,9 +630,18 @@ def _item_inputs(
         if borrowed:
             log.info("%s: area climatology for stations with < %d days: %s", item, min_days, ", ".join(borrowed))
     ctx = _context(panel, var, clim_mh, clim_doy, neighbour_km, heating, weather_vars)
-    dc = DailyCache(panel, [var], weather_vars)
-    dc.mean[var] = yd
-    return _ItemInputs(ctx, dc, trainable, clim_mh, clim_doy)
+    return _ItemInputs(ctx, daily_cache(panel, var, yd, daily_pollutants, weather_vars), trainable, clim_mh, clim_doy)
+
+
+def daily_cache(
+    panel: Panel, var: str, item_daily: np.ndarray, pollutants: Sequence[str], weather_vars: Sequence[str]
+) -> DailyCache:
+    """The daily arrays the daily sets of one item read: the item's own daily series (``item_daily``, under the
+    hourly variable ``var``), first, then the daily means of the other ``pollutants`` and the weather aggregates —
+    the same construction in training and refresh, so the feature columns come in the same order."""
+    dc = DailyCache(panel, [var, *(p for p in pollutants if p != var)], weather_vars)
+    dc.mean[var] = item_daily  # ``var`` may be a pollutant too (O3 1 h max reads a05024): its own item wins
+    return dc
 
 
 def _fit_sets(
@@ -957,6 +972,7 @@ def tune_operational(
             neighbour_km=neighbour_km,
             heating=heating,
             weather_vars=wv,
+            daily_pollutants=daily_pollutants(panel),
         )
         if isinstance(inp, str):
             reasons.append(f"{inp} before the last {valid_days}")
@@ -1005,6 +1021,17 @@ def tune_operational(
     }
     caps = {"mean": profile.rounds_mean, "quantile": profile.rounds_quantile}
     return TunedRounds(now or datetime.now(UTC), profile.name, caps, floor, patience, window, sets, best), reasons
+
+
+def daily_pollutants(panel: Panel) -> tuple[str, ...]:
+    """The pollutants of the panel whose issue-day daily means every item's daily sets read (the protocol's
+    ``<name>_day0`` features, forecast.md §3.4).
+
+    >>> from datetime import date
+    >>> daily_pollutants(Panel(date(2024, 1, 1), ("S",), {"a05024": np.zeros((1, 24)), "a34004": np.zeros((1, 24))}))
+    ('a34004', 'a05024')
+    """
+    return tuple(p for p in POLLUTANTS if p in panel.data)
 
 
 def _weather_vars(
@@ -1074,6 +1101,7 @@ def train_operational(
     reasons: list[str] = []
     start_day, end_day = training_window(panel, train_end, train_days)
     wv = _weather_vars(panel, weather_vars, start_day, end_day, min_days, areas_of)
+    dp = daily_pollutants(panel)
     out: dict[str, ItemModels] = {}
     for item in items:
         inp = _item_inputs(
@@ -1086,6 +1114,7 @@ def train_operational(
             neighbour_km=neighbour_km,
             heating=heating,
             weather_vars=wv,
+            daily_pollutants=dp,
         )
         if isinstance(inp, str):
             reasons.append(inp)
@@ -1122,7 +1151,7 @@ def train_operational(
     mode = "nwp" if any(m.hourly_nwp or m.daily_nwp for m in out.values()) else "none"
     return (
         OperationalModels(
-            out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating, wv
+            out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating, wv, dp
         ),
         reasons,
     )
@@ -1407,8 +1436,7 @@ def forecast_daily(
         mh, doy, known = _clim_tables(panel, m, var)
         # the season and the observed weather it was trained with
         ctx = _context(panel, var, mh, doy, models.neighbour_km, models.heating, models.weather_vars)
-        dc = DailyCache(panel, [var], models.weather_vars)
-        dc.mean[var] = obs
+        dc = daily_cache(panel, var, obs, models.daily_pollutants, models.weather_vars)
         # the models were trained for issue at ``issue_hour`` of day D; before that hour today, issue from yesterday
         day0 = today if t_issue % 24 >= models.issue_hour else today - 1
         s = np.arange(len(panel.stations))
