@@ -145,8 +145,11 @@ def test_the_panel_reads_each_stations_weather_in_canonical_units(sqlite_store: 
     county = next(a for a in reg.areas if codes[0] in a.members)
     assert np.allclose(panel.data["psfc"][row[county.code], pos], 935.0)
     # without weather: the pollutants only
-    plain = sv.load_panel(sqlite_store, reg, ts[-1] + timedelta(hours=1), days=6, weather=False)
+    plain = sv.load_panel(sqlite_store, reg, ts[-1] + timedelta(hours=1), days=6, weather_days=0)
     assert "psfc" not in plain.data and "a34004" in plain.data
+    recent = sv.load_panel(sqlite_store, reg, ts[-1] + timedelta(hours=1), days=6, weather_days=2)
+    p = recent.data["psfc"][row[codes[2]], pos]
+    assert np.isnan(p[: hours - 48]).all() and np.allclose(p[hours - 48 :], 935.0)
 
 
 def test_stored_weather_of_the_days_avoided_is_read_the_same_way(sqlite_store: Store) -> None:
@@ -224,7 +227,7 @@ def test_a_variable_too_sparse_is_not_an_input_and_unknown_ones_are_refused() ->
 
 
 def test_the_training_reads_the_stored_weather_says_so_and_the_probe_learns_the_same_columns(
-    sqlite_store: Store, tmp_path: Path
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     codes = mini_region(sqlite_store, days=40)
     hours = 40 * 24
@@ -250,8 +253,20 @@ def test_the_training_reads_the_stored_weather_says_so_and_the_probe_learns_the_
     assert n == 1 and bundle.weather_vars == ("t2m", "psfc")
     assert "weather: observed station weather t2m, psfc as inputs" in said
     assert "obs_psfc_d24" in bundle.items["a34004"].hourly[(1, 72)].feature_names
+    reads: list[timedelta] = []
+    real_read = sw.read_weather
+
+    def spy_read(store: Store, sites: Any, start: datetime, end: datetime) -> Any:
+        reads.append(end - start)
+        return real_read(store, sites, start, end)
+
+    monkeypatch.setattr(sw, "read_weather", spy_read)
     res = sv.refresh(sqlite_store, models=bundle, write=False)
     assert res.daily_aqi and not any("no model for a34004" in r for r in res.reasons)
+    assert reads == [timedelta(days=sv.REFRESH_WEATHER_DAYS)]  # only the days the features reach back
+    sv.refresh(sqlite_store, models=None, write=False)
+    assert len(reads) == 1  # no bundle that learnt from weather: none read
+    monkeypatch.setattr(sw, "read_weather", real_read)
     # the gate's probe (trained on a shorter window) is given the candidate's columns
     n, verdict = sv.train_gated(sqlite_store, items=("a34004",), path=path, gated=True, fit_with=spy_fit)
     assert verdict is not None and calls[-1]["weather_vars"] == ("t2m", "psfc") and "train_end" in calls[-1]

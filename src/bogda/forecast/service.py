@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 HISTORY_DAYS = 35
 """Days of observations a refresh reads: 7 for the lags, the rest to fit damping and spreads (d)."""
 
+REFRESH_WEATHER_DAYS = 3
+"""Days of station weather a refresh reads for a bundle that learnt from it: the observed-weather features reach
+back 24 h from the issue hour (24-h changes and means) and the daily ones to the issue day, which is yesterday
+before the bundle's issue hour (forecast.md §3.4); a third day covers the 3-h gap interpolation at the edge."""
+
 BASELINE_LEADS_H: tuple[int, ...] = (1, 3, 6, 12, 24, 48, 72)
 """Hourly leads at which baseline rows are stored beside the primary method (every daily lead is stored)."""
 
@@ -148,10 +153,10 @@ def load_panel(
     *,
     days: int = HISTORY_DAYS,
     notes: list[str] | None = None,
-    weather: bool = True,
+    weather_days: int | None = None,
 ) -> Panel:
-    """Hourly observations of the six pollutants and, with ``weather``, the stations' own weather for ``days``
-    before ``issue_time``, stations + areas.
+    """Hourly observations of the six pollutants for ``days`` before ``issue_time`` and the stations' own weather for
+    ``weather_days`` (None: as many as ``days``; 0: none), stations + areas.
 
     The weather (forecast.md §2 "weather where measured") is read by
     :func:`bogda.forecast.station_weather.read_weather`: canonical units from each series' unit, implausible values
@@ -198,8 +203,9 @@ def load_panel(
     wide = wide.group_by("station_code", "ts").agg([pl.col(p).drop_nulls().first() for p in POLLUTANTS])
     coords = {t.code: (t.lat, t.lon) for t in reg.stations if t.lat is not None and t.lon is not None}
     panel = panel_from_frame(wide, list(POLLUTANTS), coords=coords, stations=codes)
-    if weather and ids:
-        rows, why = station_weather.read_weather(store, list(ids), start, end)
+    w_days = days if weather_days is None else min(days, weather_days)
+    if w_days > 0 and ids:
+        rows, why = station_weather.read_weather(store, list(ids), end - timedelta(days=w_days), end)
         if why:
             log.info("forecast weather inputs: %s", "; ".join(why))
         panel.data.update(_weather_arrays(panel, rows, ids))
@@ -1022,7 +1028,9 @@ def refresh(
     reg = registry(store)
     if not reg.stations:
         raise ValueError("no active air stations in the registry: nothing to forecast")
-    panel = load_panel(store, reg, issue, days=history_days, notes=reasons)
+    # station weather only for a bundle that learnt from it, and only the days its features reach back
+    w_days = REFRESH_WEATHER_DAYS if bundle is not None and getattr(bundle, "weather_vars", ()) else 0
+    panel = load_panel(store, reg, issue, days=history_days, notes=reasons, weather_days=w_days)
     # the emission-control columns when, and only when, the bundle was trained with them (forecast.md §2)
     ctl.attach_for_refresh(store, panel, bundle)
     t_issue = op.issue_position(panel, issue)

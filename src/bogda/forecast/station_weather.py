@@ -110,21 +110,28 @@ def canonical_frame(obs: pl.DataFrame, units: Mapping[tuple[int, str], str]) -> 
     >>> rows.sort("site_id", "column")["value"].to_list(), notes
     ([950.0, -12.0], ['1 t2m values outside -60…60 left out (station weather)'])
     """
-    parts, notes = [], []
-    for (site_id, parameter), part in obs.group_by("site_id", "parameter", maintain_order=True):
+    notes = []
+    # one (offset, factor) per series, from its unit; the values are then converted in one pass
+    maps = []
+    for site_id, parameter in obs.select("site_id", "parameter").unique().sort("site_id", "parameter").iter_rows():
         column = STORE_WEATHER[str(parameter)]
-        unit = units.get((int(site_id), str(parameter)), "")  # type: ignore[call-overload]
+        unit = units.get((int(site_id), str(parameter)), "")
         try:
-            value = to_canonical(pl.col("value").cast(pl.Float64), column, unit)
+            offset = float(to_canonical(np.array([0.0]), column, unit)[0])  # type: ignore[index]
+            factor = float(to_canonical(np.array([1.0]), column, unit)[0]) - offset  # type: ignore[index]
         except ValueError as exc:
             notes.append(f"site {site_id} {parameter}: {exc}; left out (station weather)")
             continue
-        parts.append(part.select("site_id", pl.lit(column).alias("column"), "ts", value.alias("value")))  # type: ignore[union-attr]
-    if not parts:
-        return pl.DataFrame(
-            schema={"site_id": pl.Int64, "column": pl.Utf8, "ts": obs.schema["ts"], "value": pl.Float64}
-        ), notes
-    rows = pl.concat(parts)
+        maps.append((int(site_id), str(parameter), column, offset, factor))
+    table = pl.DataFrame(
+        maps,
+        schema={"site_id": pl.Int64, "parameter": pl.Utf8, "column": pl.Utf8, "_o": pl.Float64, "_f": pl.Float64},
+        orient="row",
+    )
+    rows = obs.with_columns(pl.col("site_id").cast(pl.Int64)).join(table, on=["site_id", "parameter"], how="inner")
+    rows = rows.select(
+        "site_id", "column", "ts", (pl.col("value").cast(pl.Float64) * pl.col("_f") + pl.col("_o")).alias("value")
+    )
     lo = pl.col("column").replace_strict({k: v[0] for k, v in PLAUSIBLE.items()}, return_dtype=pl.Float64)
     hi = pl.col("column").replace_strict({k: v[1] for k, v in PLAUSIBLE.items()}, return_dtype=pl.Float64)
     ok = pl.col("value").is_between(lo, hi)
