@@ -54,7 +54,7 @@ pressure 400 hPa is higher than any station (about 7 km), 300 mm/h beyond any re
 _DIRECTION_UNITS = frozenset({"°", "deg", "degree", "degrees", ""})
 
 
-def to_canonical(values: np.ndarray | pl.Expr, column: str, unit: str) -> np.ndarray | pl.Expr:
+def to_canonical(values: np.ndarray, column: str, unit: str) -> np.ndarray:
     """Values of stored weather ``column`` (a :data:`STORE_WEATHER` column) in its canonical unit.
 
     Raises
@@ -117,12 +117,11 @@ def canonical_frame(obs: pl.DataFrame, units: Mapping[tuple[int, str], str]) -> 
         column = STORE_WEATHER[str(parameter)]
         unit = units.get((int(site_id), str(parameter)), "")
         try:
-            offset = float(to_canonical(np.array([0.0]), column, unit)[0])  # type: ignore[index]
-            factor = float(to_canonical(np.array([1.0]), column, unit)[0]) - offset  # type: ignore[index]
+            offset, one = to_canonical(np.array([0.0, 1.0]), column, unit).tolist()
         except ValueError as exc:
             notes.append(f"site {site_id} {parameter}: {exc}; left out (station weather)")
             continue
-        maps.append((int(site_id), str(parameter), column, offset, factor))
+        maps.append((int(site_id), str(parameter), column, offset, one - offset))
     table = pl.DataFrame(
         maps,
         schema={"site_id": pl.Int64, "parameter": pl.Utf8, "column": pl.Utf8, "_o": pl.Float64, "_f": pl.Float64},
