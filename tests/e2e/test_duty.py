@@ -121,7 +121,8 @@ def test_inbox_dispatch_and_shift_report(server: tuple[str, Path], tmp_path: Pat
         (tid, state), *_ = _tasks_of(db, "critical")
         assert state == "DISPATCHED"
         assert _wait(page, lambda: page.locator(f".duty-dispatch-{fid}").count() == 0)
-        assert page.get_by_text(f"任务 {tid}").count() >= 1  # the notification names the task
+        # the notification names the task (it renders after the list has refreshed: wait for it, as above)
+        assert _wait(page, lambda: page.get_by_text(f"任务 {tid}").count() >= 1)
         # the shift summary follows: one finding fewer waiting, one task more dispatched
         fewer = f"{waiting - 1}件"
         assert _wait(page, lambda: page.locator(".duty-fig-undispatched").inner_text() == fewer)
