@@ -2337,6 +2337,8 @@ def forecast_run(
     with console.status("forecast refresh …"):
         res = service.refresh(_store(database_url), now, rule=rule)
     console.print(f"run {res.run_id}: [bold]{res.status}[/bold], {res.n_values} values in {res.seconds:.2f} s")
+    if res.observed_weather:
+        console.print(f"  observed station weather read: {', '.join(res.observed_weather)}")
     for r in res.reasons:
         console.print(f"  · {r}")
     t = Table("area", "D+1", "D+2", "D+3", "D+4", "D+5", "D+6", "D+7", "proposal")

@@ -104,7 +104,7 @@ def test_strip_shows_scenario_probability_and_weather_input(server: str) -> None
         assert any(int(t.split()[1].rstrip("%")) >= 50 for t in probs)
         # the verification table: columns and methods in words
         scores = pg.locator(".bogda-scores").inner_text()
-        for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无）", "阻尼持续性", "46.14"):
+        for words in ("时效", "方法", "气象输入", "LightGBM（气象输入：无预报气象）", "阻尼持续性", "46.14"):
             assert words in scores
         # each RMSE and skill with its 90 % bootstrap interval, and what the interval means
         for words in ("RMSE 90 % 区间", "技巧评分 90 % 区间", "40.21–52.37", "0.211–0.341"):

@@ -41,7 +41,7 @@ def test_reason_fields_are_kept() -> None:
     [
         ("damped_persistence", "阻尼持续性", "damped persistence"),
         ("climatology_month_hour", "气候态（按月、小时）", "climatology (month, hour)"),
-        ("lgbm_none", "LightGBM（气象输入：无）", "LightGBM (weather input: none)"),
+        ("lgbm_none", "LightGBM（气象输入：无预报气象）", "LightGBM (weather input: no weather forecast)"),
         ("lgbm_nwp", "LightGBM（气象输入：数值预报）", "LightGBM (weather input: NWP)"),
         ("lgbm_noisy_proxy_raw", "LightGBM（气象输入：带误差的观测气象，未后处理）", None),
         ("lgbm_observed_proxy_next24h", "LightGBM（气象输入：观测气象代替预报，未来 24 小时均值模型）", None),
@@ -55,7 +55,8 @@ def test_method_labels(method: str, zh: str, en: str | None) -> None:
 
 
 def test_mode_labels() -> None:
-    assert (mode_label("none", "zh"), mode_label("nwp", "zh"), mode_label("foggy", "zh")) == ("无", "数值预报", "foggy")
+    labels = (mode_label("none", "zh"), mode_label("nwp", "zh"), mode_label("foggy", "zh"))
+    assert labels == ("无预报气象", "数值预报", "foggy")
 
 
 def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
@@ -70,7 +71,7 @@ def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
     assert zh["legend"]["data"] == [
         "实况",
         "10%–90% 区间",
-        "LightGBM（气象输入：无）",
+        "LightGBM（气象输入：无预报气象）",
         "阻尼持续性",
         "气候态（按小时）",
     ]
@@ -81,7 +82,7 @@ def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
     assert en["legend"]["data"] == [
         "observed",
         "p10–p90",
-        "LightGBM (weather input: none)",
+        "LightGBM (weather input: no weather forecast)",
         "damped persistence",
         "climatology (hour)",
     ]

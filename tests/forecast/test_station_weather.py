@@ -264,8 +264,31 @@ def test_the_training_reads_the_stored_weather_says_so_and_the_probe_learns_the_
     res = sv.refresh(sqlite_store, models=bundle, write=False)
     assert res.daily_aqi and not any("no model for a34004" in r for r in res.reasons)
     assert reads == [timedelta(days=sv.REFRESH_WEATHER_DAYS)]  # only the days the features reach back
+    assert res.observed_weather == ["t2m", "psfc"] and not any("station weather" in r for r in res.reasons)
     sv.refresh(sqlite_store, models=None, write=False)
     assert len(reads) == 1  # no bundle that learnt from weather: none read
+
+    # the run says which weather its models read; a feed down for a day degrades it, and the console says both
+    def pressure_down(store: Store, sites: Any, start: datetime, end: datetime) -> Any:
+        rows, notes = real_read(store, sites, start, end)
+        return rows.filter((pl.col("column") != "psfc") | (pl.col("ts") < end - timedelta(hours=30))), notes
+
+    from bogda.web.api import forecast as api
+    from bogda.web.ui import forecast as page
+
+    monkeypatch.setattr(sw, "read_weather", real_read)
+    ok = sv.refresh(sqlite_store, models=bundle)
+    assert api.latest(sqlite_store)["observed_weather"] == ["t2m", "psfc"]
+    assert not any("station weather" in r for r in ok.reasons)
+    monkeypatch.setattr(sw, "read_weather", pressure_down)
+    down = sv.refresh(sqlite_store, models=bundle)
+    assert down.status == "degraded" and down.observed_weather == ["t2m"]
+    assert "no observed station weather in 24 h: psfc" in down.reasons
+    run = api.latest(sqlite_store)
+    assert run["id"] == down.run_id and run["observed_weather"] == ["t2m"]
+    assert page.inputs_label(run, "zh") == "测站实测（气温）"
+    reason = next(r for r in down.reasons if "station weather" in r)
+    assert page.reason_text(reason, "zh") == "24 小时内无测站实测气象：气压（模型按缺测处理）"
     monkeypatch.setattr(sw, "read_weather", real_read)
     # the gate's probe (trained on a shorter window) is given the candidate's columns
     n, verdict = sv.train_gated(sqlite_store, items=("a34004",), path=path, gated=True, fit_with=spy_fit)

@@ -321,6 +321,8 @@ class RefreshResult:
     warnings: list[wn.Proposal]
     advisories: list[adv.Advisory]
     daily_aqi: dict[str, list[tuple[date, float, float, float, str | None]]]
+    observed_weather: list[str] = field(default_factory=list)
+    """The observed station weather the models read (:func:`bogda.forecast.station_weather.present_at_issue`)."""
 
 
 TODAY_METHOD = "today"
@@ -1036,6 +1038,12 @@ def refresh(
     t_issue = op.issue_position(panel, issue)
     codes = list(panel.stations)
     kinds = {t.code: t.kind for t in reg.targets}
+    observed_weather: tuple[str, ...] = ()
+    if bundle is not None and getattr(bundle, "weather_vars", ()):
+        rows = [i for i, c in enumerate(codes) if kinds.get(c) == "station"]
+        observed_weather, absent = station_weather.present_at_issue(panel.data, bundle.weather_vars, t_issue, rows)
+        if absent:  # a weather feed down: the models read it as a gap, so say so (forecast.md §3.4, §6)
+            reasons.append(f"no observed station weather in {station_weather.RECENT_HOURS} h: {', '.join(absent)}")
     nwp_arc = None
     if bundle is not None and bundle.weather_mode == "nwp":
         try:
@@ -1111,7 +1119,7 @@ def refresh(
         ]
         for i, code in enumerate(codes)
     }
-    result = RefreshResult(0, status, reasons, 0, 0.0, [], [], daily_aqi)
+    result = RefreshResult(0, status, reasons, 0, 0.0, [], [], daily_aqi, list(observed_weather))
     if not write:
         result.seconds = time.perf_counter() - t0
         return result
@@ -1126,6 +1134,7 @@ def refresh(
                 weather_mode="nwp" if used_nwp else "none",
                 nwp_source=nwp_arc.source if used_nwp else None,
                 nwp_run_time=nwp_run,
+                observed_weather=list(observed_weather),
                 status=status,
                 reasons=reasons,
                 created_at=now_utc(),

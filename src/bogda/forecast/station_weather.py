@@ -201,6 +201,33 @@ def read_weather(store: object, sites: Sequence[int], start: datetime, end: date
     return rows, notes + more
 
 
+RECENT_HOURS = 24
+"""A model input counts as used by a refresh when some station holds it in the last this many hours before the
+issue (d): the features reach back 24 h (obs_*_d24, the 24 h means), so with nothing in 24 h every one is missing."""
+
+
+def present_at_issue(
+    data: Mapping[str, np.ndarray], variables: Sequence[str], t_issue: int, rows: Sequence[int]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Which of the observed weather ``variables`` some station row of ``rows`` holds in the :data:`RECENT_HOURS`
+    up to hour index ``t_issue`` (inclusive), and which none does: ``(present, missing)``.
+
+    A refresh says which observed weather its models read (forecast.md §3.4 "says which it used"); a variable no
+    station reported in that window is missing to the models (LightGBM routes it as a gap), which degrades the run.
+
+    >>> x = np.full((2, 48), np.nan); x[1, 30] = -5.0
+    >>> present_at_issue({"t2m": x, "psfc": x[:, ::-1].copy()}, ("t2m", "psfc", "rh2m"), 47, [0, 1])
+    (('t2m',), ('psfc', 'rh2m'))
+    """
+    lo = max(0, t_issue - RECENT_HOURS + 1)
+    present, missing = [], []
+    for v in variables:
+        x = data.get(v)
+        held = x is not None and len(rows) > 0 and bool(np.isfinite(x[list(rows), lo : t_issue + 1]).any())
+        (present if held else missing).append(v)
+    return tuple(present), tuple(missing)
+
+
 def panel_weather(columns: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
     """The weather variables a panel gets from canonical station columns: :func:`weather_arrays`, only those with
     at least one value, gaps up to 3 h interpolated along time (forecast.md §3.2, as the Dongsi protocol's panel).

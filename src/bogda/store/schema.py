@@ -1410,6 +1410,8 @@ forecast_run = Table(
     Column("weather_mode", String(16), nullable=False, server_default="none"),
     Column("nwp_source", String(64)),
     Column("nwp_run_time", TS),
+    # the observed station weather the models read (forecast.md §3.4); null for runs stored before it was kept
+    Column("observed_weather", JSON),
     Column("status", String(16), nullable=False),  # ok | degraded | failed
     Column("reasons", JSON, nullable=False, default=list),
     Column("duration_ms", Integer),

@@ -71,6 +71,7 @@ def latest(store: Store, *, now: datetime | None = None) -> dict[str, Any] | Non
         "weather_mode": run["weather_mode"],
         "nwp_source": run.get("nwp_source"),
         "nwp_run_time": stamp(run.get("nwp_run_time")),
+        "observed_weather": run.get("observed_weather"),
         "n_values": run["n_values"],
         "duration_ms": run["duration_ms"],
     }

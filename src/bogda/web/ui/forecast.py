@@ -152,6 +152,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^warning proposal for (?P<codes>\S+) failed: (?P<exc>.+)$", "proposal_failed"),
         (r"^station (?P<codes>\S+): CO median (?P<median>\d+) > 50 mg/m³ .*$", "co_unit"),
         (r"^NWP run (?P<run>\S+) \((?P<source>[^)]+)\) degraded: (?P<n>\d+) corrupt GRIB .*$", "nwp_corrupt"),
+        (r"^no observed station weather in (?P<hours>\S+) h: (?P<vars>.+)$", "weather_missing"),
     )
 )
 """The forecast run's reasons (English in the run record, :func:`bogda.forecast.service.refresh`) → text keys of
@@ -173,8 +174,53 @@ def reason_text(reason: str, lang: str, names: dict[str, str] | None = None) -> 
             if "codes" in fields and names:
                 codes = fields["codes"].split(", ")
                 fields["codes"] = ", ".join(f"{names[c]}（{c}）" if names.get(c) else c for c in codes)
+            if "vars" in fields:
+                fields["vars"] = weather_names(fields["vars"].split(", "), lang)
             return t(f"forecast.reason.{key}", lang, **fields)
     return reason
+
+
+def weather_names(variables: Sequence[str], lang: str) -> str:
+    """Observed weather variables (:data:`bogda.forecast.features.WEATHER`) in words, wind once for its speed and
+    components; an unknown variable as it is.
+
+    >>> weather_names(["t2m", "rh2m", "ws10", "u10", "v10", "psfc"], "zh")
+    '气温、相对湿度、风、气压'
+    >>> weather_names(["t2m", "precip"], "en")
+    'temperature, precipitation'
+    """
+    words: list[str] = []
+    for v in variables:
+        key = "forecast.wvar." + ("wind" if v in ("ws10", "u10", "v10", "wd10") else v)
+        word = t(key, lang)
+        word = v if word == key else word
+        if word not in words:
+            words.append(word)
+    return ("、" if lang == "zh" else ", ").join(words)
+
+
+def inputs_label(run: dict[str, object], lang: str) -> str:
+    """What a run's models read besides the pollutants (forecast.md §3.4 "says which it used"): the stations'
+    observed weather and the NWP run, or none.
+
+    >>> inputs_label({"weather_mode": "none", "observed_weather": ["t2m", "ws10", "u10"]}, "zh")
+    '测站实测（气温、风）'
+    >>> inputs_label({"weather_mode": "nwp", "observed_weather": None, "nwp_run_time": {"local": "2026-01-05T08:00"}},
+    ...              "en")
+    'NWP 2026-01-05T08:00'
+    >>> inputs_label({"weather_mode": "none"}, "zh")
+    '无（仅污染物历史）'
+    """
+    parts = []
+    observed = run.get("observed_weather") or []
+    if observed:
+        names = weather_names(list(observed), lang)  # type: ignore[call-overload]
+        parts.append(t("forecast.mode.observed", lang) + (f"（{names}）" if lang == "zh" else f" ({names})"))
+    if run.get("weather_mode") == "nwp":
+        nwp = mode_label("nwp", lang)
+        at = run.get("nwp_run_time")
+        parts.append(f"{nwp} {at['local'][:16]}" if isinstance(at, dict) and at.get("local") else nwp)
+    return ("；" if lang == "zh" else "; ").join(parts) or t("forecast.inputs.none", lang)
 
 
 def mode_label(mode: str, lang: str) -> str:
@@ -188,7 +234,7 @@ def method_label(method: str, lang: str) -> str:
     """A forecast method in words: the baselines (forecast.md §3.3) and ``lgbm_<weather mode>[_raw|_next24h]``.
 
     >>> method_label("damped_persistence", "zh"), method_label("lgbm_none_raw", "zh")
-    ('阻尼持续性', 'LightGBM（气象输入：无，未后处理）')
+    ('阻尼持续性', 'LightGBM（气象输入：无预报气象，未后处理）')
     """
     m = re.fullmatch(r"lgbm_(?P<mode>[a-z_]+?)(?:_(?P<variant>raw|next24h))?", method)
     if m:
@@ -905,10 +951,8 @@ async def forecast_page(request: Request, target: str | None = None, item: str =
             ui.label(tx(lang, "no_run")).classes("text-grey-7")
             source_shares_link(ctx)  # an operator enters the shares before the first run
             return None
-        # say whether the models used NWP, and which run (forecast.md §3.4)
-        mode = mode_label(run.get("weather_mode") or "none", lang)
-        if run.get("weather_mode") == "nwp" and run.get("nwp_run_time"):
-            mode += f" {run['nwp_run_time']['local'][:16]}"
+        # say which weather the models read: the stations' own, the NWP run, or none (forecast.md §3.4)
+        mode = inputs_label(run, lang)
         status = t(f"forecast.status.{run['status']}", lang)
         ui.label(tx(lang, "run", time=run["issue_time"]["local"][:16], status=status, mode=mode)).classes(
             "bogda-run-status"
