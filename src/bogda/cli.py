@@ -2560,6 +2560,14 @@ def forecast_warnings_check(
         ),
     ] = None,
     data: Annotated[Path, typer.Option(help="The shared data folder (beijing).")] = Path("../shared/data"),
+    dust: Annotated[
+        str,
+        typer.Option(
+            help="Sand/dust days left out of the observed episodes (emergency plans exclude them): local: official "
+            "(the recorded national list, default), all (with the candidate days) or none; beijing: the days of "
+            "the PM10 rule (daily PM10 > 150, PM2.5/PM10 < 0.35) unless none."
+        ),
+    ] = "official",
     episodes: Annotated[
         bool, typer.Option("--episodes/--no-episodes", help="Also list episodes and warnings.")
     ] = False,
@@ -2586,6 +2594,9 @@ def forecast_warnings_check(
     if merge_gap_hours is not None and merge_gap_hours < 0:
         raise typer.BadParameter(f"must be ≥ 0, not {merge_gap_hours:g}", param_hint="--merge-gap-hours")
     gap = wn.MERGE_GAP_HOURS if merge_gap_hours is None else merge_gap_hours
+    if dust not in wc.DUST_STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(wc.DUST_STATUSES)}, not {dust!r}", param_hint="--dust")
+    notes: list[str] = []
     if protocol == "local":
         try:
             lo = _date.fromisoformat(start or "")
@@ -2596,7 +2607,7 @@ def forecast_warnings_check(
             raise typer.BadParameter(f"--to {hi} is before --from {lo}", param_hint="--to")
         if source not in ("issued", "proposed"):
             raise typer.BadParameter("source must be issued or proposed", param_hint="--source")
-        runs = {source: wc.verify_local(_store(database_url), lo, hi, rule=rule, source=source)}
+        runs = {source: wc.verify_local(_store(database_url), lo, hi, rule=rule, source=source, dust=dust, notes=notes)}
     elif protocol == "beijing":
         wanted = tuple(m.strip() for m in modes.split(",") if m.strip())
         bad = [m for m in wanted if m not in ("none", "observed_proxy")]
@@ -2605,7 +2616,9 @@ def forecast_warnings_check(
                 f"unknown mode(s) {', '.join(bad) or '(none given)'}: none, observed_proxy", param_hint="--modes"
             )
         try:
-            runs = dict(wc.beijing(data, modes=wanted, rule=rule, merge_gap_hours=gap))
+            runs = dict(
+                wc.beijing(data, modes=wanted, rule=rule, merge_gap_hours=gap, dust=dust != "none", notes=notes)
+            )
         except FileNotFoundError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
@@ -2617,6 +2630,8 @@ def forecast_warnings_check(
         period = f"{start}..{end}" if protocol == "local" else "2016-03-01..2017-02-28"
         # a gap other than the service's default is a configuration of its own: its figures do not replace those
         config = f"rule {rule}" if gap == wn.MERGE_GAP_HOURS else f"rule {rule}, merge gap {gap:g} h"
+        if dust == "none" or (protocol == "local" and dust != "official"):  # not the default: kept apart
+            config += f", dust {dust}"
         n = 0
         for name, (rows, _, _) in runs.items():
             method, weather = (name, "operational") if protocol == "local" else ("simulated", name)
@@ -2625,6 +2640,8 @@ def forecast_warnings_check(
                 _store(database_url), recs, item="warning", protocol=protocol, period=period, config=config
             )
         console.print(f"stored {n} check figures in backtest_score")
+    for note in notes:
+        console.print(note)
     for name, (rows, eps, ws) in runs.items():
         setting = f" · merge gap {gap:g} h" if protocol == "beijing" else ""
         console.print(

@@ -245,6 +245,44 @@ def test_local_verification_of_the_installations_warnings(demo_store: Store) -> 
     assert ge["TS"] is None  # not a warning figure: no column value, not 0
 
 
+def test_sand_and_dust_days_leave_the_observed_episodes(demo_store: Store) -> None:
+    """Emergency plans exclude sand and dust (forecast.md §3.6, §3.8): a dust day is no episode day to warn for."""
+    from bogda.monitoring import dust as md
+    from bogda.store.schema import dust_day
+
+    days = {D0 + timedelta(days=k): 90 for k in range(31)}
+    days.update({date(2026, 1, 10): 230, date(2026, 1, 11): 240, date(2026, 1, 15): 260, date(2026, 1, 20): 210})
+    _daily(demo_store, "652323", days)
+    # the national list names the city (prefecture) on Jan 15; the PM10 rule marked 652323 a candidate on Jan 20
+    md.record_official(demo_store, "652300", [date(2026, 1, 15)], source="CNEMC 2026-02 沙尘扣除")
+    with demo_store.begin() as conn:
+        conn.execute(
+            dust_day.insert().values(place_code="652323", day=date(2026, 1, 20), status="candidate", source="rule")
+        )
+    start, end = date(2026, 1, 1), date(2026, 1, 31)
+
+    def starts(dust: str, notes: list[str] | None = None) -> list[int]:
+        _, eps, _ = wc.verify_local(demo_store, start, end, dust=dust, notes=notes)
+        return [e.start.day for e in eps if e.area_code == "652323"]
+
+    notes: list[str] = []
+    assert starts("none") == [10, 15, 20]
+    assert starts("official", notes) == [10, 20]  # the city's official day holds for its counties
+    assert starts("all") == [10]
+    assert len(notes) == 1 and "652323 2026-01-15" in notes[0]
+    with pytest.raises(ValueError, match="dust must be one of"):
+        wc.verify_local(demo_store, start, end, dust="some")
+    url = demo_store.engine.url.render_as_string(hide_password=False)
+    r = CliRunner().invoke(
+        app,
+        ["forecast", "warnings-check", "--database-url", url, "--from", "2026-01-01", "--to", "2026-01-31",
+         "--dust", "all", "--no-store"],
+    )  # fmt: skip
+    assert r.exit_code == 0 and "sand/dust days (all) left out" in r.output
+    r = CliRunner().invoke(app, ["forecast", "warnings-check", "--database-url", url, "--dust", "storm"])
+    assert r.exit_code == 2 and "--dust" in r.output
+
+
 def test_command_usage_errors(demo_store: Store) -> None:
     url = demo_store.engine.url.render_as_string(hide_password=False)
     base = ["forecast", "warnings-check", "--database-url", url]
@@ -284,9 +322,12 @@ def test_lead_time_counts_from_when_the_episode_days_came_under_the_warning() ->
 def test_beijing_warnings_from_the_dongsi_forecasts() -> None:
     """Warnings simulated from the Dongsi protocol's daily forecasts without weather (docs/forecast.md §7.2)."""
     data = require_shared("beijing", "PRSA_Data_Dongsi_20130301-20170228.csv.gz").parents[1]
-    ((rows, eps, ws),) = wc.beijing(data, modes=("none",)).values()
+    notes: list[str] = []
+    ((rows, eps, ws),) = wc.beijing(data, modes=("none",), notes=notes).values()
     # the observed side is fixed by the data: 27 episodes that warrant ≥ yellow under the 2024 rule, 71 days
     assert len(eps) == 27 and {e.level for e in eps} == {"yellow", "orange", "red"}
+    # two sand/dust days by the PM10 rule, neither above AQI 150: the episodes are those without the rule
+    assert notes == ["sand/dust days left out of the observed episodes: 2016-03-05, 2016-04-10; above AQI 150: none"]
     ge = rows[0]
     assert ge["category"] == "≥ yellow" and ge["episode_days"] == 71
     # measured 2026-11-30: POD 1.0, FAR 0.20 (5 of 25), 12 hits warned ≥ 24 h ahead, day POD 0.97, day FAR 0.47

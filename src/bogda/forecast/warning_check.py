@@ -6,7 +6,9 @@ Pure core:
 - :func:`observed_episodes` — the episodes an area's *observed* daily AQI warranted: runs of consecutive days with
   AQI > 150 (:data:`bogda.forecast.warnings.EPISODE_AQI`; a missing day ends a run), each with the level the rule
   table (:func:`bogda.standards.warning_levels.warning_level`) gives the observed run. Runs that warrant no level
-  (e.g. one day at 160 under the 2024 rule) are not episodes to warn for.
+  (e.g. one day at 160 under the 2024 rule) are not episodes to warn for. Sand/dust days are none either
+  (forecast.md §3.6, §3.8: emergency plans exclude sand and dust, which gets an advisory): they end a run and count
+  toward no clause, as :func:`bogda.forecast.warnings.propose` leaves them out of a forecast sequence.
 - :func:`verify` — warnings (issued, or proposed) against those episodes, per category ``≥ yellow`` and per level:
   an episode is *hit* when a warning of the category overlaps its days (same area); a warning is a *false alarm*
   when it overlaps no episode of the category; the *lead time* of a hit is the episode's first day at 00:00 Beijing
@@ -89,13 +91,17 @@ class IssuedWarning:
 
 
 def observed_episodes(
-    area_code: str, days: Sequence[date], aqi: Sequence[float], *, rule: str = "2024"
+    area_code: str, days: Sequence[date], aqi: Sequence[float], *, rule: str = "2024", dust: Collection[date] = ()
 ) -> list[Episode]:
-    """Episodes an area's observed daily AQI warranted (module docstring).
+    """Episodes an area's observed daily AQI warranted (module docstring); ``dust``: the area's sand/dust days,
+    which end a run and count toward no clause.
 
     >>> d = [date(2026, 1, 1) + timedelta(days=k) for k in range(8)]
-    >>> [(e.start.day, e.end.day, e.level) for e in observed_episodes("X", d, [90, 210, 220, 80, 160, 90, 160, 170])]
+    >>> aqi = [90, 210, 220, 80, 160, 90, 160, 170]
+    >>> [(e.start.day, e.end.day, e.level) for e in observed_episodes("X", d, aqi)]
     [(2, 3, 'orange'), (7, 8, 'yellow')]
+    >>> [(e.start.day, e.end.day, e.level) for e in observed_episodes("X", d, aqi, dust={date(2026, 1, 3)})]
+    [(2, 2, 'yellow'), (7, 8, 'yellow')]
     """
     if len(days) != len(aqi):
         raise ValueError(f"area {area_code}: {len(days)} days but {len(aqi)} AQI values")
@@ -114,7 +120,7 @@ def observed_episodes(
             run.clear()
 
     for i, (d, v) in enumerate(zip(ds, a, strict=True)):
-        on = bool(np.isfinite(v) and v > wn.EPISODE_AQI)
+        on = bool(np.isfinite(v) and v > wn.EPISODE_AQI) and d not in dust
         if on and run and (d - ds[run[-1]]).days != 1:
             close()
         if on:
@@ -437,15 +443,70 @@ def area_daily_aqi(
     return out
 
 
+DUST_STATUSES: dict[str, tuple[str, ...]] = {"official": ("official",), "all": ("official", "candidate"), "none": ()}
+"""Which stored sand/dust days (``dust_day``, :mod:`bogda.monitoring.dust`) leave the observed episodes of the local
+check (``--dust``). Default ``official``, the national decision: the candidate rule marks a day from a single hour
+of coarse dust, which a smog day's clearing front can give (Dongsi 2017-01-04: daily PM2.5 376 µg/m³, two candidate
+hours), so candidates are left out only on request."""
+
+
+def stored_dust_days(
+    store: Any, areas: Sequence[str], start: date, end: date, *, dust: str = "official", prefecture: str | None = None
+) -> dict[str, set[date]]:
+    """The sand/dust days of each area over [start, end] of the statuses ``DUST_STATUSES[dust]``; a day recorded
+    for the ``prefecture`` holds for every area (the official decision names the city)."""
+    if dust not in DUST_STATUSES:
+        raise ValueError(f"dust must be one of {', '.join(DUST_STATUSES)}, not {dust!r}")
+    out: dict[str, set[date]] = {a: set() for a in areas}
+    statuses = DUST_STATUSES[dust]
+    if not statuses:
+        return out
+    from bogda.monitoring.dust import list_dust_days
+
+    rows = list_dust_days(store, start=start, end=end + timedelta(days=1))
+    for code, day, status in rows.select("place_code", "day", "status").iter_rows():
+        if status not in statuses:
+            continue
+        for area in areas if code == prefecture else [code] if code in out else []:
+            out[area].add(day)
+    return out
+
+
 def verify_local(
-    store: Any, start: date, end: date, *, rule: str = "2024", source: str = "issued", standard: str = "2012"
+    store: Any,
+    start: date,
+    end: date,
+    *,
+    rule: str = "2024",
+    source: str = "issued",
+    standard: str = "2012",
+    dust: str = "official",
+    notes: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Episode], list[IssuedWarning]]:
-    """Verify the installation's warnings over [start, end] against its areas' observed episodes."""
+    """Verify the installation's warnings over [start, end] against its areas' observed episodes, the areas' stored
+    sand/dust days (``dust``, :data:`DUST_STATUSES`) left out of them; ``notes`` (if given) receives what was left
+    out."""
     from bogda.forecast.service import registry
 
-    areas = list(registry(store).place_of)
+    reg = registry(store)
+    areas = list(reg.place_of)
+    prefecture = next((x.code for x in reg.targets if x.kind == "prefecture"), None)
     obs = area_daily_aqi(store, areas, start, end, standard=standard)
-    eps = [e for a, series in obs.items() for e in observed_episodes(a, list(series), list(series.values()), rule=rule)]
+    dusty = stored_dust_days(store, areas, start, end, dust=dust, prefecture=prefecture)
+    eps = [
+        e
+        for a, series in obs.items()
+        for e in observed_episodes(a, list(series), list(series.values()), rule=rule, dust=dusty.get(a, ()))
+    ]
+    if notes is not None:
+        warm = {a: sorted(d for d in dusty[a] if obs[a].get(d, 0.0) > wn.EPISODE_AQI) for a in obs}
+        n_days = sum(len(dusty[a]) for a in obs)
+        if n_days:
+            above = "; ".join(f"{a} {', '.join(map(str, ds))}" for a, ds in warm.items() if ds) or "none"
+            notes.append(
+                f"sand/dust days ({dust}) left out of the observed episodes: {n_days} area-days; above AQI "
+                f"{wn.EPISODE_AQI:.0f}: {above}"
+            )
     ws = [w for w in stored_warnings(store, start, end, source=source) if w.area_code in obs]
     return verify(eps, ws, rule=rule), eps, ws
 
@@ -459,6 +520,8 @@ def beijing(
     config: Any = None,
     merge_gap_hours: float = wn.MERGE_GAP_HOURS,
     confirm: int = wn.CONFIRM_RUNS,
+    dust: bool = True,
+    notes: list[str] | None = None,
 ) -> dict[str, tuple[list[dict[str, Any]], list[Episode], list[IssuedWarning]]]:
     """Warnings simulated from the Dongsi protocol's daily forecasts (D+1..D+3, each weather mode of ``modes``) and
     verified against the test year's observed episodes, per mode.
@@ -470,6 +533,8 @@ def beijing(
     :func:`simulate` runs in mode ``calendar`` with no sand/dust days: the protocol forecasts daily means only (no
     hourly path to make a rolling 24-h AQI from), and there is no NWP archive for the test year to raise dust
     advisories from. ``merge_gap_hours`` and ``confirm`` are the service's settings (forecast.md §5: 36 h, 2 runs).
+    With ``dust`` the observed episodes leave out the station's sand/dust days (:func:`prsa_dust_days`; the files
+    carry no official list); ``notes`` (if given) receives them.
     """
     from dataclasses import replace
 
@@ -479,6 +544,7 @@ def beijing(
     cfg = replace(config or ProtocolConfig(), hourly_leads=(), daily_horizons=(1, 2, 3))
     results = beijing_protocol(data_dir, (station,), modes, config=cfg)
     out = {}
+    dusty: set[date] | None = None
     for mode, res in results.items():
         assert res.first_day is not None
         method = f"lgbm_{mode}"
@@ -496,10 +562,52 @@ def beijing(
         targets = sorted(observed)
         first, last = targets[0] - timedelta(days=1), targets[-1] - timedelta(days=1)
         issue_days = [first + timedelta(days=k) for k in range((last - first).days + 1)]
-        eps = observed_episodes(code, targets, [observed[d] for d in targets], rule=rule)
+        if dusty is None:
+            dusty = prsa_dust_days(data_dir, station, targets[0], targets[-1]) if dust else set()
+            if notes is not None:
+                above = [str(d) for d in sorted(dusty) if observed.get(d, 0.0) > wn.EPISODE_AQI]
+                notes.append(
+                    f"sand/dust days left out of the observed episodes: {', '.join(map(str, sorted(dusty))) or 'none'}"
+                    f"; above AQI {wn.EPISODE_AQI:.0f}: {', '.join(above) or 'none'}"
+                )
+        eps = observed_episodes(code, targets, [observed[d] for d in targets], rule=rule, dust=dusty)
         ws = simulate(code, issue_days, forecast, observed, rule=rule, merge_gap_hours=merge_gap_hours, confirm=confirm)
         out[mode] = (verify(eps, ws, rule=rule), eps, ws)
     return out
+
+
+PRSA_MIN_HOURS = 20
+"""Hours a PRSA day needs for its daily means in :func:`prsa_dust_days` (HJ 663-2013: 20 hourly values a day)."""
+
+
+def prsa_dust_days(data_dir: Path, station: str, start: date, end: date) -> set[date]:
+    """Sand/dust days of a PRSA station over [start, end] (Beijing dates) by the dust-affected day rule of the days
+    avoided (forecast.md §3.9 step 1, :func:`bogda.forecast.avoided.aqi.dust_days`: daily PM10 > 150 µg/m³ with
+    PM2.5/PM10 < 0.35), on days with at least :data:`PRSA_MIN_HOURS` hours of both."""
+    import polars as pl
+
+    from bogda.forecast.avoided.aqi import dust_days
+    from bogda.forecast.observations import read_prsa_frame
+    from bogda.timeutil import BEIJING_NAME
+
+    files = sorted((data_dir / "beijing").glob(f"PRSA_Data_{station}_*.csv.gz"))
+    if not files:
+        raise FileNotFoundError(f"no PRSA file of {station} in {data_dir / 'beijing'}")
+    hourly = read_prsa_frame(files[0])
+    both = pl.col("a34004").is_not_null() & pl.col("a34002").is_not_null()
+    daily = (
+        hourly.filter(both)
+        .with_columns(
+            pl.col("ts").dt.replace_time_zone("UTC").dt.convert_time_zone(BEIJING_NAME).dt.date().alias("day")
+        )
+        .filter(pl.col("day").is_between(start, end))
+        .group_by("day")
+        .agg(pl.len().alias("n"), pl.col("a34004").mean(), pl.col("a34002").mean())
+        .filter(pl.col("n") >= PRSA_MIN_HOURS)
+        .sort("day")
+    )
+    flags = dust_days(daily["a34004"].to_numpy(), daily["a34002"].to_numpy())
+    return {d for d, f in zip(daily["day"], flags, strict=True) if f}
 
 
 def _utc(ts: datetime) -> datetime:
