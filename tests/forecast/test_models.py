@@ -22,6 +22,7 @@ from bogda.forecast.models import (
     exceedance_probability,
     predict_daily,
     predict_hourly,
+    predict_hourly_leads,
     train_daily,
     train_hourly,
 )
@@ -55,6 +56,31 @@ def test_hourly_blocks_predict_sorted_nonnegative_quantiles_and_record_inputs(ct
     assert (out["mean"] >= 0).all()
     with pytest.raises(KeyError, match="no model block covers lead 30"):
         predict_hourly(models, ctx, s, t, 30)
+
+
+def test_all_leads_at_once_equal_lead_by_lead(ctx):
+    """The refresh predicts every lead of a block in one call (predict_hourly_leads): the same numbers as one call
+    per lead, whichever order the leads come in."""
+    models = train_hourly(ctx, train_start=0, train_end=90 * 24 - 1, blocks=[(1, 1), (2, 6)], profile=SMALL)
+    s, t_issue, leads = np.arange(3), 95 * 24 + 7, [5, 1, 2, 6, 3]
+    out = predict_hourly_leads(models, ctx, s, t_issue, leads)
+    for j, lead in enumerate(leads):
+        one = predict_hourly(models, ctx, s, np.full(3, t_issue), lead)
+        for k in ("mean", "p10", "p50", "p90"):
+            np.testing.assert_array_equal(out[k][:, j], one[k])
+    with pytest.raises(KeyError, match="no model block covers lead 30"):
+        predict_hourly_leads(models, ctx, s, t_issue, [1, 30])
+
+
+def test_neighbour_table_is_computed_once_and_copied() -> None:
+    coords = {"A": (44.0, 87.0), "B": (44.1, 87.0), "C": (44.0, 87.2), "D": [45.0, 90.0]}  # D: a list, far away
+    first = neighbour_table(["A", "B", "C", "D"], coords, max_km=50.0, k=2)
+    assert first.tolist() == [[1, 2], [0, 2], [0, 1], [-1, -1]]
+    first[0, 0] = 99  # a caller's change does not reach the next caller
+    assert neighbour_table(["A", "B", "C", "D"], coords, max_km=50.0, k=2)[0, 0] == 1
+    assert neighbour_table(["A", "B", "C", "D"], coords, max_km=50.0, k=2, candidates=["A"])[:, 0].tolist() == [
+        -1, 0, 0, -1
+    ]  # fmt: skip
 
 
 def test_hourly_model_beats_climatology_at_one_hour(ctx):

@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -309,18 +310,32 @@ def neighbour_table(
     """Index (into ``stations``) of up to ``k`` nearest other stations within ``max_km``; −1 pads.
 
     Defaults follow forecast.md §3.4 (nearest ≤ 7 within 50 km). ``candidates`` restricts who may be a
-    neighbour (e.g. exclude a target station itself or non-evaluation sites).
+    neighbour (e.g. exclude a target station itself or non-evaluation sites). The table of the same stations and
+    places is computed once (a refresh asks for it once per item); each call gets its own copy.
     """
+    points = tuple((float(coords[s][0]), float(coords[s][1])) if s in coords else None for s in stations)
+    cands = tuple(candidates) if candidates is not None else None
+    return _neighbour_table(tuple(stations), points, float(max_km), int(k), cands).copy()
+
+
+@lru_cache(maxsize=16)
+def _neighbour_table(
+    stations: tuple[str, ...],
+    points: tuple[tuple[float, float] | None, ...],
+    max_km: float,
+    k: int,
+    candidates: tuple[str, ...] | None,
+) -> np.ndarray:
     out = np.full((len(stations), k), -1, dtype=np.int64)
     allowed = set(candidates) if candidates is not None else set(stations)
-    for i, s in enumerate(stations):
-        if s not in coords:
+    for i, p in enumerate(points):
+        if p is None:
             continue
         dist = []
-        for j, o in enumerate(stations):
-            if j == i or o not in coords or o not in allowed:
+        for j, (o, q) in enumerate(zip(stations, points, strict=True)):
+            if j == i or q is None or o not in allowed:
                 continue
-            d = haversine_km(*coords[s], *coords[o])
+            d = haversine_km(*p, *q)
             if d <= max_km:
                 dist.append((d, o, j))
         for r, (_, _, j) in enumerate(sorted(dist)[:k]):

@@ -622,6 +622,42 @@ def predict_hourly(
     return models[block].predict(x)
 
 
+def predict_hourly_leads(
+    models: dict[tuple[int, int], ModelSet],
+    ctx: FeatureContext,
+    s: np.ndarray,
+    t_issue: int,
+    leads: Sequence[int],
+    *,
+    future: SeriesCache | None = None,
+    future_vars: Sequence[str] = (),
+) -> dict[str, np.ndarray]:
+    """Forecasts of stations ``s`` from one issue position at every lead of ``leads``: arrays (stations, leads).
+
+    What :func:`predict_hourly` gives lead by lead, with one feature build and one prediction per model block
+    instead of one per lead (the state at the issue is the same for every lead; the rows differ only in the lead
+    and the target hour's features), so a 72-hour refresh makes 5 LightGBM calls per item, not 72."""
+    leads_a = np.asarray(leads, dtype=int)
+    by_block: dict[tuple[int, int], list[int]] = {}
+    for j, lead in enumerate(leads_a):
+        block = next((b for b in models if b[0] <= lead <= b[1]), None)
+        if block is None:
+            raise KeyError(f"no model block covers lead {lead} h; blocks: {sorted(models)}")
+        by_block.setdefault(block, []).append(j)
+    out: dict[str, np.ndarray] = {}
+    for block, cols in by_block.items():
+        ls = leads_a[cols]
+        rows = np.repeat(s, ls.size)  # station-major: row r is station r // n, lead r % n
+        x, names = hourly_features(
+            ctx, rows, np.full(rows.size, t_issue), np.tile(ls, s.size), future=future, future_vars=future_vars
+        )
+        x, names = _with_station(x, names, rows)
+        _check_names(models[block], names)
+        for key, v in models[block].predict(x).items():
+            out.setdefault(key, np.full((s.size, leads_a.size), np.nan))[:, cols] = v.reshape(s.size, ls.size)
+    return out
+
+
 NEXT_DAY_MIN_HOURS = 20
 """Valid hours a next-24-hour mean needs to be a training target, as a daily mean does (HJ 663: 20 h a day)."""
 

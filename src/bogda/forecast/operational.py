@@ -44,7 +44,7 @@ from bogda.forecast.models import (
     TunedSet,
     fit_model_set,
     predict_daily,
-    predict_hourly,
+    predict_hourly_leads,
     tune_model_set,
 )
 from bogda.forecast.models import train_daily as _train_daily
@@ -1375,18 +1375,13 @@ def forecast_hourly(
         # the season and the observed weather it was trained with
         ctx = _context(panel, item, mh, doy, models.neighbour_km, models.heating, models.weather_vars)
         s = np.arange(len(panel.stations))
-        mean = np.full((s.size, leads.size), np.nan)
-        q = {k: np.full((s.size, leads.size), np.nan) for k in ("p10", "p50", "p90")}
         sets, name, fut, fvars = m.hourly, "lgbm_none", None, ()
         # bundles pickled before the nwp sets existed have no such attributes
         if _nwp_usable(nwp, getattr(m, "hourly_nwp", {}), t_issue, getattr(m, "nwp_vars", ())):
             sets, name, fut, fvars = m.hourly_nwp, "lgbm_nwp", nwp, m.nwp_vars
-        for j, lead in enumerate(leads):
-            pred = predict_hourly(sets, ctx, s, np.full(s.size, t_issue), int(lead), future=fut, future_vars=fvars)
-            mean[:, j] = pred["mean"]
-            for k in q:
-                q[k][:, j] = pred.get(k, np.full(s.size, np.nan))
-        p10, p50, p90 = _take_model(methods, name, known, mean, q, (p10, p50, p90))
+        pred = predict_hourly_leads(sets, ctx, s, t_issue, leads, future=fut, future_vars=fvars)
+        q = {k: pred.get(k, np.full((s.size, leads.size), np.nan)) for k in ("p10", "p50", "p90")}
+        p10, p50, p90 = _take_model(methods, name, known, pred["mean"], q, (p10, p50, p90))
         primary = name
         inputs = next(iter(sets.values())).inputs
     t0 = panel.start_utc + timedelta(hours=t_issue)
