@@ -467,7 +467,8 @@ def stored_dust_days(
     for code, day, status in rows.select("place_code", "day", "status").iter_rows():
         if status not in statuses:
             continue
-        for area in areas if code == prefecture else [code] if code in out else []:
+        held_by = list(areas) if code == prefecture else [code] if code in out else []  # other places: not ours
+        for area in held_by:
             out[area].add(day)
     return out
 
