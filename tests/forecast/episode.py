@@ -148,3 +148,18 @@ def set_daily_aqi(store: Store, code: str, day: date, aqi: int, primary: str | N
                     inputs_hash="t",
                 )
             )
+
+
+def publication_days(store: Store) -> int:
+    """How many days of today's publication (D+1..D+7 from today's Beijing date) the newest run forecasts: 7, but 6
+    in the hour after Beijing midnight, when the newest run is the one issued at 00:00 from the last hour of
+    yesterday (its D+1 is today, so today's D+7 lies beyond its D+7)."""
+    from datetime import UTC
+
+    from bogda.forecast import service as sv
+    from bogda.timeutil import beijing_date
+
+    run = sv.latest_run(store)
+    assert run is not None, "no forecast run"
+    issued = run["issue_time"] if run["issue_time"].tzinfo else run["issue_time"].replace(tzinfo=UTC)
+    return 7 - (beijing_date(now_utc()) - beijing_date(issued - timedelta(hours=1))).days

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from bogda.cli import app
 from bogda.store import Store
+from forecast.episode import publication_days
 
 
 def test_run_warn_issue_and_export(episode_store: Store, tmp_path: Path) -> None:
@@ -57,9 +58,10 @@ def test_publish_from_a_draft_file(episode_store: Store, tmp_path: Path) -> None
     assert r.exit_code == 0 and ("not published yet" in r.output or "OVERDUE" in r.output), r.output
     draft = tmp_path / "draft.csv"
     r = CliRunner().invoke(app, ["forecast", "publish", "--draft-csv", str(draft), "--database-url", url])
-    assert r.exit_code == 0 and "56 rows" in r.output, r.output
+    n = 8 * publication_days(episode_store)  # 7 days, 6 in the hour after Beijing midnight
+    assert r.exit_code == 0 and f"{n} rows" in r.output, r.output
     lines = draft.read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "area_code,day,aqi_lo,aqi_hi,primary" and len(lines) == 57
+    assert lines[0] == "area_code,day,aqi_lo,aqi_hi,primary" and len(lines) == n + 1
     i = next(k for k, line in enumerate(lines) if line.startswith("652323,"))
     code, day, *_ = lines[i].split(",")
     lines[i] = f"{code},{day},180,210,PM2.5"  # the forecaster's correction
@@ -73,7 +75,7 @@ def test_publish_from_a_draft_file(episode_store: Store, tmp_path: Path) -> None
     r = CliRunner().invoke(
         app, ["forecast", "publish", "--file", str(edited), "--by", "duty", "--note", "订正", "--database-url", url]
     )
-    assert r.exit_code == 0 and "56 area-days" in r.output, r.output
+    assert r.exit_code == 0 and f"{n} area-days" in r.output, r.output
     r = CliRunner().invoke(app, ["forecast", "publish", "--database-url", url])
     assert r.exit_code == 0 and "by duty" in r.output and "180–210" in r.output
     assert r.output.count("yes") == 1  # the one corrected day

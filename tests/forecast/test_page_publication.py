@@ -14,7 +14,7 @@ import pytest
 from bogda.store import Store
 from console_users import add_issuer_and_reader
 from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
-from forecast.episode import set_daily_aqi, set_pm
+from forecast.episode import publication_days, set_daily_aqi, set_pm
 
 pytestmark = pytest.mark.browser
 FORECASTER = ("duty", "duty-pass-123")
@@ -22,7 +22,7 @@ READER = ("reader", "reader-pass-123")
 
 
 @pytest.fixture(scope="module")
-def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
 
     from bogda.forecast import service as sv
     from bogda.store import connect
@@ -36,9 +36,10 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with st.begin() as conn:
         add_issuer_and_reader(conn, FORECASTER, READER, capability="forecaster")
     past_publication(st)
+    n_days = publication_days(st)
     st.dispose()
     with running_server(db, folder) as base:
-        yield base
+        yield base, n_days
 
 
 def past_publication(st: Store) -> None:
@@ -58,13 +59,15 @@ def past_publication(st: Store) -> None:
     pb.publish(st, entries, by="duty", issue_date=issue, now=day_start_utc(issue) + timedelta(hours=18))
 
 
-def test_forecaster_corrects_and_publishes_reader_sees_it(server: str) -> None:
+def test_forecaster_corrects_and_publishes_reader_sees_it(server: tuple[str, int]) -> None:
+    server, n_days = server
     with chromium() as b:
         pg, urls = signed_in(b, server, FORECASTER, "/forecast")
         status = pg.locator(".bogda-publication-status").inner_text()
         assert "预报尚未发布" in status or "已过 20:00" in status, status
         cells = pg.locator(".bogda-publication-cell input")
-        assert cells.count() == 8 * 7  # the prefecture and 7 counties, D+1..D+7, prefilled from the run's draft
+        # the prefecture and 7 counties, D+1..D+7 (D+6 in the hour after midnight), prefilled from the run's draft
+        assert cells.count() == 8 * n_days
         first = pg.locator("[class*='bogda-cell-652323-'] input").first  # 呼图壁县, D+1, in its 260 µg/m³ episode
         drafted = first.input_value()
         lo, hi = (int(x) for x in drafted.split()[0].split("-"))

@@ -26,7 +26,7 @@ from bogda.timeutil import beijing_date, day_start_utc, now_utc
 from bogda.web.app import create_app
 from bogda.web.ui.forecast_publication import duty_line
 from console_users import add_issuer_and_reader
-from forecast.episode import set_daily_aqi, set_pm
+from forecast.episode import publication_days, set_daily_aqi, set_pm
 
 FORECASTER = ("duty", "duty-pass-123")
 READER = ("reader", "reader-pass-123")
@@ -298,14 +298,15 @@ def client(demo_template: Path, tmp_path: Path) -> Iterator[tuple[TestClient, St
 
 
 def test_api_draft_publish_and_read(client: tuple[TestClient, Store]) -> None:
-    c, _ = client
+    c, store = client
     base = "/api/v1/forecast/publication"
     assert c.get(f"{base}/status").status_code == 401
     st = c.get(f"{base}/status", auth=READER).json()
     assert st["published"] is False and st["deadline"]["local"].endswith("T20:00:00+08:00")
     assert c.get(base, auth=READER).status_code == 404
     draft = c.get(f"{base}/draft", auth=READER).json()
-    assert draft["run_id"] and len(draft["days"]) == 8 * 7  # the prefecture and 7 counties, D+1..D+7
+    n = 8 * publication_days(store)  # the prefecture and 7 counties, D+1..D+7 (D+6 in the hour after midnight)
+    assert draft["run_id"] and len(draft["days"]) == n
     days = [{k: d[k] for k in ("area_code", "day", "aqi_lo", "aqi_hi", "primary")} for d in draft["days"]]
     body = {"days": days, "note": "", "run_id": draft["run_id"]}
     r = c.post(base, json=body, auth=READER)
@@ -315,7 +316,7 @@ def test_api_draft_publish_and_read(client: tuple[TestClient, Store]) -> None:
     pub = c.post(base, json=body, auth=FORECASTER)
     assert pub.status_code == 201, pub.text
     out = pub.json()
-    assert out["published_by"] == "duty" and out["run_id"] == draft["run_id"] and len(out["days"]) == 56
+    assert out["published_by"] == "duty" and out["run_id"] == draft["run_id"] and len(out["days"]) == n
     first = next(d for d in out["days"] if (d["area_code"], d["day"]) == (days[0]["area_code"], days[0]["day"]))
     assert (first["aqi_lo"], first["aqi_hi"], first["primary"], first["corrected"]) == (40, 60, "O3_8h", True)
     assert sum(d["corrected"] for d in out["days"]) == 1
