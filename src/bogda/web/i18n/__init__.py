@@ -60,3 +60,14 @@ def t(key: str, lang: str | None = None, **values: object) -> str:
     code = normalise(lang) if lang else _current.get()
     text = table(code).get(key) or table(DEFAULT_LANGUAGE).get(key) or key
     return text.format(**values) if values else text
+
+
+def t_or(key: str, default: str, lang: str | None = None) -> str:
+    """The text of ``key`` as :func:`t` gives it, or ``default`` where no language has the key (a code the tables do
+    not know yet, such as a new weather mode, shows as it is rather than as its key).
+
+    >>> t_or("nav.map", "map", "en"), t_or("forecast.mode.later", "later", "zh")
+    ('Map', 'later')
+    """
+    text = t(key, lang)
+    return default if text == key else text

@@ -34,7 +34,7 @@ from bogda.forecast import warnings as wn
 from bogda.registry.sites import SECTORS
 from bogda.standards.levels import categories
 from bogda.web.api import forecast as api
-from bogda.web.i18n import t
+from bogda.web.i18n import t, t_or
 from bogda.web.ui import forecast_publication as fp
 from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
@@ -192,8 +192,7 @@ def weather_names(variables: Sequence[str], lang: str) -> str:
     words: list[str] = []
     for v in variables:
         key = "forecast.wvar." + ("wind" if v in ("ws10", "u10", "v10", "wd10") else v)
-        word = t(key, lang)
-        word = v if word == key else word
+        word = t_or(key, v, lang)
         if word not in words:
             words.append(word)
     return ("、" if lang == "zh" else ", ").join(words)
@@ -225,9 +224,7 @@ def inputs_label(run: dict[str, object], lang: str) -> str:
 
 def mode_label(mode: str, lang: str) -> str:
     """A weather mode (forecast.md §3.9) in words; an unknown mode as it is."""
-    key = f"forecast.mode.{mode}"
-    text = t(key, lang)
-    return mode if text == key else text
+    return t_or(f"forecast.mode.{mode}", mode, lang)
 
 
 def method_label(method: str, lang: str) -> str:
@@ -242,9 +239,7 @@ def method_label(method: str, lang: str) -> str:
         if m["variant"]:
             detail = t(f"forecast.method.variant.{m['variant']}", lang, mode=detail)
         return t("forecast.method.lgbm", lang, detail=detail)
-    key = f"forecast.method.{method}"
-    text = t(key, lang)
-    return method if text == key else text
+    return t_or(f"forecast.method.{method}", method, lang)
 
 
 def in_words(chinese: dict[str, str], code: str, lang: str) -> str:
@@ -617,9 +612,7 @@ def item_label(item: str, lang: str) -> str:
     """
     m = re.fullmatch(r"(?P<kind>hourly|daily_mean|daily_max_8h|daily_max_1h)_(?P<label>.+)", item or "")
     if item == "daily_AQI" or not m:
-        key = f"forecast.scores.item.{item}"
-        text = t(key, lang)
-        return item if text == key else text
+        return t_or(f"forecast.scores.item.{item}", item, lang)
     return t(f"forecast.scores.item.{m['kind']}", lang, label=m["label"])
 
 

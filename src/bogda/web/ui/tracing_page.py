@@ -28,7 +28,7 @@ from bogda.tracing import apportionment as ap
 from bogda.tracing import runs
 from bogda.web.api import tracing as api
 from bogda.web.api.common import ApiError, stamp
-from bogda.web.i18n import t
+from bogda.web.i18n import t, t_or
 from bogda.web.ui.forecast_shares import area_options, share_error
 from bogda.web.ui.layout import Ctx, begin, frame
 
@@ -345,10 +345,7 @@ def adopt_form(ctx: Ctx, run: Mapping[str, Any], areas: dict[str, str], done: An
 
 def submit_error(field: str, message: str, lang: str) -> str:
     """The text shown for a refused submission: what the field needs, then the service's own words."""
-    key = f"tracing.submit.err.{field}"
-    what = t(key, lang)
-    if what == key:  # a field without its own text: name it
-        what = field
+    what = t_or(f"tracing.submit.err.{field}", field, lang)  # a field without its own text: name it
     return f"{what}（{message}）" if lang == "zh" else f"{what} ({message})"
 
 
