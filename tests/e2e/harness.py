@@ -89,14 +89,21 @@ def running_server(db: Path, folder: Path, *, start_timeout_s: float = 90) -> It
                 proc.kill()
 
 
+EXPECT_TIMEOUT_MS = 20_000
+"""How long a page assertion (Playwright's ``expect``) waits for its condition before it fails."""
+
+
 @contextmanager
 def chromium() -> Iterator[Any]:
     """Debian Chromium under Playwright with the workplace's flags; yields the browser."""
     need(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install chromium fonts-noto-cjk)")
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         need(False, "playwright (Python) is not installed")
+    # expect()'s own 5 s is shorter than a server round trip on two cores busy with the other workers' model
+    # training (a page test failed under that load and passed alone); locators already wait 30 s
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -68,6 +68,7 @@ def _choose(pg: Any, selector: str, option: str) -> None:
 
 
 def _cells(row: Any) -> list[str]:
+    row.wait_for()  # .all() reads what is there now: a row still being drawn would give no cells
     return [c.inner_text().strip() for c in row.locator("td").all()]
 
 
@@ -262,7 +263,6 @@ def test_an_issuer_submits_a_run_and_sees_the_job_fail_it_without_esat(server, t
         # the page sees it by itself (it polls while a run is queued), and after a reload
         expect(_run_row(pg, rid).locator(".bogda-pmf-run-status")).to_contain_text("失败", timeout=20_000)
         pg.reload()
-        pg.wait_for_selector(".bogda-pmf-runs")
         assert _cells(_run_row(pg, rid))[5].startswith("失败：")
         failed = pg.locator(f'.bogda-pmf-detail[data-run-id="{rid}"] .bogda-pmf-failed')  # the newest, selected
         assert "make esat" in failed.inner_text()
