@@ -72,6 +72,24 @@ def to_beijing(ts: datetime) -> datetime:
     return ts.astimezone(BEIJING)
 
 
+def beijing_wall_ms(ts: datetime | str) -> int:
+    """Milliseconds since the epoch of ``ts``'s Beijing wall clock read as if it were UTC.
+
+    A chart set to show UTC (ECharts ``useUTC``) then labels its time axis and tooltips in Beijing time whatever
+    the browser's own time zone: a command centre in Xinjiang may run its machines on Urumqi time (UTC+6) while
+    every figure and rule of the platform is in Beijing time. ``ts``: an aware datetime or an ISO 8601 text with its
+    offset; a naive one is taken as UTC, the storage convention.
+
+    >>> beijing_wall_ms("2026-12-01T18:00:00Z") == beijing_wall_ms("2026-12-02T02:00:00+08:00")
+    True
+    >>> datetime.fromtimestamp(beijing_wall_ms(datetime(2026, 12, 1, 18, tzinfo=UTC)) / 1000, UTC).isoformat()
+    '2026-12-02T02:00:00+00:00'
+    """
+    when = datetime.fromisoformat(ts) if isinstance(ts, str) else ts
+    wall = to_beijing(when).replace(tzinfo=UTC)
+    return int(wall.timestamp()) * 1000 + wall.microsecond // 1000
+
+
 def beijing_date(ts: datetime) -> date:
     """The Beijing calendar day that ``ts`` falls in.
 

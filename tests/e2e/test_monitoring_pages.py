@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from e2e.harness import ARTIFACTS, chromium, running_server
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bogda.monitoring.alarms import run_alarms
     from bogda.monitoring.aqi_tables import update_aqi
     from bogda.store import connect
@@ -33,7 +34,12 @@ def server(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     update_aqi(st, start=end - timedelta(days=8), end=end)
     run_alarms(st)
     st.dispose()
-    with running_server(db, folder) as base:
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(db: Path) -> Iterator[str]:
+    with running_server(db, db.parent) as base:
         yield base
 
 
@@ -83,6 +89,55 @@ def test_station_detail_charts(page: object, server: str) -> None:
     pg.wait_for_selector(".bogda-station-series canvas", timeout=30_000)  # type: ignore[attr-defined]
     pg.wait_for_selector(".bogda-station-calendar canvas", timeout=30_000)  # type: ignore[attr-defined]
     assert pg.get_by_text("2691A").first.is_visible()  # type: ignore[attr-defined]
+
+
+LAST_POINT_TIP = """async () => {
+  const { echarts } = await import('nicegui-echart');
+  const el = document.querySelector('.bogda-station-series');
+  const chart = el && echarts.getInstanceByDom(el);
+  if (!chart) return null;
+  const n = chart.getOption().series[0].data.length;
+  chart.dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: n - 1});
+  await new Promise(r => setTimeout(r, 300));
+  const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.innerText.trim());
+  return tips.map(d => d.innerText);
+}"""
+
+
+def test_station_chart_reads_beijing_time_in_a_browser_on_urumqi_time(page: object, server: str, db: Path) -> None:
+    """A machine in Xinjiang may run on Urumqi time (UTC+6); the chart's times are Beijing time, as is the rest of
+    the platform (architecture.md §4): the tooltip of the newest PM2.5 hour names its Beijing hour."""
+    from bogda.monitoring.load import read_qa
+    from bogda.monitoring.stations import station_sites
+    from bogda.store import connect
+    from bogda.timeutil import now_utc, to_beijing
+
+    st = connect(f"sqlite:///{db}")
+    try:
+        sid = station_sites(st).filter(pl.col("code") == "2691A")["site_id"][0]
+        qa = read_qa(st, sites=[int(sid)], start=now_utc() - timedelta(days=15))
+    finally:
+        st.dispose()
+    pm = qa.filter((pl.col("parameter") == "a34004") & pl.col("flag").is_in(["valid", "suspect"]))
+    newest = to_beijing(pm["ts"].max()).strftime("%Y-%m-%d %H:%M:%S")
+    browser = page.context.browser  # type: ignore[attr-defined]  # the module's: one Playwright per thread
+    pg = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN", timezone_id="Asia/Urumqi")
+    try:
+        assert pg.evaluate("new Date(Date.UTC(2026, 0, 1, 12)).getHours()") == 18  # the browser is on UTC+6
+        pg.goto(f"{server}/monitoring/station/2691A")
+        pg.fill("#login", "operator")
+        pg.fill("#password", "operator-pass-1")
+        pg.click("button[type=submit]")
+        pg.wait_for_selector(".bogda-station-series canvas", timeout=30_000)
+        tips = None
+        for _ in range(20):  # the chart is drawn after its element appears
+            tips = pg.evaluate(LAST_POINT_TIP)
+            if tips:
+                break
+            pg.wait_for_timeout(500)
+    finally:
+        pg.close()
+    assert tips and tips[0].splitlines()[0] == newest, (tips, newest)
 
 
 def test_ranking_completeness_and_alarms(page: object, server: str) -> None:

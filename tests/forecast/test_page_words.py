@@ -4,6 +4,7 @@ are shown in the page's language, while the records keep their codes and English
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -60,12 +61,13 @@ def test_mode_labels() -> None:
 
 
 def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
-    pt = {"t": {"local": "2026-11-30T14:00"}, "mean": 10.0, "p10": 5.0, "p90": 20.0}
+    at = {"utc": "2026-11-30T06:00:00Z", "local": "2026-11-30T14:00:00+08:00"}
+    pt = {"t": at, "mean": 10.04, "p10": 5.0, "p90": 20.0}
     payload = {
         "item": "a34004",
         "primary": "lgbm_none",
         "forecast": {"lgbm_none": [pt], "damped_persistence": [pt], "climatology_hour": [pt]},
-        "observed": [{"t": {"local": "2026-11-30T13:00"}, "value": 9.0}],
+        "observed": [{"t": {"utc": "2026-11-30T05:00:00Z", "local": "2026-11-30T13:00:00+08:00"}, "value": 9.0}],
     }
     zh = series_options(payload, "zh")
     assert zh["legend"]["data"] == [
@@ -77,7 +79,12 @@ def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
     ]
     assert "p10" in [s["name"] for s in zh["series"]]  # the band still stacks on its floor
     band = next(s for s in zh["series"] if s["name"] == "10%–90% 区间")
-    assert band["data"] == [["2026-11-30T14:00", 15.0]]
+    # Beijing wall clock on a UTC axis: 14:00 in any browser's time zone, values as the tables round them
+    wall = int(datetime(2026, 11, 30, 14, tzinfo=UTC).timestamp() * 1000)
+    assert zh["useUTC"] is True
+    assert band["data"] == [[wall, 15.0]]
+    assert zh["series"][0]["data"] == [[wall - 3_600_000, 9.0]]
+    assert next(s for s in zh["series"] if s["name"] == "阻尼持续性")["data"] == [[wall, 10.0]]
     en = series_options(payload, "en")
     assert en["legend"]["data"] == [
         "observed",

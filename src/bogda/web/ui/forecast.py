@@ -33,6 +33,7 @@ from bogda.forecast import source_share as ss
 from bogda.forecast import warnings as wn
 from bogda.registry.sites import SECTORS
 from bogda.standards.levels import categories
+from bogda.timeutil import beijing_wall_ms
 from bogda.web.api import forecast as api
 from bogda.web.i18n import t, t_or
 from bogda.web.ui import forecast_publication as fp
@@ -258,8 +259,20 @@ def level_colour(level: int | None) -> str:
 
 
 def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
-    """ECharts options: observed line, the primary forecast with its p10–p90 band, damped persistence."""
-    obs = [[o["t"]["local"], o["value"]] for o in payload["observed"]]
+    """ECharts options: observed line, the primary forecast with its p10–p90 band, damped persistence.
+
+    The time axis reads Beijing time in any browser (architecture.md §4; a machine in Xinjiang may run on Urumqi
+    time), and the values are rounded as the tables show them (0.1 µg/m³, CO 0.01 mg/m³).
+    """
+    digits = 2 if payload["item"] == "a21005" else 1
+
+    def pt(point: dict[str, Any], value: float | None) -> list[Any]:
+        return [beijing_wall_ms(point["t"]["utc"]), None if value is None else round(value, digits)]
+
+    def band(p: dict[str, Any]) -> float | None:
+        return None if p["p90"] is None or p["p10"] is None else p["p90"] - p["p10"]
+
+    obs = [pt(o, o["value"]) for o in payload["observed"]]
     prim = payload["forecast"].get(payload["primary"], [])
     series: list[dict[str, Any]] = [
         {"name": tx(lang, "observed"), "type": "line", "data": obs, "showSymbol": False, "lineStyle": {"width": 2}},
@@ -267,7 +280,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
             "name": "p10",  # the band's invisible floor: not in the legend
             "type": "line",
             "stack": "band",
-            "data": [[p["t"]["local"], p["p10"]] for p in prim],
+            "data": [pt(p, p["p10"]) for p in prim],
             "lineStyle": {"opacity": 0},
             "showSymbol": False,
         },
@@ -275,9 +288,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
             "name": tx(lang, "band"),
             "type": "line",
             "stack": "band",
-            "data": [
-                [p["t"]["local"], None if p["p90"] is None or p["p10"] is None else p["p90"] - p["p10"]] for p in prim
-            ],
+            "data": [pt(p, band(p)) for p in prim],
             "lineStyle": {"opacity": 0},
             "areaStyle": {"color": "#90caf9", "opacity": 0.4},
             "showSymbol": False,
@@ -285,7 +296,7 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
         {
             "name": method_label(payload["primary"], lang),
             "type": "line",
-            "data": [[p["t"]["local"], p["mean"]] for p in prim],
+            "data": [pt(p, p["mean"]) for p in prim],
             "showSymbol": False,
         },
     ]
@@ -295,13 +306,14 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
                 {
                     "name": method_label(name, lang),
                     "type": "line",
-                    "data": [[p["t"]["local"], p["mean"]] for p in pts],
+                    "data": [pt(p, p["mean"]) for p in pts],
                     "lineStyle": {"type": "dashed"},
                     "showSymbol": False,
                 }
             )
     return {
         "animation": False,
+        "useUTC": True,  # the times are Beijing wall clock (beijing_wall_ms), whatever the browser's own zone
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0, "data": [x["name"] for x in series if x["name"] != "p10"]},
         "xAxis": {"type": "time"},

@@ -19,7 +19,7 @@ from bogda.monitoring.load import read_qa
 from bogda.monitoring.stations import station_sites
 from bogda.monitoring.status import GREY, StatusCache, completeness_report
 from bogda.standards import categories
-from bogda.timeutil import day_start_utc, now_utc, to_beijing
+from bogda.timeutil import beijing_wall_ms, day_start_utc, now_utc, to_beijing
 from bogda.web.ui.layout import Ctx, begin, frame, text_on
 
 _cache: dict[int, StatusCache] = {}
@@ -161,8 +161,8 @@ def monitoring_now(request: Request) -> Response | None:
 
 
 def series_options(obs: pl.DataFrame, daily: pl.DataFrame) -> dict[str, Any]:
-    """Line chart of every pollutant with the AQI level bands behind the PM2.5 axis, and a calendar heat map of
-    the daily AQI."""
+    """Line chart of every pollutant with the AQI level bands behind the PM2.5 axis, in Beijing time in any
+    browser (architecture.md §4) and rounded to 0.1 µg/m³ (CO 0.01 mg/m³)."""
     series = []
     for code, label in PARAMS.items():
         part = obs.filter(pl.col("parameter") == code).sort("ts")
@@ -172,7 +172,10 @@ def series_options(obs: pl.DataFrame, daily: pl.DataFrame) -> dict[str, Any]:
                 "type": "line",
                 "showSymbol": False,
                 "yAxisIndex": 1 if code == "a21005" else 0,
-                "data": [[t.isoformat(), v] for t, v in part.select("ts", "value").iter_rows()],
+                "data": [
+                    [beijing_wall_ms(t), None if v is None else round(v, 2 if code == "a21005" else 1)]
+                    for t, v in part.select("ts", "value").iter_rows()
+                ],
             }
         )
     bands = [
@@ -184,6 +187,7 @@ def series_options(obs: pl.DataFrame, daily: pl.DataFrame) -> dict[str, Any]:
     if series:
         series[0]["markArea"] = {"silent": True, "data": bands}  # PM2.5 24 h breakpoints (HJ 633-2012)
     return {
+        "useUTC": True,  # the times are Beijing wall clock (timeutil.beijing_wall_ms), whatever the browser's zone
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
         "xAxis": {"type": "time"},
