@@ -38,6 +38,11 @@ HOURLY_BLOCKS: tuple[tuple[int, int], ...] = ((1, 1), (2, 6), (7, 24), (25, 48),
 
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
+SEAM_HOURS = 6
+"""Half-width [h] of the cross-fade between two adjacent hourly blocks (:func:`seam_weights`; bogda's choice, d):
+the direct block models disagree where one block ends and the next begins, and an hourly curve that jumps by a
+third of its level from 48 h to 49 h (measured on the demo) is a seam of the method, not a forecast."""
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -622,6 +627,43 @@ def predict_hourly(
     return models[block].predict(x)
 
 
+def seam_weights(
+    lead: int, blocks: Sequence[tuple[int, int]], hours: int = SEAM_HOURS
+) -> list[tuple[tuple[int, int], float]]:
+    """The blocks whose models forecast ``lead`` and their weights: the covering block alone, or, within ``hours``
+    of its border with an adjacent block, both, cross-faded linearly across the border.
+
+    A border between blocks A = (a0, b) and B = (b + 1, b1) fades over w = min(``hours``, |A| // 2, |B| // 2)
+    leads each side, so a lead is never in two fades and a single-lead block (1 h) is never faded. Lead L in
+    (b − w, b + w] takes B with weight 0.5 + (L − b − 0.5) / 2w: 1/2w from A's side, rising by 1/w a lead. Each
+    block's model forecasts a lead beyond its own with the lead feature outside its training range, which its
+    trees read as their nearest lead.
+
+    >>> seam_weights(24, ((7, 24), (25, 48)))
+    [((7, 24), 0.5416666666666667), ((25, 48), 0.4583333333333333)]
+    >>> seam_weights(12, ((7, 24), (25, 48))), seam_weights(1, ((1, 1), (2, 6)))
+    ([((7, 24), 1.0)], [((1, 1), 1.0)])
+
+    Raises
+    ------
+    KeyError
+        when no block covers ``lead``.
+    """
+    ordered = sorted(blocks)
+    i = next((k for k, b in enumerate(ordered) if b[0] <= lead <= b[1]), None)
+    if i is None:
+        raise KeyError(f"no model block covers lead {lead} h; blocks: {ordered}")
+    borders = [(ordered[k], ordered[k + 1]) for k in (i - 1, i) if 0 <= k < len(ordered) - 1]
+    for a, b in borders:
+        if b[0] != a[1] + 1:
+            continue  # blocks that do not meet: nothing to fade
+        w = min(hours, (a[1] - a[0] + 1) // 2, (b[1] - b[0] + 1) // 2)
+        if w > 0 and a[1] - w < lead <= a[1] + w:
+            share = 0.5 + (lead - a[1] - 0.5) / (2 * w)
+            return [(a, 1.0 - share), (b, share)]
+    return [(ordered[i], 1.0)]
+
+
 def predict_hourly_leads(
     models: dict[tuple[int, int], ModelSet],
     ctx: FeatureContext,
@@ -631,21 +673,25 @@ def predict_hourly_leads(
     *,
     future: SeriesCache | None = None,
     future_vars: Sequence[str] = (),
+    seam_hours: int = 0,
 ) -> dict[str, np.ndarray]:
     """Forecasts of stations ``s`` from one issue position at every lead of ``leads``: arrays (stations, leads).
 
     What :func:`predict_hourly` gives lead by lead, with one feature build and one prediction per model block
     instead of one per lead (the state at the issue is the same for every lead; the rows differ only in the lead
-    and the target hour's features), so a 72-hour refresh makes 5 LightGBM calls per item, not 72."""
+    and the target hour's features), so a 72-hour refresh makes 5 LightGBM calls per item, not 72. With
+    ``seam_hours`` > 0 the leads near a border between blocks blend both blocks' forecasts (:func:`seam_weights`;
+    0: the covering block alone, exactly :func:`predict_hourly`)."""
     leads_a = np.asarray(leads, dtype=int)
-    by_block: dict[tuple[int, int], list[int]] = {}
+    by_block: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for j, lead in enumerate(leads_a):
-        block = next((b for b in models if b[0] <= lead <= b[1]), None)
-        if block is None:
-            raise KeyError(f"no model block covers lead {lead} h; blocks: {sorted(models)}")
-        by_block.setdefault(block, []).append(j)
-    out: dict[str, np.ndarray] = {}
-    for block, cols in by_block.items():
+        for block, weight in seam_weights(int(lead), list(models), seam_hours):
+            by_block.setdefault(block, []).append((j, weight))
+    acc: dict[str, np.ndarray] = {}
+    weights: dict[str, np.ndarray] = {}
+    for block, cols_w in by_block.items():
+        cols = [j for j, _ in cols_w]
+        weight = np.array([w for _, w in cols_w])
         ls = leads_a[cols]
         rows = np.repeat(s, ls.size)  # station-major: row r is station r // n, lead r % n
         x, names = hourly_features(
@@ -654,8 +700,11 @@ def predict_hourly_leads(
         x, names = _with_station(x, names, rows)
         _check_names(models[block], names)
         for key, v in models[block].predict(x).items():
-            out.setdefault(key, np.full((s.size, leads_a.size), np.nan))[:, cols] = v.reshape(s.size, ls.size)
-    return out
+            acc.setdefault(key, np.zeros((s.size, leads_a.size)))[:, cols] += v.reshape(s.size, ls.size) * weight
+            weights.setdefault(key, np.zeros(leads_a.size))[cols] += weight
+    # a lead whose blocks lack an output (a set without quantiles) gets it from the others, or NaN from none
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {k: np.where(weights[k] > 0, v / weights[k], np.nan) for k, v in acc.items()}
 
 
 NEXT_DAY_MIN_HOURS = 20

@@ -38,6 +38,7 @@ from bogda.forecast.features import (
 from bogda.forecast.models import (
     FAST,
     HOURLY_BLOCKS,
+    SEAM_HOURS,
     TUNE_MIN_ROWS,
     ModelSet,
     Profile,
@@ -444,6 +445,10 @@ class OperationalModels:
     """The pollutants whose issue-day daily means the daily sets read beside their own item (``PM10_day0``, …, as
     the Dongsi protocol's daily models do, forecast.md §3.4 "daily aggregates of the same"). Empty: the item's own
     series only (bundles pickled before the field existed)."""
+    seam_hours: int = 0
+    """Half-width [h] of the cross-fade between adjacent hourly blocks (:func:`bogda.forecast.models.seam_weights`);
+    :func:`train_operational` sets :data:`~bogda.forecast.models.SEAM_HOURS`. 0: each lead from its own block alone
+    (bundles pickled before the field existed)."""
 
     def covers(self, item: str) -> bool:
         return item in self.items
@@ -1149,12 +1154,10 @@ def train_operational(
     when = now or datetime.now(UTC)
     version = f"{profile.name}-{when.strftime('%Y%m%dT%H%MZ')}"
     mode = "nwp" if any(m.hourly_nwp or m.daily_nwp for m in out.values()) else "none"
-    return (
-        OperationalModels(
-            out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating, wv, dp
-        ),
-        reasons,
+    bundle = OperationalModels(
+        out, panel.stations, mode, profile.name, issue_hour, when, neighbour_km, version, heating, wv, dp, SEAM_HOURS
     )
+    return bundle, reasons
 
 
 def _clim_tables(panel: Panel, m: ItemModels, var: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1379,7 +1382,9 @@ def forecast_hourly(
         # bundles pickled before the nwp sets existed have no such attributes
         if _nwp_usable(nwp, getattr(m, "hourly_nwp", {}), t_issue, getattr(m, "nwp_vars", ())):
             sets, name, fut, fvars = m.hourly_nwp, "lgbm_nwp", nwp, m.nwp_vars
-        pred = predict_hourly_leads(sets, ctx, s, t_issue, leads, future=fut, future_vars=fvars)
+        pred = predict_hourly_leads(
+            sets, ctx, s, t_issue, leads, future=fut, future_vars=fvars, seam_hours=models.seam_hours
+        )
         q = {k: pred.get(k, np.full((s.size, leads.size), np.nan)) for k in ("p10", "p50", "p90")}
         p10, p50, p90 = _take_model(methods, name, known, pred["mean"], q, (p10, p50, p90))
         primary = name
