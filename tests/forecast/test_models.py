@@ -19,10 +19,12 @@ from bogda.forecast.features import (
 )
 from bogda.forecast.models import (
     FAST,
+    HOURLY_BLOCKS,
     exceedance_probability,
     predict_daily,
     predict_hourly,
     predict_hourly_leads,
+    seam_weights,
     train_daily,
     train_hourly,
 )
@@ -70,6 +72,66 @@ def test_all_leads_at_once_equal_lead_by_lead(ctx):
             np.testing.assert_array_equal(out[k][:, j], one[k])
     with pytest.raises(KeyError, match="no model block covers lead 30"):
         predict_hourly_leads(models, ctx, s, t_issue, [1, 30])
+
+
+@pytest.mark.parametrize(
+    ("blocks", "hours", "expected"),
+    [
+        # 2–6 | 7–24: n = min(6, |A| = 5, 18 // 2) = 5: leads 7..11 take the later block at 1/6, 2/6, ... 5/6
+        (HOURLY_BLOCKS, 6, {6: [1.0], 7: [5 / 6, 1 / 6], 9: [0.5, 0.5], 11: [1 / 6, 5 / 6], 12: [1.0]}),
+        (HOURLY_BLOCKS, 6, {1: [1.0], 2: [1.0], 24: [1.0], 48: [1.0], 72: [1.0]}),  # 1 h never fades in; ends alone
+        (HOURLY_BLOCKS, 6, {25: [6 / 7, 1 / 7], 30: [1 / 7, 6 / 7], 31: [1.0], 49: [6 / 7, 1 / 7], 55: [1.0]}),
+        (HOURLY_BLOCKS, 0, {25: [1.0], 7: [1.0], 49: [1.0]}),  # no fade: the covering block alone
+        (((1, 10), (21, 30)), 6, {10: [1.0], 21: [1.0]}),  # blocks that do not meet are not faded
+    ],
+)
+def test_seam_weights(blocks, hours, expected) -> None:
+    for lead, shares in expected.items():
+        got = seam_weights(lead, blocks, hours)
+        assert [w for _, w in got] == pytest.approx(shares), lead
+        assert sum(w for _, w in got) == pytest.approx(1.0)
+
+
+def test_seam_weights_ramp_after_every_border_and_name_an_uncovered_lead() -> None:
+    """After each border of the default blocks the earlier set fades out over the first n leads, the later
+    block's share rising by 1/(n + 1) a lead, and no lead up to a block end changes (forecast.md §6)."""
+    shares = {lead: dict(seam_weights(lead, HOURLY_BLOCKS, 6)) for lead in range(1, 73)}
+    assert [shares[h].get((25, 48), 0.0) for h in range(24, 32)] == pytest.approx([k / 7 for k in range(8)])
+    assert [shares[h].get((7, 24), 0.0) for h in range(6, 13)] == pytest.approx([0, *(k / 6 for k in range(1, 6)), 1])
+    for lo, hi in HOURLY_BLOCKS:
+        assert shares[hi] == {(lo, hi): 1.0}  # the block ends, the gate's horizons, are each block's own
+    with pytest.raises(KeyError, match="no model block covers lead 73"):
+        seam_weights(73, HOURLY_BLOCKS)
+
+
+def test_faded_leads_blend_both_blocks_forecasts(ctx):
+    """With ``seam_hours`` a lead just after a border is the weighted mean of both blocks' forecasts at that lead
+    (each block's model fed the same rows); every other lead is its own block's, as without the fade."""
+    models = train_hourly(ctx, train_start=0, train_end=90 * 24 - 1, blocks=[(2, 6), (7, 12)], profile=SMALL)
+    s, t_issue, leads = np.arange(3), 95 * 24 + 7, [2, 5, 6, 7, 8, 12]
+    plain = predict_hourly_leads(models, ctx, s, t_issue, leads)
+    faded = predict_hourly_leads(models, ctx, s, t_issue, leads, seam_hours=6)
+    for j, lead in enumerate(leads):
+        want = {k: 0.0 for k in ("mean", "p10", "p50", "p90")}
+        for block, w in seam_weights(lead, list(models), 6):
+            one = _one_block(models[block], ctx, s, t_issue, lead)
+            for k in want:
+                want[k] = want[k] + w * one[k]
+        for k in want:
+            np.testing.assert_allclose(faded[k][:, j], want[k], rtol=1e-12)
+    for j in (0, 1, 2, 5):  # leads 2, 5, 6 and 12: not after a border, unchanged
+        np.testing.assert_array_equal(faded["mean"][:, j], plain["mean"][:, j])
+    assert not np.allclose(faded["mean"][:, 3], plain["mean"][:, 3])  # lead 7 does blend in the 2–6 set
+
+
+def _one_block(model, ctx, s, t_issue, lead):
+    """One block's model at ``lead``, inside its block or beyond it: the features of that lead, fed to it."""
+    from bogda.forecast.features import hourly_features
+    from bogda.forecast.models import _with_station
+
+    x, names = hourly_features(ctx, s, np.full(s.size, t_issue), np.full(s.size, lead))
+    x, _ = _with_station(x, names, s)
+    return model.predict(x)
 
 
 def test_neighbour_table_is_computed_once_and_copied() -> None:

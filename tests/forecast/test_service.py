@@ -159,7 +159,7 @@ def test_jobs_registered() -> None:
 
 def test_model_bundle_path_and_fallback(tmp_path) -> None:
     """A trained bundle serves the model for stations it knows; a too-short history gives no bundle, with reason."""
-    from bogda.forecast.models import FAST
+    from bogda.forecast.models import FAST, SEAM_HOURS
 
     frame, coords = synthetic_frame(4, 420, seed=3)
     panel = panel_from_frame(frame, list(op.HOURLY_ITEMS), coords=coords)
@@ -185,6 +185,11 @@ def test_model_bundle_path_and_fallback(tmp_path) -> None:
     assert np.isfinite(rmse_model)
     h = op.forecast_hourly(panel, "a34004", t, models=loaded)
     assert h.primary == "lgbm_none" and h.methods["lgbm_none"].shape == (4, 72)
+    assert loaded.seam_hours == SEAM_HOURS  # new bundles fade their block borders (forecast.md §6)
+    vars(loaded).pop("seam_hours")  # as a bundle pickled before the field existed
+    assert loaded.seam_hours == 0
+    h_old = op.forecast_hourly(panel, "a34004", t, models=loaded)  # 1 h | 2–72: a single-lead block never fades in
+    np.testing.assert_array_equal(h_old.methods["lgbm_none"], h.methods["lgbm_none"])
     short, why = op.train_operational(panel, ["a34004"], train_end=100, profile=small)
     assert short is None and "< 365" in why[0]
 

@@ -39,9 +39,10 @@ HOURLY_BLOCKS: tuple[tuple[int, int], ...] = ((1, 1), (2, 6), (7, 24), (25, 48),
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 
 SEAM_HOURS = 6
-"""Half-width [h] of the cross-fade between two adjacent hourly blocks (:func:`seam_weights`; bogda's choice, d):
-the direct block models disagree where one block ends and the next begins, and an hourly curve that jumps by a
-third of its level from 48 h to 49 h (measured on the demo) is a seam of the method, not a forecast."""
+"""Leads [h] after a border between hourly blocks over which the earlier block's forecast fades out
+(:func:`seam_weights`; bogda's choice, d): the direct block models disagree where one block ends and the next
+begins, and an hourly curve that jumps by a third of its level from 48 h to 49 h (measured on the demo) is a seam
+of the method, not a forecast."""
 
 
 @dataclass(frozen=True)
@@ -630,19 +631,21 @@ def predict_hourly(
 def seam_weights(
     lead: int, blocks: Sequence[tuple[int, int]], hours: int = SEAM_HOURS
 ) -> list[tuple[tuple[int, int], float]]:
-    """The blocks whose models forecast ``lead`` and their weights: the covering block alone, or, within ``hours``
-    of its border with an adjacent block, both, cross-faded linearly across the border.
+    """The blocks whose models forecast ``lead`` and their weights: the covering block alone or, in the first
+    leads after a border, the covering block faded in from the block before it.
 
-    A border between blocks A = (a0, b) and B = (b + 1, b1) fades over w = min(``hours``, |A| // 2, |B| // 2)
-    leads each side, so a lead is never in two fades and a single-lead block (1 h) is never faded. Lead L in
-    (b − w, b + w] takes B with weight 0.5 + (L − b − 0.5) / 2w: 1/2w from A's side, rising by 1/w a lead. Each
-    block's model forecasts a lead beyond its own with the lead feature outside its training range, which its
-    trees read as their nearest lead.
+    After the border between A = (a0, b) and B = (b + 1, b1) the first n = min(``hours``, |A|, |B| // 2) leads of
+    B blend A's forecast in: lead b + k (k = 1..n) takes B with weight k / (n + 1), so the curve leaves A's last
+    lead with a step of 1/(n + 1) of the two sets' difference. Every lead up to b stays A's alone: the block ends
+    (6, 24, 48 h) are the deployment gate's horizons and 24 h a goal horizon (forecast.md §3.4, §8), and the later
+    set is the weaker one near its start (bench/hourly_seams.py). A single-lead block (1 h) is never faded in. A's
+    model forecasts a lead beyond its block with the lead feature past its training range, which its trees read as
+    their last lead, and the target hour's own calendar and climatology.
 
-    >>> seam_weights(24, ((7, 24), (25, 48)))
-    [((7, 24), 0.5416666666666667), ((25, 48), 0.4583333333333333)]
-    >>> seam_weights(12, ((7, 24), (25, 48))), seam_weights(1, ((1, 1), (2, 6)))
-    ([((7, 24), 1.0)], [((1, 1), 1.0)])
+    >>> seam_weights(25, ((7, 24), (25, 48)))
+    [((7, 24), 0.8571428571428572), ((25, 48), 0.14285714285714285)]
+    >>> seam_weights(24, ((7, 24), (25, 48))), seam_weights(2, ((1, 1), (2, 6)))
+    ([((7, 24), 1.0)], [((2, 6), 1.0)])
 
     Raises
     ------
@@ -653,15 +656,15 @@ def seam_weights(
     i = next((k for k, b in enumerate(ordered) if b[0] <= lead <= b[1]), None)
     if i is None:
         raise KeyError(f"no model block covers lead {lead} h; blocks: {ordered}")
-    borders = [(ordered[k], ordered[k + 1]) for k in (i - 1, i) if 0 <= k < len(ordered) - 1]
-    for a, b in borders:
-        if b[0] != a[1] + 1:
-            continue  # blocks that do not meet: nothing to fade
-        w = min(hours, (a[1] - a[0] + 1) // 2, (b[1] - b[0] + 1) // 2)
-        if w > 0 and a[1] - w < lead <= a[1] + w:
-            share = 0.5 + (lead - a[1] - 0.5) / (2 * w)
-            return [(a, 1.0 - share), (b, share)]
-    return [(ordered[i], 1.0)]
+    own = ordered[i]
+    if i > 0 and ordered[i - 1][1] + 1 == own[0]:  # a block just before, meeting this one
+        before = ordered[i - 1]
+        width = before[1] - before[0] + 1
+        n = min(hours, width, (own[1] - own[0] + 1) // 2) if width > 1 else 0
+        k = lead - before[1]
+        if k <= n:
+            return [(before, 1.0 - k / (n + 1)), (own, k / (n + 1))]
+    return [(own, 1.0)]
 
 
 def predict_hourly_leads(

@@ -446,9 +446,10 @@ class OperationalModels:
     the Dongsi protocol's daily models do, forecast.md §3.4 "daily aggregates of the same"). Empty: the item's own
     series only (bundles pickled before the field existed)."""
     seam_hours: int = 0
-    """Half-width [h] of the cross-fade between adjacent hourly blocks (:func:`bogda.forecast.models.seam_weights`);
-    :func:`train_operational` sets :data:`~bogda.forecast.models.SEAM_HOURS`. 0: each lead from its own block alone
-    (bundles pickled before the field existed)."""
+    """Leads [h] after a border between hourly blocks over which the earlier block fades out
+    (:func:`bogda.forecast.models.seam_weights`); :func:`train_operational` sets
+    :data:`~bogda.forecast.models.SEAM_HOURS`. 0: each lead from its own block alone (bundles pickled before the
+    field existed)."""
 
     def covers(self, item: str) -> bool:
         return item in self.items
