@@ -112,10 +112,12 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def signed_in(browser: Any, base: str, user: tuple[str, str], path: str) -> tuple[Any, list[str]]:
+def signed_in(
+    browser: Any, base: str, user: tuple[str, str], path: str, *, timezone: str | None = None
+) -> tuple[Any, list[str]]:
     """A zh-CN page of ``browser`` signed in as ``user`` (login, password) on ``path``, and the URLs it requests (for
-    :func:`outside`)."""
-    pg = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN")
+    :func:`outside`). ``timezone``: the browser's own zone (IANA name; default the machine's)."""
+    pg = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN", timezone_id=timezone)
     urls: list[str] = []
     pg.on("request", lambda r: urls.append(r.url))
     pg.goto(f"{base}{path}")

@@ -101,3 +101,41 @@ def test_forecaster_corrects_and_publishes_reader_sees_it(server: tuple[str, int
         scores = pg2.locator(".bogda-publication-scores").inner_text()
         assert "订正增益" in scores and "1.00 / 0.00" in scores and "+1.00 (—)" in scores, scores
         assert outside(urls2) == []
+
+
+SERIES_TIP = """async (index) => {
+  const { echarts } = await import('nicegui-echart');
+  const el = document.querySelector('.bogda-series');
+  const chart = el && echarts.getInstanceByDom(el);
+  if (!chart || !chart.getOption().series[3].data.length) return null;
+  chart.dispatchAction({type: 'showTip', seriesIndex: 3, dataIndex: index});
+  await new Promise(r => setTimeout(r, 300));
+  const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.innerText.trim());
+  return tips.map(d => d.innerText);
+}"""
+
+
+def test_series_tooltip_reads_beijing_time_and_the_band_as_its_range(server: tuple[str, int]) -> None:
+    """On a machine on Urumqi time (UTC+6) the forecast chart's tooltip names the Beijing hour the API gives, and
+    reads the p10–p90 band as its range (the chart stacks it as p10 plus a width, which once showed as the band)."""
+    base, _ = server
+    with chromium() as b:
+        pg, urls = signed_in(b, base, READER, "/forecast", timezone="Asia/Urumqi")
+        assert pg.evaluate("new Date(Date.UTC(2026, 0, 1, 12)).getHours()") == 18  # the browser is on UTC+6
+        payload = pg.request.get(f"{base}/api/v1/forecast/series/652300?item=a34004").json()
+        point = payload["forecast"][payload["primary"]][5]
+        pg.wait_for_selector(".bogda-series canvas")
+        tips = None
+        for _ in range(20):  # the chart is drawn after its element appears
+            tips = pg.evaluate(SERIES_TIP, 5)
+            if tips:
+                break
+            pg.wait_for_timeout(500)
+        assert tips, "no tooltip on the forecast chart"
+        lines = tips[0].splitlines()
+        assert lines[0] == point["t"]["local"][:19].replace("T", " "), (lines, point)
+        band = next(x for x in lines if x.startswith("10%–90% 区间 "))
+        lo, hi = (float(v) for v in band.removeprefix("10%–90% 区间 ").split("–"))
+        assert lo == pytest.approx(point["p10"], abs=0.06) and hi == pytest.approx(point["p90"], abs=0.11), band
+        assert not any(x.startswith("p10") for x in lines)  # the band's floor is no line of its own
+        assert outside(urls) == []

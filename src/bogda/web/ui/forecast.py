@@ -16,6 +16,7 @@ capability.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -314,13 +315,30 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     return {
         "animation": False,
         "useUTC": True,  # the times are Beijing wall clock (beijing_wall_ms), whatever the browser's own zone
-        "tooltip": {"trigger": "axis"},
+        "tooltip": {"trigger": "axis", ":formatter": _tooltip_js(tx(lang, "band"), digits)},
         "legend": {"bottom": 0, "data": [x["name"] for x in series if x["name"] != "p10"]},
         "xAxis": {"type": "time"},
         "yAxis": {"type": "value", "name": "µg/m³" if payload["item"] != "a21005" else "mg/m³"},
         "grid": {"left": 50, "right": 20, "top": 20, "bottom": 60},
         "series": series,
     }
+
+
+def _tooltip_js(band: str, digits: int) -> str:
+    """The series tooltip (a JavaScript function for ECharts, NiceGUI's ``:formatter``): the hour, then each line's
+    value, and the band as its range p10–p90 (the chart stacks it as p10 plus the width, which is no figure to
+    read)."""
+    scale = 10**digits
+    return (
+        "(ps) => { let lo = null; const rows = [ps[0].axisValueLabel];"
+        " for (const p of ps) { const v = p.value[1];"
+        " if (p.seriesName === 'p10') { lo = v; continue; }"
+        " if (v === null || v === undefined) continue;"
+        f" if (p.seriesName === {json.dumps(band)}) {{ if (lo !== null)"
+        f" rows.push(p.marker + p.seriesName + ' ' + lo + '–' + Math.round((lo + v) * {scale}) / {scale}); continue; }}"
+        " rows.push(p.marker + p.seriesName + ' ' + v); }"
+        " return rows.join('<br/>'); }"
+    )
 
 
 def primary_words(labels: str | None, lang: str) -> str:
