@@ -683,8 +683,8 @@ def predict_hourly_leads(
     What :func:`predict_hourly` gives lead by lead, with one feature build and one prediction per model block
     instead of one per lead (the state at the issue is the same for every lead; the rows differ only in the lead
     and the target hour's features), so a 72-hour refresh makes 5 LightGBM calls per item, not 72. With
-    ``seam_hours`` > 0 the leads near a border between blocks blend both blocks' forecasts (:func:`seam_weights`;
-    0: the covering block alone, exactly :func:`predict_hourly`)."""
+    ``seam_hours`` > 0 the first leads after a border between blocks blend in the earlier block's forecast
+    (:func:`seam_weights`; 0: the covering block alone, exactly :func:`predict_hourly`)."""
     leads_a = np.asarray(leads, dtype=int)
     by_block: dict[tuple[int, int], list[tuple[int, float]]] = {}
     for j, lead in enumerate(leads_a):
