@@ -133,3 +133,28 @@ def outside(urls: Iterable[str]) -> list[str]:
     return sorted(
         {u for u in urls if not u.startswith("data:") and urlsplit(u.removeprefix("blob:")).hostname not in LOCAL_HOSTS}
     )
+
+
+_CHART_TIP = """async ([selector, series, index]) => {
+  const { echarts } = await import('nicegui-echart');
+  const el = document.querySelector(selector);
+  const chart = el && echarts.getInstanceByDom(el);
+  const n = chart ? chart.getOption().series[series].data.length : 0;
+  if (!n) return null;
+  chart.dispatchAction({type: 'showTip', seriesIndex: series, dataIndex: index < 0 ? n + index : index});
+  await new Promise(r => setTimeout(r, 300));
+  const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.innerText.trim());
+  return tips.map(d => d.innerText);
+}"""
+
+
+def chart_tooltip(page: Any, selector: str, series: int, index: int) -> list[str]:
+    """The lines of the tooltip an ECharts chart (``selector``) shows for point ``index`` of ``series`` (negative:
+    from the end), as the reader sees them; waits for the chart to be drawn (it is after its element appears)."""
+    page.wait_for_selector(f"{selector} canvas", timeout=30_000)
+    for _ in range(20):
+        tips = page.evaluate(_CHART_TIP, [selector, series, index])
+        if tips:
+            return tips[0].splitlines()
+        page.wait_for_timeout(500)
+    raise AssertionError(f"no tooltip on the chart {selector}")

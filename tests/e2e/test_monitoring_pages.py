@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from e2e.harness import ARTIFACTS, chromium, running_server
+from e2e.harness import ARTIFACTS, chart_tooltip, chromium, running_server
 from forecast.episode import set_pm
 
 pytestmark = pytest.mark.browser
@@ -91,19 +91,6 @@ def test_station_detail_charts(page: object, server: str) -> None:
     assert pg.get_by_text("2691A").first.is_visible()  # type: ignore[attr-defined]
 
 
-LAST_POINT_TIP = """async () => {
-  const { echarts } = await import('nicegui-echart');
-  const el = document.querySelector('.bogda-station-series');
-  const chart = el && echarts.getInstanceByDom(el);
-  if (!chart) return null;
-  const n = chart.getOption().series[0].data.length;
-  chart.dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: n - 1});
-  await new Promise(r => setTimeout(r, 300));
-  const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.innerText.trim());
-  return tips.map(d => d.innerText);
-}"""
-
-
 def test_station_chart_reads_beijing_time_in_a_browser_on_urumqi_time(page: object, server: str, db: Path) -> None:
     """A machine in Xinjiang may run on Urumqi time (UTC+6); the chart's times are Beijing time, as is the rest of
     the platform (architecture.md §4): the tooltip of the newest PM2.5 hour names its Beijing hour."""
@@ -128,16 +115,10 @@ def test_station_chart_reads_beijing_time_in_a_browser_on_urumqi_time(page: obje
         pg.fill("#login", "operator")
         pg.fill("#password", "operator-pass-1")
         pg.click("button[type=submit]")
-        pg.wait_for_selector(".bogda-station-series canvas", timeout=30_000)
-        tips = None
-        for _ in range(20):  # the chart is drawn after its element appears
-            tips = pg.evaluate(LAST_POINT_TIP)
-            if tips:
-                break
-            pg.wait_for_timeout(500)
+        lines = chart_tooltip(pg, ".bogda-station-series", 0, -1)  # PM2.5's newest hour
     finally:
         pg.close()
-    assert tips and tips[0].splitlines()[0] == newest, (tips, newest)
+    assert lines[0] == newest, (lines, newest)
 
 
 def test_ranking_completeness_and_alarms(page: object, server: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from bogda.store import Store
 from console_users import add_issuer_and_reader
-from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
+from e2e.harness import ARTIFACTS, chart_tooltip, chromium, outside, running_server, signed_in
 from forecast.episode import publication_days, set_daily_aqi, set_pm
 
 pytestmark = pytest.mark.browser
@@ -103,18 +103,6 @@ def test_forecaster_corrects_and_publishes_reader_sees_it(server: tuple[str, int
         assert outside(urls2) == []
 
 
-SERIES_TIP = """async (index) => {
-  const { echarts } = await import('nicegui-echart');
-  const el = document.querySelector('.bogda-series');
-  const chart = el && echarts.getInstanceByDom(el);
-  if (!chart || !chart.getOption().series[3].data.length) return null;
-  chart.dispatchAction({type: 'showTip', seriesIndex: 3, dataIndex: index});
-  await new Promise(r => setTimeout(r, 300));
-  const tips = [...el.querySelectorAll('div')].filter(d => d.style.position === 'absolute' && d.innerText.trim());
-  return tips.map(d => d.innerText);
-}"""
-
-
 def test_series_tooltip_reads_beijing_time_and_the_band_as_its_range(server: tuple[str, int]) -> None:
     """On a machine on Urumqi time (UTC+6) the forecast chart's tooltip names the Beijing hour the API gives, and
     reads the p10–p90 band as its range (the chart stacks it as p10 plus a width, which once showed as the band)."""
@@ -124,15 +112,7 @@ def test_series_tooltip_reads_beijing_time_and_the_band_as_its_range(server: tup
         assert pg.evaluate("new Date(Date.UTC(2026, 0, 1, 12)).getHours()") == 18  # the browser is on UTC+6
         payload = pg.request.get(f"{base}/api/v1/forecast/series/652300?item=a34004").json()
         point = payload["forecast"][payload["primary"]][5]
-        pg.wait_for_selector(".bogda-series canvas")
-        tips = None
-        for _ in range(20):  # the chart is drawn after its element appears
-            tips = pg.evaluate(SERIES_TIP, 5)
-            if tips:
-                break
-            pg.wait_for_timeout(500)
-        assert tips, "no tooltip on the forecast chart"
-        lines = tips[0].splitlines()
+        lines = chart_tooltip(pg, ".bogda-series", 3, 5)  # series 3: the primary forecast
         assert lines[0] == point["t"]["local"][:19].replace("T", " "), (lines, point)
         band = next(x for x in lines if x.startswith("10%–90% 区间 "))
         lo, hi = (float(v) for v in band.removeprefix("10%–90% 区间 ").split("–"))
