@@ -8,7 +8,7 @@ import pytest
 
 from bogda.forecast import verify
 from bogda.forecast.backtest import Pairs, post_process
-from bogda.forecast.tuning import INNER_FOLDS, choose_post, choose_tail_weight, post_grid
+from bogda.forecast.tuning import INNER_FOLDS, choose_post, choose_post_for_threat, choose_tail_weight, post_grid
 
 
 def _pairs(shrink: float, seed: int) -> Pairs:
@@ -84,6 +84,34 @@ def test_tail_weight_is_chosen_for_the_threat_score_within_the_rmse_slack():
     assert choose_tail_weight(flat)[0] == 1.0
     with pytest.raises(ValueError, match="reference"):
         choose_tail_weight({2.0: {"A": _grid(0.7, 0.5)}})
+
+
+def _grid2(rows: list[tuple[float, float, float, float]]) -> pl.DataFrame:
+    """A D+1 grid of (λ, w, ratio, TS) rows as post_grid returns it."""
+    return pl.DataFrame(rows, schema=["inflation", "weight", "ratio", "TS"], orient="row")
+
+
+def test_threat_post_spends_only_the_rest_of_the_rmse_budget():
+    # unweighted: best ratio 0.70 (mean of folds) → budget 0.71; protocol weight 3 is RMSE-best at λ = 1 (0.705)
+    unweighted = {"A": _grid2([(1.0, 1.0, 0.69, 0.50)]), "B": _grid2([(1.0, 1.0, 0.71, 0.30)])}
+    rows_a = [(1.0, 1.0, 0.700, 0.55), (1.1, 1.0, 0.705, 0.60), (1.2, 1.0, 0.712, 0.62), (1.3, 1.0, 0.730, 0.70)]
+    rows_b = [(1.0, 1.0, 0.710, 0.35), (1.1, 1.0, 0.713, 0.38), (1.2, 1.0, 0.715, 0.40), (1.3, 1.0, 0.740, 0.45)]
+    results = {1.0: unweighted, 3.0: {"A": _grid2(rows_a), "B": _grid2(rows_b)}}
+    lam, w, adopted, table = choose_post_for_threat(results, 3.0)
+    # λ 1.2 (mean ratio 0.7135) is over the budget 0.71, λ 1.3 far over: λ 1.1 gains 0.04 in mean TS on both folds
+    assert (lam, w, adopted) == (1.1, 1.0, True)
+    assert table["inflation"].to_list() == [1.1, 1.0]
+    assert table.row(0, named=True)["mean_TS"] == pytest.approx(0.49)
+    # a gain below 0.02 keeps the RMSE-chosen pair
+    rows_b_small = [(1.0, 1.0, 0.710, 0.35), (1.1, 1.0, 0.713, 0.34)]
+    small = {1.0: unweighted, 3.0: {"A": _grid2(rows_a[:2]), "B": _grid2(rows_b_small)}}
+    assert choose_post_for_threat(small, 3.0)[:3] == (1.0, 1.0, False)
+    # a gain on the mean that falls on one fold is refused too
+    falls = [(1.0, 1.0, 0.710, 0.35), (1.1, 1.0, 0.713, 0.345)]
+    big_a = [(1.0, 1.0, 0.700, 0.55), (1.1, 1.0, 0.705, 0.65)]
+    assert choose_post_for_threat({1.0: unweighted, 3.0: {"A": _grid2(big_a), "B": _grid2(falls)}}, 3.0)[2] is False
+    with pytest.raises(ValueError, match="tail weight 3"):
+        choose_post_for_threat({1.0: unweighted}, 3.0)
 
 
 def test_tail_weights_option_names_a_bad_list():

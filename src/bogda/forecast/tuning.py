@@ -12,7 +12,8 @@ Command line: ``python -m bogda.forecast.tuning --data ../shared/data`` (about 8
 best rows per horizon and the choice, to be written into :data:`bogda.forecast.backtest.PROTOCOL_POST`. With
 ``--tail-weights 1,2,3,4,6`` it runs the folds' daily D+1 once per tail weight of the daily models (about 3 min each)
 and prints :func:`choose_tail_weight`'s table and choice, to be written into
-:data:`bogda.forecast.backtest.PROTOCOL_DAILY_TAIL_WEIGHT`.
+:data:`bogda.forecast.backtest.PROTOCOL_DAILY_TAIL_WEIGHT`; ``--tail-weights 1,3 --post-for-threat 3`` adds
+:func:`choose_post_for_threat`'s D+1 pair for the threat score within the same RMSE budget.
 """
 
 from __future__ import annotations
@@ -157,6 +158,56 @@ def choose_tail_weight(results: Mapping[float, Mapping[str, pl.DataFrame]]) -> t
     return float(table["tail_weight"][0]), table
 
 
+THREAT_POST_MIN_GAIN = 0.02
+"""The smallest rise of the folds' mean D+1 TS > 150 for which :func:`choose_post_for_threat` gives up the
+RMSE-chosen post-processing (the gain the Tweedie and advection rules asked for, docs/forecast.md §2)."""
+
+
+def choose_post_for_threat(
+    results: Mapping[float, Mapping[str, pl.DataFrame]], tail_weight: float
+) -> tuple[float, float, bool, pl.DataFrame]:
+    """The D+1 post-processing chosen for the heavy-pollution threat score within the RMSE budget.
+
+    The rule was written down and committed before any fold was scored with it (twenty-sixth session,
+    docs/forecast.md §2). The tail weight spent part of an RMSE budget on TS: D+1 may be at most
+    :data:`TAIL_RATIO_SLACK` worse (mean fold ratio to damped persistence) than the unweighted model with its own
+    RMSE-chosen (λ, w). Here the rest of that budget goes to the anomaly inflation: at ``tail_weight``, among the
+    grid pairs whose mean fold ratio stays within the budget, the pair with the highest mean fold TS > 150 is
+    taken (ties: smaller λ, then larger w). It replaces the RMSE-chosen pair (:func:`choose_post`) only if its mean
+    TS is at least :data:`THREAT_POST_MIN_GAIN` higher and its TS is no lower on any fold.
+
+    Parameters
+    ----------
+    results : per tail weight, the D+1 :func:`post_grid` table of each fold; 1.0 and ``tail_weight`` must be present
+    tail_weight : the daily models' tail weight of the protocol
+
+    Returns
+    -------
+    (λ, w, adopted, table): the pair to use (the RMSE-chosen one when not adopted), whether the threat-score pair
+    was adopted, and the eligible pairs at ``tail_weight``, best TS first, with ``mean_ratio`` and ``mean_TS``.
+    """
+    for tw in (1.0, tail_weight):
+        if tw not in results:
+            raise ValueError(f"tail weight {tw:g} is needed: the budget is the unweighted run's, the grid the protocol")
+    limit = float(choose_post(results[1.0])[2]["mean_ratio"][0]) + TAIL_RATIO_SLACK
+    folds = list(results[tail_weight])
+    lam0, w0, table = choose_post(results[tail_weight])
+    table = table.with_columns(pl.mean_horizontal([f"TS_{f}" for f in folds]).alias("mean_TS"))
+    current = table.row(0, named=True)
+    eligible = table.filter(pl.col("mean_ratio") <= limit).sort(
+        ["mean_TS", "inflation", "weight"], descending=[True, False, True], nulls_last=True
+    )
+    if eligible.is_empty():
+        return lam0, w0, False, eligible
+    best = eligible.row(0, named=True)
+    adopted = best["mean_TS"] >= current["mean_TS"] + THREAT_POST_MIN_GAIN and all(
+        best[f"TS_{f}"] >= current[f"TS_{f}"] for f in folds
+    )
+    if not adopted:
+        return lam0, w0, False, eligible
+    return float(best["inflation"]), float(best["weight"]), True, eligible
+
+
 def inner_fold_pairs(
     data_dir: Path,
     config: ProtocolConfig | None = None,
@@ -213,6 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--advection",
         action="store_true",
         help="the daily models' gradient and advective tendency of the target (ProtocolConfig.advection; docs §2)",
+    )
+    ap.add_argument(
+        "--post-for-threat",
+        type=float,
+        default=None,
+        metavar="TAIL_WEIGHT",
+        help="with --tail-weights (1 and this weight among them): choose the D+1 post-processing for the threat "
+        "score within the RMSE budget at this tail weight (choose_post_for_threat; docs §2)",
     )
     ap.add_argument(
         "--heating-season",
@@ -275,7 +334,12 @@ def _tail_main(args: argparse.Namespace) -> int:
     chosen, table = choose_tail_weight(results)
     with pl.Config(tbl_rows=-1, tbl_cols=-1, float_precision=4):
         print(table)
-    print(f"daily tail_weight = {chosen}")
+        print(f"daily tail_weight = {chosen}")
+        if args.post_for_threat is not None:
+            lam, w, adopted, eligible = choose_post_for_threat(results, args.post_for_threat)
+            print(f"D+1 pairs within the RMSE budget at tail weight {args.post_for_threat:g}:")
+            print(eligible.head(args.top))
+            print(f"D+1 post-processing for the threat score: λ = {lam}, w = {w} ({'adopted' if adopted else 'kept'})")
     return 0
 
 
