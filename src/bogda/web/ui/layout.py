@@ -104,6 +104,16 @@ def frame(ctx: Ctx) -> None:
                     ui.icon(icon)
                 with ui.item_section():
                     ui.item_label(t(key))
+    if without_area(ctx):
+        with ui.row().classes("w-full items-center bg-red-1 text-red-10 q-pa-sm rounded-borders bogda-no-scope"):
+            ui.icon("block")
+            ui.label(t("banner.no_scope")).classes("text-weight-medium")
+
+
+def without_area(ctx: Ctx) -> bool:
+    """A console user who sees no place: not an administrator and no scope place set (auth.scope_of gives them the
+    empty set, so every page is empty; the banner says why instead of leaving them to guess)."""
+    return ctx.who.places is not None and not ctx.who.places and "enterprise_user" not in ctx.user.roles
 
 
 def text_on(background: str) -> str:

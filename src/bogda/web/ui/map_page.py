@@ -255,6 +255,13 @@ async def map_page(request: Request) -> Response | None:
                 legend(lang)
 
     await ui.context.client.connected()
+    if not any(ctx.who.sees(r.id) for r, _ in outlines(ctx.store)):
+        # ECharts' geo layout fails on a map without features ("Cannot read properties of null (reading '0')"): a user
+        # who sees no outline gets a sentence, not a broken chart
+        chart_box.clear()
+        with chart_box:
+            ui.label(t("map.no_area")).classes("text-body1 q-ma-md bogda-map-empty")
+        return None
     geojson = region_geojson(counties, lang)
     await ui.run_javascript(
         "const { echarts } = await import('nicegui-echart');"
