@@ -334,3 +334,32 @@ def test_row_weights_refuse_a_bad_tail():
     w = row_weights(y, order, replace(FAST, half_life_days=5.0, tail_weight=2.0, tail_quantile=0.8))
     raw = 0.5 ** ((9 - order) / 5.0) * np.where(y >= np.quantile(y, 0.8), 2.0, 1.0)
     assert np.allclose(w, raw / raw.mean()) and w.mean() == pytest.approx(1.0)
+
+
+class _Const:
+    """A booster stand-in predicting fixed values."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = np.asarray(values)
+
+    def predict(self, x: np.ndarray, num_threads: int = 1) -> np.ndarray:
+        return self.values[: len(x)]
+
+
+def test_the_issued_range_always_holds_the_mean() -> None:
+    """Mean and quantiles are separate boosters: where the mean leaves the p10–p90 range (rows 0 and 1), the range
+    is stretched to it; crossing quantiles are sorted first (row 2); rows already consistent are untouched."""
+    from bogda.forecast.models import ModelSet
+
+    boosters = {
+        "mean": [_Const([120.0, 5.0, 50.0, 60.0])],
+        "p10": [_Const([40.0, 10.0, 70.0, 30.0])],
+        "p50": [_Const([60.0, 20.0, 55.0, 55.0])],
+        "p90": [_Const([100.0, 30.0, 40.0, 90.0])],
+    }
+    out = ModelSet("D+1", boosters, ["a"]).predict(np.zeros((4, 1)))
+    np.testing.assert_array_equal(out["p10"], [40.0, 5.0, 40.0, 30.0])
+    np.testing.assert_array_equal(out["p50"], [60.0, 20.0, 55.0, 55.0])
+    np.testing.assert_array_equal(out["p90"], [120.0, 30.0, 70.0, 90.0])
+    np.testing.assert_array_equal(out["mean"], [120.0, 5.0, 50.0, 60.0])
+    assert ((out["p10"] <= out["mean"]) & (out["mean"] <= out["p90"])).all()
