@@ -13,6 +13,7 @@ from bogda.forecast import operational as op
 from bogda.forecast import service as sv
 from bogda.forecast.models import exceedance_probability
 from bogda.forecast.scenarios import (
+    concentration_floor,
     draw_scenarios,
     fill_pit,
     moving_24h,
@@ -36,6 +37,26 @@ def test_pit_inverts_the_quantile_function() -> None:
     assert np.all(np.diff(c) > 0)
     np.testing.assert_allclose(pit(40.0, 80.0, 200.0, c), u, atol=1e-9)
     assert np.isnan(pit(40.0, 80.0, 200.0, np.nan))
+
+
+def test_carbon_monoxide_is_floored_at_its_own_resolution_not_at_1_mg() -> None:
+    """CO is in mg/m³ (typical 0.3–1.5): the floor "at 1" of §3.5 is 1 µg/m³ for the other items and 0.1 mg/m³ (one
+    published decimal) for CO. Floored at 1 mg/m³ every CO band collapsed onto 1 and every PIT onto 0.5."""
+    lo, mid, hi = 0.3, 0.6, 1.2
+    co = concentration_floor("CO")
+    assert co == concentration_floor("a21005") == 0.1
+    assert concentration_floor("PM2.5") == concentration_floor("O3_8h") == 1.0
+    u = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(quantile_function(lo, mid, hi, u, co), [lo, mid, hi], rtol=1e-9)
+    np.testing.assert_allclose(pit(lo, mid, hi, np.array([lo, mid, hi]), co), u, atol=1e-9)
+    assert exceedance_probability(np.array([lo]), np.array([mid]), np.array([hi]), hi, co)[0] == pytest.approx(
+        0.1, abs=1e-4
+    )
+    # the old floor: a 0.3 mg/m³ observation and a 1.2 one had the same PIT
+    assert pit(lo, mid, hi, 0.3) == pit(lo, mid, hi, 0.9)
+    # the damped-persistence band of a CO forecast is centred on the forecast
+    p10, p50, p90 = op.lognormal_band(np.array([0.6]), 0.5, co)
+    assert p10[0] < p50[0] == pytest.approx(0.6) < p90[0]
 
 
 def _two_items(p_exceed: float) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from bogda.forecast import operational as op
 from bogda.forecast import service as sv
 from bogda.forecast.features import Panel
-from bogda.forecast.scenarios import pit
+from bogda.forecast.scenarios import concentration_floor, pit
 from bogda.store import Store
 from bogda.store.schema import forecast, forecast_run
 from bogda.timeutil import UTC, beijing_date, floor_to, now_utc
@@ -46,7 +46,9 @@ def _hourly_expected(store: Store, run_id: int, panel: Panel, t_issue: int, code
     for r in _stored(store, run_id, code, "hour"):
         pos = panel.position(r.valid_start)
         if r.item in op.HOURLY_ITEMS and pos <= t_issue:
-            out[op.HOURLY_ITEMS.index(r.item), r.lead - 1] = pit(r.p10, r.p50, r.p90, panel.data[r.item][row, pos])
+            out[op.HOURLY_ITEMS.index(r.item), r.lead - 1] = pit(
+                r.p10, r.p50, r.p90, panel.data[r.item][row, pos], concentration_floor(r.item)
+            )
     return out
 
 
@@ -58,7 +60,7 @@ def _daily_expected(store: Store, run_id: int, panel: Panel, t_issue: int, code:
         day = panel.day_position(beijing_date(r.valid_start))
         if r.item in op.DAILY_ITEMS and 0 <= day < t_issue // 24:
             obs = op.daily_item(panel, r.item)[row, day]
-            out[op.DAILY_ITEMS.index(r.item), r.lead - 1] = pit(r.p10, r.p50, r.p90, obs)
+            out[op.DAILY_ITEMS.index(r.item), r.lead - 1] = pit(r.p10, r.p50, r.p90, obs, concentration_floor(r.item))
     return out
 
 
@@ -96,7 +98,7 @@ def test_stations_of_a_county_keep_their_own_opposite_errors(demo_store: Store) 
     np.testing.assert_allclose(lo, _hourly_expected(demo_store, res.run_id, panel, t_now, LOW), rtol=1e-9)
     both = np.isfinite(hi) & np.isfinite(lo)
     assert both.sum() > 100
-    # PM2.5 and PM10: far above the 1 µg/m³ floor of the quantile function (CO in mg/m³ sits on it)
+    # PM2.5 and PM10: far above the 1 µg/m³ floor of the quantile function
     pm = [op.HOURLY_ITEMS.index(it) for it in ("a34004", "a34002")]
     assert both[pm].sum() > 60 and np.all(hi[pm][both[pm]] > lo[pm][both[pm]])
     assert not np.allclose(hi[both], arc[0, :, rows[COUNTY]][both])

@@ -205,12 +205,22 @@ class ModelSet:
             stacked = np.sort(np.column_stack([out[k] for k in qs]), axis=1)
             for i, k in enumerate(qs):
                 out[k] = stacked[:, i]
-        if "mean" in out:
-            if "p10" in out:
-                out["p10"] = np.fmin(out["p10"], out["mean"])
-            if "p90" in out:
-                out["p90"] = np.fmax(out["p90"], out["mean"])
+        if "mean" in out and "p10" in out and "p90" in out:
+            out["p10"], out["p90"] = range_holding(out["mean"], out["p10"], out["p90"])
         return {k: np.maximum(v, 0.0) for k, v in out.items()}
+
+
+def range_holding(mean: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) stretched to hold ``mean`` where all three are known; elsewhere as given (a missing bound stays
+    missing: no range is made up from the mean alone).
+
+    >>> [v.tolist() for v in range_holding(np.array([5.0, 50.0, np.nan]), np.array([10.0, 40.0, 1.0]),
+    ...                                    np.array([30.0, 45.0, 2.0]))]
+    [[5.0, 40.0, 1.0], [30.0, 50.0, 2.0]]
+    """
+    m, lo, hi = (np.asarray(v, dtype=float) for v in (mean, lo, hi))
+    known = np.isfinite(m)
+    return np.where(known, np.minimum(lo, m), lo), np.where(known, np.maximum(hi, m), hi)
 
 
 @dataclass(frozen=True)
@@ -897,11 +907,14 @@ def _check_names(ms: ModelSet, names: list[str]) -> None:
         )
 
 
-def exceedance_probability(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, threshold: float) -> np.ndarray:
+def exceedance_probability(
+    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, threshold: float, floor: float = 1.0
+) -> np.ndarray:
     """P(X > threshold) from the lognormal quantile function of forecast.md §3.5.
 
     q(u) = exp(ln q50 + σ·Φ⁻¹(u)), σ = ln(q90/q50)/1.2816 above the median and ln(q50/q10)/1.2816 below;
-    concentrations are floored at 1.
+    concentrations are floored at ``floor``, the item's :func:`bogda.forecast.scenarios.concentration_floor`
+    (1 µg/m³; 0.1 mg/m³ for CO).
 
     >>> float(exceedance_probability(np.array([50.0]), np.array([100.0]), np.array([200.0]), 100.0)[0])
     0.5
@@ -910,7 +923,7 @@ def exceedance_probability(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, th
     """
     from scipy.special import ndtr
 
-    q10, q50, q90 = (np.maximum(np.asarray(v, dtype=float), 1.0) for v in (p10, p50, p90))
+    q10, q50, q90 = (np.maximum(np.asarray(v, dtype=float), floor) for v in (p10, p50, p90))
     z_up = np.log(threshold / q50)
     sig = np.where(z_up >= 0, np.log(q90 / q50), np.log(q50 / q10)) / 1.2816
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -46,11 +46,13 @@ from bogda.forecast.models import (
     fit_model_set,
     predict_daily,
     predict_hourly_leads,
+    range_holding,
     tune_model_set,
 )
 from bogda.forecast.models import train_daily as _train_daily
 from bogda.forecast.models import train_hourly as _train_hourly
 from bogda.forecast.nwp_archive import NwpArchive
+from bogda.forecast.scenarios import concentration_floor
 
 log = logging.getLogger(__name__)
 
@@ -231,13 +233,18 @@ def log_spread(lead_h: int | np.ndarray) -> np.ndarray:
     return np.interp(np.asarray(lead_h, dtype=float), xs, ys)
 
 
-def lognormal_band(mean: np.ndarray, sigma: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """p10, p50, p90 of a lognormal centred on ``mean`` with log σ (concentrations floored at 1, forecast.md §3.5).
+def lognormal_band(
+    mean: np.ndarray, sigma: np.ndarray | float, floor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p10, p50, p90 of a lognormal centred on ``mean`` with log σ (concentrations floored at ``floor``, the item's
+    :func:`bogda.forecast.scenarios.concentration_floor`, forecast.md §3.5).
 
     >>> [round(float(v[0]), 1) for v in lognormal_band(np.array([100.0]), 0.5)]
     [52.7, 100.0, 189.8]
+    >>> [round(float(v[0]), 3) for v in lognormal_band(np.array([0.6]), 0.5, floor=0.1)]  # CO, mg/m³
+    [0.316, 0.6, 1.139]
     """
-    m = np.maximum(np.asarray(mean, dtype=float), 1.0)
+    m = np.maximum(np.asarray(mean, dtype=float), floor)
     s = np.asarray(sigma, dtype=float)
     return m * np.exp(-Z90 * s), m, m * np.exp(Z90 * s)
 
@@ -1370,7 +1377,7 @@ def forecast_hourly(
     leads = np.arange(1, max_lead + 1) if leads is None else np.asarray(leads, dtype=int)
     table = baselines.hourly.get(item) if baselines is not None else None
     methods, sig = hourly_baselines(panel, item, t_issue, leads, table=table)
-    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
+    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig, concentration_floor(item))
     primary = "damped_persistence"
     inputs: dict[str, object] = {}
     if models is not None and models.covers(item) and models.items[item].hourly:
@@ -1428,7 +1435,7 @@ def forecast_daily(
     obs = daily_item(panel, item)
     table = baselines.daily.get(item) if baselines is not None else None
     methods, sig = daily_baselines(obs, today, hz, table=table, panel=panel)
-    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig)
+    p10, p50, p90 = lognormal_band(methods["damped_persistence"], sig, concentration_floor(item))
     primary = "damped_persistence"
     inputs: dict[str, object] = {}
     if models is not None and models.covers(item) and models.items[item].daily:
@@ -1582,13 +1589,11 @@ def aqi_forecast(
                         c = float(A.concentration_at(thr, code, avg, version))
                     except ValueError:
                         continue
-                    pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c)
+                    pe = exceedance_probability(fc.p10, fc.p50, fc.p90, c, concentration_floor(code))
                     cols = (std == version)[None, :]
                     best = np.where(cols & np.isfinite(pe), np.maximum(best, pe), best)
             prob[f"AQI>{thr}"] = best
-        return AqiForecast(
-            resolution, list(ts), mean, np.minimum(p10, mean), np.maximum(p90, mean), level, primary, prob
-        )
+        return AqiForecast(resolution, list(ts), mean, *range_holding(mean, p10, p90), level, primary, prob)
     from bogda.forecast.scenarios import draw_scenarios, scenario_aqi
 
     items = list(fcs)
@@ -1607,8 +1612,7 @@ def aqi_forecast(
         resolution,
         list(ts),
         mean,
-        sa.p10,
-        sa.p90,
+        *range_holding(mean, sa.p10, sa.p90),  # the range holds the AQI issued, as the comonotone one above
         level,
         primary,
         sa.prob,

@@ -40,43 +40,75 @@ PIT_CLIP = 1e-4
 """PIT values are kept inside [1e-4, 1 − 1e-4] so Φ⁻¹ stays finite (an observation far outside the band)."""
 
 
-def _split_sigma(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    q10, q50, q90 = (np.maximum(np.asarray(v, dtype=float), 1.0) for v in (p10, p50, p90))
+def concentration_floor(item: str) -> float:
+    """The floor of the quantile function's concentrations (forecast.md §3.5: "floored at 1"): one step of the
+    item's published resolution, i.e. 1 µg/m³, and 0.1 mg/m³ for CO, published in mg/m³ with one decimal
+    (HJ 633-2026 4.2.2, :attr:`bogda.standards.pollutants.Pollutant.decimals`).
+
+    A floor of 1 in CO's own unit is 1000 µg/m³, above most CO observations: every CO band built from it centred
+    on 1 mg/m³ whatever the forecast, and every CO observation's PIT collapsed there. ``item``: an HJ 212 code, a
+    pollutant name or an AQI item label (``CO``, ``O3_8h``); anything else (e.g. ``AQI``) gets 1.
+
+    >>> [concentration_floor(k) for k in ("a21005", "CO", "O3_8h", "PM2.5", "AQI")]
+    [0.1, 0.1, 1.0, 1.0, 1.0]
+    """
+    from bogda.standards.pollutants import POLLUTANTS, pollutant_code
+
+    try:
+        code = pollutant_code(item.split("_")[0])
+    except KeyError:
+        return 1.0
+    return 10.0 ** -POLLUTANTS[code].decimals
+
+
+def _split_sigma(
+    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, floor: float | np.ndarray = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    q10, q50, q90 = (np.maximum(np.asarray(v, dtype=float), floor) for v in (p10, p50, p90))
     lo = np.maximum(np.log(q50 / np.minimum(q10, q50)), 0.0) / Z90
     hi = np.maximum(np.log(np.maximum(q90, q50) / q50), 0.0) / Z90
     return q50, lo, hi
 
 
-def quantile_function(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """q(u) of forecast.md §3.5 (broadcasting ``u`` against the quantile arrays).
+def quantile_function(
+    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, u: np.ndarray, floor: float | np.ndarray = 1.0
+) -> np.ndarray:
+    """q(u) of forecast.md §3.5 (broadcasting ``u`` against the quantile arrays; ``floor``: the item's
+    :func:`concentration_floor`).
 
     >>> [round(float(quantile_function(50.0, 100.0, 200.0, u)), 6) for u in (0.1, 0.5, 0.9)]
     [50.0, 100.0, 200.0]
     """
-    return quantile_from_score(p10, p50, p90, ndtri(np.clip(np.asarray(u, dtype=float), PIT_CLIP, 1 - PIT_CLIP)))
+    z = ndtri(np.clip(np.asarray(u, dtype=float), PIT_CLIP, 1 - PIT_CLIP))
+    return quantile_from_score(p10, p50, p90, z, floor)
 
 
-def quantile_from_score(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, z: np.ndarray) -> np.ndarray:
+def quantile_from_score(
+    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, z: np.ndarray, floor: float | np.ndarray = 1.0
+) -> np.ndarray:
     """q(u) of forecast.md §3.5 from the normal score z = Φ⁻¹(u) (scenarios compute Φ⁻¹ once per archive date).
 
     >>> round(float(quantile_from_score(50.0, 100.0, 200.0, Z90)), 6)
     200.0
     """
-    q50, lo, hi = _split_sigma(p10, p50, p90)
+    q50, lo, hi = _split_sigma(p10, p50, p90, floor)
     return np.exp(np.log(q50) + np.where(z >= 0, hi, lo) * z)
 
 
-def pit(p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, obs: np.ndarray) -> np.ndarray:
-    """F(obs), the probability integral transform of an observation under q(u); NaN where obs or a quantile is.
+def pit(
+    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, obs: np.ndarray, floor: float | np.ndarray = 1.0
+) -> np.ndarray:
+    """F(obs), the probability integral transform of an observation under q(u); NaN where obs or a quantile is
+    (``floor``: the item's :func:`concentration_floor`, for the observation too).
 
     >>> float(pit(50.0, 100.0, 200.0, 100.0)), round(float(pit(50.0, 100.0, 200.0, 200.0)), 4)
     (0.5, 0.9)
     >>> round(float(pit(50.0, 100.0, 200.0, 0.2)), 4)  # floored at 1 µg/m³ like the quantiles
     0.0
     """
-    q50, lo, hi = _split_sigma(p10, p50, p90)
+    q50, lo, hi = _split_sigma(p10, p50, p90, floor)
     o = np.asarray(obs, dtype=float)
-    r = np.log(np.maximum(o, 1.0) / q50)
+    r = np.log(np.maximum(o, floor) / q50)
     sig = np.where(r >= 0, hi, lo)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(sig > 0, r / np.where(sig > 0, sig, 1.0), np.sign(r) * np.inf)
@@ -253,7 +285,9 @@ def scenario_aqi(
         z = ndtri(np.clip(np.asarray(scenarios.u, dtype=float), PIT_CLIP, 1 - PIT_CLIP))
     conc = {}
     for i, lab in enumerate(labels):
-        c = quantile_from_score(*(np.asarray(v, dtype=float)[None] for v in quantiles[lab]), z[:, i])
+        c = quantile_from_score(
+            *(np.asarray(v, dtype=float)[None] for v in quantiles[lab]), z[:, i], concentration_floor(lab)
+        )
         # a series without quantiles stays missing (NaN) in every scenario
         conc[lab] = np.where(np.isfinite(np.asarray(quantiles[lab][1], dtype=float))[None], c, np.nan)
     so2_24h = None

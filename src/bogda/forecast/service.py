@@ -785,7 +785,7 @@ def pit_archive(
     ``counts``, when given, receives per panel row the :data:`STATION_PIT_KEYS` counts. Returns ``(None, [])``
     when nothing is archived.
     """
-    from bogda.forecast.scenarios import pit
+    from bogda.forecast.scenarios import concentration_floor, pit
 
     today = t_issue // 24
     today_date = panel.day_of(today)
@@ -831,7 +831,8 @@ def pit_archive(
             sel = ok & (i_item == k)
             obs[sel] = op.daily_item(panel, it)[i_row[sel], day[sel]]
         q = [f[c].to_numpy()[ok] for c in ("p10", "p50", "p90")]
-        arc[i_date[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok])
+        floor = np.array([concentration_floor(it) for it in items])[i_item[ok]]
+        arc[i_date[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok], floor)
     arc_out, kept, n_src = _stations_fall_back_to_county(arc, dates, reg, row_of)
     if counts is not None:
         counts.update(n_src)
@@ -864,7 +865,7 @@ def hourly_pit_archive(
     :func:`pit_archive`; the rest stays NaN for :func:`bogda.forecast.scenarios.fill_pit`. ``counts``, when given,
     receives per panel row the :data:`STATION_PIT_KEYS` counts. Returns ``(None, [])`` when nothing is archived.
     """
-    from bogda.forecast.scenarios import pit
+    from bogda.forecast.scenarios import concentration_floor, pit
 
     issue = panel.start_utc + timedelta(hours=t_issue + 1)
     # today is the Beijing date of the issue instant, not of the last ended hour: at an issue at 00:00 Beijing the
@@ -912,7 +913,8 @@ def hourly_pit_archive(
             sel = ok & (i_item == k)
             obs[sel] = panel.data[it][i_row[sel], pos[sel]]
         q = [f[c].to_numpy()[ok] for c in ("p10", "p50", "p90")]
-        arc[i_run[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok])
+        floor = np.array([concentration_floor(it) for it in items])[i_item[ok]]
+        arc[i_run[ok], i_item[ok], i_row[ok], i_lead[ok]] = pit(q[0], q[1], q[2], obs[ok], floor)
     arc_out, kept, n_src = _stations_fall_back_to_county(arc, dates, reg, row_of)
     if counts is not None:
         counts.update(n_src)
