@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bogda.forecast import operational as op
 from bogda.forecast import service as sv
 from bogda.forecast.features import Panel
-from bogda.forecast.scenarios import pit
+from bogda.forecast.scenarios import concentration_floor, pit
 from bogda.store import Store
 from bogda.store.schema import forecast, forecast_run
 from bogda.timeutil import beijing_date, day_start_utc, floor_to, now_utc
@@ -44,7 +44,7 @@ def _expected(store: Store, run_id: int, panel: Panel, t_issue: int, code: str) 
         pos = panel.position(r.valid_start)
         if pos <= t_issue:
             obs = panel.data[r.item][row, pos]
-            out[op.HOURLY_ITEMS.index(r.item), r.lead - 1] = pit(r.p10, r.p50, r.p90, obs)
+            out[op.HOURLY_ITEMS.index(r.item), r.lead - 1] = pit(r.p10, r.p50, r.p90, obs, concentration_floor(r.item))
     return out
 
 

@@ -56,7 +56,7 @@ def test_carbon_monoxide_is_floored_at_its_own_resolution_not_at_1_mg() -> None:
     assert pit(lo, mid, hi, 0.3) == pit(lo, mid, hi, 0.9)
     # the damped-persistence band of a CO forecast is centred on the forecast
     p10, p50, p90 = op.lognormal_band(np.array([0.6]), 0.5, co)
-    assert p10[0] < p50[0] == pytest.approx(0.6) < p90[0]
+    assert p10[0] < p50[0] < p90[0] and p50[0] == pytest.approx(0.6)
 
 
 def _two_items(p_exceed: float) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
