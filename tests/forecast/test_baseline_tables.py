@@ -179,3 +179,22 @@ def _daily_methods(store: Store, **kw: object) -> set[str]:
     res = sv.refresh(store, **kw)  # type: ignore[arg-type]
     vals = sv.run_values(store, res.run_id)
     return set(vals.filter(pl.col("resolution") == "day")["method"].unique())
+
+
+def test_carbon_monoxide_spread_is_fitted_above_its_own_floor() -> None:
+    """CO in mg/m³ (0.3–1.5): σ of the damped-persistence residuals is fitted in logs floored at 0.1 mg/m³, the
+    item's published resolution; floored at 1, most pairs compared 1 with 1 and σ fell to the 0.05 minimum."""
+    from bogda.forecast.baselines import fit_damping_series
+    from bogda.forecast.scenarios import concentration_floor
+
+    rng = np.random.default_rng(3)
+    x = np.exp(rng.normal(np.log(0.6), 0.5, size=(1, 400)))
+    clim = np.full_like(x, float(np.mean(x)))
+    origins = np.arange(399)
+    floor = concentration_floor("a21005")
+    a, sig = fit_damping_series(x, clim, origins, 1, 0.5, 0.3, min_pairs=30, floor=floor)
+    f = clim[0, 1:] + a[0] * (x[0, :-1] - clim[0, :-1])
+    want = np.std(np.log(np.maximum(x[0, 1:], floor)) - np.log(np.maximum(f, floor)))
+    assert sig[0] == pytest.approx(want) and sig[0] > 0.4
+    old = fit_damping_series(x, clim, origins, 1, 0.5, 0.3, min_pairs=30)[1]
+    assert old[0] < 0.25  # the old floor hid most of the spread

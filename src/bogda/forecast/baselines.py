@@ -196,6 +196,7 @@ def fit_damping_series(
     *,
     min_pairs: int,
     sigma_floor: float = 0.05,
+    floor: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Damping a and the log-space spread σ of damped persistence per series at one lead (forecast.md §3.3).
 
@@ -215,12 +216,15 @@ def fit_damping_series(
         Pairs needed before a series gets its own fit (d).
     sigma_floor : float
         Lowest fitted σ (a near-perfect history must not give a zero-width band).
+    floor : float
+        Concentration floor before the logarithms, the item's :func:`bogda.forecast.scenarios.concentration_floor`
+        (1 µg/m³; CO 0.1 mg/m³: floored at 1 mg/m³ most CO pairs compared 1 with 1 and σ fell to ``sigma_floor``).
 
     Returns
     -------
     (np.ndarray, np.ndarray)
-        a (least squares through the origin on the anomalies, Σxz/Σx²) and σ = s.d. of ln(max(obs, 1)) −
-        ln(max(damped persistence, 1)) over the same pairs.
+        a (least squares through the origin on the anomalies, Σxz/Σx²) and σ = s.d. of ln(max(obs, floor)) −
+        ln(max(damped persistence, floor)) over the same pairs.
 
     Examples
     --------
@@ -246,7 +250,7 @@ def fit_damping_series(
     a = np.where(fit & (xx > 0), xz / np.where(xx > 0, xx, 1.0), a)
     f = clim_at[:, t0 + lead] + a[:, None] * xi
     with np.errstate(all="ignore"):
-        r = np.where(ok, np.log(np.maximum(x[:, t0 + lead], 1.0)) - np.log(np.maximum(f, 1.0)), np.nan)
+        r = np.where(ok, np.log(np.maximum(x[:, t0 + lead], floor)) - np.log(np.maximum(f, floor)), np.nan)
         sd = np.nanstd(r, axis=1)
     sig = np.where(fit & np.isfinite(sd), np.maximum(sigma_floor, sd), sig)
     return a, sig

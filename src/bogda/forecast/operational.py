@@ -326,7 +326,14 @@ def hourly_baselines(
         for j, k in enumerate(knots):
             t0 = hist_t[hist_t + k <= hist_t[-1]]
             a_k[:, j], s_k[:, j] = bl.fit_damping_series(
-                x, clim_at, t0, int(k), reference_damping(int(k)), log_spread(int(k)), min_pairs=MIN_FIT_PAIRS
+                x,
+                clim_at,
+                t0,
+                int(k),
+                reference_damping(int(k)),
+                log_spread(int(k)),
+                min_pairs=MIN_FIT_PAIRS,
+                floor=concentration_floor(var),
             )
     if table is not None:
         has = rows >= 0
@@ -1258,10 +1265,15 @@ def _damping_table(
     lags: Sequence[int],
     defaults: Callable[[int], tuple[float, float]],
     min_pairs: int,
+    floor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """a and σ of damped persistence per series (rows) and lag (columns) on the pairs inside positions ``window``
-    (first, last), with ``defaults(lag)`` = (a, σ) where a series has fewer than ``min_pairs`` pairs."""
-    fits = [bl.fit_damping_series(x, clim_at, _origins(*window, k), k, *defaults(k), min_pairs=min_pairs) for k in lags]
+    (first, last), with ``defaults(lag)`` = (a, σ) where a series has fewer than ``min_pairs`` pairs (``floor``:
+    the item's concentration floor)."""
+    fits = [
+        bl.fit_damping_series(x, clim_at, _origins(*window, k), k, *defaults(k), min_pairs=min_pairs, floor=floor)
+        for k in lags
+    ]
     return np.stack([f[0] for f in fits], 1), np.stack([f[1] for f in fits], 1)
 
 
@@ -1309,6 +1321,7 @@ def fit_baselines(
             FIT_LEADS,
             lambda k: (reference_damping(k), log_spread(k)),
             MIN_FIT_PAIRS,
+            concentration_floor(item),
         )
         hourly[item] = HourlyBaseline(panel.stations, mh, FIT_LEADS, a, sig)
     daily: dict[str, DailyBaseline] = {}
@@ -1327,6 +1340,7 @@ def fit_baselines(
             tuple(range(1, BASELINE_LAGS_D + 1)),
             lambda k: (reference_damping_daily(k), DEFAULT_LOG_SPREAD_D),
             MIN_FIT_PAIRS_D,
+            concentration_floor(item),
         )
         daily[item] = DailyBaseline(panel.stations, doy_tab, a, sig)
     return BaselineTables(

@@ -27,6 +27,7 @@ from bogda.forecast.avoided.counterfactual import (
 )
 from bogda.forecast.avoided.inputs import O3_CODE, FeatureTable, common_dates
 from bogda.forecast.avoided.params import AvoidedParams
+from bogda.forecast.scenarios import concentration_floor
 
 AQI_ITEMS: dict[str, str] = {
     "a21026": "SO2",
@@ -198,7 +199,9 @@ def fit_aqi_counterfactual(
     members: dict[str, np.ndarray] = {}
     res_cols, sigma = [], {}
     for it in items:
-        members[it], r = fit_ensemble(_on(train[it], tdates), _on(evaluation[it], edates), params)
+        members[it], r = fit_ensemble(
+            _on(train[it], tdates), _on(evaluation[it], edates), params, concentration_floor(it)
+        )
         res_cols.append(r)
         sigma[it] = float(np.std(r, ddof=1))
     obs_train = {it: _on(train[it], tdates).conc for it in items}

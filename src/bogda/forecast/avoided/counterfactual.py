@@ -16,9 +16,11 @@ from bogda.forecast.baselines import circular_doy_distance
 from bogda.forecast.resample import block_indices
 
 
-def log_target(conc: np.ndarray) -> np.ndarray:
-    """ln(max(conc, 1)) [ln µg/m³]: the model's target (§3.9 step 2); the floor keeps clean days finite."""
-    return np.log(np.maximum(np.asarray(conc, dtype=float), 1.0))
+def log_target(conc: np.ndarray, floor: float = 1.0) -> np.ndarray:
+    """ln(max(conc, floor)) [ln µg/m³; CO ln mg/m³]: the model's target (§3.9 step 2); the floor keeps clean days
+    finite. It is the item's :func:`bogda.forecast.scenarios.concentration_floor`: the spec's 1 µg/m³, and 0.1
+    mg/m³ for CO, where a floor of 1 mg/m³ would flatten every clean day's CO."""
+    return np.log(np.maximum(np.asarray(conc, dtype=float), floor))
 
 
 def lgb_params(params: AvoidedParams, seed: int) -> dict[str, Any]:
@@ -265,15 +267,17 @@ class Counterfactual:
         return self.members.mean(axis=0)
 
 
-def fit_ensemble(train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams) -> tuple[np.ndarray, np.ndarray]:
+def fit_ensemble(
+    train: FeatureTable, evaluation: FeatureTable, params: AvoidedParams, floor: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """The ensemble's predictions of the ``evaluation`` days and the centred out-of-fold residuals of ``train``.
 
     Members: one fit per reference window (the window trimmed by each of ``params.windows`` days) × seed
     (§3.9 step 4 "3 windows × 3 seeds"), shape (members, n) [ln µg/m³]. Residuals: out-of-fold over 5
     contiguous blocks of the full window, centred so that the bootstrap and the lognormal share the ensemble's
-    median [ln units].
+    median [ln units]. ``floor``: the item's concentration floor (:func:`log_target`).
     """
-    y = log_target(train.conc)
+    y = log_target(train.conc, floor)
     members = []
     for trim in params.windows:
         keep = train.dates >= train.dates[0] + np.timedelta64(trim, "D")
