@@ -72,7 +72,7 @@ def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
     zh = series_options(payload, "zh")
     assert zh["legend"]["data"] == [
         "实况",
-        "10%–90% 区间",
+        {"name": "10%–90% 区间", "icon": "rect"},
         "LightGBM（气象输入：无预报气象）",
         "阻尼持续性",
         "气候态（按小时）",
@@ -85,10 +85,15 @@ def test_series_legend_names_the_methods_and_hides_the_band_floor() -> None:
     assert band["data"] == [[wall, 15.0]]
     assert zh["series"][0]["data"] == [[wall - 3_600_000, 9.0]]
     assert next(s for s in zh["series"] if s["name"] == "阻尼持续性")["data"] == [[wall, 10.0]]
+    # each line has a colour of its own (the palette's followed the series order and gave the forecast the
+    # observed line's navy once the band had its own colour)
+    colours = {s["name"]: s.get("itemStyle", {}).get("color") for s in zh["series"] if s["name"] != "p10"}
+    assert colours["LightGBM（气象输入：无预报气象）"] == "#ef6c00" and colours["10%–90% 区间"] == "#90caf9"
+    assert len({c for c in colours.values() if c}) == len([c for c in colours.values() if c]) == 4
     en = series_options(payload, "en")
     assert en["legend"]["data"] == [
         "observed",
-        "p10–p90",
+        {"name": "p10–p90", "icon": "rect"},
         "LightGBM (weather input: no weather forecast)",
         "damped persistence",
         "climatology (hour)",

@@ -292,12 +292,16 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
             "data": [pt(p, band(p)) for p in prim],
             "lineStyle": {"opacity": 0},
             "areaStyle": {"color": "#90caf9", "opacity": 0.4},
+            "itemStyle": {"color": "#90caf9"},  # the legend's swatch: the band's own colour
             "showSymbol": False,
         },
         {
             "name": method_label(payload["primary"], lang),
             "type": "line",
             "data": [pt(p, p["mean"]) for p in prim],
+            # a colour of its own, apart from the observed blue and the band (the palette's would follow the series)
+            "lineStyle": {"width": 2, "color": "#ef6c00"},
+            "itemStyle": {"color": "#ef6c00"},
             "showSymbol": False,
         },
     ]
@@ -308,7 +312,8 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
                     "name": method_label(name, lang),
                     "type": "line",
                     "data": [pt(p, p["mean"]) for p in pts],
-                    "lineStyle": {"type": "dashed"},
+                    "lineStyle": {"type": "dashed", **_colour(name)},
+                    "itemStyle": _colour(name),
                     "showSymbol": False,
                 }
             )
@@ -316,12 +321,30 @@ def series_options(payload: dict[str, Any], lang: str) -> dict[str, Any]:
         "animation": False,
         "useUTC": True,  # the times are Beijing wall clock (beijing_wall_ms), whatever the browser's own zone
         "tooltip": {"trigger": "axis", ":formatter": _tooltip_js(tx(lang, "band"), digits)},
-        "legend": {"bottom": 0, "data": [x["name"] for x in series if x["name"] != "p10"]},
+        "legend": {"bottom": 0, "data": [_legend_entry(x["name"], lang) for x in series if x["name"] != "p10"]},
         "xAxis": {"type": "time"},
         "yAxis": {"type": "value", "name": "µg/m³" if payload["item"] != "a21005" else "mg/m³"},
         "grid": {"left": 50, "right": 20, "top": 20, "bottom": 60},
         "series": series,
     }
+
+
+COMPARISON_COLOURS: dict[str, str] = {
+    "damped_persistence": "#8e24aa",
+    "persistence": "#00897b",
+    "climatology": "#757575",
+}
+"""Dashed comparison lines, by method (prefix): apart from the observed blue and the forecast's orange."""
+
+
+def _colour(method: str) -> dict[str, str]:
+    colour = next((c for k, c in COMPARISON_COLOURS.items() if method == k or method.startswith(k + "_")), None)
+    return {"color": colour} if colour else {}
+
+
+def _legend_entry(name: str, lang: str) -> str | dict[str, str]:
+    """A legend entry: the band as a filled square (a line's circle read as a missing line), the lines by name."""
+    return {"name": name, "icon": "rect"} if name == tx(lang, "band") else name
 
 
 def _tooltip_js(band: str, digits: int) -> str:
