@@ -113,13 +113,22 @@ def chromium() -> Iterator[Any]:
 
 
 def signed_in(
-    browser: Any, base: str, user: tuple[str, str], path: str, *, timezone: str | None = None
+    browser: Any,
+    base: str,
+    user: tuple[str, str],
+    path: str,
+    *,
+    timezone: str | None = None,
+    errors: list[str] | None = None,
 ) -> tuple[Any, list[str]]:
     """A zh-CN page of ``browser`` signed in as ``user`` (login, password) on ``path``, and the URLs it requests (for
-    :func:`outside`). ``timezone``: the browser's own zone (IANA name; default the machine's)."""
+    :func:`outside`). ``timezone``: the browser's own zone (IANA name; default the machine's); ``errors``: a list
+    that collects the page's uncaught JavaScript errors from the first request on."""
     pg = browser.new_page(viewport={"width": 1500, "height": 1100}, locale="zh-CN", timezone_id=timezone)
     urls: list[str] = []
     pg.on("request", lambda r: urls.append(r.url))
+    if errors is not None:
+        pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(f"{base}{path}")
     pg.fill("#login", user[0])
     pg.fill("#password", user[1])

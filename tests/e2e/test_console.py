@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.harness import ARTIFACTS, chromium, outside, running_server
+from e2e.harness import ARTIFACTS, chromium, outside, running_server, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -131,16 +131,8 @@ def test_operator_sees_the_changji_map_in_chinese_offline(server: str, browser: 
 def test_an_operator_without_an_area_is_told_why_the_pages_are_empty(server: str, browser: object) -> None:
     """A non-administrator without a scope place sees no place (auth.scope_of): every page says so, and the map page
     draws no chart (ECharts' geo layout fails on a map without features) instead of raising in the browser."""
-    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
-    requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/login")
-    page.fill("#login", NO_AREA[0])
-    page.fill("#password", NO_AREA[1])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/map")
+    page, requests = signed_in(browser, server, NO_AREA, "/map", errors=errors)
     page.wait_for_selector(".bogda-map-empty", timeout=30_000)
     assert page.get_by_text("没有可显示的区域。").is_visible()
     assert page.locator(".bogda-map").count() == 0
