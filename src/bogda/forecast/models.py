@@ -185,7 +185,7 @@ class ModelSet:
     """Duan's factor of a ``mean`` learnt in log(1 + y) (Profile.transform ``log``); None: learnt in y."""
 
     def predict(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """``mean``, ``p10``, ``p50``, ``p90``: quantiles sorted if crossing (forecast.md §3.3), the outer two
+        """``mean``, ``p10``, ``p50``, ``p90``: quantiles sorted if crossing (forecast.md §3.1), the outer two
         widened to hold the ``mean``, and everything clipped at 0.
 
         The ``mean`` (L2) and the quantiles are separate boosters and disagree now and then: on the demo's trained
